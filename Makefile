@@ -1,0 +1,178 @@
+# Meshwork — one Makefile for every program, test and benchmark.
+#
+#   make            release build of every program into build/bin/
+#   make test       sanitizer build (ASan+UBSan) in build/asan/, then unit
+#                   tests (cmocka) and integration tests (pytest), summary
+#   make demo       starts mesh-broker and runs the most complete flow
+#   make bench      benchmarks against their raw limits (never in make test)
+#   make kafka      starts a real single-node Apache Kafka (KRaft) on loopback
+#   make deps       installs the Debian packages and the Python test venv
+#   make docs       regenerates docs/CONFIGURATION.md from the key tables
+#   make format     clang-format over every C file
+#
+# Folders are layers; each folder is one static library, every *_main.c is a
+# program.  Dependencies only point down (see docs/ARCHITECTURE.md).
+
+BUILD   ?= build
+SAN     ?= 0
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+VENV    := build/venv
+
+# Library folders, lowest layer first.  A folder's *_main.c files are
+# programs, everything else goes into the folder's library.
+LIBDIRS := common \
+           broker-adapters/kafka \
+           broker-adapters/embedded \
+           schema-registry/cli
+
+# program name -> its main file
+PROGRAMS := mesh-broker meshctl
+MAIN_mesh-broker := broker-adapters/embedded/eb_main.c
+MAIN_meshctl     := schema-registry/cli/ctl_main.c
+
+PKGS    := rdkafka jansson libevent libevent_pthreads avro-c
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wno-format-zero-length
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(WARN) -MMD -MP \
+               $(addprefix -I,$(LIBDIRS)) \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS_BASE := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+
+ifeq ($(SAN),1)
+OPT     := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+           -fno-omit-frame-pointer
+else
+OPT     := -O2
+endif
+
+ALL_CFLAGS  := $(CFLAGS_BASE) $(OPT) $(CFLAGS)
+ALL_LDFLAGS := $(OPT) $(LDFLAGS)
+
+libname  = $(BUILD)/lib/lib$(subst /,_,$(1)).a
+lib_srcs = $(filter-out %_main.c,$(wildcard $(1)/*.c))
+lib_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(call lib_srcs,$(1)))
+
+LIBS_ALL := $(foreach d,$(LIBDIRS),$(if $(call lib_srcs,$(d)),$(call libname,$(d))))
+# Link order: highest layer first so static archives resolve downward.
+LINK_LIBS := $(shell echo $(LIBS_ALL) | tr ' ' '\n' | tac)
+
+BINS        := $(addprefix $(BUILD)/bin/,$(PROGRAMS))
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS   := $(wildcard tests/tools/*.c)
+TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
+BENCH_SRCS  := $(wildcard bench/*.c)
+BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+.PHONY: all programs deps test test-build unit integration demo bench kafka \
+        docs format clean
+
+all: deps
+	@$(MAKE) --no-print-directory programs
+
+programs: $(BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+define LIB_RULE
+$(call libname,$(1)): $(call lib_objs,$(1))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach d,$(LIBDIRS),$(if $(call lib_srcs,$(d)),$(eval $(call LIB_RULE,$(d)))))
+
+define PROG_RULE
+$(BUILD)/bin/$(1): $(BUILD)/obj/$(patsubst %.c,%.o,$(MAIN_$(1))) $(LIBS_ALL)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(ALL_LDFLAGS) -o $$@ $$< $(LINK_LIBS) $(LDLIBS_BASE)
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call PROG_RULE,$(p))))
+
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LDLIBS_BASE) \
+	    $(shell pkg-config --libs cmocka)
+
+$(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LDLIBS_BASE)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LDLIBS_BASE)
+
+# ---------------------------------------------------------------- deps
+# Debian packages the build, the tests and the demo need.  Installed with
+# apt-get when run as root; otherwise the exact command is printed.
+DEB_PKGS := build-essential pkg-config librdkafka-dev libavro-dev \
+            libjansson-dev libevent-dev libcmocka-dev libpq-dev \
+            libsqlite3-dev libyaml-dev kcat python3 python3-venv \
+            python3-pytest python3-avro avro-bin postgresql maven \
+            openjdk-17-jre-headless curl
+
+deps: $(BUILD)/.deps-debian $(VENV)/.done
+
+$(BUILD)/.deps-debian: Makefile
+	@missing=$$(for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
+	    || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "deps: installing $$missing"; \
+	        DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
+	            || exit 1; \
+	    else \
+	        echo "deps: missing Debian packages; run:"; \
+	        echo "  sudo apt-get update && sudo apt-get install -y $$missing"; \
+	        exit 1; \
+	    fi; \
+	fi
+	@mkdir -p $(dir $@) && touch $@
+
+$(VENV)/.done: tests/requirements.txt $(BUILD)/.deps-debian
+	@rm -rf $(VENV)
+	$(PYTHON) -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check \
+	    -r tests/requirements.txt
+	@touch $@
+
+# ---------------------------------------------------------------- test
+test: deps
+	@$(MAKE) --no-print-directory test-build BUILD=build/asan SAN=1
+	@tests/run.sh build/asan
+
+test-build: $(BINS) $(UNIT_BINS) $(TOOL_BINS)
+
+unit: deps
+	@$(MAKE) --no-print-directory test-build BUILD=build/asan SAN=1
+	@tests/run.sh build/asan unit
+
+integration: deps
+	@$(MAKE) --no-print-directory test-build BUILD=build/asan SAN=1
+	@tests/run.sh build/asan integration
+
+# ---------------------------------------------------------------- demo etc.
+demo: all
+	@examples/demo.sh $(BUILD)
+
+bench: deps
+	@$(MAKE) --no-print-directory programs $(BENCH_BINS)
+	@bench/run.sh $(BUILD)
+
+kafka: deps
+	@tests/kafka/kafka.sh run
+
+docs: programs
+	@docs/gen-config.sh $(BUILD) > docs/CONFIGURATION.md
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,148 @@
+/*
+ * mw_conf: program configuration from a key table.
+ *
+ * Each program declares its keys once, in a static mw_conf_key_t table: name,
+ * type, default, bounds or allowed values, doc.  The same table validates
+ * every value, produces --help and docs/CONFIGURATION.md, and logs the
+ * effective configuration with secrets masked.  Keys under a declared
+ * passthrough prefix ("kafka.") are accepted as opaque strings and handed to
+ * the backend that owns the prefix (the broker adapter checks them with
+ * librdkafka and reports refusals with the full key).
+ *
+ * Precedence, lowest first: table default < properties file (-c) <
+ * MESH_* environment (key upper-cased, '.' and '-' -> '_') < --set key=value.
+ *
+ * Phases: set (each value checked as it arrives, the error names key, value,
+ * origin and what is expected, and suggests the nearest key on a typo),
+ * finalize (required keys present, cross-key checks by the program), then
+ * read-only use through the typed getters.  Not thread-safe while being set;
+ * the getters may be called from any thread once finalized.
+ */
+#ifndef MW_CONF_H
+#define MW_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "mw_err.h"
+
+typedef enum mw_conf_type {
+    MW_CONF_STR = 0,   /* any string (may be empty unless required) */
+    MW_CONF_INT,       /* 64-bit integer within [min, max] */
+    MW_CONF_BOOL,      /* true/false/yes/no/on/off/1/0 */
+    MW_CONF_ENUM,      /* one of allowed[] (case-insensitive) */
+    MW_CONF_LISTENER,  /* host:port or http://host:port; port may be 0 */
+    MW_CONF__CNT
+} mw_conf_type_t;
+
+typedef struct mw_conf_key {
+    const char *name;             /* "bootstrap.listener" */
+    mw_conf_type_t type;
+    const char *dflt;             /* default as text; NULL = unset */
+    const char *doc;              /* one sentence for --help and docs */
+    long long min, max;           /* MW_CONF_INT bounds (both 0 = any) */
+    const char *const *allowed;   /* MW_CONF_ENUM values, NULL-terminated */
+    bool required;                /* must be set by finalize */
+    bool secret;                  /* masked when logged or printed */
+} mw_conf_key_t;
+
+/* What the program should do after mw_conf_from_cli(). */
+typedef enum mw_conf_action {
+    MW_CONF_RUN = 0,
+    MW_CONF_HELP,     /* --help was given: help printed, exit 0 */
+    MW_CONF_VERSION   /* --version was given: version printed, exit 0 */
+} mw_conf_action_t;
+
+typedef struct mw_conf mw_conf_t;
+
+/* Program identity used by --help and --version. */
+typedef struct mw_conf_program {
+    const char *name;        /* "mesh-broker" */
+    const char *summary;     /* one line shown under usage */
+    const char *help_extra;  /* free text printed after the key table, or NULL */
+    const char *const *passthrough; /* prefixes like "kafka.", NULL-terminated, or NULL */
+} mw_conf_program_t;
+
+/* New configuration holding the table's defaults.  prog and keys are
+ * borrowed and must outlive the conf (they are static tables).  NULL on
+ * ENOMEM or when a default fails its own key's check (a programming error
+ * reported through err). */
+mw_conf_t *mw_conf_new(const mw_conf_program_t *prog, const mw_conf_key_t *keys,
+                       size_t key_cnt, mw_err_t *err);
+void mw_conf_destroy(mw_conf_t *conf);
+
+/* Sets key to value from origin ("file.properties:12", "env MESH_X",
+ * "--set").  Checks the key is known (or under a passthrough prefix) and the
+ * value fits its type; MW_ERR_CONFIG otherwise, with a message naming key,
+ * value, origin, what is expected and the nearest known key. */
+int mw_conf_set(mw_conf_t *conf, const char *key, const char *value,
+                const char *origin, mw_err_t *err);
+
+/* Loads a Java-properties file: `key = value` or `key: value` or `key value`,
+ * '#' and '!' comments, backslash line continuation, \t \n \uXXXX escapes.
+ * Errors name path:line. */
+int mw_conf_load_file(mw_conf_t *conf, const char *path, mw_err_t *err);
+
+/* Applies MESH_* variables from envp (NULL-terminated, like environ) for
+ * every declared key, and MESH_<PREFIX>_* for passthrough prefixes
+ * (MESH_KAFKA_SOCKET_TIMEOUT_MS -> kafka.socket.timeout.ms).  Unknown MESH_*
+ * variables are ignored (the environment is shared by many programs). */
+int mw_conf_load_env(mw_conf_t *conf, char *const *envp, mw_err_t *err);
+
+/* Whole command line: [-c FILE]... [--set key=value]... [--help] [--version]
+ * (also --set=key=value, -s key=value, -h, -V).  Applies, in order: file(s),
+ * environment, --set values, then mw_conf_finalize().  Help and version are
+ * printed to out.  Positional arguments are refused unless args_out is
+ * non-NULL, in which case the index of the first positional argument is
+ * stored there (argv[*args_out..argc-1]).  Returns 0 and sets *action, or
+ * MW_ERR_CONFIG (exit 2). */
+int mw_conf_from_cli(mw_conf_t *conf, int argc, char *const *argv,
+                     char *const *envp, const char *version, FILE *out,
+                     mw_conf_action_t *action, int *args_out, mw_err_t *err);
+
+/* Checks that required keys are set.  Programs add their cross-key checks
+ * after it. */
+int mw_conf_finalize(mw_conf_t *conf, mw_err_t *err);
+
+/* Typed getters.  key must be declared with the matching type (asserted).
+ * Strings are borrowed until the conf is destroyed; NULL when unset. */
+const char *mw_conf_get_str(const mw_conf_t *conf, const char *key);
+long long mw_conf_get_int(const mw_conf_t *conf, const char *key);
+bool mw_conf_get_bool(const mw_conf_t *conf, const char *key);
+/* Index of the value in the key's allowed[] table. */
+int mw_conf_get_enum(const mw_conf_t *conf, const char *key);
+/* True when the key was set by file, environment or --set (not default). */
+bool mw_conf_is_set(const mw_conf_t *conf, const char *key);
+/* Where the value came from: "default", "path:line", "env MESH_X", "--set". */
+const char *mw_conf_origin(const mw_conf_t *conf, const char *key);
+
+/* Calls cb for each passthrough key under prefix (e.g. "kafka."), in the
+ * order set, with the key without the prefix, its value and its origin.
+ * Stops at and returns the first non-zero cb result. */
+typedef int (mw_conf_foreach_cb)(const char *subkey, const char *value,
+                                 const char *origin, void *opaque);
+int mw_conf_foreach_prefix(const mw_conf_t *conf, const char *prefix,
+                           mw_conf_foreach_cb *cb, void *opaque);
+
+/* Prints usage, the summary and the key table (name, type, default, doc). */
+void mw_conf_print_help(const mw_conf_t *conf, FILE *out);
+
+/* Prints the key table as a Markdown section for docs/CONFIGURATION.md. */
+void mw_conf_print_markdown(const mw_conf_t *conf, FILE *out);
+
+/* Logs one info line per key (effective value and origin); secrets and
+ * passthrough keys whose name contains "password", "secret" or "key" are
+ * masked. */
+void mw_conf_log_effective(const mw_conf_t *conf, const char *component);
+
+/* Splits a listener ("127.0.0.1:9092", "http://0.0.0.0:8081", "[::1]:0")
+ * into host (copied into host, host_size bytes) and port.  0 or
+ * MW_ERR_INVALID with the reason. */
+int mw_conf_parse_listener(const char *listener, char *host, size_t host_size,
+                           int *port, mw_err_t *err);
+
+/* Name of a type for messages: "string", "integer", "boolean", ... */
+const char *mw_conf_type_name(mw_conf_type_t type);
+
+#endif /* MW_CONF_H */

@@ -1,0 +1,56 @@
+/*
+ * mw_http: small helpers shared by every HTTP server and client in Meshwork,
+ * on top of libevent's evhttp.
+ *
+ *  - binding a listener string with port 0 support, reporting the port;
+ *  - sending a JSON or text reply with the right headers;
+ *  - a blocking HTTP/1.1 client for short control calls (admin fallback to
+ *    mesh-broker's control endpoint, later the registry client), run on a
+ *    private event_base so it never touches the caller's loop.
+ */
+#ifndef MW_HTTP_H
+#define MW_HTTP_H
+
+#include <stddef.h>
+
+#include "mw_err.h"
+
+struct evhttp;
+struct evhttp_request;
+
+/* Binds http to listener ("host:port" or "http://host:port").  Stores the
+ * bound port in *port (may be NULL).  Errors name the listener and errno. */
+int mw_http_bind(struct evhttp *http, const char *listener, int *port,
+                 mw_err_t *err);
+
+/* Replies with status, Content-Type and body (copied). */
+void mw_http_reply(struct evhttp_request *req, int status,
+                   const char *content_type, const char *body, size_t len);
+
+/* Replies {"error_code": status, "message": msg} as application/json. */
+void mw_http_reply_error(struct evhttp_request *req, int status,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Reads the request body into a NUL-terminated malloc'd string (caller
+ * frees), at most max_bytes; NULL when larger (*too_big set) or on ENOMEM. */
+char *mw_http_body(struct evhttp_request *req, size_t max_bytes, size_t *len,
+                   int *too_big);
+
+/* Response of mw_http_call(); free with mw_http_response_clear(). */
+typedef struct mw_http_response {
+    int status;     /* HTTP status, e.g. 200 */
+    char *body;     /* NUL-terminated, malloc'd; NULL when empty */
+    size_t len;
+} mw_http_response_t;
+
+/* Blocking request to url ("http://host:port/path").  body may be NULL.
+ * Returns 0 when a response arrived (whatever its status), MW_ERR_TRANSPORT
+ * when the peer is unreachable, MW_ERR_TIMEOUT past timeout_ms,
+ * MW_ERR_INVALID for a bad URL.  Any thread; does not use the caller's loop. */
+int mw_http_call(const char *method, const char *url, const char *content_type,
+                 const char *body, size_t len, int timeout_ms,
+                 mw_http_response_t *resp, mw_err_t *err);
+void mw_http_response_clear(mw_http_response_t *resp);
+
+#endif /* MW_HTTP_H */

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Runs Meshwork's tests against one build directory and prints a summary.
+#   tests/run.sh BUILD_DIR [unit|integration|all]
+# Unit tests: every $BUILD/tests/test_* binary (cmocka), found by name.
+# Integration tests: pytest over tests/integration with MESH_BUILD=$BUILD.
+# The last line is "total: N passed, N failed, N skipped"; exit 1 on any
+# failure.
+set -u
+build=${1:?usage: tests/run.sh BUILD_DIR [unit|integration|all]}
+what=${2:-all}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+export MESH_BUILD="$top/$build"
+# Sanitizers: stop at the first error, report leaks, keep going in tests
+# that expect a child to die (they check exit codes themselves).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=86}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+logdir="$top/$build/test-logs"
+mkdir -p "$logdir"
+
+passed=0 failed=0 skipped=0
+failures=()
+
+run_unit() {
+    local bin name out
+    for bin in "$MESH_BUILD"/tests/test_*; do
+        [ -x "$bin" ] || continue
+        name=$(basename "$bin")
+        out="$logdir/$name.log"
+        if "$bin" >"$out" 2>&1; then
+            echo "PASS unit/$name"
+        else
+            echo "FAIL unit/$name (log: $out)"
+            tail -n 30 "$out" | sed 's/^/    /'
+            failures+=("unit/$name")
+        fi
+        # cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N ..."
+        local p f
+        p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+        f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+        passed=$((passed + ${p:-0}))
+        if [ -n "$f" ]; then
+            failed=$((failed + f))
+        elif ! grep -q '^\[  PASSED  \]' "$out"; then
+            failed=$((failed + 1)) # crashed before cmocka's summary
+        fi
+    done
+}
+
+run_integration() {
+    local py="$top/build/venv/bin/python"
+    local xml="$logdir/pytest.xml"
+    [ -x "$py" ] || py=/usr/bin/python3
+    rm -f "$xml"
+    "$py" -m pytest tests/integration -v -rfEs --junitxml="$xml" \
+        -p no:cacheprovider
+    local rc=$?
+    if [ -f "$xml" ]; then
+        read -r p f s < <("$py" - "$xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root)
+t = sum(int(x.get("tests", 0)) for x in suites)
+f = sum(int(x.get("failures", 0)) + int(x.get("errors", 0)) for x in suites)
+s = sum(int(x.get("skipped", 0)) for x in suites)
+print(t - f - s, f, s)
+PY
+        )
+        passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    fi
+    # rc 5 = no tests collected: not a failure of the suite by itself.
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ]; then
+        failures+=("integration (pytest exit $rc)")
+        [ -f "$xml" ] || failed=$((failed + 1))
+    fi
+}
+
+case "$what" in
+unit) run_unit ;;
+integration) run_integration ;;
+all) run_unit; run_integration ;;
+*) echo "unknown test set '$what' (expected unit, integration or all)" >&2; exit 2 ;;
+esac
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "failed: ${failures[*]}"
+fi
+echo "total: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ] && [ ${#failures[@]} -eq 0 ]

@@ -5,9 +5,10 @@
  * type, default, bounds or allowed values, doc.  The same table validates
  * every value, produces --help and docs/CONFIGURATION.md, and logs the
  * effective configuration with secrets masked.  Keys under a declared
- * passthrough prefix ("kafka.") are accepted as opaque strings and handed to
- * the backend that owns the prefix (the broker adapter checks them with
- * librdkafka and reports refusals with the full key).
+ * passthrough prefix (e.g. "kafka.") are accepted as opaque strings and
+ * handed to the backend that owns the prefix, which checks them and reports
+ * refusals with the full key; the program describes that backend in
+ * passthrough_doc, common/ names none.
  *
  * Precedence, lowest first: table default < properties file (-c) <
  * MESH_* environment (key upper-cased, '.' and '-' -> '_') < --set key=value.
@@ -60,8 +61,14 @@ typedef struct mw_conf mw_conf_t;
 typedef struct mw_conf_program {
     const char *name;        /* "mesh-broker" */
     const char *summary;     /* one line shown under usage */
-    const char *help_extra;  /* free text printed after the key table, or NULL */
-    const char *const *passthrough; /* prefixes like "kafka.", NULL-terminated, or NULL */
+    const char *help_extra;  /* text printed after the key table, or NULL */
+    /* Prefixes like "kafka.", NULL-terminated, or NULL. */
+    const char *const *passthrough;
+    /* One paragraph for --help and the Markdown on where passthrough keys
+     * go ("kafka.* keys are passed to librdkafka as they are."), printed
+     * word-wrapped in place of the generic "Keys under <prefix> are passed
+     * to the backend that owns them."; NULL for the generic sentence. */
+    const char *passthrough_doc;
 } mw_conf_program_t;
 
 /* New configuration holding the table's defaults.  prog and keys are
@@ -80,8 +87,11 @@ int mw_conf_set(mw_conf_t *conf, const char *key, const char *value,
                 const char *origin, mw_err_t *err);
 
 /* Loads a Java-properties file: `key = value` or `key: value` or `key value`,
- * '#' and '!' comments, backslash line continuation, \t \n \uXXXX escapes.
- * Errors name path:line. */
+ * '#' and '!' comments, backslash line continuation, \t \n \r \f \\ \uXXXX
+ * escapes (written as UTF-8; \= \: and "\ " in keys).  Values are set with
+ * origin "path:line" (the logical line's first line).  Errors name path:line;
+ * all are MW_ERR_CONFIG, a missing file included ("cannot read 'path': ...").
+ * Keys set before an error stay set. */
 int mw_conf_load_file(mw_conf_t *conf, const char *path, mw_err_t *err);
 
 /* Applies MESH_* variables from envp (NULL-terminated, like environ) for
@@ -91,11 +101,16 @@ int mw_conf_load_file(mw_conf_t *conf, const char *path, mw_err_t *err);
 int mw_conf_load_env(mw_conf_t *conf, char *const *envp, mw_err_t *err);
 
 /* Whole command line: [-c FILE]... [--set key=value]... [--help] [--version]
- * (also --set=key=value, -s key=value, -h, -V).  Applies, in order: file(s),
+ * (also --config FILE, --config=FILE, --set=key=value, -s key=value, -h, -V,
+ * and the hidden --help-markdown, which prints mw_conf_print_markdown() and
+ * returns MW_CONF_HELP; "--" ends the options).  Help and version do not
+ * read files or the environment, so they work while the configuration is
+ * broken.  Applies, in order: file(s),
  * environment, --set values, then mw_conf_finalize().  Help and version are
  * printed to out.  Positional arguments are refused unless args_out is
- * non-NULL, in which case the index of the first positional argument is
- * stored there (argv[*args_out..argc-1]).  Returns 0 and sets *action, or
+ * non-NULL, in which case option parsing stops at the first positional
+ * argument and its index is stored there (argv[*args_out..argc-1]; argc when
+ * there is none).  Returns 0 and sets *action, or
  * MW_ERR_CONFIG (exit 2). */
 int mw_conf_from_cli(mw_conf_t *conf, int argc, char *const *argv,
                      char *const *envp, const char *version, FILE *out,
@@ -106,26 +121,35 @@ int mw_conf_from_cli(mw_conf_t *conf, int argc, char *const *argv,
 int mw_conf_finalize(mw_conf_t *conf, mw_err_t *err);
 
 /* Typed getters.  key must be declared with the matching type (asserted).
- * Strings are borrowed until the conf is destroyed; NULL when unset. */
+ * Strings are borrowed until the key is set again or the conf destroyed;
+ * NULL when unset.  mw_conf_get_str also reads LISTENER keys and ENUM keys
+ * (the allowed[] spelling); unset INT and BOOL keys read 0 and false. */
 const char *mw_conf_get_str(const mw_conf_t *conf, const char *key);
 long long mw_conf_get_int(const mw_conf_t *conf, const char *key);
 bool mw_conf_get_bool(const mw_conf_t *conf, const char *key);
-/* Index of the value in the key's allowed[] table. */
+/* Index of the value in the key's allowed[] table; -1 when unset. */
 int mw_conf_get_enum(const mw_conf_t *conf, const char *key);
-/* True when the key was set by file, environment or --set (not default). */
+/* True when the key was set by file, environment or --set (not default).
+ * Also answers for passthrough keys. */
 bool mw_conf_is_set(const mw_conf_t *conf, const char *key);
-/* Where the value came from: "default", "path:line", "env MESH_X", "--set". */
+/* Where the value came from: "default", "path:line", "env MESH_X", "--set".
+ * Also answers for passthrough keys; NULL for a key never set and not
+ * declared.  Borrowed until the key is set again or the conf destroyed. */
 const char *mw_conf_origin(const mw_conf_t *conf, const char *key);
 
-/* Calls cb for each passthrough key under prefix (e.g. "kafka."), in the
- * order set, with the key without the prefix, its value and its origin.
- * Stops at and returns the first non-zero cb result. */
+/* Calls cb for each key under prefix (e.g. "kafka."), with the key without
+ * the prefix, its value and its origin: first the declared keys under the
+ * prefix that have a value (a program may declare "kafka.bootstrap.servers"
+ * to give it a default and a doc), in table order, then the passthrough
+ * keys in the order first set (setting one again keeps its place).  Stops at
+ * and returns the first non-zero cb result. */
 typedef int (mw_conf_foreach_cb)(const char *subkey, const char *value,
                                  const char *origin, void *opaque);
 int mw_conf_foreach_prefix(const mw_conf_t *conf, const char *prefix,
                            mw_conf_foreach_cb *cb, void *opaque);
 
-/* Prints usage, the summary and the key table (name, type, default, doc). */
+/* Prints usage, the summary and the key table (name, type, default, doc),
+ * then notes on passthrough prefixes and the environment, then help_extra. */
 void mw_conf_print_help(const mw_conf_t *conf, FILE *out);
 
 /* Prints the key table as a Markdown section for docs/CONFIGURATION.md. */
@@ -137,8 +161,9 @@ void mw_conf_print_markdown(const mw_conf_t *conf, FILE *out);
 void mw_conf_log_effective(const mw_conf_t *conf, const char *component);
 
 /* Splits a listener ("127.0.0.1:9092", "http://0.0.0.0:8081", "[::1]:0")
- * into host (copied into host, host_size bytes) and port.  0 or
- * MW_ERR_INVALID with the reason. */
+ * into host (copied into host, host_size bytes, without brackets) and port.
+ * host and port may be NULL to only validate.  0 or MW_ERR_INVALID with the
+ * reason ("missing :port"). */
 int mw_conf_parse_listener(const char *listener, char *host, size_t host_size,
                            int *port, mw_err_t *err);
 

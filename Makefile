@@ -170,6 +170,9 @@ docs: programs
 	@docs/gen-config.sh $(BUILD) > docs/CONFIGURATION.md
 
 format:
+	@command -v clang-format >/dev/null || { \
+	    echo "format: clang-format missing; run: apt-get install -y clang-format"; \
+	    exit 1; }
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:

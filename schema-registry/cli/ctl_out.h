@@ -1,0 +1,37 @@
+/*
+ * ctl_out: how meshctl prints results: aligned tables for people, JSON
+ * (--json) for scripts, one formatted line per consumed record, and error
+ * messages on stderr.  Main thread only.
+ */
+#ifndef CTL_OUT_H
+#define CTL_OUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "bk_admin.h"
+#include "bk_consumer.h"
+#include "mw_err.h"
+
+/* `meshctl: <what>: <err->msg>` on stderr. */
+void ctl_out_error(const char *what, const mw_err_t *err);
+
+/* Topic list: a table NAME PARTITIONS REPLICATION, or
+ * {"topics":[{"name","partitions","replication_factor"}]} with json. */
+void ctl_out_topic_list(FILE *out, const bk_topic_info_t *topics, size_t cnt,
+                        bool json);
+
+/* One topic with its configs: key/value lines, or the JSON object
+ * {"name","partitions","replication_factor","configs":{}}. */
+void ctl_out_topic(FILE *out, const bk_topic_info_t *info, bool json);
+
+/* Checks a record format: %t topic, %p partition, %o offset, %k key,
+ * %v value, %T timestamp (ms), %% a percent sign.  0 or MW_ERR_CONFIG
+ * naming the bad directive. */
+int ctl_out_format_check(const char *fmt, mw_err_t *err);
+
+/* Writes rec with fmt (checked) and a newline.  Null keys and values print
+ * as empty. */
+void ctl_out_record(FILE *out, const char *fmt, const bk_record_t *rec);
+
+#endif /* CTL_OUT_H */

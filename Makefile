@@ -24,12 +24,16 @@ VENV    := build/venv
 LIBDIRS := common \
            broker-adapters/kafka \
            broker-adapters/embedded \
+           schema-registry/client \
+           schema-registry/server \
            schema-registry/cli
 
-# program name -> its main file
-PROGRAMS := mesh-broker meshctl
-MAIN_mesh-broker := broker-adapters/embedded/eb_main.c
-MAIN_meshctl     := schema-registry/cli/ctl_main.c
+# program name -> its main file; a program is built once its main exists.
+ALL_PROGRAMS := mesh-broker mesh-registry meshctl
+MAIN_mesh-broker   := broker-adapters/embedded/eb_main.c
+MAIN_mesh-registry := schema-registry/server/sr_main.c
+MAIN_meshctl       := schema-registry/cli/ctl_main.c
+PROGRAMS := $(foreach p,$(ALL_PROGRAMS),$(if $(wildcard $(MAIN_$(p))),$(p)))
 
 PKGS    := rdkafka jansson libevent libevent_pthreads avro-c
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -111,7 +115,7 @@ DEB_PKGS := build-essential pkg-config librdkafka-dev libavro-dev \
             libjansson-dev libevent-dev libcmocka-dev libpq-dev \
             libsqlite3-dev libyaml-dev kcat python3 python3-venv \
             python3-pytest python3-avro avro-bin postgresql maven \
-            openjdk-17-jre-headless curl
+            openjdk-17-jre-headless curl wrk
 
 deps: $(BUILD)/.deps-debian $(VENV)/.done
 

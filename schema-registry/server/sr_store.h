@@ -1,0 +1,85 @@
+/*
+ * sr_store: the registry's durable log of state changes.
+ *
+ * The registry's whole state (subjects, versions, ids, configs, modes,
+ * deletions) is the result of replaying an ordered log of records in the
+ * format of Confluent's `_schemas` topic: a JSON key ({"keytype":"SCHEMA",
+ * "subject":...,"version":...,"magic":1}, CONFIG, MODE, DELETE_SUBJECT,
+ * NOOP) and a JSON value (or none: a tombstone, i.e. a permanent delete).
+ * Both backends store exactly these records, so a journal can be loaded
+ * into a `_schemas` topic and an existing topic taken over.
+ *
+ * Backends (one file each, named only in sr_store.c's table):
+ *   journal  append-only, checksummed, fsynced file under data.dir; a torn
+ *            last record is detected and cut at open.
+ *   kafka    the compacted `_schemas` topic shared by several instances;
+ *            every instance applies every record in log order, so all reach
+ *            the same state, and a writer's own record counts only once it
+ *            has been read back (see sr_store_kafka.c for how concurrent
+ *            id allocation is resolved).
+ *
+ * Thread: the registry's loop thread.  apply and done callbacks run there.
+ */
+#ifndef SR_STORE_H
+#define SR_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mw_conf.h"
+#include "mw_err.h"
+#include "mw_metrics.h"
+
+struct event_base;
+
+typedef struct sr_store sr_store_t;
+
+/* One record of the log.  key and value are JSON texts (value NULL for a
+ * tombstone); offset is the record's position in the log (journal: its
+ * ordinal; kafka: the partition offset). */
+typedef struct sr_store_record {
+    const char *key;
+    size_t key_len;
+    const char *value;
+    size_t value_len;
+    int64_t offset;
+} sr_store_record_t;
+
+/* Applies one record to the registry's state.  Called in log order for
+ * every record, at open (replay) and for each later record, including the
+ * instance's own appends.  The record is borrowed for the call. */
+typedef void (sr_store_apply_cb)(void *opaque, const sr_store_record_t *rec);
+
+/* Completion of sr_store_append: err is NULL on success, when the record is
+ * durable and has been applied (so the caller can read its effect from the
+ * state); otherwise the record may or may not be in the log and the error
+ * says why (MW_ERR_IO, MW_ERR_TRANSPORT, MW_ERR_TIMEOUT). */
+typedef void (sr_store_done_cb)(void *opaque, int64_t offset,
+                                const mw_err_t *err);
+
+/* Opens the backend chosen by conf's `storage` key, replays the whole log
+ * through apply before returning, and keeps applying new records as they
+ * arrive (kafka).  base, conf and metrics are borrowed and outlive the
+ * store.  NULL with err set (MW_ERR_CONFIG for bad keys, MW_ERR_IO for an
+ * unreadable journal, MW_ERR_TRANSPORT when Kafka is unreachable). */
+sr_store_t *sr_store_open(struct event_base *base, const mw_conf_t *conf,
+                          mw_metrics_t *metrics, sr_store_apply_cb *apply,
+                          void *opaque, mw_err_t *err);
+
+/* Appends one record (key and value copied; value NULL = tombstone).  done
+ * is called exactly once, on the loop thread, possibly before this
+ * function returns (journal).  Returns 0 when accepted, or an error code
+ * (and done is not called). */
+int sr_store_append(sr_store_t *store, const char *key, const char *value,
+                    sr_store_done_cb *done, void *opaque, mw_err_t *err);
+
+/* True once the store has caught up with the log's end (always for the
+ * journal).  The API answers writes with 50002/50003-style errors until
+ * then. */
+int sr_store_is_ready(const sr_store_t *store);
+
+/* Stops intake, waits up to timeout_ms for in-flight appends, closes.
+ * NULL-safe. */
+void sr_store_close(sr_store_t *store, int timeout_ms);
+
+#endif /* SR_STORE_H */

@@ -75,6 +75,9 @@ typedef struct sr_field {
     const json_t *dflt;               /* default as JSON, NULL when absent */
     sr_order_t order;
     size_t index;                     /* position in the record */
+    /* Attributes the spec does not define ("connect.name", ...), kept as a
+     * JSON object; NULL when none.  Borrowed for the schema's lifetime. */
+    const json_t *props;
 } sr_field_t;
 
 /* One node of the schema graph.  Named types (record, enum, fixed) appear
@@ -106,6 +109,13 @@ typedef struct sr_node {
     size_t branch_cnt;
     /* fixed */
     size_t size;
+    /* Added after the first contract (append-only): */
+    int is_error;                     /* record declared as "error" */
+    /* Attributes other than the ones the spec defines for this type, as a
+     * JSON object (NULL when none).  logicalType, precision and scale are
+     * kept here as written, so an ignored (invalid) logical type survives
+     * normalisation.  Borrowed for the schema's lifetime. */
+    const json_t *props;
 } sr_node_t;
 
 typedef struct sr_schema sr_schema_t;

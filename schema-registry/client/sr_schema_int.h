@@ -1,0 +1,96 @@
+/*
+ * sr_schema_int.h: what sr_schema.c (parsing, validation) and
+ * sr_schema_norm.c (canonical form, normalised form, fingerprint) share.
+ * Not part of the public contract.
+ */
+#ifndef SR_SCHEMA_INT_H
+#define SR_SCHEMA_INT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sr_schema.h"
+
+/* Open-addressing string table (keys and values borrowed).  Used for the
+ * named types of a schema and for the "already written" sets of the
+ * emitters; lookups stay O(1) for schemas with thousands of types. */
+typedef struct sr_strtab {
+    const char **keys;
+    const void **vals;
+    size_t cap;                   /* power of two or 0 */
+    size_t cnt;
+} sr_strtab_t;
+
+/* 0 inserted, 1 key already present (value untouched), MW_ERR_NOMEM. */
+int sr_strtab_put(sr_strtab_t *tab, const char *key, const void *val);
+const void *sr_strtab_get(const sr_strtab_t *tab, const char *key);
+void sr_strtab_free(sr_strtab_t *tab);
+
+typedef struct sr_arena_blk sr_arena_blk_t;
+
+struct sr_schema {
+    atomic_int refcnt;
+    sr_arena_blk_t *arena;        /* nodes, fields, names: freed at once */
+    json_t *json;                 /* parsed text: defaults borrow from it */
+    json_t *holder;               /* array owning the props objects */
+    const sr_node_t *root;
+    sr_strtab_t names;            /* fullname -> node, own definitions */
+    sr_schema_t **refs;           /* kept references */
+    size_t ref_cnt;
+    char *canonical;
+    char *normalized;
+    uint64_t fingerprint;
+};
+
+#define SR_PATH_MAX 4096
+
+typedef struct sr_pending {
+    const sr_field_t *field;
+    const char *path;            /* JSON path of the field */
+} sr_pending_t;
+
+/* Parse state: the JSON path of the value being looked at (for messages)
+ * and the fields whose defaults are checked once the graph is complete. */
+typedef struct sr_pctx {
+    sr_schema_t *sch;
+    mw_err_t *err;
+    char path[SR_PATH_MAX];
+    size_t plen;
+    int depth;
+    sr_pending_t *pend;
+    size_t pend_cnt, pend_cap;
+    long steps;                  /* default checking budget */
+    int failed;                  /* an error was reported */
+    size_t dflt_base;            /* path length of the default checked */
+} sr_pctx_t;
+
+/* Appends to the path; returns the mark to give sr_path_pop. */
+size_t sr_path_push(sr_pctx_t *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sr_path_pop(sr_pctx_t *p, size_t mark);
+
+/* Sets MW_ERR_INVALID "<path>: <message>" and returns -1. */
+int sr_perr(sr_pctx_t *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Short JSON text of v for messages; "an object", "a string", ... */
+void sr_json_brief(const json_t *v, char *out, size_t len);
+const char *sr_json_kind(const json_t *v);
+
+int sr_is_named(sr_type_t type);
+
+/* "int", "record 'a.R'", ... */
+void sr_type_desc(const sr_node_t *t, char *out, size_t len);
+
+/* Checks every pending field default; 0 or -1 with the error set. */
+int sr_schema_check_defaults(sr_pctx_t *p);
+
+/* Fills sch->canonical, sch->normalized and sch->fingerprint once the graph
+ * is complete.  0 or MW_ERR_NOMEM. */
+int sr_schema_forms_build(sr_schema_t *sch, mw_err_t *err);
+
+/* CRC-64-AVRO (Rabin) of len bytes. */
+uint64_t sr_schema_crc64(const char *data, size_t len);
+
+#endif /* SR_SCHEMA_INT_H */

@@ -1,32 +1,57 @@
 #!/bin/sh
 # bench/run.sh BUILD_DIR: runs every benchmark against a fresh mesh-broker
-# (release build, port 0 everywhere, private state dir) and stops it.
-# Never part of `make test`.
-set -eu
+# (BUILD_DIR/bin, the release build under `make bench`; port 0 everywhere,
+# private state dir) and always stops it.  Exit status: 0 when every
+# benchmark succeeded, 1 otherwise.  Never part of `make test`.
+# BENCH_SCALE (default 1) multiplies bk_bench's message counts, e.g. 0.1
+# for a quick check; published figures use 1 (see bench/README.md).
+set -u
 
 BUILD=${1:-build}
-STATE=$(mktemp -d "${TMPDIR:-/tmp}/meshwork-bench.XXXXXX")
+BROKER="$BUILD/bin/mesh-broker"
+WAIT_S=10
 BROKER_PID=
+STATE=
 
 cleanup() {
-    if [ -n "$BROKER_PID" ]; then
-        kill -TERM "$BROKER_PID" 2>/dev/null || true
-        wait "$BROKER_PID" 2>/dev/null || true
+    if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then
+        kill -TERM "$BROKER_PID" 2>/dev/null
+        # SIGTERM is a clean shutdown; give it a few seconds, then insist.
+        i=0
+        while kill -0 "$BROKER_PID" 2>/dev/null && [ "$i" -lt 50 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        kill -KILL "$BROKER_PID" 2>/dev/null
+        wait "$BROKER_PID" 2>/dev/null
     fi
-    rm -rf "$STATE"
+    [ -n "$STATE" ] && rm -rf "$STATE"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-"$BUILD/bin/mesh-broker" --set brokers=3 \
+for bin in "$BROKER" "$BUILD/bench/bk_bench"; do
+    if [ ! -x "$bin" ]; then
+        echo "bench: $bin missing: run 'make bench'" >&2
+        exit 1
+    fi
+done
+
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/meshwork-bench.XXXXXX") || exit 1
+"$BROKER" --set brokers=3 \
     --set bootstrap.listener=127.0.0.1:0 --set control.listener=127.0.0.1:0 \
+    --set log.level=warn \
     --set "state.dir=$STATE/state" >"$STATE/mesh-broker.log" 2>&1 &
 BROKER_PID=$!
 
+# The state files are written atomically once every listener is up.
 i=0
-while [ ! -s "$STATE/state/bootstrap" ]; do
+while [ ! -s "$STATE/state/bootstrap" ] || [ ! -s "$STATE/state/control" ]; do
     i=$((i + 1))
-    if [ "$i" -gt 200 ] || ! kill -0 "$BROKER_PID" 2>/dev/null; then
-        echo "bench: mesh-broker did not start:" >&2
+    if [ "$i" -gt $((WAIT_S * 20)) ] || ! kill -0 "$BROKER_PID" 2>/dev/null
+    then
+        echo "bench: mesh-broker did not start within ${WAIT_S}s:" >&2
         cat "$STATE/mesh-broker.log" >&2
         exit 1
     fi
@@ -34,5 +59,15 @@ while [ ! -s "$STATE/state/bootstrap" ]; do
 done
 BOOTSTRAP=$(cat "$STATE/state/bootstrap")
 
+failed=0
 echo "== broker adapter vs raw librdkafka (mesh-broker at $BOOTSTRAP)"
-"$BUILD/bench/bk_bench" "$BOOTSTRAP"
+if ! "$BUILD/bench/bk_bench" "$BOOTSTRAP" ${BENCH_SCALE:+"$BENCH_SCALE"}; then
+    echo "bench: bk_bench FAILED" >&2
+    failed=1
+fi
+if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+    echo "bench: mesh-broker died during the run:" >&2
+    tail -n 20 "$STATE/mesh-broker.log" >&2
+    failed=1
+fi
+exit "$failed"

@@ -137,8 +137,19 @@ bk_consumer_t *bk_consumer_new(const mw_conf_t *conf, const char *group_id,
                                const bk_rebalance_ops_t *ops, void *opaque,
                                mw_metrics_t *metrics, mw_err_t *err)
 {
-    bk_consumer_t *cons = calloc(1, sizeof(*cons));
     const char *extra[] = {"group.id", group_id, NULL};
+
+    return bk_consumer_new_props(conf, group_id ? extra : NULL, ops, opaque,
+                                 metrics, err);
+}
+
+bk_consumer_t *bk_consumer_new_props(const mw_conf_t *conf,
+                                     const char *const *props,
+                                     const bk_rebalance_ops_t *ops,
+                                     void *opaque, mw_metrics_t *metrics,
+                                     mw_err_t *err)
+{
+    bk_consumer_t *cons = calloc(1, sizeof(*cons));
     rd_kafka_conf_t *rconf;
     char gid[256];
     size_t gid_len = sizeof(gid);
@@ -152,8 +163,7 @@ bk_consumer_t *bk_consumer_new(const mw_conf_t *conf, const char *group_id,
     cons->opaque = opaque;
     if (metrics && !(cons->cli.stats = bk_stats_new(metrics, "consumer", err)))
         goto fail;
-    rconf = bk_conf_build(conf, BK_ROLE_CONSUMER, group_id ? extra : NULL,
-                          &cons->cli, err);
+    rconf = bk_conf_build(conf, BK_ROLE_CONSUMER, props, &cons->cli, err);
     if (!rconf)
         goto fail;
     if (rd_kafka_conf_get(rconf, "group.id", gid, &gid_len) !=
@@ -389,6 +399,44 @@ int bk_consumer_seek(bk_consumer_t *cons, const char *topic,
     if (error)
         return bk_err_set_obj(err, error, what);
     return rerr ? bk_err_set(err, rerr, what) : 0;
+}
+
+/* ------------------------------------------------------------ manual */
+
+int bk_consumer_assign_partition(bk_consumer_t *cons, const char *topic,
+                                 int32_t partition, int64_t offset,
+                                 mw_err_t *err)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_resp_err_t rerr;
+    char what[300];
+
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
+    rerr = rd_kafka_assign(cons->cli.rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (!rerr) {
+        mw_log_info(BK_COMPONENT, "partition assigned manually",
+                    "topic=%s partition=%d offset=%lld", mw_log_q(topic),
+                    (int)partition, (long long)offset);
+        return 0;
+    }
+    snprintf(what, sizeof(what), "assign %s [%d]", topic, (int)partition);
+    return bk_err_set(err, rerr, what);
+}
+
+int bk_consumer_watermarks(bk_consumer_t *cons, const char *topic,
+                           int32_t partition, int64_t *low, int64_t *high,
+                           int timeout_ms, mw_err_t *err)
+{
+    rd_kafka_resp_err_t rerr = rd_kafka_query_watermark_offsets(
+        cons->cli.rk, topic, partition, low, high, timeout_ms);
+    char what[300];
+
+    if (!rerr)
+        return 0;
+    snprintf(what, sizeof(what), "watermarks of %s [%d]", topic,
+             (int)partition);
+    return bk_err_set(err, rerr, what);
 }
 
 /* ------------------------------------------------------------ loop */

@@ -87,6 +87,17 @@ bk_consumer_t *bk_consumer_new(const mw_conf_t *conf, const char *group_id,
                                const bk_rebalance_ops_t *ops, void *opaque,
                                mw_metrics_t *metrics, mw_err_t *err);
 
+/* Like bk_consumer_new, with extra librdkafka properties: props is a
+ * NULL-terminated key, value, key, value... array (borrowed, read during
+ * the call) applied over Meshwork's defaults and under the user's kafka.*
+ * keys, so a caller can tune its own defaults (group.id may be one of
+ * them) while the user keeps the last word. */
+bk_consumer_t *bk_consumer_new_props(const mw_conf_t *conf,
+                                     const char *const *props,
+                                     const bk_rebalance_ops_t *ops,
+                                     void *opaque, mw_metrics_t *metrics,
+                                     mw_err_t *err);
+
 /* Destroys; call bk_consumer_close first to leave the group cleanly.
  * Accepts NULL. */
 void bk_consumer_destroy(bk_consumer_t *cons);
@@ -123,6 +134,25 @@ int bk_consumer_commit(bk_consumer_t *cons, const bk_partition_t *parts,
 int bk_consumer_seek(bk_consumer_t *cons, const char *topic,
                      int32_t partition, int64_t offset, int timeout_ms,
                      mw_err_t *err);
+
+/* Reads one partition without the group's rebalancing: replaces the
+ * consumer's assignment with topic/partition starting at offset (an
+ * offset, BK_OFFSET_BEGINNING or BK_OFFSET_END).  For readers of a whole
+ * log, such as the registry's `_schemas` topic; do not mix with
+ * bk_consumer_subscribe.  Nothing is committed unless the caller commits.
+ * 0 or the mapped librdkafka error naming topic and partition.  Owning
+ * thread. */
+int bk_consumer_assign_partition(bk_consumer_t *cons, const char *topic,
+                                 int32_t partition, int64_t offset,
+                                 mw_err_t *err);
+
+/* Asks the partition's leader for its low and high watermarks (the high
+ * one is the offset the next record will get), waiting up to timeout_ms.
+ * Blocking: start-up and tools, not loop callbacks.  0 or the mapped
+ * error (MW_ERR_TIMEOUT / MW_ERR_TRANSPORT when unreachable). */
+int bk_consumer_watermarks(bk_consumer_t *cons, const char *topic,
+                           int32_t partition, int64_t *low, int64_t *high,
+                           int timeout_ms, mw_err_t *err);
 
 /* Leaves the group: revokes the assignment (calling revoked, so the caller
  * commits) and waits for the broker.  Blocking; call once at shutdown. */

@@ -35,8 +35,10 @@ struct event_base;
 typedef struct sr_store sr_store_t;
 
 /* One record of the log.  key and value are JSON texts (value NULL for a
- * tombstone); offset is the record's position in the log (journal: its
- * ordinal; kafka: the partition offset). */
+ * tombstone), each NUL-terminated after its length; offset is the record's
+ * position in the log (journal: its ordinal from 0; kafka: the partition
+ * offset).  Offsets grow strictly in apply order but may have gaps (kafka:
+ * compaction, the NOOP records the store writes itself are applied too). */
 typedef struct sr_store_record {
     const char *key;
     size_t key_len;
@@ -57,7 +59,15 @@ typedef void (sr_store_apply_cb)(void *opaque, const sr_store_record_t *rec);
 typedef void (sr_store_done_cb)(void *opaque, int64_t offset,
                                 const mw_err_t *err);
 
-/* Opens the backend chosen by conf's `storage` key, replays the whole log
+/* Keys read from conf when the program declares them (defaults otherwise):
+ *   storage                     string/enum "journal" | "kafka" (journal)
+ *   data.dir                    string, journal directory (./.mesh/registry)
+ *   kafkastore.topic            string (_schemas)
+ *   kafkastore.init.timeout.ms  integer, catch-up at open (60000)
+ *   kafkastore.timeout.ms       integer, append to read-back (30000)
+ *   kafka.*                     librdkafka properties (bk_conf)
+ *
+ * Opens the backend chosen by conf's `storage` key, replays the whole log
  * through apply before returning, and keeps applying new records as they
  * arrive (kafka).  base, conf and metrics are borrowed and outlive the
  * store.  NULL with err set (MW_ERR_CONFIG for bad keys, MW_ERR_IO for an
@@ -77,6 +87,9 @@ int sr_store_append(sr_store_t *store, const char *key, const char *value,
  * journal).  The API answers writes with 50002/50003-style errors until
  * then. */
 int sr_store_is_ready(const sr_store_t *store);
+
+/* The backend in use: "journal" or "kafka".  Borrowed, static. */
+const char *sr_store_backend_name(const sr_store_t *store);
 
 /* Stops intake, waits up to timeout_ms for in-flight appends, closes.
  * NULL-safe. */

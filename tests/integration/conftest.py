@@ -140,3 +140,43 @@ def make_topic_name(request):
 @pytest.fixture
 def unique_topic(request):
     return _topic_name(request)
+
+
+@pytest.fixture
+def make_registry(bins, tmp_path):
+    """make_registry(sets=None, **kwargs) starts one more mesh-registry as
+    MeshRegistry(binary, private_workdir, sets=...) (journal storage unless
+    sets says otherwise); every one still running is stopped at teardown
+    with SIGTERM and must exit 0."""
+    from registry import MeshRegistry
+
+    binary = bins / "mesh-registry"
+    if not binary.exists():
+        pytest.fail(f"{binary} not built (make test-build BUILD=build/asan SAN=1)")
+    started = []
+
+    def make(sets=None, workdir=None, **kwargs):
+        if workdir is None:
+            workdir = tmp_path / f"mesh-registry-{len(started)}"
+        reg = MeshRegistry(binary, workdir, sets=sets, **kwargs)
+        started.append(reg)
+        return reg
+
+    yield make
+    # Instances a test stopped or killed itself are its business; the
+    # others must shut down cleanly (exit 0 also means no leak under ASan).
+    running = [r for r in started if r.proc.poll() is None]
+    exited = [r for r in started if r.proc.poll() is not None
+              and r not in running and not r._log.closed]
+    bad = [f"mesh-registry exited with {r.proc.returncode} during the "
+           f"test:\n{r.log()[-3000:]}" for r in exited]
+    codes = [(r, r.stop()) for r in running]
+    bad += [f"mesh-registry exited with {c}:\n{r.log()[-3000:]}"
+            for r, c in codes if c != 0]
+    assert not bad, "\n".join(bad)
+
+
+@pytest.fixture
+def registry(make_registry):
+    """One started journal-backed mesh-registry (MeshRegistry)."""
+    return make_registry()

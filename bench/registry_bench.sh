@@ -1,0 +1,273 @@
+#!/bin/sh
+# bench/registry_bench.sh BUILD_DIR: mesh-registry against its raw limit
+# (issue 3, "make bench").  Uses BUILD_DIR/bin/mesh-registry (the release
+# build under `make bench`) and BUILD_DIR/bench/bare_http; installs nothing
+# (wrk and curl come from `make deps`).  Everything on 127.0.0.1, port 0.
+#
+#  1. GET /schemas/ids/1 requests/s: wrk -t1 -c64 -d10s (keep-alive) against
+#     mesh-registry (journal storage, fresh data.dir) pinned to core 0, wrk
+#     pinned to core 1; then the same against bare_http (one-thread evhttp
+#     answering a fixed body of the same size) pinned to core 0.  Rounds
+#     take turns (REGISTRY_BENCH_ROUNDS, default 2; the first round runs the
+#     registry first, the next the bare server first) and each side keeps
+#     its best, so a burst of other work on the shared cores costs a round,
+#     not a side.  Ratio = registry / bare, goal >= 0.8.
+#     REGISTRY_BENCH_SECONDS (default 10) is the wrk duration (smoke runs).
+#  2. Registrations/s: 10,000 distinct schemas (the benchmark record plus a
+#     first field f<i>) into subjects s<i % 100>, global compatibility NONE,
+#     sent by wrk from a generated Lua script over 64 keep-alive connections
+#     (a C client, so the figure is the registry's: a Python client spends
+#     more CPU per request than the registry does).  Every answer must be
+#     200 {"id":...}.
+#  3. VmRSS of mesh-registry holding those schemas (goal < 50 MB, 10^6 B).
+#  4. SIGTERM; the registry must exit 0.
+# Exit status: 0 when every step ran and every request succeeded (goals
+# missed are reported, not failures), 1 otherwise.
+set -u
+
+BUILD=${1:-build}
+REG_BIN="$BUILD/bin/mesh-registry"
+BARE_BIN="$BUILD/bench/bare_http"
+ROUNDS=${REGISTRY_BENCH_ROUNDS:-2}
+GET_SECONDS=${REGISTRY_BENCH_SECONDS:-10}
+REG_COUNT=10000
+SUBJECTS=100
+CT="application/vnd.schemaregistry.v1+json"
+WAIT_S=30
+REG_PID=
+BARE_PID=
+STOP_CODE=
+TMP=
+
+# The benchmark schema: a 10-field record like the serde benchmark's,
+# typical of what serializers fetch by id.
+FIELDS='{"name":"customer","type":"string"},{"name":"amount","type":"double"},{"name":"qty","type":"int"},{"name":"paid","type":"boolean"},{"name":"note","type":["null","string"]},{"name":"status","type":{"type":"enum","name":"Status","symbols":["NEW","PAID","SHIPPED"]}},{"name":"tags","type":{"type":"array","items":"string"}},{"name":"attrs","type":{"type":"map","values":"long"}},{"name":"digest","type":"bytes"}'
+HEAD='{"type":"record","name":"Order","namespace":"bench","fields":['
+SCHEMA="$HEAD"'{"name":"id","type":"long"},'"$FIELDS]}"
+# Registration i: the same record whose first field is f<i> (%d).
+REG_SCHEMA="$HEAD"'{"name":"f%d","type":"long"},'"$FIELDS]}"
+
+say() { echo "registry_bench: $*" >&2; }
+
+# PID (a child of this shell): SIGTERM, up to 5 s, then SIGKILL; its exit
+# status in STOP_CODE.  Not in $(...): a subshell cannot wait for it.
+stop_pid() {
+    kill -TERM "$1" 2>/dev/null
+    i=0
+    while kill -0 "$1" 2>/dev/null && [ "$i" -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    STOP_CODE=$?
+}
+
+cleanup() {
+    [ -n "$BARE_PID" ] && stop_pid "$BARE_PID"
+    [ -n "$REG_PID" ] && stop_pid "$REG_PID"
+    [ -n "$TMP" ] && rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for tool in wrk curl; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        say "$tool not found: run 'make deps' (it installs $tool)"
+        exit 1
+    fi
+done
+for bin in "$REG_BIN" "$BARE_BIN"; do
+    if [ ! -x "$bin" ]; then
+        say "$bin missing: run 'make bench'"
+        exit 1
+    fi
+done
+# One core for the server, another for wrk; on a 1-core machine nothing is
+# pinned and the ratio still compares like with like.
+if [ "$(nproc)" -ge 2 ]; then
+    PIN_SRV="taskset -c 0"
+    PIN_CLI="taskset -c 1"
+else
+    say "fewer than 2 cores: nothing pinned"
+    PIN_SRV=
+    PIN_CLI=
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/meshwork-regbench.XXXXXX") || exit 1
+
+# ---------------------------------------------------------------- start
+$PIN_SRV "$REG_BIN" --set listeners=http://127.0.0.1:0 \
+    --set storage=journal --set "data.dir=$TMP/data" --set log.level=warn \
+    >"$TMP/mesh-registry.log" 2>&1 &
+REG_PID=$!
+i=0
+while [ ! -s "$TMP/data/url" ]; do
+    i=$((i + 1))
+    if [ "$i" -gt $((WAIT_S * 20)) ] || ! kill -0 "$REG_PID" 2>/dev/null; then
+        say "mesh-registry did not start within ${WAIT_S}s:"
+        cat "$TMP/mesh-registry.log" >&2
+        exit 1
+    fi
+    sleep 0.05
+done
+URL=$(cat "$TMP/data/url")
+
+# JSON string content of a schema text (its quotes escaped).
+escape() { printf '%s' "$1" | sed 's/"/\\"/g'; }
+
+# METHOD PATH BODY: the answer body on stdout; fails unless status is 200.
+call() {
+    code=$(curl -s -o "$TMP/answer" -w '%{http_code}' -X "$1" \
+        -H "Content-Type: $CT" ${3:+--data-binary "$3"} "$URL$2") || code=000
+    cat "$TMP/answer" 2>/dev/null
+    [ "$code" = 200 ] || { say "$1 $2 answered $code"; return 1; }
+}
+
+ans=$(call POST /subjects/bench/versions "{\"schema\":\"$(escape "$SCHEMA")\"}") ||
+    exit 1
+[ "$ans" = '{"id":1}' ] || { say "first registration answered $ans"; exit 1; }
+BODY_BYTES=$(call GET /schemas/ids/1 | wc -c) || exit 1
+
+# ---------------------------------------------------------------- GET
+$PIN_SRV "$BARE_BIN" 0 "$BODY_BYTES" >"$TMP/bare.out" 2>&1 &
+BARE_PID=$!
+i=0
+while ! grep -q '^port ' "$TMP/bare.out" 2>/dev/null; do
+    i=$((i + 1))
+    if [ "$i" -gt $((WAIT_S * 20)) ] || ! kill -0 "$BARE_PID" 2>/dev/null; then
+        say "bare_http did not start:"
+        cat "$TMP/bare.out" >&2
+        exit 1
+    fi
+    sleep 0.05
+done
+BARE_URL="http://127.0.0.1:$(sed -n 's/^port //p' "$TMP/bare.out")"
+
+# URL: wrk's requests/s on stdout; fails on any error or non-2xx answer.
+wrk_get() {
+    $PIN_CLI wrk -t1 -c64 -d${GET_SECONDS}s "$1/schemas/ids/1" \
+        >"$TMP/wrk.out" 2>&1 || { cat "$TMP/wrk.out" >&2; return 1; }
+    if grep -q -E 'Non-2xx|Socket errors' "$TMP/wrk.out"; then
+        say "errors against $1:"
+        cat "$TMP/wrk.out" >&2
+        return 1
+    fi
+    awk '/^Requests\/sec:/ { print $2 }' "$TMP/wrk.out"
+}
+
+best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
+
+reg_best=0
+bare_best=0
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+    if [ $((r % 2)) -eq 1 ]; then order="reg bare"; else order="bare reg"; fi
+    for side in $order; do
+        if [ "$side" = reg ]; then
+            rate=$(wrk_get "$URL") || exit 1
+            reg_best=$(best "$reg_best" "$rate")
+        else
+            rate=$(wrk_get "$BARE_URL") || exit 1
+            bare_best=$(best "$bare_best" "$rate")
+        fi
+        say "round $r $side: $rate req/s"
+    done
+    r=$((r + 1))
+done
+stop_pid "$BARE_PID"
+[ "$STOP_CODE" = 0 ] || say "bare_http exited $STOP_CODE after SIGTERM"
+BARE_PID=
+awk -v r="$reg_best" -v b="$bare_best" -v n="$BODY_BYTES" 'BEGIN {
+    printf "registry GET /schemas/ids/{id}: %d req/s   bare libevent: %d req/s" \
+           "   ratio %.2f (goal >= 0.8)   [%d-byte body, best of rounds]\n",
+           r, b, (b > 0 ? r / b : 0), n }'
+
+# ---------------------------------------------------------------- register
+call PUT /config '{"compatibility":"NONE"}' >/dev/null || exit 1
+rss_before=$(awk '/^VmRSS:/ { print $2 }' "/proc/$REG_PID/status")
+
+# wrk calls request() once per request: bodies are made on the fly from i.
+# After the REG_COUNT-th registration is sent, fillers (GET /, answered
+# {}) keep the connections busy until the last registration is answered,
+# then the thread stops; done() prints the counts and the elapsed time.
+cat >"$TMP/register.lua" <<EOF
+local template = '{"schema":"' .. string.gsub('$REG_SCHEMA', '"', '\\\\"') .. '"}'
+local headers = { ["Content-Type"] = "$CT" }
+local n, subjects = $REG_COUNT, $SUBJECTS
+sent, ok, bad, sample = 0, 0, 0, ""
+local threads = {}
+
+function setup(thread)
+    table.insert(threads, thread)
+end
+
+function request()
+    if sent >= n then
+        return wrk.format("GET", "/")
+    end
+    local i = sent
+    sent = sent + 1
+    return wrk.format("POST", "/subjects/s" .. (i % subjects) .. "/versions",
+                      headers, string.format(template, i))
+end
+
+function response(status, hdrs, body)
+    if status == 200 and body == "{}" then
+        return
+    end
+    if status == 200 and string.find(body, '"id"', 1, true) then
+        ok = ok + 1
+    else
+        bad = bad + 1
+        if sample == "" then sample = status .. " " .. body end
+    end
+    if ok + bad >= n then
+        wrk.thread:stop()
+    end
+end
+
+function done(summary, latency, requests)
+    for _, t in ipairs(threads) do
+        io.write(string.format("ok=%d bad=%d us=%d p99_us=%d sample=%s\n",
+                 t:get("ok"), t:get("bad"), summary.duration,
+                 latency:percentile(99.0), t:get("sample")))
+    end
+end
+EOF
+$PIN_CLI wrk -t1 -c64 -d120s --timeout 30s -s "$TMP/register.lua" "$URL" \
+    >"$TMP/wrk-reg.out" 2>&1
+res=$(grep '^ok=' "$TMP/wrk-reg.out")
+ok=$(echo "$res" | sed -n 's/^ok=\([0-9]*\).*/\1/p')
+bad=$(echo "$res" | sed -n 's/.* bad=\([0-9]*\).*/\1/p')
+if [ "${ok:-0}" -ne "$REG_COUNT" ] || [ "${bad:-1}" -ne 0 ]; then
+    say "registrations: ok=${ok:-?} bad=${bad:-?} of $REG_COUNT:"
+    cat "$TMP/wrk-reg.out" >&2
+    exit 1
+fi
+# The last id proves every registration got its own schema.
+last=$((REG_COUNT + 1))
+call GET "/schemas/ids/$last" >/dev/null || exit 1
+echo "$res" | awk -v n="$REG_COUNT" '{
+    split($3, us, "="); split($4, p99, "=")
+    printf "registrations: %d distinct schemas into %d subjects in %.2f s:" \
+           " %d registrations/s   (p99 latency %.1f ms, 64 connections)\n",
+           n, '"$SUBJECTS"', us[2] / 1e6, n / (us[2] / 1e6), p99[2] / 1e3 }'
+
+# ---------------------------------------------------------------- memory
+rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$REG_PID/status")
+awk -v kb="$rss" -v kb0="$rss_before" 'BEGIN {
+    printf "RSS with 10,000 schemas: %.1f MB (goal < 50 MB)   [%.1f MB before" \
+           " registering; MB = 10^6 bytes]\n", kb * 1024 / 1e6, kb0 * 1024 / 1e6 }'
+
+# ---------------------------------------------------------------- stop
+stop_pid "$REG_PID"
+REG_PID=
+if [ "$STOP_CODE" != 0 ]; then
+    say "mesh-registry exited $STOP_CODE after SIGTERM:"
+    tail -n 20 "$TMP/mesh-registry.log" >&2
+    exit 1
+fi
+echo "mesh-registry stopped with SIGTERM: exit 0"
+exit 0

@@ -1,0 +1,280 @@
+/*
+ * sr_serde_bench: throughput of sr_serde's compiled plans on a 10-field
+ * record (long, string, double, int, boolean, union, enum, array, map,
+ * bytes) against avro-c 1.11's generic values on the same record, the raw
+ * limit of a C Avro codec that does no JSON work.
+ *
+ *   encode: sr_serde_json_to_avro (json_t -> Avro binary) vs
+ *           avro_value_write (filled generic value -> Avro binary)
+ *   decode: sr_serde_avro_to_json (Avro binary -> new json_t, freed) vs
+ *           avro_value_read (Avro binary -> reused generic value)
+ *   resolve: sr_serde_avro_to_json with a reader schema that adds a
+ *           defaulted field and promotes int -> long (avro-c's resolved
+ *           reader cannot do that evolution at all, so no ratio)
+ *
+ * Each loop runs for BENCH_SECONDS; prints msg/s and our/avro-c ratios.
+ * Single-threaded, no I/O.
+ */
+#include <avro.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mw_buf.h"
+#include "mw_err.h"
+#include "sr_schema.h"
+#include "sr_serde.h"
+
+#define BENCH_SECONDS 1.0
+
+static const char *schema_text =
+    "{\"type\":\"record\",\"name\":\"Order\",\"namespace\":\"bench\","
+    "\"fields\":["
+    "{\"name\":\"id\",\"type\":\"long\"},"
+    "{\"name\":\"customer\",\"type\":\"string\"},"
+    "{\"name\":\"amount\",\"type\":\"double\"},"
+    "{\"name\":\"qty\",\"type\":\"int\"},"
+    "{\"name\":\"paid\",\"type\":\"boolean\"},"
+    "{\"name\":\"note\",\"type\":[\"null\",\"string\"]},"
+    "{\"name\":\"status\",\"type\":{\"type\":\"enum\",\"name\":\"Status\","
+    "\"symbols\":[\"NEW\",\"PAID\",\"SHIPPED\"]}},"
+    "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"
+    "{\"name\":\"attrs\",\"type\":{\"type\":\"map\",\"values\":\"long\"}},"
+    "{\"name\":\"digest\",\"type\":\"bytes\"}]}";
+
+static const char *reader_text =
+    "{\"type\":\"record\",\"name\":\"Order\",\"namespace\":\"bench\","
+    "\"fields\":["
+    "{\"name\":\"id\",\"type\":\"long\"},"
+    "{\"name\":\"customer\",\"type\":\"string\"},"
+    "{\"name\":\"amount\",\"type\":\"double\"},"
+    "{\"name\":\"qty\",\"type\":\"long\"},"
+    "{\"name\":\"paid\",\"type\":\"boolean\"},"
+    "{\"name\":\"note\",\"type\":[\"null\",\"string\"]},"
+    "{\"name\":\"status\",\"type\":{\"type\":\"enum\",\"name\":\"Status\","
+    "\"symbols\":[\"NEW\",\"PAID\",\"SHIPPED\"]}},"
+    "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"
+    "{\"name\":\"attrs\",\"type\":{\"type\":\"map\",\"values\":\"long\"}},"
+    "{\"name\":\"digest\",\"type\":\"bytes\"},"
+    "{\"name\":\"region\",\"type\":\"string\",\"default\":\"eu-west\"}]}";
+
+static const char *value_text =
+    "{\"id\":1234567890123,\"customer\":\"ACME Corporation\","
+    "\"amount\":1999.95,\"qty\":42,\"paid\":true,"
+    "\"note\":{\"string\":\"leave at the door\"},\"status\":\"PAID\","
+    "\"tags\":[\"priority\",\"gift\",\"eu\"],"
+    "\"attrs\":{\"weight_g\":1250,\"box\":3},"
+    "\"digest\":\"\\u0001\\u0002\\u0003\\u00ff\\u0010\\u0020\\u0030\\u0040\"}";
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const char *msg)
+{
+    fprintf(stderr, "sr_serde_bench: %s: %s\n", what, msg);
+    exit(1);
+}
+
+/* ------------------------------------------------------------ avro-c */
+
+static void set_string(avro_value_t *v, const char *s)
+{
+    avro_value_set_string_len(v, s, strlen(s) + 1);
+}
+
+static void fill_avro(avro_value_t *rec)
+{
+    avro_value_t f, e, b;
+    avro_value_get_by_index(rec, 0, &f, NULL);
+    avro_value_set_long(&f, 1234567890123LL);
+    avro_value_get_by_index(rec, 1, &f, NULL);
+    set_string(&f, "ACME Corporation");
+    avro_value_get_by_index(rec, 2, &f, NULL);
+    avro_value_set_double(&f, 1999.95);
+    avro_value_get_by_index(rec, 3, &f, NULL);
+    avro_value_set_int(&f, 42);
+    avro_value_get_by_index(rec, 4, &f, NULL);
+    avro_value_set_boolean(&f, 1);
+    avro_value_get_by_index(rec, 5, &f, NULL);
+    avro_value_set_branch(&f, 1, &b);
+    set_string(&b, "leave at the door");
+    avro_value_get_by_index(rec, 6, &f, NULL);
+    avro_value_set_enum(&f, 1);
+    avro_value_get_by_index(rec, 7, &f, NULL);
+    const char *tags[] = {"priority", "gift", "eu"};
+    for (int i = 0; i < 3; i++) {
+        avro_value_append(&f, &e, NULL);
+        set_string(&e, tags[i]);
+    }
+    avro_value_get_by_index(rec, 8, &f, NULL);
+    avro_value_add(&f, "weight_g", &e, NULL, NULL);
+    avro_value_set_long(&e, 1250);
+    avro_value_add(&f, "box", &e, NULL, NULL);
+    avro_value_set_long(&e, 3);
+    avro_value_get_by_index(rec, 9, &f, NULL);
+    avro_value_set_bytes(&f, (void *)"\x01\x02\x03\xff\x10\x20\x30\x40", 8);
+}
+
+typedef struct avroc {
+    avro_schema_t schema;
+    avro_value_iface_t *iface;
+    avro_value_t value, scratch;
+    char buf[4096];  /* the reference encoding, read back by decode */
+    char wbuf[4096]; /* encode's output */
+    size_t len;
+} avroc_t;
+
+static void avroc_init(avroc_t *a)
+{
+    if (avro_schema_from_json_length(schema_text, strlen(schema_text),
+                                     &a->schema) != 0)
+        die("avro-c schema", avro_strerror());
+    a->iface = avro_generic_class_from_schema(a->schema);
+    if (!a->iface || avro_generic_value_new(a->iface, &a->value) != 0 ||
+        avro_generic_value_new(a->iface, &a->scratch) != 0)
+        die("avro-c value", avro_strerror());
+    fill_avro(&a->value);
+    avro_writer_t w = avro_writer_memory(a->buf, sizeof(a->buf));
+    if (avro_value_write(w, &a->value) != 0)
+        die("avro-c write", avro_strerror());
+    a->len = (size_t)avro_writer_tell(w);
+    avro_writer_free(w);
+}
+
+static void avroc_fini(avroc_t *a)
+{
+    avro_value_decref(&a->value);
+    avro_value_decref(&a->scratch);
+    avro_value_iface_decref(a->iface);
+    avro_schema_decref(a->schema);
+}
+
+/* ------------------------------------------------------------ loops */
+
+typedef struct ctx {
+    const sr_serde_plan_t *plan, *rplan;
+    json_t *value;
+    mw_buf_t *out;
+    const char *body;
+    size_t len;
+    avroc_t *a;
+} ctx_t;
+
+typedef void (*step_fn)(ctx_t *c);
+
+static void our_encode(ctx_t *c)
+{
+    mw_buf_reset(c->out);
+    if (sr_serde_json_to_avro(c->plan, c->value, c->out, NULL) != 0)
+        die("encode", "failed");
+}
+
+static void our_decode(ctx_t *c)
+{
+    json_t *v = NULL;
+    if (sr_serde_avro_to_json(c->plan, c->body, c->len, &v, NULL) != 0)
+        die("decode", "failed");
+    json_decref(v);
+}
+
+static void our_resolve(ctx_t *c)
+{
+    json_t *v = NULL;
+    if (sr_serde_avro_to_json(c->rplan, c->body, c->len, &v, NULL) != 0)
+        die("resolve", "failed");
+    json_decref(v);
+}
+
+static void avroc_encode(ctx_t *c)
+{
+    avro_writer_t w = avro_writer_memory(c->a->wbuf, sizeof(c->a->wbuf));
+    if (avro_value_write(w, &c->a->value) != 0)
+        die("avro-c write", avro_strerror());
+    avro_writer_free(w);
+}
+
+static void avroc_decode(ctx_t *c)
+{
+    avro_reader_t r = avro_reader_memory(c->a->buf, (int64_t)c->a->len);
+    avro_value_reset(&c->a->scratch);
+    if (avro_value_read(r, &c->a->scratch) != 0)
+        die("avro-c read", avro_strerror());
+    avro_reader_free(r);
+}
+
+static double rate(step_fn fn, ctx_t *c)
+{
+    long n = 0;
+    double start = now_s(), t;
+    do {
+        for (int i = 0; i < 1024; i++)
+            fn(c);
+        n += 1024;
+        t = now_s() - start;
+    } while (t < BENCH_SECONDS);
+    return (double)n / t;
+}
+
+static sr_schema_t *parse(const char *text)
+{
+    mw_err_t err = {0};
+    sr_schema_t *s = sr_schema_parse(text, strlen(text), NULL, 0, &err);
+    if (!s)
+        die("schema", err.msg);
+    return s;
+}
+
+int main(void)
+{
+    mw_err_t err = {0};
+    avroc_t a;
+    sr_schema_t *w = parse(schema_text), *r = parse(reader_text);
+    sr_serde_plan_t *plan = sr_serde_plan_new(w, NULL, &err);
+    sr_serde_plan_t *rplan = plan ? sr_serde_plan_new(w, r, &err) : NULL;
+    if (!rplan)
+        die("plan", err.msg);
+    ctx_t c = {.plan = plan, .rplan = rplan, .a = &a,
+               .value = json_loads(value_text, 0, NULL),
+               .out = mw_buf_new(0)};
+    avroc_init(&a);
+    our_encode(&c);
+    if (mw_buf_len(c.out) != a.len ||
+        memcmp(mw_buf_data(c.out), a.buf, a.len) != 0)
+        die("check", "sr_serde and avro-c encodings differ");
+    mw_buf_t *body = mw_buf_new(0);
+    mw_buf_append(body, mw_buf_data(c.out), mw_buf_len(c.out));
+    c.body = mw_buf_data(body);
+    c.len = mw_buf_len(body);
+
+    double oe = rate(our_encode, &c), ae = rate(avroc_encode, &c);
+    double od = rate(our_decode, &c), ad = rate(avroc_decode, &c);
+    double orr = rate(our_resolve, &c);
+    printf("record: 10 fields, %zu bytes of Avro\n", c.len);
+    printf("encode  sr_serde plan (json_t -> avro)   %10.0f msg/s\n", oe);
+    printf("encode  avro-c avro_value_write         %10.0f msg/s  "
+           "ratio %.2f\n", ae, oe / ae);
+    printf("decode  sr_serde plan (avro -> json_t)   %10.0f msg/s\n", od);
+    printf("decode  avro-c avro_value_read          %10.0f msg/s  "
+           "ratio %.2f\n", ad, od / ad);
+    printf("resolve sr_serde plan (+default, int->long) %7.0f msg/s  "
+           "(avro-c 1.11.1 cannot resolve this pair)\n", orr);
+    printf("roundtrip sr_serde encode+decode        %10.0f msg/s  "
+           "avro-c %.0f msg/s  ratio %.2f\n", 1 / (1 / oe + 1 / od),
+           1 / (1 / ae + 1 / ad), (1 / (1 / oe + 1 / od)) /
+                                      (1 / (1 / ae + 1 / ad)));
+    mw_buf_destroy(body);
+    mw_buf_destroy(c.out);
+    json_decref(c.value);
+    avroc_fini(&a);
+    sr_serde_plan_destroy(rplan);
+    sr_serde_plan_destroy(plan);
+    sr_schema_release(r);
+    sr_schema_release(w);
+    return 0;
+}

@@ -1,0 +1,583 @@
+/*
+ * sr_client: the registry client's requests, answers and caches (the
+ * transport is sr_client_http.c).
+ *
+ * Every public call takes the client's lock for its whole duration, cache
+ * hits included, so the caches need no finer locking; a miss holds it over
+ * the HTTP round trip, which serialises the callers of one client.  Cached
+ * schemas are handed out with sr_schema_keep, so a caller's copy outlives
+ * any eviction.  Caches are bounded (CLIENT_CACHE_MAX entries each); past
+ * that, answers are still returned but not remembered.
+ */
+#include "sr_client.h"
+
+#include <event2/http.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sr_client_int.h"
+#include "sr_proto.h"
+
+#define CLIENT_CACHE_MAX 100000
+#define CLIENT_BUCKETS 4096
+#define CLIENT_REF_DEPTH 16
+#define CLIENT_DEFAULT_TTL_MS 30000
+
+/* The calling thread's last registry error_code (see the header). */
+static _Thread_local int last_error_code;
+
+/* One cache entry; the caches are chained hash tables keyed by a string
+ * ("id:N", "s:subject\nnormalised", "l:subject"). */
+typedef struct entry {
+    struct entry *next;
+    char *key;
+    uint32_t id;
+    int version;
+    sr_schema_t *schema;     /* kept, or NULL */
+    int64_t expires_ms;      /* latest cache only */
+} entry_t;
+
+struct sr_client {
+    pthread_mutex_t lock;    /* held by every public call */
+    sr_conn_t *conn;
+    char *url;
+    int latest_ttl_ms;
+    entry_t *buckets[CLIENT_BUCKETS];
+    size_t entry_cnt;
+};
+
+/* ------------------------------------------------------------ caches */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t key_hash(const char *key)
+{
+    size_t h = 1469598103934665603u;
+    for (; *key; key++)
+        h = (h ^ (unsigned char)*key) * 1099511628211u;
+    return h % CLIENT_BUCKETS;
+}
+
+static entry_t *cache_get(sr_client_t *client, const char *key)
+{
+    for (entry_t *e = client->buckets[key_hash(key)]; e; e = e->next)
+        if (strcmp(e->key, key) == 0)
+            return e;
+    return NULL;
+}
+
+/* Inserts or replaces key; schema is kept.  Silently skipped when full or
+ * out of memory: a cache miss later is the only cost. */
+static void cache_put(sr_client_t *client, const char *key, uint32_t id,
+                      int version, sr_schema_t *schema, int64_t expires_ms)
+{
+    entry_t *e = cache_get(client, key);
+    if (!e) {
+        if (client->entry_cnt >= CLIENT_CACHE_MAX)
+            return;
+        e = calloc(1, sizeof(*e));
+        if (!e || !(e->key = strdup(key))) {
+            free(e);
+            return;
+        }
+        size_t b = key_hash(key);
+        e->next = client->buckets[b];
+        client->buckets[b] = e;
+        client->entry_cnt++;
+    }
+    sr_schema_release(e->schema);
+    e->schema = schema ? sr_schema_keep(schema) : NULL;
+    e->id = id;
+    e->version = version;
+    e->expires_ms = expires_ms;
+}
+
+static void cache_clear(sr_client_t *client)
+{
+    for (size_t b = 0; b < CLIENT_BUCKETS; b++) {
+        entry_t *e = client->buckets[b];
+        while (e) {
+            entry_t *next = e->next;
+            sr_schema_release(e->schema);
+            free(e->key);
+            free(e);
+            e = next;
+        }
+        client->buckets[b] = NULL;
+    }
+    client->entry_cnt = 0;
+}
+
+/* ------------------------------------------------------------ requests */
+
+/* Maps a registry answer >= 400 to our code, keeping error_code. */
+static int answer_error(const char *what, const sr_reply_t *reply,
+                        mw_err_t *err)
+{
+    json_t *body = reply->body ? json_loads(reply->body, 0, NULL) : NULL;
+    json_t *jc = json_object_get(body, "error_code");
+    const char *msg = json_string_value(json_object_get(body, "message"));
+    int code = json_is_integer(jc) ? (int)json_integer_value(jc)
+                                   : reply->status;
+    int status = reply->status, mw;
+    last_error_code = code;
+    if (status == 404)
+        mw = MW_ERR_NOT_FOUND;
+    else if (status == 401 || status == 403)
+        mw = MW_ERR_FATAL;
+    else if (status >= 500)
+        mw = MW_ERR_TRANSPORT;
+    else
+        mw = MW_ERR_INVALID;
+    mw_err_set(err, mw, "%s: registry answered %d (%s): %s", what, code,
+               sr_proto_code_name(code), msg ? msg : "no message");
+    json_decref(body);
+    return mw;
+}
+
+static void backoff(int attempt)
+{
+    long ms = 50L << attempt;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* One request with retries; *out is the parsed 2xx JSON answer. */
+static int request(sr_client_t *client, const char *method, const char *path,
+                   const json_t *body, json_t **out, mw_err_t *err)
+{
+    char what[512];
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    sr_reply_t reply = {0};
+    int rc = 0;
+    snprintf(what, sizeof(what), "%s %s%s", method, client->url, path);
+    *out = NULL;
+    if (body && !text)
+        return mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory", what);
+    for (int attempt = 0; attempt <= SR_CLIENT_RETRIES; attempt++) {
+        if (attempt > 0)
+            backoff(attempt - 1);
+        sr_reply_clear(&reply);
+        rc = sr_conn_call(client->conn, method, path, text, &reply, err);
+        if (rc == MW_ERR_TRANSPORT || rc == MW_ERR_TIMEOUT)
+            continue;
+        if (rc == 0 && reply.status >= 500)
+            rc = answer_error(what, &reply, err);
+        else
+            break;
+    }
+    if (rc == 0 && reply.status >= 300) {
+        rc = answer_error(what, &reply, err);
+    } else if (rc == 0) {
+        json_error_t jerr;
+        *out = json_loads(reply.body ? reply.body : "", JSON_DECODE_ANY,
+                          &jerr);
+        if (!*out)
+            rc = mw_err_set(err, MW_ERR_INVALID, "%s: answer is not JSON: "
+                            "%s", what, jerr.text);
+    }
+    sr_reply_clear(&reply);
+    free(text);
+    return rc;
+}
+
+/* "/subjects/<encoded subject><suffix>" */
+static char *subject_path(const char *subject, const char *suffix)
+{
+    char *enc = evhttp_uriencode(subject, -1, 0), *path = NULL;
+    if (enc && asprintf(&path, "/subjects/%s%s", enc, suffix) < 0)
+        path = NULL;
+    free(enc);
+    return path;
+}
+
+/* ------------------------------------------------------------ public */
+
+sr_client_t *sr_client_new(const char *url, int timeout_ms, mw_err_t *err)
+{
+    sr_client_t *client = calloc(1, sizeof(*client));
+    if (!client) {
+        mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    client->conn = sr_conn_new(url, timeout_ms, err);
+    client->url = url ? strdup(url) : NULL;
+    size_t n = client->url ? strlen(client->url) : 0;
+    while (n > 0 && client->url[n - 1] == '/')
+        client->url[--n] = '\0';
+    if (!client->conn || !client->url) {
+        if (client->conn)
+            mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+        sr_conn_destroy(client->conn);
+        free(client->url);
+        free(client);
+        return NULL;
+    }
+    client->latest_ttl_ms = CLIENT_DEFAULT_TTL_MS;
+    pthread_mutex_init(&client->lock, NULL);
+    return client;
+}
+
+void sr_client_destroy(sr_client_t *client)
+{
+    if (!client)
+        return;
+    cache_clear(client);
+    sr_conn_destroy(client->conn);
+    pthread_mutex_destroy(&client->lock);
+    free(client->url);
+    free(client);
+}
+
+void sr_client_set_latest_ttl_ms(sr_client_t *client, int ttl_ms)
+{
+    pthread_mutex_lock(&client->lock);
+    client->latest_ttl_ms = ttl_ms < 0 ? 0 : ttl_ms;
+    pthread_mutex_unlock(&client->lock);
+}
+
+int sr_client_last_error_code(void)
+{
+    return last_error_code;
+}
+
+/* ------------------------------------------------------------ schemas */
+
+static sr_schema_t *parse_answer(sr_client_t *client, const json_t *obj,
+                                 int depth, mw_err_t *err);
+
+static sr_schema_t *cached_id(sr_client_t *client, uint32_t id)
+{
+    char key[32];
+    snprintf(key, sizeof(key), "id:%u", id);
+    entry_t *e = cache_get(client, key);
+    return e && e->schema ? sr_schema_keep(e->schema) : NULL;
+}
+
+static void remember_id(sr_client_t *client, uint32_t id, sr_schema_t *sch)
+{
+    char key[32];
+    snprintf(key, sizeof(key), "id:%u", id);
+    if (!cache_get(client, key))
+        cache_put(client, key, id, 0, sch, 0);
+}
+
+/* The schema of one reference: /subjects/{subject}/versions/{version}. */
+static sr_schema_t *fetch_ref(sr_client_t *client, const json_t *ref,
+                              int depth, mw_err_t *err)
+{
+    const char *subject = json_string_value(json_object_get(ref, "subject"));
+    json_t *jv = json_object_get(ref, "version");
+    char suffix[48];
+    if (!subject || !json_is_integer(jv)) {
+        mw_err_set(err, MW_ERR_INVALID, "schema reference without subject "
+                   "and version");
+        return NULL;
+    }
+    snprintf(suffix, sizeof(suffix), "/versions/%lld",
+             (long long)json_integer_value(jv));
+    char *path = subject_path(subject, suffix);
+    json_t *ans = NULL;
+    sr_schema_t *sch = NULL;
+    if (!path)
+        mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    else if (request(client, "GET", path, NULL, &ans, err) == 0)
+        sch = parse_answer(client, ans, depth + 1, err);
+    json_decref(ans);
+    free(path);
+    return sch;
+}
+
+/* Parses {"schema": text, "schemaType"?, "references"?, "id"?} with its
+ * references resolved first (bounded depth: a reference cycle fails). */
+static sr_schema_t *parse_answer(sr_client_t *client, const json_t *obj,
+                                 int depth, mw_err_t *err)
+{
+    const char *text = json_string_value(json_object_get(obj, "schema"));
+    const char *type = json_string_value(json_object_get(obj, "schemaType"));
+    const json_t *refs = json_object_get(obj, "references");
+    size_t n = json_array_size(refs);
+    json_t *jid = json_object_get(obj, "id");
+    if (jid && json_is_integer(jid)) {
+        sr_schema_t *hit = cached_id(client, (uint32_t)json_integer_value(jid));
+        if (hit)
+            return hit;
+    }
+    if (!text || depth > CLIENT_REF_DEPTH || (type && strcmp(type, "AVRO"))) {
+        mw_err_set(err, type && strcmp(type, "AVRO") ? MW_ERR_UNSUPPORTED
+                                                     : MW_ERR_INVALID,
+                   "registry answer: %s", !text ? "no schema text"
+                   : depth > CLIENT_REF_DEPTH ? "references nested too deep"
+                                              : "schema type is not AVRO");
+        return NULL;
+    }
+    sr_schema_t **deps = calloc(n ? n : 1, sizeof(*deps));
+    sr_schema_t *sch = NULL;
+    size_t got = 0;
+    while (deps && got < n &&
+           (deps[got] = fetch_ref(client, json_array_get(refs, got), depth,
+                                  err)))
+        got++;
+    if (deps && got == n)
+        sch = sr_schema_parse(text, strlen(text), deps, n, err);
+    if (!deps)
+        mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    while (got > 0)
+        sr_schema_release(deps[--got]);
+    free(deps);
+    if (sch && jid && json_is_integer(jid))
+        remember_id(client, (uint32_t)json_integer_value(jid), sch);
+    return sch;
+}
+
+sr_schema_t *sr_client_get_schema_by_id(sr_client_t *client, uint32_t id,
+                                        mw_err_t *err)
+{
+    char path[48];
+    json_t *ans = NULL;
+    pthread_mutex_lock(&client->lock);
+    last_error_code = 0;
+    sr_schema_t *sch = cached_id(client, id);
+    snprintf(path, sizeof(path), "/schemas/ids/%u", id);
+    if (!sch && request(client, "GET", path, NULL, &ans, err) == 0) {
+        sch = parse_answer(client, ans, 0, err);
+        if (sch)
+            remember_id(client, id, sch);
+        else
+            mw_err_prefix(err, "schema id %u", id);
+    }
+    json_decref(ans);
+    pthread_mutex_unlock(&client->lock);
+    return sch;
+}
+
+/* ------------------------------------------------------------ subjects */
+
+/* "<prefix>subject\n<normalised text>" (the raw text when it does not
+ * parse locally, e.g. it needs references); *parsed gets the schema. */
+static char *schema_key(const char *prefix, const char *subject,
+                        const char *text, sr_schema_t **parsed)
+{
+    char *key = NULL;
+    *parsed = sr_schema_parse(text, strlen(text), NULL, 0, NULL);
+    const char *norm = *parsed ? sr_schema_normalized(*parsed) : text;
+    if (asprintf(&key, "%s%s\n%s", prefix, subject, norm) < 0)
+        key = NULL;
+    return key;
+}
+
+static int post_schema(sr_client_t *client, const char *path,
+                       const char *text, json_t **ans, mw_err_t *err)
+{
+    json_t *body = json_pack("{s:s}", "schema", text);
+    if (!body)
+        return mw_err_set(err, MW_ERR_INVALID, "schema text is not valid "
+                          "UTF-8");
+    int rc = request(client, "POST", path, body, ans, err);
+    json_decref(body);
+    return rc;
+}
+
+/* register (versions = 1) or lookup (versions = 0) */
+static int subject_schema(sr_client_t *client, const char *subject,
+                          const char *text, int registering, uint32_t *id,
+                          int *version, mw_err_t *err)
+{
+    sr_schema_t *parsed = NULL;
+    json_t *ans = NULL;
+    char *key = schema_key("s:", subject, text, &parsed);
+    char *path = subject_path(subject, registering ? "/versions" : "");
+    entry_t *e = key ? cache_get(client, key) : NULL;
+    int rc = 0;
+    if (!key || !path) {
+        rc = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    } else if (!e || (version && e->version == 0)) {
+        rc = post_schema(client, path, text, &ans, err);
+        json_t *jid = json_object_get(ans, "id");
+        json_t *jv = json_object_get(ans, "version");
+        if (rc == 0 && !json_is_integer(jid))
+            rc = mw_err_set(err, MW_ERR_INVALID, "POST %s: answer without "
+                            "an id", path);
+        if (rc == 0) {
+            cache_put(client, key, (uint32_t)json_integer_value(jid),
+                      json_is_integer(jv) ? (int)json_integer_value(jv) : 0,
+                      NULL, 0);
+            if (parsed)
+                remember_id(client, (uint32_t)json_integer_value(jid),
+                            parsed);
+            e = cache_get(client, key);
+        }
+    }
+    if (rc == 0 && e) {
+        if (id)
+            *id = e->id;
+        if (version)
+            *version = e->version;
+    }
+    if (rc != 0)
+        mw_err_prefix(err, "subject %s", subject);
+    json_decref(ans);
+    sr_schema_release(parsed);
+    free(path);
+    free(key);
+    return rc;
+}
+
+int sr_client_register(sr_client_t *client, const char *subject,
+                       const char *schema_text, uint32_t *id, mw_err_t *err)
+{
+    pthread_mutex_lock(&client->lock);
+    last_error_code = 0;
+    int rc = subject_schema(client, subject, schema_text, 1, id, NULL, err);
+    pthread_mutex_unlock(&client->lock);
+    return rc;
+}
+
+int sr_client_lookup(sr_client_t *client, const char *subject,
+                     const char *schema_text, uint32_t *id, int *version,
+                     mw_err_t *err)
+{
+    int v = 0;
+    pthread_mutex_lock(&client->lock);
+    last_error_code = 0;
+    int rc = subject_schema(client, subject, schema_text, 0, id, &v, err);
+    pthread_mutex_unlock(&client->lock);
+    if (rc == 0 && version)
+        *version = v;
+    return rc;
+}
+
+static int fill_version(sr_client_t *client, const char *subject,
+                        const entry_t *e, sr_client_version_t *out,
+                        mw_err_t *err)
+{
+    out->subject = strdup(subject);
+    if (!out->subject)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    (void)client;
+    out->version = e->version;
+    out->id = e->id;
+    out->schema = sr_schema_keep(e->schema);
+    return 0;
+}
+
+/* GET /subjects/{s}/versions/{v}; cached under key until expires_ms
+ * (0 = for good: a version's schema never changes). */
+static int fetch_version(sr_client_t *client, const char *subject,
+                         const char *v, const char *key, int64_t expires_ms,
+                         sr_client_version_t *out, mw_err_t *err)
+{
+    char suffix[48];
+    json_t *ans = NULL;
+    snprintf(suffix, sizeof(suffix), "/versions/%s", v);
+    char *path = subject_path(subject, suffix);
+    int rc = path ? request(client, "GET", path, NULL, &ans, err)
+                  : mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    json_t *jid = json_object_get(ans, "id");
+    json_t *jv = json_object_get(ans, "version");
+    if (rc == 0 && (!json_is_integer(jid) || !json_is_integer(jv)))
+        rc = mw_err_set(err, MW_ERR_INVALID, "GET %s: answer without id or "
+                        "version", path);
+    sr_schema_t *sch = rc == 0 ? parse_answer(client, ans, 0, err) : NULL;
+    if (rc == 0 && !sch)
+        rc = err ? err->code : MW_ERR_INVALID;
+    if (rc == 0) {
+        uint32_t id = (uint32_t)json_integer_value(jid);
+        remember_id(client, id, sch);
+        cache_put(client, key, id, (int)json_integer_value(jv), sch,
+                  expires_ms);
+        rc = fill_version(client, subject, cache_get(client, key), out, err);
+    }
+    if (rc != 0)
+        mw_err_prefix(err, "subject %s version %s", subject, v);
+    sr_schema_release(sch);
+    json_decref(ans);
+    free(path);
+    return rc;
+}
+
+int sr_client_get_version(sr_client_t *client, const char *subject,
+                          int version, sr_client_version_t *out,
+                          mw_err_t *err)
+{
+    char *key = NULL, v[16];
+    memset(out, 0, sizeof(*out));
+    if (version != SR_CLIENT_VERSION_LATEST && version < 1)
+        return mw_err_set(err, MW_ERR_INVALID, "subject %s: bad version %d",
+                          subject, version);
+    int latest = version == SR_CLIENT_VERSION_LATEST;
+    if ((latest ? asprintf(&key, "l:%s", subject)
+                : asprintf(&key, "v:%s\n%d", subject, version)) < 0)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    snprintf(v, sizeof(v), latest ? "latest" : "%d", version);
+    pthread_mutex_lock(&client->lock);
+    last_error_code = 0;
+    int64_t now = now_ms();
+    entry_t *e = cache_get(client, key);
+    int rc;
+    if (e && e->schema && (!latest || now < e->expires_ms))
+        rc = fill_version(client, subject, e, out, err);
+    else
+        rc = fetch_version(client, subject, v, key,
+                           latest ? now + client->latest_ttl_ms : 0, out,
+                           err);
+    pthread_mutex_unlock(&client->lock);
+    free(key);
+    return rc;
+}
+
+int sr_client_get_latest(sr_client_t *client, const char *subject,
+                         sr_client_version_t *out, mw_err_t *err)
+{
+    return sr_client_get_version(client, subject, SR_CLIENT_VERSION_LATEST,
+                                 out, err);
+}
+
+void sr_client_version_clear(sr_client_version_t *ver)
+{
+    if (!ver)
+        return;
+    free(ver->subject);
+    sr_schema_release(ver->schema);
+    memset(ver, 0, sizeof(*ver));
+}
+
+int sr_client_check_compat(sr_client_t *client, const char *subject,
+                           int version, const char *schema_text,
+                           int *compatible, mw_err_t *err)
+{
+    char suffix[48], *path = NULL, *enc = evhttp_uriencode(subject, -1, 0);
+    json_t *ans = NULL;
+    if (version == SR_CLIENT_VERSION_LATEST)
+        snprintf(suffix, sizeof(suffix), "latest");
+    else
+        snprintf(suffix, sizeof(suffix), "%d", version);
+    if (enc && asprintf(&path, "/compatibility/subjects/%s/versions/%s", enc,
+                        suffix) < 0)
+        path = NULL;
+    free(enc);
+    if (!path)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    pthread_mutex_lock(&client->lock);
+    last_error_code = 0;
+    int rc = post_schema(client, path, schema_text, &ans, err);
+    pthread_mutex_unlock(&client->lock);
+    json_t *jc = json_object_get(ans, "is_compatible");
+    if (rc == 0 && !json_is_boolean(jc))
+        rc = mw_err_set(err, MW_ERR_INVALID, "POST %s: answer without "
+                        "is_compatible", path);
+    if (rc == 0 && compatible)
+        *compatible = json_is_true(jc);
+    json_decref(ans);
+    free(path);
+    return rc;
+}

@@ -1,0 +1,93 @@
+/*
+ * sr_client: a client of a Confluent-compatible schema registry
+ * (mesh-registry, Confluent, Karapace), used by producers, consumers and
+ * meshctl to turn schema ids into parsed schemas and schemas into ids.
+ *
+ * Calls are blocking HTTP/1.1 on one keep-alive connection per client, run
+ * on a private event_base (never the caller's loop).  Three caches sit in
+ * front of the registry:
+ *   - id -> parsed schema (ids are immutable: kept forever, bounded);
+ *   - (subject, normalised schema) -> id, filled by register and lookup;
+ *   - subject -> latest version, trusted for latest_ttl_ms (default 30 s).
+ * Transport errors, timeouts and 5xx answers are retried (SR_CLIENT_RETRIES
+ * times, 50 ms doubling back-off); 4xx answers are not.
+ *
+ * Errors: MW_ERR_NOT_FOUND (404xx), MW_ERR_INVALID (409 incompatible,
+ * 422xx), MW_ERR_FATAL (401/403), MW_ERR_TRANSPORT / MW_ERR_TIMEOUT (after
+ * the retries); the message carries the registry's error_code and text,
+ * and sr_client_last_error_code() returns the code itself.
+ *
+ * Threads: every call may come from any thread; a client is internally
+ * locked, so calls on one client run one at a time (a cache hit takes the
+ * lock only briefly).  Use one client per thread for parallel misses.
+ */
+#ifndef SR_CLIENT_H
+#define SR_CLIENT_H
+
+#include <stdint.h>
+
+#include "mw_err.h"
+#include "sr_schema.h"
+
+#define SR_CLIENT_RETRIES 3
+#define SR_CLIENT_VERSION_LATEST (-1)
+
+typedef struct sr_client sr_client_t;
+
+/* One subject version as the registry returns it. */
+typedef struct sr_client_version {
+    char *subject;         /* malloc'd */
+    int version;
+    uint32_t id;
+    sr_schema_t *schema;   /* kept; released by sr_client_version_clear */
+} sr_client_version_t;
+
+/* New client for url ("http://host:port", a trailing '/' or path prefix
+ * allowed); timeout_ms bounds each attempt.  Does not connect yet.  NULL
+ * with MW_ERR_INVALID for a bad URL or timeout. */
+sr_client_t *sr_client_new(const char *url, int timeout_ms, mw_err_t *err);
+void sr_client_destroy(sr_client_t *client);
+
+/* How long get_latest trusts its cache (0 = always ask). */
+void sr_client_set_latest_ttl_ms(sr_client_t *client, int ttl_ms);
+
+/* The schema with this global id, fetched once then cached; its schema
+ * references are fetched and parsed too.  Returns a kept reference
+ * (sr_schema_release it) or NULL (MW_ERR_NOT_FOUND for 40403). */
+sr_schema_t *sr_client_get_schema_by_id(sr_client_t *client, uint32_t id,
+                                        mw_err_t *err);
+
+/* Registers schema_text (Avro) under subject; *id is its global id (the
+ * existing one when already registered).  Cached per (subject, normalised
+ * text), so a producer calling this per message asks the registry once. */
+int sr_client_register(sr_client_t *client, const char *subject,
+                       const char *schema_text, uint32_t *id, mw_err_t *err);
+
+/* Finds schema_text under subject without registering: *id and *version
+ * (either may be NULL).  MW_ERR_NOT_FOUND when absent. */
+int sr_client_lookup(sr_client_t *client, const char *subject,
+                     const char *schema_text, uint32_t *id, int *version,
+                     mw_err_t *err);
+
+/* The subject's latest version (cached for the TTL), or a given version
+ * (1..2^31-1, or SR_CLIENT_VERSION_LATEST).  out is filled on success and
+ * must be cleared with sr_client_version_clear. */
+int sr_client_get_latest(sr_client_t *client, const char *subject,
+                         sr_client_version_t *out, mw_err_t *err);
+int sr_client_get_version(sr_client_t *client, const char *subject,
+                          int version, sr_client_version_t *out,
+                          mw_err_t *err);
+void sr_client_version_clear(sr_client_version_t *ver);
+
+/* Asks whether schema_text is compatible with the subject's version
+ * (SR_CLIENT_VERSION_LATEST for the latest): *compatible = 1 or 0. */
+int sr_client_check_compat(sr_client_t *client, const char *subject,
+                           int version, const char *schema_text,
+                           int *compatible, mw_err_t *err);
+
+/* The registry error_code (40401, 42201, 409, ...) of the calling thread's
+ * last sr_client call, 0 when it succeeded or failed before the registry
+ * answered (transport, timeout, bad input). */
+int sr_client_last_error_code(void);
+
+#endif /* SR_CLIENT_H */

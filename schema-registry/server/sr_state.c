@@ -1,0 +1,737 @@
+/*
+ * sr_state: the registry's state as the result of applying `_schemas`
+ * records in log order (see sr_state.h for the contract).
+ *
+ * Layout: a hash map subject name -> sr_state_subject_t (versions sorted by
+ * number), a hash map id -> sr_state_schema_t, and a hash map identity key
+ * (normalised text + references) -> id so the same schema under two
+ * subjects shares one id.  A schema lives while some version (live or
+ * soft-deleted) points at it; the last tombstone frees it, but max_id never
+ * goes down, so ids are never reused.  Subjects are never freed: their
+ * highest version ever used must survive permanent deletes.
+ *
+ * Invariants: every version's id is in the id map; use_cnt counts them;
+ * live_cnt counts the versions not soft-deleted.
+ */
+#include "sr_state.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mw_log.h"
+#include "sr_proto.h"
+
+#define SR_STATE_COMPONENT "state"
+#define SR_STATE_REFS_MAX 256
+
+/* Chained hash map, string keys (copied), borrowed values. */
+typedef struct sr_map_ent {
+    struct sr_map_ent *next;
+    uint64_t hash;
+    void *val;
+    char key[];
+} sr_map_ent_t;
+
+typedef struct sr_map {
+    sr_map_ent_t **buckets;
+    size_t cap; /* power of two */
+    size_t cnt;
+} sr_map_t;
+
+struct sr_state {
+    sr_map_t subjects;  /* name -> sr_state_subject_t */
+    sr_map_t schemas;   /* decimal id -> sr_state_schema_t */
+    sr_map_t keys;      /* identity key -> (void *)(intptr_t)id */
+    sr_state_subject_t **subj_arr; /* every subject, for listings */
+    size_t subj_cnt, subj_cap;
+    size_t live_subject_cnt;
+    int max_id;
+    int compat; /* -1: default */
+    int mode;   /* -1: default */
+    mw_gauge_t *g_schemas;
+    mw_gauge_t *g_subjects;
+};
+
+static uint64_t sr_map_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static void *sr_map_get(const sr_map_t *m, const char *key)
+{
+    uint64_t h = sr_map_hash(key);
+
+    if (!m->cap)
+        return NULL;
+    for (sr_map_ent_t *e = m->buckets[h & (m->cap - 1)]; e; e = e->next)
+        if (e->hash == h && !strcmp(e->key, key))
+            return e->val;
+    return NULL;
+}
+
+static int sr_map_grow(sr_map_t *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    sr_map_ent_t **b = calloc(cap, sizeof(*b));
+
+    if (!b)
+        return MW_ERR_NOMEM;
+    for (size_t i = 0; i < m->cap; i++) {
+        sr_map_ent_t *e = m->buckets[i], *next;
+
+        for (; e; e = next) {
+            next = e->next;
+            e->next = b[e->hash & (cap - 1)];
+            b[e->hash & (cap - 1)] = e;
+        }
+    }
+    free(m->buckets);
+    m->buckets = b;
+    m->cap = cap;
+    return 0;
+}
+
+/* Inserts or replaces key's value. */
+static int sr_map_put(sr_map_t *m, const char *key, void *val)
+{
+    uint64_t h = sr_map_hash(key);
+    size_t len = strlen(key);
+    sr_map_ent_t *e;
+
+    if (m->cap)
+        for (e = m->buckets[h & (m->cap - 1)]; e; e = e->next)
+            if (e->hash == h && !strcmp(e->key, key)) {
+                e->val = val;
+                return 0;
+            }
+    if (m->cnt >= m->cap && sr_map_grow(m) != 0)
+        return MW_ERR_NOMEM;
+    e = malloc(sizeof(*e) + len + 1);
+    if (!e)
+        return MW_ERR_NOMEM;
+    memcpy(e->key, key, len + 1);
+    e->hash = h;
+    e->val = val;
+    e->next = m->buckets[h & (m->cap - 1)];
+    m->buckets[h & (m->cap - 1)] = e;
+    m->cnt++;
+    return 0;
+}
+
+static void sr_map_del(sr_map_t *m, const char *key)
+{
+    uint64_t h = sr_map_hash(key);
+
+    if (!m->cap)
+        return;
+    for (sr_map_ent_t **p = &m->buckets[h & (m->cap - 1)]; *p;
+         p = &(*p)->next) {
+        sr_map_ent_t *e = *p;
+
+        if (e->hash == h && !strcmp(e->key, key)) {
+            *p = e->next;
+            free(e);
+            m->cnt--;
+            return;
+        }
+    }
+}
+
+static void sr_map_free(sr_map_t *m, void (*free_val)(void *))
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        sr_map_ent_t *e = m->buckets[i], *next;
+
+        for (; e; e = next) {
+            next = e->next;
+            if (free_val)
+                free_val(e->val);
+            free(e);
+        }
+    }
+    free(m->buckets);
+    memset(m, 0, sizeof(*m));
+}
+
+static void sr_state_schema_free(void *p)
+{
+    sr_state_schema_t *sch = p;
+
+    if (!sch)
+        return;
+    free(sch->text);
+    free(sch->type);
+    free(sch->key);
+    free(sch->body);
+    json_decref(sch->refs);
+    sr_schema_release(sch->parsed);
+    free(sch);
+}
+
+static void sr_state_subject_free(void *p)
+{
+    sr_state_subject_t *subj = p;
+
+    if (!subj)
+        return;
+    free(subj->versions);
+    free(subj->name);
+    free(subj);
+}
+
+sr_state_t *sr_state_new(mw_metrics_t *metrics)
+{
+    sr_state_t *state = calloc(1, sizeof(*state));
+
+    if (!state)
+        return NULL;
+    state->compat = -1;
+    state->mode = -1;
+    if (metrics) {
+        state->g_schemas = mw_metrics_gauge(
+            metrics, "mesh_registry_schemas",
+            "Schemas (distinct ids) held, soft-deleted included.", NULL);
+        state->g_subjects = mw_metrics_gauge(
+            metrics, "mesh_registry_subjects",
+            "Subjects with at least one live version.", NULL);
+    }
+    return state;
+}
+
+void sr_state_destroy(sr_state_t *state)
+{
+    if (!state)
+        return;
+    sr_map_free(&state->schemas, sr_state_schema_free);
+    sr_map_free(&state->subjects, sr_state_subject_free);
+    sr_map_free(&state->keys, NULL);
+    free(state->subj_arr);
+    free(state);
+}
+
+static void sr_state_id_key(char *buf, size_t size, int id)
+{
+    snprintf(buf, size, "%d", id);
+}
+
+const sr_state_schema_t *sr_state_schema(const sr_state_t *state, int id)
+{
+    char k[16];
+
+    sr_state_id_key(k, sizeof(k), id);
+    return sr_map_get(&state->schemas, k);
+}
+
+const sr_state_subject_t *sr_state_subject(const sr_state_t *state,
+                                           const char *name)
+{
+    return sr_map_get(&state->subjects, name);
+}
+
+const sr_state_subject_t *const *sr_state_subjects(const sr_state_t *state,
+                                                   size_t *cnt)
+{
+    *cnt = state->subj_cnt;
+    return (const sr_state_subject_t *const *)state->subj_arr;
+}
+
+int sr_state_id_for_key(const sr_state_t *state, const char *key)
+{
+    intptr_t id = (intptr_t)sr_map_get(&state->keys, key);
+
+    /* The key map may outlive a freed schema only transiently; check. */
+    return id && sr_state_schema(state, (int)id) ? (int)id : 0;
+}
+
+int sr_state_max_id(const sr_state_t *state)
+{
+    return state->max_id;
+}
+
+int sr_state_global_compat(const sr_state_t *state)
+{
+    return state->compat >= 0 ? state->compat : SR_PROTO_COMPAT_BACKWARD;
+}
+
+bool sr_state_global_compat_is_set(const sr_state_t *state)
+{
+    return state->compat >= 0;
+}
+
+int sr_state_global_mode(const sr_state_t *state)
+{
+    return state->mode >= 0 ? state->mode : SR_PROTO_MODE_READWRITE;
+}
+
+int sr_state_compat_for(const sr_state_t *state, const char *subject)
+{
+    const sr_state_subject_t *subj = subject
+                                         ? sr_state_subject(state, subject)
+                                         : NULL;
+
+    return subj && subj->compat >= 0 ? subj->compat
+                                     : sr_state_global_compat(state);
+}
+
+int sr_state_mode_for(const sr_state_t *state, const char *subject)
+{
+    const sr_state_subject_t *subj = subject
+                                         ? sr_state_subject(state, subject)
+                                         : NULL;
+
+    return subj && subj->mode >= 0 ? subj->mode : sr_state_global_mode(state);
+}
+
+size_t sr_state_schema_cnt(const sr_state_t *state)
+{
+    return state->schemas.cnt;
+}
+
+size_t sr_state_live_subject_cnt(const sr_state_t *state)
+{
+    return state->live_subject_cnt;
+}
+
+const sr_state_version_t *sr_state_version(const sr_state_subject_t *subj,
+                                           int version, bool include_deleted)
+{
+    if (!subj)
+        return NULL;
+    if (version == SR_PROTO_VERSION_LATEST) {
+        for (size_t i = subj->version_cnt; i-- > 0;)
+            if (include_deleted || !subj->versions[i].deleted)
+                return &subj->versions[i];
+        return NULL;
+    }
+    /* Binary search: subjects with thousands of versions exist. */
+    size_t lo = 0, hi = subj->version_cnt;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int v = subj->versions[mid].version;
+
+        if (v == version)
+            return include_deleted || !subj->versions[mid].deleted
+                       ? &subj->versions[mid]
+                       : NULL;
+        if (v < version)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+void sr_state_foreach_use(const sr_state_t *state, int id,
+                          sr_state_usage_cb *cb, void *opaque)
+{
+    for (size_t s = 0; s < state->subj_cnt; s++) {
+        const sr_state_subject_t *subj = state->subj_arr[s];
+
+        for (size_t i = 0; i < subj->version_cnt; i++)
+            if (subj->versions[i].id == id)
+                cb(opaque, subj, &subj->versions[i]);
+    }
+}
+
+void sr_state_set_body(sr_state_t *state, int id, char *body)
+{
+    char k[16];
+    sr_state_schema_t *sch;
+
+    sr_state_id_key(k, sizeof(k), id);
+    sch = sr_map_get(&state->schemas, k);
+    if (!sch) {
+        free(body);
+        return;
+    }
+    free(sch->body);
+    sch->body = body;
+}
+
+char *sr_state_key(const char *normalized, const json_t *refs)
+{
+    char *r = NULL, *key;
+    size_t n;
+
+    if (refs && json_array_size(refs))
+        r = json_dumps(refs, JSON_COMPACT | JSON_SORT_KEYS);
+    n = strlen(normalized) + (r ? strlen(r) : 0) + 2;
+    key = malloc(n);
+    if (key)
+        snprintf(key, n, "%s%s%s", normalized, r ? "\n" : "", r ? r : "");
+    free(r);
+    return key;
+}
+
+int sr_state_resolve_refs(const sr_state_t *state, const json_t *refs,
+                          sr_schema_t **out, size_t max, size_t *cnt,
+                          mw_err_t *err)
+{
+    size_t i;
+    json_t *ref;
+
+    *cnt = 0;
+    if (!refs || json_is_null(refs))
+        return 0;
+    if (!json_is_array(refs))
+        return mw_err_set(err, MW_ERR_INVALID, "references is not an array");
+    json_array_foreach(refs, i, ref) {
+        const char *name = json_string_value(json_object_get(ref, "name"));
+        const char *sname =
+            json_string_value(json_object_get(ref, "subject"));
+        json_t *jv = json_object_get(ref, "version");
+        int v = json_is_integer(jv) ? (int)json_integer_value(jv) : 0;
+        const sr_state_version_t *ver;
+        const sr_state_schema_t *sch;
+
+        if (!name || !sname || !json_is_integer(jv) || i >= max)
+            return mw_err_set(err, MW_ERR_INVALID,
+                              "references[%zu]: needs name, subject and "
+                              "version", i);
+        ver = sr_state_version(sr_state_subject(state, sname), v, true);
+        sch = ver ? sr_state_schema(state, ver->id) : NULL;
+        if (!sch || !sch->parsed)
+            return mw_err_set(err, MW_ERR_NOT_FOUND,
+                              "reference '%s' (subject '%s' version %d) not "
+                              "found", name, sname, v);
+        out[(*cnt)++] = sch->parsed;
+    }
+    return 0;
+}
+
+/* ---- apply -------------------------------------------------------- */
+
+static sr_state_subject_t *sr_state_subject_add(sr_state_t *state,
+                                                const char *name)
+{
+    sr_state_subject_t *subj = sr_map_get(&state->subjects, name);
+
+    if (subj)
+        return subj;
+    if (state->subj_cnt == state->subj_cap) {
+        size_t cap = state->subj_cap ? state->subj_cap * 2 : 64;
+        void *p = realloc(state->subj_arr, cap * sizeof(*state->subj_arr));
+
+        if (!p)
+            return NULL;
+        state->subj_arr = p;
+        state->subj_cap = cap;
+    }
+    subj = calloc(1, sizeof(*subj));
+    if (!subj || !(subj->name = strdup(name)) ||
+        sr_map_put(&state->subjects, name, subj) != 0) {
+        sr_state_subject_free(subj);
+        return NULL;
+    }
+    subj->compat = -1;
+    subj->mode = -1;
+    state->subj_arr[state->subj_cnt++] = subj;
+    return subj;
+}
+
+static void sr_state_gauges(sr_state_t *state)
+{
+    mw_gauge_set(state->g_schemas, (double)state->schemas.cnt);
+    mw_gauge_set(state->g_subjects, (double)state->live_subject_cnt);
+}
+
+/* Adds delta (+1/-1) to subj's live versions, tracking live subjects. */
+static void sr_state_live_delta(sr_state_t *state, sr_state_subject_t *subj,
+                                int delta)
+{
+    if (delta > 0 && subj->live_cnt++ == 0)
+        state->live_subject_cnt++;
+    else if (delta < 0 && subj->live_cnt && --subj->live_cnt == 0)
+        state->live_subject_cnt--;
+}
+
+/* Identity key of a recorded text: parsed and normalised when possible (the
+ * same schema written with other spacing shares the id), the raw text when
+ * it does not parse (a foreign log's schema type we do not know). */
+static char *sr_state_record_key(const sr_state_t *state, const char *text,
+                                 const json_t *refs, sr_schema_t **parsed)
+{
+    sr_schema_t *refv[SR_STATE_REFS_MAX];
+    size_t ref_cnt = 0;
+    sr_schema_t *sch = NULL;
+    char *key;
+
+    if (sr_state_resolve_refs(state, refs, refv, SR_STATE_REFS_MAX, &ref_cnt,
+                              NULL) == 0)
+        sch = sr_schema_parse(text, strlen(text), refv, ref_cnt, NULL);
+    key = sr_state_key(sch ? sr_schema_normalized(sch) : text, refs);
+    if (parsed)
+        *parsed = sch;
+    else
+        sr_schema_release(sch);
+    return key;
+}
+
+static sr_state_schema_t *sr_state_schema_add(sr_state_t *state, int id,
+                                              const char *text,
+                                              const char *type, json_t *refs)
+{
+    sr_state_schema_t *sch = calloc(1, sizeof(*sch));
+    char k[16];
+
+    if (!sch)
+        return NULL;
+    sch->id = id;
+    sch->text = strdup(text);
+    sch->type = strdup(type ? type : "AVRO");
+    sch->refs = json_is_array(refs) && json_array_size(refs)
+                    ? json_incref(refs)
+                    : NULL;
+    if (!strcmp(sch->type, "AVRO"))
+        sch->key = sr_state_record_key(state, text, sch->refs, &sch->parsed);
+    else
+        sch->key = sr_state_key(text, sch->refs);
+    sr_state_id_key(k, sizeof(k), id);
+    if (!sch->text || !sch->type || !sch->key ||
+        sr_map_put(&state->schemas, k, sch) != 0) {
+        sr_state_schema_free(sch);
+        return NULL;
+    }
+    /* The first id given to a text stays its id (a foreign log may hold
+     * the same text under two ids). */
+    if (!sr_state_id_for_key(state, sch->key))
+        sr_map_put(&state->keys, sch->key, (void *)(intptr_t)id);
+    if (id > state->max_id)
+        state->max_id = id;
+    return sch;
+}
+
+static void sr_state_schema_unuse(sr_state_t *state, sr_state_schema_t *sch)
+{
+    char k[16];
+
+    if (--sch->use_cnt > 0)
+        return;
+    if ((intptr_t)sr_map_get(&state->keys, sch->key) == sch->id)
+        sr_map_del(&state->keys, sch->key);
+    sr_state_id_key(k, sizeof(k), sch->id);
+    sr_map_del(&state->schemas, k);
+    sr_state_schema_free(sch);
+}
+
+/* Index where version is or would be inserted. */
+static size_t sr_state_version_pos(const sr_state_subject_t *subj,
+                                   int version)
+{
+    size_t lo = 0, hi = subj->version_cnt;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (subj->versions[mid].version < version)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void sr_state_version_remove(sr_state_t *state,
+                                    sr_state_subject_t *subj, int version)
+{
+    size_t i = sr_state_version_pos(subj, version);
+    char k[16];
+    sr_state_schema_t *sch;
+
+    if (i >= subj->version_cnt || subj->versions[i].version != version)
+        return;
+    if (!subj->versions[i].deleted)
+        sr_state_live_delta(state, subj, -1);
+    sr_state_id_key(k, sizeof(k), subj->versions[i].id);
+    sch = sr_map_get(&state->schemas, k);
+    memmove(&subj->versions[i], &subj->versions[i + 1],
+            (subj->version_cnt - i - 1) * sizeof(subj->versions[0]));
+    subj->version_cnt--;
+    if (sch)
+        sr_state_schema_unuse(state, sch);
+}
+
+static int sr_state_version_insert(sr_state_subject_t *subj, size_t pos,
+                                   const sr_state_version_t *ver)
+{
+    if (subj->version_cnt == subj->version_cap) {
+        size_t cap = subj->version_cap ? subj->version_cap * 2 : 4;
+        void *p = realloc(subj->versions, cap * sizeof(*subj->versions));
+
+        if (!p)
+            return MW_ERR_NOMEM;
+        subj->versions = p;
+        subj->version_cap = cap;
+    }
+    memmove(&subj->versions[pos + 1], &subj->versions[pos],
+            (subj->version_cnt - pos) * sizeof(subj->versions[0]));
+    subj->versions[pos] = *ver;
+    subj->version_cnt++;
+    if (ver->version > subj->max_version)
+        subj->max_version = ver->version;
+    return 0;
+}
+
+/* True when the record's schema differs from the one bound to its id. */
+static bool sr_state_schema_differs(const sr_state_t *state,
+                                    const sr_state_schema_t *sch,
+                                    const char *text, json_t *refs)
+{
+    bool differs;
+    char *key;
+
+    if (!strcmp(sch->text, text))
+        return false;
+    key = sr_state_record_key(state, text, refs, NULL);
+    differs = !key || strcmp(key, sch->key) != 0;
+    free(key);
+    return differs;
+}
+
+/* Applies a SCHEMA record (value NULL: tombstone = permanent delete). */
+static void sr_state_apply_schema(sr_state_t *state, const char *subject,
+                                  int version, json_t *val)
+{
+    sr_state_subject_t *subj = sr_state_subject_add(state, subject);
+    int id = (int)json_integer_value(json_object_get(val, "id"));
+    const char *text = json_string_value(json_object_get(val, "schema"));
+    json_t *refs = json_object_get(val, "references");
+    sr_state_version_t ver = {.version = version, .id = id,
+                              .deleted = json_is_true(
+                                  json_object_get(val, "deleted"))};
+    const sr_state_schema_t *bound;
+    sr_state_schema_t *sch;
+    size_t pos;
+
+    if (!subj || version < 1)
+        return;
+    if (!val) {
+        sr_state_version_remove(state, subj, version);
+        return;
+    }
+    if (id < 1 || !text) {
+        mw_log_warn(SR_STATE_COMPONENT, "schema record skipped",
+                    "subject=%s version=%d reason=%s", mw_log_q(subject),
+                    version, mw_log_q("missing id or schema"));
+        return;
+    }
+    bound = sr_state_schema(state, id);
+    pos = sr_state_version_pos(subj, version);
+    if ((bound && sr_state_schema_differs(state, bound, text, refs)) ||
+        (pos < subj->version_cnt && subj->versions[pos].version == version &&
+         subj->versions[pos].id != id)) {
+        mw_log_debug(SR_STATE_COMPONENT, "schema record lost a race",
+                     "subject=%s version=%d id=%d", mw_log_q(subject),
+                     version, id);
+        return;
+    }
+    if (pos < subj->version_cnt && subj->versions[pos].version == version) {
+        if (subj->versions[pos].deleted != ver.deleted)
+            sr_state_live_delta(state, subj, ver.deleted ? -1 : 1);
+        subj->versions[pos].deleted = ver.deleted;
+        return;
+    }
+    sch = (sr_state_schema_t *)bound;
+    if (!sch)
+        sch = sr_state_schema_add(
+            state, id, text,
+            json_string_value(json_object_get(val, "schemaType")), refs);
+    if (!sch || sr_state_version_insert(subj, pos, &ver) != 0) {
+        mw_log_error(SR_STATE_COMPONENT, "out of memory applying a record",
+                     "subject=%s version=%d", mw_log_q(subject), version);
+        return;
+    }
+    sch->use_cnt++;
+    if (!ver.deleted)
+        sr_state_live_delta(state, subj, 1);
+}
+
+static void sr_state_apply_delete_subject(sr_state_t *state,
+                                          const char *subject, json_t *val)
+{
+    sr_state_subject_t *subj = sr_map_get(&state->subjects, subject);
+    json_t *jv = json_object_get(val, "version");
+    long long upto = json_is_integer(jv) ? json_integer_value(jv) : INT_MAX;
+
+    for (size_t i = 0; subj && i < subj->version_cnt; i++) {
+        if (subj->versions[i].version > upto || subj->versions[i].deleted)
+            continue;
+        subj->versions[i].deleted = true;
+        sr_state_live_delta(state, subj, -1);
+    }
+}
+
+/* CONFIG and MODE: subject NULL is the global setting; val NULL deletes. */
+static void sr_state_apply_setting(sr_state_t *state, bool is_mode,
+                                   const char *subject, json_t *val)
+{
+    const char *name = json_string_value(
+        json_object_get(val, is_mode ? "mode" : "compatibilityLevel"));
+    int v = !name ? -1
+            : is_mode ? sr_proto_mode_parse(name)
+                      : sr_proto_compat_parse(name);
+    sr_state_subject_t *subj = NULL;
+
+    if (val && v < 0) {
+        mw_log_warn(SR_STATE_COMPONENT, "setting record skipped",
+                    "kind=%s value=%s", is_mode ? "mode" : "config",
+                    mw_log_q(name ? name : "(none)"));
+        return;
+    }
+    if (subject && !(subj = sr_state_subject_add(state, subject)))
+        return;
+    if (is_mode)
+        *(subj ? &subj->mode : &state->mode) = v;
+    else
+        *(subj ? &subj->compat : &state->compat) = v;
+}
+
+static void sr_state_apply_json(sr_state_t *state, json_t *key, json_t *val)
+{
+    const char *type = json_string_value(json_object_get(key, "keytype"));
+    json_t *js = json_object_get(key, "subject");
+    const char *subject = json_string_value(js);
+    json_t *jv = json_object_get(key, "version");
+
+    if (!type || !strcmp(type, "NOOP"))
+        return;
+    if (!strcmp(type, "SCHEMA") && subject && json_is_integer(jv) &&
+        json_integer_value(jv) <= INT_MAX)
+        sr_state_apply_schema(state, subject, (int)json_integer_value(jv),
+                              val);
+    else if (!strcmp(type, "DELETE_SUBJECT") && subject)
+        sr_state_apply_delete_subject(state, subject, val);
+    else if (!strcmp(type, "CONFIG") || !strcmp(type, "MODE"))
+        sr_state_apply_setting(state, !strcmp(type, "MODE"), subject, val);
+    else
+        mw_log_warn(SR_STATE_COMPONENT, "record skipped", "keytype=%s",
+                    mw_log_q(type));
+}
+
+void sr_state_apply(void *opaque, const sr_store_record_t *rec)
+{
+    sr_state_t *state = opaque;
+    json_t *key = json_loadb(rec->key, rec->key_len, 0, NULL);
+    json_t *val = rec->value
+                      ? json_loadb(rec->value, rec->value_len, 0, NULL)
+                      : NULL;
+
+    if (!json_is_object(key) || (rec->value && !json_is_object(val))) {
+        mw_log_warn(SR_STATE_COMPONENT, "record skipped",
+                    "offset=%lld reason=%s", (long long)rec->offset,
+                    mw_log_q("key or value is not a JSON object"));
+    } else {
+        sr_state_apply_json(state, key, val);
+        sr_state_gauges(state);
+    }
+    json_decref(key);
+    json_decref(val);
+}

@@ -26,13 +26,15 @@ LIBDIRS := common \
            broker-adapters/embedded \
            schema-registry/client \
            schema-registry/server \
-           schema-registry/cli
+           schema-registry/cli \
+           producers
 
 # program name -> its main file; a program is built once its main exists.
-ALL_PROGRAMS := mesh-broker mesh-registry meshctl
+ALL_PROGRAMS := mesh-broker mesh-registry meshctl mesh-producer
 MAIN_mesh-broker   := broker-adapters/embedded/eb_main.c
 MAIN_mesh-registry := schema-registry/server/sr_main.c
 MAIN_meshctl       := schema-registry/cli/ctl_main.c
+MAIN_mesh-producer := producers/pr_main.c
 PROGRAMS := $(foreach p,$(ALL_PROGRAMS),$(if $(wildcard $(MAIN_$(p))),$(p)))
 
 PKGS    := rdkafka jansson libevent libevent_pthreads avro-c

@@ -26,6 +26,7 @@ PREFIXES = {
     "libschema-registry_client.a": ("sr_",),
     "libschema-registry_server.a": ("sr_",),
     "libschema-registry_cli.a": ("ctl_",),
+    "libproducers.a": ("pr_",),
 }
 
 # folder -> prefixes of our headers it must not include (upper layers)

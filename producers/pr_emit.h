@@ -1,0 +1,121 @@
+/*
+ * pr_emit: turns a source's events into Kafka records, with no loss.
+ *
+ * The emitter is the one path from every source (http, file, pg) to Kafka:
+ *   1. resolve the topic's value (and key) schema once, through the
+ *      registry client: by id, by subject version, or the subject's latest
+ *      (TopicNameStrategy by default; RecordNameStrategy and
+ *      TopicRecordNameStrategy selectable); with auto.register on, a schema
+ *      given inline is registered;
+ *   2. encode the event's JSON (Avro JSON encoding) with the serde's plan
+ *      into Confluent framing — an event that does not fit is refused
+ *      synchronously with MW_ERR_INVALID and the JSON path of the first
+ *      offending field, so the source can answer 422 or dead-letter it;
+ *   3. produce it (idempotent, acks=all) with the headers every event
+ *      carries: mesh.source, mesh.position and traceparent when given;
+ *   4. call the event's done callback from the delivery report, and only
+ *      then: that is where a source acknowledges its position.
+ * In-flight memory is bounded (max.inflight.bytes): past it pr_emit_send
+ * answers MW_ERR_FULL and the source pauses (file) or answers 503 (http)
+ * until the room callback fires.
+ *
+ * Thread: the daemon's loop thread, everything, callbacks included.
+ */
+#ifndef PR_EMIT_H
+#define PR_EMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "mw_conf.h"
+#include "mw_err.h"
+#include "mw_metrics.h"
+
+struct event_base;
+
+typedef struct pr_emit pr_emit_t;
+
+/* How the schema of one side (key or value) of an event is chosen.  All
+ * strings borrowed for the call. */
+typedef struct pr_schema_ref {
+    int64_t id;             /* > 0: this registered id */
+    const char *schema;     /* inline schema text (registered if allowed) */
+    const char *subject;    /* NULL: from the naming strategy */
+    int32_t version;        /* > 0: this version of subject; else latest */
+} pr_schema_ref_t;
+
+/* One event.  Every pointer is borrowed for the duration of pr_emit_send:
+ * the emitter copies what it keeps (the encoded bytes). */
+typedef struct pr_event {
+    const char *topic;        /* NULL: the daemon's `topic` key */
+    int32_t partition;        /* -1: the partitioner (murmur2 on the key) */
+    const json_t *key;        /* NULL: no key */
+    const json_t *value;      /* NULL: tombstone */
+    pr_schema_ref_t key_schema;   /* zeroed: key encoded per key.* keys;
+                                   * a string key with no key schema is
+                                   * sent as raw UTF-8 bytes */
+    pr_schema_ref_t value_schema; /* zeroed: per value.* keys */
+    const char *source;       /* "http", "file", "pg": mesh.source header */
+    const char *position;     /* source position text: mesh.position */
+    const char *traceparent;  /* W3C trace context from the app, or NULL */
+} pr_event_t;
+
+/* Outcome of one event, borrowed for the callback. */
+typedef struct pr_result {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;           /* -1 on failure */
+    uint32_t key_schema_id;   /* 0 when the key had none */
+    uint32_t value_schema_id;
+    int code;                 /* 0 or MW_ERR_* */
+    const char *message;      /* "" on success */
+} pr_result_t;
+
+typedef void (pr_emit_done_cb)(void *ctx, const pr_result_t *res);
+typedef void (pr_emit_room_cb)(void *opaque);
+
+/* New emitter on base (borrowed) from conf's keys (registry.url, topic,
+ * value.subject, value.schema.id, value.schema.version, key.subject,
+ * subject.name.strategy, auto.register, dlq.topic, max.inflight.bytes,
+ * kafka.*).  NULL with err (MW_ERR_CONFIG naming the key). */
+pr_emit_t *pr_emit_new(struct event_base *base, const mw_conf_t *conf,
+                       mw_metrics_t *metrics, mw_err_t *err);
+
+/* Flushes with the deadline (delivered events get their callbacks; the rest
+ * fail with MW_ERR_TIMEOUT) and destroys.  NULL-safe. */
+void pr_emit_destroy(pr_emit_t *emit, int flush_timeout_ms);
+
+/* Encodes and enqueues ev; done(ctx, result) is called exactly once later,
+ * on the loop thread, if and only if this returns 0.  Errors, returned
+ * synchronously: MW_ERR_INVALID (the value or key does not fit its schema;
+ * message names the JSON path), MW_ERR_NOT_FOUND (no schema for the
+ * subject / unknown id), MW_ERR_FULL (in-flight bound reached: retry after
+ * the room callback), MW_ERR_TRANSPORT (registry unreachable). */
+int pr_emit_send(pr_emit_t *emit, const pr_event_t *ev, pr_emit_done_cb *done,
+                 void *ctx, mw_err_t *err);
+
+/* Sends raw bytes that could not become an event to the dead-letter topic
+ * (dlq.topic, default "<topic>.dlq") with headers mesh.error (reason),
+ * mesh.source, mesh.position and any extra (name, value) pairs;
+ * done as for pr_emit_send. */
+int pr_emit_dead_letter(pr_emit_t *emit, const char *topic, const void *raw,
+                        size_t raw_len, const char *reason,
+                        const pr_event_t *origin, pr_emit_done_cb *done,
+                        void *ctx, mw_err_t *err);
+
+/* Registers the callback run once room is available again after
+ * MW_ERR_FULL (one per emitter; NULL clears). */
+void pr_emit_set_room_cb(pr_emit_t *emit, pr_emit_room_cb *cb, void *opaque);
+
+/* Bytes currently in flight and the bound. */
+size_t pr_emit_inflight_bytes(const pr_emit_t *emit);
+size_t pr_emit_max_inflight_bytes(const pr_emit_t *emit);
+
+/* True while the producer reports the cluster unreachable (all brokers
+ * down): the http source answers 503 with Retry-After at once. */
+bool pr_emit_is_degraded(const pr_emit_t *emit);
+
+#endif /* PR_EMIT_H */

@@ -70,4 +70,17 @@ if ! kill -0 "$BROKER_PID" 2>/dev/null; then
     tail -n 20 "$STATE/mesh-broker.log" >&2
     failed=1
 fi
+echo
+echo "== serde: compiled plans vs avro-c generic values"
+if ! "$BUILD/bench/sr_serde_bench"; then
+    echo "bench: sr_serde_bench FAILED" >&2
+    failed=1
+fi
+
+echo
+echo "== mesh-registry vs bare libevent"
+if ! bench/registry_bench.sh "$BUILD"; then
+    echo "bench: registry_bench FAILED" >&2
+    failed=1
+fi
 exit "$failed"

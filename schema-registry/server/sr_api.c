@@ -501,6 +501,9 @@ void sr_api_destroy(sr_api_t *api)
 {
     if (!api)
         return;
+    /* Registrations waiting for their turn or a retry timer would never be
+     * answered once the loop has stopped: answer them (50002) first. */
+    sr_api_register_close(api);
     if (api->http)
         evhttp_free(api->http);
     free(api->route_metrics);

@@ -355,7 +355,9 @@ def test_two_kafka_instances_agree(regs, backend, request, unique_topic,
              timeout(30), "config to reach the second instance")
 
     acked = concurrent_registrations([a, b])
-    assert len(acked) >= 150, f"only {len(acked)} of 200 acknowledged"
+    # Instances serialise their own registrations and retry lost races
+    # with backoff: every registration must be acknowledged.
+    assert len(acked) == 200, f"only {len(acked)} of 200 acknowledged"
     dup_ids = {}
     for subject, schema, sid in acked:
         if subject == "dup":

@@ -6,7 +6,10 @@
 #   2. create a data product's topic through the admin adapter (meshctl);
 #   3. produce a batch of order events and consume them back in a group;
 #   4. list the topics with a third-party client (kcat) when it is there;
-#   5. stop the broker with SIGTERM and check it exits 0.
+#   5. start mesh-registry (journal storage, 127.0.0.1:8081), register the
+#      topic's value schema, evolve it compatibly, and watch an incompatible
+#      change refused with 409;
+#   6. stop both daemons with SIGTERM and check they exit 0.
 set -euo pipefail
 build=${1:-build}
 bin="$build/bin"
@@ -59,7 +62,36 @@ if command -v kcat >/dev/null; then
     kcat -b "$bootstrap" -L -t "$topic" | head -n 8
 fi
 
-echo "== stopping mesh-broker"
+registry=${MESH_DEMO_REGISTRY:-127.0.0.1:8081}
+echo "== starting mesh-registry on $registry"
+"$bin/mesh-registry" --set listeners="http://$registry" \
+    --set data.dir="$state/registry" 2>"$state/mesh-registry.log" &
+registry_pid=$!
+trap 'kill -TERM $registry_pid 2>/dev/null; stop_broker || true' EXIT
+for _ in $(seq 100); do
+    [ -s "$state/registry/url" ] && break
+    kill -0 "$registry_pid" 2>/dev/null || { cat "$state/mesh-registry.log"; exit 1; }
+    sleep 0.1
+done
+url=$(cat "$state/registry/url")
+subject="$topic-value"
+post() { # path json -> prints the HTTP status and the body
+    curl -s -o /dev/stdout -w ' (HTTP %{http_code})\n' -X POST \
+        -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
+        --data "$2" "$url$1"
+}
+v1='{"type":"record","name":"Order","namespace":"demo.orders","fields":[{"name":"order_id","type":"long"},{"name":"amount_cents","type":"long"}]}'
+v2='{"type":"record","name":"Order","namespace":"demo.orders","fields":[{"name":"order_id","type":"long"},{"name":"amount_cents","type":"long"},{"name":"currency","type":"string","default":"EUR"}]}'
+bad='{"type":"record","name":"Order","namespace":"demo.orders","fields":[{"name":"order_id","type":"string"}]}'
+wrap() { python3 -c 'import json,sys; print(json.dumps({"schema": sys.argv[1]}))' "$1"; }
+echo "register v1:          $(post "/subjects/$subject/versions" "$(wrap "$v1")")"
+echo "register v2 (+field): $(post "/subjects/$subject/versions" "$(wrap "$v2")")"
+echo "incompatible change:  $(post "/subjects/$subject/versions" "$(wrap "$bad")")"
+echo "versions:             $(curl -s "$url/subjects/$subject/versions")"
+
+echo "== stopping mesh-registry and mesh-broker"
 trap - EXIT
+kill -TERM "$registry_pid"
+wait "$registry_pid"
 stop_broker
-echo "demo finished: mesh-broker stopped cleanly"
+echo "demo finished: mesh-registry and mesh-broker stopped cleanly"

@@ -5,9 +5,13 @@
  * the serde, which all walk the graph this module builds.
  *
  * Invariants:
- * - Everything a schema owns lives in one arena (nodes, fields, strings),
- *   plus the jansson tree of the text (defaults point into it) and one JSON
- *   array holding the props objects; release frees the three at once.
+ * - Everything a schema owns lives in one arena (the sr_schema_t itself,
+ *   nodes, fields, strings copied out of the JSON text, usually the
+ *   normalised text too), plus one jansson reference per default value and
+ *   props object the graph points to.  The JSON tree of the text is dropped
+ *   once parsed: a registry keeps tens of thousands of schemas, and the
+ *   tree cost several times the text.  Primitive types without attributes
+ *   are shared static nodes.
  * - A named type is one node; references by name point to it, so recursive
  *   types are cycles.  Types of referenced schemas (refs) are borrowed: the
  *   schema keeps each ref until it is released itself.
@@ -41,33 +45,90 @@ struct sr_arena_blk {
     max_align_t data[];
 };
 
+#define ARENA_ALIGN _Alignof(void *)
+#define ARENA_FIRST_MAX ((size_t)1 << 20)
+
+_Static_assert(_Alignof(sr_node_t) <= ARENA_ALIGN &&
+                   _Alignof(sr_field_t) <= ARENA_ALIGN &&
+                   _Alignof(sr_schema_t) <= ARENA_ALIGN,
+               "arena alignment covers what it holds");
+
+/* First block: the graph plus the normalised text take about four times
+ * the text without its whitespace (measured on records of primitives,
+ * unions, enums and containers), so most schemas need exactly one block
+ * and little of it stays unused.  Whitespace is left out because pretty
+ * printed texts would otherwise reserve twice what they use. */
+static size_t arena_first_cap(const char *text, size_t len)
+{
+    size_t solid = 0;
+    for (size_t i = 0; i < len; i++)
+        solid += text[i] != ' ' && text[i] != '\n' && text[i] != '\t' &&
+                 text[i] != '\r';
+    size_t cap = sizeof(sr_schema_t) + 4 * solid + 256;
+    return cap < ARENA_FIRST_MAX ? cap : ARENA_FIRST_MAX;
+}
+
+static sr_arena_blk_t *arena_block(size_t cap)
+{
+    sr_arena_blk_t *blk = calloc(1, sizeof(*blk) + cap);
+    if (blk)
+        blk->cap = cap;
+    return blk;
+}
+
+/* Size of the block after the full ones: half of all blocks so far (or len
+ * when larger).  Geometric growth keeps a large schema at a few blocks,
+ * and a schema that just misses its first block wastes half of it at
+ * most, not twice. */
+static size_t arena_next_cap(const sr_arena_blk_t *blk, size_t len)
+{
+    size_t total = 0;
+    for (; blk; blk = blk->next)
+        total += blk->cap;
+    return total / 2 > len ? total / 2 : len;
+}
+
+/* Zeroed memory aligned to align (a power of two). */
+static void *arena_alloc_aligned(sr_schema_t *sch, size_t len, size_t align)
+{
+    sr_arena_blk_t *blk = sch->arena;
+    size_t off = (blk->used + align - 1) & ~(align - 1);
+    if (off > blk->cap || blk->cap - off < len) {
+        size_t cap = arena_next_cap(blk, len);
+        sr_arena_blk_t *grown = arena_block(cap);
+        if (!grown)
+            return NULL;
+        grown->next = blk;
+        sch->arena = blk = grown;
+        off = 0;
+    }
+    blk->used = off + len;
+    return (char *)blk->data + off;
+}
+
 static void *arena_alloc(sr_schema_t *sch, size_t len)
 {
-    const size_t align = sizeof(max_align_t);
-    sr_arena_blk_t *blk = sch->arena;
-    len = (len + align - 1) / align * align;
-    if (!blk || blk->cap - blk->used < len) {
-        size_t cap = len > 16384 ? len : 16384;
-        blk = calloc(1, sizeof(*blk) + cap);
-        if (!blk)
-            return NULL;
-        blk->cap = cap;
-        blk->next = sch->arena;
-        sch->arena = blk;
-    }
-    void *p = (char *)blk->data + blk->used;
-    blk->used += len;
-    return p;
+    return arena_alloc_aligned(sch, len, ARENA_ALIGN);
 }
 
 static char *arena_strndup(sr_schema_t *sch, const char *s, size_t len)
 {
-    char *d = arena_alloc(sch, len + 1);
+    char *d = arena_alloc_aligned(sch, len + 1, 1);
     if (d) {
         memcpy(d, s, len);
         d[len] = '\0';
     }
     return d;
+}
+
+char *sr_schema_arena_tail(sr_schema_t *sch, size_t len)
+{
+    sr_arena_blk_t *blk = sch->arena;
+    if (blk->cap - blk->used < len + 1)
+        return NULL;
+    char *s = (char *)blk->data + blk->used;
+    blk->used += len + 1;
+    return s;
 }
 
 /* ------------------------------------------------------------- strtab */
@@ -82,14 +143,13 @@ static size_t str_hash(const char *s)
 
 static int strtab_grow(sr_strtab_t *tab)
 {
-    size_t cap = tab->cap ? tab->cap * 2 : 16;
-    const char **keys = calloc(cap, sizeof(*keys));
-    const void **vals = calloc(cap, sizeof(*vals));
-    if (!keys || !vals) {
-        free(keys);
-        free(vals);
+    size_t cap = tab->cap ? tab->cap * 2 : 4;
+    _Static_assert(sizeof(const char *) == sizeof(const void *),
+                   "keys and vals share one allocation");
+    const char **keys = calloc(cap, sizeof(*keys) + sizeof(const void *));
+    if (!keys)
         return MW_ERR_NOMEM;
-    }
+    const void **vals = (const void **)(keys + cap);
     for (size_t i = 0; i < tab->cap; i++) {
         if (!tab->keys[i])
             continue;
@@ -100,7 +160,6 @@ static int strtab_grow(sr_strtab_t *tab)
         vals[j] = tab->vals[i];
     }
     free(tab->keys);
-    free(tab->vals);
     tab->keys = keys;
     tab->vals = vals;
     tab->cap = cap;
@@ -139,7 +198,6 @@ const void *sr_strtab_get(const sr_strtab_t *tab, const char *key)
 void sr_strtab_free(sr_strtab_t *tab)
 {
     free(tab->keys);
-    free(tab->vals);
     memset(tab, 0, sizeof(*tab));
 }
 
@@ -294,6 +352,48 @@ const char *sr_json_kind(const json_t *v)
 
 /* ------------------------------------------------------------- helpers */
 
+/* Primitive types written without attributes ("long", {"type":"long"}) are
+ * the same for every schema, so they share these nodes instead of taking
+ * one each: most nodes of a typical record.  sr_compat never memoises
+ * primitive pairs, and nothing else keys on primitive node identity. */
+static const sr_node_t prim_nodes[SR_STRING + 1] = {
+    [SR_NULL] = {.type = SR_NULL, .space = ""},
+    [SR_BOOLEAN] = {.type = SR_BOOLEAN, .space = ""},
+    [SR_INT] = {.type = SR_INT, .space = ""},
+    [SR_LONG] = {.type = SR_LONG, .space = ""},
+    [SR_FLOAT] = {.type = SR_FLOAT, .space = ""},
+    [SR_DOUBLE] = {.type = SR_DOUBLE, .space = ""},
+    [SR_BYTES] = {.type = SR_BYTES, .space = ""},
+    [SR_STRING] = {.type = SR_STRING, .space = ""},
+};
+
+/* Keeps one reference to v (a default or a props object) for the schema's
+ * lifetime; takes over the caller's reference. */
+static int own_json(sr_pctx_t *p, json_t *v)
+{
+    if (p->owned_cnt == p->owned_cap) {
+        size_t cap = p->owned_cap ? p->owned_cap * 2 : 8;
+        json_t **owned = realloc(p->owned, cap * sizeof(*owned));
+        if (!owned) {
+            json_decref(v);
+            return nomem(p);
+        }
+        p->owned = owned;
+        p->owned_cap = cap;
+    }
+    p->owned[p->owned_cnt++] = v;
+    return 0;
+}
+
+/* A copy of a string of the JSON text in the arena (the text's tree does
+ * not outlive parsing); NULL stays NULL. */
+static int arena_copy(sr_pctx_t *p, const char **s)
+{
+    if (*s && !(*s = arena_strndup(p->sch, *s, strlen(*s))))
+        return nomem(p);
+    return 0;
+}
+
 static sr_node_t *new_node(sr_pctx_t *p, sr_type_t type)
 {
     sr_node_t *node = arena_alloc(p->sch, sizeof(*node));
@@ -307,8 +407,8 @@ static sr_node_t *new_node(sr_pctx_t *p, sr_type_t type)
 }
 
 /* Optional string attribute: 0 with *out = NULL when absent, -1 when it is
- * not a string.  The string is borrowed from the JSON tree, which lives as
- * long as the schema. */
+ * not a string.  The string is borrowed from the JSON tree, which lives
+ * until the end of parsing: arena_copy what the graph keeps. */
 static int opt_string(sr_pctx_t *p, const json_t *obj, const char *key,
                       const char **out)
 {
@@ -342,7 +442,7 @@ static const char *plain_string(const json_t *v)
 }
 
 /* Copies the attributes not in reserved (NULL-terminated) into a new props
- * object owned by the schema's holder; *out = NULL when there are none. */
+ * object the schema owns; *out = NULL when there are none. */
 static int collect_props(sr_pctx_t *p, json_t *obj, const char *const *reserved,
                          const json_t **out)
 {
@@ -356,9 +456,10 @@ static int collect_props(sr_pctx_t *p, json_t *obj, const char *const *reserved,
         if (reserved[i])
             continue;
         if (!props) {
-            props = json_object();
-            if (!props || json_array_append_new(p->sch->holder, props) < 0)
+            if (!(props = json_object()))
                 return nomem(p);
+            if (own_json(p, props) < 0)
+                return -1;
         }
         if (json_object_set(props, key, val) < 0)
             return nomem(p);
@@ -431,6 +532,8 @@ static int parse_aliases(sr_pctx_t *p, json_t *obj, const char *space,
                 return nomem(p);
             snprintf(full, len, "%s.%s", space, s);
             s = full;
+        } else if (arena_copy(p, &s) < 0) {
+            return -1;
         }
         names[i] = s;
         sr_path_pop(p, item);
@@ -451,30 +554,36 @@ static int named_fullname(sr_pctx_t *p, sr_node_t *node, const char *name,
         if (!is_dotted_name(name))
             return sr_perr(p, "invalid name '%s'", name);
         node->space = arena_strndup(p->sch, name, (size_t)(dot - name));
-        node->name = dot + 1;
-        node->fullname = name;
-        return node->space ? 0 : nomem(p);
+        node->fullname = arena_strndup(p->sch, name, strlen(name));
+        if (!node->space || !node->fullname)
+            return nomem(p);
+        node->name = node->fullname + (dot - name) + 1;
+        return 0;
     }
     if (!is_simple_name(name, strlen(name)))
         return sr_perr(p, "invalid name '%s'", name);
-    if (ns) {
-        /* "" is the null namespace: it resets an inherited one. */
+    if (ns && strcmp(ns, space) != 0) {
+        /* "" is the null namespace: it resets an inherited one.  An
+         * inherited namespace is already in the arena; a new one is
+         * copied. */
         if (*ns && !is_dotted_name(ns))
             return sr_perr(p, "invalid namespace '%s'", ns);
-        space = ns;
+        space = *ns ? arena_strndup(p->sch, ns, strlen(ns)) : "";
+        if (!space)
+            return nomem(p);
     }
     node->space = space;
-    node->name = name;
-    if (!*space) {
-        node->fullname = name;
-        return 0;
-    }
-    size_t len = strlen(space) + strlen(name) + 2;
-    char *full = arena_alloc(p->sch, len);
+    /* The short name is the tail of the full name: one copy for both. */
+    size_t slen = strlen(space), len = slen + strlen(name) + (slen ? 1 : 0);
+    char *full = arena_alloc_aligned(p->sch, len + 1, 1);
     if (!full)
         return nomem(p);
-    snprintf(full, len, "%s.%s", space, name);
+    if (slen)
+        snprintf(full, len + 1, "%s.%s", space, name);
+    else
+        memcpy(full, name, len + 1);
     node->fullname = full;
+    node->name = full + len - strlen(name);
     return 0;
 }
 
@@ -486,7 +595,8 @@ static int parse_named(sr_pctx_t *p, json_t *obj, const char *space,
     const char *name, *ns;
     if (opt_string(p, obj, "name", &name) < 0 ||
         opt_string(p, obj, "namespace", &ns) < 0 ||
-        opt_string(p, obj, "doc", &node->doc) < 0)
+        opt_string(p, obj, "doc", &node->doc) < 0 ||
+        arena_copy(p, &node->doc) < 0)
         return -1;
     if (!name)
         return sr_perr(p, "%s has no 'name'", type_names[node->type]);
@@ -516,7 +626,7 @@ static int add_pending(sr_pctx_t *p, const sr_field_t *field)
         p->pend = pend;
         p->pend_cap = cap;
     }
-    const char *path = arena_strndup(p->sch, p->path, p->plen);
+    char *path = strndup(p->path, p->plen);
     if (!path)
         return nomem(p);
     p->pend[p->pend_cnt++] = (sr_pending_t){.field = field, .path = path};
@@ -551,7 +661,8 @@ static int parse_field(sr_pctx_t *p, json_t *js, const char *space,
     if (!json_is_object(js))
         return sr_perr(p, "a field must be an object, got %s", sr_json_kind(js));
     if (opt_string(p, js, "name", &f->name) < 0 ||
-        opt_string(p, js, "doc", &f->doc) < 0)
+        opt_string(p, js, "doc", &f->doc) < 0 ||
+        arena_copy(p, &f->name) < 0 || arena_copy(p, &f->doc) < 0)
         return -1;
     if (!f->name)
         return sr_perr(p, "field has no 'name'");
@@ -574,8 +685,11 @@ static int parse_field(sr_pctx_t *p, json_t *js, const char *space,
         parse_aliases(p, js, space, 0, &f->aliases, &f->alias_cnt) < 0 ||
         collect_props(p, js, field_attrs, &f->props) < 0)
         return -1;
-    f->dflt = json_object_get(js, "default");
-    return f->dflt ? add_pending(p, f) : 0;
+    json_t *dflt = json_object_get(js, "default");
+    if (!dflt)
+        return 0;
+    f->dflt = json_incref(dflt);
+    return own_json(p, dflt) < 0 ? -1 : add_pending(p, f);
 }
 
 static const char *const record_attrs[] = {"type", "name", "namespace", "doc",
@@ -593,7 +707,7 @@ static int parse_record(sr_pctx_t *p, json_t *obj, const char *space,
         return sr_perr(p, "record '%s' needs a 'fields' array", node->fullname);
     }
     size_t n = json_array_size(fields);
-    sr_field_t *arr = arena_alloc(p->sch, (n + 1) * sizeof(*arr));
+    sr_field_t *arr = arena_alloc(p->sch, n * sizeof(*arr));
     if (!arr)
         return nomem(p);
     node->fields = arr;
@@ -634,7 +748,7 @@ static int parse_symbols(sr_pctx_t *p, json_t *obj, sr_node_t *node)
             rc = sr_perr(p, "invalid enum symbol %s", s ? s : "(not a string)");
         else if ((rc = sr_strtab_put(&seen, s, s)) != 0)
             rc = rc < 0 ? nomem(p) : sr_perr(p, "duplicate enum symbol '%s'", s);
-        else
+        else if ((rc = arena_copy(p, &s)) == 0)
             sr_path_pop(p, mark);
         arr[i] = s;
     }
@@ -664,6 +778,7 @@ static int parse_enum(sr_pctx_t *p, json_t *obj, const char *space,
             return sr_perr(p, "default '%s' is not a symbol of enum '%s'",
                         node->enum_default, node->fullname);
         }
+        node->enum_default = node->symbols[i];
     }
     return collect_props(p, obj, enum_attrs, &node->props);
 }
@@ -845,7 +960,7 @@ static const sr_node_t *parse_name(sr_pctx_t *p, const char *name,
 {
     int prim = primitive_type(name);
     if (prim >= 0)
-        return new_node(p, (sr_type_t)prim);
+        return &prim_nodes[prim];
     const sr_node_t *node = resolve_ref(p, name, space);
     if (node)
         return node;
@@ -875,10 +990,16 @@ static sr_node_t *parse_typed_object(sr_pctx_t *p, json_t *obj, const char *t,
     };
     int prim = primitive_type(t);
     if (prim >= 0) {
-        sr_node_t *node = new_node(p, (sr_type_t)prim);
-        if (!node || collect_props(p, obj, prim_attrs, &node->props) < 0)
+        /* Attributes (logicalType included) make it a node of its own. */
+        sr_node_t attrs = {.type = (sr_type_t)prim, .space = ""};
+        if (collect_props(p, obj, prim_attrs, &attrs.props) < 0)
             return NULL;
-        apply_logical(obj, node);
+        if (!attrs.props)
+            return (sr_node_t *)&prim_nodes[prim];
+        apply_logical(obj, &attrs);
+        sr_node_t *node = new_node(p, (sr_type_t)prim);
+        if (node)
+            *node = attrs;
         return node;
     }
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
@@ -947,31 +1068,40 @@ static const sr_node_t *parse_node(sr_pctx_t *p, json_t *js, const char *space)
 
 static void schema_free(sr_schema_t *sch)
 {
-    while (sch->arena) {
-        sr_arena_blk_t *next = sch->arena->next;
-        free(sch->arena);
-        sch->arena = next;
-    }
-    json_decref(sch->json);
-    json_decref(sch->holder);
+    for (size_t i = 0; i < sch->owned_cnt; i++)
+        json_decref(sch->owned[i]);
     sr_strtab_free(&sch->names);
     for (size_t i = 0; i < sch->ref_cnt; i++)
         sr_schema_release(sch->refs[i]);
-    free(sch->refs);
-    free(sch->canonical);
-    free(sch->normalized);
-    free(sch);
+    free(atomic_load(&sch->canonical));
+    if (sch->normalized_heap)
+        free(sch->normalized);
+    /* sch itself is in the last block of the list. */
+    sr_arena_blk_t *blk = sch->arena;
+    while (blk) {
+        sr_arena_blk_t *next = blk->next;
+        free(blk);
+        blk = next;
+    }
 }
 
-static sr_schema_t *schema_new(sr_schema_t *const *refs, size_t ref_cnt)
+/* The schema struct is the first thing in its own arena. */
+static sr_schema_t *schema_new(const char *text, size_t len,
+                               sr_schema_t *const *refs, size_t ref_cnt)
 {
-    sr_schema_t *sch = calloc(1, sizeof(*sch));
-    if (!sch)
+    size_t cap = arena_first_cap(text, len);
+    sr_arena_blk_t *blk = arena_block(cap);
+    if (!blk)
         return NULL;
+    sr_schema_t *sch = (sr_schema_t *)blk->data;
+    blk->used = sizeof(*sch);
+    sch->arena = blk;
     atomic_init(&sch->refcnt, 1);
-    sch->holder = json_array();
-    sch->refs = calloc(ref_cnt + 1, sizeof(*sch->refs));
-    if (!sch->holder || !sch->refs) {
+    atomic_init(&sch->canonical, NULL);
+    size_t n = 0;
+    for (size_t i = 0; i < ref_cnt; i++)
+        n += refs[i] != NULL;
+    if (n && !(sch->refs = arena_alloc(sch, n * sizeof(*sch->refs)))) {
         schema_free(sch);
         return NULL;
     }
@@ -981,22 +1111,40 @@ static sr_schema_t *schema_new(sr_schema_t *const *refs, size_t ref_cnt)
     return sch;
 }
 
+/* Moves the references collected while parsing into the schema, exactly
+ * sized in its arena. */
+static int keep_owned(sr_pctx_t *p)
+{
+    sr_schema_t *sch = p->sch;
+    if (!p->owned_cnt)
+        return 0;
+    sch->owned = arena_alloc(sch, p->owned_cnt * sizeof(*sch->owned));
+    if (!sch->owned)
+        return nomem(p);
+    memcpy(sch->owned, p->owned, p->owned_cnt * sizeof(*sch->owned));
+    sch->owned_cnt = p->owned_cnt;
+    p->owned_cnt = 0;
+    return 0;
+}
+
 static int parse_text(sr_pctx_t *p, const char *text, size_t len)
 {
     json_error_t jerr;
     sr_schema_t *sch = p->sch;
-    sch->json = json_loadb(text ? text : "", text ? len : 0, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                           &jerr);
-    if (!sch->json)
+    json_t *json = json_loadb(text ? text : "", text ? len : 0,
+                              JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!json)
         return mw_err_set(p->err, MW_ERR_INVALID,
                           "$: invalid JSON at line %d column %d: %s",
                           jerr.line, jerr.column, jerr.text);
     memcpy(p->path, "$", 2);
     p->plen = 1;
-    sch->root = parse_node(p, sch->json, "");
-    if (!sch->root || sr_schema_check_defaults(p) < 0)
-        return -1;
-    return sr_schema_forms_build(sch, p->err);
+    sch->root = parse_node(p, json, "");
+    int ok = sch->root && keep_owned(p) == 0 &&
+             sr_schema_check_defaults(p) == 0;
+    /* Everything kept is copied or referenced by now. */
+    json_decref(json);
+    return ok ? sr_schema_forms_build(sch, p->err) : -1;
 }
 
 sr_schema_t *sr_schema_parse(const char *text, size_t len,
@@ -1004,7 +1152,8 @@ sr_schema_t *sr_schema_parse(const char *text, size_t len,
                              mw_err_t *err)
 {
     sr_pctx_t *p = calloc(1, sizeof(*p));
-    sr_schema_t *sch = schema_new(refs, refs ? ref_cnt : 0);
+    sr_schema_t *sch = schema_new(text, text ? len : 0, refs,
+                                  refs ? ref_cnt : 0);
     if (!p || !sch) {
         free(p);
         if (sch)
@@ -1018,6 +1167,11 @@ sr_schema_t *sr_schema_parse(const char *text, size_t len,
         schema_free(sch);
         sch = NULL;
     }
+    for (size_t i = 0; i < p->owned_cnt; i++)
+        json_decref(p->owned[i]);
+    for (size_t i = 0; i < p->pend_cnt; i++)
+        free(p->pend[i].path);
+    free(p->owned);
     free(p->pend);
     free(p);
     return sch;
@@ -1047,9 +1201,22 @@ const sr_node_t *sr_schema_named(const sr_schema_t *schema,
     return lookup_named(schema, fullname);
 }
 
+/* Built on first use and published with a compare-and-swap: two threads
+ * racing both build it, one copy wins, the other is freed. */
 const char *sr_schema_canonical(const sr_schema_t *schema)
 {
-    return schema->canonical;
+    sr_schema_t *sch = (sr_schema_t *)schema;
+    char *text = atomic_load_explicit(&sch->canonical, memory_order_acquire);
+    if (text)
+        return text;
+    char *built = sr_schema_canonical_build(schema);
+    if (!built)
+        return NULL;
+    if (!atomic_compare_exchange_strong(&sch->canonical, &text, built)) {
+        free(built);
+        return text;
+    }
+    return built;
 }
 
 const char *sr_schema_normalized(const sr_schema_t *schema)

@@ -142,7 +142,9 @@ const sr_node_t *sr_schema_named(const sr_schema_t *schema,
                                  const char *fullname);
 
 /* Avro's Parsing Canonical Form (the spec's [STRIP], [ORDER], ... rules):
- * what fingerprints are computed over.  Borrowed. */
+ * what fingerprints are computed over.  Borrowed.  Built on the first call
+ * (thread-safe), so it costs nothing for schemas nobody asks it of; NULL
+ * only when that build runs out of memory. */
 const char *sr_schema_canonical(const sr_schema_t *schema);
 
 /* The registry's normalised text: compact JSON with every attribute kept

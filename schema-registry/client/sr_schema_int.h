@@ -14,7 +14,9 @@
 
 /* Open-addressing string table (keys and values borrowed).  Used for the
  * named types of a schema and for the "already written" sets of the
- * emitters; lookups stay O(1) for schemas with thousands of types. */
+ * emitters; lookups stay O(1) for schemas with thousands of types.  keys
+ * and vals share one allocation (keys first), and the table starts at 4
+ * slots: most schemas define one to three named types. */
 typedef struct sr_strtab {
     const char **keys;
     const void **vals;
@@ -29,17 +31,27 @@ void sr_strtab_free(sr_strtab_t *tab);
 
 typedef struct sr_arena_blk sr_arena_blk_t;
 
+/* A parsed schema keeps only what its graph needs (a registry holds tens
+ * of thousands): the struct itself, nodes, fields and strings live in one
+ * arena whose first block is sized from the text; the JSON tree of the
+ * text is dropped after parsing, except the default values and props
+ * objects the graph points to (owned, one reference each).  Primitive
+ * types without attributes are shared static nodes.  The normalised text
+ * (what the registry stores) is built at parse time, in the arena's spare
+ * tail when it fits; the canonical form is rebuilt on first use, since only
+ * fingerprints and tests read it. */
 struct sr_schema {
     atomic_int refcnt;
-    sr_arena_blk_t *arena;        /* nodes, fields, names: freed at once */
-    json_t *json;                 /* parsed text: defaults borrow from it */
-    json_t *holder;               /* array owning the props objects */
+    sr_arena_blk_t *arena;        /* this struct, nodes, names: freed at once */
+    json_t **owned;               /* defaults and props objects, in arena */
+    size_t owned_cnt;
     const sr_node_t *root;
     sr_strtab_t names;            /* fullname -> node, own definitions */
-    sr_schema_t **refs;           /* kept references */
+    sr_schema_t **refs;           /* kept references, in arena */
     size_t ref_cnt;
-    char *canonical;
-    char *normalized;
+    _Atomic(char *) canonical;    /* malloc'd on first sr_schema_canonical */
+    char *normalized;             /* in arena unless normalized_heap */
+    int normalized_heap;
     uint64_t fingerprint;
 };
 
@@ -47,7 +59,7 @@ struct sr_schema {
 
 typedef struct sr_pending {
     const sr_field_t *field;
-    const char *path;            /* JSON path of the field */
+    char *path;                  /* JSON path of the field, malloc'd */
 } sr_pending_t;
 
 /* Parse state: the JSON path of the value being looked at (for messages)
@@ -63,6 +75,8 @@ typedef struct sr_pctx {
     long steps;                  /* default checking budget */
     int failed;                  /* an error was reported */
     size_t dflt_base;            /* path length of the default checked */
+    json_t **owned;              /* references the schema keeps, malloc'd */
+    size_t owned_cnt, owned_cap;
 } sr_pctx_t;
 
 /* Appends to the path; returns the mark to give sr_path_pop. */
@@ -86,9 +100,17 @@ void sr_type_desc(const sr_node_t *t, char *out, size_t len);
 /* Checks every pending field default; 0 or -1 with the error set. */
 int sr_schema_check_defaults(sr_pctx_t *p);
 
-/* Fills sch->canonical, sch->normalized and sch->fingerprint once the graph
- * is complete.  0 or MW_ERR_NOMEM. */
+/* Places a finished text of len bytes (plus its NUL) in the schema's arena
+ * when it fits in the spare tail of the current block, else NULL. */
+char *sr_schema_arena_tail(sr_schema_t *sch, size_t len);
+
+/* Fills sch->normalized and sch->fingerprint once the graph is complete
+ * (the canonical form is built, fingerprinted and dropped).  0 or -1 with
+ * err set. */
 int sr_schema_forms_build(sr_schema_t *sch, mw_err_t *err);
+
+/* The canonical form, malloc'd, or NULL when out of memory. */
+char *sr_schema_canonical_build(const sr_schema_t *sch);
 
 /* CRC-64-AVRO (Rabin) of len bytes. */
 uint64_t sr_schema_crc64(const char *data, size_t len);

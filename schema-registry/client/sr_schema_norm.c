@@ -1,6 +1,9 @@
 /*
- * sr_schema_norm: the texts derived from a parsed schema graph, computed
- * once when the schema is built so the getters are lock-free reads:
+ * sr_schema_norm: the texts derived from a parsed schema graph.  The
+ * normalised text and the fingerprint are computed once when the schema is
+ * built, so their getters are plain reads; the canonical form is rebuilt on
+ * its first use and published atomically (sr_schema.c), since only the
+ * fingerprint needs it and keeping it would cost every stored schema:
  *
  * - Parsing Canonical Form (Avro spec): [PRIMITIVES] [FULLNAMES] [STRIP]
  *   [ORDER] [STRINGS] [INTEGERS] [WHITESPACE].  Types from referenced
@@ -385,36 +388,63 @@ uint64_t sr_schema_crc64(const char *data, size_t len)
     return fp;
 }
 
-/* Runs one emitter over the root; *out gets the malloc'd text. */
-static int emit_text(const sr_schema_t *sch, int canonical, char **out)
+/* Runs one emitter over the root into buf (reset first). */
+static int emit_text(const sr_schema_t *sch, int canonical, mw_buf_t *buf)
 {
-    emit_t e = {.sch = sch};
-    e.buf = mw_buf_new(0);
-    if (!e.buf)
-        return MW_ERR_NOMEM;
+    emit_t e = {.sch = sch, .buf = buf};
+    mw_buf_reset(buf);
     if (canonical)
         cf_node(&e, sch->root);
     else
         nf_node(&e, sch->root, "");
     sr_strtab_free(&e.seen);
-    if (e.rc == 0)
-        *out = mw_buf_steal(e.buf, NULL);
-    mw_buf_destroy(e.buf);
-    if (e.rc == 0 && !*out)
-        e.rc = MW_ERR_NOMEM;
     return e.rc;
 }
 
+/* The normalised text goes in the arena's spare tail when it fits (the
+ * common case: the first block is sized for it), else in its own exact
+ * allocation; never in mw_buf's rounded-up buffer. */
+static int keep_normalized(sr_schema_t *sch, const mw_buf_t *buf)
+{
+    size_t len = mw_buf_len(buf);
+    char *s = sr_schema_arena_tail(sch, len);
+    if (!s) {
+        if (!(s = malloc(len + 1)))
+            return MW_ERR_NOMEM;
+        sch->normalized_heap = 1;
+    }
+    memcpy(s, mw_buf_data(buf), len);
+    s[len] = '\0';
+    sch->normalized = s;
+    return 0;
+}
+
+/* The canonical form is built here once, so a schema too large for it is
+ * rejected at parse time as before, but only its fingerprint is kept. */
 int sr_schema_forms_build(sr_schema_t *sch, mw_err_t *err)
 {
-    int rc = emit_text(sch, 1, &sch->canonical);
+    mw_buf_t *buf = mw_buf_new(0);
+    int rc = buf ? emit_text(sch, 1, buf) : MW_ERR_NOMEM;
+    if (rc == 0) {
+        sch->fingerprint = sr_schema_crc64(mw_buf_data(buf), mw_buf_len(buf));
+        rc = emit_text(sch, 0, buf);
+    }
     if (rc == 0)
-        rc = emit_text(sch, 0, &sch->normalized);
+        rc = keep_normalized(sch, buf);
+    mw_buf_destroy(buf);
     if (rc < 0)
         return mw_err_set(err, rc == MW_ERR_FULL ? MW_ERR_INVALID : rc,
                           "$: schema text too large to normalise (%s)",
                           mw_err_name(rc));
-    sch->fingerprint =
-        sr_schema_crc64(sch->canonical, strlen(sch->canonical));
     return 0;
+}
+
+char *sr_schema_canonical_build(const sr_schema_t *sch)
+{
+    mw_buf_t *buf = mw_buf_new(0);
+    char *out = NULL;
+    if (buf && emit_text(sch, 1, buf) == 0)
+        out = mw_buf_steal(buf, NULL);
+    mw_buf_destroy(buf);
+    return out;
 }

@@ -3,7 +3,9 @@
  * (valid/<case>/schema.avsc with optional canonical.txt and normalized.txt;
  * invalid/<case>/schema.avsc with error.txt, a substring the message must
  * contain), plus normal-form equality, fingerprints, references, recursive
- * graphs, limits and the node attributes.
+ * graphs, limits and the node attributes; and the memory layout's
+ * promises: the graph outlives the text and its JSON tree, schemas larger
+ * than the first arena block, the lazily built canonical form.
  *
  * The data directory is $MESH_TESTDATA/schema when set, else
  * ../data/schema next to this file.  Fingerprints were computed with an
@@ -17,6 +19,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,6 +457,166 @@ static void test_misc_api(void **state)
     sr_schema_release(NULL);
 }
 
+/* Everything the graph holds is copied out of the text (or referenced):
+ * the buffer is overwritten before the graph is read, so ASan and the
+ * string checks catch anything still pointing into it. */
+static void test_graph_outlives_text(void **state)
+{
+    (void)state;
+    static const char src[] =
+        "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"n.s\","
+        "\"doc\":\"rd\",\"aliases\":[\"Old\"],\"x-r\":[1,2],\"fields\":["
+        "{\"name\":\"e\",\"doc\":\"fd\",\"aliases\":[\"ee\"],\"x-f\":{\"k\":\"v\"},"
+        "\"type\":{\"type\":\"enum\",\"name\":\"E\",\"namespace\":\"o\","
+        "\"symbols\":[\"A\",\"B\"],\"default\":\"B\"},\"default\":\"A\"},"
+        "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"long\"},"
+        "\"default\":{\"a\":1,\"b\":2}},"
+        "{\"name\":\"l\",\"type\":{\"type\":\"array\",\"items\":"
+        "{\"type\":\"string\",\"logicalType\":\"uuid\"}},\"default\":[\"x\"]},"
+        "{\"name\":\"d\",\"type\":\"a.b.D\"}]}";
+    static const char dref[] =
+        "{\"type\":\"fixed\",\"name\":\"a.b.D\",\"size\":4}";
+    mw_err_t err;
+    char *text = strdup(dref);
+    sr_schema_t *ref = sr_schema_parse(text, strlen(text), NULL, 0, &err);
+    assert_non_null(ref);
+    memset(text, 'x', strlen(text));
+    free(text);
+    text = strdup(src);
+    sr_schema_t *sch = sr_schema_parse(text, strlen(text), &ref, 1, &err);
+    if (!sch)
+        fail_msg("%s", err.msg);
+    char *norm = strdup(sr_schema_normalized(sch));
+    memset(text, 'x', strlen(text));
+    free(text);
+    sr_schema_release(ref);   /* the schema keeps its own reference */
+
+    const sr_node_t *r = sr_schema_root(sch);
+    assert_string_equal(r->fullname, "n.s.R");
+    assert_string_equal(r->name, "R");
+    assert_string_equal(r->space, "n.s");
+    assert_string_equal(r->doc, "rd");
+    assert_string_equal(r->aliases[0], "n.s.Old");
+    assert_int_equal(json_array_size(json_object_get(r->props, "x-r")), 2);
+    const sr_field_t *f = &r->fields[0];
+    assert_string_equal(f->name, "e");
+    assert_string_equal(f->doc, "fd");
+    assert_string_equal(f->aliases[0], "ee");
+    const json_t *xf = json_object_get(f->props, "x-f");
+    assert_string_equal(json_string_value(json_object_get(xf, "k")), "v");
+    assert_string_equal(json_string_value(f->dflt), "A");
+    const sr_node_t *e = f->type;
+    assert_string_equal(e->fullname, "o.E");
+    assert_string_equal(e->name, "E");
+    assert_string_equal(e->space, "o");
+    assert_string_equal(e->symbols[1], "B");
+    assert_string_equal(e->enum_default, "B");
+    assert_int_equal(json_integer_value(json_object_get(r->fields[1].dflt,
+                                                        "b")), 2);
+    assert_string_equal(json_string_value(json_array_get(r->fields[2].dflt,
+                                                         0)), "x");
+    assert_int_equal(r->fields[2].type->items->logical, SR_LOGICAL_UUID);
+    assert_int_equal(r->fields[3].type->size, 4);
+    assert_string_equal(r->fields[3].type->fullname, "a.b.D");
+    assert_ptr_equal(sr_schema_named(sch, "a.b.D"), r->fields[3].type);
+    assert_string_equal(sr_schema_normalized(sch), norm);
+    assert_non_null(strstr(sr_schema_canonical(sch), "\"a.b.D\""));
+    free(norm);
+    sr_schema_release(sch);
+}
+
+/* Appends fmt to a growing string. */
+static void grow(char **s, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void grow(char **s, size_t *len, const char *fmt, ...)
+{
+    char piece[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(piece, sizeof(piece), fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof(piece));
+    *s = realloc(*s, *len + (size_t)n + 1);
+    assert_non_null(*s);
+    memcpy(*s + *len, piece, (size_t)n + 1);
+    *len += (size_t)n;
+}
+
+/* A record whose graph is much larger than its text predicts (nullable
+ * unions with defaults) fills several arena blocks; the same schema pretty
+ * printed normalises to the same text. */
+static void test_large_and_pretty(void **state)
+{
+    (void)state;
+    char *compact = NULL, *pretty = NULL;
+    size_t clen = 0, plen = 0;
+    grow(&compact, &clen, "{\"type\":\"record\",\"name\":\"Big\",\"fields\":[");
+    grow(&pretty, &plen, "{\n    \"type\" : \"record\",\n    \"name\" : "
+                         "\"Big\",\n    \"fields\" : [\n");
+    for (int i = 0; i < 500; i++) {
+        grow(&compact, &clen, "%s{\"name\":\"f%d\",\"type\":[\"null\","
+             "{\"type\":\"long\",\"k\":%d}],\"default\":null}",
+             i ? "," : "", i, i);
+        grow(&pretty, &plen, "%s        {\n            \"default\" : null,\n"
+             "            \"name\" : \"f%d\",\n            \"type\" : [ "
+             "\"null\", { \"k\" : %d, \"type\" : \"long\" } ]\n        }",
+             i ? ",\n" : "", i, i);
+    }
+    grow(&compact, &clen, "]}");
+    grow(&pretty, &plen, "\n    ]\n}\n");
+    mw_err_t err;
+    sr_schema_t *a = sr_schema_parse(compact, clen, NULL, 0, &err);
+    if (!a)
+        fail_msg("%s", err.msg);
+    sr_schema_t *b = sr_schema_parse(pretty, plen, NULL, 0, &err);
+    if (!b)
+        fail_msg("%s", err.msg);
+    assert_string_equal(sr_schema_normalized(a), sr_schema_normalized(b));
+    assert_string_equal(sr_schema_normalized(a), compact);
+    assert_true(sr_schema_fingerprint(a) == sr_schema_fingerprint(b));
+    const sr_node_t *r = sr_schema_root(a);
+    assert_int_equal(r->field_cnt, 500);
+    const sr_node_t *last = r->fields[499].type->branches[1];
+    assert_int_equal(json_integer_value(json_object_get(last->props, "k")),
+                     499);
+    assert_true(json_is_null(r->fields[499].dflt));
+    free(compact);
+    free(pretty);
+    sr_schema_release(a);
+    sr_schema_release(b);
+}
+
+static void *canonical_thread(void *arg)
+{
+    return (void *)sr_schema_canonical(arg);
+}
+
+/* The canonical form is built on first use: concurrent first calls agree
+ * on one copy, and it matches the fingerprint computed at parse time. */
+static void test_canonical_lazy(void **state)
+{
+    (void)state;
+    mw_err_t err;
+    sr_schema_t *sch = parse_str(
+        "{\"type\":\"record\",\"name\":\"L\",\"doc\":\"x\",\"fields\":["
+        "{\"name\":\"a\",\"type\":\"int\",\"default\":1}]}", &err);
+    assert_non_null(sch);
+    pthread_t th[4];
+    void *res[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, canonical_thread, sch),
+                         0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_join(th[i], &res[i]), 0);
+    for (int i = 1; i < 4; i++)
+        assert_ptr_equal(res[i], res[0]);
+    assert_ptr_equal(sr_schema_canonical(sch), res[0]);
+    assert_string_equal(res[0], "{\"name\":\"L\",\"type\":\"record\","
+                                "\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}");
+    sr_schema_release(sch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +629,9 @@ int main(void)
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_node_attributes),
         cmocka_unit_test(test_misc_api),
+        cmocka_unit_test(test_graph_outlives_text),
+        cmocka_unit_test(test_large_and_pretty),
+        cmocka_unit_test(test_canonical_lazy),
     };
     find_data_dir();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -84,6 +84,15 @@ typedef void (pr_emit_room_cb)(void *opaque);
 pr_emit_t *pr_emit_new(struct event_base *base, const mw_conf_t *conf,
                        mw_metrics_t *metrics, mw_err_t *err);
 
+/* Shutdown, phase "drain": waits up to timeout_ms for every event in
+ * flight to be acknowledged (their done callbacks run), then fails the rest
+ * at once with MW_ERR_TIMEOUT, so every done callback has run when this
+ * returns and none comes later.  Later sends answer MW_ERR_STATE.  The
+ * source is destroyed after this (its final checkpoint sees every outcome)
+ * and the emitter after the source.  0 or MW_ERR_TIMEOUT naming how many
+ * events were failed. */
+int pr_emit_flush(pr_emit_t *emit, int timeout_ms, mw_err_t *err);
+
 /* Flushes with the deadline (delivered events get their callbacks; the rest
  * fail with MW_ERR_TIMEOUT) and destroys.  NULL-safe. */
 void pr_emit_destroy(pr_emit_t *emit, int flush_timeout_ms);
@@ -96,6 +105,15 @@ void pr_emit_destroy(pr_emit_t *emit, int flush_timeout_ms);
  * the room callback), MW_ERR_TRANSPORT (registry unreachable). */
 int pr_emit_send(pr_emit_t *emit, const pr_event_t *ev, pr_emit_done_cb *done,
                  void *ctx, mw_err_t *err);
+
+/* Resolves the schemas and encodes ev's key and value exactly as
+ * pr_emit_send would, but sends nothing and takes no in-flight bytes: lets
+ * the http source refuse a whole request before producing any record.
+ * key_schema_id / value_schema_id (either may be NULL) get the ids, 0 for
+ * a key without schema.  Errors as pr_emit_send, without MW_ERR_FULL. */
+int pr_emit_check(pr_emit_t *emit, const pr_event_t *ev,
+                  uint32_t *key_schema_id, uint32_t *value_schema_id,
+                  mw_err_t *err);
 
 /* Sends raw bytes that could not become an event to the dead-letter topic
  * (dlq.topic, default "<topic>.dlq") with headers mesh.error (reason),
@@ -117,5 +135,13 @@ size_t pr_emit_max_inflight_bytes(const pr_emit_t *emit);
 /* True while the producer reports the cluster unreachable (all brokers
  * down): the http source answers 503 with Retry-After at once. */
 bool pr_emit_is_degraded(const pr_emit_t *emit);
+
+/* MW_ERR_FATAL with the producer's reason once Kafka raised a fatal error
+ * (idempotence broken, authorization): the daemon shuts down and exits 1.
+ * 0 otherwise. */
+int pr_emit_check_fatal(const pr_emit_t *emit, mw_err_t *err);
+
+/* The daemon's `topic` key (borrowed for the emitter's life), or NULL. */
+const char *pr_emit_default_topic(const pr_emit_t *emit);
 
 #endif /* PR_EMIT_H */

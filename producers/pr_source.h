@@ -20,6 +20,8 @@
 
 #include <stdbool.h>
 
+#include <jansson.h>
+
 #include "mw_conf.h"
 #include "mw_err.h"
 #include "mw_metrics.h"
@@ -41,6 +43,10 @@ typedef struct pr_source_ops {
     /* Health for /healthz: true, or false with a reason. */
     bool (*health)(void *state, char *reason, size_t reason_size);
     void (*destroy)(void *state);
+    /* Optional (NULL: nothing to add).  Adds the backend's fields to the
+     * ready.file JSON object once started, e.g. the http source's
+     * "http": "http://127.0.0.1:PORT" with the bound port. */
+    void (*ready_info)(void *state, json_t *ready);
 } pr_source_ops_t;
 
 /* Creates the source named by conf's `source` key (conf, base, emit and
@@ -56,5 +62,7 @@ bool pr_source_health(const pr_source_t *src, char *reason,
                       size_t reason_size);
 void pr_source_destroy(pr_source_t *src);
 const char *pr_source_name(const pr_source_t *src);
+/* Lets the backend add its fields to ready (borrowed); after start. */
+void pr_source_ready_info(const pr_source_t *src, json_t *ready);
 
 #endif /* PR_SOURCE_H */

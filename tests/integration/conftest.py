@@ -180,3 +180,38 @@ def make_registry(bins, tmp_path):
 def registry(make_registry):
     """One started journal-backed mesh-registry (MeshRegistry)."""
     return make_registry()
+
+
+@pytest.fixture
+def make_producer(bins, tmp_path):
+    """make_producer(sets=None, workdir=None, **kwargs) starts mesh-producer
+    as MeshProducer(binary, workdir, sets=...) (tests/integration/producer.py:
+    ready.file, ops.listener and, for source=http, http.listener on port 0).
+    At teardown every instance the test did not kill is stopped with SIGTERM
+    and must exit 0 (or its .expect_exit, for a test that expects another
+    code)."""
+    from producer import MeshProducer
+
+    binary = bins / "mesh-producer"
+    if not binary.exists():
+        pytest.fail(f"{binary} not built (make test-build BUILD=build/asan SAN=1)")
+    started = []
+
+    def make(sets=None, workdir=None, **kwargs):
+        if workdir is None:
+            workdir = tmp_path / f"mesh-producer-{len(started)}"
+        prod = MeshProducer(binary, workdir, sets=sets, **kwargs)
+        started.append(prod)
+        return prod
+
+    yield make
+    bad = []
+    for i, prod in enumerate(started):
+        if prod.killed:
+            continue
+        code = prod.stop()
+        want = getattr(prod, "expect_exit", 0)
+        if code != want:
+            bad.append(f"mesh-producer {i} exited with {code} (expected "
+                       f"{want}):\n{prod.log()[-3000:]}")
+    assert not bad, "\n".join(bad)

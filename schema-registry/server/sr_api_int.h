@@ -157,9 +157,11 @@ void sr_api_compat_check(sr_api_req_t *r);
 /* ---- sr_api_register.c: the candidate schema of a request body ---- */
 typedef struct sr_api_candidate {
     sr_schema_t *parsed;   /* kept */
-    char *text;            /* normalised text */
+    const char *text;      /* normalised text (parsed's, borrowed) */
     json_t *refs;          /* references array or NULL (kept) */
-    char *key;             /* identity key (sr_state_key) */
+    const char *key;       /* identity key (sr_state_key): text itself
+                            * without references */
+    char *key_owned;       /* key when built for references, else NULL */
 } sr_api_candidate_t;
 
 /* Reads schema, schemaType, references from r->body and parses them.

@@ -62,8 +62,7 @@ typedef struct sr_api_reg {
 void sr_api_candidate_clear(sr_api_candidate_t *cand)
 {
     sr_schema_release(cand->parsed);
-    free(cand->text);
-    free(cand->key);
+    free(cand->key_owned);
     json_decref(cand->refs);
     memset(cand, 0, sizeof(*cand));
 }
@@ -138,9 +137,9 @@ bool sr_api_candidate_parse(sr_api_req_t *r, sr_api_candidate_t *cand)
     cand->refs = json_is_array(refs) && json_array_size(refs)
                      ? json_incref(refs)
                      : NULL;
-    cand->text = strdup(sr_schema_normalized(cand->parsed));
-    cand->key = sr_state_key(sr_schema_normalized(cand->parsed), cand->refs);
-    if (!cand->text || !cand->key) {
+    cand->text = sr_schema_normalized(cand->parsed);
+    cand->key = sr_state_key(cand->text, cand->refs, &cand->key_owned);
+    if (!cand->key) {
         sr_api_reply_err(r, SR_PROTO_E_INTERNAL, "out of memory");
         return false;
     }

@@ -1,8 +1,10 @@
 /*
  * sr_api_schemas: the /schemas routes, reads by global id.  GET
  * /schemas/ids/{id} is the registry's hot path (every consumer's first
- * message of a schema, every serializer cache miss), so its body is built
- * once per id and kept in the state next to the schema.
+ * message of a schema, every serializer cache miss), so its body is kept
+ * in the state's bounded LRU of hot bodies (SR_STATE_BODY_CACHE_MAX): built
+ * once per id while the id stays hot, without a copy per registered
+ * schema.
  *
  * An id that is not a number is a 404 "HTTP 404 Not Found" (Jersey fails to
  * convert the path parameter), an unknown one 40403.
@@ -58,22 +60,29 @@ static json_t *sr_api_schema_json(const sr_state_schema_t *sch)
 void sr_api_schema_by_id(sr_api_req_t *r)
 {
     const sr_state_schema_t *sch = sr_api_schema_of(r);
+    const char *body;
+    size_t len;
     json_t *o;
+    char *built;
 
     if (!sch)
         return;
     /* fetchMaxId adds a field, so only the plain form is cached; the
      * subject and format parameters do not change an Avro answer. */
     if (!sr_api_query_bool(r, "fetchMaxId")) {
-        if (!sch->body) {
+        body = sr_state_body(r->api->state, sch, &len);
+        if (!body) {
             o = sr_api_schema_json(sch);
-            sr_state_set_body(r->api->state, sch->id,
-                              json_dumps(o, JSON_COMPACT |
-                                                JSON_PRESERVE_ORDER));
+            built = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
             json_decref(o);
+            if (built) {
+                len = strlen(built);
+                sr_state_set_body(r->api->state, sch, built, len);
+                body = built;
+            }
         }
-        if (sch->body) {
-            sr_api_reply_text(r, 200, sch->body, strlen(sch->body));
+        if (body) {
+            sr_api_reply_text(r, 200, body, len);
             return;
         }
     }

@@ -3,15 +3,21 @@
  * records in log order (see sr_state.h for the contract).
  *
  * Layout: a hash map subject name -> sr_state_subject_t (versions sorted by
- * number), a hash map id -> sr_state_schema_t, and a hash map identity key
- * (normalised text + references) -> id so the same schema under two
- * subjects shares one id.  A schema lives while some version (live or
+ * number) and two hash tables over the schemas, by id and by identity key
+ * (normalised text + references, so the same schema under two subjects
+ * shares one id).  A schema lives while some version (live or
  * soft-deleted) points at it; the last tombstone frees it, but max_id never
  * goes down, so ids are never reused.  Subjects are never freed: their
  * highest version ever used must survive permanent deletes.
  *
- * Invariants: every version's id is in the id map; use_cnt counts them;
- * live_cnt counts the versions not soft-deleted.
+ * Memory is per schema what the parsed schema costs plus one small entry:
+ * both tables chain through the entry itself (no per-schema map nodes, no
+ * copied keys), the stored text and key are the parsed schema's normalised
+ * text when they can be, and GET bodies live in a bounded LRU.
+ *
+ * Invariants: every version's id is in the id table; use_cnt counts them;
+ * live_cnt counts the versions not soft-deleted; a key is in the key table
+ * once, bound to the first id applied with it.
  */
 #include "sr_state.h"
 
@@ -26,13 +32,34 @@
 
 #define SR_STATE_COMPONENT "state"
 #define SR_STATE_REFS_MAX 256
+#define SR_STATE_TAB_MIN 64
 
-/* Chained hash map, string keys (copied), borrowed values. */
+/* A schema with the state's bookkeeping; pub first, so the pointers handed
+ * out cast back. */
+typedef struct sr_state_ent {
+    sr_state_schema_t pub;
+    uint32_t key_hash;
+    unsigned text_owned : 1, key_owned : 1, type_owned : 1, in_keys : 1;
+    struct sr_state_ent *id_next;  /* id table chain */
+    struct sr_state_ent *key_next; /* key table chain, while in_keys */
+    struct sr_state_ent *lru_prev, *lru_next; /* body cache, while body */
+    char *body;
+    size_t body_len;
+} sr_state_ent_t;
+
+/* Intrusive chained hash table of entries (cap a power of two). */
+typedef struct sr_state_tab {
+    sr_state_ent_t **b;
+    size_t cap;
+    size_t cnt;
+} sr_state_tab_t;
+
+/* Chained hash map, keys borrowed from the value (a subject's name). */
 typedef struct sr_map_ent {
     struct sr_map_ent *next;
     uint64_t hash;
+    const char *key;
     void *val;
-    char key[];
 } sr_map_ent_t;
 
 typedef struct sr_map {
@@ -42,9 +69,11 @@ typedef struct sr_map {
 } sr_map_t;
 
 struct sr_state {
-    sr_map_t subjects;  /* name -> sr_state_subject_t */
-    sr_map_t schemas;   /* decimal id -> sr_state_schema_t */
-    sr_map_t keys;      /* identity key -> (void *)(intptr_t)id */
+    sr_map_t subjects;   /* name -> sr_state_subject_t */
+    sr_state_tab_t ids;  /* schemas by id */
+    sr_state_tab_t keys; /* schemas by identity key */
+    sr_state_ent_t *lru_head, *lru_tail; /* cached bodies, newest first */
+    size_t lru_cnt;
     sr_state_subject_t **subj_arr; /* every subject, for listings */
     size_t subj_cnt, subj_cap;
     size_t live_subject_cnt;
@@ -78,7 +107,7 @@ static void *sr_map_get(const sr_map_t *m, const char *key)
 
 static int sr_map_grow(sr_map_t *m)
 {
-    size_t cap = m->cap ? m->cap * 2 : 64;
+    size_t cap = m->cap ? m->cap * 2 : SR_STATE_TAB_MIN;
     sr_map_ent_t **b = calloc(cap, sizeof(*b));
 
     if (!b)
@@ -98,50 +127,24 @@ static int sr_map_grow(sr_map_t *m)
     return 0;
 }
 
-/* Inserts or replaces key's value. */
-static int sr_map_put(sr_map_t *m, const char *key, void *val)
+/* Adds key (not present; borrowed: it must live as long as the entry). */
+static int sr_map_add(sr_map_t *m, const char *key, void *val)
 {
     uint64_t h = sr_map_hash(key);
-    size_t len = strlen(key);
     sr_map_ent_t *e;
 
-    if (m->cap)
-        for (e = m->buckets[h & (m->cap - 1)]; e; e = e->next)
-            if (e->hash == h && !strcmp(e->key, key)) {
-                e->val = val;
-                return 0;
-            }
     if (m->cnt >= m->cap && sr_map_grow(m) != 0)
         return MW_ERR_NOMEM;
-    e = malloc(sizeof(*e) + len + 1);
+    e = malloc(sizeof(*e));
     if (!e)
         return MW_ERR_NOMEM;
-    memcpy(e->key, key, len + 1);
+    e->key = key;
     e->hash = h;
     e->val = val;
     e->next = m->buckets[h & (m->cap - 1)];
     m->buckets[h & (m->cap - 1)] = e;
     m->cnt++;
     return 0;
-}
-
-static void sr_map_del(sr_map_t *m, const char *key)
-{
-    uint64_t h = sr_map_hash(key);
-
-    if (!m->cap)
-        return;
-    for (sr_map_ent_t **p = &m->buckets[h & (m->cap - 1)]; *p;
-         p = &(*p)->next) {
-        sr_map_ent_t *e = *p;
-
-        if (e->hash == h && !strcmp(e->key, key)) {
-            *p = e->next;
-            free(e);
-            m->cnt--;
-            return;
-        }
-    }
 }
 
 static void sr_map_free(sr_map_t *m, void (*free_val)(void *))
@@ -160,19 +163,195 @@ static void sr_map_free(sr_map_t *m, void (*free_val)(void *))
     memset(m, 0, sizeof(*m));
 }
 
-static void sr_state_schema_free(void *p)
-{
-    sr_state_schema_t *sch = p;
+/* ---- schema tables ------------------------------------------------ */
 
-    if (!sch)
+static size_t sr_state_id_slot(int id, size_t cap)
+{
+    return ((uint32_t)id * 2654435761u) & (cap - 1);
+}
+
+static size_t sr_state_key_slot(const sr_state_ent_t *e, size_t cap)
+{
+    return e->key_hash & (cap - 1);
+}
+
+static sr_state_ent_t *sr_state_by_id(const sr_state_t *state, int id)
+{
+    if (!state->ids.cap)
+        return NULL;
+    for (sr_state_ent_t *e = state->ids.b[sr_state_id_slot(id,
+                                                            state->ids.cap)];
+         e; e = e->id_next)
+        if (e->pub.id == id)
+            return e;
+    return NULL;
+}
+
+static sr_state_ent_t *sr_state_by_key(const sr_state_t *state,
+                                       const char *key)
+{
+    uint32_t h = (uint32_t)sr_map_hash(key);
+
+    if (!state->keys.cap)
+        return NULL;
+    for (sr_state_ent_t *e = state->keys.b[h & (state->keys.cap - 1)]; e;
+         e = e->key_next)
+        if (e->key_hash == h && !strcmp(e->pub.key, key))
+            return e;
+    return NULL;
+}
+
+/* Doubles a table's buckets when full; by_key picks the chain. */
+static int sr_state_tab_reserve(sr_state_tab_t *t, bool by_key)
+{
+    size_t cap = t->cap ? t->cap * 2 : SR_STATE_TAB_MIN;
+    sr_state_ent_t **b;
+
+    if (t->cnt < t->cap)
+        return 0;
+    if (!(b = calloc(cap, sizeof(*b))))
+        return MW_ERR_NOMEM;
+    for (size_t i = 0; i < t->cap; i++) {
+        sr_state_ent_t *e = t->b[i], *next;
+
+        for (; e; e = next) {
+            size_t slot = by_key ? sr_state_key_slot(e, cap)
+                                 : sr_state_id_slot(e->pub.id, cap);
+
+            next = by_key ? e->key_next : e->id_next;
+            *(by_key ? &e->key_next : &e->id_next) = b[slot];
+            b[slot] = e;
+        }
+    }
+    free(t->b);
+    t->b = b;
+    t->cap = cap;
+    return 0;
+}
+
+static int sr_state_ids_add(sr_state_t *state, sr_state_ent_t *e)
+{
+    size_t slot;
+
+    if (sr_state_tab_reserve(&state->ids, false) != 0)
+        return MW_ERR_NOMEM;
+    slot = sr_state_id_slot(e->pub.id, state->ids.cap);
+    e->id_next = state->ids.b[slot];
+    state->ids.b[slot] = e;
+    state->ids.cnt++;
+    return 0;
+}
+
+static int sr_state_keys_add(sr_state_t *state, sr_state_ent_t *e)
+{
+    size_t slot;
+
+    if (sr_state_tab_reserve(&state->keys, true) != 0)
+        return MW_ERR_NOMEM;
+    slot = sr_state_key_slot(e, state->keys.cap);
+    e->key_next = state->keys.b[slot];
+    state->keys.b[slot] = e;
+    state->keys.cnt++;
+    e->in_keys = 1;
+    return 0;
+}
+
+static void sr_state_tabs_del(sr_state_t *state, sr_state_ent_t *e)
+{
+    sr_state_ent_t **p;
+
+    for (p = &state->ids.b[sr_state_id_slot(e->pub.id, state->ids.cap)];
+         *p && *p != e; p = &(*p)->id_next)
+        ;
+    if (*p) {
+        *p = e->id_next;
+        state->ids.cnt--;
+    }
+    if (!e->in_keys)
         return;
-    free(sch->text);
-    free(sch->type);
-    free(sch->key);
-    free(sch->body);
-    json_decref(sch->refs);
-    sr_schema_release(sch->parsed);
-    free(sch);
+    for (p = &state->keys.b[sr_state_key_slot(e, state->keys.cap)];
+         *p && *p != e; p = &(*p)->key_next)
+        ;
+    if (*p) {
+        *p = e->key_next;
+        state->keys.cnt--;
+    }
+    e->in_keys = 0;
+}
+
+/* ---- body cache ----------------------------------------------------- */
+
+static void sr_state_lru_unlink(sr_state_t *state, sr_state_ent_t *e)
+{
+    *(e->lru_prev ? &e->lru_prev->lru_next : &state->lru_head) = e->lru_next;
+    *(e->lru_next ? &e->lru_next->lru_prev : &state->lru_tail) = e->lru_prev;
+    e->lru_prev = e->lru_next = NULL;
+}
+
+static void sr_state_lru_push(sr_state_t *state, sr_state_ent_t *e)
+{
+    e->lru_prev = NULL;
+    e->lru_next = state->lru_head;
+    *(state->lru_head ? &state->lru_head->lru_prev : &state->lru_tail) = e;
+    state->lru_head = e;
+}
+
+static void sr_state_body_drop(sr_state_t *state, sr_state_ent_t *e)
+{
+    if (!e->body)
+        return;
+    sr_state_lru_unlink(state, e);
+    free(e->body);
+    e->body = NULL;
+    e->body_len = 0;
+    state->lru_cnt--;
+}
+
+const char *sr_state_body(sr_state_t *state, const sr_state_schema_t *sch,
+                          size_t *len)
+{
+    sr_state_ent_t *e = (sr_state_ent_t *)sch;
+
+    if (!e->body)
+        return NULL;
+    if (state->lru_head != e) {
+        sr_state_lru_unlink(state, e);
+        sr_state_lru_push(state, e);
+    }
+    *len = e->body_len;
+    return e->body;
+}
+
+void sr_state_set_body(sr_state_t *state, const sr_state_schema_t *sch,
+                       char *body, size_t len)
+{
+    sr_state_ent_t *e = (sr_state_ent_t *)sch;
+
+    sr_state_body_drop(state, e);
+    if (!body)
+        return;
+    e->body = body;
+    e->body_len = len;
+    sr_state_lru_push(state, e);
+    if (++state->lru_cnt > SR_STATE_BODY_CACHE_MAX)
+        sr_state_body_drop(state, state->lru_tail);
+}
+
+static void sr_state_ent_free(sr_state_t *state, sr_state_ent_t *e)
+{
+    if (!e)
+        return;
+    if (state)
+        sr_state_body_drop(state, e);
+    if (e->text_owned)
+        free((char *)e->pub.text);
+    if (e->key_owned)
+        free((char *)e->pub.key);
+    if (e->type_owned)
+        free((char *)e->pub.type);
+    json_decref(e->pub.refs);
+    sr_schema_release(e->pub.parsed);
+    free(e);
 }
 
 static void sr_state_subject_free(void *p)
@@ -209,24 +388,29 @@ void sr_state_destroy(sr_state_t *state)
 {
     if (!state)
         return;
-    sr_map_free(&state->schemas, sr_state_schema_free);
+    for (size_t i = 0; i < state->ids.cap; i++) {
+        sr_state_ent_t *e = state->ids.b[i], *next;
+
+        for (; e; e = next) {
+            next = e->id_next;
+            /* Bodies freed with their entries: no LRU upkeep needed. */
+            free(e->body);
+            e->body = NULL;
+            sr_state_ent_free(NULL, e);
+        }
+    }
+    free(state->ids.b);
+    free(state->keys.b);
     sr_map_free(&state->subjects, sr_state_subject_free);
-    sr_map_free(&state->keys, NULL);
     free(state->subj_arr);
     free(state);
 }
 
-static void sr_state_id_key(char *buf, size_t size, int id)
-{
-    snprintf(buf, size, "%d", id);
-}
-
 const sr_state_schema_t *sr_state_schema(const sr_state_t *state, int id)
 {
-    char k[16];
+    sr_state_ent_t *e = sr_state_by_id(state, id);
 
-    sr_state_id_key(k, sizeof(k), id);
-    return sr_map_get(&state->schemas, k);
+    return e ? &e->pub : NULL;
 }
 
 const sr_state_subject_t *sr_state_subject(const sr_state_t *state,
@@ -244,10 +428,9 @@ const sr_state_subject_t *const *sr_state_subjects(const sr_state_t *state,
 
 int sr_state_id_for_key(const sr_state_t *state, const char *key)
 {
-    intptr_t id = (intptr_t)sr_map_get(&state->keys, key);
+    sr_state_ent_t *e = sr_state_by_key(state, key);
 
-    /* The key map may outlive a freed schema only transiently; check. */
-    return id && sr_state_schema(state, (int)id) ? (int)id : 0;
+    return e ? e->pub.id : 0;
 }
 
 int sr_state_max_id(const sr_state_t *state)
@@ -291,7 +474,7 @@ int sr_state_mode_for(const sr_state_t *state, const char *subject)
 
 size_t sr_state_schema_cnt(const sr_state_t *state)
 {
-    return state->schemas.cnt;
+    return state->ids.cnt;
 }
 
 size_t sr_state_live_subject_cnt(const sr_state_t *state)
@@ -341,33 +524,23 @@ void sr_state_foreach_use(const sr_state_t *state, int id,
     }
 }
 
-void sr_state_set_body(sr_state_t *state, int id, char *body)
+const char *sr_state_key(const char *normalized, const json_t *refs,
+                         char **owned)
 {
-    char k[16];
-    sr_state_schema_t *sch;
-
-    sr_state_id_key(k, sizeof(k), id);
-    sch = sr_map_get(&state->schemas, k);
-    if (!sch) {
-        free(body);
-        return;
-    }
-    free(sch->body);
-    sch->body = body;
-}
-
-char *sr_state_key(const char *normalized, const json_t *refs)
-{
-    char *r = NULL, *key;
+    char *r, *key;
     size_t n;
 
-    if (refs && json_array_size(refs))
-        r = json_dumps(refs, JSON_COMPACT | JSON_SORT_KEYS);
-    n = strlen(normalized) + (r ? strlen(r) : 0) + 2;
+    *owned = NULL;
+    if (!refs || !json_array_size(refs))
+        return normalized;
+    if (!(r = json_dumps(refs, JSON_COMPACT | JSON_SORT_KEYS)))
+        return NULL;
+    n = strlen(normalized) + strlen(r) + 2;
     key = malloc(n);
     if (key)
-        snprintf(key, n, "%s%s%s", normalized, r ? "\n" : "", r ? r : "");
+        snprintf(key, n, "%s\n%s", normalized, r);
     free(r);
+    *owned = key;
     return key;
 }
 
@@ -427,7 +600,7 @@ static sr_state_subject_t *sr_state_subject_add(sr_state_t *state,
     }
     subj = calloc(1, sizeof(*subj));
     if (!subj || !(subj->name = strdup(name)) ||
-        sr_map_put(&state->subjects, name, subj) != 0) {
+        sr_map_add(&state->subjects, subj->name, subj) != 0) {
         sr_state_subject_free(subj);
         return NULL;
     }
@@ -439,7 +612,7 @@ static sr_state_subject_t *sr_state_subject_add(sr_state_t *state,
 
 static void sr_state_gauges(sr_state_t *state)
 {
-    mw_gauge_set(state->g_schemas, (double)state->schemas.cnt);
+    mw_gauge_set(state->g_schemas, (double)state->ids.cnt);
     mw_gauge_set(state->g_subjects, (double)state->live_subject_cnt);
 }
 
@@ -453,73 +626,100 @@ static void sr_state_live_delta(sr_state_t *state, sr_state_subject_t *subj,
         state->live_subject_cnt--;
 }
 
-/* Identity key of a recorded text: parsed and normalised when possible (the
- * same schema written with other spacing shares the id), the raw text when
- * it does not parse (a foreign log's schema type we do not know). */
-static char *sr_state_record_key(const sr_state_t *state, const char *text,
-                                 const json_t *refs, sr_schema_t **parsed)
+/* A recorded AVRO text parsed against its references; NULL when it does
+ * not parse (then its identity is the raw text). */
+static sr_schema_t *sr_state_parse(const sr_state_t *state, const char *text,
+                                   const json_t *refs)
 {
     sr_schema_t *refv[SR_STATE_REFS_MAX];
     size_t ref_cnt = 0;
-    sr_schema_t *sch = NULL;
-    char *key;
 
     if (sr_state_resolve_refs(state, refs, refv, SR_STATE_REFS_MAX, &ref_cnt,
-                              NULL) == 0)
-        sch = sr_schema_parse(text, strlen(text), refv, ref_cnt, NULL);
-    key = sr_state_key(sch ? sr_schema_normalized(sch) : text, refs);
-    if (parsed)
-        *parsed = sch;
-    else
-        sr_schema_release(sch);
-    return key;
+                              NULL) != 0)
+        return NULL;
+    return sr_schema_parse(text, strlen(text), refv, ref_cnt, NULL);
 }
 
-static sr_state_schema_t *sr_state_schema_add(sr_state_t *state, int id,
-                                              const char *text,
-                                              const char *type, json_t *refs)
+/* Known schema types point at literals: no copy per schema. */
+static const char *sr_state_type_name(const char *type)
 {
-    sr_state_schema_t *sch = calloc(1, sizeof(*sch));
-    char k[16];
+    static const char *const known[] = {"AVRO", "JSON", "PROTOBUF"};
 
-    if (!sch)
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (!strcmp(type, known[i]))
+            return known[i];
+    return NULL;
+}
+
+/* Fills e's text, type, refs, key and parsed; MW_ERR_NOMEM. */
+static int sr_state_ent_fill(const sr_state_t *state, sr_state_ent_t *e,
+                             const char *text, const char *type,
+                             json_t *refs)
+{
+    const char *norm;
+    char *owned;
+
+    e->pub.type = sr_state_type_name(type ? type : "AVRO");
+    if (!e->pub.type) {
+        if (!(e->pub.type = strdup(type)))
+            return MW_ERR_NOMEM;
+        e->type_owned = 1;
+    }
+    e->pub.refs = json_is_array(refs) && json_array_size(refs)
+                      ? json_incref(refs)
+                      : NULL;
+    if (!strcmp(e->pub.type, "AVRO"))
+        e->pub.parsed = sr_state_parse(state, text, e->pub.refs);
+    norm = e->pub.parsed ? sr_schema_normalized(e->pub.parsed) : NULL;
+    /* What this registry writes is already normalised: share the parsed
+     * schema's copy; keep a foreign log's spelling as recorded. */
+    if (norm && !strcmp(norm, text)) {
+        e->pub.text = norm;
+    } else {
+        if (!(e->pub.text = strdup(text)))
+            return MW_ERR_NOMEM;
+        e->text_owned = 1;
+    }
+    e->pub.key = sr_state_key(norm ? norm : e->pub.text, e->pub.refs,
+                              &owned);
+    e->key_owned = owned != NULL;
+    if (!e->pub.key)
+        return MW_ERR_NOMEM;
+    e->key_hash = (uint32_t)sr_map_hash(e->pub.key);
+    return 0;
+}
+
+static sr_state_ent_t *sr_state_schema_add(sr_state_t *state, int id,
+                                           const char *text,
+                                           const char *type, json_t *refs)
+{
+    sr_state_ent_t *e = calloc(1, sizeof(*e));
+
+    if (!e)
         return NULL;
-    sch->id = id;
-    sch->text = strdup(text);
-    sch->type = strdup(type ? type : "AVRO");
-    sch->refs = json_is_array(refs) && json_array_size(refs)
-                    ? json_incref(refs)
-                    : NULL;
-    if (!strcmp(sch->type, "AVRO"))
-        sch->key = sr_state_record_key(state, text, sch->refs, &sch->parsed);
-    else
-        sch->key = sr_state_key(text, sch->refs);
-    sr_state_id_key(k, sizeof(k), id);
-    if (!sch->text || !sch->type || !sch->key ||
-        sr_map_put(&state->schemas, k, sch) != 0) {
-        sr_state_schema_free(sch);
+    e->pub.id = id;
+    if (sr_state_ent_fill(state, e, text, type, refs) != 0 ||
+        sr_state_ids_add(state, e) != 0) {
+        sr_state_ent_free(state, e);
         return NULL;
     }
     /* The first id given to a text stays its id (a foreign log may hold
-     * the same text under two ids). */
-    if (!sr_state_id_for_key(state, sch->key))
-        sr_map_put(&state->keys, sch->key, (void *)(intptr_t)id);
+     * the same text under two ids).  Without room in the key table the
+     * schema is still served by id; a later registration of the same text
+     * just gets a new id. */
+    if (!sr_state_by_key(state, e->pub.key))
+        (void)sr_state_keys_add(state, e);
     if (id > state->max_id)
         state->max_id = id;
-    return sch;
+    return e;
 }
 
-static void sr_state_schema_unuse(sr_state_t *state, sr_state_schema_t *sch)
+static void sr_state_schema_unuse(sr_state_t *state, sr_state_ent_t *e)
 {
-    char k[16];
-
-    if (--sch->use_cnt > 0)
+    if (--e->pub.use_cnt > 0)
         return;
-    if ((intptr_t)sr_map_get(&state->keys, sch->key) == sch->id)
-        sr_map_del(&state->keys, sch->key);
-    sr_state_id_key(k, sizeof(k), sch->id);
-    sr_map_del(&state->schemas, k);
-    sr_state_schema_free(sch);
+    sr_state_tabs_del(state, e);
+    sr_state_ent_free(state, e);
 }
 
 /* Index where version is or would be inserted. */
@@ -543,15 +743,13 @@ static void sr_state_version_remove(sr_state_t *state,
                                     sr_state_subject_t *subj, int version)
 {
     size_t i = sr_state_version_pos(subj, version);
-    char k[16];
-    sr_state_schema_t *sch;
+    sr_state_ent_t *sch;
 
     if (i >= subj->version_cnt || subj->versions[i].version != version)
         return;
     if (!subj->versions[i].deleted)
         sr_state_live_delta(state, subj, -1);
-    sr_state_id_key(k, sizeof(k), subj->versions[i].id);
-    sch = sr_map_get(&state->schemas, k);
+    sch = sr_state_by_id(state, subj->versions[i].id);
     memmove(&subj->versions[i], &subj->versions[i + 1],
             (subj->version_cnt - i - 1) * sizeof(subj->versions[0]));
     subj->version_cnt--;
@@ -585,14 +783,19 @@ static bool sr_state_schema_differs(const sr_state_t *state,
                                     const sr_state_schema_t *sch,
                                     const char *text, json_t *refs)
 {
+    sr_schema_t *parsed;
+    const char *key;
+    char *owned;
     bool differs;
-    char *key;
 
     if (!strcmp(sch->text, text))
         return false;
-    key = sr_state_record_key(state, text, refs, NULL);
+    parsed = sr_state_parse(state, text, refs);
+    key = sr_state_key(parsed ? sr_schema_normalized(parsed) : text, refs,
+                       &owned);
     differs = !key || strcmp(key, sch->key) != 0;
-    free(key);
+    free(owned);
+    sr_schema_release(parsed);
     return differs;
 }
 
@@ -607,8 +810,7 @@ static void sr_state_apply_schema(sr_state_t *state, const char *subject,
     sr_state_version_t ver = {.version = version, .id = id,
                               .deleted = json_is_true(
                                   json_object_get(val, "deleted"))};
-    const sr_state_schema_t *bound;
-    sr_state_schema_t *sch;
+    sr_state_ent_t *bound, *sch;
     size_t pos;
 
     if (!subj || version < 1)
@@ -623,9 +825,9 @@ static void sr_state_apply_schema(sr_state_t *state, const char *subject,
                     version, mw_log_q("missing id or schema"));
         return;
     }
-    bound = sr_state_schema(state, id);
+    bound = sr_state_by_id(state, id);
     pos = sr_state_version_pos(subj, version);
-    if ((bound && sr_state_schema_differs(state, bound, text, refs)) ||
+    if ((bound && sr_state_schema_differs(state, &bound->pub, text, refs)) ||
         (pos < subj->version_cnt && subj->versions[pos].version == version &&
          subj->versions[pos].id != id)) {
         mw_log_debug(SR_STATE_COMPONENT, "schema record lost a race",
@@ -639,17 +841,20 @@ static void sr_state_apply_schema(sr_state_t *state, const char *subject,
         subj->versions[pos].deleted = ver.deleted;
         return;
     }
-    sch = (sr_state_schema_t *)bound;
+    sch = bound;
     if (!sch)
         sch = sr_state_schema_add(
             state, id, text,
             json_string_value(json_object_get(val, "schemaType")), refs);
+    if (sch)
+        sch->pub.use_cnt++;
     if (!sch || sr_state_version_insert(subj, pos, &ver) != 0) {
         mw_log_error(SR_STATE_COMPONENT, "out of memory applying a record",
                      "subject=%s version=%d", mw_log_q(subject), version);
+        if (sch)
+            sr_state_schema_unuse(state, sch);
         return;
     }
-    sch->use_cnt++;
     if (!ver.deleted)
         sr_state_live_delta(state, subj, 1);
 }

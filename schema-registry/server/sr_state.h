@@ -32,18 +32,24 @@
 
 typedef struct sr_state sr_state_t;
 
-/* One schema, by global id.  Read-only for callers. */
+/* One schema, by global id.  Read-only for callers.  Its strings are
+ * shared rather than copied: text is the parsed schema's normalised text
+ * whenever the record held exactly that (always for what this registry
+ * wrote), and key is text itself when there are no references. */
 typedef struct sr_state_schema {
     int id;
-    char *text;          /* the text as recorded (normalised when we wrote
+    const char *text;    /* the text as recorded (normalised when we wrote
                           * it) */
-    char *type;          /* "AVRO", "JSON", "PROTOBUF" */
+    const char *type;    /* "AVRO", "JSON", "PROTOBUF" */
     json_t *refs;        /* [{"name","subject","version"}] or NULL */
-    char *key;           /* identity: normalised text + references */
+    const char *key;     /* identity: normalised text + references */
     sr_schema_t *parsed; /* NULL when the text did not parse (foreign log) */
     size_t use_cnt;      /* versions (live or soft-deleted) pointing here */
-    char *body;          /* cached GET /schemas/ids/{id} body, or NULL */
 } sr_state_schema_t;
+
+/* Bodies of GET /schemas/ids/{id} kept (most recently used first): a hot
+ * set, not one per schema, so memory does not grow with the registry. */
+#define SR_STATE_BODY_CACHE_MAX 1024
 
 typedef struct sr_state_version {
     int version;
@@ -92,9 +98,12 @@ const sr_state_schema_t *sr_state_schema(const sr_state_t *state, int id);
 /* The id already given to key (sr_state_key), or 0. */
 int sr_state_id_for_key(const sr_state_t *state, const char *key);
 
-/* Identity of a schema: its normalised text plus its references, as one
- * malloc'd string (caller frees); NULL on ENOMEM. */
-char *sr_state_key(const char *normalized, const json_t *refs);
+/* Identity of a schema: its normalised text plus its references.  Without
+ * references that is normalized itself (*owned = NULL); with them a
+ * malloc'd string, also stored in *owned for the caller to free.  NULL on
+ * ENOMEM. */
+const char *sr_state_key(const char *normalized, const json_t *refs,
+                         char **owned);
 
 /* Resolves references [{"name","subject","version"}] to parsed schemas:
  * out gets up to max borrowed pointers (*cnt of them).  MW_ERR_NOT_FOUND
@@ -127,7 +136,15 @@ typedef void (sr_state_usage_cb)(void *opaque, const sr_state_subject_t *subj,
 void sr_state_foreach_use(const sr_state_t *state, int id,
                           sr_state_usage_cb *cb, void *opaque);
 
-/* Sets the cached body of schema id (consumed; freed with the schema). */
-void sr_state_set_body(sr_state_t *state, int id, char *body);
+/* The cached GET /schemas/ids/{id} body of sch (len bytes, borrowed until
+ * the next apply or set_body), marked as recently used; NULL when not
+ * cached. */
+const char *sr_state_body(sr_state_t *state, const sr_state_schema_t *sch,
+                          size_t *len);
+
+/* Caches body (malloc'd, len bytes, consumed) for sch, evicting the least
+ * recently used body beyond SR_STATE_BODY_CACHE_MAX. */
+void sr_state_set_body(sr_state_t *state, const sr_state_schema_t *sch,
+                       char *body, size_t len);
 
 #endif /* SR_STATE_H */

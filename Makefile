@@ -27,17 +27,20 @@ LIBDIRS := common \
            schema-registry/client \
            schema-registry/server \
            schema-registry/cli \
-           producers
+           producers \
+           consumers
 
 # program name -> its main file; a program is built once its main exists.
-ALL_PROGRAMS := mesh-broker mesh-registry meshctl mesh-producer
+ALL_PROGRAMS := mesh-broker mesh-registry meshctl mesh-producer \
+                mesh-materializer
 MAIN_mesh-broker   := broker-adapters/embedded/eb_main.c
 MAIN_mesh-registry := schema-registry/server/sr_main.c
 MAIN_meshctl       := schema-registry/cli/ctl_main.c
 MAIN_mesh-producer := producers/pr_main.c
+MAIN_mesh-materializer := consumers/mat_main.c
 PROGRAMS := $(foreach p,$(ALL_PROGRAMS),$(if $(wildcard $(MAIN_$(p))),$(p)))
 
-PKGS    := rdkafka jansson libevent libevent_pthreads avro-c
+PKGS    := rdkafka jansson libevent libevent_pthreads avro-c sqlite3 libpq
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wno-format-zero-length
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(WARN) -MMD -MP \

@@ -16,11 +16,13 @@
  * callback runs from a separate loop event (never inside the delivery
  * callback chain, so a source may send again right away).
  *
- * Degraded (all brokers unreachable): bk_producer does not expose
- * librdkafka's "all brokers down" error, so it is inferred: messages are
- * outstanding and none was acknowledged for PR_DEGRADED_AFTER_MS, or a
- * delivery failed with a transport error or a timeout less than
- * PR_DEGRADED_AFTER_MS ago and no acknowledgement came since.
+ * Degraded (Kafka unreachable): librdkafka reports all brokers down
+ * (bk_producer_is_brokers_down, at once, cleared by an ack or a broker up
+ * again); besides, it is inferred for what that error misses (brokers
+ * connected but not answering): messages are outstanding and none was
+ * acknowledged for PR_DEGRADED_AFTER_MS, or a delivery failed with a
+ * transport error or a timeout less than PR_DEGRADED_AFTER_MS ago and no
+ * acknowledgement came since.
  *
  * Thread: the daemon's loop thread, everything, callbacks included.
  */
@@ -675,6 +677,13 @@ bool pr_emit_is_degraded(const pr_emit_t *emit)
 {
     uint64_t now = pr_now_ms();
 
+    /* librdkafka reports "all brokers down" but never "back up"; the flag
+     * only clears on a delivery or a statistics report.  So it counts only
+     * while events are waiting: with nothing in flight the next request is
+     * let through as a probe, and its delivery (or its waiting) decides. */
+    if (emit->prod && emit->msg_cnt > 0 &&
+        bk_producer_is_brokers_down(emit->prod))
+        return true;
     if (emit->failed_ms && now - emit->failed_ms < PR_DEGRADED_AFTER_MS)
         return true;
     return emit->msg_cnt > 0 && now - emit->progress_ms > PR_DEGRADED_AFTER_MS;

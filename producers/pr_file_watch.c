@@ -369,12 +369,45 @@ static int open_path(pr_file_src_t *src, size_t idx,
     return 0;
 }
 
+/* mkdir -p of the checkpoint file's directory: a fresh deployment should
+ * not need a manual step before its first checkpoint can be saved. */
+static int ckpt_dir_create(const char *file, mw_err_t *err)
+{
+    char dir[PATH_MAX];
+    char *slash;
+    struct stat st;
+
+    if ((size_t)snprintf(dir, sizeof(dir), "%s", file) >= sizeof(dir))
+        return mw_err_set(err, MW_ERR_CONFIG, "checkpoint.dir: too long");
+    if (!(slash = strrchr(dir, '/')) || slash == dir)
+        return 0;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return mw_err_set(err, MW_ERR_IO, "checkpoint.dir: cannot create "
+                              "'%s': %s", dir, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return mw_err_set(err, MW_ERR_IO, "checkpoint.dir: cannot create "
+                          "'%s': %s", dir, strerror(errno));
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return mw_err_set(err, MW_ERR_IO, "checkpoint.dir: '%s' is not a "
+                          "directory", dir);
+    return 0;
+}
+
 int pr_file_open_all(pr_file_src_t *src, mw_err_t *err)
 {
     pr_checkpoint_entry_t *ents = NULL;
     size_t ent_cnt = 0;
     int rc = 0;
 
+    if (src->ckpt_file && (rc = ckpt_dir_create(src->ckpt_file, err)) != 0)
+        return rc;
     if (src->ckpt_file) {
         rc = pr_checkpoint_load(src->ckpt_file, &ents, &ent_cnt, err);
         if (rc == MW_ERR_NOT_FOUND)

@@ -93,9 +93,26 @@ static const mw_conf_key_t pr_keys[] = {
      .max = 60000,
      .doc = "source=file: how often files are checked for new data, "
             "rotation and truncation."},
+    {.name = "file.max.line.bytes", .type = MW_CONF_INT, .dflt = "1048576",
+     .min = 16, .max = 67108864,
+     .doc = "source=file: longest line; a longer one is cut and sent to the "
+            "dead-letter topic."},
+    {.name = "file.max.inflight.lines", .type = MW_CONF_INT,
+     .dflt = "100000", .min = 1, .max = 1048576,
+     .doc = "source=file: lines per file sent and not yet acknowledged "
+            "(bounds the duplicates after a crash)."},
     {.name = "checkpoint.dir", .type = MW_CONF_STR,
      .dflt = "./.mesh/producer",
-     .doc = "source=file: directory of the durable per-file checkpoints."},
+     .doc = "source=file: directory of the durable per-file checkpoints "
+            "(created when missing)."},
+    {.name = "checkpoint.interval.ms", .type = MW_CONF_INT, .dflt = "200",
+     .min = 0, .max = 3600000,
+     .doc = "source=file: the checkpoint is saved at least this often while "
+            "lines are acknowledged."},
+    {.name = "checkpoint.lines", .type = MW_CONF_INT, .dflt = "20000",
+     .min = 1, .max = 100000000,
+     .doc = "source=file: the checkpoint is also saved once this many lines "
+            "were acknowledged since the last save."},
     {.name = "value.subject", .type = MW_CONF_STR,
      .doc = "Subject of the value schema (default: from "
             "subject.name.strategy)."},

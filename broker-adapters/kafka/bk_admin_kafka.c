@@ -24,9 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bk_admin_int.h"
 #include "bk_int.h"
+#include "mw_log.h"
 
 #define BK_ADMIN_WAIT_MARGIN_MS 2000
 
@@ -146,6 +148,9 @@ static int bk_ak_need_controller(bk_admin_be_t *be, const char *what,
     return 0;
 }
 
+static int bk_ak_await_visible(bk_admin_be_t *be, const char *name,
+                               int partitions);
+
 static int bk_ak_create(bk_admin_be_t *be, const char *name, int partitions,
                         int replication, const bk_kv_t *configs,
                         size_t config_cnt, mw_err_t *err)
@@ -189,6 +194,9 @@ static int bk_ak_create(bk_admin_be_t *be, const char *name, int partitions,
                               what, err);
     }
     rd_kafka_event_destroy(ev);
+    if (rc == 0 && bk_ak_await_visible(be, name, partitions))
+        mw_log_warn("kafka", "created topic not yet in metadata",
+                    "topic=%s", name);
     return rc;
 }
 
@@ -210,6 +218,36 @@ static int bk_ak_metadata(bk_admin_be_t *be, const char *what,
     if (rerr)
         return bk_ak_fail(be, rerr, rd_kafka_err2str(rerr), what, err);
     return 0;
+}
+
+/* CreateTopics answers once the controller committed the topic; brokers'
+ * metadata caches follow a moment later (KRaft propagation).  Waiting here
+ * until a Metadata request shows the topic with all its partitions makes
+ * "create, then describe or produce" work for every caller.  Returns 0 once
+ * visible, MW_ERR_TIMEOUT after BK_ADMIN_TIMEOUT_MS (the topic exists
+ * anyway: the caller only logs it). */
+static int bk_ak_await_visible(bk_admin_be_t *be, const char *name,
+                               int partitions)
+{
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+
+    for (int waited_ms = 0; waited_ms < BK_ADMIN_TIMEOUT_MS; waited_ms += 50) {
+        const rd_kafka_metadata_t *md = NULL;
+        bool visible = false;
+
+        if (bk_ak_metadata(be, "await topic", &md, NULL) == 0) {
+            for (int i = 0; i < md->topic_cnt && !visible; i++)
+                visible = !md->topics[i].err &&
+                          !strcmp(md->topics[i].topic, name) &&
+                          (partitions <= 0 ||
+                           md->topics[i].partition_cnt == partitions);
+            rd_kafka_metadata_destroy(md);
+        }
+        if (visible)
+            return 0;
+        nanosleep(&pause, NULL);
+    }
+    return MW_ERR_TIMEOUT;
 }
 
 static int bk_ak_list(bk_admin_be_t *be, bk_topic_info_t **topics,

@@ -12,7 +12,9 @@
  * see rd_kafka_rebalance_protocol).
  *
  * Records: bk_consumer_poll returns a record owned by the caller, freed with
- * bk_record_destroy (so a caller may batch several before committing).
+ * bk_record_destroy (so a caller may batch several before committing).  The
+ * record is a small fixed-size view over librdkafka's message: no copy of
+ * key or value, headers parsed only on demand.
  *
  * Threads: one thread owns the consumer.  Rebalance callbacks, errors and
  * statistics run inside bk_consumer_poll (or on the loop thread once
@@ -39,7 +41,10 @@ typedef struct bk_consumer bk_consumer_t;
 #define BK_OFFSET_END (-1LL)
 #define BK_OFFSET_STORED (-1000LL) /* committed offset, else auto.offset.reset */
 
-/* One consumed record.  Every pointer lives as long as the record. */
+/* One consumed record.  Every pointer lives as long as the record.
+ * Headers are not fields: librdkafka parses them only when asked
+ * (bk_record_header_cnt / _at / bk_record_header), which costs about as much
+ * as the whole poll, so records whose headers nobody reads never pay it. */
 typedef struct bk_record {
     const char *topic;
     int32_t partition;
@@ -49,8 +54,6 @@ typedef struct bk_record {
     const void *value;   /* NULL for a tombstone */
     size_t value_len;
     int64_t timestamp_ms; /* -1 when not available */
-    const bk_header_t *headers;
-    size_t header_cnt;
 } bk_record_t;
 
 /* A topic partition with an offset (next offset to read / to commit). */
@@ -98,8 +101,8 @@ bk_consumer_t *bk_consumer_new_props(const mw_conf_t *conf,
                                      void *opaque, mw_metrics_t *metrics,
                                      mw_err_t *err);
 
-/* Destroys; call bk_consumer_close first to leave the group cleanly.
- * Accepts NULL. */
+/* Destroys; call bk_consumer_close first to leave the group cleanly, and
+ * destroy every record first.  Accepts NULL. */
 void bk_consumer_destroy(bk_consumer_t *cons);
 
 /* Subscribes to topics (topic_cnt names, copied).  0 or MW_ERR_INVALID. */
@@ -113,7 +116,24 @@ int bk_consumer_subscribe(bk_consumer_t *cons, const char *const *topics,
 int bk_consumer_poll(bk_consumer_t *cons, int timeout_ms, bk_record_t **rec,
                      mw_err_t *err);
 
+/* Frees rec and the librdkafka message behind it; any thread, but before
+ * bk_consumer_destroy of the consumer it came from (librdkafka requires its
+ * messages gone before the handle).  Accepts NULL. */
 void bk_record_destroy(bk_record_t *rec);
+
+/* Headers of rec, in the order they were produced, parsed on first use.
+ * A record's header calls must not run on two threads at once (the first
+ * one parses).  Names and values live as long as the record. */
+size_t bk_record_header_cnt(const bk_record_t *rec);
+
+/* The idx-th header into *hdr.  0 or MW_ERR_NOT_FOUND (idx too large). */
+int bk_record_header_at(const bk_record_t *rec, size_t idx, bk_header_t *hdr);
+
+/* The value of the LAST header called name (Kafka allows repeats; the last
+ * one wins, as in the Java client's lastHeader); *value is NULL for a null
+ * value.  0 or MW_ERR_NOT_FOUND. */
+int bk_record_header(const bk_record_t *rec, const char *name,
+                     const void **value, size_t *value_len);
 
 /* Marks rec as processed: its offset + 1 is stored for the next
  * bk_consumer_commit_stored.  0 or MW_ERR_STATE when the partition is no

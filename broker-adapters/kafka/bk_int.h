@@ -32,7 +32,9 @@ typedef struct bk_client {
     bk_role_t role;
     int fatal_code;                 /* 0 or MW_ERR_FATAL once raised */
     char fatal_msg[MW_ERR_MSG_MAX]; /* librdkafka's reason */
-    bool brokers_down;              /* warned about all brokers down */
+    /* librdkafka reported all brokers down; cleared by a successful
+     * delivery (bk_producer) or a statistics report with a broker UP. */
+    bool brokers_down;
     uint64_t error_cnt;             /* error_cb calls, for rate limiting */
     bk_stats_t *stats;              /* NULL without metrics */
 } bk_client_t;

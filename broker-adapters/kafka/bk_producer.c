@@ -42,6 +42,8 @@ static void bk_producer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
     };
 
     (void)rk;
+    if (!rkm->err)
+        prod->cli.brokers_down = false;  /* an ack: a broker is back */
     if (prod->cb)
         prod->cb(prod->opaque, rkm->_private, &dr);
 }
@@ -171,6 +173,11 @@ int bk_producer_outq_len(bk_producer_t *prod)
 int bk_producer_check_fatal(bk_producer_t *prod, mw_err_t *err)
 {
     return bk_client_check_fatal(&prod->cli, err);
+}
+
+bool bk_producer_is_brokers_down(const bk_producer_t *prod)
+{
+    return prod->cli.brokers_down;
 }
 
 /* Loop thread: serve everything queued; delivery reports come in batches

@@ -16,6 +16,7 @@
 #ifndef BK_PRODUCER_H
 #define BK_PRODUCER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,6 +100,11 @@ int bk_producer_outq_len(bk_producer_t *prod);
 
 /* MW_ERR_FATAL with librdkafka's reason once a fatal error was raised. */
 int bk_producer_check_fatal(bk_producer_t *prod, mw_err_t *err);
+
+/* True while librdkafka reports every broker down (its ALL_BROKERS_DOWN
+ * error); false again after a successful delivery or once a statistics
+ * report (every 5 s, when created with metrics) shows a broker up. */
+bool bk_producer_is_brokers_down(const bk_producer_t *prod);
 
 /* Hooks the producer to base (borrowed, must outlive the producer): the
  * loop wakes when librdkafka has events and serves them with a 0 timeout.

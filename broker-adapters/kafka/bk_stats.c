@@ -161,6 +161,17 @@ static void bk_stats_lag(bk_stats_t *stats, json_t *root)
     }
 }
 
+/* A top-level integer field into a gauge.  A missing or non-integer field
+ * leaves the gauge as it was: 0 would claim an empty queue we know nothing
+ * about. */
+static void bk_stats_gauge(mw_gauge_t *gauge, json_t *root, const char *field)
+{
+    json_t *v = json_object_get(root, field);
+
+    if (json_is_integer(v))
+        mw_gauge_set(gauge, (double)json_integer_value(v));
+}
+
 int bk_stats_update(bk_stats_t *stats, const char *json, size_t len,
                     mw_err_t *err)
 {
@@ -174,10 +185,8 @@ int bk_stats_update(bk_stats_t *stats, const char *json, size_t len,
                           root ? "not an object" : jerr.text, jerr.line,
                           jerr.column);
     }
-    mw_gauge_set(stats->outq_msgs,
-                 (double)json_integer_value(json_object_get(root, "msg_cnt")));
-    mw_gauge_set(stats->outq_bytes,
-                 (double)json_integer_value(json_object_get(root, "msg_size")));
+    bk_stats_gauge(stats->outq_msgs, root, "msg_cnt");
+    bk_stats_gauge(stats->outq_bytes, root, "msg_size");
     bk_stats_totals(stats, root);
     bk_stats_brokers(stats, root);
     bk_stats_lag(stats, root); /* producers report lag -1: skipped */

@@ -27,6 +27,7 @@ PREFIXES = {
     "libschema-registry_server.a": ("sr_",),
     "libschema-registry_cli.a": ("ctl_",),
     "libproducers.a": ("pr_",),
+    "libconsumers.a": ("mat_",),
 }
 
 # folder -> prefixes of our headers it must not include (upper layers)

@@ -135,12 +135,18 @@ class Collector:
         self.records = []   # (key, seq, line offset, path)
         self.first = [0] * KEYS  # per key: first sequence number not seen
         self.unique = 0
+        self.part_bytes = [0] * partitions  # approximate bytes read
         self.stop_ev = threading.Event()
         self.error = None
+        # auto.offset.reset=error: if mesh-broker's retention (~5 MiB per
+        # partition) dropped records before they were read, the consumer
+        # says so instead of silently jumping to the end, which would look
+        # like lost lines.
         self.consumer = Consumer({
             "bootstrap.servers": bootstrap,
             "group.id": "file-test-%s" % uuid.uuid4().hex[:8],
             "enable.auto.commit": False, "fetch.wait.max.ms": 10,
+            "auto.offset.reset": "error",
             "topic.metadata.refresh.interval.ms": 500})
         self.consumer.assign([TopicPartition(topic, p, 0)
                               for p in range(partitions)])
@@ -148,13 +154,21 @@ class Collector:
         self.thread.start()
 
     def _run(self):
+        from confluent_kafka import KafkaError
         try:
             while not self.stop_ev.is_set():
                 for msg in self.consumer.consume(10000, 0.1):
                     if msg.error():
+                        if msg.error().code() == KafkaError._AUTO_OFFSET_RESET:
+                            raise AssertionError(
+                                "records dropped by retention before they "
+                                "were read: %s" % msg.error())
                         continue
-                    pos = dict(msg.headers() or [])[
-                        "mesh.position"].decode()
+                    hdrs = msg.headers() or []
+                    pos = dict(hdrs)["mesh.position"].decode()
+                    self.part_bytes[msg.partition()] += (
+                        len(msg.key()) + len(msg.value()) + 20 +
+                        sum(len(n) + len(v) + 4 for n, v in hdrs))
                     path, off = pos.rsplit(":", 1)
                     k, seq = decode_line(msg.value())
                     assert msg.key().decode() == k
@@ -209,7 +223,12 @@ def read_ckpt(ckpt_dir, topic):
 
 def test_million_lines_three_sigkills(mesh_broker, registry, producers,
                                       unique_topic, tmp_path, timeout):
-    topic, parts, total = unique_topic, 48, 1_000_000
+    # 96 partitions: about 2.5 MiB each (with the dups), half of what
+    # mesh-broker keeps per partition (~5 MiB, oldest batches dropped).  With
+    # 48 the fullest partitions reached the limit, so a collector lagging
+    # on a loaded machine could find their first batches gone: lines that
+    # looked lost though Kafka had acknowledged them.
+    topic, parts, total = unique_topic, 96, 1_000_000
     mesh_broker.create_topic(topic, parts)
     register(registry, topic)
     log, ckpt = tmp_path / "app.log", tmp_path / "ckpt"
@@ -240,12 +259,15 @@ def test_million_lines_three_sigkills(mesh_broker, registry, producers,
         kills.append(doc["files"][0]["offset"] if doc and doc["files"] else 0)
         prod = producers.start(sets)
     wthread.join()
-    got = coll.wait(total, timeout(240))
+    assert writer.count == total
+    got = coll.wait(writer.count, timeout(240))
     t_deliver = time.monotonic() - t0
     assert prod.stop() == 0, prod.log()[-3000:]
     time.sleep(0.5)
     coll.close()
-    assert got >= total, f"only {got} of {total} records"
+    assert got >= total, \
+        f"only {got} of {total} records; checkpoint {read_ckpt(ckpt, topic)}" \
+        f", size {log.stat().st_size}; last log:\n{prod.log()[-3000:]}"
     dups = check_complete_in_order(coll.records, writer)
     line_len = log.stat().st_size / total
     # Each duplicate is a line past the checkpoint saved before some kill,
@@ -257,7 +279,8 @@ def test_million_lines_three_sigkills(mesh_broker, registry, producers,
     print(f"\n1M lines: {len(dups)} duplicates over {len(kills)} SIGKILLs "
           f"(bound {3 * bound_lines}); checkpoints at kills "
           f"{[round(c / line_len) for c in kills]} lines; delivered in "
-          f"{t_deliver:.1f}s")
+          f"{t_deliver:.1f}s; fullest partition ~"
+          f"{max(coll.part_bytes) / 2**20:.1f} MiB of mesh-broker's ~5")
     assert len(dups) <= 3 * bound_lines
 
 
@@ -397,3 +420,48 @@ def test_real_kafka_end_to_end(real_kafka, registry, producers, unique_topic,
     coll.close()
     assert got == total
     assert not check_complete_in_order(coll.records, writer)
+
+
+def test_checkpoint_dir_created_and_tuning_keys(mesh_broker, registry,
+                                                producers, unique_topic,
+                                                tmp_path, timeout):
+    """A missing checkpoint.dir is created (mkdir -p) instead of failing
+    every save; the file source's tuning keys are declared and bounded."""
+    topic, parts = unique_topic, 2
+    mesh_broker.create_topic(topic, parts)
+    register(registry, topic)
+    log, ckpt = tmp_path / "app.log", tmp_path / "new" / "nested" / "ckpt"
+    writer = LineWriter()
+    writer.append(log, 1000)
+    sets = file_sets(mesh_broker.bootstrap, registry, topic, [log], ckpt,
+                     **{"checkpoint.lines": 100, "checkpoint.interval.ms": 50,
+                        "file.max.inflight.lines": 300,
+                        "file.max.line.bytes": 4096})
+    coll = Collector(mesh_broker.bootstrap, topic, parts)
+    prod = producers.start(sets)
+    assert coll.wait(1000, timeout(60)) == 1000
+    deadline = time.monotonic() + timeout(10)
+    while time.monotonic() < deadline:
+        doc = read_ckpt(ckpt, topic)
+        if doc and doc["files"][0]["offset"] == log.stat().st_size:
+            break
+        time.sleep(0.1)
+    assert doc and doc["files"][0]["offset"] == log.stat().st_size, doc
+    import requests
+    body = requests.get(prod.ops + "/healthz", timeout=10)
+    assert body.status_code == 200, body.text
+    assert prod.stop() == 0, prod.log()[-3000:]
+    coll.close()
+    check_complete_in_order(coll.records, writer)
+    # Out of bounds: refused at start with exit 2.
+    import subprocess
+    for key, value in (("file.max.inflight.lines", "0"),
+                       ("checkpoint.lines", "0"),
+                       ("file.max.line.bytes", "8")):
+        args = [str(producers.bins / "mesh-producer")]
+        for k, v in {**sets, key: value}.items():
+            args += ["--set", f"{k}={v}"]
+        r = subprocess.run(args, capture_output=True, text=True,
+                           timeout=timeout(30))
+        assert r.returncode == 2, (key, r.returncode, r.stderr[-2000:])
+        assert key in r.stderr, r.stderr[-2000:]

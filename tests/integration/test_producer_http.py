@@ -289,6 +289,63 @@ def test_http_broker_down_up_no_loss(mesh_broker, registry, make_producer,
         assert resp.status_code == 200, resp.text
 
 
+def test_http_all_brokers_down_503(mesh_broker, registry, make_producer,
+                                   unique_topic, timeout):
+    """librdkafka's all-brokers-down report makes the http source answer
+    503 + Retry-After at once, before anything is in flight (the inferred
+    state needs messages outstanding for 5 s); once the brokers are back,
+    posts succeed again."""
+    mesh_broker.create_topic(unique_topic, 3)
+    registry.register(f"{unique_topic}-value", ORDER_SCHEMA)
+    prod = start(make_producer, mesh_broker.bootstrap, registry)
+    with requests.Session() as s:
+        # Connected to every partition leader, so all of them go down.
+        resp = post(s, prod, unique_topic,
+                    {"records": [{"value": order(n)[0]} for n in range(30)]})
+        assert resp.status_code == 200, resp.text
+        for b in (1, 2, 3):
+            mesh_broker.broker_down(b)
+        t_down = time.monotonic()
+        got = None
+        while got is None and time.monotonic() < t_down + timeout(15):
+            try:
+                resp = post(s, prod, unique_topic,
+                            {"records": [{"value": order(100)[0]}]},
+                            timeout=timeout(2))
+            except requests.RequestException:
+                continue  # taken before the report came: waits for Kafka
+            if resp.status_code == 503:
+                got = resp
+            time.sleep(0.2)
+        assert got is not None, "no 503 while every broker was down"
+        waited = time.monotonic() - t_down
+        assert got.headers.get("Retry-After") == "1", got.headers
+        assert got.json()["error_code"] == 50003, got.text
+        assert "unreachable" in got.json()["message"], got.text
+        print(f"503 after {waited:.1f}s")
+        assert requests.get(f"{prod.ops}/healthz",
+                            timeout=10).status_code == 503
+        for b in (1, 2, 3):
+            mesh_broker.broker_up(b)
+        t_up = time.monotonic()
+        ok = None
+        while ok is None and time.monotonic() < t_up + timeout(30):
+            try:
+                resp = post(s, prod, unique_topic,
+                            {"records": [{"value": order(200)[0]}]},
+                            timeout=timeout(20))
+            except requests.RequestException:
+                continue
+            if resp.status_code == 200:
+                ok = resp
+            else:
+                assert resp.status_code == 503, resp.text
+                time.sleep(0.3)
+        assert ok is not None, "posts still refused after the brokers came up"
+        assert ok.json()["offsets"][0]["error_code"] is None, ok.text
+        print(f"200 again {time.monotonic() - t_up:.1f}s after up")
+
+
 def test_http_real_kafka(real_kafka, registry, make_producer, unique_topic,
                          timeout):
     from confluent_kafka.admin import AdminClient, NewTopic

@@ -78,8 +78,17 @@ def test_compacted_topic_config_reads_back(real_kafka, unique_topic, timeout):
     for fut in admin.create_topics([new]).values():
         fut.result(timeout(30))
 
-    md = admin.list_topics(unique_topic, timeout=timeout(10))
-    assert len(md.topics[unique_topic].partitions) == 3
+    # CreateTopics answers once the controller committed the topic; the
+    # broker's metadata cache follows a moment later (KRaft propagation), so
+    # a Metadata request right away may still say UNKNOWN_TOPIC_OR_PART.
+    deadline = time.monotonic() + timeout(10)
+    while True:
+        md = admin.list_topics(unique_topic, timeout=timeout(10))
+        partitions = md.topics[unique_topic].partitions
+        if len(partitions) == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(partitions) == 3
 
     res = ConfigResource(ConfigResource.Type.TOPIC, unique_topic)
     configs = admin.describe_configs([res])[res].result(timeout(30))

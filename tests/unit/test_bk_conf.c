@@ -105,6 +105,10 @@ static void test_consumer_defaults(void **state)
     expect_effective(conf, BK_ROLE_CONSUMER, "enable.auto.commit", "false");
     expect_effective(conf, BK_ROLE_CONSUMER, "enable.auto.offset.store", "false");
     expect_effective(conf, BK_ROLE_CONSUMER, "auto.offset.reset", "smallest");
+    /* Deep local queue: librdkafka 2.0.2 stalls ~1 s per refill past it. */
+    expect_effective(conf, BK_ROLE_CONSUMER, "queued.min.messages", "1000000");
+    expect_effective(conf, BK_ROLE_CONSUMER, "queued.max.messages.kbytes",
+                     "262144");
     /* Producer defaults stay out of consumers. */
     expect_effective(conf, BK_ROLE_CONSUMER, "enable.idempotence", "false");
     mw_conf_destroy(conf);

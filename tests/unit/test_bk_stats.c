@@ -280,8 +280,11 @@ static void test_malformed_ignored(void **state)
     assert_string_equal(before, after);
     free(after);
 
-    /* Well-formed JSON with the wrong types: no crash, counters kept. */
-    feed(f->prod, "{\"txmsgs\":\"many\",\"txmsg_bytes\":1.5,"
+    /* Well-formed JSON with the wrong types: no crash, counters and the
+     * outq gauges kept (a missing or non-integer msg_cnt / msg_size says
+     * nothing about the queue, so it must not read as an empty one). */
+    feed(f->prod, "{\"msg_cnt\":\"12\",\"msg_size\":null,"
+                  "\"txmsgs\":\"many\",\"txmsg_bytes\":1.5,"
                   "\"brokers\":[1,2],\"topics\":{\"t\":{\"partitions\":5},"
                   "\"u\":7},\"rxmsgs\":null}");
     feed(f->prod, "{\"brokers\":{\"b\":{\"nodeid\":\"1\",\"rtt\":{}},"
@@ -294,6 +297,8 @@ static void test_malformed_ignored(void **state)
                 "mesh_kafka_tx_bytes_total{client=\"producer\"} 100000");
     expect_no(after, "broker=\"3\"");
     expect_no(after, "topic=\"t\"");
+    expect_line(after, "mesh_kafka_outq_msgs{client=\"producer\"} 12");
+    expect_line(after, "mesh_kafka_outq_bytes{client=\"producer\"} 3400");
     free(after);
     free(before);
 }

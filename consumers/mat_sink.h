@@ -1,0 +1,86 @@
+/*
+ * mat_sink: the front of mesh-materializer's output ports (STYLE 1: one ops
+ * table, one file per backend — mat_sqlite.c, mat_pg.c, mat_avro.c —
+ * named only in mat_sink.c's registration table).
+ *
+ * The loop (mat_loop) hands a sink typed changes in batches, each batch one
+ * transaction that also stores the consumed offsets, so a crash at any
+ * instant leaves each event applied exactly once:
+ *
+ *   load_offset  (on partition assignment) where to resume; the loop seeks
+ *   begin        start a batch
+ *   ensure_table create the table or add new nullable columns (schema
+ *                evolution), inside the batch's transaction
+ *   apply        one change: upsert or delete by key, or append
+ *   store_offset the next offset to consume per partition, in the batch
+ *   commit       make rows and offsets durable together
+ *   rollback     abandon the batch (error, revoke without commit)
+ *
+ * Thread: the materializer's loop thread; a sink may block in commit
+ * (fsync, a PostgreSQL round trip): the loop runs nothing else meanwhile,
+ * which is the sink's own loop (STYLE 7).
+ */
+#ifndef MAT_SINK_H
+#define MAT_SINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mat_map.h"
+#include "mw_conf.h"
+#include "mw_err.h"
+#include "mw_metrics.h"
+
+typedef struct mat_sink mat_sink_t;
+
+typedef struct mat_sink_ops {
+    const char *name; /* value of the `sink` key */
+    /* Opens the backend from its keys (sqlite.path, postgres.conninfo,
+     * postgres.schema, avro.dir, avro.roll.records, avro.roll.ms, ...).
+     * Creates the offsets store (_mesh_offsets) if missing. */
+    void *(*open)(const mw_conf_t *conf, mw_metrics_t *metrics, mw_err_t *err);
+    /* Next offset to consume for (topic, partition) as stored by the last
+     * committed batch, or -1 when the sink has none. */
+    int (*load_offset)(void *state, const char *topic, int32_t partition,
+                       int64_t *next_offset, mw_err_t *err);
+    int (*begin)(void *state, mw_err_t *err);
+    /* table: the target's full current shape (name, columns, key columns).
+     * Called once per batch per table before its first apply, and again
+     * when the shape changes; adds missing columns (nullable), never drops
+     * or retypes one (MW_ERR_INVALID when asked to). */
+    int (*ensure_table)(void *state, const mat_table_t *table, mw_err_t *err);
+    int (*apply)(void *state, const mat_table_t *table,
+                 const mat_change_t *change, mw_err_t *err);
+    int (*store_offset)(void *state, const char *topic, int32_t partition,
+                        int64_t next_offset, mw_err_t *err);
+    int (*commit)(void *state, mw_err_t *err);
+    void (*rollback)(void *state);
+    /* Health for /healthz. */
+    bool (*health)(void *state, char *reason, size_t reason_size);
+    void (*close)(void *state);
+} mat_sink_ops_t;
+
+/* Opens the sink named by conf's `sink` key (MW_ERR_CONFIG naming the key
+ * when unknown).  conf and metrics borrowed, outlive the sink. */
+mat_sink_t *mat_sink_open(const mw_conf_t *conf, mw_metrics_t *metrics,
+                          mw_err_t *err);
+void mat_sink_close(mat_sink_t *sink);
+const char *mat_sink_name(const mat_sink_t *sink);
+
+int mat_sink_load_offset(mat_sink_t *sink, const char *topic,
+                         int32_t partition, int64_t *next_offset,
+                         mw_err_t *err);
+int mat_sink_begin(mat_sink_t *sink, mw_err_t *err);
+int mat_sink_ensure_table(mat_sink_t *sink, const mat_table_t *table,
+                          mw_err_t *err);
+int mat_sink_apply(mat_sink_t *sink, const mat_table_t *table,
+                   const mat_change_t *change, mw_err_t *err);
+int mat_sink_store_offset(mat_sink_t *sink, const char *topic,
+                          int32_t partition, int64_t next_offset,
+                          mw_err_t *err);
+int mat_sink_commit(mat_sink_t *sink, mw_err_t *err);
+void mat_sink_rollback(mat_sink_t *sink);
+bool mat_sink_health(mat_sink_t *sink, char *reason, size_t reason_size);
+
+#endif /* MAT_SINK_H */

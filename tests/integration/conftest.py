@@ -215,3 +215,57 @@ def make_producer(bins, tmp_path):
             bad.append(f"mesh-producer {i} exited with {code} (expected "
                        f"{want}):\n{prod.log()[-3000:]}")
     assert not bad, "\n".join(bad)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL 15 (tests/integration/pgserver.py), one per
+    session: .conninfo ("host=127.0.0.1 port=N dbname=mesh user=postgres"),
+    .port, .psql(sql) -> text, .rows(sql) -> [tuple], .log().  Tests share
+    it, so each uses its own schema or table names.  Fast shutdown at the
+    end of the session; the data directory is removed."""
+    from pgserver import PgServer
+
+    pg = PgServer()
+    try:
+        pg.start()
+    except Exception:
+        pg.stop()
+        raise
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture
+def make_materializer(bins, tmp_path):
+    """make_materializer(sets=None, workdir=None, **kwargs) starts
+    mesh-materializer as MeshMaterializer(binary, workdir, sets=...)
+    (tests/integration/materializer.py: ready.file and ops.listener on port
+    0; wait=False to start without waiting for ready).  At teardown every
+    instance the test did not kill is stopped with SIGTERM and must exit 0
+    (or its .expect_exit, for a test that expects another code)."""
+    from materializer import MeshMaterializer
+
+    binary = bins / "mesh-materializer"
+    if not binary.exists():
+        pytest.fail(f"{binary} not built (make test-build BUILD=build/asan SAN=1)")
+    started = []
+
+    def make(sets=None, workdir=None, **kwargs):
+        if workdir is None:
+            workdir = tmp_path / f"mesh-materializer-{len(started)}"
+        mat = MeshMaterializer(binary, workdir, sets=sets, **kwargs)
+        started.append(mat)
+        return mat
+
+    yield make
+    bad = []
+    for i, mat in enumerate(started):
+        if mat.killed:
+            continue
+        code = mat.stop()
+        want = getattr(mat, "expect_exit", 0)
+        if code != want:
+            bad.append(f"mesh-materializer {i} exited with {code} (expected "
+                       f"{want}):\n{mat.log()[-3000:]}")
+    assert not bad, "\n".join(bad)

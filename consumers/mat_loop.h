@@ -1,0 +1,66 @@
+/*
+ * mat_loop: the materializer's consume -> decode -> apply -> commit cycle.
+ *
+ * One consumer-group member (bk_consumer) attached to the program's
+ * event_base.  Each record: Confluent framing -> writer schema by id
+ * (sr_client, cached) -> plan (writer, reader.schema or writer) from the
+ * serde cache -> Avro JSON -> mat_envelope -> mat_map row -> mat_sink_apply.
+ * Records are applied in batches (batch.max.records, batch.max.ms), each
+ * one sink transaction that also stores every touched partition's next
+ * offset; the offsets the sink stores are where the partition resumes
+ * on assignment (Kafka's committed offsets are only informative, for lag
+ * tools).  A record that cannot be decoded or mapped goes to the
+ * dead-letter topic (on.error=dlq), flushed before the batch commits, or
+ * stops its partition (on.error=stop); an incompatible schema change
+ * always stops its partition.
+ *
+ * Thread: the loop thread only (the event_base's); the sink's blocking
+ * calls run there too, which is the materializer's own loop (STYLE 7).
+ */
+#ifndef MAT_LOOP_H
+#define MAT_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mat_sink.h"
+#include "mw_conf.h"
+#include "mw_err.h"
+#include "mw_metrics.h"
+
+struct event_base;
+
+typedef struct mat_loop mat_loop_t;
+
+/* Called on the loop thread after an unrecoverable error (a fatal Kafka
+ * error, a sink that fails to load offsets): the program shuts down with
+ * exit 1.  err is borrowed for the call. */
+typedef void(mat_loop_fatal_cb)(void *opaque, const mw_err_t *err);
+
+/* Builds the loop from conf's keys (topics, group.id, mode, table.name,
+ * reader.schema, nested, batch.*, dlq.topic, on.error, registry.url,
+ * kafka.*).  base, conf, sink and metrics are borrowed and outlive the
+ * loop.  NULL with err (MW_ERR_CONFIG naming the key for a bad
+ * reader.schema or topics value). */
+mat_loop_t *mat_loop_new(struct event_base *base, const mw_conf_t *conf,
+                         mat_sink_t *sink, mw_metrics_t *metrics,
+                         mat_loop_fatal_cb *fatal_cb, void *opaque,
+                         mw_err_t *err);
+
+/* Subscribes and starts consuming through the loop. */
+int mat_loop_start(mat_loop_t *loop, mw_err_t *err);
+
+/* Graceful stop, blocking up to timeout_ms: commits the batch in progress
+ * (rows and offsets), leaves the group (the revoke commits nothing more)
+ * and flushes the dead-letter producer.  0, or the first error. */
+int mat_loop_stop(mat_loop_t *loop, int timeout_ms, mw_err_t *err);
+
+/* For /healthz: false with a reason while a partition is stopped or the
+ * loop is backing off after a sink failure. */
+bool mat_loop_health(mat_loop_t *loop, char *reason, size_t reason_size);
+
+/* Destroys; call mat_loop_stop first for a clean stop (without it the
+ * batch in progress is rolled back).  Accepts NULL. */
+void mat_loop_destroy(mat_loop_t *loop);
+
+#endif /* MAT_LOOP_H */

@@ -1,0 +1,114 @@
+/*
+ * mat_pg_int: declarations shared by the PostgreSQL sink's two files.
+ *
+ * mat_pg.c owns the connection, the transaction, DDL (tables, columns,
+ * _mesh_offsets) and the error translation; mat_pg_rows.c owns a table's
+ * pending changes (text-formatted values, deduplicated by key) and writes
+ * them, either by COPY into a temporary staging table then one merge, or by
+ * batched multi-row INSERT ... ON CONFLICT statements.
+ *
+ * Thread: the materializer's loop thread only.
+ */
+#ifndef MAT_PG_INT_H
+#define MAT_PG_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "mat_map.h"
+#include "mat_sink.h"
+#include "mw_buf.h"
+#include "mw_err.h"
+
+extern const mat_sink_ops_t mat_sink_pg_ops;
+
+/* How a table's pending changes reach PostgreSQL. */
+typedef enum mat_pg_strategy {
+    MAT_PG_COPY_MERGE = 0, /* COPY into a temp staging table, one merge */
+    MAT_PG_UPSERT,         /* multi-row INSERT ... ON CONFLICT, DELETE IN */
+    MAT_PG__STRATEGY_CNT
+} mat_pg_strategy_t;
+
+const char *mat_pg_strategy_name(mat_pg_strategy_t strategy);
+
+/* One column as the sink keeps it (copied from a mat_column_t: the loop's
+ * shapes are only borrowed for the call). */
+typedef struct mat_pg_col {
+    char *name;
+    mat_col_type_t type;
+    int precision, scale;
+    bool is_key;
+} mat_pg_col_t;
+
+typedef struct mat_pg_row mat_pg_row_t;
+
+/* A table known to the sink: its shape and its pending changes. */
+typedef struct mat_pg_tab {
+    char *name;             /* table name as given (unquoted) */
+    char *qname;            /* "schema"."table", quoted */
+    int idx;                /* unique per sink: names the staging table */
+    mat_pg_col_t *cols;
+    size_t col_cnt, key_cnt;
+    uint32_t version;       /* version of the shape in cols */
+    bool has_shape;
+    /* The catalog matches `version` as of the last commit (verified) or
+     * inside the open transaction only (pending: lost on rollback). */
+    bool verified, pending;
+    bool flushed_in_tx;     /* staging holds rows from an earlier flush */
+    /* Pending changes, in first-seen order; one per key (the last one). */
+    mat_pg_row_t **rows;
+    size_t row_cnt, row_cap;
+    int32_t *slots;         /* open addressing: row index or -1 */
+    size_t slot_cap;        /* power of two, >= 2 * row_cnt */
+    size_t del_cnt;         /* rows whose op is DELETE */
+} mat_pg_tab_t;
+
+/* Rows kept per table before an early flush inside the batch. */
+#define MAT_PG_ROWS_MAX 50000
+
+/* SQL type of a column ("numeric(12,2)", "timestamp with time zone") as
+ * format_type() spells it, so the catalog can be compared by string. */
+const char *mat_pg_col_sql_type(const mat_pg_col_t *col, char *buf,
+                                size_t size);
+
+/* Appends name as a quoted identifier ("a""b"). */
+int mat_pg_ident(mw_buf_t *buf, const char *name);
+
+/* Translates a failed libpq call into an MW_ERR_* (see mat_pg.c for the
+ * SQLSTATE classes) and sets err to "postgres: <what> failed: <message>".
+ * res may be NULL (the connection's error message is used).  Returns the
+ * code. */
+int mat_pg_error(PGconn *conn, const PGresult *res, const char *what,
+                 mw_err_t *err);
+
+/* Runs sql (simple protocol, may hold several statements) and checks every
+ * result is OK; 0 or the code of mat_pg_error(). */
+int mat_pg_exec(PGconn *conn, const char *sql, const char *what,
+                mw_err_t *err);
+
+/* Adds a change to tab's pending rows (values formatted now: the change is
+ * borrowed for the call only).  A second change for a key replaces the
+ * first, so a delete then an insert of one key ends as the insert.
+ * MW_ERR_INVALID names the column when a value cannot be stored. */
+int mat_pg_rows_add(mat_pg_tab_t *tab, const mat_change_t *change,
+                    mw_err_t *err);
+
+/* Writes tab's pending rows with the strategy and empties them (also on
+ * failure: the transaction is lost then anyway). */
+int mat_pg_rows_flush(PGconn *conn, mat_pg_tab_t *tab,
+                      mat_pg_strategy_t strategy, mw_err_t *err);
+
+/* Drops tab's pending rows. */
+void mat_pg_rows_clear(mat_pg_tab_t *tab);
+
+/* Frees everything rows_add allocated (rows, slots). */
+void mat_pg_rows_free(mat_pg_tab_t *tab);
+
+/* Selects the flush strategy of an open sink (state from open); the
+ * default is the measured faster one (see mat_pg.c).  For benchmarks. */
+void mat_pg_set_strategy(void *state, mat_pg_strategy_t strategy);
+
+#endif /* MAT_PG_INT_H */

@@ -1,0 +1,161 @@
+/*
+ * mat_sink: the front of the materializer's sinks.
+ *
+ * The only place that names the backends (the registration table below);
+ * everything else goes through mat_sink_ops_t.  The front adds the one
+ * invariant the loop relies on: a batch is either open or not, so begin
+ * twice, apply outside a batch and commit without begin are caught as
+ * MW_ERR_STATE here instead of in each backend, and a failed apply or
+ * commit leaves no half-open transaction (the front rolls back).
+ *
+ * Thread: the materializer's loop thread (see mat_sink.h).
+ */
+#include "mat_sink.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+extern const mat_sink_ops_t mat_sink_sqlite_ops;
+extern const mat_sink_ops_t mat_sink_pg_ops;
+extern const mat_sink_ops_t mat_sink_avro_ops;
+
+static const mat_sink_ops_t *const sink_backends[] = {
+    &mat_sink_sqlite_ops,
+    &mat_sink_pg_ops,
+    &mat_sink_avro_ops,
+};
+
+struct mat_sink {
+    const mat_sink_ops_t *ops;
+    void *state;
+    bool in_batch;
+};
+
+mat_sink_t *mat_sink_open(const mw_conf_t *conf, mw_metrics_t *metrics,
+                          mw_err_t *err)
+{
+    const char *name = mw_conf_get_str(conf, "sink");
+    const mat_sink_ops_t *ops = NULL;
+    for (size_t i = 0; name && i < sizeof sink_backends /
+                                       sizeof sink_backends[0]; i++)
+        if (strcmp(sink_backends[i]->name, name) == 0)
+            ops = sink_backends[i];
+    if (!ops) {
+        mw_err_set(err, MW_ERR_CONFIG, "key 'sink': unknown sink '%s' "
+                   "(expected sqlite, postgres or avro)", name ? name : "");
+        return NULL;
+    }
+    mat_sink_t *sink = calloc(1, sizeof *sink);
+    if (!sink) {
+        mw_err_set(err, MW_ERR_NOMEM, "out of memory opening sink %s", name);
+        return NULL;
+    }
+    sink->ops = ops;
+    sink->state = ops->open(conf, metrics, err);
+    if (!sink->state) {
+        free(sink);
+        return NULL;
+    }
+    return sink;
+}
+
+void mat_sink_close(mat_sink_t *sink)
+{
+    if (!sink)
+        return;
+    if (sink->in_batch)
+        sink->ops->rollback(sink->state);
+    sink->ops->close(sink->state);
+    free(sink);
+}
+
+const char *mat_sink_name(const mat_sink_t *sink)
+{
+    return sink->ops->name;
+}
+
+int mat_sink_load_offset(mat_sink_t *sink, const char *topic,
+                         int32_t partition, int64_t *next_offset,
+                         mw_err_t *err)
+{
+    *next_offset = -1;
+    return sink->ops->load_offset(sink->state, topic, partition, next_offset,
+                                  err);
+}
+
+int mat_sink_begin(mat_sink_t *sink, mw_err_t *err)
+{
+    if (sink->in_batch)
+        return mw_err_set(err, MW_ERR_STATE, "sink %s: batch already open",
+                          sink->ops->name);
+    int rc = sink->ops->begin(sink->state, err);
+    sink->in_batch = rc == 0;
+    return rc;
+}
+
+/* A failed step inside a batch abandons it: the loop then re-reads from
+ * the last committed offsets, so nothing is lost. */
+static int sink_fail(mat_sink_t *sink, int rc)
+{
+    if (rc != 0 && sink->in_batch) {
+        sink->ops->rollback(sink->state);
+        sink->in_batch = false;
+    }
+    return rc;
+}
+
+int mat_sink_ensure_table(mat_sink_t *sink, const mat_table_t *table,
+                          mw_err_t *err)
+{
+    if (!sink->in_batch)
+        return mw_err_set(err, MW_ERR_STATE, "sink %s: no batch open",
+                          sink->ops->name);
+    return sink_fail(sink, sink->ops->ensure_table(sink->state, table, err));
+}
+
+int mat_sink_apply(mat_sink_t *sink, const mat_table_t *table,
+                   const mat_change_t *change, mw_err_t *err)
+{
+    if (!sink->in_batch)
+        return mw_err_set(err, MW_ERR_STATE, "sink %s: no batch open",
+                          sink->ops->name);
+    return sink_fail(sink,
+                     sink->ops->apply(sink->state, table, change, err));
+}
+
+int mat_sink_store_offset(mat_sink_t *sink, const char *topic,
+                          int32_t partition, int64_t next_offset,
+                          mw_err_t *err)
+{
+    if (!sink->in_batch)
+        return mw_err_set(err, MW_ERR_STATE, "sink %s: no batch open",
+                          sink->ops->name);
+    return sink_fail(sink, sink->ops->store_offset(sink->state, topic,
+                                                   partition, next_offset,
+                                                   err));
+}
+
+int mat_sink_commit(mat_sink_t *sink, mw_err_t *err)
+{
+    if (!sink->in_batch)
+        return mw_err_set(err, MW_ERR_STATE, "sink %s: no batch open",
+                          sink->ops->name);
+    int rc = sink->ops->commit(sink->state, err);
+    if (rc == 0)
+        sink->in_batch = false;
+    return sink_fail(sink, rc);
+}
+
+void mat_sink_rollback(mat_sink_t *sink)
+{
+    if (sink->in_batch)
+        sink->ops->rollback(sink->state);
+    sink->in_batch = false;
+}
+
+bool mat_sink_health(mat_sink_t *sink, char *reason, size_t reason_size)
+{
+    if (!sink->ops->health)
+        return true;
+    return sink->ops->health(sink->state, reason, reason_size);
+}

@@ -1,0 +1,346 @@
+"""mesh-materializer into PostgreSQL (sink=postgres, consumers/mat_pg.c):
+exactly-once under SIGKILL, schema evolution mid-stream, and the mapping of
+Avro's logical types to PostgreSQL types (read back from the catalog).
+
+Change events come from cdcgen (Debezium envelopes serialized by Confluent's
+AvroSerializer against mesh-registry) on mesh-broker; cdcgen returns the
+expected final state and the end offsets.  Checks read PostgreSQL with psql
+(tests/integration/pgserver.py).  The server is shared by the session, so
+each test works in its own schema (postgres.schema).
+"""
+
+import datetime
+import decimal
+import random
+import time
+import uuid
+
+import pytest
+
+import cdcgen
+
+TABLE = "items"
+GROUP_TIMING = {"kafka.session.timeout.ms": "6000",
+                "kafka.heartbeat.interval.ms": "500"}
+
+
+def new_schema():
+    return f"mat_{uuid.uuid4().hex[:12]}"
+
+
+def sink_sets(mesh_broker, registry, postgres, schema, topic, group,
+              **extra):
+    sets = {"sink": "postgres", "postgres.conninfo": postgres.conninfo,
+            "postgres.schema": schema, "topics": topic, "group.id": group,
+            "table.name": TABLE, "registry.url": registry.url,
+            "kafka.bootstrap.servers": mesh_broker.bootstrap,
+            "kafka.fetch.wait.max.ms": "10"}
+    sets.update(GROUP_TIMING)
+    sets.update(extra)
+    return sets
+
+
+def stored_offsets(postgres, schema, topic):
+    """{partition: next_offset} from _mesh_offsets; {} before it exists."""
+    try:
+        rows = postgres.rows(
+            f"SELECT partition, next_offset FROM {schema}._mesh_offsets "
+            f"WHERE topic = '{topic}'")
+    except RuntimeError:
+        return {}
+    return {int(p): int(o) for p, o in rows}
+
+
+def table_columns(postgres, schema, table=TABLE):
+    """[(column, data_type)] in column order from information_schema."""
+    return postgres.rows(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        f"WHERE table_schema = '{schema}' AND table_name = '{table}' "
+        "ORDER BY ordinal_position")
+
+
+def table_rows(postgres, schema, columns):
+    """{id: row dict} of the whole table, values converted to Python."""
+    conv = {"id": int, "qty": int, "price": float,
+            "active": lambda v: v == "t", "name": str, "note": str}
+    cols = ", ".join(f'"{c}"' for c in columns)
+    out = {}
+    for row in postgres.rows(f"SELECT {cols} FROM {schema}.{TABLE}"):
+        rec = {c: None if v is None else conv[c](v)
+               for c, v in zip(columns, row)}
+        assert rec["id"] not in out, f"duplicate key {rec['id']}"
+        out[rec["id"]] = rec
+    return out
+
+
+def nonempty(end_offsets):
+    return {p: o for p, o in end_offsets.items() if o > 0}
+
+
+def wait_offsets(postgres, schema, topic, end_offsets, timeout, mats=()):
+    want = nonempty(end_offsets)
+    deadline = time.monotonic() + timeout
+    got = {}
+    while time.monotonic() < deadline:
+        got = stored_offsets(postgres, schema, topic)
+        if got == want:
+            return got
+        for m in mats:
+            if m.proc.poll() is not None:
+                pytest.fail(f"mesh-materializer exited with "
+                            f"{m.proc.returncode}:\n{m.log()[-4000:]}")
+        time.sleep(0.2)
+    lag = {p: want[p] - got.get(p, 0) for p in want if got.get(p) != want[p]}
+    pytest.fail(f"offsets not at the end after {timeout:.0f}s; missing per "
+                f"partition: {lag}\n" +
+                "\n".join(m.log()[-3000:] for m in mats))
+
+
+def assert_exact(postgres, schema, result):
+    """The table equals the expected final state, row by row."""
+    columns = result.columns
+    have = [c for c, _ in table_columns(postgres, schema)]
+    assert have[:len(columns)] == columns
+    got = table_rows(postgres, schema, columns)
+    expected = result.expected
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    wrong = sorted(k for k in set(got) & set(expected)
+                   if got[k] != expected[k])
+    assert not missing and not extra and not wrong, (
+        f"{len(missing)} rows missing (e.g. {missing[:5]}), {len(extra)} "
+        f"extra (e.g. {extra[:5]}), {len(wrong)} differ (e.g. "
+        + "; ".join(f"{got[k]} != {expected[k]}" for k in wrong[:3]) + ")")
+
+
+def progress(postgres, schema, topic):
+    return sum(stored_offsets(postgres, schema, topic).values())
+
+
+# ------------------------------------------------------------ kill -9 x5
+
+def test_pg_sigkill_five_times_exactly_once(mesh_broker, registry, postgres,
+                                            make_materializer, unique_topic,
+                                            tmp_path, timeout):
+    # 32 partitions keep each under mesh-broker's ~5 MiB retention
+    # (500k events + tombstones, ~170 bytes each).
+    t0 = time.monotonic()
+    result = cdcgen.generate(mesh_broker.bootstrap, registry.url,
+                             unique_topic, events=500_000, keys=50_000,
+                             partitions=32, seed=17)
+    t_produce = time.monotonic() - t0
+    total = sum(result.end_offsets.values())
+    assert result.events == 500_000 and result.ops["d"] > 0
+    schema = new_schema()
+    sets = sink_sets(mesh_broker, registry, postgres, schema, unique_topic,
+                     "pgkill9")
+    workdir = tmp_path / "mat"
+    rnd = random.Random(int(time.time()))
+    # Kill points: five random fractions of the stream crossed by the
+    # stored offsets, plus a random delay so that the kill lands anywhere
+    # in a batch (decoding, filing rows, COPY, merge, COMMIT).
+    points = sorted(rnd.uniform(0.03, 0.9) for _ in range(5))
+    seen = []
+    t1 = time.monotonic()
+    for frac in points:
+        mat = make_materializer(sets=sets, workdir=workdir)
+        deadline = time.monotonic() + timeout(240)
+        while progress(postgres, schema, unique_topic) < frac * total:
+            assert mat.proc.poll() is None, mat.log()[-4000:]
+            assert time.monotonic() < deadline, (
+                f"no progress to {frac:.2f}:\n{mat.log()[-4000:]}")
+            time.sleep(0.05)
+        time.sleep(rnd.uniform(0, 0.3))
+        before = progress(postgres, schema, unique_topic)
+        assert mat.kill() == -9
+        after = progress(postgres, schema, unique_topic)
+        assert not seen or after >= seen[-1]
+        seen.append(after)
+        assert before < total, "the kill came after the end of the stream"
+    mat = make_materializer(sets=sets, workdir=workdir)
+    wait_offsets(postgres, schema, unique_topic, result.end_offsets,
+                 timeout(600), [mat])
+    t_consume = time.monotonic() - t1
+    assert mat.stop() == 0, mat.log()[-4000:]
+    assert stored_offsets(postgres, schema, unique_topic) == \
+        nonempty(result.end_offsets)
+    assert_exact(postgres, schema, result)
+    groups = postgres.rows(f"SELECT DISTINCT group_id FROM "
+                           f"{schema}._mesh_offsets")
+    assert groups == [("pgkill9",)]
+    print(f"\npg sigkill x5: {total} records ({result.events} events, "
+          f"{len(result.expected)} rows), kill points "
+          f"{[round(s / total, 3) for s in seen]}, produce "
+          f"{t_produce:.1f}s, materialize incl. restarts {t_consume:.1f}s")
+
+
+# ------------------------------------------------------------ evolution
+
+def test_pg_schema_evolution_adds_nullable_column(mesh_broker, registry,
+                                                  postgres,
+                                                  make_materializer,
+                                                  unique_topic, timeout):
+    gen = cdcgen.CdcGen(mesh_broker.bootstrap, registry.url, unique_topic,
+                        partitions=4, keys=2000, seed=3)
+    gen.produce(10_000, version=1)
+    first = gen.result()
+    schema = new_schema()
+    mat = make_materializer(sets=sink_sets(mesh_broker, registry, postgres,
+                                           schema, unique_topic, "evolve"))
+    wait_offsets(postgres, schema, unique_topic, first.end_offsets,
+                 timeout(120), [mat])
+    assert "note" not in [c for c, _ in table_columns(postgres, schema)]
+    assert_exact(postgres, schema, first)
+
+    gen.produce(10_000, version=2)
+    second = gen.result()
+    wait_offsets(postgres, schema, unique_topic, second.end_offsets,
+                 timeout(120), [mat])
+    assert table_columns(postgres, schema) == [
+        ("id", "bigint"), ("name", "text"), ("qty", "integer"),
+        ("price", "double precision"), ("active", "boolean"),
+        ("note", "text")]
+    assert_exact(postgres, schema, second)
+    notes = [r["note"] for r in second.expected.values()]
+    assert None in notes and any(n is not None for n in notes)
+    # The added column is nullable, the key is the primary key.
+    assert postgres.rows(
+        "SELECT is_nullable FROM information_schema.columns WHERE "
+        f"table_schema = '{schema}' AND column_name = 'note'") == [("YES",)]
+    assert postgres.rows(
+        f"SELECT a.attname FROM pg_index i JOIN pg_attribute a ON "
+        f"a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE "
+        f"i.indrelid = '{schema}.{TABLE}'::regclass AND i.indisprimary") \
+        == [("id",)]
+    assert "column added" in mat.log()
+    assert mat.stop() == 0, mat.log()[-4000:]
+
+
+# ------------------------------------------------------------ type mapping
+
+TYPES_VALUE = {
+    "type": "record", "name": "Typed", "namespace": "mesh.test",
+    "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "b", "type": "boolean"},
+        {"name": "i32", "type": "int"},
+        {"name": "f32", "type": "float"},
+        {"name": "f64", "type": "double"},
+        {"name": "s", "type": "string"},
+        {"name": "raw", "type": "bytes"},
+        {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal",
+                                    "precision": 12, "scale": 3}},
+        {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+        {"name": "tod", "type": {"type": "long",
+                                 "logicalType": "time-micros"}},
+        {"name": "at", "type": {"type": "long",
+                                "logicalType": "timestamp-micros"}},
+        {"name": "at_ms", "type": {"type": "long",
+                                   "logicalType": "timestamp-millis"}},
+        {"name": "uid", "type": {"type": "string", "logicalType": "uuid"}},
+        {"name": "tags", "type": {"type": "array", "items": "string"}},
+        {"name": "attrs", "type": {"type": "map", "values": "long"}},
+        {"name": "maybe", "type": ["null", "string"], "default": None},
+    ],
+}
+TYPES_KEY = {"type": "record", "name": "TypedKey", "namespace": "mesh.test",
+             "fields": [{"name": "id", "type": "long"}]}
+EXPECTED_TYPES = [
+    ("id", "bigint"), ("b", "boolean"), ("i32", "integer"), ("f32", "real"),
+    ("f64", "double precision"), ("s", "text"), ("raw", "bytea"),
+    ("amount", "numeric"), ("day", "date"),
+    ("tod", "time without time zone"),
+    ("at", "timestamp with time zone"), ("at_ms", "timestamp with time zone"),
+    ("uid", "uuid"), ("tags", "jsonb"), ("attrs", "jsonb"), ("maybe", "text"),
+]
+
+
+def _typed_rows():
+    utc = datetime.timezone.utc
+    return [
+        {"id": 1, "b": True, "i32": -2147483648, "f32": 1.5,
+         "f64": 3.141592653589793, "s": "tab\there \\ new\nline 'q' \"d\"",
+         "raw": b"\x00\x01\xff\\", "amount": decimal.Decimal("-12345.678"),
+         "day": datetime.date(2024, 2, 29),
+         "tod": datetime.time(23, 59, 59, 999999),
+         "at": datetime.datetime(2024, 2, 29, 12, 30, 45, 123456, tzinfo=utc),
+         "at_ms": datetime.datetime(1969, 12, 31, 23, 59, 59, 999000,
+                                    tzinfo=utc),
+         "uid": "6f1c2a3e-8d4b-4c2a-9e1f-0a1b2c3d4e5f",
+         "tags": ["a", "b"], "attrs": {"x": 1}, "maybe": None},
+        {"id": 2, "b": False, "i32": 7, "f32": -0.25, "f64": 1e-300,
+         "s": "ünïcødé", "raw": b"", "amount": decimal.Decimal("0.001"),
+         "day": datetime.date(1900, 1, 1), "tod": datetime.time(0, 0),
+         "at": datetime.datetime(1970, 1, 1, tzinfo=utc),
+         "at_ms": datetime.datetime(2038, 1, 19, 3, 14, 8, tzinfo=utc),
+         "uid": "00000000-0000-0000-0000-000000000000",
+         "tags": [], "attrs": {}, "maybe": "here"},
+    ]
+
+
+def test_pg_type_mapping(mesh_broker, registry, postgres, make_materializer,
+                         unique_topic, timeout):
+    import json
+    from confluent_kafka import Producer
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import (MessageField,
+                                               SerializationContext)
+    cdcgen.create_topic(mesh_broker.bootstrap, unique_topic, 2)
+    client = SchemaRegistryClient({"url": registry.url})
+    kser = AvroSerializer(client, json.dumps(TYPES_KEY))
+    vser = AvroSerializer(client, json.dumps(TYPES_VALUE))
+    kctx = SerializationContext(unique_topic, MessageField.KEY)
+    vctx = SerializationContext(unique_topic, MessageField.VALUE)
+    prod = Producer({"bootstrap.servers": mesh_broker.bootstrap})
+    rows = _typed_rows()
+    for row in rows:
+        prod.produce(unique_topic, key=kser({"id": row["id"]}, kctx),
+                     value=vser(row, vctx))
+    assert prod.flush(30) == 0
+    end = end_offsets(mesh_broker.bootstrap, unique_topic)
+    schema = new_schema()
+    mat = make_materializer(sets=sink_sets(mesh_broker, registry, postgres,
+                                           schema, unique_topic, "types"))
+    wait_offsets(postgres, schema, unique_topic, end, timeout(60), [mat])
+    assert table_columns(postgres, schema) == EXPECTED_TYPES
+    assert postgres.rows(
+        "SELECT numeric_precision, numeric_scale FROM "
+        f"information_schema.columns WHERE table_schema = '{schema}' AND "
+        "column_name = 'amount'") == [("12", "3")]
+    # s with its newlines replaced: psql prints one line per row.
+    got = postgres.rows(
+        "SELECT id, b, i32, f32, f64, replace(s, E'\\n', '<NL>'), "
+        "encode(raw, 'hex'), amount, day, tod, "
+        "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), "
+        "to_char(at_ms AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), "
+        "uid, tags::text, attrs::text, maybe "
+        f"FROM {schema}.{TABLE} ORDER BY id")
+    want = []
+    for r in rows:
+        tod = r["tod"].strftime("%H:%M:%S")
+        if r["tod"].microsecond:
+            tod += f".{r['tod'].microsecond:06d}".rstrip("0")
+        want.append((
+            str(r["id"]), "t" if r["b"] else "f", str(r["i32"]),
+            repr(r["f32"]), repr(r["f64"]), r["s"].replace("\n", "<NL>"),
+            r["raw"].hex(), str(r["amount"]), r["day"].isoformat(), tod,
+            r["at"].strftime("%Y-%m-%d %H:%M:%S.%f"),
+            r["at_ms"].strftime("%Y-%m-%d %H:%M:%S.%f"),
+            r["uid"], json.dumps(r["tags"]), json.dumps(r["attrs"]),
+            r["maybe"]))
+    assert got == want
+    assert mat.stop() == 0, mat.log()[-4000:]
+
+
+def end_offsets(bootstrap, topic):
+    from confluent_kafka import Consumer, TopicPartition
+    cons = Consumer({"bootstrap.servers": bootstrap, "group.id": "pg-wm",
+                     "enable.auto.commit": False})
+    try:
+        md = cons.list_topics(topic, timeout=30)
+        return {p: cons.get_watermark_offsets(TopicPartition(topic, p),
+                                              timeout=30)[1]
+                for p in md.topics[topic].partitions}
+    finally:
+        cons.close()

@@ -6,11 +6,14 @@
  *
  * Every change becomes one row (upserts and deletes included) with the
  * metadata columns _topic, _partition, _offset, _op, _ts_ms before the
- * table's columns.  startoffset is the offset of the file's first row; dt is
- * the UTC day of that row's source timestamp (1970-01-01 when it has none),
- * never the wall clock, so a replay reproduces the same names.  A file holds
+ * table's columns (_op: the change event's op letter c/u/d/r, or
+ * "upsert" / "append" for a plain record).  startoffset is the offset of
+ * the file's first row; dt is the UTC day of that row's source timestamp
+ * (1970-01-01 when it has none), never the wall clock, so a replay
+ * reproduces the same names.  A file holds
  * one day: a row of another day, a new table shape, avro.roll.records rows
- * or a file older than avro.roll.ms (checked at each commit) start the next.
+ * or a file older than avro.roll.ms (checked at each commit and, between
+ * batches, at each tick, so an idle file rolls too) start the next.
  *
  * Exactly once, and how the batch contract maps onto files:
  *   1. apply encodes rows into a per-partition pending buffer; rollback
@@ -34,9 +37,11 @@
  *   ranges: each file starts at or after its predecessor's next_offset, and
  *   consumption resumes exactly there after a crash at any instant.  Rows
  *   skipped after a crash were only in a temporary file, never visible.
- *   5. load_offset (assignment) and close (shutdown) roll the partition's
- *      open file first, so a partition revoked and assigned again to this
- *      process, or a clean stop, loses nothing and duplicates nothing.
+ *   5. release (revoke, after the loop's commit), load_offset (assignment)
+ *      and close (shutdown) roll the partition's open file first, so a
+ *      partition moving to another member, revoked and assigned again to
+ *      this process, or a clean stop, loses nothing and duplicates
+ *      nothing.
  *
  * Thread: the materializer's loop thread; commit blocks on fsync by design
  * (mat_sink.h).
@@ -702,6 +707,45 @@ static int avro_commit(void *state, mw_err_t *err)
     return 0;
 }
 
+/* Revoke (loop committed just before): the partition's open file rolls so
+ * the next owner, which resumes at the last final file's next_offset,
+ * neither repeats nor misses its rows. */
+static int avro_release(void *state, const char *topic, int32_t partition,
+                        mw_err_t *err)
+{
+    avro_sink_t *sink = state;
+    avro_part_t *part = part_get(sink, topic, partition, false, NULL);
+    int rc;
+
+    if (sink->failed)
+        return mw_err_set(err, MW_ERR_STATE, "avro sink failed earlier: %s",
+                          sink->reason);
+    if (!part || !part->file)
+        return 0;
+    part_drop_pending(part);
+    rc = part_roll(sink, part, part->committed_next, err);
+    return rc ? fail(sink, rc, err) : 0;
+}
+
+/* Between batches: files idle for avro.roll.ms roll without waiting for a
+ * record (their rows are committed; only their visibility was pending). */
+static int avro_tick(void *state, mw_err_t *err)
+{
+    avro_sink_t *sink = state;
+    int64_t now = mono_ms();
+
+    if (sink->failed)
+        return 0; /* reported by health; begin refuses further batches */
+    for (avro_part_t *part = sink->parts; part; part = part->next) {
+        if (!part->file || now - part->file_opened_ms < sink->roll_ms)
+            continue;
+        int rc = part_roll(sink, part, part->committed_next, err);
+        if (rc)
+            return fail(sink, rc, err);
+    }
+    return 0;
+}
+
 static void avro_rollback(void *state)
 {
     avro_sink_t *sink = state;
@@ -761,6 +805,8 @@ const mat_sink_ops_t mat_sink_avro_ops = {
     .store_offset = avro_store_offset,
     .commit = avro_commit,
     .rollback = avro_rollback,
+    .release = avro_release,
+    .tick = avro_tick,
     .health = avro_health,
     .close = avro_close,
 };

@@ -181,10 +181,16 @@ static int put_value(mw_buf_t *out, const mat_column_t *col,
     return put_bytes(out, v->u.s.ptr, v->u.s.len);
 }
 
-/* _op: the change kind as analysts read it in the history. */
-static const char *op_text(mat_op_t op)
+/* _op: the change kind as analysts read it in the history: the change
+ * event's own op letter (c, u, d, r), else what a plain record did. */
+static const char *op_text(const mat_change_t *change, char letter[2])
 {
-    switch (op) {
+    if (change->src_op) {
+        letter[0] = change->src_op;
+        letter[1] = '\0';
+        return letter;
+    }
+    switch (change->op) {
     case MAT_OP_UPSERT:
         return "upsert";
     case MAT_OP_DELETE:
@@ -198,11 +204,12 @@ static const char *op_text(mat_op_t op)
 int mat_avro_encode_row(mw_buf_t *out, const mat_table_t *table,
                         const mat_change_t *change, mw_err_t *err)
 {
+    char letter[2];
     int rc = put_str(out, change->topic);
 
     rc = rc ? rc : put_long(out, change->partition);
     rc = rc ? rc : put_long(out, change->offset);
-    rc = rc ? rc : put_str(out, op_text(change->op));
+    rc = rc ? rc : put_str(out, op_text(change, letter));
     /* _ts_ms is null when the change carries no source timestamp. */
     rc = rc ? rc : put_long(out, change->source_ts_ms >= 0);
     if (!rc && change->source_ts_ms >= 0)

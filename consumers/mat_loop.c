@@ -8,7 +8,8 @@
  *   2. a partition starts where the sink says (the assigned hook loads the
  *      sink's offset; Kafka's committed offsets are never read), and the
  *      revoked hook commits the batch in progress before the partitions
- *      go, so the next owner starts right after the last applied record;
+ *      go and has the sink release them (make them durable), so the next
+ *      owner starts right after the last applied record;
  *   3. after a failed batch or a retriable error every affected partition
  *      is sought back to its first uncommitted record, and records fetched
  *      before the seek (offset below the partition's `next`) are dropped.
@@ -367,11 +368,22 @@ static void loop_on_revoked(void *opaque, const bk_partition_list_t *parts)
         loop_batch_reset(loop, true);
     }
     for (size_t i = 0; i < parts->cnt; i++) {
+        const bk_partition_t *e = &parts->elems[i];
         mw_log_info(LOOP_COMPONENT, "partition revoked", "topic=%s "
-                    "partition=%" PRId32 " lost=%d", parts->elems[i].topic,
-                    parts->elems[i].partition, parts->lost);
-        loop_part_remove(loop, parts->elems[i].topic,
-                         parts->elems[i].partition);
+                    "partition=%" PRId32 " lost=%d", e->topic, e->partition,
+                    parts->lost);
+        loop_part_remove(loop, e->topic, e->partition);
+        /* The next owner starts from what the sink made durable; a lost
+         * partition may be written by it already, so nothing more of ours
+         * may appear. */
+        if (parts->lost || loop->fatal)
+            continue;
+        mw_err_clear(&err);
+        if (mat_sink_release(loop->sink, e->topic, e->partition, &err) != 0) {
+            mw_err_prefix(&err, "releasing %s/%" PRId32, e->topic,
+                          e->partition);
+            loop_fatal(loop, &err);
+        }
     }
 }
 
@@ -394,6 +406,21 @@ static void loop_on_batch_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     loop_commit_or_fail(arg);
+}
+
+/* Every batch.max.ms: the sink's timed work between batches (an idle
+ * avro file rolls after avro.roll.ms even when no record follows it). */
+static void loop_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    mat_loop_t *loop = arg;
+    mw_err_t err = {0};
+    (void)fd;
+    (void)what;
+    if (loop->in_batch || loop->backing_off || loop->stopping || loop->fatal)
+        return;
+    if (mat_sink_tick(loop->sink, &err) != 0)
+        mw_log_error(LOOP_COMPONENT, "sink tick failed", "error=%s",
+                     mw_log_q(err.msg));
 }
 
 static void loop_on_backoff(evutil_socket_t fd, short what, void *arg)
@@ -555,7 +582,9 @@ mat_loop_t *mat_loop_new(struct event_base *base, const mw_conf_t *conf,
     loop->batch_ev = evtimer_new(base, loop_on_batch_timer, loop);
     loop->backoff_ev = evtimer_new(base, loop_on_backoff, loop);
     loop->cron_ev = event_new(base, -1, EV_PERSIST, loop_on_cron, loop);
-    if (!loop->batch_ev || !loop->backoff_ev || !loop->cron_ev) {
+    loop->tick_ev = event_new(base, -1, EV_PERSIST, loop_on_tick, loop);
+    if (!loop->batch_ev || !loop->backoff_ev || !loop->cron_ev ||
+        !loop->tick_ev) {
         mw_err_set(err, MW_ERR_NOMEM, "cannot create the loop's timers");
         goto fail;
     }
@@ -569,12 +598,15 @@ int mat_loop_start(mat_loop_t *loop, mw_err_t *err)
 {
     const struct timeval cron = {LOOP_CRON_MS / 1000,
                                  (LOOP_CRON_MS % 1000) * 1000};
+    const struct timeval tick = {loop->batch_max_ms / 1000,
+                                 (loop->batch_max_ms % 1000) * 1000};
     if (bk_consumer_subscribe(loop->cons, (const char *const *)loop->topics,
                               loop->topic_cnt, err) != 0 ||
         bk_consumer_attach(loop->cons, loop->base, loop_on_ready, loop,
                            err) != 0)
         return err->code;
     event_add(loop->cron_ev, &cron);
+    event_add(loop->tick_ev, &tick);
     mw_log_info(LOOP_COMPONENT, "consuming", "topics=%zu group=%s sink=%s",
                 loop->topic_cnt, mw_log_q(loop->group_id ? loop->group_id
                                                          : ""),
@@ -588,6 +620,7 @@ int mat_loop_stop(mat_loop_t *loop, int timeout_ms, mw_err_t *err)
     int rc = 0;
     loop->stopping = true;
     evtimer_del(loop->backoff_ev);
+    event_del(loop->tick_ev);
     if (!loop->fatal && mat_loop_batch_commit(loop, &e) != 0) {
         mw_log_error(LOOP_COMPONENT, "final commit failed", "error=%s",
                      mw_log_q(e.msg));
@@ -631,6 +664,8 @@ void mat_loop_destroy(mat_loop_t *loop)
         event_free(loop->backoff_ev);
     if (loop->cron_ev)
         event_free(loop->cron_ev);
+    if (loop->tick_ev)
+        event_free(loop->tick_ev);
     bk_consumer_destroy(loop->cons);
     bk_producer_destroy(loop->dlq);
     for (size_t i = 0; i < loop->part_cnt; i++) {

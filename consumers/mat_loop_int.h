@@ -104,6 +104,7 @@ struct mat_loop {
     struct event *batch_ev;     /* batch.max.ms timer */
     struct event *backoff_ev;   /* resumes polling after a failure */
     struct event *cron_ev;      /* lag and freshness gauges */
+    struct event *tick_ev;      /* sink tick, every batch.max.ms */
     unsigned cron_ticks;
 };
 

@@ -243,7 +243,8 @@ static rec_outcome_t rec_apply(mat_loop_t *loop, rec_ctx_t *c, mw_err_t *err)
                            .topic = t->name,
                            .partition = c->part->partition,
                            .offset = c->rec->offset,
-                           .source_ts_ms = c->source_ts_ms};
+                           .source_ts_ms = c->source_ts_ms,
+                           .src_op = ev.op_code};
     if (mat_sink_apply(loop->sink, table, &change, err) != 0)
         return REC_SINK;
     c->applied = true;

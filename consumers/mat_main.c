@@ -84,8 +84,9 @@ static const mw_conf_key_t mat_keys[] = {
      .doc = "sink=avro: a file is closed after this many records."},
     {.name = "avro.roll.ms", .type = MW_CONF_INT, .dflt = "60000", .min = 1,
      .max = 86400000,
-     .doc = "sink=avro: a file is closed at the first commit this long "
-            "after it was opened."},
+     .doc = "sink=avro: a file is closed and renamed once it has been open "
+            "this long, at the next commit or, when idle, at the next tick "
+            "(every batch.max.ms)."},
     {.name = "batch.max.records", .type = MW_CONF_INT, .dflt = "5000",
      .min = 1, .max = 10000000,
      .doc = "Records per sink transaction at most."},

@@ -92,6 +92,8 @@ typedef struct mat_change {
     int32_t partition;
     int64_t offset;
     int64_t source_ts_ms;      /* envelope source.ts_ms or record timestamp */
+    char src_op;               /* the envelope's op letter c/u/d/r, 0 for a
+                                * plain record (history sinks keep it) */
 } mat_change_t;
 
 const char *mat_col_type_name(mat_col_type_t type);

@@ -153,6 +153,25 @@ void mat_sink_rollback(mat_sink_t *sink)
     sink->in_batch = false;
 }
 
+int mat_sink_release(mat_sink_t *sink, const char *topic, int32_t partition,
+                     mw_err_t *err)
+{
+    if (sink->in_batch)
+        return mw_err_set(err, MW_ERR_STATE, "sink %s: release inside a "
+                          "batch", sink->ops->name);
+    if (!sink->ops->release)
+        return 0;
+    return sink->ops->release(sink->state, topic, partition, err);
+}
+
+int mat_sink_tick(mat_sink_t *sink, mw_err_t *err)
+{
+    if (sink->in_batch)
+        return mw_err_set(err, MW_ERR_STATE, "sink %s: tick inside a batch",
+                          sink->ops->name);
+    return sink->ops->tick ? sink->ops->tick(sink->state, err) : 0;
+}
+
 bool mat_sink_health(mat_sink_t *sink, char *reason, size_t reason_size)
 {
     if (!sink->ops->health)

@@ -15,6 +15,10 @@
  *   store_offset the next offset to consume per partition, in the batch
  *   commit       make rows and offsets durable together
  *   rollback     abandon the batch (error, revoke without commit)
+ *   release      (optional) a partition is revoked, its last batch
+ *                committed: finish what the sink keeps open for it
+ *   tick         (optional) between batches, every batch.max.ms: timed
+ *                housekeeping of committed state (idle avro files roll)
  *
  * Thread: the materializer's loop thread; a sink may block in commit
  * (fsync, a PostgreSQL round trip): the loop runs nothing else meanwhile,
@@ -56,6 +60,20 @@ typedef struct mat_sink_ops {
                         int64_t next_offset, mw_err_t *err);
     int (*commit)(void *state, mw_err_t *err);
     void (*rollback)(void *state);
+    /* Optional (NULL: nothing to do).  Called outside a batch when
+     * (topic, partition) is revoked after the loop committed its last
+     * batch (not when it was lost): the sink makes everything committed for
+     * it durable now (the avro sink rolls its open file), since the next
+     * owner starts from what is durable.  An error is fatal for the loop:
+     * a restart recovers from the durable state. */
+    int (*release)(void *state, const char *topic, int32_t partition,
+                   mw_err_t *err);
+    /* Optional (NULL: nothing timed).  Called outside a batch every
+     * batch.max.ms, also when no record arrives, so time-based work on
+     * committed state (avro.roll.ms) does not wait for the next record.
+     * Never changes what is committed; an error is logged and the sink
+     * reports it through health. */
+    int (*tick)(void *state, mw_err_t *err);
     /* Health for /healthz. */
     bool (*health)(void *state, char *reason, size_t reason_size);
     void (*close)(void *state);
@@ -81,6 +99,12 @@ int mat_sink_store_offset(mat_sink_t *sink, const char *topic,
                           mw_err_t *err);
 int mat_sink_commit(mat_sink_t *sink, mw_err_t *err);
 void mat_sink_rollback(mat_sink_t *sink);
+/* The release op (0 when the backend has none); MW_ERR_STATE inside a
+ * batch. */
+int mat_sink_release(mat_sink_t *sink, const char *topic, int32_t partition,
+                     mw_err_t *err);
+/* The tick op (0 when the backend has none); MW_ERR_STATE inside a batch. */
+int mat_sink_tick(mat_sink_t *sink, mw_err_t *err);
 bool mat_sink_health(mat_sink_t *sink, char *reason, size_t reason_size);
 
 #endif /* MAT_SINK_H */

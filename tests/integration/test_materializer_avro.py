@@ -15,7 +15,9 @@ files' rows, keyed by (_partition, _offset):
   is complete, no change appears twice and each partition's files hold
   exactly the history's prefix up to the last file's next_offset; after a
   final SIGTERM the union is the whole history, exactly once;
-- files roll by avro.roll.records and by avro.roll.ms.
+- files roll by avro.roll.records and by avro.roll.ms, an idle file too
+  (no further record needed);
+- _op is the change event's op letter (c, u, d, r).
 """
 
 import os
@@ -130,21 +132,37 @@ def check_files(avro_dir, topic, history, complete):
             assert (p, off) in by_part, f"change {p}@{off} missing"
             got_id, got_op = by_part[(p, off)]
             assert got_id == key_id, (p, off)
-            assert got_op == ("delete" if op == "d" else "upsert"), (p, off)
+            assert got_op == op, (p, off)  # the envelope's own letter
     extra = set(by_part) - set(history)
     assert not extra, f"rows that are not changes: {sorted(extra)[:5]}"
     return counts
 
 
+def wait_assigned(mat, timeout=30):
+    """Waits for the first partition assignment (a group join takes a few
+    seconds): records produced before it would all land in one batch."""
+    deadline = time.monotonic() + timeout * TIMEOUT_MULT
+    while "partition assigned" not in mat.log():
+        assert mat.proc.poll() is None, mat.log()[-3000:]
+        assert time.monotonic() < deadline, mat.log()[-3000:]
+        time.sleep(0.1)
+
+
+def final_offsets(avro_dir, topic):
+    offs = set()
+    for path in avro_files(avro_dir, topic):
+        if FINAL.match(path.name):
+            rows, _ = read_file(path)
+            offs.update((r["_partition"], r["_offset"]) for r in rows)
+    return offs
+
+
 def wait_files(avro_dir, topic, history, timeout):
     """Waits until the final files hold every change of history."""
     deadline = time.monotonic() + timeout * TIMEOUT_MULT
+    offs = set()
     while time.monotonic() < deadline:
-        offs = set()
-        for path in avro_files(avro_dir, topic):
-            if FINAL.match(path.name):
-                rows, _ = read_file(path)
-                offs.update((r["_partition"], r["_offset"]) for r in rows)
+        offs = final_offsets(avro_dir, topic)
         if set(history) <= offs:
             return
         time.sleep(0.3)
@@ -257,7 +275,8 @@ def test_avro_exactly_once_across_kills(mesh_broker, registry,
 def test_avro_roll_by_time(mesh_broker, registry, make_materializer,
                            unique_topic, tmp_path):
     """avro.roll.records far away: files still roll by avro.roll.ms while
-    changes trickle in, and become visible without a stop."""
+    changes trickle in, and become visible without a stop; the last file
+    rolls once idle for avro.roll.ms, without a further record."""
     gen = CdcGen(mesh_broker.bootstrap, registry.url, unique_topic,
                  partitions=1, keys=50)
     avro_dir = tmp_path / "avro"
@@ -265,6 +284,7 @@ def test_avro_roll_by_time(mesh_broker, registry, make_materializer,
                                       avro_dir,
                                       **{"avro.roll.records": 1000000,
                                          "avro.roll.ms": 800}))
+    wait_assigned(mat)
     for _ in range(12):
         gen.produce(5)
         gen.prod.flush(10)
@@ -281,6 +301,16 @@ def test_avro_roll_by_time(mesh_broker, registry, make_materializer,
         assert time.monotonic() < deadline, (finals, mat.log()[-3000:])
         time.sleep(0.2)
     check_files(avro_dir, unique_topic, history, complete=False)
+    # Idle roll: nothing is produced any more; within avro.roll.ms (plus a
+    # tick, batch.max.ms) the last open file is renamed all the same.
+    wait_files(avro_dir, unique_topic, history, 10)
+    finals = [f for f in avro_files(avro_dir, unique_topic)
+              if FINAL.match(f.name)]
+    assert not [f for f in avro_files(avro_dir, unique_topic)
+                if TMP.match(f.name)], finals
+    check_files(avro_dir, unique_topic, history, complete=True)
     assert mat.stop() == 0, mat.log()[-3000:]
     counts = check_files(avro_dir, unique_topic, history, complete=True)
     assert len(counts[0]) >= 3 and max(counts[0]) < len(history)
+    # The stop found nothing left to roll.
+    assert sorted(avro_files(avro_dir, unique_topic)) == finals

@@ -182,6 +182,8 @@ static void test_plain_and_tombstone(void **state)
     assert_int_equal(ev.op, MAT_OP_UPSERT);
     assert_ptr_equal(ev.row, v);
     assert_int_equal(ev.source_ts_ms, -1);
+    /* No op letter: a history sink writes what the record did instead. */
+    assert_int_equal(ev.op_code, 0);
     assert_int_equal(mat_envelope_read(&f->plain_shape, v, false, false, &ev,
                                        &err), 0);
     assert_int_equal(ev.op, MAT_OP_APPEND);

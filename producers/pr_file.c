@@ -297,7 +297,7 @@ static send_outcome_t handle_line(pr_file_reader_t *r, const char *line,
 
     snprintf(pos, sizeof(pos), "%s:%llu", r->path, (unsigned long long)off);
     ev.position = pos;
-    doc = json_loadb(line, len, JSON_DECODE_ANY, &jerr);
+    doc = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!doc)
         snprintf(src->reason, sizeof(src->reason),
                  "invalid JSON at column %d: %s", jerr.column, jerr.text);

@@ -349,7 +349,7 @@ static int parse_body(const char *text, size_t len, pr_http_body_t *b,
                       int *code, mw_err_t *err)
 {
     json_error_t jerr;
-    b->root = json_loadb(text, len, 0, &jerr);
+    b->root = json_loadb(text, len, JSON_ALLOW_NUL, &jerr);
     if (!b->root) {
         *code = PR_HTTP_E_BAD_REQUEST;
         return mw_err_set(err, MW_ERR_INVALID,

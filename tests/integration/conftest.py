@@ -23,6 +23,7 @@ import uuid
 import pytest
 
 import realkafka
+from daemon import daemon_factory
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -63,27 +64,17 @@ def make_mesh_broker(bins, tmp_path):
     """make_mesh_broker(**kwargs) starts one more mesh-broker, as
     MeshBroker(binary, private_tmpdir, **kwargs) (brokers=3, extra_args=(...));
     every one is stopped at teardown and must exit 0."""
-    # Imported here so that conftest loads even without meshbroker.py.
     from meshbroker import MeshBroker
 
-    binary = bins / "mesh-broker"
-    if not binary.exists():
-        pytest.fail(f"{binary} not built (make test-build BUILD=build/asan SAN=1)")
-    started = []
+    yield from daemon_factory(bins, tmp_path, MeshBroker, _must_exit_0)
 
-    def make(**kwargs):
-        workdir = tmp_path / f"mesh-broker-{len(started)}"
-        workdir.mkdir()
-        # The constructor starts the process and waits until it is ready.
-        broker = MeshBroker(binary, workdir, **kwargs)
-        started.append(broker)
-        return broker
 
-    yield make
-    codes = [b.stop() for b in started]
-    bad = [f"mesh-broker {i} exited with {c}:\n{b.log()[-3000:]}"
-           for i, (b, c) in enumerate(zip(started, codes)) if c != 0]
-    assert not bad, "\n".join(bad)
+def _must_exit_0(i, d):
+    """Teardown verdict for mesh-broker: every one is stopped, exit 0."""
+    code = d.stop()
+    if code != 0:
+        return f"{d.PROGRAM} {i} exited with {code}:\n{d.log()[-3000:]}"
+    return None
 
 
 @pytest.fixture
@@ -150,30 +141,23 @@ def make_registry(bins, tmp_path):
     with SIGTERM and must exit 0."""
     from registry import MeshRegistry
 
-    binary = bins / "mesh-registry"
-    if not binary.exists():
-        pytest.fail(f"{binary} not built (make test-build BUILD=build/asan SAN=1)")
-    started = []
+    yield from daemon_factory(bins, tmp_path, MeshRegistry,
+                              _registry_verdict)
 
-    def make(sets=None, workdir=None, **kwargs):
-        if workdir is None:
-            workdir = tmp_path / f"mesh-registry-{len(started)}"
-        reg = MeshRegistry(binary, workdir, sets=sets, **kwargs)
-        started.append(reg)
-        return reg
 
-    yield make
-    # Instances a test stopped or killed itself are its business; the
-    # others must shut down cleanly (exit 0 also means no leak under ASan).
-    running = [r for r in started if r.proc.poll() is None]
-    exited = [r for r in started if r.proc.poll() is not None
-              and r not in running and not r._log.closed]
-    bad = [f"mesh-registry exited with {r.proc.returncode} during the "
-           f"test:\n{r.log()[-3000:]}" for r in exited]
-    codes = [(r, r.stop()) for r in running]
-    bad += [f"mesh-registry exited with {c}:\n{r.log()[-3000:]}"
-            for r, c in codes if c != 0]
-    assert not bad, "\n".join(bad)
+def _registry_verdict(i, reg):
+    # Instances a test stopped or killed itself (their log is closed) are
+    # its business; the others must shut down cleanly (exit 0 also means
+    # no leak under ASan).
+    if reg.proc.poll() is not None:
+        if reg._log.closed:
+            return None
+        return (f"mesh-registry exited with {reg.proc.returncode} during "
+                f"the test:\n{reg.log()[-3000:]}")
+    code = reg.stop()
+    if code != 0:
+        return f"mesh-registry exited with {code}:\n{reg.log()[-3000:]}"
+    return None
 
 
 @pytest.fixture
@@ -192,29 +176,7 @@ def make_producer(bins, tmp_path):
     code)."""
     from producer import MeshProducer
 
-    binary = bins / "mesh-producer"
-    if not binary.exists():
-        pytest.fail(f"{binary} not built (make test-build BUILD=build/asan SAN=1)")
-    started = []
-
-    def make(sets=None, workdir=None, **kwargs):
-        if workdir is None:
-            workdir = tmp_path / f"mesh-producer-{len(started)}"
-        prod = MeshProducer(binary, workdir, sets=sets, **kwargs)
-        started.append(prod)
-        return prod
-
-    yield make
-    bad = []
-    for i, prod in enumerate(started):
-        if prod.killed:
-            continue
-        code = prod.stop()
-        want = getattr(prod, "expect_exit", 0)
-        if code != want:
-            bad.append(f"mesh-producer {i} exited with {code} (expected "
-                       f"{want}):\n{prod.log()[-3000:]}")
-    assert not bad, "\n".join(bad)
+    yield from daemon_factory(bins, tmp_path, MeshProducer)
 
 
 @pytest.fixture(scope="session")
@@ -246,26 +208,4 @@ def make_materializer(bins, tmp_path):
     (or its .expect_exit, for a test that expects another code)."""
     from materializer import MeshMaterializer
 
-    binary = bins / "mesh-materializer"
-    if not binary.exists():
-        pytest.fail(f"{binary} not built (make test-build BUILD=build/asan SAN=1)")
-    started = []
-
-    def make(sets=None, workdir=None, **kwargs):
-        if workdir is None:
-            workdir = tmp_path / f"mesh-materializer-{len(started)}"
-        mat = MeshMaterializer(binary, workdir, sets=sets, **kwargs)
-        started.append(mat)
-        return mat
-
-    yield make
-    bad = []
-    for i, mat in enumerate(started):
-        if mat.killed:
-            continue
-        code = mat.stop()
-        want = getattr(mat, "expect_exit", 0)
-        if code != want:
-            bad.append(f"mesh-materializer {i} exited with {code} (expected "
-                       f"{want}):\n{mat.log()[-3000:]}")
-    assert not bad, "\n".join(bad)
+    yield from daemon_factory(bins, tmp_path, MeshMaterializer)

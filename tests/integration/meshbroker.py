@@ -7,15 +7,8 @@ test's tmpdir so a failing test can show the broker's log.
 """
 
 import json
-import os
-import pathlib
-import signal
-import subprocess
-import time
-import urllib.error
-import urllib.request
 
-TIMEOUT_MULT = float(os.environ.get("TIMEOUT_MULT", "1.0"))
+from daemon import TIMEOUT_MULT, Daemon, http_call
 
 
 class MeshBrokerError(Exception):
@@ -27,55 +20,34 @@ class MeshBrokerError(Exception):
         self.body = body
 
 
-class MeshBroker:
+class MeshBroker(Daemon):
+    PROGRAM = "mesh-broker"
+    STOP_TIMEOUT = 20.0
+    LOG_MODE = "wb"
+
     def __init__(self, bin_path, tmpdir, brokers=3, extra_args=(),
                  start_timeout=20.0):
-        self.bin_path = pathlib.Path(bin_path)
-        if self.bin_path.is_dir():
-            self.bin_path = self.bin_path / "mesh-broker"
-        self.tmpdir = pathlib.Path(tmpdir)
+        super().__init__(bin_path, tmpdir)
+        self.bin_path = self.binary
+        self.tmpdir = self.workdir
         self.state_dir = self.tmpdir / "mesh-state"
-        self.log_path = self.tmpdir / "mesh-broker.log"
         self.bootstrap = None
         self.control = None
         self.brokers = None
-        args = [str(self.bin_path),
-                "--set", "brokers=%d" % brokers,
-                "--set", "bootstrap.listener=127.0.0.1:0",
-                "--set", "control.listener=127.0.0.1:0",
-                "--set", "state.dir=%s" % self.state_dir]
-        args += list(extra_args)
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=self._log)
-        try:
-            self._wait_ready(start_timeout * TIMEOUT_MULT)
-        except Exception:
-            self.kill()
-            raise
+        settings = {"brokers": "%d" % brokers,
+                    "bootstrap.listener": "127.0.0.1:0",
+                    "control.listener": "127.0.0.1:0",
+                    "state.dir": str(self.state_dir)}
+        self._start(settings, start_timeout, extra_args=extra_args)
 
-    def _wait_ready(self, timeout):
-        deadline = time.monotonic() + timeout
+    def _read_ready(self):
+        # bootstrap is written last: once it exists, all three do.
+        if not (self.state_dir / "bootstrap").exists():
+            return None
         names = ("bootstrap", "brokers", "control")
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("mesh-broker exited with %d before ready:\n%s"
-                                   % (self.proc.returncode, self.log()))
-            # bootstrap is written last: once it exists, all three do.
-            if (self.state_dir / "bootstrap").exists():
-                vals = [(self.state_dir / n).read_text().strip() for n in names]
-                self.bootstrap, self.brokers, self.control = vals
-                return
-            time.sleep(0.02)
-        raise TimeoutError("mesh-broker not ready after %.1fs:\n%s"
-                           % (timeout, self.log()))
-
-    def log(self):
-        """The broker's stderr so far."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        vals = [(self.state_dir / n).read_text().strip() for n in names]
+        self.bootstrap, self.brokers, self.control = vals
+        return self.bootstrap
 
     # ---- control endpoint -------------------------------------------------
 
@@ -85,16 +57,9 @@ class MeshBroker:
             body if isinstance(body, (bytes, str)) else json.dumps(body))
         if isinstance(data, str):
             data = data.encode()
-        req = urllib.request.Request(self.control + path, data=data,
-                                     method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout *
-                                        TIMEOUT_MULT) as resp:
-                status, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as e:
-            status, raw = e.code, e.read()
+        headers = {} if data is None else {"Content-Type": "application/json"}
+        status, raw = http_call(method, self.control + path, data, headers,
+                                timeout * TIMEOUT_MULT)
         text = raw.decode(errors="replace")
         try:
             return status, json.loads(text)
@@ -140,28 +105,3 @@ class MeshBroker:
 
     def clear_errors(self, api):
         return self._call("DELETE", "/errors/%s" % api)
-
-    # ---- lifecycle --------------------------------------------------------
-
-    def stop(self, timeout=20.0):
-        """SIGTERM, wait, return the exit code (killing past the timeout)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout * TIMEOUT_MULT)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._log.close()
-        return self.proc.returncode
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()

@@ -17,104 +17,32 @@ a list of (key, value, headers, partition, offset) tuples, headers as a
 dict of str -> str.
 """
 
-import json
 import os
-import pathlib
-import signal
-import subprocess
 import time
 
-TIMEOUT_MULT = float(os.environ.get("TIMEOUT_MULT", "1.0"))
+from daemon import TIMEOUT_MULT, OpsDaemon
 
 
-class MeshProducer:
+class MeshProducer(OpsDaemon):
+    PROGRAM = "mesh-producer"
+
     def __init__(self, binary, workdir, sets=None, start_timeout=30.0,
                  wait=True, stdin=None):
-        self.binary = pathlib.Path(binary)
-        if self.binary.is_dir():
-            self.binary = self.binary / "mesh-producer"
-        self.workdir = pathlib.Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.ready_path = self.workdir / "ready.json"
-        self.log_path = self.workdir / "mesh-producer.log"
+        super().__init__(binary, workdir)
         self.http = None
-        self.ops = None
-        self.ready = None
-        self.killed = False
-        settings = {"ready.file": str(self.ready_path),
-                    "ops.listener": "127.0.0.1:0"}
+        settings = self._base_settings()
         sets = {k: str(v) for k, v in (sets or {}).items()}
         if sets.get("source") == "http":
             settings["http.listener"] = "127.0.0.1:0"
         settings.update(sets)
         self.settings = settings
-        # A ready file left by an earlier (killed) instance is not ours.
-        try:
-            self.ready_path.unlink()
-        except FileNotFoundError:
-            pass
-        args = [str(self.binary)]
-        for k, v in settings.items():
-            args += ["--set", f"{k}={v}"]
-        self.args = args
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            args, stdout=self._log, stderr=self._log,
-            stdin=subprocess.DEVNULL if stdin is None else stdin)
-        if wait:
-            try:
-                self.wait_ready(start_timeout * TIMEOUT_MULT)
-            except Exception:
-                self.kill()
-                raise
+        self._start(settings, start_timeout, wait, stdin=stdin)
 
-    def wait_ready(self, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("mesh-producer exited with %d before "
-                                   "ready:\n%s" % (self.proc.returncode,
-                                                   self.log()))
-            if self.ready_path.exists():
-                text = self.ready_path.read_text().strip()
-                if text:
-                    self.ready = json.loads(text)
-                    self.http = self.ready.get("http")
-                    self.ops = self.ready.get("ops")
-                    return self.ready
-            time.sleep(0.02)
-        raise TimeoutError("mesh-producer not ready after %.1fs:\n%s"
-                           % (timeout, self.log()))
-
-    def log(self):
-        """The producer's output so far."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def stop(self, timeout=60.0):
-        """SIGTERM, wait, return the exit code (-9 if it had to be killed)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout * TIMEOUT_MULT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if not self._log.closed:
-            self._log.close()
-        return self.proc.returncode
-
-    def kill(self):
-        """SIGKILL (a crash), wait, return the exit code."""
-        self.killed = True
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        if not self._log.closed:
-            self._log.close()
-        return self.proc.returncode
+    def _read_ready(self):
+        ready = super()._read_ready()
+        if ready is not None:
+            self.http = ready.get("http")
+        return ready
 
 
 def _headers(msg):

@@ -12,16 +12,10 @@ test can show the registry's log.
 """
 
 import json
-import os
-import pathlib
-import signal
-import subprocess
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
-TIMEOUT_MULT = float(os.environ.get("TIMEOUT_MULT", "1.0"))
+from daemon import TIMEOUT_MULT, Daemon, http_call, unlink_stale
+
 CT = "application/vnd.schemaregistry.v1+json"
 
 
@@ -30,17 +24,14 @@ def quote(subject):
     return urllib.parse.quote(subject, safe="")
 
 
-class MeshRegistry:
+class MeshRegistry(Daemon):
+    PROGRAM = "mesh-registry"
+
     def __init__(self, binary, workdir, sets=None, start_timeout=30.0,
                  wait=True):
-        self.binary = pathlib.Path(binary)
-        if self.binary.is_dir():
-            self.binary = self.binary / "mesh-registry"
-        self.workdir = pathlib.Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        super().__init__(binary, workdir)
         self.data_dir = self.workdir / "data"
         self.url_path = self.data_dir / "url"
-        self.log_path = self.workdir / "mesh-registry.log"
         self.url = None
         settings = {"listeners": "http://127.0.0.1:0",
                     "data.dir": str(self.data_dir)}
@@ -51,66 +42,16 @@ class MeshRegistry:
                 k, _, v = kv.partition("=")
                 settings[k] = v
         self.settings = settings
-        # A url file left by an earlier (killed) instance is not ours.
-        try:
-            self.url_path.unlink()
-        except FileNotFoundError:
-            pass
-        args = [str(self.binary)]
-        for k, v in settings.items():
-            args += ["--set", f"{k}={v}"]
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=self._log)
-        if wait:
-            try:
-                self.wait_ready(start_timeout * TIMEOUT_MULT)
-            except Exception:
-                self.kill()
-                raise
+        unlink_stale(self.url_path)
+        self._start(settings, start_timeout, wait)
 
-    def wait_ready(self, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("mesh-registry exited with %d before ready:"
-                                   "\n%s" % (self.proc.returncode, self.log()))
-            if self.url_path.exists():
-                url = self.url_path.read_text().strip()
-                if url:
-                    self.url = url
-                    return url
-            time.sleep(0.02)
-        raise TimeoutError("mesh-registry not ready after %.1fs:\n%s"
-                           % (timeout, self.log()))
-
-    def log(self):
-        """The registry's output so far."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    # ---- lifecycle --------------------------------------------------------
-    def stop(self, timeout=30.0):
-        """SIGTERM, wait, return the exit code (-9 if it had to be killed)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout * TIMEOUT_MULT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
-
-    def kill(self):
-        """SIGKILL (a crash), wait, return the exit code."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
+    def _read_ready(self):
+        if self.url_path.exists():
+            url = self.url_path.read_text().strip()
+            if url:
+                self.url = url
+                return url
+        return None
 
     # ---- HTTP -------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, raw=None,
@@ -126,14 +67,9 @@ class MeshRegistry:
             data = raw.encode() if isinstance(raw, str) else raw
             hdrs.setdefault("Content-Type", CT)
         hdrs.update(headers or {})
-        req = urllib.request.Request(self.url + path, data=data,
-                                     method=method, headers=hdrs)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout * TIMEOUT_MULT) \
-                    as resp:
-                return resp.status, _decode(resp.read())
-        except urllib.error.HTTPError as e:
-            return e.code, _decode(e.read())
+        status, answer = http_call(method, self.url + path, data, hdrs,
+                                   timeout * TIMEOUT_MULT)
+        return status, _decode(answer)
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)

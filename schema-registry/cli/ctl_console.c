@@ -27,7 +27,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,19 +56,8 @@ static const char ctl_console_usage[] =
     "                               [--max N] [--idle-exit-ms MS]\n"
     "                               [--format '%t %p %o %k %v']\n";
 
-static int ctl_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int ctl_usage(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    fputs("meshctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    fputs(ctl_console_usage, stderr);
-    return 2;
-}
+/* Bad usage of this command: message, this command's usage, exit 2. */
+#define ctl_usage(...) ctl_out_usage(ctl_console_usage, __VA_ARGS__)
 
 static int64_t ctl_now_ms(void)
 {

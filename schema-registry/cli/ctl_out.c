@@ -7,6 +7,7 @@
 #include "ctl_out.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <string.h>
 
 void ctl_out_error(const char *what, const mw_err_t *err)
@@ -114,4 +115,17 @@ void ctl_out_record(FILE *out, const char *fmt, const bk_record_t *rec)
         }
     }
     fputc('\n', out);
+}
+
+int ctl_out_usage(const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fputs("meshctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fputs(usage, stderr);
+    return 2;
 }

@@ -34,4 +34,9 @@ int ctl_out_format_check(const char *fmt, mw_err_t *err);
  * as empty. */
 void ctl_out_record(FILE *out, const char *fmt, const bk_record_t *rec);
 
+/* Prints "meshctl: <message>" and then usage to stderr; returns 2 (the
+ * exit code for bad usage), so a parser can `return ctl_out_usage(...)`. */
+int ctl_out_usage(const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #endif /* CTL_OUT_H */

@@ -8,7 +8,6 @@
 
 #include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,19 +23,8 @@ static const char ctl_topic_usage[] =
     "       meshctl topic list\n"
     "       meshctl topic describe NAME\n";
 
-static int ctl_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int ctl_usage(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    fputs("meshctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    fputs(ctl_topic_usage, stderr);
-    return 2;
-}
+/* Bad usage of this command: message, this command's usage, exit 2. */
+#define ctl_usage(...) ctl_out_usage(ctl_topic_usage, __VA_ARGS__)
 
 /* Parses a positive int option value; -1 when bad. */
 static int ctl_parse_count(const char *s, int min)

@@ -100,12 +100,17 @@ format() {
     local dir=$1 cid
     [ -f "$dir/data/meta.properties" ] && return 0
     # 16 random bytes, base64url without padding: what Kafka's Uuid expects.
-    cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)
+    # An id starting with '-' reads as an option to the tool's argument
+    # parser (Kafka's own generator never makes one), so draw again.
+    cid=-
+    while [ "${cid:0:1}" = - ]; do
+        cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)
+    done
     # Short-lived JVM: skip the optimizing compiler, it only costs start-up.
     # shellcheck disable=SC2046
     if ! java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
             $(log_opts "$dir") -cp "$lib/*" kafka.tools.StorageTool format \
-            -t "$cid" -c "$dir/server.properties" >"$dir/logs/format.out" 2>&1
+            --cluster-id="$cid" -c "$dir/server.properties" >"$dir/logs/format.out" 2>&1
     then
         cat "$dir/logs/format.out" >&2
         die "formatting $dir/data failed"

@@ -31,7 +31,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-for bin in "$BROKER" "$BUILD/bench/bk_bench"; do
+for bin in "$BROKER" "$BUILD/bench/bk_bench" "$BUILD/bench/pr_raw_bench"; do
     if [ ! -x "$bin" ]; then
         echo "bench: $bin missing: run 'make bench'" >&2
         exit 1
@@ -68,6 +68,12 @@ fi
 if ! kill -0 "$BROKER_PID" 2>/dev/null; then
     echo "bench: mesh-broker died during the run:" >&2
     tail -n 20 "$STATE/mesh-broker.log" >&2
+    failed=1
+fi
+echo
+echo "== producer: file source vs raw librdkafka vs kcat (mesh-broker at $BOOTSTRAP)"
+if ! bench/pr_bench.sh "$BUILD" "$BOOTSTRAP"; then
+    echo "bench: pr_bench FAILED" >&2
     failed=1
 fi
 echo

@@ -11,6 +11,11 @@
  *   resolve: sr_serde_avro_to_json with a reader schema that adds a
  *           defaulted field and promotes int -> long (avro-c's resolved
  *           reader cannot do that evolution at all, so no ratio)
+ *   text:   the producer's file source, from the raw JSON line: the
+ *           one-pass transcoder sr_jtext_encode vs json_loadb +
+ *           sr_serde_json_to_avro (+ json_decref), and the same for an
+ *           envelope line {"key":..,"value":..} (sr_jtext_members, then
+ *           both spans transcoded, vs json_loadb and two encodes)
  *
  * Each loop runs for BENCH_SECONDS; prints msg/s and our/avro-c ratios.
  * Single-threaded, no I/O.
@@ -25,6 +30,7 @@
 #include "mw_buf.h"
 #include "mw_err.h"
 #include "sr_schema.h"
+#include "sr_jtext.h"
 #include "sr_serde.h"
 
 #define BENCH_SECONDS 1.0
@@ -80,6 +86,10 @@ static void die(const char *what, const char *msg)
     fprintf(stderr, "sr_serde_bench: %s: %s\n", what, msg);
     exit(1);
 }
+
+/* The envelope line of the text rows: key first, as the producer's file
+ * source writes it in its examples; value_text follows "value":. */
+#define ENVELOPE_HEAD "{\"key\":\"order-1234567890123\",\"value\":"
 
 /* ------------------------------------------------------------ avro-c */
 
@@ -158,11 +168,13 @@ static void avroc_fini(avroc_t *a)
 /* ------------------------------------------------------------ loops */
 
 typedef struct ctx {
-    const sr_serde_plan_t *plan, *rplan;
+    const sr_serde_plan_t *plan, *rplan, *kplan;
     json_t *value;
     mw_buf_t *out;
     const char *body;
     size_t len;
+    const char *text, *env; /* JSON lines: the value, the envelope */
+    size_t text_len, env_len;
     avroc_t *a;
 } ctx_t;
 
@@ -189,6 +201,63 @@ static void our_resolve(ctx_t *c)
     if (sr_serde_avro_to_json(c->rplan, c->body, c->len, &v, NULL) != 0)
         die("resolve", "failed");
     json_decref(v);
+}
+
+static void text_slow(ctx_t *c)
+{
+    json_t *v = json_loadb(c->text, c->text_len,
+                           JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    mw_buf_reset(c->out);
+    if (!v || sr_serde_json_to_avro(c->plan, v, c->out, NULL) != 0)
+        die("text slow path", "failed");
+    json_decref(v);
+}
+
+static void text_fast(ctx_t *c)
+{
+    mw_buf_reset(c->out);
+    if (sr_jtext_encode(c->plan, c->text, c->text_len, c->out, NULL) != 0)
+        die("text transcoder", "declined");
+}
+
+static void env_slow(ctx_t *c)
+{
+    json_t *doc = json_loadb(c->env, c->env_len,
+                             JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    mw_buf_reset(c->out);
+    if (!doc ||
+        sr_serde_json_to_avro(c->kplan, json_object_get(doc, "key"), c->out,
+                              NULL) != 0 ||
+        sr_serde_json_to_avro(c->plan, json_object_get(doc, "value"), c->out,
+                              NULL) != 0)
+        die("envelope slow path", "failed");
+    json_decref(doc);
+}
+
+static void env_fast(ctx_t *c)
+{
+    static const char *names[] = {"key", "value", "traceparent"};
+    sr_jtext_span_t sp[3];
+    mw_buf_reset(c->out);
+    if (sr_jtext_members(c->env, c->env_len, names, 3, sp, NULL) != 0 ||
+        !sp[0].ptr || !sp[1].ptr ||
+        sr_jtext_encode(c->kplan, sp[0].ptr, sp[0].len, c->out, NULL) != 0 ||
+        sr_jtext_encode(c->plan, sp[1].ptr, sp[1].len, c->out, NULL) != 0)
+        die("envelope transcoder", "declined");
+}
+
+/* Both paths must write the same bytes before they are timed. */
+static void check_same(ctx_t *c, step_fn slow, step_fn fast,
+                       const char *what)
+{
+    mw_buf_t *ref = mw_buf_new(0);
+    slow(c);
+    mw_buf_append(ref, mw_buf_data(c->out), mw_buf_len(c->out));
+    fast(c);
+    if (mw_buf_len(ref) != mw_buf_len(c->out) ||
+        memcmp(mw_buf_data(ref), mw_buf_data(c->out), mw_buf_len(ref)) != 0)
+        die(what, "transcoder and slow path encodings differ");
+    mw_buf_destroy(ref);
 }
 
 static void avroc_encode(ctx_t *c)
@@ -235,13 +304,19 @@ int main(void)
     mw_err_t err = {0};
     avroc_t a;
     sr_schema_t *w = parse(schema_text), *r = parse(reader_text);
+    sr_schema_t *k = parse("\"string\"");
     sr_serde_plan_t *plan = sr_serde_plan_new(w, NULL, &err);
     sr_serde_plan_t *rplan = plan ? sr_serde_plan_new(w, r, &err) : NULL;
-    if (!rplan)
+    sr_serde_plan_t *kplan = rplan ? sr_serde_plan_new(k, NULL, &err) : NULL;
+    if (!kplan)
         die("plan", err.msg);
-    ctx_t c = {.plan = plan, .rplan = rplan, .a = &a,
+    char env[1024];
+    snprintf(env, sizeof(env), "%s%s}", ENVELOPE_HEAD, value_text);
+    ctx_t c = {.plan = plan, .rplan = rplan, .kplan = kplan, .a = &a,
                .value = json_loads(value_text, 0, NULL),
-               .out = mw_buf_new(0)};
+               .out = mw_buf_new(0), .text = value_text,
+               .text_len = strlen(value_text), .env = env,
+               .env_len = strlen(env)};
     avroc_init(&a);
     our_encode(&c);
     if (mw_buf_len(c.out) != a.len ||
@@ -255,6 +330,10 @@ int main(void)
     double oe = rate(our_encode, &c), ae = rate(avroc_encode, &c);
     double od = rate(our_decode, &c), ad = rate(avroc_decode, &c);
     double orr = rate(our_resolve, &c);
+    check_same(&c, text_slow, text_fast, "text");
+    check_same(&c, env_slow, env_fast, "envelope");
+    double ts = rate(text_slow, &c), tf = rate(text_fast, &c);
+    double es = rate(env_slow, &c), ef = rate(env_fast, &c);
     printf("record: 10 fields, %zu bytes of Avro\n", c.len);
     printf("encode  sr_serde plan (json_t -> avro)   %10.0f msg/s\n", oe);
     printf("encode  avro-c avro_value_write         %10.0f msg/s  "
@@ -268,12 +347,21 @@ int main(void)
            "avro-c %.0f msg/s  ratio %.2f\n", 1 / (1 / oe + 1 / od),
            1 / (1 / ae + 1 / ad), (1 / (1 / oe + 1 / od)) /
                                       (1 / (1 / ae + 1 / ad)));
+    printf("text    jansson + sr_serde (line -> avro) %8.0f rec/s  "
+           "(%zu-byte JSON line)\n", ts, c.text_len);
+    printf("text    sr_jtext one pass  (line -> avro) %8.0f rec/s  "
+           "ratio %.2f\n", tf, tf / ts);
+    printf("envelope jansson + sr_serde (key+value)   %8.0f rec/s\n", es);
+    printf("envelope sr_jtext members + 2 encodes     %8.0f rec/s  "
+           "ratio %.2f\n", ef, ef / es);
     mw_buf_destroy(body);
     mw_buf_destroy(c.out);
     json_decref(c.value);
     avroc_fini(&a);
+    sr_serde_plan_destroy(kplan);
     sr_serde_plan_destroy(rplan);
     sr_serde_plan_destroy(plan);
+    sr_schema_release(k);
     sr_schema_release(r);
     sr_schema_release(w);
     return 0;

@@ -40,11 +40,11 @@
 #include "mw_buf.h"
 #include "mw_log.h"
 #include "pr_emit_int.h"
+#include "sr_jtext.h"
 
 #define PR_COMPONENT "emit"
 #define PR_RESUME_PCT 80
 #define PR_DEGRADED_AFTER_MS 5000
-#define PR_TOPIC_MAX 249
 #define PR_HEADERS_MAX 8
 
 /* Per-topic counts and series (labels: topic, a bounded set). */
@@ -394,6 +394,37 @@ void pr_emit_destroy(pr_emit_t *emit, int flush_timeout_ms)
 
 /* ----------------------------------------------------------------- sends */
 
+/* The fast path's key: Avro JSON text transcoded with the key schema, or
+ * without one the bytes of a plain string literal.  MW_ERR_UNSUPPORTED for
+ * anything else (the caller takes the jansson path). */
+static int pr_encode_key_text(pr_emit_t *emit, const pr_emit_resolved_t *res,
+                              const pr_event_t *ev, uint32_t *id,
+                              mw_err_t *err)
+{
+    const char *t = ev->key_text;
+    size_t n = ev->key_text_len;
+
+    if (res) {
+        *id = res->id;
+        if (sr_serde_frame_write(emit->kbuf, res->id, err) != 0 ||
+            sr_jtext_encode(res->plan, t, n, emit->kbuf, err) != 0)
+            return mw_err_set(err, MW_ERR_UNSUPPORTED, "key: slow path");
+        return 0;
+    }
+    /* The span comes from sr_jtext_member, which validated the text: a
+     * literal without escapes is its own UTF-8. */
+    if (n < 2 || t[0] != '"' || t[n - 1] != '"' || memchr(t, '\\', n))
+        return mw_err_set(err, MW_ERR_UNSUPPORTED, "key: slow path");
+    if (mw_buf_append(emit->kbuf, t + 1, n - 2) != 0)
+        return mw_err_set(err, MW_ERR_UNSUPPORTED, "key: slow path");
+    return 0;
+}
+
+static bool pr_text_is_null(const char *t, size_t n)
+{
+    return n == 4 && memcmp(t, "null", 4) == 0;
+}
+
 /* Key bytes in emit->kbuf, or *data NULL for no key.  Without a key schema
  * a string key is its UTF-8 and any other JSON its compact text. */
 static int pr_encode_key(pr_emit_t *emit, const char *topic,
@@ -407,12 +438,16 @@ static int pr_encode_key(pr_emit_t *emit, const char *topic,
     *data = NULL;
     *len = 0;
     mw_buf_reset(emit->kbuf);
-    if (!ev->key || json_is_null(ev->key))
+    if (ev->key_text ? pr_text_is_null(ev->key_text, ev->key_text_len)
+                     : !ev->key || json_is_null(ev->key))
         return 0;
     if (pr_emit_schema_resolve(emit->sch, topic, PR_EMIT_SIDE_KEY,
                                &ev->key_schema, &res, err) != 0)
         return err->code;
-    if (res) {
+    if (ev->key_text) {
+        if (pr_encode_key_text(emit, res, ev, id, err) != 0)
+            return err->code;
+    } else if (res) {
         *id = res->id;
         if (sr_serde_encode(res->plan, res->id, ev->key, emit->kbuf, err))
             return mw_err_prefix(err, "key");
@@ -445,7 +480,7 @@ static int pr_encode_value(pr_emit_t *emit, const char *topic,
     *data = NULL;
     *len = 0;
     mw_buf_reset(emit->vbuf);
-    if (!ev->value)
+    if (!ev->value && !ev->value_text)
         return 0;
     if (pr_emit_schema_resolve(emit->sch, topic, PR_EMIT_SIDE_VALUE,
                                &ev->value_schema, &res, err) != 0)
@@ -454,8 +489,15 @@ static int pr_encode_value(pr_emit_t *emit, const char *topic,
         return mw_err_set(err, MW_ERR_NOT_FOUND, "no value schema for topic "
                           "'%s'", topic);
     *id = res->id;
-    if (sr_serde_encode(res->plan, res->id, ev->value, emit->vbuf, err) != 0)
+    if (ev->value_text) {
+        if (sr_serde_frame_write(emit->vbuf, res->id, err) != 0 ||
+            sr_jtext_encode(res->plan, ev->value_text, ev->value_text_len,
+                            emit->vbuf, err) != 0)
+            return mw_err_set(err, MW_ERR_UNSUPPORTED, "value: slow path");
+    } else if (sr_serde_encode(res->plan, res->id, ev->value, emit->vbuf,
+                               err) != 0) {
         return err->code;
+    }
     *data = mw_buf_data(emit->vbuf);
     *len = mw_buf_len(emit->vbuf);
     return 0;
@@ -565,6 +607,10 @@ int pr_emit_send(pr_emit_t *emit, const pr_event_t *ev, pr_emit_done_cb *done,
                       err) != 0 ||
         pr_encode_value(emit, topic, ev, &m.value, &m.value_len,
                         &proto.value_id, err) != 0) {
+        /* A declined fast path is not a failure: the caller retries the
+         * event in its json_t form, which counts what really fails. */
+        if (err->code == MW_ERR_UNSUPPORTED && ev->value_text)
+            return err->code;
         if (mw_err_class(err->code) == MW_ERR_CLASS_PERMANENT)
             mw_counter_inc(t->failed);
         return err->code;

@@ -16,6 +16,9 @@
 #include "sr_schema.h"
 #include "sr_serde.h"
 
+/* Longest valid topic name (Kafka's limit). */
+#define PR_TOPIC_MAX 249
+
 /* Which side of a record a schema is for: subjects end "-key"/"-value". */
 typedef enum pr_emit_side {
     PR_EMIT_SIDE_KEY = 0,

@@ -45,6 +45,7 @@
 #include <event2/event.h>
 
 #include "mw_log.h"
+#include "sr_jtext.h"
 
 static void file_pump(pr_file_src_t *src);
 
@@ -181,7 +182,8 @@ static void line_done(void *opaque, const pr_result_t *res)
 typedef enum send_outcome {
     SEND_OK = 0,    /* taken: advance past the line */
     SEND_BAD,       /* bad line: dead-letter it */
-    SEND_WAIT       /* keep the line, pause (room, window or next tick) */
+    SEND_WAIT,      /* keep the line, pause (room, window or next tick) */
+    SEND_SLOW       /* the text fast path declined: parse with jansson */
 } send_outcome_t;
 
 static send_outcome_t wait_for(pr_file_src_t *src, int code,
@@ -240,6 +242,8 @@ static send_outcome_t send_line(pr_file_reader_t *r, const pr_event_t *ev,
     }
     pr_checkpoint_window_cancel_last(r->win);
     free(ctx);
+    if (rc == MW_ERR_UNSUPPORTED && ev->value_text)
+        return SEND_SLOW;
     if (rc == MW_ERR_INVALID && !reason) {
         snprintf(src->reason, sizeof(src->reason), "%s", err.msg);
         return SEND_BAD;
@@ -282,6 +286,55 @@ static bool line_to_event(pr_file_src_t *src, json_t *doc, pr_event_t *ev)
     return true;
 }
 
+static bool text_is_null(const char *t, size_t n)
+{
+    return n == 4 && memcmp(t, "null", 4) == 0;
+}
+
+/* The fast path: the line goes to the emitter as text, transcoded straight
+ * to Avro (sr_jtext), with the key and envelope members found by a scan
+ * that validates the line as jansson would.  SEND_SLOW whenever anything
+ * is unusual (a tombstone, an escaped traceparent, a line the transcoder
+ * declines): handle_line then takes the jansson path, which also writes
+ * the precise reason of a bad line. */
+static send_outcome_t send_text(pr_file_reader_t *r, const char *line,
+                                size_t len, const char *pos,
+                                uint64_t end_off)
+{
+    static const char *const envelope[] = {"key", "value", "traceparent"};
+    pr_file_src_t *src = r->src;
+    pr_event_t ev = {.partition = -1, .source = "file", .position = pos};
+    sr_jtext_span_t sp[3];
+    char tp[PR_FILE_TRACEPARENT_MAX];
+
+    if (src->format != PR_FILE_ENVELOPE) {
+        ev.value_text = line;
+        ev.value_text_len = len;
+        if (src->key_field &&
+            sr_jtext_member(line, len, src->key_field, &ev.key_text,
+                            &ev.key_text_len) != 0)
+            return SEND_SLOW;
+        return send_line(r, &ev, NULL, 0, NULL, end_off);
+    }
+    if (sr_jtext_members(line, len, envelope, 3, sp, NULL) != 0 ||
+        !sp[1].ptr || text_is_null(sp[1].ptr, sp[1].len))
+        return SEND_SLOW;
+    ev.key_text = sp[0].ptr;
+    ev.key_text_len = sp[0].len;
+    ev.value_text = sp[1].ptr;
+    ev.value_text_len = sp[1].len;
+    if (sp[2].ptr && sp[2].ptr[0] == '"') {
+        /* A string without escapes is its own text; anything else that
+         * is a string takes the slow path; a non-string is ignored. */
+        if (sp[2].len - 2 >= sizeof(tp) || memchr(sp[2].ptr, '\\', sp[2].len))
+            return SEND_SLOW;
+        memcpy(tp, sp[2].ptr + 1, sp[2].len - 2);
+        tp[sp[2].len - 2] = '\0';
+        ev.traceparent = tp;
+    }
+    return send_line(r, &ev, NULL, 0, NULL, end_off);
+}
+
 /* One complete line (without its newline) starting at off and ending (after
  * the newline) at end_off.  SEND_WAIT: the line stays to be retried. */
 static send_outcome_t handle_line(pr_file_reader_t *r, const char *line,
@@ -297,14 +350,17 @@ static send_outcome_t handle_line(pr_file_reader_t *r, const char *line,
 
     snprintf(pos, sizeof(pos), "%s:%llu", r->path, (unsigned long long)off);
     ev.position = pos;
-    doc = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (!doc)
-        snprintf(src->reason, sizeof(src->reason),
-                 "invalid JSON at column %d: %s", jerr.column, jerr.text);
-    out = doc && line_to_event(src, doc, &ev)
-              ? send_line(r, &ev, NULL, 0, NULL, end_off)
-              : SEND_BAD;
-    json_decref(doc);
+    out = send_text(r, line, len, pos, end_off);
+    if (out == SEND_SLOW) {
+        doc = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        if (!doc)
+            snprintf(src->reason, sizeof(src->reason),
+                     "invalid JSON at column %d: %s", jerr.column, jerr.text);
+        out = doc && line_to_event(src, doc, &ev)
+                  ? send_line(r, &ev, NULL, 0, NULL, end_off)
+                  : SEND_BAD;
+        json_decref(doc);
+    }
     if (out == SEND_BAD) {
         ev = (pr_event_t){.partition = -1, .source = "file", .position = pos};
         out = send_line(r, &ev, line, len, src->reason, end_off);

@@ -30,6 +30,9 @@
  * are what an operator needs to find the line (mesh.position has the
  * rest). */
 #define PR_FILE_DLQ_MAX_BYTES (64u * 1024u)
+/* Room for an envelope line's traceparent on the fast path (W3C's is 55
+ * characters; a longer one takes the jansson path). */
+#define PR_FILE_TRACEPARENT_MAX 256
 
 typedef enum pr_file_format {
     PR_FILE_JSONL = 0,

@@ -23,6 +23,7 @@ typedef struct wr {
     const sr_op_t *ops;
     mw_err_t *err;
     size_t n;
+    int max_depth;      /* deepest path reached (sr_serde_enc_prepare) */
     sr_path_t path;
     uint8_t st[1024];
 } wr_t;
@@ -198,17 +199,14 @@ static int code_points(wr_t *w, const char *s, size_t len, uint8_t *buf,
 
 /* A JSON number for a decimal: its unscaled value, two's complement,
  * big-endian, in the fewest bytes (bytes) or sign-extended (fixed). */
-static int decimal_bytes(wr_t *w, const sr_op_t *op, const json_t *v,
-                         uint8_t *buf, size_t *n)
+int sr_serde_decimal_be(const sr_op_t *op, long double x, uint8_t *buf,
+                        size_t *n)
 {
-    long double x = json_is_integer(v) ? (long double)json_integer_value(v)
-                                       : (long double)json_real_value(v);
     for (int i = 0; i < op->scale; i++)
         x *= 10;
     x = roundl(x);
     if (!(x >= -9223372036854775808.0L && x < 9223372036854775808.0L))
-        return wr_fail(w, MW_ERR_INVALID, "decimal's unscaled value does "
-                       "not fit in 64 bits");
+        return 1;
     int64_t u = (int64_t)x;
     size_t len = 8;
     while (len > 1 && ((u >> (8 * (len - 1) - 1)) == 0 ||
@@ -216,13 +214,27 @@ static int decimal_bytes(wr_t *w, const sr_op_t *op, const json_t *v,
         len--;
     size_t size = op->kind == SR_OP_FIXED ? op->cnt : len;
     if (size < len)
-        return wr_fail(w, MW_ERR_INVALID, "decimal does not fit in fixed(%u)",
-                       op->cnt);
+        return 2;
     for (size_t i = 0; i < size; i++) {
         size_t shift = 8 * (size - 1 - i);
         buf[i] = shift >= 64 ? (u < 0 ? 0xff : 0) : (uint8_t)(u >> shift);
     }
     *n = size;
+    return 0;
+}
+
+static int decimal_bytes(wr_t *w, const sr_op_t *op, const json_t *v,
+                         uint8_t *buf, size_t *n)
+{
+    long double x = json_is_integer(v) ? (long double)json_integer_value(v)
+                                       : (long double)json_real_value(v);
+    int rc = sr_serde_decimal_be(op, x, buf, n);
+    if (rc == 1)
+        return wr_fail(w, MW_ERR_INVALID, "decimal's unscaled value does "
+                       "not fit in 64 bits");
+    if (rc == 2)
+        return wr_fail(w, MW_ERR_INVALID, "decimal does not fit in fixed(%u)",
+                       op->cnt);
     return 0;
 }
 
@@ -291,6 +303,8 @@ static int path_push(wr_t *w, const char *key, size_t i)
     w->path.seg[w->path.depth].key = key;
     w->path.seg[w->path.depth].idx = i;
     w->path.depth++;
+    if (w->path.depth > w->max_depth)
+        w->max_depth = w->path.depth;
     return 0;
 }
 
@@ -367,7 +381,7 @@ static int enc_record(wr_t *w, const sr_op_t *op, const json_t *v)
 
 /* The branch named by the single key of {"name": value}: the full name,
  * or the short name of a named branch when no other branch shares it. */
-static uint32_t union_pick(const sr_op_t *op, const char *key)
+uint32_t sr_serde_union_pick(const sr_op_t *op, const char *key)
 {
     const sr_node_t *u = op->node;
     uint32_t found = SR_OP_NONE;
@@ -401,7 +415,7 @@ static int enc_union(wr_t *w, const sr_op_t *op, const json_t *v)
                        json_kind(v),
                        json_is_object(v) ? " without exactly one key" : "");
     const char *key = json_object_iter_key(json_object_iter((json_t *)v));
-    uint32_t b = union_pick(op, key);
+    uint32_t b = sr_serde_union_pick(op, key);
     if (b == SR_OP_NONE || op->map[b] == SR_OP_NONE)
         return wr_fail(w, MW_ERR_INVALID, "'%.64s' is not a branch of the "
                        "union", key);
@@ -469,9 +483,85 @@ int sr_serde_json_to_avro(const sr_serde_plan_t *plan, const json_t *value,
     wr.ops = plan->ops;
     wr.err = err;
     wr.n = 0;
+    wr.max_depth = 0;
     wr.path.depth = 0;
     int rc = enc(&wr, plan->root, value);
     if (rc == 0)
         rc = wr_flush(&wr);
     return rc == 0 ? 0 : err->code;
+}
+
+/* ------------------------------------------------------------ prepare */
+
+uint32_t sr_serde_fld_hash(const char *name, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)name[i]) * 16777619u;
+    return h;
+}
+
+/* One field's default, encoded as sr_serde_json_to_avro would encode it
+ * for a message that lacks the field.  The depth is measured from 0: a
+ * message needs (depth of the field) + dflt_depth <= SR_SERDE_MAX_DEPTH. */
+static int prepare_default(const sr_serde_plan_t *plan, sr_fld_t *f,
+                           mw_buf_t *buf, mw_err_t *err)
+{
+    mw_err_t sub = {0};
+    wr_t wr = {.out = buf, .ops = plan->ops, .err = &sub};
+    f->dflt_depth = -1;
+    if (!f->dflt)
+        return 0;
+    mw_buf_reset(buf);
+    if (enc(&wr, f->op, f->dflt) != 0 || wr_flush(&wr) != 0)
+        return sub.code == MW_ERR_NOMEM
+                   ? mw_err_set(err, MW_ERR_NOMEM, "%s", sub.msg)
+                   : 0;
+    f->dflt_len = mw_buf_len(buf);
+    f->dflt_bin = malloc(f->dflt_len ? f->dflt_len : 1);
+    if (!f->dflt_bin)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory compiling plan");
+    memcpy(f->dflt_bin, mw_buf_data(buf), f->dflt_len);
+    f->dflt_depth = wr.max_depth;
+    return 0;
+}
+
+static int prepare_hash(sr_op_t *op, mw_err_t *err)
+{
+    uint32_t cap = 16;
+    while (cap < 2 * op->cnt)
+        cap *= 2;
+    op->fhash = malloc(cap * sizeof(*op->fhash));
+    if (!op->fhash)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory compiling plan");
+    memset(op->fhash, 0xff, cap * sizeof(*op->fhash)); /* SR_OP_NONE */
+    op->fhash_mask = cap - 1;
+    for (uint32_t i = 0; i < op->cnt; i++) {
+        const sr_fld_t *f = &op->flds[i];
+        uint32_t h = sr_serde_fld_hash(f->name, f->name_len) & (cap - 1);
+        while (op->fhash[h] != SR_OP_NONE)
+            h = (h + 1) & (cap - 1);
+        op->fhash[h] = i;
+    }
+    return 0;
+}
+
+int sr_serde_enc_prepare(sr_serde_plan_t *plan, mw_err_t *err)
+{
+    mw_buf_t *buf = mw_buf_new(0);
+    int rc = buf ? 0 : mw_err_set(err, MW_ERR_NOMEM, "out of memory "
+                                  "compiling plan");
+    for (uint32_t i = 0; rc == 0 && i < plan->op_cnt; i++) {
+        sr_op_t *op = &plan->ops[i];
+        if (op->kind != SR_OP_RECORD)
+            continue;
+        for (uint32_t j = 0; rc == 0 && j < op->cnt; j++) {
+            op->flds[j].name_len = (uint32_t)strlen(op->flds[j].name);
+            rc = prepare_default(plan, &op->flds[j], buf, err);
+        }
+        if (rc == 0 && op->cnt > SR_FLD_HASH_MIN)
+            rc = prepare_hash(op, err);
+    }
+    mw_buf_destroy(buf);
+    return rc;
 }

@@ -52,6 +52,14 @@ typedef struct sr_fld {
     uint32_t op;
     uint32_t rfield;
     json_t *dflt;       /* Avro JSON form of the reader default, or NULL */
+    /* Encoding plans only (sr_serde_enc_prepare), for encoders that work
+     * from text (sr_jtext) rather than a json_t: */
+    uint32_t name_len;  /* strlen(name) */
+    int dflt_depth;     /* path depth encoding dflt reaches (nested fields,
+                           items, values); -1: no default, or one that
+                           does not encode */
+    uint8_t *dflt_bin;  /* dflt's Avro binary, dflt_len bytes (may be 0) */
+    size_t dflt_len;
 } sr_fld_t;
 
 typedef struct sr_op {
@@ -73,7 +81,14 @@ typedef struct sr_op {
                                 wrap: names[0] */
     char **fail;             /* union: message per unreadable branch */
     const char *symbol_dflt; /* enum: reader default symbol or NULL */
+    /* record, encoding plans with more than SR_FLD_HASH_MIN fields: field
+     * index by name hash (sr_serde_fld_hash), open addressing, SR_OP_NONE
+     * marks an empty slot; fhash_mask + 1 slots. */
+    uint32_t *fhash;
+    uint32_t fhash_mask;
 } sr_op_t;
+
+#define SR_FLD_HASH_MIN 8
 
 struct sr_serde_plan {
     sr_schema_t *writer, *reader;
@@ -110,5 +125,28 @@ json_t *sr_serde_default_json(const sr_node_t *node, const json_t *dflt,
 /* Output key of a union branch: the type name for unnamed types, the full
  * name for named ones. */
 const char *sr_serde_branch_name(const sr_node_t *node);
+
+/* Precomputes, for an identity (encoding) plan, what encoders working
+ * from JSON text need and sr_serde_json_to_avro gets from json_t: each
+ * record field's default as Avro binary with the depth its encoding
+ * reaches, name lengths and the field hash of wide records.  A default
+ * that does not encode is not an error (only the messages that need it
+ * fail, as in sr_serde_json_to_avro).  0 or MW_ERR_NOMEM. */
+int sr_serde_enc_prepare(sr_serde_plan_t *plan, mw_err_t *err);
+
+/* FNV-1a over len bytes: the hash of op->fhash. */
+uint32_t sr_serde_fld_hash(const char *name, size_t len);
+
+/* The branch of union op named by key ({"key": value}), as
+ * sr_serde_json_to_avro picks it, or SR_OP_NONE.  key is NUL-terminated. */
+uint32_t sr_serde_union_pick(const sr_op_t *op, const char *key);
+
+/* A decimal's unscaled value x * 10^scale, rounded, as two's complement
+ * big-endian: the fewest bytes for bytes, sign-extended to op->cnt for
+ * fixed; buf holds at least 8 bytes, or op->cnt for fixed.  0, or 1 when
+ * the unscaled value does not fit in 64 bits, 2 when it does not fit in
+ * the fixed. */
+int sr_serde_decimal_be(const sr_op_t *op, long double x, uint8_t *buf,
+                        size_t *n);
 
 #endif /* SR_SERDE_INT_H */

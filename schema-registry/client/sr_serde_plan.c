@@ -643,6 +643,9 @@ sr_serde_plan_t *sr_serde_plan_new(sr_schema_t *writer, sr_schema_t *reader,
     cctx_t c = {.plan = plan, .err = err};
     plan->root = compile(&c, sr_schema_root(writer), sr_schema_root(reader));
     free(c.memo);
+    if (plan->root != SR_OP_NONE && plan->identity &&
+        sr_serde_enc_prepare(plan, err) != 0)
+        plan->root = SR_OP_NONE;
     if (plan->root == SR_OP_NONE) {
         sr_serde_plan_destroy(plan);
         return NULL;
@@ -656,8 +659,11 @@ void sr_serde_plan_destroy(sr_serde_plan_t *plan)
         return;
     for (uint32_t i = 0; i < plan->op_cnt; i++) {
         sr_op_t *op = &plan->ops[i];
-        for (uint32_t j = 0; op->flds && j < op->cnt + op->nextra; j++)
+        for (uint32_t j = 0; op->flds && j < op->cnt + op->nextra; j++) {
             json_decref(op->flds[j].dflt);
+            free(op->flds[j].dflt_bin);
+        }
+        free(op->fhash);
         for (uint32_t j = 0; op->fail && j < op->cnt; j++)
             free(op->fail[j]);
         free(op->flds);

@@ -371,6 +371,88 @@ def test_bad_lines_go_to_the_dlq(mesh_broker, registry, producers,
     print("\nDLQ reasons:", reasons)
 
 
+ENVELOPE_SCHEMA = {
+    "type": "record", "name": "Order", "namespace": "meshwork.test",
+    "fields": [{"name": "id", "type": "long"},
+               {"name": "name", "type": "string"},
+               {"name": "note", "type": ["null", "string"], "default": None},
+               {"name": "amount", "type": "double"}]}
+TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def test_envelope_lines_fast_and_slow_paths(mesh_broker, registry, producers,
+                                            unique_topic, tmp_path, timeout):
+    """Envelope lines, each shaped to take the transcoder (sr_jtext) or the
+    jansson path it declines to: both must give the same records, keys and
+    headers as the line means, in file order, and a bad line its reason."""
+    from producer import read_topic
+    topic = unique_topic
+    mesh_broker.create_topic(topic, 1)
+    mesh_broker.create_topic(f"{topic}.dlq", 1)
+    status, body = registry.post(f"/subjects/{topic}-value/versions",
+                                 {"schema": json.dumps(ENVELOPE_SCHEMA)})
+    assert status == 200, body
+    # (line, key bytes or None, value or None, traceparent or None)
+    cases = [
+        # fast: plain key, fields in schema order, traceparent
+        ('{"key":"a","value":{"id":1,"name":"x","note":{"string":"n"},'
+         '"amount":1.5},"traceparent":"%s"}' % TRACE,
+         b"a", {"id": 1, "name": "x", "note": "n", "amount": 1.5}, TRACE),
+        # fast: fields out of order, defaulted field missing, spaces
+        ('{ "value" : { "amount" : 2 , "name" : "y\\u00e9\\n", "id" : -7 } ,'
+         ' "key" : "b" }',
+         b"b", {"id": -7, "name": "y\u00e9\n", "note": None, "amount": 2.0},
+         None),
+        # slow: escaped key
+        ('{"key":"c\\u00e9","value":{"id":3,"name":"z","amount":0}}',
+         "c\u00e9".encode(), {"id": 3, "name": "z", "note": None,
+                              "amount": 0.0}, None),
+        # slow: a number as the key (no key schema: its JSON text)
+        ('{"key":42,"value":{"id":4,"name":"n","amount":4.25}}',
+         b"42", {"id": 4, "name": "n", "note": None, "amount": 4.25}, None),
+        # null key: no key
+        ('{"key":null,"value":{"id":5,"name":"","amount":-1e3}}',
+         None, {"id": 5, "name": "", "note": None, "amount": -1000.0}, None),
+        # slow: tombstone
+        ('{"key":"a","value":null}', b"a", None, None),
+        # slow: escaped traceparent
+        ('{"key":"d","value":{"id":6,"name":"t","amount":6},'
+         '"traceparent":"00\\u002d%s"}' % TRACE[3:],
+         b"d", {"id": 6, "name": "t", "note": None, "amount": 6.0}, TRACE),
+        # slow: duplicate member (jansson keeps the last)
+        ('{"key":"e","value":{"id":7,"name":"u","amount":7,"id":8}}',
+         b"e", {"id": 8, "name": "u", "note": None, "amount": 7.0}, None),
+    ]
+    bad = ['{"key":"f","value":{"id":"nine","name":"v","amount":9}}',
+           '{"key":"g"}']
+    log, ckpt = tmp_path / "env.log", tmp_path / "ckpt"
+    ckpt.mkdir()
+    with open(log, "w") as f:
+        for line, *_ in cases:
+            f.write(line + "\n")
+        for b in bad:
+            f.write(b + "\n")
+    sets = file_sets(mesh_broker.bootstrap, registry, topic, [log], ckpt,
+                     **{"file.format": "envelope"})
+    del sets["file.key.field"]
+    prod = producers.start(sets)
+    got = read_topic(mesh_broker.bootstrap, topic, registry.url, len(cases),
+                     timeout(30))
+    dead = read_topic(mesh_broker.bootstrap, f"{topic}.dlq", registry.url,
+                      len(bad), timeout(30), decode=False)
+    assert prod.stop() == 0, prod.log()[-3000:]
+    assert len(got) == len(cases), got
+    for (line, key, value, trace), (k, v, h, _, _) in zip(cases, got):
+        assert k == key, line
+        assert v == value, line
+        assert h.get("traceparent") == trace, line
+        assert h["mesh.source"] == "file"
+    reasons = sorted(h["mesh.error"] for _, _, h, _, _ in dead)
+    assert len(reasons) == 2, reasons
+    assert "$.id" in reasons[0] and "long" in reasons[0], reasons
+    assert '"value"' in reasons[1], reasons
+
+
 def test_brokers_down_and_up_no_loss(mesh_broker, registry, producers,
                                      unique_topic, tmp_path, timeout):
     topic, parts, total = unique_topic, 12, 200_000

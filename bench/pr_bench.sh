@@ -1,0 +1,146 @@
+#!/bin/sh
+# bench/pr_bench.sh BUILD_DIR BOOTSTRAP: the producer benchmark (issue 4).
+#
+# The same N JSON lines (pr_raw_bench lines; ~190 B of JSON, ~100 B of Avro
+# each) go three ways into mesh-broker, each to its own 64-partition topic:
+#   producer  mesh-producer's file source tailing a file, key order_id, each
+#             line encoded into the Confluent framing; timed from appending
+#             the lines to the file the running daemon tails until the
+#             topic's end offsets (watched by pr_raw_bench feed) grew by N;
+#   raw       raw librdkafka producing the same lines pre-encoded, same keys
+#             and producer settings (pr_raw_bench produce): the limit;
+#   kcat      kcat producing the JSON lines unencoded (a familiar yardstick).
+# Prints events/s of each and the ratios producer/raw (goal >= 0.5) and
+# producer/kcat.  N is PR_BENCH_EVENTS (default 1,000,000) times BENCH_SCALE.
+# Everything runs on loopback with port 0 and a private temporary directory,
+# removed on exit.  Exit 1 on any failure.
+set -u
+
+BUILD=${1:?usage: bench/pr_bench.sh BUILD_DIR BOOTSTRAP}
+BOOT=${2:?usage: bench/pr_bench.sh BUILD_DIR BOOTSTRAP}
+N=$(awk -v n="${PR_BENCH_EVENTS:-1000000}" -v s="${BENCH_SCALE:-1}" \
+    'BEGIN { printf "%d", n * s }')
+PARTS=64
+TMP=
+PIDS=
+
+fail() { echo "pr_bench: $*" >&2; exit 1; }
+
+cleanup() {
+    for p in $PIDS; do
+        kill -TERM "$p" 2>/dev/null
+    done
+    for p in $PIDS; do
+        i=0
+        while kill -0 "$p" 2>/dev/null && [ "$i" -lt 100 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    [ -n "$TMP" ] && rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for bin in mesh-registry mesh-producer meshctl; do
+    [ -x "$BUILD/bin/$bin" ] || fail "$BUILD/bin/$bin missing: run 'make bench'"
+done
+RAW="$BUILD/bench/pr_raw_bench"
+[ -x "$RAW" ] || fail "$RAW missing: run 'make bench'"
+command -v kcat >/dev/null || fail "kcat missing: run 'make deps'"
+command -v curl >/dev/null || fail "curl missing: run 'make deps'"
+
+now() { date +%s.%N; }
+
+# Waits up to 10 s for file $1 written by pid $2 (log $3).
+wait_file() {
+    i=0
+    while [ ! -s "$1" ]; do
+        i=$((i + 1))
+        if [ "$i" -gt 200 ] || ! kill -0 "$2" 2>/dev/null; then
+            tail -n 20 "$3" >&2
+            fail "$1 not written within 10 s"
+        fi
+        sleep 0.05
+    done
+}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/meshwork-prbench.XXXXXX") || exit 1
+"$RAW" lines "$N" "$TMP/lines.jsonl" || fail "cannot write the lines"
+BYTES=$(wc -c <"$TMP/lines.jsonl")
+
+"$BUILD/bin/mesh-registry" --set listeners=http://127.0.0.1:0 \
+    --set data.dir="$TMP/registry" --set log.level=warn \
+    2>"$TMP/registry.log" &
+PIDS="$!"
+wait_file "$TMP/registry/url" "$!" "$TMP/registry.log"
+REGISTRY=$(cat "$TMP/registry/url")
+
+tag="$$"
+for t in producer raw kcat; do
+    "$BUILD/bin/meshctl" --set bootstrap="$BOOT" topic create \
+        "pr-bench-$t-$tag" --partitions "$PARTS" >/dev/null 2>&1 ||
+        fail "cannot create topic pr-bench-$t-$tag"
+done
+
+# Register the schema under the producer topic's value subject.
+body=$("$RAW" schema | sed 's/\\/\\\\/g; s/"/\\"/g')
+ID=$(curl -sf -X POST -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
+    --data "{\"schema\":\"$body\"}" \
+    "$REGISTRY/subjects/pr-bench-producer-$tag-value/versions" |
+    sed -n 's/.*"id":\([0-9]*\).*/\1/p')
+[ -n "$ID" ] || fail "cannot register the schema"
+
+# --- mesh-producer: start on an empty file, then append all lines at once.
+: >"$TMP/data.jsonl"
+"$BUILD/bin/mesh-producer" --set source=file --set topic="pr-bench-producer-$tag" \
+    --set file.paths="$TMP/data.jsonl" --set file.key.field=order_id \
+    --set registry.url="$REGISTRY" --set kafka.bootstrap.servers="$BOOT" \
+    --set checkpoint.dir="$TMP/ckpt" --set ops.listener=127.0.0.1:0 \
+    --set ready.file="$TMP/producer.ready" --set log.level=warn \
+    2>"$TMP/producer.log" &
+PRODUCER=$!
+PIDS="$PRODUCER $PIDS"
+wait_file "$TMP/producer.ready" "$PRODUCER" "$TMP/producer.log"
+OPS=$(sed -n 's/.*"ops":"\([^"]*\)".*/\1/p' "$TMP/producer.ready")
+[ -n "$OPS" ] || fail "no ops URL in $TMP/producer.ready"
+
+PR_SECS=$("$RAW" feed "$BOOT" "pr-bench-producer-$tag" "$PARTS" "$TMP/lines.jsonl" \
+    "$TMP/data.jsonl" "$N") || {
+    tail -n 20 "$TMP/producer.log" >&2
+    fail "mesh-producer did not deliver every line"
+}
+dead=$(curl -sf "$OPS/metrics" |
+    awk '/^mesh_producer_dlq_total/ { s += $NF } END { printf "%d", s }')
+[ "$dead" = 0 ] || fail "mesh-producer dead-lettered $dead lines"
+
+# --- raw librdkafka, the same events pre-encoded.
+RAW_OUT=$("$RAW" produce "$BOOT" "pr-bench-raw-$tag" "$ID" "$TMP/lines.jsonl") ||
+    fail "pr_raw_bench produce failed"
+RAW_SECS=$(echo "$RAW_OUT" | awk '{ print $3 }')
+AVRO_BYTES=$(echo "$RAW_OUT" | awk '{ print $4 }')
+
+# --- kcat, the JSON lines unencoded and unkeyed.
+t0=$(now)
+kcat -P -b "$BOOT" -t "pr-bench-kcat-$tag" -X acks=all -X linger.ms=5 \
+    -l "$TMP/lines.jsonl" 2>"$TMP/kcat.log" || {
+    cat "$TMP/kcat.log" >&2
+    fail "kcat failed"
+}
+t1=$(now)
+KCAT_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+
+awk -v n="$N" -v pr="$PR_SECS" -v raw="$RAW_SECS" -v kc="$KCAT_SECS" \
+    -v jb="$BYTES" -v ab="$AVRO_BYTES" 'BEGIN {
+    printf "%d events, %.0f B JSON and %.0f B Avro (framed) per event\n",
+        n, jb / n, ab / n
+    printf "%-34s %12s %9s\n", "path", "events/s", "seconds"
+    printf "%-34s %12.0f %9.2f\n", "mesh-producer (file source, Avro)", n / pr, pr
+    printf "%-34s %12.0f %9.2f\n", "raw librdkafka (pre-encoded)", n / raw, raw
+    printf "%-34s %12.0f %9.2f\n", "kcat (JSON lines, unencoded)", n / kc, kc
+    printf "ratio producer/raw %.2f (goal >= 0.5), producer/kcat %.2f\n",
+        raw / pr, kc / pr
+}'

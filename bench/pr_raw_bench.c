@@ -1,0 +1,297 @@
+/*
+ * pr_raw_bench: the raw limit the producer benchmark (bench/pr_bench.sh) is
+ * measured against, and the input it runs on.
+ *
+ *   pr_raw_bench schema                 print the benchmark's Avro schema
+ *   pr_raw_bench lines N FILE           write N JSON lines (one order each)
+ *   pr_raw_bench produce BOOTSTRAP TOPIC SCHEMA_ID FILE
+ *   pr_raw_bench feed BOOTSTRAP TOPIC PARTITIONS SRC DST N
+ *
+ * `produce` encodes every line of FILE with the registry serde into the
+ * Confluent framing first (untimed: jansson + sr_serde, the producer's slow
+ * path), keyed by order_id as mesh-producer keys them with
+ * file.key.field=order_id, then times raw librdkafka producing exactly those
+ * bytes: from the first send to the end of the flush, with the producer
+ * settings mesh-producer uses by default (idempotent, acks=all, linger.ms=5,
+ * murmur2_random).  It prints "raw <events/s> <seconds> <value bytes>".
+ *
+ * `feed` appends SRC to DST, the file a running mesh-producer tails, and
+ * prints the seconds until TOPIC's end offsets grew by N.
+ *
+ * The lines are deterministic (N alone decides them), about 190 bytes of
+ * JSON that encode to about 100 bytes of Avro: the size the issue's goal
+ * ("about a million 100-byte events a second") is stated for.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+
+#include "mw_buf.h"
+#include "mw_err.h"
+#include "sr_schema.h"
+#include "sr_serde.h"
+
+static const char bench_schema[] =
+    "{\"type\":\"record\",\"name\":\"Order\",\"namespace\":\"bench.shop\","
+    "\"fields\":["
+    "{\"name\":\"order_id\",\"type\":\"string\"},"
+    "{\"name\":\"customer\",\"type\":\"string\"},"
+    "{\"name\":\"sku\",\"type\":\"string\"},"
+    "{\"name\":\"qty\",\"type\":\"int\"},"
+    "{\"name\":\"price\",\"type\":\"double\"},"
+    "{\"name\":\"currency\",\"type\":\"string\"},"
+    "{\"name\":\"status\",\"type\":{\"type\":\"enum\",\"name\":\"Status\","
+    "\"symbols\":[\"PLACED\",\"PAID\",\"SHIPPED\"]}},"
+    "{\"name\":\"created_at\",\"type\":{\"type\":\"long\","
+    "\"logicalType\":\"timestamp-millis\"}},"
+    "{\"name\":\"express\",\"type\":\"boolean\"},"
+    "{\"name\":\"note\",\"type\":[\"null\",\"string\"],\"default\":null}"
+    "]}";
+
+typedef struct {
+    char *key;
+    size_t key_len;
+    void *value;
+    size_t value_len;
+} bench_msg_t;
+
+static void die(const char *what, const char *why)
+{
+    fprintf(stderr, "pr_raw_bench: %s: %s\n", what, why);
+    exit(1);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmd_lines(long n, const char *path)
+{
+    static const char *const status[] = {"PLACED", "PAID", "SHIPPED"};
+    FILE *f = fopen(path, "w");
+
+    if (!f)
+        die(path, "cannot create");
+    for (long i = 0; i < n; i++) {
+        /* Every 4th order has no note: both union branches are used. */
+        fprintf(f,
+                "{\"order_id\":\"o-%010ld\",\"customer\":\"c-%06ld\","
+                "\"sku\":\"SKU-%05ld\",\"qty\":%ld,\"price\":%ld.%02ld,"
+                "\"currency\":\"EUR\",\"status\":\"%s\","
+                "\"created_at\":%" PRId64 ",\"express\":%s,\"note\":",
+                i, (i * 7919) % 1000000, (i * 31) % 100000, 1 + i % 9,
+                5 + i % 500, i % 100, status[i % 3],
+                (int64_t)1764000000000 + i, i % 5 ? "false" : "true");
+        if (i % 4 == 3)
+            fputs("null}\n", f);
+        else
+            fprintf(f, "{\"string\":\"gift wrap, ring twice at the "
+                       "side door %ld\"}}\n", i % 1000);
+    }
+    if (fclose(f) != 0)
+        die(path, "write failed");
+    return 0;
+}
+
+/* Reads FILE and encodes each line; returns the message count. */
+static size_t encode_file(const char *path, uint32_t id, bench_msg_t **out,
+                          size_t *bytes)
+{
+    mw_err_t err = {0};
+    sr_schema_t *schema =
+        sr_schema_parse(bench_schema, strlen(bench_schema), NULL, 0, &err);
+    sr_serde_plan_t *plan;
+    mw_buf_t *buf = mw_buf_new(0);
+    FILE *f = fopen(path, "r");
+    size_t cap = 1 << 20, cnt = 0, linecap = 0;
+    bench_msg_t *msgs = malloc(cap * sizeof(*msgs));
+    char *line = NULL;
+    ssize_t len;
+
+    if (!schema)
+        die("schema", err.msg);
+    plan = sr_serde_plan_new(schema, NULL, &err);
+    if (!plan)
+        die("plan", err.msg);
+    if (!f || !buf || !msgs)
+        die(path, "cannot open or out of memory");
+    *bytes = 0;
+    while ((len = getline(&line, &linecap, f)) > 0) {
+        json_error_t jerr;
+        json_t *doc = json_loadb(line, (size_t)len, 0, &jerr);
+        const char *key;
+
+        if (!doc)
+            die("line", jerr.text);
+        if (cnt == cap && !(msgs = realloc(msgs, (cap *= 2) * sizeof(*msgs))))
+            die("encode", "out of memory");
+        mw_buf_reset(buf);
+        if (sr_serde_encode(plan, id, doc, buf, &err) != 0)
+            die("encode", err.msg);
+        key = json_string_value(json_object_get(doc, "order_id"));
+        msgs[cnt].key = strdup(key ? key : "");
+        msgs[cnt].key_len = strlen(msgs[cnt].key);
+        msgs[cnt].value_len = mw_buf_len(buf);
+        msgs[cnt].value = malloc(msgs[cnt].value_len);
+        if (!msgs[cnt].key || !msgs[cnt].value)
+            die("encode", "out of memory");
+        memcpy(msgs[cnt].value, mw_buf_data(buf), msgs[cnt].value_len);
+        *bytes += msgs[cnt].value_len;
+        cnt++;
+        json_decref(doc);
+    }
+    free(line);
+    fclose(f);
+    mw_buf_destroy(buf);
+    sr_serde_plan_destroy(plan);
+    sr_schema_release(schema);
+    *out = msgs;
+    return cnt;
+}
+
+static void conf_set(rd_kafka_conf_t *conf, const char *key, const char *val)
+{
+    char errstr[256];
+
+    if (rd_kafka_conf_set(conf, key, val, errstr, sizeof(errstr)) !=
+        RD_KAFKA_CONF_OK)
+        die(key, errstr);
+}
+
+static int cmd_produce(const char *bootstrap, const char *topic, uint32_t id,
+                       const char *path)
+{
+    bench_msg_t *msgs;
+    size_t bytes, cnt = encode_file(path, id, &msgs, &bytes);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char errstr[256];
+    rd_kafka_t *rk;
+    double t0, secs;
+
+    /* mesh-producer's defaults (broker-adapters/kafka/bk_conf.c). */
+    conf_set(conf, "bootstrap.servers", bootstrap);
+    conf_set(conf, "enable.idempotence", "true");
+    conf_set(conf, "acks", "all");
+    conf_set(conf, "linger.ms", "5");
+    conf_set(conf, "partitioner", "murmur2_random");
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk)
+        die("rd_kafka_new", errstr);
+    t0 = now_s();
+    for (size_t i = 0; i < cnt; i++) {
+        rd_kafka_resp_err_t rerr;
+
+        while ((rerr = rd_kafka_producev(
+                    rk, RD_KAFKA_V_TOPIC(topic),
+                    RD_KAFKA_V_KEY(msgs[i].key, msgs[i].key_len),
+                    RD_KAFKA_V_VALUE(msgs[i].value, msgs[i].value_len),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(rk, 1);
+        if (rerr)
+            die("produce", rd_kafka_err2str(rerr));
+        rd_kafka_poll(rk, 0);
+    }
+    if (rd_kafka_flush(rk, 120000))
+        die("flush", "timed out after 120 s");
+    secs = now_s() - t0;
+    rd_kafka_destroy(rk);
+    printf("raw %.0f %.3f %zu\n", (double)cnt / secs, secs, bytes);
+    for (size_t i = 0; i < cnt; i++) {
+        free(msgs[i].key);
+        free(msgs[i].value);
+    }
+    free(msgs);
+    return 0;
+}
+
+/* Sum of the end offsets of TOPIC's partitions 0..parts-1 (one batched
+ * ListOffsets per leader), or -1 on error. */
+static int64_t end_offsets(rd_kafka_t *rk, const char *topic, int parts)
+{
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new(parts);
+    int64_t sum = 0;
+
+    for (int p = 0; p < parts; p++)
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+            RD_KAFKA_OFFSET_END;
+    if (rd_kafka_offsets_for_times(rk, l, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        sum = -1;
+    for (int i = 0; sum >= 0 && i < l->cnt; i++)
+        sum = l->elems[i].err ? -1 : sum + l->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    return sum;
+}
+
+/* Appends SRC to DST (the file a running mesh-producer tails) and waits
+ * until TOPIC holds N more records than before; prints the seconds from
+ * the start of the append.  Watching the broker, not the daemon's
+ * /metrics, leaves the daemon's CPU to the work being measured. */
+static int cmd_feed(const char *bootstrap, const char *topic, int parts,
+                    const char *src, const char *dst, int64_t n)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char errstr[256], buf[1 << 16];
+    FILE *in = fopen(src, "r"), *out = fopen(dst, "a");
+    int64_t base, now;
+    size_t got;
+    rd_kafka_t *rk;
+    double t0;
+
+    if (!in || !out)
+        die("feed", "cannot open the source or the destination");
+    conf_set(conf, "bootstrap.servers", bootstrap);
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!rk)
+        die("rd_kafka_new", errstr);
+    if ((base = end_offsets(rk, topic, parts)) < 0)
+        die("feed", "cannot read the end offsets");
+    t0 = now_s();
+    while ((got = fread(buf, 1, sizeof(buf), in)) > 0)
+        if (fwrite(buf, 1, got, out) != got)
+            die("feed", "write failed");
+    if (fclose(out) != 0)
+        die("feed", "write failed");
+    fclose(in);
+    while ((now = end_offsets(rk, topic, parts)) < base + n) {
+        if (now_s() - t0 > 300)
+            die("feed", "not every record arrived within 300 s");
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    printf("%.3f\n", now_s() - t0);
+    rd_kafka_destroy(rk);
+    return now == base + n ? 0 : (die("feed", "more records than sent"), 1);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && !strcmp(argv[1], "schema")) {
+        puts(bench_schema);
+        return 0;
+    }
+    if (argc == 4 && !strcmp(argv[1], "lines"))
+        return cmd_lines(strtol(argv[2], NULL, 10), argv[3]);
+    if (argc == 6 && !strcmp(argv[1], "produce"))
+        return cmd_produce(argv[2], argv[3],
+                           (uint32_t)strtoul(argv[4], NULL, 10), argv[5]);
+    if (argc == 8 && !strcmp(argv[1], "feed"))
+        return cmd_feed(argv[2], argv[3], (int)strtol(argv[4], NULL, 10),
+                        argv[5], argv[6], strtoll(argv[7], NULL, 10));
+    fprintf(stderr,
+            "usage: pr_raw_bench schema\n"
+            "       pr_raw_bench lines N FILE\n"
+            "       pr_raw_bench produce BOOTSTRAP TOPIC SCHEMA_ID FILE\n"
+            "       pr_raw_bench feed BOOTSTRAP TOPIC PARTITIONS SRC DST N\n");
+    return 2;
+}

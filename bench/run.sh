@@ -84,6 +84,13 @@ if ! "$BUILD/bench/sr_serde_bench"; then
 fi
 
 echo
+echo "== materializer sinks vs raw SQLite / PostgreSQL (private PostgreSQL)"
+if ! bench/mat_bench.sh "$BUILD"; then
+    echo "bench: mat_bench FAILED" >&2
+    failed=1
+fi
+
+echo
 echo "== mesh-registry vs bare libevent"
 if ! bench/registry_bench.sh "$BUILD"; then
     echo "bench: registry_bench FAILED" >&2

@@ -312,6 +312,19 @@ static int rec_dead_letter(mat_loop_t *loop, rec_ctx_t *c, const char *why,
     return 0;
 }
 
+/* The sink failed while rec was being applied (or its batch begun): the
+ * batch is rolled back and every partition in it re-read from its first
+ * record.  rec's own partition is re-read from rec when the batch held
+ * none of its records yet: without that seek the records fetched after
+ * rec would be applied next and rec itself skipped for good. */
+static void rec_sink_failed(mat_loop_t *loop, loop_part_t *part,
+                            const bk_record_t *rec, const mw_err_t *err)
+{
+    if (part->batch_start < 0)
+        part->batch_start = rec->offset;
+    mat_loop_batch_fail(loop, err);
+}
+
 /* Acts on a failed record; 0 when the loop goes on with the next one. */
 static int rec_failed(mat_loop_t *loop, rec_ctx_t *c, rec_outcome_t out,
                       mw_err_t *err)
@@ -336,7 +349,7 @@ static int rec_failed(mat_loop_t *loop, rec_ctx_t *c, rec_outcome_t out,
         mat_loop_retry_later(loop, c->part, c->rec->offset, err);
         return -1;
     case REC_SINK:
-        mat_loop_batch_fail(loop, err);
+        rec_sink_failed(loop, c->part, c->rec, err);
         return -1;
     case REC_OK:
         break;
@@ -352,7 +365,7 @@ int mat_loop_record(mat_loop_t *loop, const bk_record_t *rec)
     if (!part || part->stopped || (part->next >= 0 && rec->offset < part->next))
         return 0;
     if (!loop->in_batch && mat_loop_batch_begin(loop, &err) != 0) {
-        mat_loop_batch_fail(loop, &err);
+        rec_sink_failed(loop, part, rec, &err);
         return -1;
     }
     rec_ctx_t c = {.rec = rec, .part = part};

@@ -6,33 +6,53 @@
  * the `_mesh_offsets` upsert in between, COMMIT at commit(), so rows and
  * consumed offsets become durable together and a crash at any instant
  * leaves every event applied exactly once.  apply() only files the change
- * (mat_pg_rows.c: deduplicated by key, last change wins); the writes happen
- * at commit, or earlier when a table's shape changes or its pending rows
- * pass MAT_PG_ROWS_MAX.  Tables live in `postgres.schema`; DDL (CREATE
- * TABLE, ALTER TABLE ADD COLUMN) runs inside the batch's transaction too, so
- * a new column and the rows that fill it commit together.
+ * (mat_pg_rows.c: encoded, deduplicated by key, last change wins); the
+ * writes happen at commit, or earlier when a table's shape changes or its
+ * pending rows pass MAT_PG_ROWS_MAX rows or MAT_PG_BYTES_MAX bytes.
+ * Tables live in `postgres.schema`; DDL (CREATE TABLE, ALTER TABLE ADD
+ * COLUMN) runs inside the batch's transaction too, so a new column and the
+ * rows that fill it commit together.
  *
- * Strategy: COPY into a temporary staging table and one merge per table per
- * batch is the default.  bench/mat_pg_bench.c (200,000 rows of 7 columns,
- * 5,000-row batches, release build, this 2-core machine) measured
- * copy_merge at 160-190k rows/s for new keys and ~120k for updates, against
- * 108k and 84k for multi-row INSERT ... ON CONFLICT (upsert), with a raw
- * COPY into an empty table at ~600k in the same run.  mat_pg_set_strategy()
- * selects the other one for the benchmark.
+ * Writing (mat_pg_rows.c): binary COPY straight into the table while a
+ * table's batches bring only new keys, falling back to COPY into a
+ * temporary staging table and one INSERT ... ON CONFLICT per table per
+ * batch as soon as a key exists (MAT_PG_ADAPTIVE, the default).
+ * bench/mat_pg_bench.c (500,000 rows of 7 columns, 5,000-row batches,
+ * release build, this 2-core machine, PostgreSQL 15 on a unix socket)
+ * measured, against a raw text COPY of the same rows into an empty table:
+ * new keys 0.83-0.94, updates 0.28-0.30; the text COPY into staging and
+ * merge that came before reached 0.30-0.31 and 0.22-0.23.  Updates cannot
+ * come near a COPY: PostgreSQL's own INSERT ... ON CONFLICT DO UPDATE of
+ * the same rows from one staging table in one transaction (the raw upsert
+ * limit) runs at 0.32-0.36 of the raw COPY, and the sink at 0.87-0.90 of
+ * that.  Multi-row INSERT ... ON CONFLICT statements (0.15-0.17 of the raw
+ * COPY) are gone.  mat_pg_set_strategy() selects MAT_PG_MERGE for the
+ * benchmark.  Figures and what else was tried: bench/README.md.
+ *
+ * synchronous_commit stays as the server has it.  `SET LOCAL
+ * synchronous_commit = off` in the batch would save the WAL flush of each
+ * COMMIT (0.4-1 ms here, at most ~6 % of the benchmark's phases, not
+ * visible beyond the noise), but it is sound only if the materializer
+ * re-reads from the stored offsets after the server lost acknowledged
+ * batches (rows and offsets are lost together, atomically); mat_loop
+ * resumes a failed batch from its own position instead, so those batches'
+ * records would be skipped.
  *
  * Errors: a lost connection (or SQLSTATE class 08, 40, 53, 57, 55P03) is
  * MW_ERR_TRANSPORT, retriable: the front rolls the batch back, the loop
- * re-reads from the offsets stored by the last committed batch (load_offset),
- * and the next begin() reconnects.  If the connection drops during COMMIT
- * the outcome is unknown to us, which is exactly why the loop must resume
- * from load_offset rather than from its own position.  Data errors (22, 23,
- * 42) are MW_ERR_INVALID, authentication (28) MW_ERR_FATAL.  Messages name
- * the server as host/port/dbname/user, never the password.
+ * re-reads the batch, and the next begin() reconnects.  If the connection
+ * drops during COMMIT the outcome is unknown to us: a keyed table absorbs
+ * the batch applied again (upserts and deletes by key are idempotent), an
+ * append table would hold its rows twice; on a restart the loop starts
+ * from load_offset.  Data errors (22, 23, 42) are
+ * MW_ERR_INVALID, authentication (28) MW_ERR_FATAL.  Messages name the
+ * server as host/port/dbname/user, never the password.
  *
  * Thread: the materializer's loop thread; every call blocks on the server.
  */
 #include "mat_pg_int.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,6 +402,10 @@ static int tab_set_shape(mat_pg_tab_t *tab, const mat_table_t *table)
             return MW_ERR_NOMEM;
         }
     }
+    /* mat_map puts the key columns first; the pending rows' key bytes
+     * (mat_pg_rows.c) rely on it. */
+    for (size_t i = 0; i < tab->key_cnt; i++)
+        assert(tab->cols[i].is_key);
     tab->version = table->version;
     tab->has_shape = true;
     tab->verified = tab->pending = false;
@@ -403,6 +427,7 @@ static mat_pg_tab_t *tab_get(mat_pg_t *pg, const char *name)
     tab->name = strdup(name);
     tab->qname = qualified(pg, name);
     tab->idx = (int)pg->tab_cnt;
+    tab->direct = true; /* a new table, or catching up: try COPY first */
     if (!tab->name || !tab->qname) {
         tab_destroy(tab);
         return NULL;
@@ -591,7 +616,7 @@ static void *pg_open(const mw_conf_t *conf, mw_metrics_t *metrics,
         pg_close(pg);
         return NULL;
     }
-    pg->strategy = MAT_PG_COPY_MERGE;
+    pg->strategy = MAT_PG_ADAPTIVE;
     if (metrics) {
         pg->reconnects = mw_metrics_counter(metrics,
             "mesh_materializer_pg_reconnects_total",
@@ -698,7 +723,15 @@ static int pg_apply(void *state, const mat_table_t *table,
         return rc;
     mat_pg_tab_t *tab = tab_get(pg, table->name);
     rc = mat_pg_rows_add(tab, change, err);
-    if (rc == 0 && tab->row_cnt >= MAT_PG_ROWS_MAX)
+    if (rc == MW_ERR_FULL && tab->row_cnt > 0) {
+        /* The pending bytes are full: write them, then file the row. */
+        mw_err_clear(err);
+        rc = tab_flush(pg, tab, err);
+        if (rc == 0)
+            rc = mat_pg_rows_add(tab, change, err);
+    }
+    if (rc == 0 && (tab->row_cnt >= MAT_PG_ROWS_MAX ||
+                    mat_pg_rows_bytes(tab) >= MAT_PG_BYTES_MAX))
         rc = tab_flush(pg, tab, err);
     return rc;
 }

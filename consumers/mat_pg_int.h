@@ -3,9 +3,9 @@
  *
  * mat_pg.c owns the connection, the transaction, DDL (tables, columns,
  * _mesh_offsets) and the error translation; mat_pg_rows.c owns a table's
- * pending changes (text-formatted values, deduplicated by key) and writes
- * them, either by COPY into a temporary staging table then one merge, or by
- * batched multi-row INSERT ... ON CONFLICT statements.
+ * pending changes (binary COPY tuples, deduplicated by key) and writes
+ * them: by COPY straight into the table while batches bring only new keys,
+ * else by COPY into a temporary staging table and one merge.
  *
  * Thread: the materializer's loop thread only.
  */
@@ -25,10 +25,11 @@
 
 extern const mat_sink_ops_t mat_sink_pg_ops;
 
-/* How a table's pending changes reach PostgreSQL. */
+/* How a table's pending changes reach PostgreSQL (see mat_pg_rows.c). */
 typedef enum mat_pg_strategy {
-    MAT_PG_COPY_MERGE = 0, /* COPY into a temp staging table, one merge */
-    MAT_PG_UPSERT,         /* multi-row INSERT ... ON CONFLICT, DELETE IN */
+    MAT_PG_ADAPTIVE = 0, /* COPY into the table while keys are new, else
+                          * COPY into staging and merge (the default) */
+    MAT_PG_MERGE,        /* always COPY into staging and merge */
     MAT_PG__STRATEGY_CNT
 } mat_pg_strategy_t;
 
@@ -43,14 +44,23 @@ typedef struct mat_pg_col {
     bool is_key;
 } mat_pg_col_t;
 
-typedef struct mat_pg_row mat_pg_row_t;
+/* One pending change: where its binary COPY tuple is. */
+typedef struct mat_pg_row {
+    uint32_t off, len;   /* in the table's data[kind] buffer */
+    uint32_t hash;       /* of the key fields' bytes */
+    uint32_t key_len;    /* bytes of the key fields after the field count */
+    uint8_t op;          /* mat_op_t: UPSERT, DELETE (keyed) or APPEND */
+} mat_pg_row_t;
+
+/* The pending rows' two buffers of binary COPY tuples. */
+enum { MAT_PG_DATA_ROWS = 0, MAT_PG_DATA_DELETES, MAT_PG_DATA__CNT };
 
 /* A table known to the sink: its shape and its pending changes. */
 typedef struct mat_pg_tab {
     char *name;             /* table name as given (unquoted) */
     char *qname;            /* "schema"."table", quoted */
     int idx;                /* unique per sink: names the staging table */
-    mat_pg_col_t *cols;
+    mat_pg_col_t *cols;     /* key columns first (mat_map's order) */
     size_t col_cnt, key_cnt;
     uint32_t version;       /* version of the shape in cols */
     bool has_shape;
@@ -58,16 +68,26 @@ typedef struct mat_pg_tab {
      * inside the open transaction only (pending: lost on rollback). */
     bool verified, pending;
     bool flushed_in_tx;     /* staging holds rows from an earlier flush */
-    /* Pending changes, in first-seen order; one per key (the last one). */
-    mat_pg_row_t **rows;
+    /* MAT_PG_ADAPTIVE: the next flush tries COPY straight into the table
+     * (the last one found no existing key). */
+    bool direct;
+    /* Pending changes, in first-seen order; one per key (the last one).
+     * data[MAT_PG_DATA_ROWS] holds upserted and appended rows (every
+     * column), data[MAT_PG_DATA_DELETES] deleted keys (key columns, then
+     * true for the staging table's _mesh_del); a replaced change leaves
+     * its bytes behind until the flush. */
+    mw_buf_t *data[MAT_PG_DATA__CNT];
+    mat_pg_row_t *rows;
     size_t row_cnt, row_cap;
     int32_t *slots;         /* open addressing: row index or -1 */
     size_t slot_cap;        /* power of two, >= 2 * row_cnt */
     size_t del_cnt;         /* rows whose op is DELETE */
 } mat_pg_tab_t;
 
-/* Rows kept per table before an early flush inside the batch. */
+/* Rows, and bytes of pending tuples, kept per table before an early
+ * flush inside the batch. */
 #define MAT_PG_ROWS_MAX 50000
+#define MAT_PG_BYTES_MAX (32u << 20)
 
 /* SQL type of a column ("numeric(12,2)", "timestamp with time zone") as
  * format_type() spells it, so the catalog can be compared by string. */
@@ -89,12 +109,16 @@ int mat_pg_error(PGconn *conn, const PGresult *res, const char *what,
 int mat_pg_exec(PGconn *conn, const char *sql, const char *what,
                 mw_err_t *err);
 
-/* Adds a change to tab's pending rows (values formatted now: the change is
+/* Adds a change to tab's pending rows (values encoded now: the change is
  * borrowed for the call only).  A second change for a key replaces the
  * first, so a delete then an insert of one key ends as the insert.
- * MW_ERR_INVALID names the column when a value cannot be stored. */
+ * MW_ERR_INVALID names the column when a value cannot be stored;
+ * MW_ERR_FULL when the pending bytes cannot take the row (flush, retry). */
 int mat_pg_rows_add(mat_pg_tab_t *tab, const mat_change_t *change,
                     mw_err_t *err);
+
+/* Bytes of pending tuples (live and replaced). */
+size_t mat_pg_rows_bytes(const mat_pg_tab_t *tab);
 
 /* Writes tab's pending rows with the strategy and empties them (also on
  * failure: the transaction is lost then anyway). */
@@ -104,7 +128,7 @@ int mat_pg_rows_flush(PGconn *conn, mat_pg_tab_t *tab,
 /* Drops tab's pending rows. */
 void mat_pg_rows_clear(mat_pg_tab_t *tab);
 
-/* Frees everything rows_add allocated (rows, slots). */
+/* Frees everything rows_add allocated (buffers, rows, slots). */
 void mat_pg_rows_free(mat_pg_tab_t *tab);
 
 /* Selects the flush strategy of an open sink (state from open); the

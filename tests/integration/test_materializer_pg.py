@@ -278,6 +278,50 @@ def _typed_rows():
     ]
 
 
+# ------------------------------------------------------------ outage
+
+def test_pg_outage_skips_nothing(mesh_broker, registry, postgres,
+                                 make_materializer, unique_topic, timeout):
+    """PostgreSQL refuses connections while records arrive one by one, so
+    each arrives when no batch is open and the batch cannot even begin:
+    once the server is back, every record is in the table exactly once."""
+    gen = cdcgen.CdcGen(mesh_broker.bootstrap, registry.url, unique_topic,
+                        partitions=1, keys=1_000_000, seed=23)
+    gen.produce(100)
+    schema = new_schema()
+    mat = make_materializer(sets=sink_sets(
+        mesh_broker, registry, postgres, schema, unique_topic, "pgoutage",
+        **{"batch.max.ms": "100"}))
+    wait_offsets(postgres, schema, unique_topic, gen.result().end_offsets,
+                 timeout(60), [mat])
+    db = postgres.dbname
+    postgres.psql(f"ALTER DATABASE {db} WITH ALLOW_CONNECTIONS false",
+                  dbname="postgres")
+    try:
+        killed = postgres.psql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'mesh-materializer'",
+            dbname="postgres")
+        assert int(killed) >= 1
+        # One record a little more often than the loop's 1 s back-off:
+        # every one meets a sink that cannot begin its batch.
+        for _ in range(5):
+            gen.produce(1)
+            gen.prod.flush(10)
+            time.sleep(1.2)
+        assert mat.proc.poll() is None, mat.log()[-4000:]
+    finally:
+        postgres.psql(f"ALTER DATABASE {db} WITH ALLOW_CONNECTIONS true",
+                      dbname="postgres")
+    gen.produce(20)
+    result = gen.result()
+    wait_offsets(postgres, schema, unique_topic, result.end_offsets,
+                 timeout(60), [mat])
+    assert mat.stop() == 0, mat.log()[-4000:]
+    assert_exact(postgres, schema, result)
+    assert "batch failed" in mat.log()
+
+
 def test_pg_type_mapping(mesh_broker, registry, postgres, make_materializer,
                          unique_topic, timeout):
     import json

@@ -1,17 +1,19 @@
 #!/bin/sh
 # bench/pr_bench.sh BUILD_DIR BOOTSTRAP: the producer benchmark (issue 4).
 #
-# The same N JSON lines (pr_raw_bench lines; ~190 B of JSON, ~100 B of Avro
-# each) go three ways into mesh-broker, each to its own 64-partition topic:
+# The same N JSON lines (pr_raw_bench lines; ~220 B of JSON, ~90 B of framed Avro
+# each) go three ways into mesh-broker, each run to its own 64-partition topic:
 #   producer  mesh-producer's file source tailing a file, key order_id, each
 #             line encoded into the Confluent framing; timed from appending
 #             the lines to the file the running daemon tails until the
 #             topic's end offsets (watched by pr_raw_bench feed) grew by N;
 #   raw       raw librdkafka producing the same lines pre-encoded, same keys
-#             and producer settings (pr_raw_bench produce): the limit;
+#             and producer settings (pr_raw_bench produce): the limit; shown
+#             again with mesh-producer's two headers on every record
+#             (mesh.source, mesh.position), for information;
 #   kcat      kcat producing the JSON lines unencoded (a familiar yardstick).
-# Prints events/s of each and the ratios producer/raw (goal >= 0.5) and
-# producer/kcat.  N is PR_BENCH_EVENTS (default 1,000,000) times BENCH_SCALE.
+# Prints events/s of each and the ratios producer/raw (goal >= 0.5),
+# producer/raw with the headers and producer/kcat.  N is PR_BENCH_EVENTS (default 1,000,000) times BENCH_SCALE.
 # Everything runs on loopback with port 0 and a private temporary directory,
 # removed on exit.  Exit 1 on any failure.
 set -u
@@ -80,7 +82,7 @@ wait_file "$TMP/registry/url" "$!" "$TMP/registry.log"
 REGISTRY=$(cat "$TMP/registry/url")
 
 tag="$$"
-for t in producer raw kcat; do
+for t in producer raw rawh kcat; do
     "$BUILD/bin/meshctl" --set bootstrap="$BOOT" topic create \
         "pr-bench-$t-$tag" --partitions "$PARTS" >/dev/null 2>&1 ||
         fail "cannot create topic pr-bench-$t-$tag"
@@ -123,6 +125,11 @@ RAW_OUT=$("$RAW" produce "$BOOT" "pr-bench-raw-$tag" "$ID" "$TMP/lines.jsonl") |
 RAW_SECS=$(echo "$RAW_OUT" | awk '{ print $3 }')
 AVRO_BYTES=$(echo "$RAW_OUT" | awk '{ print $4 }')
 
+# --- the same with mesh-producer's two headers: how much of the gap they are.
+RAWH_OUT=$("$RAW" produce-headers "$BOOT" "pr-bench-rawh-$tag" "$ID" \
+    "$TMP/lines.jsonl") || fail "pr_raw_bench produce-headers failed"
+RAWH_SECS=$(echo "$RAWH_OUT" | awk '{ print $3 }')
+
 # --- kcat, the JSON lines unencoded and unkeyed.
 t0=$(now)
 kcat -P -b "$BOOT" -t "pr-bench-kcat-$tag" -X acks=all -X linger.ms=5 \
@@ -134,13 +141,15 @@ t1=$(now)
 KCAT_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 
 awk -v n="$N" -v pr="$PR_SECS" -v raw="$RAW_SECS" -v kc="$KCAT_SECS" \
+    -v rawh="$RAWH_SECS" \
     -v jb="$BYTES" -v ab="$AVRO_BYTES" 'BEGIN {
     printf "%d events, %.0f B JSON and %.0f B Avro (framed) per event\n",
         n, jb / n, ab / n
     printf "%-34s %12s %9s\n", "path", "events/s", "seconds"
     printf "%-34s %12.0f %9.2f\n", "mesh-producer (file source, Avro)", n / pr, pr
     printf "%-34s %12.0f %9.2f\n", "raw librdkafka (pre-encoded)", n / raw, raw
+    printf "%-34s %12.0f %9.2f\n", "  same, with the two mesh headers", n / rawh, rawh
     printf "%-34s %12.0f %9.2f\n", "kcat (JSON lines, unencoded)", n / kc, kc
-    printf "ratio producer/raw %.2f (goal >= 0.5), producer/kcat %.2f\n",
-        raw / pr, kc / pr
+    printf "ratio producer/raw %.2f (goal >= 0.5), producer/raw with the " \
+        "headers %.2f, producer/kcat %.2f\n", raw / pr, rawh / pr, kc / pr
 }'

@@ -5,6 +5,7 @@
  *   pr_raw_bench schema                 print the benchmark's Avro schema
  *   pr_raw_bench lines N FILE           write N JSON lines (one order each)
  *   pr_raw_bench produce BOOTSTRAP TOPIC SCHEMA_ID FILE
+ *   pr_raw_bench produce-headers BOOTSTRAP TOPIC SCHEMA_ID FILE
  *   pr_raw_bench feed BOOTSTRAP TOPIC PARTITIONS SRC DST N
  *
  * `produce` encodes every line of FILE with the registry serde into the
@@ -14,15 +15,18 @@
  * bytes: from the first send to the end of the flush, with the producer
  * settings mesh-producer uses by default (idempotent, acks=all, linger.ms=5,
  * murmur2_random).  It prints "raw <events/s> <seconds> <value bytes>".
+ * `produce-headers` adds the two headers every mesh-producer event carries
+ * (mesh.source, mesh.position): how much of the gap they are.
  *
  * `feed` appends SRC to DST, the file a running mesh-producer tails, and
  * prints the seconds until TOPIC's end offsets grew by N.
  *
- * The lines are deterministic (N alone decides them), about 190 bytes of
- * JSON that encode to about 100 bytes of Avro: the size the issue's goal
+ * The lines are deterministic (N alone decides them), about 220 bytes of
+ * JSON that encode to about 90 bytes of framed Avro: near the size the goal
  * ("about a million 100-byte events a second") is stated for.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +62,7 @@ typedef struct {
     size_t key_len;
     void *value;
     size_t value_len;
+    char *pos;         /* "<file>:<byte offset>", mesh-producer's header */
 } bench_msg_t;
 
 static void die(const char *what, const char *why)
@@ -112,7 +117,7 @@ static size_t encode_file(const char *path, uint32_t id, bench_msg_t **out,
     sr_serde_plan_t *plan;
     mw_buf_t *buf = mw_buf_new(0);
     FILE *f = fopen(path, "r");
-    size_t cap = 1 << 20, cnt = 0, linecap = 0;
+    size_t cap = 1 << 20, cnt = 0, linecap = 0, off = 0;
     bench_msg_t *msgs = malloc(cap * sizeof(*msgs));
     char *line = NULL;
     ssize_t len;
@@ -142,7 +147,10 @@ static size_t encode_file(const char *path, uint32_t id, bench_msg_t **out,
         msgs[cnt].key_len = strlen(msgs[cnt].key);
         msgs[cnt].value_len = mw_buf_len(buf);
         msgs[cnt].value = malloc(msgs[cnt].value_len);
-        if (!msgs[cnt].key || !msgs[cnt].value)
+        if (asprintf(&msgs[cnt].pos, "%s:%zu", path, off) < 0)
+            msgs[cnt].pos = NULL;
+        off += (size_t)len;
+        if (!msgs[cnt].key || !msgs[cnt].value || !msgs[cnt].pos)
             die("encode", "out of memory");
         memcpy(msgs[cnt].value, mw_buf_data(buf), msgs[cnt].value_len);
         *bytes += msgs[cnt].value_len;
@@ -168,7 +176,7 @@ static void conf_set(rd_kafka_conf_t *conf, const char *key, const char *val)
 }
 
 static int cmd_produce(const char *bootstrap, const char *topic, uint32_t id,
-                       const char *path)
+                       const char *path, bool headers)
 {
     bench_msg_t *msgs;
     size_t bytes, cnt = encode_file(path, id, &msgs, &bytes);
@@ -190,12 +198,22 @@ static int cmd_produce(const char *bootstrap, const char *topic, uint32_t id,
     for (size_t i = 0; i < cnt; i++) {
         rd_kafka_resp_err_t rerr;
 
-        while ((rerr = rd_kafka_producev(
-                    rk, RD_KAFKA_V_TOPIC(topic),
-                    RD_KAFKA_V_KEY(msgs[i].key, msgs[i].key_len),
-                    RD_KAFKA_V_VALUE(msgs[i].value, msgs[i].value_len),
-                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        /* With headers: the two every mesh-producer event carries. */
+        while ((rerr = headers
+                    ? rd_kafka_producev(
+                          rk, RD_KAFKA_V_TOPIC(topic),
+                          RD_KAFKA_V_KEY(msgs[i].key, msgs[i].key_len),
+                          RD_KAFKA_V_VALUE(msgs[i].value, msgs[i].value_len),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_HEADER("mesh.source", "file", 4),
+                          RD_KAFKA_V_HEADER("mesh.position", msgs[i].pos, -1),
+                          RD_KAFKA_V_END)
+                    : rd_kafka_producev(
+                          rk, RD_KAFKA_V_TOPIC(topic),
+                          RD_KAFKA_V_KEY(msgs[i].key, msgs[i].key_len),
+                          RD_KAFKA_V_VALUE(msgs[i].value, msgs[i].value_len),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 1);
         if (rerr)
             die("produce", rd_kafka_err2str(rerr));
@@ -209,6 +227,7 @@ static int cmd_produce(const char *bootstrap, const char *topic, uint32_t id,
     for (size_t i = 0; i < cnt; i++) {
         free(msgs[i].key);
         free(msgs[i].value);
+        free(msgs[i].pos);
     }
     free(msgs);
     return 0;
@@ -282,16 +301,19 @@ int main(int argc, char **argv)
     }
     if (argc == 4 && !strcmp(argv[1], "lines"))
         return cmd_lines(strtol(argv[2], NULL, 10), argv[3]);
-    if (argc == 6 && !strcmp(argv[1], "produce"))
+    if (argc == 6 && (!strcmp(argv[1], "produce") ||
+                      !strcmp(argv[1], "produce-headers")))
         return cmd_produce(argv[2], argv[3],
-                           (uint32_t)strtoul(argv[4], NULL, 10), argv[5]);
+                           (uint32_t)strtoul(argv[4], NULL, 10), argv[5],
+                           !strcmp(argv[1], "produce-headers"));
     if (argc == 8 && !strcmp(argv[1], "feed"))
         return cmd_feed(argv[2], argv[3], (int)strtol(argv[4], NULL, 10),
                         argv[5], argv[6], strtoll(argv[7], NULL, 10));
     fprintf(stderr,
             "usage: pr_raw_bench schema\n"
             "       pr_raw_bench lines N FILE\n"
-            "       pr_raw_bench produce BOOTSTRAP TOPIC SCHEMA_ID FILE\n"
+            "       pr_raw_bench produce[-headers] BOOTSTRAP TOPIC SCHEMA_ID "
+            "FILE\n"
             "       pr_raw_bench feed BOOTSTRAP TOPIC PARTITIONS SRC DST N\n");
     return 2;
 }

@@ -46,6 +46,7 @@
 #define PR_RESUME_PCT 80
 #define PR_DEGRADED_AFTER_MS 5000
 #define PR_HEADERS_MAX 8
+#define PR_PREPARE_TIMEOUT_MS 1000
 
 /* Per-topic counts and series (labels: topic, a bounded set). */
 typedef struct pr_topic {
@@ -281,6 +282,22 @@ static int pr_emit_configure(pr_emit_t *emit, const mw_conf_t *conf,
     return 0;
 }
 
+/* The configured topic's metadata before the first event: without it the
+ * first event of a fresh daemon waited up to a second (see
+ * bk_producer_prepare_topic).  Brokers down at start-up only cost this
+ * wait, once. */
+static void pr_emit_prepare(pr_emit_t *emit)
+{
+    mw_err_t err = {0};
+
+    if (!emit->topic || !*emit->topic)
+        return;
+    if (bk_producer_prepare_topic(emit->prod, emit->topic,
+                                  PR_PREPARE_TIMEOUT_MS, &err) != 0)
+        mw_log_info(PR_COMPONENT, "topic metadata not fetched at start-up",
+                    "topic=%s error=%s", emit->topic, mw_log_q(err.msg));
+}
+
 pr_emit_t *pr_emit_new(struct event_base *base, const mw_conf_t *conf,
                        mw_metrics_t *metrics, mw_err_t *err)
 {
@@ -307,6 +324,7 @@ pr_emit_t *pr_emit_new(struct event_base *base, const mw_conf_t *conf,
     emit->prod = bk_producer_new(conf, pr_on_delivery, emit, metrics, err);
     if (!emit->prod || bk_producer_attach(emit->prod, base, err) != 0)
         goto fail;
+    pr_emit_prepare(emit);
     return emit;
 fail:
     pr_emit_destroy(emit, 0);

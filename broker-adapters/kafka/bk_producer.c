@@ -21,11 +21,15 @@
 #include "bk_int.h"
 #include "mw_log.h"
 
+#define BK_PREPARED_MAX 8
+
 struct bk_producer {
     bk_client_t cli; /* first: librdkafka's opaque points here */
     bk_delivery_cb *cb;
     void *opaque;
     bk_wake_t *wake;
+    rd_kafka_topic_t *prepared[BK_PREPARED_MAX]; /* kept known to librdkafka */
+    size_t prepared_cnt;
 };
 
 /* Polling thread: one delivery report per message. */
@@ -88,6 +92,8 @@ void bk_producer_destroy(bk_producer_t *prod)
     /* The wake-up pipe goes first so librdkafka never writes into a closed
      * descriptor while it tears down. */
     bk_wake_destroy(prod->wake);
+    for (size_t i = 0; i < prod->prepared_cnt; i++)
+        rd_kafka_topic_destroy(prod->prepared[i]);
     if (prod->cli.rk)
         rd_kafka_destroy(prod->cli.rk);
     bk_stats_destroy(prod->cli.stats);
@@ -143,6 +149,35 @@ int bk_producer_send(bk_producer_t *prod, const bk_message_t *msg,
     snprintf(what, sizeof(what), "produce to topic %s partition %d",
              msg->topic, (int)msg->partition);
     return bk_err_set_obj(err, error, what);
+}
+
+int bk_producer_prepare_topic(bk_producer_t *prod, const char *topic,
+                              int timeout_ms, mw_err_t *err)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt;
+    rd_kafka_resp_err_t rerr;
+    int rc = 0;
+
+    if (prod->prepared_cnt == BK_PREPARED_MAX)
+        return mw_err_set(err, MW_ERR_FULL, "topic %s: more than %d prepared "
+                          "topics", topic, BK_PREPARED_MAX);
+    rkt = rd_kafka_topic_new(prod->cli.rk, topic, NULL);
+    if (!rkt)
+        return mw_err_set(err, MW_ERR_INVALID, "topic %s: %s", topic,
+                          rd_kafka_err2str(rd_kafka_last_error()));
+    prod->prepared[prod->prepared_cnt++] = rkt;
+    rerr = rd_kafka_metadata(prod->cli.rk, 0, rkt, &md, timeout_ms);
+    if (rerr)
+        rc = mw_err_set(err, bk_err_code(rerr), "topic %s: metadata: %s",
+                        topic, rd_kafka_err2str(rerr));
+    else if (md->topic_cnt == 1 && md->topics[0].err)
+        rc = mw_err_set(err, bk_err_code(md->topics[0].err),
+                        "topic %s: %s", topic,
+                        rd_kafka_err2str(md->topics[0].err));
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return rc;
 }
 
 int bk_producer_poll(bk_producer_t *prod, int timeout_ms)

@@ -86,6 +86,16 @@ void bk_producer_destroy(bk_producer_t *prod);
 int bk_producer_send(bk_producer_t *prod, const bk_message_t *msg,
                      void *msg_opaque, mw_err_t *err);
 
+/* Fetches topic's metadata now (blocking, at most timeout_ms) and keeps a
+ * handle on the topic for the producer's life, so that the first event to
+ * it leaves at once: librdkafka 2.0.2 looks up a topic first produced to
+ * after start-up only at its next one-second topic scan, which made every
+ * daemon's first event wait up to a second.  A failure (brokers down,
+ * unknown topic) is reported but harmless: sends work without it.  For
+ * start-up, before the loop runs; at most 8 topics. */
+int bk_producer_prepare_topic(bk_producer_t *prod, const char *topic,
+                              int timeout_ms, mw_err_t *err);
+
 /* Serves delivery reports and events, waiting up to timeout_ms.  Returns
  * the number of events served. */
 int bk_producer_poll(bk_producer_t *prod, int timeout_ms);

@@ -46,7 +46,7 @@
 #define PR_RESUME_PCT 80
 #define PR_DEGRADED_AFTER_MS 5000
 #define PR_HEADERS_MAX 8
-#define PR_PREPARE_TIMEOUT_MS 1000
+#define PR_PREPARE_TIMEOUT_MS 500
 
 /* Per-topic counts and series (labels: topic, a bounded set). */
 typedef struct pr_topic {
@@ -145,7 +145,25 @@ static bool pr_topic_valid(const char *name)
                         "0123456789._-") == len;
 }
 
-/* The topic's entry, created on first use; NULL on ENOMEM. */
+/* A topic's metadata before its first event: without it the first events
+ * to a topic new to the daemon waited up to a second (see
+ * bk_producer_prepare_topic).  Once per topic (the first 8), on the loop
+ * thread: ~1 ms while brokers answer, at most PR_PREPARE_TIMEOUT_MS when
+ * they do not, and skipped while they are known down. */
+static void pr_topic_prepare(pr_emit_t *emit, const char *topic)
+{
+    mw_err_t err = {0};
+
+    if (!emit->prod || pr_emit_is_degraded(emit))
+        return;
+    if (bk_producer_prepare_topic(emit->prod, topic, PR_PREPARE_TIMEOUT_MS,
+                                  &err) != 0 && err.code != MW_ERR_FULL)
+        mw_log_info(PR_COMPONENT, "topic metadata not fetched ahead",
+                    "topic=%s error=%s", topic, mw_log_q(err.msg));
+}
+
+/* The topic's entry, created (and prepared) on first use; NULL on
+ * ENOMEM. */
 static pr_topic_t *pr_topic_get(pr_emit_t *emit, const char *name)
 {
     pr_topic_t *t;
@@ -161,6 +179,7 @@ static pr_topic_t *pr_topic_get(pr_emit_t *emit, const char *name)
     pr_topic_series(emit, t);
     t->next = emit->topics;
     emit->topics = t;
+    pr_topic_prepare(emit, t->name);
     return t;
 }
 
@@ -282,22 +301,6 @@ static int pr_emit_configure(pr_emit_t *emit, const mw_conf_t *conf,
     return 0;
 }
 
-/* The configured topic's metadata before the first event: without it the
- * first event of a fresh daemon waited up to a second (see
- * bk_producer_prepare_topic).  Brokers down at start-up only cost this
- * wait, once. */
-static void pr_emit_prepare(pr_emit_t *emit)
-{
-    mw_err_t err = {0};
-
-    if (!emit->topic || !*emit->topic)
-        return;
-    if (bk_producer_prepare_topic(emit->prod, emit->topic,
-                                  PR_PREPARE_TIMEOUT_MS, &err) != 0)
-        mw_log_info(PR_COMPONENT, "topic metadata not fetched at start-up",
-                    "topic=%s error=%s", emit->topic, mw_log_q(err.msg));
-}
-
 pr_emit_t *pr_emit_new(struct event_base *base, const mw_conf_t *conf,
                        mw_metrics_t *metrics, mw_err_t *err)
 {
@@ -324,7 +327,12 @@ pr_emit_t *pr_emit_new(struct event_base *base, const mw_conf_t *conf,
     emit->prod = bk_producer_new(conf, pr_on_delivery, emit, metrics, err);
     if (!emit->prod || bk_producer_attach(emit->prod, base, err) != 0)
         goto fail;
-    pr_emit_prepare(emit);
+    /* The configured topic is known, and prepared, before its first
+     * event (pr_topic_get). */
+    if (emit->topic && *emit->topic && !pr_topic_get(emit, emit->topic)) {
+        mw_err_set(err, MW_ERR_NOMEM, "out of memory for the emitter");
+        goto fail;
+    }
     return emit;
 fail:
     pr_emit_destroy(emit, 0);
@@ -604,6 +612,18 @@ static int pr_route(pr_emit_t *emit, const char *topic, pr_topic_t **t,
     return 0;
 }
 
+/* An event that did not encode: counted when it failed for good.  A
+ * declined fast path is not a failure: the caller retries the event in
+ * its json_t form, which counts what really fails.  Returns code. */
+static int pr_encode_failed(pr_topic_t *t, const pr_event_t *ev, int code)
+{
+    if (code == MW_ERR_UNSUPPORTED && ev->value_text)
+        return code;
+    if (mw_err_class(code) == MW_ERR_CLASS_PERMANENT)
+        mw_counter_inc(t->failed);
+    return code;
+}
+
 int pr_emit_send(pr_emit_t *emit, const pr_event_t *ev, pr_emit_done_cb *done,
                  void *ctx, mw_err_t *err)
 {
@@ -614,6 +634,7 @@ int pr_emit_send(pr_emit_t *emit, const pr_event_t *ev, pr_emit_done_cb *done,
     bk_message_t m = {.topic = topic, .partition = ev->partition,
                       .headers = hdrs};
     pr_topic_t *t = NULL;
+    pr_event_t keyed;
     int rc;
 
     if (!err)
@@ -621,17 +642,25 @@ int pr_emit_send(pr_emit_t *emit, const pr_event_t *ev, pr_emit_done_cb *done,
     mw_err_clear(err);
     if (pr_route(emit, topic, &t, err) != 0)
         return err->code;
-    if (pr_encode_key(emit, topic, ev, &m.key, &m.key_len, &proto.key_id,
-                      err) != 0 ||
-        pr_encode_value(emit, topic, ev, &m.value, &m.value_len,
-                        &proto.value_id, err) != 0) {
-        /* A declined fast path is not a failure: the caller retries the
-         * event in its json_t form, which counts what really fails. */
-        if (err->code == MW_ERR_UNSUPPORTED && ev->value_text)
-            return err->code;
-        if (mw_err_class(err->code) == MW_ERR_CLASS_PERMANENT)
-            mw_counter_inc(t->failed);
-        return err->code;
+    if (ev->value_text && ev->key_member) {
+        /* Value first: only a transcoded value makes the short key scan
+         * (sr_jtext_member_first) give jansson's answer. */
+        if (pr_encode_value(emit, topic, ev, &m.value, &m.value_len,
+                            &proto.value_id, err) != 0)
+            return pr_encode_failed(t, ev, err->code);
+        keyed = *ev;
+        if (sr_jtext_member_first(ev->value_text, ev->value_text_len,
+                                  ev->key_member, &keyed.key_text,
+                                  &keyed.key_text_len) != 0)
+            return mw_err_set(err, MW_ERR_UNSUPPORTED, "key: slow path");
+        if (pr_encode_key(emit, topic, &keyed, &m.key, &m.key_len,
+                          &proto.key_id, err) != 0)
+            return pr_encode_failed(t, ev, err->code);
+    } else if (pr_encode_key(emit, topic, ev, &m.key, &m.key_len,
+                             &proto.key_id, err) != 0 ||
+               pr_encode_value(emit, topic, ev, &m.value, &m.value_len,
+                               &proto.value_id, err) != 0) {
+        return pr_encode_failed(t, ev, err->code);
     }
     if (m.partition < 0)
         m.partition = BK_PARTITION_ANY;

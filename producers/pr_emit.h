@@ -74,6 +74,11 @@ typedef struct pr_event {
     size_t key_text_len;
     const char *value_text;
     size_t value_text_len;
+    /* With value_text and no key_text: the key is the value of this
+     * top-level member of value_text (file.key.field), found once the
+     * value was transcoded, which proves the text valid and its keys
+     * unique, so the scan can stop at the member. */
+    const char *key_member;
 } pr_event_t;
 
 /* Outcome of one event, borrowed for the callback. */

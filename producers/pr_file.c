@@ -310,10 +310,7 @@ static send_outcome_t send_text(pr_file_reader_t *r, const char *line,
     if (src->format != PR_FILE_ENVELOPE) {
         ev.value_text = line;
         ev.value_text_len = len;
-        if (src->key_field &&
-            sr_jtext_member(line, len, src->key_field, &ev.key_text,
-                            &ev.key_text_len) != 0)
-            return SEND_SLOW;
+        ev.key_member = src->key_field;
         return send_line(r, &ev, NULL, 0, NULL, end_off);
     }
     if (sr_jtext_members(line, len, envelope, 3, sp, NULL) != 0 ||

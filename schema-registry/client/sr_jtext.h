@@ -93,4 +93,13 @@ int sr_jtext_members(const char *json, size_t len, const char *const *names,
 int sr_jtext_member(const char *json, size_t len, const char *name,
                     const char **val, size_t *val_len);
 
+/* sr_jtext_member that returns at the first member named name, having
+ * validated only the text up to the end of its value.  Only for a text
+ * already known to parse and to have no duplicate top-level keys: one that
+ * sr_jtext_encode accepted against a record schema (it declines duplicate
+ * keys), where the first member is the one jansson would return.  Saves
+ * the producer a second scan of the whole line for file.key.field. */
+int sr_jtext_member_first(const char *json, size_t len, const char *name,
+                          const char **val, size_t *val_len);
+
 #endif /* SR_JTEXT_H */

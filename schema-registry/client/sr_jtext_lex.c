@@ -424,8 +424,11 @@ static int decline(mw_err_t *err, const char *json, const char *p,
                       p ? (size_t)(p - json) : 0, why);
 }
 
-int sr_jtext_members(const char *json, size_t len, const char *const *names,
-                     size_t name_cnt, sr_jtext_span_t *spans, mw_err_t *err)
+/* The member finder; first_only: return at the first member found (the
+ * text after it is not looked at). */
+static int scan_members(const char *json, size_t len,
+                        const char *const *names, size_t name_cnt,
+                        sr_jtext_span_t *spans, int first_only, mw_err_t *err)
 {
     const char *end = json + len, *p = sr_jtext_ws(json, end), *k, *v;
     unsigned fl;
@@ -451,8 +454,11 @@ int sr_jtext_members(const char *json, size_t len, const char *const *names,
         v = p = sr_jtext_ws(p + 1, end);
         if (!(p = sr_jtext_skip(p, end, 1)))
             return decline(err, json, v, "bad value");
-        if ((size_t)idx < name_cnt)
+        if ((size_t)idx < name_cnt) {
             spans[idx] = (sr_jtext_span_t){v, (size_t)(p - v)};
+            if (first_only)
+                return 0;
+        }
         p = sr_jtext_ws(p, end);
         if (p < end && *p == '}')
             break;
@@ -463,6 +469,26 @@ int sr_jtext_members(const char *json, size_t len, const char *const *names,
 close:
     if (sr_jtext_ws(p + 1, end) != end)
         return decline(err, json, p + 1, "text after the object");
+    return 0;
+}
+
+int sr_jtext_members(const char *json, size_t len, const char *const *names,
+                     size_t name_cnt, sr_jtext_span_t *spans, mw_err_t *err)
+{
+    return scan_members(json, len, names, name_cnt, spans, 0, err);
+}
+
+int sr_jtext_member_first(const char *json, size_t len, const char *name,
+                          const char **val, size_t *val_len)
+{
+    sr_jtext_span_t span;
+    int rc = scan_members(json, len, &name, 1, &span, 1, NULL);
+    if (rc != 0)
+        return rc;
+    if (!span.ptr)
+        return MW_ERR_NOT_FOUND;
+    *val = span.ptr;
+    *val_len = span.len;
     return 0;
 }
 

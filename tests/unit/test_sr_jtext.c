@@ -502,6 +502,33 @@ static void test_api_edges(void **state)
 
 /* ------------------------------------------------------------ members */
 
+/* The short scan for texts the transcoder accepted: the first member,
+ * the text before it validated, the text after it not looked at. */
+static void test_member_first(void **state)
+{
+    const char *v;
+    size_t vn;
+    (void)state;
+    const char *t1 = "{\"a\": [1, {\"k\": 2}], \"k\" : \"x\\\"y\", \"b\": 3}";
+    assert_int_equal(sr_jtext_member_first(t1, strlen(t1), "k", &v, &vn), 0);
+    assert_memory_equal(v, "\"x\\\"y\"", vn);
+    assert_int_equal(sr_jtext_member_first(t1, strlen(t1), "b", &v, &vn), 0);
+    assert_memory_equal(v, "3", vn);
+    assert_int_equal(sr_jtext_member_first(t1, strlen(t1), "z", &v, &vn),
+                     MW_ERR_NOT_FOUND);
+    /* The first of two (a text the transcoder declines: never used so). */
+    assert_int_equal(sr_jtext_member_first("{\"k\":1,\"k\":2}", 15, "k", &v,
+                                           &vn), 0);
+    assert_memory_equal(v, "1", vn);
+    /* What comes after the member is not read. */
+    assert_int_equal(sr_jtext_member_first("{\"k\":1,@", 9, "k", &v, &vn), 0);
+    static const char *bad[] = {"[1]", "{\"a\":tru,\"k\":1}", "{\"k\" 1}",
+                                "{\"a\":1 \"k\":1}", "", NULL};
+    for (size_t i = 0; bad[i]; i++)
+        assert_int_equal(sr_jtext_member_first(bad[i], strlen(bad[i]), "k",
+                                               &v, &vn), MW_ERR_UNSUPPORTED);
+}
+
 static void test_members(void **state)
 {
     static const char *names[] = {"key", "value", "traceparent"};
@@ -1239,6 +1266,7 @@ int main(void)
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_api_edges),
         cmocka_unit_test(test_members),
+        cmocka_unit_test(test_member_first),
         cmocka_unit_test(test_differential),
         cmocka_unit_test(test_differential_members),
     };

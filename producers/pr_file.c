@@ -292,8 +292,9 @@ static bool text_is_null(const char *t, size_t n)
 }
 
 /* The fast path: the line goes to the emitter as text, transcoded straight
- * to Avro (sr_jtext), with the key and envelope members found by a scan
- * that validates the line as jansson would.  SEND_SLOW whenever anything
+ * to Avro (sr_jtext); envelope members are found by a scan that validates
+ * the line as jansson would, file.key.field by the emitter once the value
+ * was transcoded (pr_event_t.key_member).  SEND_SLOW whenever anything
  * is unusual (a tombstone, an escaped traceparent, a line the transcoder
  * declines): handle_line then takes the jansson path, which also writes
  * the precise reason of a bad line. */

@@ -91,8 +91,10 @@ int bk_producer_send(bk_producer_t *prod, const bk_message_t *msg,
  * it leaves at once: librdkafka 2.0.2 looks up a topic first produced to
  * after start-up only at its next one-second topic scan, which made every
  * daemon's first event wait up to a second.  A failure (brokers down,
- * unknown topic) is reported but harmless: sends work without it.  For
- * start-up, before the loop runs; at most 8 topics. */
+ * unknown topic) is reported but harmless: sends work without it.  Blocks
+ * the calling thread (about a round trip while brokers answer): call it
+ * once per topic, where that wait is acceptable.  At most 8 topics; past
+ * that MW_ERR_FULL at once. */
 int bk_producer_prepare_topic(bk_producer_t *prod, const char *topic,
                               int timeout_ms, mw_err_t *err);
 

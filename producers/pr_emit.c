@@ -437,8 +437,9 @@ static int pr_encode_key_text(pr_emit_t *emit, const pr_emit_resolved_t *res,
             return mw_err_set(err, MW_ERR_UNSUPPORTED, "key: slow path");
         return 0;
     }
-    /* The span comes from sr_jtext_member, which validated the text: a
-     * literal without escapes is its own UTF-8. */
+    /* The span was validated by the scan that found it (sr_jtext_members
+     * or sr_jtext_member_first): a literal without escapes is its own
+     * UTF-8. */
     if (n < 2 || t[0] != '"' || t[n - 1] != '"' || memchr(t, '\\', n))
         return mw_err_set(err, MW_ERR_UNSUPPORTED, "key: slow path");
     if (mw_buf_append(emit->kbuf, t + 1, n - 2) != 0)

@@ -21,8 +21,42 @@ wait=False starts without waiting (a bad configuration exits 2 at once:
 m.wait_exit() then m.log()).
 """
 
+import time
+
+import pytest
+
 # TIMEOUT_MULT and parse_metrics stay importable from here.
 from daemon import TIMEOUT_MULT, OpsDaemon, parse_metrics  # noqa: F401
+
+
+def nonempty(end_offsets):
+    """The offsets a sink stores: a partition that received nothing has no
+    stored offset."""
+    return {p: o for p, o in end_offsets.items() if o > 0}
+
+
+def wait_stored_offsets(read_offsets, end_offsets, timeout, mats=(),
+                        poll=0.1):
+    """Waits until read_offsets() ({partition: next_offset} from the sink's
+    _mesh_offsets) equals the end offsets; fails early when a materializer
+    that should be running exited, and on timeout with the lag per
+    partition and the materializers' logs."""
+    want = nonempty(end_offsets)
+    deadline = time.monotonic() + timeout
+    got = {}
+    while time.monotonic() < deadline:
+        got = read_offsets()
+        if got == want:
+            return got
+        for m in mats:
+            if m.proc.poll() is not None:
+                pytest.fail(f"mesh-materializer exited with "
+                            f"{m.proc.returncode}:\n{m.log()[-4000:]}")
+        time.sleep(poll)
+    lag = {p: want[p] - got.get(p, 0) for p in want if got.get(p) != want[p]}
+    pytest.fail(f"offsets not at the end after {timeout:.0f}s; missing per "
+                f"partition: {lag}\n" +
+                "\n".join(m.log()[-3000:] for m in mats))
 
 
 class MeshMaterializer(OpsDaemon):

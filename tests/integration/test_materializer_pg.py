@@ -15,9 +15,8 @@ import random
 import time
 import uuid
 
-import pytest
-
 import cdcgen
+from materializer import nonempty, wait_stored_offsets
 
 TABLE = "items"
 GROUP_TIMING = {"kafka.session.timeout.ms": "6000",
@@ -73,27 +72,10 @@ def table_rows(postgres, schema, columns):
     return out
 
 
-def nonempty(end_offsets):
-    return {p: o for p, o in end_offsets.items() if o > 0}
-
-
 def wait_offsets(postgres, schema, topic, end_offsets, timeout, mats=()):
-    want = nonempty(end_offsets)
-    deadline = time.monotonic() + timeout
-    got = {}
-    while time.monotonic() < deadline:
-        got = stored_offsets(postgres, schema, topic)
-        if got == want:
-            return got
-        for m in mats:
-            if m.proc.poll() is not None:
-                pytest.fail(f"mesh-materializer exited with "
-                            f"{m.proc.returncode}:\n{m.log()[-4000:]}")
-        time.sleep(0.2)
-    lag = {p: want[p] - got.get(p, 0) for p in want if got.get(p) != want[p]}
-    pytest.fail(f"offsets not at the end after {timeout:.0f}s; missing per "
-                f"partition: {lag}\n" +
-                "\n".join(m.log()[-3000:] for m in mats))
+    return wait_stored_offsets(
+        lambda: stored_offsets(postgres, schema, topic), end_offsets,
+        timeout, mats, poll=0.2)
 
 
 def assert_exact(postgres, schema, result):

@@ -18,9 +18,8 @@ import sqlite3
 import threading
 import time
 
-import pytest
-
 import cdcgen
+from materializer import nonempty, wait_stored_offsets
 
 TABLE = "items"
 # librdkafka's default session timeout is 45 s: a restarted (or surviving)
@@ -83,30 +82,9 @@ def table_rows(db_path, columns):
     return out
 
 
-def nonempty(end_offsets):
-    # A partition that received nothing has no stored offset.
-    return {p: o for p, o in end_offsets.items() if o > 0}
-
-
 def wait_offsets(db_path, topic, end_offsets, timeout, mats=()):
-    """Waits until _mesh_offsets holds exactly the end offsets; fails early
-    if a materializer that should be running exited."""
-    want = nonempty(end_offsets)
-    deadline = time.monotonic() + timeout
-    got = {}
-    while time.monotonic() < deadline:
-        got = stored_offsets(db_path, topic)
-        if got == want:
-            return got
-        for m in mats:
-            if m.proc.poll() is not None:
-                pytest.fail(f"mesh-materializer exited with "
-                            f"{m.proc.returncode}:\n{m.log()[-4000:]}")
-        time.sleep(0.1)
-    lag = {p: want[p] - got.get(p, 0) for p in want if got.get(p) != want[p]}
-    pytest.fail(f"offsets not at the end after {timeout:.0f}s; missing per "
-                f"partition: {lag}\n" +
-                "\n".join(m.log()[-3000:] for m in mats))
+    return wait_stored_offsets(
+        lambda: stored_offsets(db_path, topic), end_offsets, timeout, mats)
 
 
 def assert_exact(db_path, result):

@@ -24,6 +24,7 @@ VENV    := build/venv
 LIBDIRS := common \
            broker-adapters/kafka \
            broker-adapters/embedded \
+           schema-registry/avro \
            schema-registry/client \
            schema-registry/server \
            schema-registry/cli \
@@ -34,7 +35,7 @@ LIBDIRS := common \
 ALL_PROGRAMS := mesh-broker mesh-registry meshctl mesh-producer \
                 mesh-materializer
 MAIN_mesh-broker   := broker-adapters/embedded/eb_main.c
-MAIN_mesh-registry := schema-registry/server/sr_main.c
+MAIN_mesh-registry := schema-registry/server/reg_main.c
 MAIN_meshctl       := schema-registry/cli/ctl_main.c
 MAIN_mesh-producer := producers/pr_main.c
 MAIN_mesh-materializer := consumers/mat_main.c

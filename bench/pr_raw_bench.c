@@ -9,7 +9,7 @@
  *   pr_raw_bench feed BOOTSTRAP TOPIC PARTITIONS SRC DST N
  *
  * `produce` encodes every line of FILE with the registry serde into the
- * Confluent framing first (untimed: jansson + sr_serde, the producer's slow
+ * Confluent framing first (untimed: jansson + av_serde, the producer's slow
  * path), keyed by order_id as mesh-producer keys them with
  * file.key.field=order_id, then times raw librdkafka producing exactly those
  * bytes: from the first send to the end of the flush, with the producer
@@ -37,8 +37,9 @@
 
 #include "mw_buf.h"
 #include "mw_err.h"
-#include "sr_schema.h"
-#include "sr_serde.h"
+#include "av_schema.h"
+#include "av_serde.h"
+#include "sr_frame.h"
 
 static const char bench_schema[] =
     "{\"type\":\"record\",\"name\":\"Order\",\"namespace\":\"bench.shop\","
@@ -112,9 +113,9 @@ static size_t encode_file(const char *path, uint32_t id, bench_msg_t **out,
                           size_t *bytes)
 {
     mw_err_t err = {0};
-    sr_schema_t *schema =
-        sr_schema_parse(bench_schema, strlen(bench_schema), NULL, 0, &err);
-    sr_serde_plan_t *plan;
+    av_schema_t *schema =
+        av_schema_parse(bench_schema, strlen(bench_schema), NULL, 0, &err);
+    av_serde_plan_t *plan;
     mw_buf_t *buf = mw_buf_new(0);
     FILE *f = fopen(path, "r");
     size_t cap = 1 << 20, cnt = 0, linecap = 0, off = 0;
@@ -124,7 +125,7 @@ static size_t encode_file(const char *path, uint32_t id, bench_msg_t **out,
 
     if (!schema)
         die("schema", err.msg);
-    plan = sr_serde_plan_new(schema, NULL, &err);
+    plan = av_serde_plan_new(schema, NULL, &err);
     if (!plan)
         die("plan", err.msg);
     if (!f || !buf || !msgs)
@@ -140,7 +141,7 @@ static size_t encode_file(const char *path, uint32_t id, bench_msg_t **out,
         if (cnt == cap && !(msgs = realloc(msgs, (cap *= 2) * sizeof(*msgs))))
             die("encode", "out of memory");
         mw_buf_reset(buf);
-        if (sr_serde_encode(plan, id, doc, buf, &err) != 0)
+        if (sr_frame_encode(plan, id, doc, buf, &err) != 0)
             die("encode", err.msg);
         key = json_string_value(json_object_get(doc, "order_id"));
         msgs[cnt].key = strdup(key ? key : "");
@@ -160,8 +161,8 @@ static size_t encode_file(const char *path, uint32_t id, bench_msg_t **out,
     free(line);
     fclose(f);
     mw_buf_destroy(buf);
-    sr_serde_plan_destroy(plan);
-    sr_schema_release(schema);
+    av_serde_plan_destroy(plan);
+    av_schema_release(schema);
     *out = msgs;
     return cnt;
 }

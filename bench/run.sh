@@ -78,8 +78,8 @@ if ! bench/pr_bench.sh "$BUILD" "$BOOTSTRAP"; then
 fi
 echo
 echo "== serde: compiled plans vs avro-c generic values"
-if ! "$BUILD/bench/sr_serde_bench"; then
-    echo "bench: sr_serde_bench FAILED" >&2
+if ! "$BUILD/bench/av_serde_bench"; then
+    echo "bench: av_serde_bench FAILED" >&2
     failed=1
 fi
 

@@ -1,7 +1,7 @@
 /*
  * mat_envelope: Debezium change events and plain records -> one change.
  *
- * Where it sits: between sr_serde (record -> Avro JSON) and mat_map (row ->
+ * Where it sits: between av_serde (record -> Avro JSON) and mat_map (row ->
  * typed values) in mat_loop's per-record path.  The shape is taken from
  * the schema once per writer schema (mat_envelope_inspect), the per-record
  * read only looks at a few JSON members.
@@ -18,13 +18,13 @@
 #include <string.h>
 
 /* A field's type seen through a ["null", T] union. */
-static const sr_node_t *env_base(const sr_node_t *t)
+static const av_node_t *env_base(const av_node_t *t)
 {
-    if (t->type != SR_UNION)
+    if (t->type != AV_UNION)
         return t;
-    const sr_node_t *only = NULL;
+    const av_node_t *only = NULL;
     for (size_t i = 0; i < t->branch_cnt; i++) {
-        if (t->branches[i]->type == SR_NULL)
+        if (t->branches[i]->type == AV_NULL)
             continue;
         if (only)
             return t;
@@ -33,7 +33,7 @@ static const sr_node_t *env_base(const sr_node_t *t)
     return only ? only : t;
 }
 
-static const sr_field_t *env_field(const sr_node_t *rec, const char *name)
+static const av_field_t *env_field(const av_node_t *rec, const char *name)
 {
     for (size_t i = 0; i < rec->field_cnt; i++)
         if (strcmp(rec->fields[i].name, name) == 0)
@@ -41,29 +41,29 @@ static const sr_field_t *env_field(const sr_node_t *rec, const char *name)
     return NULL;
 }
 
-int mat_envelope_inspect(const sr_node_t *root, mat_envelope_shape_t *shape,
+int mat_envelope_inspect(const av_node_t *root, mat_envelope_shape_t *shape,
                          mw_err_t *err)
 {
     memset(shape, 0, sizeof *shape);
-    if (!root || root->type != SR_RECORD)
+    if (!root || root->type != AV_RECORD)
         return mw_err_set(err, MW_ERR_INVALID, "the value schema is %s, not "
-                          "a record", root ? sr_type_name(root->type)
+                          "a record", root ? av_type_name(root->type)
                                            : "missing");
-    const sr_field_t *before = env_field(root, "before");
-    const sr_field_t *after = env_field(root, "after");
-    const sr_field_t *op = env_field(root, "op");
+    const av_field_t *before = env_field(root, "before");
+    const av_field_t *after = env_field(root, "after");
+    const av_field_t *op = env_field(root, "op");
     shape->row = root;
     if (!before || !after || !op)
         return 0;
-    const sr_node_t *a = env_base(after->type), *b = env_base(before->type);
-    if (a->type != SR_RECORD || b->type != SR_RECORD)
+    const av_node_t *a = env_base(after->type), *b = env_base(before->type);
+    if (a->type != AV_RECORD || b->type != AV_RECORD)
         return mw_err_set(err, MW_ERR_INVALID, "change event %s: 'after' "
                           "and 'before' must be nullable records",
                           root->fullname);
     shape->is_envelope = true;
     shape->row = a;
-    shape->after_union = after->type->type == SR_UNION;
-    shape->before_union = before->type->type == SR_UNION;
+    shape->after_union = after->type->type == AV_UNION;
+    shape->before_union = before->type->type == AV_UNION;
     return 0;
 }
 

@@ -21,12 +21,12 @@
 
 #include "mat_map.h"
 #include "mw_err.h"
-#include "sr_schema.h"
+#include "av_schema.h"
 
 /* What a value schema looks like (plain data). */
 typedef struct mat_envelope_shape {
     bool is_envelope;
-    const sr_node_t *row;  /* the row record: after's record branch, or the
+    const av_node_t *row;  /* the row record: after's record branch, or the
                             * root itself; borrowed from the schema */
     bool after_union;      /* after / before are unions: their JSON values */
     bool before_union;     /* are null or {"<branch>": row} */
@@ -45,7 +45,7 @@ typedef struct mat_envelope_event {
 
 /* Inspects a value schema's root.  MW_ERR_INVALID when the root is not a
  * record, or an envelope's after/before is not a (nullable) record. */
-int mat_envelope_inspect(const sr_node_t *root, mat_envelope_shape_t *shape,
+int mat_envelope_inspect(const av_node_t *root, mat_envelope_shape_t *shape,
                          mw_err_t *err);
 
 /* Reads value (decoded Avro JSON of a value of that shape; NULL for a

@@ -516,7 +516,7 @@ static int loop_reader(mat_loop_t *loop, const char *path, mw_err_t *err)
         return mw_err_set(err, MW_ERR_CONFIG, "key 'reader.schema': cannot "
                           "read '%s'", path);
     }
-    loop->reader = sr_schema_parse(text, len, NULL, 0, err);
+    loop->reader = av_schema_parse(text, len, NULL, 0, err);
     free(text);
     if (!loop->reader)
         return mw_err_set(err, MW_ERR_CONFIG, "key 'reader.schema': '%s': %s",
@@ -550,7 +550,7 @@ static int loop_settings(mat_loop_t *loop, const mw_conf_t *conf,
     if (!loop->client)
         return mw_err_set(err, MW_ERR_CONFIG, "key 'registry.url': %s",
                           err->msg);
-    loop->plans = sr_serde_cache_new(0, err);
+    loop->plans = av_serde_cache_new(0, err);
     return loop->plans ? 0 : err->code;
 }
 
@@ -676,9 +676,9 @@ void mat_loop_destroy(mat_loop_t *loop)
     for (size_t i = 0; i < loop->tp_cnt; i++)
         mat_loop_topic_free(loop->tps[i]);
     free(loop->tps);
-    sr_serde_cache_destroy(loop->plans);
+    av_serde_cache_destroy(loop->plans);
     sr_client_destroy(loop->client);
-    sr_schema_release(loop->reader);
+    av_schema_release(loop->reader);
     for (size_t i = 0; i < loop->topic_cnt; i++)
         free(loop->topics[i]);
     free(loop->topics);

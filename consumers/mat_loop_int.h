@@ -16,13 +16,13 @@
 #include "mat_loop.h"
 #include "mat_map.h"
 #include "sr_client.h"
-#include "sr_serde.h"
+#include "av_serde.h"
 
 #define LOOP_COMPONENT "materializer"
 #define LOOP_MAX_WRITERS 64   /* (value, key) writer pairs merged per topic */
 
 typedef struct loop_writers {
-    const sr_schema_t *value, *key;
+    const av_schema_t *value, *key;
 } loop_writers_t;
 
 /* The last schema id seen in one position (value or key) of a topic, its
@@ -30,8 +30,8 @@ typedef struct loop_writers {
  * cache's locks. */
 typedef struct loop_hot {
     uint32_t id;
-    sr_schema_t *writer;
-    const sr_serde_plan_t *plan;
+    av_schema_t *writer;
+    const av_serde_plan_t *plan;
 } loop_hot_t;
 
 /* Per topic: the table it feeds and the schemas already merged into it. */
@@ -45,7 +45,7 @@ typedef struct loop_topic {
     size_t seen_cnt;
     loop_hot_t value_hot, key_hot;
     /* The value writer the envelope shape was taken from (kept). */
-    sr_schema_t *last_writer;
+    av_schema_t *last_writer;
     mat_envelope_shape_t shape;
     mat_value_t *values;        /* col_cnt of the map, reused per record */
     size_t values_cap;
@@ -77,8 +77,8 @@ struct mat_loop {
     bk_consumer_t *cons;
     bk_producer_t *dlq;
     sr_client_t *client;
-    sr_serde_cache_t *plans;
-    sr_schema_t *reader;        /* reader.schema, kept, or NULL */
+    av_serde_cache_t *plans;
+    av_schema_t *reader;        /* reader.schema, kept, or NULL */
     /* settings */
     char **topics;
     size_t topic_cnt;

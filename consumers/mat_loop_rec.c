@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "mw_log.h"
+#include "sr_frame.h"
 
 typedef enum rec_outcome {
     REC_OK = 0,
@@ -38,10 +39,10 @@ typedef enum rec_outcome {
 typedef struct rec_ctx {
     const bk_record_t *rec;
     loop_part_t *part;
-    sr_schema_t *writer;         /* borrowed from the topic's cache */
+    av_schema_t *writer;         /* borrowed from the topic's cache */
     json_t *value, *key;
-    const sr_node_t *key_root;   /* NULL without a framed key */
-    sr_schema_t *key_writer;     /* borrowed from the topic, or NULL */
+    const av_node_t *key_root;   /* NULL without a framed key */
+    av_schema_t *key_writer;     /* borrowed from the topic, or NULL */
     int64_t source_ts_ms;
     bool applied;
 } rec_ctx_t;
@@ -51,9 +52,9 @@ void mat_loop_topic_free(loop_topic_t *t)
     if (!t)
         return;
     mat_map_destroy(t->map);
-    sr_schema_release(t->last_writer);
-    sr_schema_release(t->value_hot.writer);
-    sr_schema_release(t->key_hot.writer);
+    av_schema_release(t->last_writer);
+    av_schema_release(t->value_hot.writer);
+    av_schema_release(t->key_hot.writer);
     free(t->values);
     free(t->name);
     free(t->table_name);
@@ -109,32 +110,32 @@ static rec_outcome_t rec_registry_class(int code)
 /* Framed bytes -> JSON with the writer's (or reader's) plan; *writer is
  * borrowed from hot. */
 static rec_outcome_t rec_decode(mat_loop_t *loop, const void *data,
-                                size_t len, sr_schema_t *reader,
-                                loop_hot_t *hot, sr_schema_t **writer,
+                                size_t len, av_schema_t *reader,
+                                loop_hot_t *hot, av_schema_t **writer,
                                 json_t **out, mw_err_t *err)
 {
     uint32_t id;
     const uint8_t *body;
     size_t body_len;
-    if (sr_serde_frame_parse(data, len, &id, &body, &body_len, err) != 0)
+    if (sr_frame_parse(data, len, &id, &body, &body_len, err) != 0)
         return REC_POISON;
     if (!hot->writer || hot->id != id) {
-        sr_schema_t *w = sr_client_get_schema_by_id(loop->client, id, err);
+        av_schema_t *w = sr_client_get_schema_by_id(loop->client, id, err);
         if (!w) {
             mw_err_prefix(err, "schema id %" PRIu32, id);
             return rec_registry_class(err->code);
         }
-        const sr_serde_plan_t *plan = sr_serde_cache_get(loop->plans, w,
+        const av_serde_plan_t *plan = av_serde_cache_get(loop->plans, w,
                                                          reader, err);
         if (!plan) {
-            sr_schema_release(w);
+            av_schema_release(w);
             return REC_POISON;
         }
-        sr_schema_release(hot->writer);
+        av_schema_release(hot->writer);
         *hot = (loop_hot_t){.id = id, .writer = w, .plan = plan};
     }
     *writer = hot->writer;
-    if (sr_serde_avro_to_json(hot->plan, body, body_len, out, err) != 0)
+    if (av_serde_avro_to_json(hot->plan, body, body_len, out, err) != 0)
         return REC_POISON;
     return REC_OK;
 }
@@ -144,7 +145,7 @@ static rec_outcome_t rec_decode_value(mat_loop_t *loop, rec_ctx_t *c,
 {
     loop_topic_t *t = c->part->t;
     const bk_record_t *rec = c->rec;
-    sr_schema_t *writer = NULL;
+    av_schema_t *writer = NULL;
     rec_outcome_t out = rec_decode(loop, rec->value, rec->value_len,
                                    loop->reader, &t->value_hot, &writer,
                                    &c->value, err);
@@ -152,11 +153,11 @@ static rec_outcome_t rec_decode_value(mat_loop_t *loop, rec_ctx_t *c,
         /* The shape is read from what the JSON follows: the reader when
          * one is configured, else this writer. */
         mat_envelope_shape_t shape;
-        sr_schema_t *s = loop->reader ? loop->reader : writer;
-        if (mat_envelope_inspect(sr_schema_root(s), &shape, err) != 0)
+        av_schema_t *s = loop->reader ? loop->reader : writer;
+        if (mat_envelope_inspect(av_schema_root(s), &shape, err) != 0)
             return REC_POISON;
-        sr_schema_release(t->last_writer);
-        t->last_writer = sr_schema_keep(writer);
+        av_schema_release(t->last_writer);
+        t->last_writer = av_schema_keep(writer);
         t->shape = shape;
     }
     c->writer = t->last_writer;
@@ -169,14 +170,14 @@ static rec_outcome_t rec_decode_key(mat_loop_t *loop, rec_ctx_t *c,
     const bk_record_t *rec = c->rec;
     /* Only a Confluent-framed key carries a schema; a raw key (or none)
      * gives a table without key columns, i.e. appends. */
-    if (loop->append || !rec->key || rec->key_len < SR_SERDE_HEADER_LEN ||
+    if (loop->append || !rec->key || rec->key_len < SR_FRAME_HEADER_LEN ||
         ((const uint8_t *)rec->key)[0] != 0)
         return REC_OK;
     rec_outcome_t out = rec_decode(loop, rec->key, rec->key_len, NULL,
                                    &c->part->t->key_hot, &c->key_writer,
                                    &c->key, err);
     if (out == REC_OK)
-        c->key_root = sr_schema_root(c->key_writer);
+        c->key_root = av_schema_root(c->key_writer);
     else
         mw_err_prefix(err, "key");
     return out;
@@ -187,7 +188,7 @@ static rec_outcome_t rec_decode_key(mat_loop_t *loop, rec_ctx_t *c,
 static rec_outcome_t rec_table(mat_loop_t *loop, rec_ctx_t *c, mw_err_t *err)
 {
     loop_topic_t *t = c->part->t;
-    const sr_schema_t *vs = loop->reader ? loop->reader : c->writer;
+    const av_schema_t *vs = loop->reader ? loop->reader : c->writer;
     for (size_t i = 0; i < t->seen_cnt; i++)
         if (t->seen[i].value == vs && t->seen[i].key == c->key_writer)
             return REC_OK;

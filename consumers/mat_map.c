@@ -1,7 +1,7 @@
 /*
  * mat_map: Avro row records -> table shapes and typed rows.
  *
- * Where it sits: mat_loop decodes a record to Avro JSON (sr_serde), asks
+ * Where it sits: mat_loop decodes a record to Avro JSON (av_serde), asks
  * mat_envelope for the row, then mat_map_row() here for one mat_value_t per
  * column, which a sink (mat_sqlite, mat_pg, mat_avro) writes.
  *
@@ -105,17 +105,17 @@ struct mat_map {
 
 /* A field's type seen through a union: the one non-null branch (nullable
  * when null is another branch), else the union itself (a JSON column). */
-static const sr_node_t *map_unwrap_type(const sr_node_t *node,
+static const av_node_t *map_unwrap_type(const av_node_t *node,
                                         bool *is_union, bool *nullable)
 {
-    *is_union = node->type == SR_UNION;
-    *nullable = node->type == SR_NULL;
-    if (node->type != SR_UNION)
+    *is_union = node->type == AV_UNION;
+    *nullable = node->type == AV_NULL;
+    if (node->type != AV_UNION)
         return node;
-    const sr_node_t *only = NULL;
+    const av_node_t *only = NULL;
     size_t other = 0;
     for (size_t i = 0; i < node->branch_cnt; i++) {
-        if (node->branches[i]->type == SR_NULL)
+        if (node->branches[i]->type == AV_NULL)
             *nullable = true;
         else {
             only = node->branches[i];
@@ -127,45 +127,45 @@ static const sr_node_t *map_unwrap_type(const sr_node_t *node,
 
 /* Column type and source encoding of a (non-union, or multi-branch union)
  * node. */
-static void map_classify(const sr_node_t *n, mat_column_t *col,
+static void map_classify(const av_node_t *n, mat_column_t *col,
                          map_col_t *how)
 {
     how->src = SRC_STRING;
     how->mult = 1;
     switch (n->type) {
-    case SR_BOOLEAN: col->type = MAT_COL_BOOL; how->src = SRC_BOOL; return;
-    case SR_INT:
+    case AV_BOOLEAN: col->type = MAT_COL_BOOL; how->src = SRC_BOOL; return;
+    case AV_INT:
         how->src = SRC_INT;
-        col->type = n->logical == SR_LOGICAL_DATE ? MAT_COL_DATE
-                    : n->logical == SR_LOGICAL_TIME_MILLIS
+        col->type = n->logical == AV_LOGICAL_DATE ? MAT_COL_DATE
+                    : n->logical == AV_LOGICAL_TIME_MILLIS
                         ? MAT_COL_TIME_MICROS : MAT_COL_INT32;
-        if (n->logical == SR_LOGICAL_TIME_MILLIS)
+        if (n->logical == AV_LOGICAL_TIME_MILLIS)
             how->mult = 1000;
         return;
-    case SR_LONG:
+    case AV_LONG:
         how->src = SRC_INT;
         col->type = MAT_COL_INT64;
-        if (n->logical == SR_LOGICAL_TIME_MICROS)
+        if (n->logical == AV_LOGICAL_TIME_MICROS)
             col->type = MAT_COL_TIME_MICROS;
-        else if (n->logical == SR_LOGICAL_TIMESTAMP_MICROS ||
-                 n->logical == SR_LOGICAL_LOCAL_TIMESTAMP_MICROS)
+        else if (n->logical == AV_LOGICAL_TIMESTAMP_MICROS ||
+                 n->logical == AV_LOGICAL_LOCAL_TIMESTAMP_MICROS)
             col->type = MAT_COL_TIMESTAMP_MICROS;
-        else if (n->logical == SR_LOGICAL_TIMESTAMP_MILLIS ||
-                 n->logical == SR_LOGICAL_LOCAL_TIMESTAMP_MILLIS) {
+        else if (n->logical == AV_LOGICAL_TIMESTAMP_MILLIS ||
+                 n->logical == AV_LOGICAL_LOCAL_TIMESTAMP_MILLIS) {
             col->type = MAT_COL_TIMESTAMP_MICROS;
             how->mult = 1000;
         }
         return;
-    case SR_FLOAT: col->type = MAT_COL_FLOAT; how->src = SRC_REAL; return;
-    case SR_DOUBLE: col->type = MAT_COL_DOUBLE; how->src = SRC_REAL; return;
-    case SR_STRING:
-        col->type = n->logical == SR_LOGICAL_UUID ? MAT_COL_UUID
+    case AV_FLOAT: col->type = MAT_COL_FLOAT; how->src = SRC_REAL; return;
+    case AV_DOUBLE: col->type = MAT_COL_DOUBLE; how->src = SRC_REAL; return;
+    case AV_STRING:
+        col->type = n->logical == AV_LOGICAL_UUID ? MAT_COL_UUID
                                                   : MAT_COL_TEXT;
         return;
-    case SR_ENUM: col->type = MAT_COL_TEXT; return;
-    case SR_BYTES:
-    case SR_FIXED:
-        if (n->logical == SR_LOGICAL_DECIMAL) {
+    case AV_ENUM: col->type = MAT_COL_TEXT; return;
+    case AV_BYTES:
+    case AV_FIXED:
+        if (n->logical == AV_LOGICAL_DECIMAL) {
             col->type = MAT_COL_DECIMAL;
             col->precision = n->precision;
             col->scale = n->scale;
@@ -248,7 +248,7 @@ typedef struct map_walk {
     bool nullable;
 } map_walk_t;
 
-static int map_fields(mat_map_t *map, const sr_node_t *rec, map_walk_t *w,
+static int map_fields(mat_map_t *map, const av_node_t *rec, map_walk_t *w,
                       mw_err_t *err);
 
 static map_step_t *map_steps_dup(const map_walk_t *w)
@@ -269,11 +269,11 @@ static map_step_t *map_steps_dup(const map_walk_t *w)
 
 /* One field at the current walk position: a nested record recurses
  * (flatten), anything else is one column. */
-static int map_field(mat_map_t *map, const sr_field_t *f, map_walk_t *w,
+static int map_field(mat_map_t *map, const av_field_t *f, map_walk_t *w,
                      mw_err_t *err)
 {
     bool is_union, nullable;
-    const sr_node_t *t = map_unwrap_type(f->type, &is_union, &nullable);
+    const av_node_t *t = map_unwrap_type(f->type, &is_union, &nullable);
     size_t plen = strlen(w->prefix);
     if (plen + strlen(f->name) + 2 > sizeof w->prefix)
         return mw_err_set(err, MW_ERR_INVALID, "field name too long: %s%s",
@@ -286,7 +286,7 @@ static int map_field(mat_map_t *map, const sr_field_t *f, map_walk_t *w,
     bool saved = w->nullable;
     w->nullable = w->nullable || nullable;
     int rc;
-    if (t->type == SR_RECORD && map->nested == MAT_NESTED_FLATTEN &&
+    if (t->type == AV_RECORD && map->nested == MAT_NESTED_FLATTEN &&
         w->depth < MAP_MAX_DEPTH) {
         strcat(w->prefix, f->name);
         strcat(w->prefix, "_");
@@ -312,7 +312,7 @@ static int map_field(mat_map_t *map, const sr_field_t *f, map_walk_t *w,
     return rc;
 }
 
-static int map_fields(mat_map_t *map, const sr_node_t *rec, map_walk_t *w,
+static int map_fields(mat_map_t *map, const av_node_t *rec, map_walk_t *w,
                       mw_err_t *err)
 {
     for (size_t i = 0; i < rec->field_cnt; i++) {
@@ -337,18 +337,18 @@ static void map_move(mat_map_t *map, size_t idx, size_t pos)
 }
 
 /* A record key: its fields name the key columns. */
-static int map_record_key(mat_map_t *map, const sr_node_t *key,
+static int map_record_key(mat_map_t *map, const av_node_t *key,
                           mw_err_t *err)
 {
     for (size_t i = 0; i < key->field_cnt; i++) {
-        const sr_field_t *f = &key->fields[i];
+        const av_field_t *f = &key->fields[i];
         ssize_t idx = map_find(map, f->name);
         if (idx < 0)
             return mw_err_set(err, MW_ERR_INVALID,
                               "key field '%s' is not a column of '%s'",
                               f->name, map->name);
         bool is_union, nullable;
-        const sr_node_t *t = map_unwrap_type(f->type, &is_union, &nullable);
+        const av_node_t *t = map_unwrap_type(f->type, &is_union, &nullable);
         map_col_t *how = &map->how[idx];
         how->key_step.name = strdup(f->name);
         if (!how->key_step.name)
@@ -364,11 +364,11 @@ static int map_record_key(mat_map_t *map, const sr_node_t *key,
 }
 
 /* Any other key: one leading column "key" holding the whole key. */
-static int map_scalar_key(mat_map_t *map, const sr_node_t *key,
+static int map_scalar_key(mat_map_t *map, const av_node_t *key,
                           mw_err_t *err)
 {
     bool is_union, nullable;
-    const sr_node_t *t = map_unwrap_type(key, &is_union, &nullable);
+    const av_node_t *t = map_unwrap_type(key, &is_union, &nullable);
     mat_column_t col = {.is_key = true};
     map_col_t how = {.from_key = true,
                      .key_step = {.unwrap = is_union && t != key}};
@@ -384,13 +384,13 @@ static int map_scalar_key(mat_map_t *map, const sr_node_t *key,
     return rc;
 }
 
-mat_map_t *mat_map_new(const sr_node_t *record, const sr_node_t *key,
+mat_map_t *mat_map_new(const av_node_t *record, const av_node_t *key,
                        mat_nested_t nested, const char *table_name,
                        const char *topic, mw_err_t *err)
 {
-    if (!record || record->type != SR_RECORD) {
+    if (!record || record->type != AV_RECORD) {
         mw_err_set(err, MW_ERR_INVALID, "topic '%s': the value is %s, not a "
-                   "record", topic, record ? sr_type_name(record->type)
+                   "record", topic, record ? av_type_name(record->type)
                                           : "missing");
         return NULL;
     }
@@ -407,7 +407,7 @@ mat_map_t *mat_map_new(const sr_node_t *record, const sr_node_t *key,
     map->table.version = 1;
     map_walk_t walk = {.depth = 0};
     int rc = map_fields(map, record, &walk, err);
-    if (rc == 0 && key && key->type == SR_RECORD)
+    if (rc == 0 && key && key->type == AV_RECORD)
         rc = map_record_key(map, key, err);
     else if (rc == 0 && key)
         rc = map_scalar_key(map, key, err);
@@ -506,8 +506,8 @@ static int map_merge_check(const mat_map_t *map, const mat_map_t *nu,
     return 0;
 }
 
-int mat_map_merge(mat_map_t *map, const sr_node_t *record,
-                  const sr_node_t *key, mw_err_t *err)
+int mat_map_merge(mat_map_t *map, const av_node_t *record,
+                  const av_node_t *key, mw_err_t *err)
 {
     mat_map_t *nu = mat_map_new(record, key, map->nested, map->name,
                                 map->topic, err);

@@ -10,7 +10,7 @@
  * Each sink turns a mat_col_type_t into its natural SQL or Avro type.
  *
  * mat_map_row() fills a row (one mat_value_t per column, in column order)
- * from the record's decoded value (Avro JSON encoding, as sr_serde gives
+ * from the record's decoded value (Avro JSON encoding, as av_serde gives
  * it).  Values are borrowed from the json_t they came from.
  *
  * Thread: any; objects are not shared between threads.
@@ -25,7 +25,7 @@
 #include <jansson.h>
 
 #include "mw_err.h"
-#include "sr_schema.h"
+#include "av_schema.h"
 
 typedef enum mat_col_type {
     MAT_COL_BOOL = 0,
@@ -110,7 +110,7 @@ typedef enum mat_nested {
  * decoded row.  Owns every string of its mat_table_t. */
 typedef struct mat_map mat_map_t;
 
-/* Builds the mapping of row record `record` (SR_RECORD, borrowed for the
+/* Builds the mapping of row record `record` (AV_RECORD, borrowed for the
  * call) for table `table_name` fed by `topic` (both copied).  key: the
  * record key's schema root or NULL (no key columns).  A record key gives
  * the key columns by field name (Debezium's key = the primary-key columns,
@@ -118,7 +118,7 @@ typedef struct mat_map mat_map_t;
  * column "key" filled from the record key.  NULL with err: MW_ERR_INVALID
  * (not a record, key field missing from the row, two fields flattening to
  * one name), MW_ERR_NOMEM.  Any thread. */
-mat_map_t *mat_map_new(const sr_node_t *record, const sr_node_t *key,
+mat_map_t *mat_map_new(const av_node_t *record, const av_node_t *key,
                        mat_nested_t nested, const char *table_name,
                        const char *topic, mw_err_t *err);
 void mat_map_destroy(mat_map_t *map);
@@ -131,11 +131,11 @@ const mat_table_t *mat_map_table(const mat_map_t *map);
  * name, type and source encoding, else MW_ERR_INVALID "incompatible change
  * of column X: ..." and the map is unchanged.  Returns 1 when columns were
  * added (table->version bumped), 0 when the shape is unchanged. */
-int mat_map_merge(mat_map_t *map, const sr_node_t *record,
-                  const sr_node_t *key, mw_err_t *err);
+int mat_map_merge(mat_map_t *map, const av_node_t *record,
+                  const av_node_t *key, mw_err_t *err);
 
 /* Fills values[0 .. col_cnt-1] from row (the row record's Avro JSON, as
- * sr_serde decodes it; NULL for a delete without a before image) and key
+ * av_serde decodes it; NULL for a delete without a before image) and key
  * (the decoded record key, or NULL).  Key columns come from key when given,
  * else from row.  A column missing from row (an older writer) is NULL.
  * Values borrow from row, key and the map's scratch space, valid until the

@@ -40,7 +40,8 @@
 #include "mw_buf.h"
 #include "mw_log.h"
 #include "pr_emit_int.h"
-#include "sr_jtext.h"
+#include "av_jtext.h"
+#include "sr_frame.h"
 
 #define PR_COMPONENT "emit"
 #define PR_RESUME_PCT 80
@@ -432,13 +433,13 @@ static int pr_encode_key_text(pr_emit_t *emit, const pr_emit_resolved_t *res,
 
     if (res) {
         *id = res->id;
-        if (sr_serde_frame_write(emit->kbuf, res->id, err) != 0 ||
-            sr_jtext_encode(res->plan, t, n, emit->kbuf, err) != 0)
+        if (sr_frame_write(emit->kbuf, res->id, err) != 0 ||
+            av_jtext_encode(res->plan, t, n, emit->kbuf, err) != 0)
             return mw_err_set(err, MW_ERR_UNSUPPORTED, "key: slow path");
         return 0;
     }
-    /* The span was validated by the scan that found it (sr_jtext_members
-     * or sr_jtext_member_first): a literal without escapes is its own
+    /* The span was validated by the scan that found it (av_jtext_members
+     * or av_jtext_member_first): a literal without escapes is its own
      * UTF-8. */
     if (n < 2 || t[0] != '"' || t[n - 1] != '"' || memchr(t, '\\', n))
         return mw_err_set(err, MW_ERR_UNSUPPORTED, "key: slow path");
@@ -476,7 +477,7 @@ static int pr_encode_key(pr_emit_t *emit, const char *topic,
             return err->code;
     } else if (res) {
         *id = res->id;
-        if (sr_serde_encode(res->plan, res->id, ev->key, emit->kbuf, err))
+        if (sr_frame_encode(res->plan, res->id, ev->key, emit->kbuf, err))
             return mw_err_prefix(err, "key");
     } else if (json_is_string(ev->key)) {
         rc = mw_buf_append(emit->kbuf, json_string_value(ev->key),
@@ -517,11 +518,11 @@ static int pr_encode_value(pr_emit_t *emit, const char *topic,
                           "'%s'", topic);
     *id = res->id;
     if (ev->value_text) {
-        if (sr_serde_frame_write(emit->vbuf, res->id, err) != 0 ||
-            sr_jtext_encode(res->plan, ev->value_text, ev->value_text_len,
+        if (sr_frame_write(emit->vbuf, res->id, err) != 0 ||
+            av_jtext_encode(res->plan, ev->value_text, ev->value_text_len,
                             emit->vbuf, err) != 0)
             return mw_err_set(err, MW_ERR_UNSUPPORTED, "value: slow path");
-    } else if (sr_serde_encode(res->plan, res->id, ev->value, emit->vbuf,
+    } else if (sr_frame_encode(res->plan, res->id, ev->value, emit->vbuf,
                                err) != 0) {
         return err->code;
     }
@@ -645,12 +646,12 @@ int pr_emit_send(pr_emit_t *emit, const pr_event_t *ev, pr_emit_done_cb *done,
         return err->code;
     if (ev->value_text && ev->key_member) {
         /* Value first: only a transcoded value makes the short key scan
-         * (sr_jtext_member_first) give jansson's answer. */
+         * (av_jtext_member_first) give jansson's answer. */
         if (pr_encode_value(emit, topic, ev, &m.value, &m.value_len,
                             &proto.value_id, err) != 0)
             return pr_encode_failed(t, ev, err->code);
         keyed = *ev;
-        if (sr_jtext_member_first(ev->value_text, ev->value_text_len,
+        if (av_jtext_member_first(ev->value_text, ev->value_text_len,
                                   ev->key_member, &keyed.key_text,
                                   &keyed.key_text_len) != 0)
             return mw_err_set(err, MW_ERR_UNSUPPORTED, "key: slow path");

@@ -63,10 +63,10 @@ typedef struct pr_event {
     const char *traceparent;  /* W3C trace context from the app, or NULL */
     /* Instead of key/value (which must then be NULL), the Avro JSON text
      * of each, as sources that hold text (the file source) have it: the
-     * value is transcoded straight to Avro (sr_jtext) without building a
+     * value is transcoded straight to Avro (av_jtext) without building a
      * jansson tree.  key_text NULL: no key; "null": no key.  Without a key
      * schema only a plain string literal is taken as the key's bytes.
-     * When the fast path declines (sr_jtext.h lists when: anything odd or
+     * When the fast path declines (av_jtext.h lists when: anything odd or
      * invalid), pr_emit_send returns MW_ERR_UNSUPPORTED having sent and
      * counted nothing, and the caller parses the text and sends the json_t
      * form, which gives the precise error. */

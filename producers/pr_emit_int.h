@@ -13,8 +13,8 @@
 #include "mw_conf.h"
 #include "mw_err.h"
 #include "pr_emit.h"
-#include "sr_schema.h"
-#include "sr_serde.h"
+#include "av_schema.h"
+#include "av_serde.h"
 
 /* Longest valid topic name (Kafka's limit). */
 #define PR_TOPIC_MAX 249
@@ -34,8 +34,8 @@ const char *pr_emit_side_name(pr_emit_side_t side);
  * the schema cache until pr_emit_schema_destroy. */
 typedef struct pr_emit_resolved {
     uint32_t id;
-    sr_schema_t *schema;
-    const sr_serde_plan_t *plan;
+    av_schema_t *schema;
+    const av_serde_plan_t *plan;
 } pr_emit_resolved_t;
 
 typedef struct pr_emit_schema pr_emit_schema_t;

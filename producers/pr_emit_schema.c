@@ -55,7 +55,7 @@ typedef struct pr_schema_entry {
 
 struct pr_emit_schema {
     sr_client_t *client;
-    sr_serde_cache_t *plans;
+    av_serde_cache_t *plans;
     pr_strategy_t strategy;
     bool auto_register;
     char *subject[PR_EMIT_SIDE__CNT]; /* key.subject, value.subject */
@@ -152,7 +152,7 @@ pr_emit_schema_t *pr_emit_schema_new(const mw_conf_t *conf, mw_err_t *err)
         mw_err_prefix(err, "key 'registry.url'");
         goto fail;
     }
-    sch->plans = sr_serde_cache_new(0, err);
+    sch->plans = av_serde_cache_new(0, err);
     sch->keybuf = mw_buf_new(0);
     if (!sch->plans || !sch->keybuf) {
         mw_err_set(err, MW_ERR_NOMEM, "out of memory for the schema cache");
@@ -174,14 +174,14 @@ void pr_emit_schema_destroy(pr_emit_schema_t *sch)
         while (e) {
             pr_schema_entry_t *next = e->next;
 
-            sr_schema_release(e->res.schema);
+            av_schema_release(e->res.schema);
             free(e->key);
             free(e);
             e = next;
         }
     }
     /* Plans keep their schemas: the cache goes before the client. */
-    sr_serde_cache_destroy(sch->plans);
+    av_serde_cache_destroy(sch->plans);
     sr_client_destroy(sch->client);
     mw_buf_destroy(sch->keybuf);
     free(sch->subject[0]);
@@ -219,7 +219,7 @@ static int pr_by_subject(pr_emit_schema_t *sch, const char *subject,
         return mw_err_prefix(err, "subject '%s' (latest)", subject);
     }
     res->id = ver.id;
-    res->schema = sr_schema_keep(ver.schema);
+    res->schema = av_schema_keep(ver.schema);
     sr_client_version_clear(&ver);
     return 0;
 }
@@ -261,21 +261,21 @@ static int pr_inline(pr_emit_schema_t *sch, const char *topic,
     const char *name = NULL;
     uint32_t id = 0;
     int rc;
-    sr_schema_t *parsed =
-        sr_schema_parse(ref->schema, strlen(ref->schema), NULL, 0, err);
+    av_schema_t *parsed =
+        av_schema_parse(ref->schema, strlen(ref->schema), NULL, 0, err);
 
     if (!parsed)
         return mw_err_prefix(err, "%s schema", pr_emit_side_name(side));
-    if (sr_schema_root(parsed)->type == SR_RECORD ||
-        sr_schema_root(parsed)->type == SR_ENUM ||
-        sr_schema_root(parsed)->type == SR_FIXED)
-        name = sr_schema_root(parsed)->fullname;
+    if (av_schema_root(parsed)->type == AV_RECORD ||
+        av_schema_root(parsed)->type == AV_ENUM ||
+        av_schema_root(parsed)->type == AV_FIXED)
+        name = av_schema_root(parsed)->fullname;
     if (ref->subject)
         rc = snprintf(subject, sizeof(subject), "%s", ref->subject) < 0;
     else
         rc = pr_strategy_subject(sch, topic, side, name, subject,
                                  sizeof(subject), err);
-    sr_schema_release(parsed);
+    av_schema_release(parsed);
     if (rc != 0)
         return err ? err->code : MW_ERR_INVALID;
     if (sch->auto_register)
@@ -416,16 +416,16 @@ int pr_emit_schema_resolve(pr_emit_schema_t *sch, const char *topic,
     if (pr_fetch(sch, topic, side, ref, &res, err) != 0)
         return err ? err->code : MW_ERR_NOT_FOUND;
     if (res.schema) {
-        res.plan = sr_serde_cache_get(sch->plans, res.schema, NULL, err);
+        res.plan = av_serde_cache_get(sch->plans, res.schema, NULL, err);
         if (!res.plan) {
-            sr_schema_release(res.schema);
+            av_schema_release(res.schema);
             return err ? err->code : MW_ERR_INVALID;
         }
         mw_log_info(PR_COMPONENT, "schema resolved", "topic=%s side=%s id=%"
                     PRIu32, topic, pr_emit_side_name(side), res.id);
     }
     if (pr_cache_add(sch, hash, &res, &e, err) != 0) {
-        sr_schema_release(res.schema);
+        av_schema_release(res.schema);
         return err ? err->code : MW_ERR_FULL;
     }
     pr_remember(sch, topic, side, ref, e);

@@ -45,7 +45,7 @@
 #include <event2/event.h>
 
 #include "mw_log.h"
-#include "sr_jtext.h"
+#include "av_jtext.h"
 
 static void file_pump(pr_file_src_t *src);
 
@@ -292,7 +292,7 @@ static bool text_is_null(const char *t, size_t n)
 }
 
 /* The fast path: the line goes to the emitter as text, transcoded straight
- * to Avro (sr_jtext); envelope members are found by a scan that validates
+ * to Avro (av_jtext); envelope members are found by a scan that validates
  * the line as jansson would, file.key.field by the emitter once the value
  * was transcoded (pr_event_t.key_member).  SEND_SLOW whenever anything
  * is unusual (a tombstone, an escaped traceparent, a line the transcoder
@@ -305,7 +305,7 @@ static send_outcome_t send_text(pr_file_reader_t *r, const char *line,
     static const char *const envelope[] = {"key", "value", "traceparent"};
     pr_file_src_t *src = r->src;
     pr_event_t ev = {.partition = -1, .source = "file", .position = pos};
-    sr_jtext_span_t sp[3];
+    av_jtext_span_t sp[3];
     char tp[PR_FILE_TRACEPARENT_MAX];
 
     if (src->format != PR_FILE_ENVELOPE) {
@@ -314,7 +314,7 @@ static send_outcome_t send_text(pr_file_reader_t *r, const char *line,
         ev.key_member = src->key_field;
         return send_line(r, &ev, NULL, 0, NULL, end_off);
     }
-    if (sr_jtext_members(line, len, envelope, 3, sp, NULL) != 0 ||
+    if (av_jtext_members(line, len, envelope, 3, sp, NULL) != 0 ||
         !sp[1].ptr || text_is_null(sp[1].ptr, sp[1].len))
         return SEND_SLOW;
     ev.key_text = sp[0].ptr;

@@ -53,7 +53,7 @@
 #include "pr_emit.h"
 #include "pr_http_int.h"
 #include "sr_proto.h"
-#include "sr_schema.h"
+#include "av_schema.h"
 
 #define BODY_MAX_DEFAULT (10 * 1024 * 1024)
 #define TRACEPARENT_MAX 256
@@ -307,13 +307,13 @@ static int parse_schema_ref(json_t *root, const char *side,
         return mw_err_set(err, MW_ERR_INVALID, "%s must be a string", name);
     }
     /* Checked here so a bad schema is 42205, not a record error. */
-    sr_schema_t *schema = sr_schema_parse(
+    av_schema_t *schema = av_schema_parse(
         json_string_value(text), json_string_length(text), NULL, 0, err);
     if (!schema) {
         *code = PR_HTTP_E_INVALID_SCHEMA;
         return mw_err_prefix(err, "Invalid schema: %s", name);
     }
-    sr_schema_release(schema);
+    av_schema_release(schema);
     ref->schema = json_string_value(text);
     return 0;
 }

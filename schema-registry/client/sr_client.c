@@ -5,7 +5,7 @@
  * Every public call takes the client's lock for its whole duration, cache
  * hits included, so the caches need no finer locking; a miss holds it over
  * the HTTP round trip, which serialises the callers of one client.  Cached
- * schemas are handed out with sr_schema_keep, so a caller's copy outlives
+ * schemas are handed out with av_schema_keep, so a caller's copy outlives
  * any eviction.  Caches are bounded (CLIENT_CACHE_MAX entries each); past
  * that, answers are still returned but not remembered.
  */
@@ -37,7 +37,7 @@ typedef struct entry {
     char *key;
     uint32_t id;
     int version;
-    sr_schema_t *schema;     /* kept, or NULL */
+    av_schema_t *schema;     /* kept, or NULL */
     int64_t expires_ms;      /* latest cache only */
 } entry_t;
 
@@ -78,7 +78,7 @@ static entry_t *cache_get(sr_client_t *client, const char *key)
 /* Inserts or replaces key; schema is kept.  Silently skipped when full or
  * out of memory: a cache miss later is the only cost. */
 static void cache_put(sr_client_t *client, const char *key, uint32_t id,
-                      int version, sr_schema_t *schema, int64_t expires_ms)
+                      int version, av_schema_t *schema, int64_t expires_ms)
 {
     entry_t *e = cache_get(client, key);
     if (!e) {
@@ -94,8 +94,8 @@ static void cache_put(sr_client_t *client, const char *key, uint32_t id,
         client->buckets[b] = e;
         client->entry_cnt++;
     }
-    sr_schema_release(e->schema);
-    e->schema = schema ? sr_schema_keep(schema) : NULL;
+    av_schema_release(e->schema);
+    e->schema = schema ? av_schema_keep(schema) : NULL;
     e->id = id;
     e->version = version;
     e->expires_ms = expires_ms;
@@ -107,7 +107,7 @@ static void cache_clear(sr_client_t *client)
         entry_t *e = client->buckets[b];
         while (e) {
             entry_t *next = e->next;
-            sr_schema_release(e->schema);
+            av_schema_release(e->schema);
             free(e->key);
             free(e);
             e = next;
@@ -252,18 +252,18 @@ int sr_client_last_error_code(void)
 
 /* ------------------------------------------------------------ schemas */
 
-static sr_schema_t *parse_answer(sr_client_t *client, const json_t *obj,
+static av_schema_t *parse_answer(sr_client_t *client, const json_t *obj,
                                  int depth, mw_err_t *err);
 
-static sr_schema_t *cached_id(sr_client_t *client, uint32_t id)
+static av_schema_t *cached_id(sr_client_t *client, uint32_t id)
 {
     char key[32];
     snprintf(key, sizeof(key), "id:%u", id);
     entry_t *e = cache_get(client, key);
-    return e && e->schema ? sr_schema_keep(e->schema) : NULL;
+    return e && e->schema ? av_schema_keep(e->schema) : NULL;
 }
 
-static void remember_id(sr_client_t *client, uint32_t id, sr_schema_t *sch)
+static void remember_id(sr_client_t *client, uint32_t id, av_schema_t *sch)
 {
     char key[32];
     snprintf(key, sizeof(key), "id:%u", id);
@@ -272,7 +272,7 @@ static void remember_id(sr_client_t *client, uint32_t id, sr_schema_t *sch)
 }
 
 /* The schema of one reference: /subjects/{subject}/versions/{version}. */
-static sr_schema_t *fetch_ref(sr_client_t *client, const json_t *ref,
+static av_schema_t *fetch_ref(sr_client_t *client, const json_t *ref,
                               int depth, mw_err_t *err)
 {
     const char *subject = json_string_value(json_object_get(ref, "subject"));
@@ -287,7 +287,7 @@ static sr_schema_t *fetch_ref(sr_client_t *client, const json_t *ref,
              (long long)json_integer_value(jv));
     char *path = subject_path(subject, suffix);
     json_t *ans = NULL;
-    sr_schema_t *sch = NULL;
+    av_schema_t *sch = NULL;
     if (!path)
         mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     else if (request(client, "GET", path, NULL, &ans, err) == 0)
@@ -299,7 +299,7 @@ static sr_schema_t *fetch_ref(sr_client_t *client, const json_t *ref,
 
 /* Parses {"schema": text, "schemaType"?, "references"?, "id"?} with its
  * references resolved first (bounded depth: a reference cycle fails). */
-static sr_schema_t *parse_answer(sr_client_t *client, const json_t *obj,
+static av_schema_t *parse_answer(sr_client_t *client, const json_t *obj,
                                  int depth, mw_err_t *err)
 {
     const char *text = json_string_value(json_object_get(obj, "schema"));
@@ -308,7 +308,7 @@ static sr_schema_t *parse_answer(sr_client_t *client, const json_t *obj,
     size_t n = json_array_size(refs);
     json_t *jid = json_object_get(obj, "id");
     if (jid && json_is_integer(jid)) {
-        sr_schema_t *hit = cached_id(client, (uint32_t)json_integer_value(jid));
+        av_schema_t *hit = cached_id(client, (uint32_t)json_integer_value(jid));
         if (hit)
             return hit;
     }
@@ -320,33 +320,33 @@ static sr_schema_t *parse_answer(sr_client_t *client, const json_t *obj,
                                               : "schema type is not AVRO");
         return NULL;
     }
-    sr_schema_t **deps = calloc(n ? n : 1, sizeof(*deps));
-    sr_schema_t *sch = NULL;
+    av_schema_t **deps = calloc(n ? n : 1, sizeof(*deps));
+    av_schema_t *sch = NULL;
     size_t got = 0;
     while (deps && got < n &&
            (deps[got] = fetch_ref(client, json_array_get(refs, got), depth,
                                   err)))
         got++;
     if (deps && got == n)
-        sch = sr_schema_parse(text, strlen(text), deps, n, err);
+        sch = av_schema_parse(text, strlen(text), deps, n, err);
     if (!deps)
         mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     while (got > 0)
-        sr_schema_release(deps[--got]);
+        av_schema_release(deps[--got]);
     free(deps);
     if (sch && jid && json_is_integer(jid))
         remember_id(client, (uint32_t)json_integer_value(jid), sch);
     return sch;
 }
 
-sr_schema_t *sr_client_get_schema_by_id(sr_client_t *client, uint32_t id,
+av_schema_t *sr_client_get_schema_by_id(sr_client_t *client, uint32_t id,
                                         mw_err_t *err)
 {
     char path[48];
     json_t *ans = NULL;
     pthread_mutex_lock(&client->lock);
     last_error_code = 0;
-    sr_schema_t *sch = cached_id(client, id);
+    av_schema_t *sch = cached_id(client, id);
     snprintf(path, sizeof(path), "/schemas/ids/%u", id);
     if (!sch && request(client, "GET", path, NULL, &ans, err) == 0) {
         sch = parse_answer(client, ans, 0, err);
@@ -365,11 +365,11 @@ sr_schema_t *sr_client_get_schema_by_id(sr_client_t *client, uint32_t id,
 /* "<prefix>subject\n<normalised text>" (the raw text when it does not
  * parse locally, e.g. it needs references); *parsed gets the schema. */
 static char *schema_key(const char *prefix, const char *subject,
-                        const char *text, sr_schema_t **parsed)
+                        const char *text, av_schema_t **parsed)
 {
     char *key = NULL;
-    *parsed = sr_schema_parse(text, strlen(text), NULL, 0, NULL);
-    const char *norm = *parsed ? sr_schema_normalized(*parsed) : text;
+    *parsed = av_schema_parse(text, strlen(text), NULL, 0, NULL);
+    const char *norm = *parsed ? av_schema_normalized(*parsed) : text;
     if (asprintf(&key, "%s%s\n%s", prefix, subject, norm) < 0)
         key = NULL;
     return key;
@@ -392,7 +392,7 @@ static int subject_schema(sr_client_t *client, const char *subject,
                           const char *text, int registering, uint32_t *id,
                           int *version, mw_err_t *err)
 {
-    sr_schema_t *parsed = NULL;
+    av_schema_t *parsed = NULL;
     json_t *ans = NULL;
     char *key = schema_key("s:", subject, text, &parsed);
     char *path = subject_path(subject, registering ? "/versions" : "");
@@ -426,7 +426,7 @@ static int subject_schema(sr_client_t *client, const char *subject,
     if (rc != 0)
         mw_err_prefix(err, "subject %s", subject);
     json_decref(ans);
-    sr_schema_release(parsed);
+    av_schema_release(parsed);
     free(path);
     free(key);
     return rc;
@@ -466,7 +466,7 @@ static int fill_version(sr_client_t *client, const char *subject,
     (void)client;
     out->version = e->version;
     out->id = e->id;
-    out->schema = sr_schema_keep(e->schema);
+    out->schema = av_schema_keep(e->schema);
     return 0;
 }
 
@@ -487,7 +487,7 @@ static int fetch_version(sr_client_t *client, const char *subject,
     if (rc == 0 && (!json_is_integer(jid) || !json_is_integer(jv)))
         rc = mw_err_set(err, MW_ERR_INVALID, "GET %s: answer without id or "
                         "version", path);
-    sr_schema_t *sch = rc == 0 ? parse_answer(client, ans, 0, err) : NULL;
+    av_schema_t *sch = rc == 0 ? parse_answer(client, ans, 0, err) : NULL;
     if (rc == 0 && !sch)
         rc = err ? err->code : MW_ERR_INVALID;
     if (rc == 0) {
@@ -499,7 +499,7 @@ static int fetch_version(sr_client_t *client, const char *subject,
     }
     if (rc != 0)
         mw_err_prefix(err, "subject %s version %s", subject, v);
-    sr_schema_release(sch);
+    av_schema_release(sch);
     json_decref(ans);
     free(path);
     return rc;
@@ -547,7 +547,7 @@ void sr_client_version_clear(sr_client_version_t *ver)
     if (!ver)
         return;
     free(ver->subject);
-    sr_schema_release(ver->schema);
+    av_schema_release(ver->schema);
     memset(ver, 0, sizeof(*ver));
 }
 

@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include "mw_err.h"
-#include "sr_schema.h"
+#include "av_schema.h"
 
 #define SR_CLIENT_RETRIES 3
 #define SR_CLIENT_VERSION_LATEST (-1)
@@ -39,7 +39,7 @@ typedef struct sr_client_version {
     char *subject;         /* malloc'd */
     int version;
     uint32_t id;
-    sr_schema_t *schema;   /* kept; released by sr_client_version_clear */
+    av_schema_t *schema;   /* kept; released by sr_client_version_clear */
 } sr_client_version_t;
 
 /* New client for url ("http://host:port", a trailing '/' or path prefix
@@ -53,8 +53,8 @@ void sr_client_set_latest_ttl_ms(sr_client_t *client, int ttl_ms);
 
 /* The schema with this global id, fetched once then cached; its schema
  * references are fetched and parsed too.  Returns a kept reference
- * (sr_schema_release it) or NULL (MW_ERR_NOT_FOUND for 40403). */
-sr_schema_t *sr_client_get_schema_by_id(sr_client_t *client, uint32_t id,
+ * (av_schema_release it) or NULL (MW_ERR_NOT_FOUND for 40403). */
+av_schema_t *sr_client_get_schema_by_id(sr_client_t *client, uint32_t id,
                                         mw_err_t *err);
 
 /* Registers schema_text (Avro) under subject; *id is its global id (the

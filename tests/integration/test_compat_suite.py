@@ -3,7 +3,7 @@
 Every directory under tests/data/compat holds writer.avsc, reader.avsc and
 `expected` (`compatible` or `incompatible TYPE LOCATION`, the first
 incompatibility as Java's Avro 1.12 SchemaCompatibility reports it).  For each
-case this test runs our C checker (the sr_compat_tool helper) and Debian's
+case this test runs our C checker (the av_compat_tool helper) and Debian's
 python3-avro `ReaderWriterCompatibilityChecker`, and asserts that:
   - the C checker prints exactly the expected line;
   - python3-avro agrees on compatible/incompatible and on the first error type,
@@ -77,7 +77,7 @@ def python_verdict(case):
 def c_verdict(tools, case):
     d = CASES_DIR / case
     proc = subprocess.run(
-        [str(tools / "sr_compat_tool"), str(d / "writer.avsc"),
+        [str(tools / "av_compat_tool"), str(d / "writer.avsc"),
          str(d / "reader.avsc")],
         capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -86,8 +86,8 @@ def c_verdict(tools, case):
 
 @pytest.fixture(scope="module")
 def tool(tools):
-    if not (tools / "sr_compat_tool").exists():
-        pytest.skip(f"{tools / 'sr_compat_tool'} not built "
+    if not (tools / "av_compat_tool").exists():
+        pytest.skip(f"{tools / 'av_compat_tool'} not built "
                     "(make test-build)")
     return tools
 
@@ -126,7 +126,7 @@ def test_tool_rejects_bad_input(tool, tmp_path):
     for args in ([str(good), str(tmp_path / "missing.avsc")],
                  [str(bad), str(good)],
                  [str(good)]):
-        proc = subprocess.run([str(tool / "sr_compat_tool"), *args],
+        proc = subprocess.run([str(tool / "av_compat_tool"), *args],
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert proc.stdout == ""
@@ -135,7 +135,7 @@ def test_tool_rejects_bad_input(tool, tmp_path):
 def test_tool_verbose_prints_confluent_messages(tool):
     d = CASES_DIR / "field_type_then_missing"
     proc = subprocess.run(
-        [str(tool / "sr_compat_tool"), str(d / "writer.avsc"),
+        [str(tool / "av_compat_tool"), str(d / "writer.avsc"),
          str(d / "reader.avsc"), "-v"],
         capture_output=True, text=True, timeout=60, check=True)
     assert proc.stdout.splitlines() == [

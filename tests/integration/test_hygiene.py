@@ -1,5 +1,5 @@
 """Checks on the build's shape rather than its behaviour: the layering and
-naming rules of STYLE.md, and generated docs that must match the code.
+naming rules of docs/STYLE.md, and generated docs that must match the code.
 
 - every symbol a folder's library exports carries that folder's prefix
   (a static that escaped, or a name that would clash between modules,
@@ -18,25 +18,24 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-# library file name (folder with '/' -> '_') -> allowed symbol prefixes
-PREFIXES = {
-    "libcommon.a": ("mw_",),
-    "libbroker-adapters_kafka.a": ("bk_",),
-    "libbroker-adapters_embedded.a": ("eb_",),
-    "libschema-registry_client.a": ("sr_",),
-    "libschema-registry_server.a": ("sr_",),
-    "libschema-registry_cli.a": ("ctl_",),
-    "libproducers.a": ("pr_",),
-    "libconsumers.a": ("mat_",),
+# Every library folder, lowest layer first: its symbol prefix, and the
+# prefixes of our headers it may include (its own and lower layers').  A
+# folder missing here fails test_every_folder_is_layered.
+FOLDERS = {
+    "common": ("mw_", ()),
+    "broker-adapters/kafka": ("bk_", ("mw_",)),
+    "broker-adapters/embedded": ("eb_", ("mw_", "bk_")),
+    "schema-registry/avro": ("av_", ("mw_",)),
+    "schema-registry/client": ("sr_", ("mw_", "av_")),
+    "schema-registry/server": ("reg_", ("mw_", "bk_", "av_", "sr_")),
+    "schema-registry/cli": ("ctl_", ("mw_", "bk_", "av_", "sr_")),
+    "producers": ("pr_", ("mw_", "bk_", "av_", "sr_")),
+    "consumers": ("mat_", ("mw_", "bk_", "av_", "sr_")),
 }
-
-# folder -> prefixes of our headers it must not include (upper layers)
-LAYERS = {
-    "common": ("bk_", "eb_", "sr_", "ctl_", "pr_", "mat_"),
-    "broker-adapters/kafka": ("eb_", "sr_", "ctl_", "pr_", "mat_"),
-    "broker-adapters/embedded": ("sr_", "ctl_", "pr_", "mat_"),
-    "schema-registry/client": ("ctl_", "pr_", "mat_"),
-}
+OUR_PREFIXES = tuple(prefix for prefix, _ in FOLDERS.values())
+# library file name (folder with '/' -> '_') -> allowed symbol prefix
+PREFIXES = {f"lib{folder.replace('/', '_')}.a": (prefix,)
+            for folder, (prefix, _) in FOLDERS.items()}
 
 
 def c_sources():
@@ -75,15 +74,27 @@ def test_only_broker_adapters_include_rdkafka():
     assert not offenders, f"rdkafka.h included above the adapters: {offenders}"
 
 
-@pytest.mark.parametrize("folder", sorted(LAYERS))
+def test_every_folder_is_layered():
+    """The Makefile's library folders are exactly the folders checked here."""
+    make = (ROOT / "Makefile").read_text()
+    block = re.search(r"^LIBDIRS :=((?:.*\\\n)*.*)$", make, re.M).group(1)
+    libdirs = block.replace("\\", " ").split()
+    assert libdirs == list(FOLDERS), \
+        f"Makefile LIBDIRS {libdirs} != FOLDERS {list(FOLDERS)}"
+
+
+@pytest.mark.parametrize("folder", list(FOLDERS))
 def test_includes_point_down(folder):
-    banned = LAYERS[folder]
+    own, allowed = FOLDERS[folder]
+    allowed = (own,) + allowed
     offenders = []
-    for src in (ROOT / folder).glob("*.[ch]"):
+    sources = sorted((ROOT / folder).glob("*.[ch]"))
+    assert sources, f"{folder} has no sources"
+    for src in sources:
         for inc in re.findall(r'#\s*include\s*"([^"]+)"', src.read_text()):
-            if inc.startswith(banned):
+            if inc.startswith(OUR_PREFIXES) and not inc.startswith(allowed):
                 offenders.append(f"{src.name} includes {inc}")
-    assert not offenders, f"{folder} reaches up a layer: {offenders}"
+    assert not offenders, f"{folder} reaches up or sideways: {offenders}"
 
 
 def test_configuration_doc_is_generated_from_the_key_tables(bins):

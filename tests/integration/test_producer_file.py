@@ -382,7 +382,7 @@ TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 def test_envelope_lines_fast_and_slow_paths(mesh_broker, registry, producers,
                                             unique_topic, tmp_path, timeout):
-    """Envelope lines, each shaped to take the transcoder (sr_jtext) or the
+    """Envelope lines, each shaped to take the transcoder (av_jtext) or the
     jansson path it declines to: both must give the same records, keys and
     headers as the line means, in file order, and a bad line its reason."""
     from producer import read_topic

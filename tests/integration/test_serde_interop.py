@@ -1,4 +1,4 @@
-"""Interoperability of sr_serde (through tests/tools/sr_serde_tool) with
+"""Interoperability of av_serde (through tests/tools/av_serde_tool) with
 independent Avro implementations: fastavro, and Confluent's Python
 AvroSerializer/AvroDeserializer against mesh-registry.
 
@@ -176,7 +176,7 @@ def fa_read(writer, data, reader=None):
 
 @pytest.fixture(scope="module")
 def tool(tools):
-    path = tools / "sr_serde_tool"
+    path = tools / "av_serde_tool"
     if not path.exists():
         pytest.fail(f"{path} not built (make test-build BUILD=build/asan SAN=1)")
     return str(path)
@@ -364,7 +364,7 @@ def test_confluent_serializer_interop(tool, registry_url, tmp_path):
 
 
 def test_client_calls_and_error_codes(tool, registry_url, tmp_path):
-    """sr_client through `sr_serde_tool client`: one client, one connection,
+    """sr_client through `av_serde_tool client`: one client, one connection,
     the registry's error_code carried on every failure."""
     v1 = {"type": "record", "name": "User", "fields": [
         {"name": "id", "type": "int"}]}

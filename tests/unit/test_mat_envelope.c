@@ -13,12 +13,12 @@
 #include <cmocka.h>
 
 #include "mat_envelope.h"
-#include "sr_schema.h"
+#include "av_schema.h"
 
-static sr_schema_t *parse(const char *text)
+static av_schema_t *parse(const char *text)
 {
     mw_err_t err = {0};
-    sr_schema_t *s = sr_schema_parse(text, strlen(text), NULL, 0, &err);
+    av_schema_t *s = av_schema_parse(text, strlen(text), NULL, 0, &err);
     if (!s)
         fail_msg("schema: %s", err.msg);
     return s;
@@ -52,7 +52,7 @@ static const char *PLAIN =
     "\"string\"}]}";
 
 typedef struct fixture {
-    sr_schema_t *env, *plain;
+    av_schema_t *env, *plain;
     mat_envelope_shape_t env_shape, plain_shape;
 } fixture_t;
 
@@ -62,9 +62,9 @@ static int setup(void **state)
     mw_err_t err = {0};
     f->env = parse(ENVELOPE);
     f->plain = parse(PLAIN);
-    assert_int_equal(mat_envelope_inspect(sr_schema_root(f->env),
+    assert_int_equal(mat_envelope_inspect(av_schema_root(f->env),
                                           &f->env_shape, &err), 0);
-    assert_int_equal(mat_envelope_inspect(sr_schema_root(f->plain),
+    assert_int_equal(mat_envelope_inspect(av_schema_root(f->plain),
                                           &f->plain_shape, &err), 0);
     *state = f;
     return 0;
@@ -73,8 +73,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    sr_schema_release(f->env);
-    sr_schema_release(f->plain);
+    av_schema_release(f->env);
+    av_schema_release(f->plain);
     free(f);
     return 0;
 }
@@ -86,21 +86,21 @@ static void test_inspect(void **state)
     assert_string_equal(f->env_shape.row->fullname, "s.t.Value");
     assert_true(f->env_shape.after_union);
     assert_false(f->plain_shape.is_envelope);
-    assert_ptr_equal(f->plain_shape.row, sr_schema_root(f->plain));
+    assert_ptr_equal(f->plain_shape.row, av_schema_root(f->plain));
     mat_envelope_shape_t shape;
     mw_err_t err = {0};
-    sr_schema_t *s = parse("\"string\"");
-    assert_int_equal(mat_envelope_inspect(sr_schema_root(s), &shape, &err),
+    av_schema_t *s = parse("\"string\"");
+    assert_int_equal(mat_envelope_inspect(av_schema_root(s), &shape, &err),
                      MW_ERR_INVALID);
-    sr_schema_release(s);
+    av_schema_release(s);
     /* before/after/op present but after is not a record. */
     s = parse("{\"type\":\"record\",\"name\":\"X\",\"fields\":["
               "{\"name\":\"before\",\"type\":\"string\"},"
               "{\"name\":\"after\",\"type\":\"string\"},"
               "{\"name\":\"op\",\"type\":\"string\"}]}");
-    assert_int_equal(mat_envelope_inspect(sr_schema_root(s), &shape, &err),
+    assert_int_equal(mat_envelope_inspect(av_schema_root(s), &shape, &err),
                      MW_ERR_INVALID);
-    sr_schema_release(s);
+    av_schema_release(s);
 }
 
 static void check_op(fixture_t *f, const char *op, bool append, bool skip,

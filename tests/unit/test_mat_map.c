@@ -14,12 +14,12 @@
 #include <cmocka.h>
 
 #include "mat_map.h"
-#include "sr_schema.h"
+#include "av_schema.h"
 
-static sr_schema_t *parse(const char *text)
+static av_schema_t *parse(const char *text)
 {
     mw_err_t err = {0};
-    sr_schema_t *s = sr_schema_parse(text, strlen(text), NULL, 0, &err);
+    av_schema_t *s = av_schema_parse(text, strlen(text), NULL, 0, &err);
     if (!s)
         fail_msg("schema: %s", err.msg);
     return s;
@@ -108,9 +108,9 @@ static void test_type_mapping(void **state)
         {"addr_zip", MAT_COL_INT32, true}, {"alt_city", MAT_COL_TEXT, true},
         {"alt_zip", MAT_COL_INT32, true},
     };
-    sr_schema_t *s = parse(ALL_TYPES);
+    av_schema_t *s = parse(ALL_TYPES);
     mw_err_t err = {0};
-    mat_map_t *map = mat_map_new(sr_schema_root(s), NULL, MAT_NESTED_FLATTEN,
+    mat_map_t *map = mat_map_new(av_schema_root(s), NULL, MAT_NESTED_FLATTEN,
                                  "tbl", "topic", &err);
     assert_non_null(map);
     const mat_table_t *t = mat_map_table(map);
@@ -131,15 +131,15 @@ static void test_type_mapping(void **state)
                         "timestamp-micros");
     assert_string_equal(mat_op_name(MAT_OP_DELETE), "delete");
     mat_map_destroy(map);
-    sr_schema_release(s);
+    av_schema_release(s);
 }
 
 static void test_row_values(void **state)
 {
     (void)state;
-    sr_schema_t *s = parse(ALL_TYPES);
+    av_schema_t *s = parse(ALL_TYPES);
     mw_err_t err = {0};
-    mat_map_t *map = mat_map_new(sr_schema_root(s), NULL, MAT_NESTED_FLATTEN,
+    mat_map_t *map = mat_map_new(av_schema_root(s), NULL, MAT_NESTED_FLATTEN,
                                  "tbl", "topic", &err);
     assert_non_null(map);
     const mat_table_t *t = mat_map_table(map);
@@ -198,15 +198,15 @@ static void test_row_values(void **state)
     assert_non_null(strstr(err.msg, "column b"));
     json_decref(row);
     mat_map_destroy(map);
-    sr_schema_release(s);
+    av_schema_release(s);
 }
 
 static void test_nested_json(void **state)
 {
     (void)state;
-    sr_schema_t *s = parse(ALL_TYPES);
+    av_schema_t *s = parse(ALL_TYPES);
     mw_err_t err = {0};
-    mat_map_t *map = mat_map_new(sr_schema_root(s), NULL, MAT_NESTED_JSON,
+    mat_map_t *map = mat_map_new(av_schema_root(s), NULL, MAT_NESTED_JSON,
                                  "tbl", "topic", &err);
     assert_non_null(map);
     const mat_table_t *t = mat_map_table(map);
@@ -225,7 +225,7 @@ static void test_nested_json(void **state)
     assert_true(v[i].is_null);
     json_decref(row);
     mat_map_destroy(map);
-    sr_schema_release(s);
+    av_schema_release(s);
 }
 
 static const char *ROW_V1 =
@@ -251,13 +251,13 @@ static const char *KEY =
 static void test_keys(void **state)
 {
     (void)state;
-    sr_schema_t *row = parse(ROW_V1), *key = parse(KEY);
-    sr_schema_t *skey = parse("\"string\"");
-    sr_schema_t *bad = parse("{\"type\":\"record\",\"name\":\"K2\","
+    av_schema_t *row = parse(ROW_V1), *key = parse(KEY);
+    av_schema_t *skey = parse("\"string\"");
+    av_schema_t *bad = parse("{\"type\":\"record\",\"name\":\"K2\","
                              "\"fields\":[{\"name\":\"nope\",\"type\":"
                              "\"int\"}]}");
     mw_err_t err = {0};
-    mat_map_t *map = mat_map_new(sr_schema_root(row), sr_schema_root(key),
+    mat_map_t *map = mat_map_new(av_schema_root(row), av_schema_root(key),
                                  MAT_NESTED_FLATTEN, "t", "tp", &err);
     assert_non_null(map);
     const mat_table_t *t = mat_map_table(map);
@@ -280,7 +280,7 @@ static void test_keys(void **state)
     assert_non_null(strstr(err.msg, "key column id is null"));
     mat_map_destroy(map);
     /* A scalar key: one leading column "key". */
-    map = mat_map_new(sr_schema_root(row), sr_schema_root(skey),
+    map = mat_map_new(av_schema_root(row), av_schema_root(skey),
                       MAT_NESTED_FLATTEN, "t", "tp", &err);
     assert_non_null(map);
     t = mat_map_table(map);
@@ -292,37 +292,37 @@ static void test_keys(void **state)
     assert_memory_equal(v[0].u.s.ptr, "abc", 3);
     mat_map_destroy(map);
     /* A key field that is not a column. */
-    assert_null(mat_map_new(sr_schema_root(row), sr_schema_root(bad),
+    assert_null(mat_map_new(av_schema_root(row), av_schema_root(bad),
                             MAT_NESTED_FLATTEN, "t", "tp", &err));
     assert_int_equal(err.code, MW_ERR_INVALID);
     assert_non_null(strstr(err.msg, "nope"));
     /* Not a record. */
-    assert_null(mat_map_new(sr_schema_root(skey), NULL, MAT_NESTED_FLATTEN,
+    assert_null(mat_map_new(av_schema_root(skey), NULL, MAT_NESTED_FLATTEN,
                             "t", "tp", &err));
     json_decref(k);
     json_decref(r);
     json_decref(sk);
-    sr_schema_release(row);
-    sr_schema_release(key);
-    sr_schema_release(skey);
-    sr_schema_release(bad);
+    av_schema_release(row);
+    av_schema_release(key);
+    av_schema_release(skey);
+    av_schema_release(bad);
 }
 
 static void test_evolution(void **state)
 {
     (void)state;
-    sr_schema_t *v1 = parse(ROW_V1), *v2 = parse(ROW_V2),
+    av_schema_t *v1 = parse(ROW_V1), *v2 = parse(ROW_V2),
                 *bad = parse(ROW_BAD), *key = parse(KEY);
     mw_err_t err = {0};
-    mat_map_t *map = mat_map_new(sr_schema_root(v1), sr_schema_root(key),
+    mat_map_t *map = mat_map_new(av_schema_root(v1), av_schema_root(key),
                                  MAT_NESTED_FLATTEN, "t", "tp", &err);
     assert_non_null(map);
     const mat_table_t *t = mat_map_table(map);
     assert_int_equal(t->version, 1);
-    assert_int_equal(mat_map_merge(map, sr_schema_root(v1),
-                                   sr_schema_root(key), &err), 0);
-    assert_int_equal(mat_map_merge(map, sr_schema_root(v2),
-                                   sr_schema_root(key), &err), 1);
+    assert_int_equal(mat_map_merge(map, av_schema_root(v1),
+                                   av_schema_root(key), &err), 0);
+    assert_int_equal(mat_map_merge(map, av_schema_root(v2),
+                                   av_schema_root(key), &err), 1);
     t = mat_map_table(map);
     assert_int_equal(t->version, 2);
     assert_int_equal(t->col_cnt, 4);
@@ -339,44 +339,44 @@ static void test_evolution(void **state)
     assert_false(v[3].is_null);
     assert_memory_equal(v[3].u.s.ptr, "n", 1);
     /* Back to v1: no change (note stays, nullable). */
-    assert_int_equal(mat_map_merge(map, sr_schema_root(v1),
-                                   sr_schema_root(key), &err), 0);
+    assert_int_equal(mat_map_merge(map, av_schema_root(v1),
+                                   av_schema_root(key), &err), 0);
     /* A type change is refused and changes nothing. */
-    assert_int_equal(mat_map_merge(map, sr_schema_root(bad),
-                                   sr_schema_root(key), &err),
+    assert_int_equal(mat_map_merge(map, av_schema_root(bad),
+                                   av_schema_root(key), &err),
                      MW_ERR_INVALID);
     assert_non_null(strstr(err.msg, "incompatible change of column qty"));
     assert_int_equal(mat_map_table(map)->col_cnt, 4);
     assert_int_equal(mat_map_table(map)->version, 2);
     /* Losing the key is refused too. */
-    assert_int_equal(mat_map_merge(map, sr_schema_root(v2), NULL, &err),
+    assert_int_equal(mat_map_merge(map, av_schema_root(v2), NULL, &err),
                      MW_ERR_INVALID);
     json_decref(old);
     json_decref(nu);
     mat_map_destroy(map);
-    sr_schema_release(v1);
-    sr_schema_release(v2);
-    sr_schema_release(bad);
-    sr_schema_release(key);
+    av_schema_release(v1);
+    av_schema_release(v2);
+    av_schema_release(bad);
+    av_schema_release(key);
 }
 
 static void test_removed_required_column(void **state)
 {
     (void)state;
-    sr_schema_t *v1 = parse(ROW_V1);
-    sr_schema_t *fewer = parse("{\"type\":\"record\",\"name\":\"V\","
+    av_schema_t *v1 = parse(ROW_V1);
+    av_schema_t *fewer = parse("{\"type\":\"record\",\"name\":\"V\","
                                "\"fields\":[{\"name\":\"id\",\"type\":"
                                "\"long\"}]}");
     mw_err_t err = {0};
-    mat_map_t *map = mat_map_new(sr_schema_root(v1), NULL, MAT_NESTED_FLATTEN,
+    mat_map_t *map = mat_map_new(av_schema_root(v1), NULL, MAT_NESTED_FLATTEN,
                                  "t", "tp", &err);
-    assert_int_equal(mat_map_merge(map, sr_schema_root(fewer), NULL, &err),
+    assert_int_equal(mat_map_merge(map, av_schema_root(fewer), NULL, &err),
                      MW_ERR_INVALID);
     assert_non_null(strstr(err.msg, "column name"));
     assert_non_null(strstr(err.msg, "removed"));
     mat_map_destroy(map);
-    sr_schema_release(v1);
-    sr_schema_release(fewer);
+    av_schema_release(v1);
+    av_schema_release(fewer);
 }
 
 int main(void)

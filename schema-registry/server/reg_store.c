@@ -1,0 +1,126 @@
+/*
+ * reg_store: the front of the registry's durable log.  It picks the backend
+ * named by the `storage` key from its registration table and forwards every
+ * call through the backend's ops table (reg_store_int.h); it holds no state
+ * of its own beyond that pair.  Backends are named only in the table below.
+ *
+ * Thread: the registry's loop thread, like the backends' apply and done
+ * callbacks.
+ */
+#include "reg_store.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mw_log.h"
+#include "reg_store_int.h"
+
+struct reg_store {
+    const reg_store_ops_t *ops;
+    void *be; /* the backend's state */
+};
+
+/* Registration table: the `storage` values, in the order --help lists
+ * them; the first one is the default. */
+static const reg_store_ops_t *const reg_store_backends[] = {
+    &reg_store_journal_ops,
+    &reg_store_kafka_ops,
+};
+
+#define REG_STORE_BACKEND_CNT \
+    (sizeof(reg_store_backends) / sizeof(reg_store_backends[0]))
+
+const char *reg_store_conf_str(const mw_conf_t *conf, const char *key,
+                              const char *dflt)
+{
+    const char *v;
+
+    /* mw_conf_get_str asserts the key is declared; an undeclared key has no
+     * origin (it cannot be a kafka.* passthrough key either). */
+    if (!conf || !mw_conf_origin(conf, key))
+        return dflt;
+    v = mw_conf_get_str(conf, key);
+    return v && v[0] ? v : dflt;
+}
+
+static const reg_store_ops_t *reg_store_find(const char *name, mw_err_t *err)
+{
+    char names[128] = "";
+
+    for (size_t i = 0; i < REG_STORE_BACKEND_CNT; i++) {
+        if (!strcasecmp(reg_store_backends[i]->name, name))
+            return reg_store_backends[i];
+        strncat(names, i ? ", " : "", sizeof(names) - strlen(names) - 1);
+        strncat(names, reg_store_backends[i]->name,
+                sizeof(names) - strlen(names) - 1);
+    }
+    mw_err_set(err, MW_ERR_CONFIG,
+               "key 'storage': unknown storage '%s' (expected one of: %s)",
+               name, names);
+    return NULL;
+}
+
+reg_store_t *reg_store_open(struct event_base *base, const mw_conf_t *conf,
+                          mw_metrics_t *metrics, reg_store_apply_cb *apply,
+                          void *opaque, mw_err_t *err)
+{
+    const reg_store_env_t env = {.base = base, .conf = conf,
+                                .metrics = metrics, .apply = apply,
+                                .opaque = opaque};
+    const char *name = reg_store_conf_str(conf, "storage",
+                                         reg_store_backends[0]->name);
+    const reg_store_ops_t *ops = reg_store_find(name, err);
+    reg_store_t *store;
+
+    if (!ops)
+        return NULL;
+    store = calloc(1, sizeof(*store));
+    if (!store) {
+        mw_err_set(err, MW_ERR_NOMEM, "out of memory for the store");
+        return NULL;
+    }
+    store->ops = ops;
+    store->be = ops->open(&env, err);
+    if (!store->be) {
+        free(store);
+        return NULL;
+    }
+    mw_log_info(REG_STORE_COMPONENT, "store opened", "storage=%s", ops->name);
+    return store;
+}
+
+int reg_store_append(reg_store_t *store, const char *key, const char *value,
+                    reg_store_done_cb *done, void *opaque, mw_err_t *err)
+{
+    size_t key_len = key ? strlen(key) : 0;
+
+    if (!key_len)
+        return mw_err_set(err, MW_ERR_INVALID, "store record without a key");
+    if (key_len > REG_STORE_RECORD_MAX_BYTES ||
+        (value && strlen(value) > REG_STORE_RECORD_MAX_BYTES))
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "store record larger than %u bytes",
+                          REG_STORE_RECORD_MAX_BYTES);
+    return store->ops->append(store->be, key, value, done, opaque, err);
+}
+
+int reg_store_is_ready(const reg_store_t *store)
+{
+    return store && store->ops->is_ready(store->be);
+}
+
+const char *reg_store_backend_name(const reg_store_t *store)
+{
+    return store->ops->name;
+}
+
+void reg_store_close(reg_store_t *store, int timeout_ms)
+{
+    if (!store)
+        return;
+    store->ops->close(store->be, timeout_ms);
+    mw_log_info(REG_STORE_COMPONENT, "store closed", "storage=%s",
+                store->ops->name);
+    free(store);
+}

@@ -450,26 +450,84 @@ static int conf_check_table(const mw_conf_key_t *keys, size_t key_cnt,
     return 0;
 }
 
+/* Number of backends of a choice. */
+static size_t conf_backend_cnt(const mw_conf_choice_t *choice)
+{
+    size_t n = 0;
+    while (choice->backend_at(n))
+        n++;
+    return n;
+}
+
+/* Lays out conf->keys: the program's keys, then per choice its choosing key
+ * (allowed[] filled from the backends' names) and each backend's keys. */
+static int conf_build_keys(mw_conf_t *conf, const mw_conf_key_t *keys,
+                           size_t key_cnt, mw_err_t *err)
+{
+    const mw_conf_choice_t *const *ch = conf->prog->choices;
+    size_t total = key_cnt, names = 0;
+
+    for (; ch && *ch; ch++) {
+        size_t n = conf_backend_cnt(*ch);
+        total += 1;
+        names += n + 1;
+        for (size_t b = 0; b < n; b++)
+            total += (*ch)->backend_at(b)->key_cnt;
+    }
+    conf->keys = calloc(total + 1, sizeof(*conf->keys));
+    conf->allowed = calloc(names + 1, sizeof(*conf->allowed));
+    if (!conf->keys || !conf->allowed)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    if (key_cnt)
+        memcpy(conf->keys, keys, key_cnt * sizeof(*keys));
+    conf->key_cnt = key_cnt;
+    const char **allowed = conf->allowed;
+    for (ch = conf->prog->choices; ch && *ch; ch++) {
+        size_t n = conf_backend_cnt(*ch);
+        mw_conf_key_t *k = &conf->keys[conf->key_cnt++];
+        *k = (*ch)->key;
+        k->type = MW_CONF_ENUM;
+        k->allowed = allowed;
+        for (size_t b = 0; b < n; b++)
+            *allowed++ = (*ch)->backend_at(b)->name;
+        *allowed++ = NULL;
+        for (size_t b = 0; b < n; b++) {
+            const mw_conf_backend_t *be = (*ch)->backend_at(b);
+            if (be->key_cnt)
+                memcpy(&conf->keys[conf->key_cnt], be->keys,
+                       be->key_cnt * sizeof(*be->keys));
+            conf->key_cnt += be->key_cnt;
+        }
+    }
+    return 0;
+}
+
 mw_conf_t *mw_conf_new(const mw_conf_program_t *prog, const mw_conf_key_t *keys,
                        size_t key_cnt, mw_err_t *err)
 {
     mw_conf_t *conf;
 
     assert(prog && prog->name && (keys || key_cnt == 0));
-    if (conf_check_table(keys, key_cnt, err))
-        return NULL;
     conf = calloc(1, sizeof(*conf));
-    if (!conf || !(conf->vals = calloc(key_cnt + 1, sizeof(*conf->vals)))) {
-        free(conf);
+    if (!conf) {
         mw_err_set(err, MW_ERR_NOMEM, "out of memory");
         return NULL;
     }
     conf->prog = prog;
-    conf->keys = keys;
-    conf->key_cnt = key_cnt;
-    for (size_t i = 0; i < key_cnt; i++) {
-        if (keys[i].dflt &&
-            conf_set_declared(conf, i, keys[i].dflt, "default", false, err)) {
+    if (conf_build_keys(conf, keys, key_cnt, err) ||
+        conf_check_table(conf->keys, conf->key_cnt, err)) {
+        mw_conf_destroy(conf);
+        return NULL;
+    }
+    if (!(conf->vals = calloc(conf->key_cnt + 1, sizeof(*conf->vals)))) {
+        mw_conf_destroy(conf);
+        mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < conf->key_cnt; i++) {
+        const mw_conf_key_t *k = &conf->keys[i];
+        if (k->dflt &&
+            conf_set_declared(conf, i, k->dflt, "default", false, err)) {
             mw_conf_destroy(conf);
             return NULL;
         }
@@ -477,11 +535,40 @@ mw_conf_t *mw_conf_new(const mw_conf_program_t *prog, const mw_conf_key_t *keys,
     return conf;
 }
 
+const mw_conf_backend_t *mw_conf_chosen(const mw_conf_t *conf,
+                                        const mw_conf_choice_t *choice)
+{
+    const char *name = mw_conf_get_str(conf, choice->key.name);
+    const mw_conf_backend_t *be;
+
+    for (size_t i = 0; name && (be = choice->backend_at(i)); i++)
+        if (strcasecmp(be->name, name) == 0)
+            return be;
+    return NULL;
+}
+
+void mw_conf_choice_names(const mw_conf_choice_t *choice, char *out,
+                          size_t size)
+{
+    size_t n = conf_backend_cnt(choice), len = 0;
+
+    if (size)
+        out[0] = '\0';
+    for (size_t i = 0; i < n && len < size; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+        int w = snprintf(out + len, size - len, "%s%s", sep,
+                         choice->backend_at(i)->name);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+}
+
 void mw_conf_destroy(mw_conf_t *conf)
 {
     if (!conf)
         return;
-    for (size_t i = 0; i < conf->key_cnt; i++)
+    for (size_t i = 0; conf->vals && i < conf->key_cnt; i++)
         conf_val_free(&conf->vals[i]);
     for (size_t i = 0; i < conf->pass_cnt; i++) {
         free(conf->pass[i].key);
@@ -490,6 +577,8 @@ void mw_conf_destroy(mw_conf_t *conf)
     }
     free(conf->pass);
     free(conf->vals);
+    free(conf->keys);
+    free(conf->allowed);
     free(conf);
 }
 
@@ -510,6 +599,13 @@ int mw_conf_finalize(mw_conf_t *conf, mw_err_t *err)
                           "properties file, in the environment or with "
                           "--set %s=...",
                           k->name, k->name);
+    }
+    for (const mw_conf_choice_t *const *ch = conf->prog->choices; ch && *ch;
+         ch++) {
+        const mw_conf_backend_t *be = mw_conf_chosen(conf, *ch);
+        int rc = be && be->check ? be->check(conf, err) : 0;
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }
@@ -906,5 +1002,22 @@ int mw_conf_parse_listener(const char *listener, char *host, size_t host_size,
         snprintf(host, host_size, "%.*s", (int)(he - h), h);
     if (port)
         *port = (int)v;
+    return 0;
+}
+
+int mw_conf_listener_url(const char *listener, int port, char *out,
+                         size_t out_size, mw_err_t *err)
+{
+    char host[256];
+
+    if (mw_conf_parse_listener(listener, host, sizeof(host), NULL, err) != 0)
+        return MW_ERR_INVALID;
+    if (!host[0] || !strcmp(host, "0.0.0.0"))
+        snprintf(host, sizeof(host), "127.0.0.1");
+    else if (!strcmp(host, "::"))
+        snprintf(host, sizeof(host), "::1");
+    snprintf(out, out_size, strchr(host, ':') ? "http://[%s]:%d"
+                                              : "http://%s:%d",
+             host, port);
     return 0;
 }

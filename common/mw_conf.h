@@ -48,14 +48,41 @@ typedef struct mw_conf_key {
     bool secret;                  /* masked when logged or printed */
 } mw_conf_key_t;
 
+typedef struct mw_conf mw_conf_t;
+
+/* One backend of a kind (a sink, a source, a store), as the backend's own
+ * file describes it: its name, its keys and its cross-key checks.  The
+ * kind's front lists its backends in one registration table and exposes
+ * them through an mw_conf_choice_t, so the program's --help, the
+ * configuration reference and every message that lists the choices come
+ * from that table. */
+typedef struct mw_conf_backend {
+    const char *name;          /* the choosing key's value: "sqlite" */
+    const char *doc;           /* one sentence for --help and the docs */
+    const mw_conf_key_t *keys; /* the backend's own keys, or NULL */
+    size_t key_cnt;
+    /* Cross-key checks run by mw_conf_finalize when this backend is the
+     * chosen one ("sink=postgres needs postgres.conninfo"), or NULL.
+     * MW_ERR_CONFIG naming the key. */
+    int (*check)(const mw_conf_t *conf, mw_err_t *err);
+} mw_conf_backend_t;
+
+/* A key that chooses one backend of a kind ("sink", "source", "storage").
+ * key gives its name, doc, default and required flag; its type is ENUM and
+ * its allowed values are the backends' names, in table order.  backend_at
+ * returns the i-th backend of the front's registration table, NULL past
+ * the last. */
+typedef struct mw_conf_choice {
+    mw_conf_key_t key;
+    const mw_conf_backend_t *(*backend_at)(size_t i);
+} mw_conf_choice_t;
+
 /* What the program should do after mw_conf_from_cli(). */
 typedef enum mw_conf_action {
     MW_CONF_RUN = 0,
     MW_CONF_HELP,     /* --help was given: help printed, exit 0 */
     MW_CONF_VERSION   /* --version was given: version printed, exit 0 */
 } mw_conf_action_t;
-
-typedef struct mw_conf mw_conf_t;
 
 /* Program identity used by --help and --version. */
 typedef struct mw_conf_program {
@@ -69,12 +96,17 @@ typedef struct mw_conf_program {
      * word-wrapped in place of the generic "Keys under <prefix> are passed
      * to the backend that owns them."; NULL for the generic sentence. */
     const char *passthrough_doc;
+    /* Backend choices, NULL-terminated, or NULL.  Each adds its choosing
+     * key and then every backend's keys after the program's own keys. */
+    const mw_conf_choice_t *const *choices;
 } mw_conf_program_t;
 
-/* New configuration holding the table's defaults.  prog and keys are
- * borrowed and must outlive the conf (they are static tables).  NULL on
- * ENOMEM or when a default fails its own key's check (a programming error
- * reported through err). */
+/* New configuration holding the table's defaults: the program's keys, then
+ * for each of prog->choices its choosing key and its backends' keys.  prog,
+ * keys and the backends' tables are borrowed and must outlive the conf
+ * (they are static tables).  NULL on ENOMEM or when the tables are
+ * inconsistent (a key declared twice, a default failing its own key's
+ * check: a programming error reported through err). */
 mw_conf_t *mw_conf_new(const mw_conf_program_t *prog, const mw_conf_key_t *keys,
                        size_t key_cnt, mw_err_t *err);
 void mw_conf_destroy(mw_conf_t *conf);
@@ -116,8 +148,8 @@ int mw_conf_from_cli(mw_conf_t *conf, int argc, char *const *argv,
                      char *const *envp, const char *version, FILE *out,
                      mw_conf_action_t *action, int *args_out, mw_err_t *err);
 
-/* Checks that required keys are set.  Programs add their cross-key checks
- * after it. */
+/* Checks that required keys are set, then runs the check of each choice's
+ * chosen backend.  Programs add their own cross-key checks after it. */
 int mw_conf_finalize(mw_conf_t *conf, mw_err_t *err);
 
 /* Typed getters.  key must be declared with the matching type (asserted).
@@ -166,6 +198,22 @@ void mw_conf_log_effective(const mw_conf_t *conf, const char *component);
  * reason ("missing :port"). */
 int mw_conf_parse_listener(const char *listener, char *host, size_t host_size,
                            int *port, mw_err_t *err);
+
+/* The backend chosen by choice's key (NULL when the key is unset). */
+const mw_conf_backend_t *mw_conf_chosen(const mw_conf_t *conf,
+                                        const mw_conf_choice_t *choice);
+
+/* Writes "a, b or c" (the backends' names) to out, size bytes, for
+ * messages. */
+void mw_conf_choice_names(const mw_conf_choice_t *choice, char *out,
+                          size_t size);
+
+/* The URL a client on this machine reaches a server bound to listener at
+ * (actual) port: "http://host:port", a wildcard or empty host read as
+ * 127.0.0.1, an IPv6 host in brackets.  0 or MW_ERR_INVALID (bad
+ * listener). */
+int mw_conf_listener_url(const char *listener, int port, char *out,
+                         size_t out_size, mw_err_t *err);
 
 /* Name of a type for messages: "string", "integer", "boolean", ... */
 const char *mw_conf_type_name(mw_conf_type_t type);

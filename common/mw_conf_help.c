@@ -125,6 +125,17 @@ static void conf_print_notes(const mw_conf_t *conf, FILE *out, const char *q)
     conf_wrap(out, note, 0);
 }
 
+/* The choice whose choosing key is k, or NULL. */
+static const mw_conf_choice_t *conf_choice_of(const mw_conf_t *conf,
+                                              const mw_conf_key_t *k)
+{
+    for (const mw_conf_choice_t *const *ch = conf->prog->choices; ch && *ch;
+         ch++)
+        if (strcmp((*ch)->key.name, k->name) == 0)
+            return *ch;
+    return NULL;
+}
+
 void mw_conf_print_help(const mw_conf_t *conf, FILE *out)
 {
     const mw_conf_program_t *prog = conf->prog;
@@ -148,6 +159,14 @@ void mw_conf_print_help(const mw_conf_t *conf, FILE *out)
                 k->secret ? ", secret" : "", dflt);
         if (k->doc)
             conf_wrap(out, k->doc, 6);
+        const mw_conf_choice_t *ch = conf_choice_of(conf, k);
+        const mw_conf_backend_t *be;
+        for (size_t b = 0; ch && (be = ch->backend_at(b)); b++) {
+            char line[1024];
+            snprintf(line, sizeof(line), "%s: %s", be->name,
+                     be->doc ? be->doc : "");
+            conf_wrap(out, line, 8);
+        }
     }
     conf_print_notes(conf, out, "");
     if (prog->help_extra)
@@ -195,6 +214,12 @@ void mw_conf_print_markdown(const mw_conf_t *conf, FILE *out)
             fprintf(out, "`%s`", k->dflt);
         fprintf(out, " | ");
         md_cell(out, k->doc);
+        const mw_conf_choice_t *ch = conf_choice_of(conf, k);
+        const mw_conf_backend_t *be;
+        for (size_t b = 0; ch && (be = ch->backend_at(b)); b++) {
+            fprintf(out, "%s`%s`: ", b == 0 ? "<br>" : "; ", be->name);
+            md_cell(out, be->doc);
+        }
         fprintf(out, " |\n");
     }
     conf_print_notes(conf, out, "`");

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "mw_log.h"
+#include "mw_sig.h"
 
 struct mw_daemon {
     struct event_base *base;
@@ -135,7 +136,7 @@ mw_daemon_t *mw_daemon_new(struct event_base *base, const char *component,
     daemon->cb = cb;
     daemon->opaque = opaque;
     mw_daemon_route_libevent_logs();
-    signal(SIGPIPE, SIG_IGN);
+    mw_sig_ignore_pipe();
     int n = snprintf(second_signal_msg, sizeof(second_signal_msg),
                      "%s: second shutdown signal, exiting now\n",
                      daemon->component);
@@ -239,4 +240,28 @@ int mw_daemon_write_file(const char *path, const char *content, mw_err_t *err)
                           strerror(saved));
     }
     return sync_dir(path, err);
+}
+
+int mw_daemon_mkdirs(const char *dir, mw_err_t *err)
+{
+    char path[4096];
+    size_t len = strlen(dir);
+
+    if (!len || len >= sizeof(path))
+        return mw_err_set(err, MW_ERR_IO, "directory '%s' is empty or too "
+                          "long", dir);
+    memcpy(path, dir, len + 1);
+    for (char *p = path + 1;; p++) {
+        char saved = *p;
+
+        if (saved != '/' && saved != '\0')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return mw_err_set(err, MW_ERR_IO, "cannot create %s: %s", path,
+                              strerror(errno));
+        *p = saved;
+        if (!saved)
+            return 0;
+    }
 }

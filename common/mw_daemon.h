@@ -41,4 +41,8 @@ void mw_daemon_route_libevent_logs(void);
  * used for state files such as mesh-broker's bootstrap list. */
 int mw_daemon_write_file(const char *path, const char *content, mw_err_t *err);
 
+/* mkdir -p: creates dir and every missing parent (0755).  0, or MW_ERR_IO
+ * naming the directory that could not be made. */
+int mw_daemon_mkdirs(const char *dir, mw_err_t *err);
+
 #endif /* MW_DAEMON_H */

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "mw_conf.h"
+#include "mw_sig.h"
 
 #define HTTP_HOST_MAX 256
 #define HTTP_RESPONSE_MAX ((size_t)64 << 20)
@@ -457,7 +458,6 @@ int mw_http_call(const char *method, const char *url, const char *content_type,
     call_req_t cr = {.method = method, .url = url,
                      .content_type = content_type, .body = body, .len = len,
                      .timeout_ms = timeout_ms};
-    sigset_t pipe_set, old_set, pending;
     int rc;
 
     if (!resp)
@@ -471,22 +471,10 @@ int mw_http_call(const char *method, const char *url, const char *content_type,
         free(cr.target);
         return rc;
     }
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
-    sigpending(&pending);
-    int was_pending = sigismember(&pending, SIGPIPE);
-
+    mw_sig_pipe_guard_t guard;
+    mw_sig_pipe_block(&guard);
     rc = call_run(&cr, resp, err);
-
-    /* A SIGPIPE raised by our own write is pending on this thread: take it
-     * before unblocking, unless one was already pending for the caller. */
-    sigpending(&pending);
-    if (!was_pending && sigismember(&pending, SIGPIPE)) {
-        const struct timespec zero = {0, 0};
-        sigtimedwait(&pipe_set, NULL, &zero);
-    }
-    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+    mw_sig_pipe_unblock(&guard);
     free(cr.target);
     return rc;
 }

@@ -27,7 +27,7 @@
 static _Atomic int log_level = MW_LOG_INFO;
 static FILE *_Atomic log_stream; /* NULL = stderr via write(2) */
 
-static const char *const level_names[MW_LOG__CNT] = {
+const char *const mw_log_level_names[MW_LOG__CNT + 1] = {
     [MW_LOG_DEBUG] = "debug",
     [MW_LOG_INFO] = "info",
     [MW_LOG_WARN] = "warn",
@@ -48,7 +48,7 @@ mw_log_level_t mw_log_get_level(void)
 int mw_log_level_parse(const char *name, mw_log_level_t *level)
 {
     for (int i = 0; i < MW_LOG__CNT; i++) {
-        if (name && strcasecmp(name, level_names[i]) == 0) {
+        if (name && strcasecmp(name, mw_log_level_names[i]) == 0) {
             *level = (mw_log_level_t)i;
             return 0;
         }
@@ -64,7 +64,7 @@ const char *mw_log_level_name(mw_log_level_t level)
 {
     if ((int)level < 0 || level >= MW_LOG__CNT)
         return "unknown";
-    return level_names[level];
+    return mw_log_level_names[level];
 }
 
 void mw_log_set_stream(FILE *stream)

@@ -36,6 +36,11 @@ int mw_log_level_parse(const char *name, mw_log_level_t *level);
 /* "debug", "info", "warn", "error". */
 const char *mw_log_level_name(mw_log_level_t level);
 
+/* The same names in level order, NULL-terminated: the allowed values of
+ * every program's `log.level` key (MW_CONF_ENUM, so the key's index is the
+ * level). */
+extern const char *const mw_log_level_names[MW_LOG__CNT + 1];
+
 /* Redirects output (default stderr).  The stream is borrowed until the next
  * call; used by unit tests. */
 void mw_log_set_stream(FILE *stream);

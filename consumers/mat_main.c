@@ -3,46 +3,35 @@
  * product's topics and writes them, exactly once, into a SQLite table, a
  * PostgreSQL table or Avro files (consumers/README.md).
  *
- * main parses the configuration (exit 2 naming the key, kafka.* included;
- * a backend's own keys are checked by its open(), also exit 2), builds
- * bottom-up — loop base, metrics, sink, mat_loop, ops endpoint — starts
- * consuming, writes ready.file and runs the loop.
+ * The daemon skeleton (mw_run) configures (exit 2 naming the key, kafka.*
+ * included; a backend's own keys are checked when it opens, also exit 2),
+ * serves /healthz and /metrics and writes ready.file; this file builds the
+ * sink and the consuming loop on it and starts consuming.
  *
  * Shutdown (first SIGTERM/SIGINT, or a fatal error), in phases bounded by
- * shutdown.timeout.ms: stop polling, commit the batch in progress (rows
- * and offsets in one transaction), leave the group, flush dead letters,
- * then destroy top-down.  Exit 0, or 1 after a fatal error or a failed
- * final commit.  A second signal exits 1 at once (mw_daemon).
+ * shutdown.timeout.ms: stop polling (leave the loop), commit the batch in
+ * progress (rows and offsets in one transaction), leave the group, flush
+ * dead letters, then destroy top-down.  Exit 0, or 1 after a fatal error
+ * or a failed final commit.  A second signal exits 1 at once.
  *
  * Thread: main thread only; librdkafka calls back through this loop.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include <event2/event.h>
 #include <jansson.h>
 
 #include "bk_conf.h"
 #include "mat_loop.h"
 #include "mat_sink.h"
 #include "mw_conf.h"
-#include "mw_daemon.h"
 #include "mw_err.h"
 #include "mw_log.h"
-#include "mw_metrics.h"
-#include "mw_ops.h"
+#include "mw_run.h"
 
 #define MAT_COMPONENT "mesh-materializer"
 #define MAT_VERSION "0.1.0"
 
-static const char *const mat_log_levels[] = {"debug", "info", "warn",
-                                             "error", NULL};
-_Static_assert(MW_LOG_DEBUG == 0 && MW_LOG_INFO == 1 && MW_LOG_WARN == 2 &&
-                   MW_LOG_ERROR == 3,
-               "mat_log_levels follows mw_log_level_t");
 static const char *const mat_sinks[] = {"sqlite", "postgres", "avro", NULL};
 static const char *const mat_modes[] = {"upsert", "append", NULL};
 static const char *const mat_nested[] = {"flatten", "json", NULL};
@@ -108,8 +97,7 @@ static const mw_conf_key_t mat_keys[] = {
      .dflt = "127.0.0.1:9092", .doc = "Kafka cluster to consume from."},
     {.name = "ops.listener", .type = MW_CONF_LISTENER,
      .doc = "Optional listener for /healthz and /metrics; port 0 picks one."},
-    {.name = "log.level", .type = MW_CONF_ENUM, .dflt = "info",
-     .allowed = mat_log_levels, .doc = "Lowest log level written."},
+    MW_RUN_KEY_LOG_LEVEL,
     {.name = "ready.file", .type = MW_CONF_STR,
      .doc = "Once consuming, JSON {\"ops\":URL} is written here atomically "
             "(for tests and supervisors)."},
@@ -133,193 +121,98 @@ static const mw_conf_program_t mat_program = {
 };
 
 typedef struct mat_app {
-    struct event_base *base;
-    mw_metrics_t *metrics;
-    mw_daemon_t *daemon;
+    mw_run_t *run;
     mat_sink_t *sink;
     mat_loop_t *loop;
-    mw_ops_t *ops;
-    int shutdown_ms;
-    bool stopping;
-    int exit_code;
 } mat_app_t;
-
-static void mat_begin_shutdown(mat_app_t *app, const char *why)
-{
-    if (app->stopping)
-        return;
-    app->stopping = true;
-    mw_log_info(MAT_COMPONENT, "shutting down", "reason=%s", why);
-    /* The loop's callbacks finish first; the commit runs in main after. */
-    event_base_loopbreak(app->base);
-}
-
-static void mat_on_signal(void *opaque, int signo)
-{
-    mat_begin_shutdown(opaque, signo == SIGINT ? "SIGINT" : "SIGTERM");
-}
 
 static void mat_on_fatal(void *opaque, const mw_err_t *err)
 {
     mat_app_t *app = opaque;
-    mw_log_error(MAT_COMPONENT, "fatal error", "error=%s",
-                 mw_log_q(err->msg));
-    app->exit_code = 1;
-    mat_begin_shutdown(app, "fatal");
+
+    mw_run_fail(app->run, err);
 }
 
 /* /healthz: the sink reachable and no partition stopped. */
 static bool mat_health(void *opaque, char *reason, size_t reason_size)
 {
     mat_app_t *app = opaque;
+
     if (!mat_sink_health(app->sink, reason, reason_size))
         return false;
     return mat_loop_health(app->loop, reason, reason_size);
 }
 
-static int mat_write_ready(mat_app_t *app, const mw_conf_t *conf,
-                           mw_err_t *err)
+static void mat_ready_info(void *opaque, json_t *ready)
 {
-    const char *path = mw_conf_get_str(conf, "ready.file");
-    char host[256], url[320];
-    int rc = 0;
-    if (!path || !*path)
-        return 0;
-    json_t *ready = json_object();
-    if (!ready)
-        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    if (app->ops && mw_conf_parse_listener(mw_conf_get_str(conf,
-                                           "ops.listener"), host,
-                                           sizeof host, NULL, err) == 0) {
-        if (!host[0] || !strcmp(host, "0.0.0.0"))
-            snprintf(host, sizeof host, "127.0.0.1");
-        snprintf(url, sizeof url, strchr(host, ':') ? "http://[%s]:%d"
-                                                    : "http://%s:%d",
-                 host, mw_ops_port(app->ops));
-        json_object_set_new(ready, "ops", json_string(url));
-    }
+    mat_app_t *app = opaque;
+
     json_object_set_new(ready, "sink", json_string(mat_sink_name(app->sink)));
-    char *text = json_dumps(ready, JSON_COMPACT | JSON_SORT_KEYS);
-    rc = text ? mw_daemon_write_file(path, text, err)
-              : mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    if (rc != 0)
-        mw_err_prefix(err, "key 'ready.file'");
-    free(text);
-    json_decref(ready);
-    return rc;
 }
 
-static int mat_app_start(mat_app_t *app, const mw_conf_t *conf,
-                         mw_err_t *err)
+static int mat_start(mw_run_t *run, void *opaque, mw_err_t *err)
 {
-    app->shutdown_ms = (int)mw_conf_get_int(conf, "shutdown.timeout.ms");
-    app->sink = mat_sink_open(conf, app->metrics, err);
+    mat_app_t *app = opaque;
+    const mw_conf_t *conf = mw_run_conf(run);
+
+    app->run = run;
+    app->sink = mat_sink_open(conf, mw_run_metrics(run), err);
     if (!app->sink)
         return err->code;
-    app->loop = mat_loop_new(app->base, conf, app->sink, app->metrics,
-                             mat_on_fatal, app, err);
-    if (!app->loop)
-        return err->code;
-    if (mw_conf_is_set(conf, "ops.listener")) {
-        app->ops = mw_ops_new(app->base, mw_conf_get_str(conf,
-                              "ops.listener"), app->metrics, err);
-        if (!app->ops)
-            return err->code;
-        if (mw_ops_add_health(app->ops, "materializer", mat_health,
-                              app) != 0)
-            return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    }
-    if (mat_loop_start(app->loop, err) != 0 ||
-        mat_write_ready(app, conf, err) != 0)
+    app->loop = mat_loop_new(mw_run_base(run), conf, app->sink,
+                             mw_run_metrics(run), mat_on_fatal, app, err);
+    if (!app->loop || mat_loop_start(app->loop, err) != 0)
         return err->code;
     mw_log_info(MAT_COMPONENT, "mesh-materializer ready", "sink=%s",
                 mat_sink_name(app->sink));
     return 0;
 }
 
-/* Graceful part of the stop (see the module comment); 1 when the final
- * commit failed. */
-static int mat_app_drain(mat_app_t *app)
+/* The loop's callbacks finish first: the commit runs in drain, after the
+ * loop. */
+static void mat_stop(mw_run_t *run, void *opaque, const char *why)
 {
-    mw_err_t err = {0};
-    if (!app->loop)
-        return 0;
-    if (mat_loop_stop(app->loop, app->shutdown_ms, &err) != 0)
-        return 1;
-    return 0;
+    (void)opaque;
+    (void)why;
+    mw_run_break(run);
 }
 
-static void mat_app_destroy(mat_app_t *app)
+/* The graceful part of the stop (see the module comment); 1 when the final
+ * commit failed. */
+static int mat_drain(mw_run_t *run, void *opaque)
 {
-    mw_ops_destroy(app->ops);
+    mat_app_t *app = opaque;
+    mw_err_t err = {0};
+
+    return mat_loop_stop(app->loop, (int)mw_run_ms_left(run), &err) ? 1 : 0;
+}
+
+static void mat_destroy(void *opaque)
+{
+    mat_app_t *app = opaque;
+
     mat_loop_destroy(app->loop);
     mat_sink_close(app->sink);
-    mw_daemon_destroy(app->daemon);
-    mw_metrics_destroy(app->metrics);
-    if (app->base)
-        event_base_free(app->base);
-    *app = (mat_app_t){0};
 }
 
-/* 0, or 2 with the message printed; *run false after --help/--version. */
-static int mat_configure(mw_conf_t **confp, int argc, char **argv, bool *run)
-{
-    mw_conf_action_t action = MW_CONF_RUN;
-    mw_err_t err = {0};
-    mw_conf_t *conf = mw_conf_new(&mat_program, mat_keys,
-                                  sizeof mat_keys / sizeof *mat_keys, &err);
-    *confp = conf;
-    if (!conf || mw_conf_from_cli(conf, argc, argv, environ, MAT_VERSION,
-                                  stdout, &action, NULL, &err) != 0) {
-        fprintf(stderr, "mesh-materializer: %s\n", err.msg);
-        return 2;
-    }
-    *run = action == MW_CONF_RUN;
-    if (*run && bk_conf_keys_check(conf, &err) != 0) {
-        fprintf(stderr, "mesh-materializer: %s\n", err.msg);
-        return 2;
-    }
-    if (*run)
-        mw_log_set_level((mw_log_level_t)mw_conf_get_enum(conf, "log.level"));
-    return 0;
-}
+static const mw_run_prog_t mat_prog = {
+    .conf = &mat_program,
+    .keys = mat_keys,
+    .key_cnt = sizeof(mat_keys) / sizeof(*mat_keys),
+    .version = MAT_VERSION,
+    .check = bk_conf_keys_check,
+    .start = mat_start,
+    .stop = mat_stop,
+    .drain = mat_drain,
+    .destroy = mat_destroy,
+    .health = mat_health,
+    .health_name = "materializer",
+    .ready_info = mat_ready_info,
+};
 
 int main(int argc, char **argv)
 {
     mat_app_t app = {0};
-    mw_conf_t *conf = NULL;
-    mw_err_t err = {0};
-    bool run = false;
-    int rc = mat_configure(&conf, argc, argv, &run);
-    if (rc != 0 || !run)
-        goto out;
-    signal(SIGPIPE, SIG_IGN);
-    mw_conf_log_effective(conf, MAT_COMPONENT);
-    rc = 1;
-    if (!(app.base = event_base_new()) || !(app.metrics = mw_metrics_new())) {
-        mw_log_error(MAT_COMPONENT, "start-up failed", "error=%s",
-                     mw_log_q("out of memory"));
-        goto out;
-    }
-    app.daemon = mw_daemon_new(app.base, MAT_COMPONENT, mat_on_signal, &app,
-                               &err);
-    if (!app.daemon || mat_app_start(&app, conf, &err) != 0) {
-        /* A backend's key found wrong while opening is still exit 2. */
-        if (err.code == MW_ERR_CONFIG) {
-            fprintf(stderr, "mesh-materializer: %s\n", err.msg);
-            rc = 2;
-        } else {
-            mw_log_error(MAT_COMPONENT, "start-up failed", "error=%s",
-                         mw_log_q(err.msg));
-        }
-        goto out;
-    }
-    rc = event_base_dispatch(app.base) < 0 ? 1 : 0;
-    if (mat_app_drain(&app) != 0 || app.exit_code != 0)
-        rc = 1;
-    mw_log_info(MAT_COMPONENT, "mesh-materializer stopped", "exit=%d", rc);
-out:
-    mat_app_destroy(&app);
-    mw_conf_destroy(conf);
-    return rc;
+
+    return mw_run_main(&mat_prog, &app, argc, argv);
 }

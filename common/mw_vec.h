@@ -1,0 +1,36 @@
+/*
+ * mw_vec: the one growth rule for arrays that grow as they fill.
+ *
+ * A module keeps its array as a plain pointer plus a capacity (the count is
+ * its own business) and asks for room before it appends:
+ *
+ *     if (MW_VEC_RESERVE(&tab->rows, &tab->row_cap, tab->row_cnt + 1))
+ *         return MW_ERR_NOMEM;
+ *     tab->rows[tab->row_cnt++] = row;
+ *
+ * Capacity doubles (from min_cap, at least 8), so appends cost O(1)
+ * amortised; the size computation is overflow-checked; on failure the
+ * array and its capacity are left as they were.  New slots are not
+ * initialised unless MW_VEC_RESERVE_ZERO is used.  Bounds on how far an
+ * array may grow are the caller's (STYLE: every buffer has a maximum).
+ */
+#ifndef MW_VEC_H
+#define MW_VEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Makes the array that itemsp points at (a `T **`: the address of the
+ * array pointer, read and written with memcpy so any T works) hold at least
+ * need elements of elem_size bytes, *cap being its room now.  0, or
+ * MW_ERR_NOMEM (also on overflow) with the array and *cap untouched.
+ * zero: new slots are zero-filled. */
+int mw_vec_reserve(void *itemsp, size_t *cap, size_t need, size_t elem_size,
+                   bool zero);
+
+#define MW_VEC_RESERVE(itemsp, capp, need)                                   \
+    mw_vec_reserve((itemsp), (capp), (need), sizeof(**(itemsp)), false)
+#define MW_VEC_RESERVE_ZERO(itemsp, capp, need)                              \
+    mw_vec_reserve((itemsp), (capp), (need), sizeof(**(itemsp)), true)
+
+#endif /* MW_VEC_H */

@@ -769,6 +769,148 @@ static void test_log_effective(void **state)
     mw_conf_destroy(conf);
 }
 
+/* ------------------------------------------------- backend choices */
+
+static int sink_pg_check(const mw_conf_t *conf, mw_err_t *err)
+{
+    const char *ci = mw_conf_get_str(conf, "pg.conninfo");
+    if (!ci || !*ci)
+        return mw_err_set(err, MW_ERR_CONFIG, "key 'pg.conninfo': required "
+                          "with sink=pg");
+    return 0;
+}
+
+static const mw_conf_key_t sink_file_keys[] = {
+    {.name = "file.dir", .type = MW_CONF_STR, .dflt = "/tmp/out",
+     .doc = "sink=file: where files go."},
+};
+static const mw_conf_key_t sink_pg_keys[] = {
+    {.name = "pg.conninfo", .type = MW_CONF_STR, .secret = true,
+     .doc = "sink=pg: libpq connection string."},
+    {.name = "pg.schema", .type = MW_CONF_STR, .dflt = "public",
+     .doc = "sink=pg: schema."},
+};
+static const mw_conf_backend_t sink_backends[] = {
+    {.name = "file", .doc = "Files in a directory.", .keys = sink_file_keys,
+     .key_cnt = 1},
+    {.name = "pg", .doc = "PostgreSQL tables.", .keys = sink_pg_keys,
+     .key_cnt = 2, .check = sink_pg_check},
+    {.name = "null", .doc = "Nothing is kept."},
+};
+
+static const mw_conf_backend_t *sink_backend_at(size_t i)
+{
+    return i < sizeof(sink_backends) / sizeof(*sink_backends)
+               ? &sink_backends[i]
+               : NULL;
+}
+
+static const mw_conf_choice_t sink_choice = {
+    .key = {.name = "sink", .required = true, .doc = "Output port."},
+    .backend_at = sink_backend_at,
+};
+static const mw_conf_choice_t *const choices[] = {&sink_choice, NULL};
+static const mw_conf_program_t choice_prog = {
+    .name = "mesh-test", .summary = "Backend choices.", .choices = choices,
+};
+
+static int choice_cli(const char *const *args, mw_conf_t **out, char *msg)
+{
+    mw_err_t err = {0};
+    mw_conf_action_t action;
+    int argc = 0;
+    char *argv[16];
+    char *envp[] = {NULL};
+
+    argv[argc++] = "mesh-test";
+    for (; *args; args++)
+        argv[argc++] = (char *)*args;
+    argv[argc] = NULL;
+    *out = mw_conf_new(&choice_prog, keys, 2, &err);
+    assert_non_null(*out);
+    int rc = mw_conf_from_cli(*out, argc, argv, envp, "1", stdout, &action,
+                              NULL, &err);
+    snprintf(msg, MW_ERR_MSG_MAX, "%s", err.msg);
+    return rc;
+}
+
+static void test_backend_choice(void **state)
+{
+    char msg[MW_ERR_MSG_MAX], names[64];
+    mw_conf_t *conf;
+    (void)state;
+
+    /* The backends' keys are declared, with their defaults. */
+    const char *file_args[] = {"--set", "sink=file", NULL};
+    assert_int_equal(choice_cli(file_args, &conf, msg), 0);
+    assert_string_equal(mw_conf_get_str(conf, "file.dir"), "/tmp/out");
+    assert_string_equal(mw_conf_get_str(conf, "pg.schema"), "public");
+    assert_int_equal(mw_conf_get_int(conf, "brokers"), 3);
+    assert_string_equal(mw_conf_chosen(conf, &sink_choice)->name, "file");
+    mw_conf_destroy(conf);
+
+    /* The chosen backend's check runs at finalize, only for it. */
+    const char *pg_args[] = {"--set", "sink=pg", NULL};
+    assert_int_equal(choice_cli(pg_args, &conf, msg), MW_ERR_CONFIG);
+    assert_string_equal(msg, "key 'pg.conninfo': required with sink=pg");
+    mw_conf_destroy(conf);
+    const char *pg_ok[] = {"--set", "sink=PG", "--set", "pg.conninfo=x",
+                           NULL};
+    assert_int_equal(choice_cli(pg_ok, &conf, msg), 0);
+    assert_string_equal(mw_conf_chosen(conf, &sink_choice)->name, "pg");
+    mw_conf_destroy(conf);
+
+    /* The choosing key's values come from the registration table. */
+    const char *bad[] = {"--set", "sink=kafka", NULL};
+    assert_int_equal(choice_cli(bad, &conf, msg), MW_ERR_CONFIG);
+    assert_non_null(strstr(msg, "file, pg, null"));
+    mw_conf_destroy(conf);
+    const char *none[] = {NULL};
+    assert_int_equal(choice_cli(none, &conf, msg), MW_ERR_CONFIG);
+    assert_non_null(strstr(msg, "required key 'sink'"));
+    assert_null(mw_conf_chosen(conf, &sink_choice));
+    mw_conf_destroy(conf);
+    mw_conf_choice_names(&sink_choice, names, sizeof(names));
+    assert_string_equal(names, "file, pg or null");
+}
+
+static void test_backend_choice_help(void **state)
+{
+    char *text = NULL;
+    size_t len = 0;
+    mw_err_t err = {0};
+    (void)state;
+    mw_conf_t *conf = mw_conf_new(&choice_prog, keys, 2, &err);
+    assert_non_null(conf);
+    FILE *out = open_memstream(&text, &len);
+    mw_conf_print_help(conf, out);
+    mw_conf_print_markdown(conf, out);
+    fclose(out);
+    assert_non_null(strstr(text, "pg: PostgreSQL tables."));
+    assert_non_null(strstr(text, "null: Nothing is kept."));
+    assert_non_null(strstr(text, "pg.conninfo"));
+    assert_non_null(strstr(text, "`pg`: PostgreSQL tables."));
+    free(text);
+    mw_conf_destroy(conf);
+}
+
+static void test_listener_url(void **state)
+{
+    char url[128];
+    (void)state;
+    assert_int_equal(mw_conf_listener_url("0.0.0.0:9092", 40, url,
+                                          sizeof(url), NULL), 0);
+    assert_string_equal(url, "http://127.0.0.1:40");
+    assert_int_equal(mw_conf_listener_url("http://[::1]:0", 81, url,
+                                          sizeof(url), NULL), 0);
+    assert_string_equal(url, "http://[::1]:81");
+    assert_int_equal(mw_conf_listener_url("localhost:1", 2, url,
+                                          sizeof(url), NULL), 0);
+    assert_string_equal(url, "http://localhost:2");
+    assert_int_equal(mw_conf_listener_url("nohost", 2, url, sizeof(url),
+                                          NULL), MW_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -788,6 +930,9 @@ int main(void)
         cmocka_unit_test(test_passthrough_doc),
         cmocka_unit_test(test_required),
         cmocka_unit_test(test_log_effective),
+        cmocka_unit_test(test_backend_choice),
+        cmocka_unit_test(test_backend_choice_help),
+        cmocka_unit_test(test_listener_url),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

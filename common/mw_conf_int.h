@@ -3,7 +3,7 @@
  * nothing else includes.
  *
  * mw_conf.c owns the key table, setting, the environment, the command line
- * and the getters; mw_conf_props.c reads properties files through
+ * and the getters; mw_conf_choice.c lays the table out from the backends'; mw_conf_props.c reads properties files through
  * mw_conf_set() only; mw_conf_help.c prints --help, the Markdown and the
  * effective configuration, and so reads the conf's body directly.  The body
  * lives here for that reason; the invariants it keeps are described at the
@@ -46,6 +46,11 @@ struct mw_conf {
     mw_conf_pass_t *pass;  /* passthrough keys in the order first set */
     size_t pass_cnt, pass_cap;
 };
+
+/* Lays out conf->keys and conf->allowed from the program's keys and its
+ * choices (mw_conf_choice.c); conf->prog must be set.  0 or MW_ERR_NOMEM. */
+int mw_conf_build_keys(mw_conf_t *conf, const mw_conf_key_t *keys,
+                       size_t key_cnt, mw_err_t *err);
 
 /* Writes to out (size bytes) what key k accepts ("an integer in [1, 16]",
  * "one of: a, b"), for error messages and --help; markdown puts backquotes

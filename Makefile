@@ -1,14 +1,17 @@
 # Meshwork — one Makefile for every program, test and benchmark.
 #
-#   make            release build of every program into build/bin/
-#   make test       sanitizer build (ASan+UBSan) in build/asan/, then unit
-#                   tests (cmocka) and integration tests (pytest), summary
+#   make            release build of every program into build/bin/ (never
+#                   installs anything: a missing -dev package says `make deps`)
+#   make test       format check, then a sanitizer build (ASan+UBSan) in
+#                   build/asan/, unit tests (cmocka) and integration tests
+#                   (pytest), summary
 #   make demo       starts mesh-broker and runs the most complete flow
 #   make bench      benchmarks against their raw limits (never in make test)
 #   make kafka      starts a real single-node Apache Kafka (KRaft) on loopback
 #   make deps       installs the Debian packages and the Python test venv
 #   make docs       regenerates docs/CONFIGURATION.md from the key tables
 #   make format     clang-format over every C file
+#   make format-check  fails when clang-format would change a C file
 #
 # Folders are layers; each folder is one static library, every *_main.c is a
 # program.  Dependencies only point down (see docs/ARCHITECTURE.md).
@@ -75,13 +78,23 @@ TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS  := $(wildcard bench/*.c)
 BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all programs deps test test-build unit integration demo bench kafka \
-        docs format clean
+.PHONY: all programs check-pkgs deps test test-build unit integration \
+        demo bench kafka docs format format-check clean
 
-all: deps
-	@$(MAKE) --no-print-directory programs
+# `make` only builds: installing packages is `make deps`'s job alone.
+all: programs
 
-programs: $(BINS)
+programs: check-pkgs $(BINS)
+
+# One line instead of a page of missing-header errors when a -dev package
+# is absent.
+check-pkgs:
+	@missing=$$(for p in $(PKGS); do \
+	    pkg-config --exists $$p || printf ' %s' $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "make: missing development packages:$$missing; run 'make deps'"; \
+	    exit 1; \
+	fi
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -121,7 +134,7 @@ DEB_PKGS := build-essential pkg-config librdkafka-dev libavro-dev \
             libjansson-dev libevent-dev libcmocka-dev libpq-dev \
             libsqlite3-dev libyaml-dev kcat python3 python3-venv \
             python3-pytest python3-avro avro-bin postgresql maven \
-            openjdk-17-jre-headless curl wrk
+            openjdk-17-jre-headless curl wrk clang-format
 
 deps: $(BUILD)/.deps-debian $(VENV)/.done
 
@@ -152,10 +165,11 @@ $(VENV)/.done: tests/requirements.txt $(BUILD)/.deps-debian
 
 # ---------------------------------------------------------------- test
 test: deps
+	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory test-build BUILD=build/asan SAN=1
 	@tests/run.sh build/asan
 
-test-build: $(BINS) $(UNIT_BINS) $(TOOL_BINS)
+test-build: check-pkgs $(BINS) $(UNIT_BINS) $(TOOL_BINS)
 
 unit: deps
 	@$(MAKE) --no-print-directory test-build BUILD=build/asan SAN=1
@@ -166,7 +180,8 @@ integration: deps
 	@tests/run.sh build/asan integration
 
 # ---------------------------------------------------------------- demo etc.
-demo: all
+demo: deps
+	@$(MAKE) --no-print-directory programs
 	@examples/demo.sh $(BUILD)
 
 bench: deps
@@ -181,9 +196,20 @@ docs: programs
 
 format:
 	@command -v clang-format >/dev/null || { \
-	    echo "format: clang-format missing; run: apt-get install -y clang-format"; \
-	    exit 1; }
+	    echo "format: clang-format missing; run: make deps"; exit 1; }
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# Fails (and names each file) when `make format` would change something.
+format-check:
+	@command -v clang-format >/dev/null || { \
+	    echo "format-check: clang-format missing; run: make deps"; exit 1; }
+	@bad=$$(for f in $$(git ls-files '*.c' '*.h'); do \
+	    clang-format --dry-run --Werror "$$f" >/dev/null 2>&1 || echo "$$f"; \
+	    done); \
+	if [ -n "$$bad" ]; then \
+	    echo "format-check: clang-format would change $$(echo "$$bad" | wc -l) file(s); run 'make format':"; \
+	    echo "$$bad" | sed 's/^/    /'; exit 1; \
+	fi
 
 clean:
 	rm -rf build

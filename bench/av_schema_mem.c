@@ -1,6 +1,6 @@
 /*
- * av_schema_mem: heap bytes one parsed schema keeps (issue 3, registry
- * memory).  Parses 10,000 distinct copies of the registry benchmark's
+ * av_schema_mem: heap bytes one parsed schema keeps (the registry's
+ * memory goal).  Parses 10,000 distinct copies of the registry benchmark's
  * 10-field record (the serde benchmark's Order, first field renamed f<i>
  * so no two texts are equal), keeps them all alive and prints the heap
  * growth per schema as seen by glibc (mallinfo2: bytes in use, which

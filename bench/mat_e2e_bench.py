@@ -1,5 +1,5 @@
-"""mat_e2e_bench: mesh-materializer end to end into SQLite (issue 5's
-optional row), beside the SQLite sink alone.
+"""mat_e2e_bench: mesh-materializer end to end into SQLite (an
+optional row of the summary), beside the SQLite sink alone.
 
     python mat_e2e_bench.py BUILD_DIR [EVENTS] [SINK_ROWS_S]
 

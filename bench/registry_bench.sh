@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/registry_bench.sh BUILD_DIR: mesh-registry against its raw limit
-# (issue 3, "make bench").  Uses BUILD_DIR/bin/mesh-registry (the release
+# (part of "make bench").  Uses BUILD_DIR/bin/mesh-registry (the release
 # build under `make bench`) and BUILD_DIR/bench/bare_http; installs nothing
 # (wrk and curl come from `make deps`).  Everything on 127.0.0.1, port 0.
 #

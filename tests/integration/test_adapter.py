@@ -16,6 +16,7 @@ bk_consumer and bk_admin), against mesh-broker and a real Apache Kafka:
 import collections
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -77,6 +78,25 @@ class Consumer:
             time.sleep(0.1)
         raise TimeoutError(f"no assignment:\n{self.stderr()}")
 
+    def assigned(self):
+        """Partitions held now, from the member's rebalance log lines: an
+        eager assignment replaces the set, a cooperative one adds to it, a
+        revocation takes its count away."""
+        held = 0
+        for line in self.stderr().splitlines():
+            m = re.search(r'msg="partitions (assigned|revoked)" count=(\d+)',
+                          line)
+            if not m:
+                continue
+            n = int(m.group(2))
+            if m.group(1) == "revoked":
+                held = max(0, held - n)
+            elif "protocol=COOPERATIVE" in line:
+                held += n
+            else:
+                held = n
+        return held
+
     def wait(self, timeout):
         code = self.proc.wait(timeout=timeout)
         self._out.close()
@@ -125,8 +145,19 @@ def start_group(bins, bootstrap, topic, tmp_path, timeout, idle_ms):
                         f"member{i}") for i in range(2)]
     for m in members:
         m.wait_assigned(timeout(60))
-    # Let the second join's rebalance settle before data flows.
-    time.sleep(1.0)
+    # The second join's rebalance has settled once the two members hold
+    # every partition between them, each some.
+    deadline = time.monotonic() + timeout(60)
+    while True:
+        held = [m.assigned() for m in members]
+        if sum(held) == PARTITIONS and all(held):
+            break
+        for m in members:
+            assert m.proc.poll() is None, m.stderr()
+        assert time.monotonic() < deadline, \
+            f"group never settled (held {held}):\n" + \
+            "\n".join(m.stderr()[-2000:] for m in members)
+        time.sleep(0.05)
     return members
 
 
@@ -158,9 +189,14 @@ def test_200k_with_broker_down_and_up(mesh_broker, bins, unique_topic,
             [str(bins / "meshctl"), "--bootstrap", boot, *FAST, "console",
              "produce", unique_topic, "--count", str(COUNT), "--size", "24"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        time.sleep(0.5)
+        # The broker goes down once records are flowing to the group.
+        deadline = time.monotonic() + timeout(60)
+        while not any(m.out_path.stat().st_size for m in members):
+            assert prod.poll() is None, prod_err.read_text()
+            assert time.monotonic() < deadline, "nothing consumed"
+            time.sleep(0.05)
         mesh_broker.broker_down(2)
-        time.sleep(2.0)
+        time.sleep(2.0)  # the outage's length: time the clients ride out
         mesh_broker.broker_up(2)
         assert prod.wait(timeout=timeout(300)) == 0, prod_err.read_text()
     assert (f"produced={COUNT} delivered={COUNT} failed=0"
@@ -260,6 +296,9 @@ def test_sigterm_during_produce_loses_nothing(mesh_broker, bins,
             [str(bins / "meshctl"), "--bootstrap", boot, "console", "produce",
              unique_topic, "--count", "2000000", "--size", "12"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        # Deliberately a moment in the middle of the run: the signal must
+        # land while records are in flight (0 < delivered < 2,000,000 below
+        # checks that it did).
         time.sleep(0.7)
         prod.send_signal(signal.SIGTERM)
         assert prod.wait(timeout=timeout(60)) == 0, err_path.read_text()

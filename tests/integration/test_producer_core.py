@@ -181,7 +181,8 @@ def emit_env(mesh_broker, registry, unique_topic):
 def test_emit_invalid_value_names_json_path(tools, registry, emit_env,
                                             timeout):
     topic = emit_env["topic"]
-    registry.register(topic + "-value", ORDER)
+    reg_st, reg_js = registry.register(topic + "-value", ORDER)
+    assert reg_st == 200, reg_js
     events = [{"value": {"id": 1, "price": 2.5}},
               {"value": {"id": 2, "price": "cheap"}},
               {"value": {"id": 3, "price": 1.0, "colour": "red"}}]
@@ -235,7 +236,8 @@ def test_emit_topic_record_strategy(tools, registry, emit_env, timeout):
 
 def test_emit_bounded_inflight_bytes(tools, registry, emit_env, timeout):
     topic = emit_env["topic"]
-    registry.register(topic + "-value", ORDER)
+    reg_st, reg_js = registry.register(topic + "-value", ORDER)
+    assert reg_st == 200, reg_js
     bound = 4096
     events = [{"value": {"id": i, "price": 0.5}, "key": f"k{i % 7}"}
               for i in range(2000)]
@@ -280,7 +282,8 @@ def test_emit_dead_letter_headers(tools, registry, emit_env, timeout):
 def test_emit_degraded_when_all_brokers_down(tools, mesh_broker, registry,
                                              emit_env, timeout):
     topic = emit_env["topic"]
-    registry.register(topic + "-value", ORDER)
+    reg_st, reg_js = registry.register(topic + "-value", ORDER)
+    assert reg_st == 200, reg_js
     # Resolve the schema while the cluster is up, then take it down.
     res, _ = run_tool(tools, [{"value": {"id": 0, "price": 0.0}}], emit_env,
                       timeout(60))
@@ -306,7 +309,8 @@ def test_brokers_down_health_and_shutdown_deadline(make_producer, mesh_broker,
     import time
 
     mesh_broker.create_topic(unique_topic, 1)
-    registry.register(unique_topic + "-value", ORDER)
+    reg_st, reg_js = registry.register(unique_topic + "-value", ORDER)
+    assert reg_st == 200, reg_js
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps({"id": i, "price": 1.0}) + "\n"
                             for i in range(3)))

@@ -1,6 +1,6 @@
 """mesh-producer's http source: the Confluent REST Proxy v2 produce call.
 
-Shown here (issue 4):
+Shown here:
   - 10,000 records posted over keep-alive in batches of 500 are in Kafka and
     decode through the registry to exactly the posted values, in posting
     order per partition, with mesh.source / mesh.position / traceparent;
@@ -149,7 +149,8 @@ def test_http_10k_records_roundtrip(mesh_broker, registry, make_producer,
 def test_http_bad_requests_precise_4xx(mesh_broker, registry, make_producer,
                                        unique_topic, timeout):
     mesh_broker.create_topic(unique_topic, 2)
-    registry.register(f"{unique_topic}-value", ORDER_SCHEMA)
+    reg_st, reg_js = registry.register(f"{unique_topic}-value", ORDER_SCHEMA)
+    assert reg_st == 200, reg_js
     prod = start(make_producer, mesh_broker.bootstrap, registry,
                  **{"http.max.body.bytes": 65536})
     with requests.Session() as s:
@@ -220,7 +221,8 @@ def test_http_bad_requests_precise_4xx(mesh_broker, registry, make_producer,
 def test_http_broker_down_up_no_loss(mesh_broker, registry, make_producer,
                                      unique_topic, timeout):
     mesh_broker.create_topic(unique_topic, 3)
-    registry.register(f"{unique_topic}-value", ORDER_SCHEMA)
+    reg_st, reg_js = registry.register(f"{unique_topic}-value", ORDER_SCHEMA)
+    assert reg_st == 200, reg_js
     prod = start(make_producer, mesh_broker.bootstrap, registry)
     acked, statuses = set(), []
     stop = threading.Event()
@@ -256,7 +258,15 @@ def test_http_broker_down_up_no_loss(mesh_broker, registry, make_producer,
     for t in threads:
         t.start()
     try:
-        time.sleep(1.0)
+        # The outage starts once the posters are flowing (a first 200).
+        deadline = time.monotonic() + timeout(30)
+        while statuses.count(200) == 0:
+            assert time.monotonic() < deadline, \
+                f"no 200 before the outage: {statuses}"
+            time.sleep(0.05)
+        # The sleeps below are the outage's phases, time the posters must
+        # live through (one broker down, then all, then back), not waits
+        # for a condition.
         mesh_broker.broker_down(1)
         time.sleep(2.0)
         for b in (2, 3):
@@ -296,7 +306,8 @@ def test_http_all_brokers_down_503(mesh_broker, registry, make_producer,
     state needs messages outstanding for 5 s); once the brokers are back,
     posts succeed again."""
     mesh_broker.create_topic(unique_topic, 3)
-    registry.register(f"{unique_topic}-value", ORDER_SCHEMA)
+    reg_st, reg_js = registry.register(f"{unique_topic}-value", ORDER_SCHEMA)
+    assert reg_st == 200, reg_js
     prod = start(make_producer, mesh_broker.bootstrap, registry)
     with requests.Session() as s:
         # Connected to every partition leader, so all of them go down.
@@ -352,7 +363,8 @@ def test_http_real_kafka(real_kafka, registry, make_producer, unique_topic,
     admin = AdminClient({"bootstrap.servers": real_kafka.bootstrap})
     admin.create_topics([NewTopic(unique_topic, 2, 1)])[unique_topic] \
         .result(timeout(30))
-    registry.register(f"{unique_topic}-value", ORDER_SCHEMA)
+    reg_st, reg_js = registry.register(f"{unique_topic}-value", ORDER_SCHEMA)
+    assert reg_st == 200, reg_js
     prod = start(make_producer, real_kafka.bootstrap, registry)
     expected = {}
     with requests.Session() as s:

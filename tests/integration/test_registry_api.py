@@ -420,8 +420,8 @@ def test_slow_client_is_dropped(make_registry):
 
 def test_health_and_metrics(registry):
     assert ok(registry.get("/healthz")) == {"status": "ok"}
-    registry.register("m", V1)
-    registry.get("/nope")
+    ok(registry.register("m", V1))
+    ok(registry.get("/nope"), 404)
     st, text = registry.get("/metrics")
     assert st == 200
     assert 'mesh_registry_requests_total{route="subject_versions",' \
@@ -434,11 +434,11 @@ def test_health_and_metrics(registry):
 def test_restart_keeps_everything(make_registry, tmp_path):
     work = tmp_path / "restart"
     r = make_registry(workdir=work)
-    r.register("s", V1)
-    r.register("s", V2)
-    r.delete("/subjects/s/versions/1")
-    r.put("/config/s", {"compatibility": "NONE"})
-    r.put("/mode/s", {"mode": "READONLY"})
+    ok(r.register("s", V1))
+    ok(r.register("s", V2))
+    ok(r.delete("/subjects/s/versions/1"))
+    ok(r.put("/config/s", {"compatibility": "NONE"}))
+    ok(r.put("/mode/s", {"mode": "READONLY"}))
     assert r.stop() == 0
     r2 = make_registry(workdir=work)
     assert ok(r2.get("/subjects/s/versions?deleted=true")) == [1, 2]

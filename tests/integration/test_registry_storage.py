@@ -184,10 +184,12 @@ def test_restart_keeps_everything(regs):
     assert snapshot(reg) == after
 
 
-def burst(reg, threads, per_thread, stop_after_s=None, kill=None):
+def burst(reg, threads, per_thread, kill=None, kill_after_acked=200,
+          timeout_s=60):
     """Registers distinct schemas from several threads; returns the
     acknowledged (subject, schema, id) triples.  With kill, the process is
-    killed after stop_after_s while requests are in flight."""
+    killed once kill_after_acked registrations were acknowledged, while
+    requests are in flight."""
     acked, lock = [], threading.Lock()
 
     def work(t):
@@ -205,7 +207,8 @@ def burst(reg, threads, per_thread, stop_after_s=None, kill=None):
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         futures = [pool.submit(work, t) for t in range(threads)]
         if kill:
-            time.sleep(stop_after_s)
+            wait_for(lambda: len(acked) >= kill_after_acked, timeout_s,
+                     f"{kill_after_acked} acknowledged registrations")
             kill()
         for f in futures:
             f.result()
@@ -226,8 +229,8 @@ def check_acked(reg, acked):
 def test_kill9_during_burst_keeps_acknowledged(regs, timeout):
     reg = regs.start()
     ok(reg, "put", "/config", {"compatibility": "NONE"})
-    acked = burst(reg, threads=4, per_thread=5000, stop_after_s=1.5,
-                  kill=lambda: regs.kill(reg))
+    acked = burst(reg, threads=4, per_thread=5000,
+                  kill=lambda: regs.kill(reg), timeout_s=timeout(60))
     assert len(acked) < 20000, "burst finished before the kill"
     reg = regs.start(workdir=reg.workdir)
     check_acked(reg, acked)
@@ -420,8 +423,8 @@ def confluent_records():
 @pytest.mark.parametrize("backend", ["embedded", "kafka"])
 def test_takes_over_confluent_schemas_topic(regs, backend, request,
                                             unique_topic, timeout):
-    confluent_kafka = pytest.importorskip("confluent_kafka")
-    kafka_admin = pytest.importorskip("confluent_kafka.admin")
+    import confluent_kafka  # pinned in tests/requirements.txt (make deps)
+    import confluent_kafka.admin as kafka_admin
     impl = request.getfixturevalue(
         "mesh_broker" if backend == "embedded" else "real_kafka")
     if backend == "embedded":

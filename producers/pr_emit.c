@@ -32,13 +32,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 
 #include "bk_producer.h"
 #include "mw_buf.h"
 #include "mw_log.h"
+#include "mw_time.h"
 #include "pr_emit_int.h"
 #include "av_jtext.h"
 #include "sr_frame.h"
@@ -91,14 +91,6 @@ struct pr_emit {
     uint64_t failed_ms;    /* last transport failure, 0 after an ack */
     uint64_t fail_log_cnt; /* delivery failures, for rate-limited logs */
 };
-
-static uint64_t pr_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---------------------------------------------------------------- topics */
 
@@ -228,7 +220,7 @@ static void pr_msg_unlink(pr_emit_t *emit, pr_msg_t *msg)
 static void pr_count_outcome(pr_emit_t *emit, pr_msg_t *msg, int code,
                              const char *reason)
 {
-    uint64_t now = pr_now_ms();
+    uint64_t now = (uint64_t)mw_time_mono_ms();
 
     if (code == 0) {
         mw_counter_inc(msg->topic->out);
@@ -565,7 +557,7 @@ static int pr_produce(pr_emit_t *emit, pr_topic_t *t, const bk_message_t *m,
     *msg = *proto;
     msg->topic = t;
     msg->bytes = bytes;
-    msg->sent_ms = pr_now_ms();
+    msg->sent_ms = (uint64_t)mw_time_mono_ms();
     rc = bk_producer_send(emit->prod, m, msg, err);
     if (rc != 0) {
         free(msg);
@@ -770,7 +762,7 @@ size_t pr_emit_max_inflight_bytes(const pr_emit_t *emit)
 
 bool pr_emit_is_degraded(const pr_emit_t *emit)
 {
-    uint64_t now = pr_now_ms();
+    uint64_t now = (uint64_t)mw_time_mono_ms();
 
     /* librdkafka reports "all brokers down" but never "back up"; the flag
      * only clears on a delivery or a statistics report.  So it counts only

@@ -39,12 +39,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "mw_log.h"
+#include "mw_time.h"
+#include "mw_vec.h"
 #include "av_jtext.h"
 
 static void file_pump(pr_file_src_t *src);
@@ -60,14 +61,6 @@ static void schedule_pump(pr_file_src_t *src)
 }
 
 /* ------------------------------------------------------------ helpers */
-
-uint64_t pr_file_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* Offset in the file of buf[i]. */
 static uint64_t reader_off(const pr_file_reader_t *r, size_t i)
@@ -463,7 +456,8 @@ static bool reader_lines(pr_file_reader_t *r, size_t *budget, bool at_eof)
 }
 
 /* Makes room for one more read: moves the unconsumed tail to the front and
- * grows up to max_line + one chunk. */
+ * grows (doubling, mw_vec) while the buffer is under max_line + one chunk,
+ * so a buffer never passes twice that. */
 static bool reader_room(pr_file_reader_t *r)
 {
     size_t need;
@@ -476,15 +470,8 @@ static bool reader_room(pr_file_reader_t *r)
     if (r->cap - r->end >= PR_FILE_CHUNK / 2)
         return true;
     need = r->src->max_line + PR_FILE_CHUNK;
-    if (r->cap < need) {
-        size_t ncap = r->cap * 2 < need ? r->cap * 2 : need;
-        char *nbuf = realloc(r->buf, ncap);
-
-        if (!nbuf)
-            return false;
-        r->buf = nbuf;
-        r->cap = ncap;
-    }
+    if (r->cap < need && MW_VEC_RESERVE(&r->buf, &r->cap, r->cap + 1) != 0)
+        return false;
     return r->cap > r->end;
 }
 
@@ -626,7 +613,7 @@ static int file_start(void *state, mw_err_t *err)
     if (!src->tick || !src->cont || event_add(src->tick, &tv) != 0)
         return mw_err_set(err, MW_ERR_NOMEM, "file source: cannot add events");
     pr_emit_set_room_cb(src->emit, file_room_cb, src);
-    src->last_save_ms = pr_file_now_ms();
+    src->last_save_ms = (uint64_t)mw_time_mono_ms();
     schedule_pump(src);
     mw_log_info(PR_FILE_COMP, "file source started", "files=%zu format=%s",
                 src->path_cnt,

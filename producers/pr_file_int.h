@@ -118,7 +118,6 @@ struct pr_file_src {
 };
 
 /* pr_file.c */
-uint64_t pr_file_now_ms(void);
 pr_file_reader_t *pr_file_reader_new(pr_file_src_t *src, size_t idx,
                                      const char *path, int fd,
                                      uint64_t offset);

@@ -29,7 +29,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mw_daemon.h"
 #include "mw_log.h"
+#include "mw_time.h"
 
 #define PR_FILE_DEFAULT_MAX_LINE (1024 * 1024)
 #define PR_FILE_DEFAULT_INFLIGHT 100000
@@ -382,18 +384,8 @@ static int ckpt_dir_create(const char *file, mw_err_t *err)
     if (!(slash = strrchr(dir, '/')) || slash == dir)
         return 0;
     *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-            return mw_err_set(err, MW_ERR_IO, "checkpoint.dir: cannot create "
-                              "'%s': %s", dir, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return mw_err_set(err, MW_ERR_IO, "checkpoint.dir: cannot create "
-                          "'%s': %s", dir, strerror(errno));
+    if (mw_daemon_mkdirs(dir, err) != 0)
+        return mw_err_prefix(err, "checkpoint.dir");
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return mw_err_set(err, MW_ERR_IO, "checkpoint.dir: '%s' is not a "
                           "directory", dir);
@@ -582,7 +574,7 @@ static void checkpoint_save(pr_file_src_t *src, uint64_t now)
  * were acknowledged since the last save (force: whenever it changed). */
 void pr_file_checkpoint_maybe(pr_file_src_t *src, bool force)
 {
-    uint64_t now = pr_file_now_ms();
+    uint64_t now = (uint64_t)mw_time_mono_ms();
 
     if (!src->ckpt_file || !src->dirty)
         return;

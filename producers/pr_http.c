@@ -41,7 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -50,6 +49,7 @@
 
 #include "mw_http.h"
 #include "mw_log.h"
+#include "mw_time.h"
 #include "pr_emit.h"
 #include "pr_http_int.h"
 #include "sr_proto.h"
@@ -81,7 +81,7 @@ struct pr_http_req {
     size_t rec_cnt;
     pr_http_rec_t *recs;
     uint32_t key_schema_id, value_schema_id;
-    struct timespec started;
+    int64_t started_us;
 };
 
 /* A parsed produce body: strings borrowed from root. */
@@ -111,14 +111,6 @@ struct pr_http {
     mw_histogram_t *latency;
     mw_metrics_t *metrics;
 };
-
-static double elapsed_s(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) +
-           (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
 
 static void count_reply(pr_http_t *src, int status)
 {
@@ -195,7 +187,9 @@ static void req_finish(pr_http_req_t *r)
         pr_http_reply_json(r->req, 200, body);
     }
     if (!src->zombie)
-        mw_histogram_observe(src->latency, elapsed_s(&r->started));
+        mw_histogram_observe(src->latency,
+                             (double)(mw_time_mono_us() - r->started_us) /
+                                 1e6);
     if (r->prev)
         r->prev->next = r->next;
     else
@@ -514,7 +508,7 @@ static void start_request(pr_http_t *src, struct evhttp_request *req,
         REPLY_ERR(src, req, PR_HTTP_E_INTERNAL, "out of memory");
         return;
     }
-    clock_gettime(CLOCK_MONOTONIC, &r->started);
+    r->started_us = mw_time_mono_us();
     r->src = src;
     r->req = req;
     r->seq = ++src->next_seq;

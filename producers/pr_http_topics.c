@@ -13,7 +13,8 @@
  *     itself will decide per record);
  *   - a topic seen missing is asked again after NEG_TTL_MS, so a topic
  *     created meanwhile is accepted within that time;
- *   - the cache holds at most CACHE_MAX entries (oldest replaced first).
+ *   - the cache holds at most CACHE_MAX entries (oldest replaced first),
+ *     found by name through an mw_htab index.
  *
  * Thread: the daemon's loop thread.
  */
@@ -23,13 +24,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
 
 #include "bk_admin.h"
+#include "mw_hash.h"
 #include "mw_log.h"
+#include "mw_time.h"
 #include "sr_proto.h"
 
 #define CACHE_MAX 256
@@ -38,7 +40,7 @@
 #define TOPIC_NAME_MAX 249
 
 typedef struct topic_entry {
-    char *name;
+    char *name; /* the index's key (borrowed by it) */
     int partitions; /* 0: the topic does not exist */
     int64_t expires_ms;
     int64_t stored_ms;
@@ -48,14 +50,8 @@ struct pr_http_topics {
     bk_admin_t *admin;
     topic_entry_t entries[CACHE_MAX];
     size_t cnt;
+    mw_htab_t *index; /* name -> entry */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool pr_http_topic_name_is_valid(const char *topic)
 {
@@ -123,8 +119,15 @@ pr_http_topics_t *pr_http_topics_new(const mw_conf_t *conf, mw_err_t *err)
         mw_err_set(err, MW_ERR_NOMEM, "http source: out of memory");
         return NULL;
     }
+    tc->index = mw_htab_new(CACHE_MAX);
+    if (!tc->index) {
+        free(tc);
+        mw_err_set(err, MW_ERR_NOMEM, "http source: out of memory");
+        return NULL;
+    }
     tc->admin = bk_admin_new(conf, err);
     if (!tc->admin) {
+        mw_htab_destroy(tc->index);
         free(tc);
         return NULL;
     }
@@ -137,23 +140,21 @@ void pr_http_topics_destroy(pr_http_topics_t *tc)
         return;
     for (size_t i = 0; i < tc->cnt; i++)
         free(tc->entries[i].name);
+    mw_htab_destroy(tc->index);
     bk_admin_destroy(tc->admin);
     free(tc);
 }
 
 static topic_entry_t *cache_find(pr_http_topics_t *tc, const char *topic)
 {
-    for (size_t i = 0; i < tc->cnt; i++)
-        if (!strcmp(tc->entries[i].name, topic))
-            return &tc->entries[i];
-    return NULL;
+    return mw_htab_get_str(tc->index, topic);
 }
 
 /* Stores (or refreshes) topic's answer; when full, the oldest entry goes. */
 static void cache_store(pr_http_topics_t *tc, const char *topic,
                         int partitions)
 {
-    int64_t now = now_ms();
+    int64_t now = mw_time_mono_ms();
     topic_entry_t *e = cache_find(tc, topic);
     if (!e) {
         char *name = strdup(topic);
@@ -166,9 +167,21 @@ static void cache_store(pr_http_topics_t *tc, const char *topic,
             for (size_t i = 1; i < tc->cnt; i++)
                 if (tc->entries[i].stored_ms < e->stored_ms)
                     e = &tc->entries[i];
+            mw_htab_del_str(tc->index, e->name);
             free(e->name);
         }
         e->name = name;
+        if (mw_htab_put_str(tc->index, e->name, e, NULL) != 0) {
+            /* Out of memory: forget the slot (the last one moves into it;
+             * re-pointing an indexed name never allocates). */
+            topic_entry_t *last = &tc->entries[--tc->cnt];
+            free(name);
+            if (last != e) {
+                *e = *last;
+                mw_htab_put_str(tc->index, e->name, e, NULL);
+            }
+            return;
+        }
     }
     e->partitions = partitions;
     e->stored_ms = now;
@@ -179,7 +192,7 @@ int pr_http_topics_lookup(pr_http_topics_t *tc, const char *topic,
                           int *partitions, mw_err_t *err)
 {
     topic_entry_t *e = cache_find(tc, topic);
-    if (e && e->expires_ms > now_ms()) {
+    if (e && e->expires_ms > mw_time_mono_ms()) {
         *partitions = e->partitions;
         return e->partitions > 0
                    ? 0

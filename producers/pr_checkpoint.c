@@ -86,7 +86,8 @@ static int window_grow(pr_checkpoint_window_t *win)
         off_cap != 2 * cap || ack_cap != 2 * cap)
         return MW_ERR_NOMEM;
     for (uint64_t s = win->head_seq; s < win->next_seq; s++) {
-        size_t from = (size_t)(s & (cap - 1)), to = (size_t)(s & (2 * cap - 1));
+        size_t from = (size_t)(s & (cap - 1));
+        size_t to = (size_t)(s & (2 * cap - 1));
 
         if (to != from) {
             win->end_off[to] = win->end_off[from];

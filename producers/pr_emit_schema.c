@@ -161,7 +161,8 @@ void pr_emit_schema_destroy(pr_emit_schema_t *sch)
 
     if (!sch)
         return;
-    while (sch->entries && mw_htab_next(sch->entries, &pos, NULL, NULL, &val)) {
+    while (sch->entries &&
+           mw_htab_next(sch->entries, &pos, NULL, NULL, &val)) {
         pr_schema_entry_t *e = val;
 
         av_schema_release(e->res.schema);

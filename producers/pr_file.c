@@ -598,6 +598,64 @@ static void file_tick_cb(evutil_socket_t fd, short what, void *opaque)
 
 /* ----------------------------------------------------------- the ops */
 
+static const char *const file_formats[] = {"jsonl", "envelope", NULL};
+_Static_assert(PR_FILE_JSONL == 0 && PR_FILE_ENVELOPE == 1,
+               "file_formats follows pr_file_format_t");
+
+/* The file source's keys (their values are checked by mw_conf; the
+ * checkpoint.* keys are the file source's too). */
+static const mw_conf_key_t file_keys[] = {
+    {.name = "file.paths", .type = MW_CONF_STR,
+     .doc = "source=file: comma-separated files to tail, '-' for stdin."},
+    {.name = "file.format", .type = MW_CONF_ENUM, .dflt = "jsonl",
+     .allowed = file_formats,
+     .doc = "source=file: jsonl (each line is the value) or envelope (each "
+            "line is {\"key\":...,\"value\":...})."},
+    {.name = "file.key.field", .type = MW_CONF_STR,
+     .doc = "source=file, jsonl: the value's field used as the record key."},
+    {.name = "file.poll.ms", .type = MW_CONF_INT, .dflt = "100", .min = 1,
+     .max = 60000,
+     .doc = "source=file: how often files are checked for new data, "
+            "rotation and truncation."},
+    {.name = "file.max.line.bytes", .type = MW_CONF_INT, .dflt = "1048576",
+     .min = 16, .max = 67108864,
+     .doc = "source=file: longest line; a longer one is cut and sent to the "
+            "dead-letter topic."},
+    {.name = "file.max.inflight.lines", .type = MW_CONF_INT,
+     .dflt = "100000", .min = 1, .max = 1048576,
+     .doc = "source=file: lines per file sent and not yet acknowledged "
+            "(bounds the duplicates after a crash)."},
+    {.name = "checkpoint.dir", .type = MW_CONF_STR,
+     .dflt = "./.mesh/producer",
+     .doc = "source=file: directory of the durable per-file checkpoints "
+            "(created when missing)."},
+    {.name = "checkpoint.interval.ms", .type = MW_CONF_INT, .dflt = "200",
+     .min = 0, .max = 3600000,
+     .doc = "source=file: the checkpoint is saved at least this often while "
+            "lines are acknowledged."},
+    {.name = "checkpoint.lines", .type = MW_CONF_INT, .dflt = "20000",
+     .min = 1, .max = 100000000,
+     .doc = "source=file: the checkpoint is also saved once this many lines "
+            "were acknowledged since the last save."},
+};
+
+/* Cross-key checks when source=file: the events need a topic (the
+ * program's `topic` key), and there must be something to read. */
+static int file_check(const mw_conf_t *conf, mw_err_t *err)
+{
+    const char *topic = mw_conf_get_str(conf, "topic");
+    const char *paths = mw_conf_get_str(conf, "file.paths");
+
+    if (!(topic && *topic))
+        return mw_err_set(err, MW_ERR_CONFIG, "key 'topic': required with "
+                          "source=file");
+    if (!(paths && *paths))
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "file.paths: required with source=file (comma-"
+                          "separated paths, '-' for stdin)");
+    return 0;
+}
+
 static int file_start(void *state, mw_err_t *err)
 {
     pr_file_src_t *src = state;
@@ -653,10 +711,10 @@ static bool file_health(void *state, char *reason, size_t reason_size)
     return true;
 }
 
-/* Final checkpoint, then closes everything.  Lines still in flight keep
- * their context; pr_main destroys the emitter (which flushes and runs the
- * last callbacks) before the source. */
-static void file_destroy(void *state)
+/* Final checkpoint, then closes everything.  pr_main flushes the emitter
+ * (which runs the last done callbacks) before it closes the source, so the
+ * checkpoint sees every outcome. */
+static void file_close(void *state)
 {
     pr_file_src_t *src = state;
 
@@ -664,8 +722,6 @@ static void file_destroy(void *state)
         return;
     if (src->tick)
         pr_file_checkpoint_maybe(src, true);
-    /* The emitter is gone already (destroyed first, see above): no call
-     * into it here. */
     if (src->tick)
         event_free(src->tick);
     if (src->cont)
@@ -684,11 +740,15 @@ static void file_destroy(void *state)
 }
 
 const pr_source_ops_t pr_source_file_ops = {
-    .name = "file",
-    .create = pr_file_create,
+    .conf = {.name = "file",
+             .doc = "tails JSON-lines files",
+             .keys = file_keys,
+             .key_cnt = sizeof(file_keys) / sizeof(*file_keys),
+             .check = file_check},
+    .open = pr_file_open,
     .start = file_start,
     .stop = file_stop,
     .is_drained = file_is_drained,
     .health = file_health,
-    .destroy = file_destroy,
+    .close = file_close,
 };

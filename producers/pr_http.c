@@ -25,7 +25,7 @@
  *      does: a client that hangs up leaves evhttp's request detached (evhttp
  *      frees it when we reply), never freed under us.  Our state is freed
  *      only when its hold count drops to zero, outside the sending loop.
- *   5. After destroy, requests still in flight keep the source's struct
+ *   5. After close, requests still in flight keep the source's struct
  *      alive (zombie) until their last callback; nothing else is touched.
  *
  * Every accepted content type carries Avro's JSON encoding: Meshwork topics
@@ -55,7 +55,6 @@
 #include "sr_proto.h"
 #include "av_schema.h"
 
-#define BODY_MAX_DEFAULT (10 * 1024 * 1024)
 #define TRACEPARENT_MAX 256
 #define POSITION_MAX 48
 
@@ -677,23 +676,33 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ------------------------------------------------------------ ops */
 
-static void *http_create(struct event_base *base, const mw_conf_t *conf,
-                         pr_emit_t *emit, mw_metrics_t *metrics, mw_err_t *err)
+/* The http source's keys (their values are checked by mw_conf). */
+static const mw_conf_key_t http_keys[] = {
+    {.name = "http.listener", .type = MW_CONF_LISTENER,
+     .dflt = "127.0.0.1:8082",
+     .doc = "source=http: the ingest listener; port 0 picks one."},
+    {.name = "http.max.body.bytes", .type = MW_CONF_INT, .dflt = "16777216",
+     .min = 1024, .max = 1073741824,
+     .doc = "source=http: largest request body; larger ones get 413."},
+};
+
+/* Cross-key checks when source=http. */
+static int http_check(const mw_conf_t *conf, mw_err_t *err)
 {
     const char *listener = mw_conf_get_str(conf, "http.listener");
-    if (!listener || !*listener) {
-        mw_err_set(err, MW_ERR_CONFIG, "http.listener: required with source=http");
-        return NULL;
-    }
-    if (mw_conf_parse_listener(listener, NULL, 0, NULL, err) != 0) {
-        mw_err_prefix(err, "http.listener '%s'", listener);
-        err->code = MW_ERR_CONFIG;
-        return NULL;
-    }
-    long long max = mw_conf_get_int(conf, "http.max.body.bytes");
-    if (max <= 0)
-        max = BODY_MAX_DEFAULT;
+
+    if (!listener || !*listener)
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "http.listener: required with source=http");
+    return 0;
+}
+
+static void *http_open(const pr_source_env_t *env, mw_err_t *err)
+{
+    const mw_conf_t *conf = env->conf;
     pr_http_t *src = calloc(1, sizeof(*src));
+    mw_metrics_t *metrics = env->metrics;
+
     if (!src) {
         mw_err_set(err, MW_ERR_NOMEM, "http source: out of memory");
         return NULL;
@@ -703,12 +712,13 @@ static void *http_create(struct event_base *base, const mw_conf_t *conf,
         free(src);
         return NULL;
     }
-    src->base = base;
+    src->base = env->base;
     src->conf = conf;
-    src->emit = emit;
+    src->emit = env->emit;
     src->metrics = metrics;
-    src->listener = listener;
-    src->max_body_bytes = (size_t)max;
+    src->listener = mw_conf_get_str(conf, "http.listener");
+    src->max_body_bytes = (size_t)mw_conf_get_int(conf,
+                                                  "http.max.body.bytes");
     src->records_total = mw_metrics_counter(
         metrics, "mesh_producer_http_records_total",
         "Records received in accepted produce requests.", NULL);
@@ -743,11 +753,8 @@ static int http_start(void *state, mw_err_t *err)
         src->http = NULL;
         return rc;
     }
-    char host[256];
-    mw_conf_parse_listener(src->listener, host, sizeof(host), NULL, NULL);
-    snprintf(src->url, sizeof(src->url), "http://%s:%d",
-             !strcmp(host, "0.0.0.0") || !*host ? "127.0.0.1" : host,
-             src->port);
+    mw_conf_listener_url(src->listener, src->port, src->url,
+                         sizeof(src->url), NULL);
     mw_log_info("http", "http source listening", "url=%s max_body_bytes=%zu",
                 src->url, src->max_body_bytes);
     return 0;
@@ -786,7 +793,7 @@ static void http_ready_info(void *state, json_t *ready)
 /* Requests still waiting for Kafka get a 503 now (their records may still
  * land: the client must treat them as unknown and retry) and live on until
  * their callbacks: invariant 5. */
-static void http_destroy(void *state)
+static void http_close(void *state)
 {
     pr_http_t *src = state;
     if (!src)
@@ -813,12 +820,16 @@ static void http_destroy(void *state)
 }
 
 const pr_source_ops_t pr_source_http_ops = {
-    .name = "http",
-    .create = http_create,
+    .conf = {.name = "http",
+             .doc = "REST Proxy v2 compatible ingest endpoint",
+             .keys = http_keys,
+             .key_cnt = sizeof(http_keys) / sizeof(*http_keys),
+             .check = http_check},
+    .open = http_open,
     .start = http_start,
     .stop = http_stop,
     .is_drained = http_is_drained,
     .health = http_health,
-    .destroy = http_destroy,
+    .close = http_close,
     .ready_info = http_ready_info,
 };

@@ -214,12 +214,14 @@ static int pr_by_subject(pr_emit_schema_t *sch, const char *subject,
     return 0;
 }
 
-/* The strategy's subject for side; fullname is the schema's record name
- * (NULL when unknown).  MW_ERR_NOT_FOUND when the strategy needs a name. */
+/* The strategy's subject for side, into out; fullname is the schema's
+ * record name (NULL when unknown).  MW_ERR_NOT_FOUND when the strategy
+ * needs a name. */
 static int pr_strategy_subject(const pr_emit_schema_t *sch, const char *topic,
                                pr_emit_side_t side, const char *fullname,
-                               char *out, size_t size, mw_err_t *err)
+                               char out[PR_SUBJECT_MAX], mw_err_t *err)
 {
+    const size_t size = PR_SUBJECT_MAX;
     int n;
 
     if (sch->strategy == PR_STRATEGY_TOPIC)
@@ -263,8 +265,7 @@ static int pr_inline(pr_emit_schema_t *sch, const char *topic,
     if (ref->subject)
         rc = snprintf(subject, sizeof(subject), "%s", ref->subject) < 0;
     else
-        rc = pr_strategy_subject(sch, topic, side, name, subject,
-                                 sizeof(subject), err);
+        rc = pr_strategy_subject(sch, topic, side, name, subject, err);
     av_schema_release(parsed);
     if (rc != 0)
         return err ? err->code : MW_ERR_INVALID;
@@ -307,8 +308,7 @@ static int pr_fetch(pr_emit_schema_t *sch, const char *topic,
                              res, err);
     if (side == PR_EMIT_SIDE_KEY)
         return 0;
-    if (pr_strategy_subject(sch, topic, side, NULL, subject, sizeof(subject),
-                            err) != 0)
+    if (pr_strategy_subject(sch, topic, side, NULL, subject, err) != 0)
         return err ? err->code : MW_ERR_NOT_FOUND;
     return pr_by_subject(sch, subject, 0, res, err);
 }

@@ -220,13 +220,15 @@ static send_outcome_t send_line(pr_file_reader_t *r, const pr_event_t *ev,
     }
     ctx->src = src;
     ctx->win = r->win;
-    if (reason)
-        rc = pr_emit_dead_letter(src->emit, src->topic, raw,
-                                 raw_len < PR_FILE_DLQ_MAX_BYTES
-                                     ? raw_len
-                                     : PR_FILE_DLQ_MAX_BYTES,
-                                 reason, ev, line_done, ctx, &err);
-    else
+    if (reason) {
+        pr_dead_letter_t dl = {
+            .topic = src->topic, .raw = raw,
+            .raw_len = raw_len < PR_FILE_DLQ_MAX_BYTES ? raw_len
+                                                       : PR_FILE_DLQ_MAX_BYTES,
+            .reason = reason, .origin = ev};
+
+        rc = pr_emit_dead_letter(src->emit, &dl, line_done, ctx, &err);
+    } else
         rc = pr_emit_send(src->emit, ev, line_done, ctx, &err);
     if (rc == 0) {
         src->outstanding++;

@@ -83,8 +83,11 @@ struct pr_http_req {
     int64_t started_us;
 };
 
-/* A parsed produce body: strings borrowed from root. */
+/* A produce body: its text (borrowed) and, once parsed, its parts
+ * (strings borrowed from root). */
 typedef struct pr_http_body {
+    const char *text;
+    size_t text_len;
     json_t *root;
     json_t *records;
     pr_schema_ref_t key_ref, value_ref;
@@ -338,11 +341,10 @@ static int check_record(const json_t *rec, size_t i, int partitions,
 
 /* Parses and shape-checks a produce body; sets *code (REST Proxy error
  * code) on failure. */
-static int parse_body(const char *text, size_t len, pr_http_body_t *b,
-                      int *code, mw_err_t *err)
+static int parse_body(pr_http_body_t *b, int *code, mw_err_t *err)
 {
     json_error_t jerr;
-    b->root = json_loadb(text, len, JSON_ALLOW_NUL, &jerr);
+    b->root = json_loadb(b->text, b->text_len, JSON_ALLOW_NUL, &jerr);
     if (!b->root) {
         *code = PR_HTTP_E_BAD_REQUEST;
         return mw_err_set(err, MW_ERR_INVALID,
@@ -527,10 +529,10 @@ static void start_request(pr_http_t *src, struct evhttp_request *req,
 }
 
 /* Every check before anything is produced; *code and err on refusal. */
-static int prepare(pr_http_t *src, const char *topic, const char *text,
-                   size_t len, pr_http_body_t *b, int *code, mw_err_t *err)
+static int prepare(pr_http_t *src, const char *topic, pr_http_body_t *b,
+                   int *code, mw_err_t *err)
 {
-    int rc = parse_body(text, len, b, code, err);
+    int rc = parse_body(b, code, err);
     if (rc != 0)
         return rc;
     int partitions = 0;
@@ -577,11 +579,12 @@ static void handle_produce(pr_http_t *src, struct evhttp_request *req,
             REPLY_ERR(src, req, PR_HTTP_E_INTERNAL, "out of memory");
         return;
     }
-    pr_http_body_t b = {.forced_partition = forced_partition};
+    pr_http_body_t b = {.text = text, .text_len = len,
+                        .forced_partition = forced_partition};
     int code = 0;
     mw_err_t err;
     mw_err_clear(&err);
-    if (prepare(src, topic, text, len, &b, &code, &err) != 0) {
+    if (prepare(src, topic, &b, &code, &err) != 0) {
         mw_counter_add(src->rejected_total, json_array_size(b.records));
         REPLY_ERR(src, req, code, "%s", err.msg);
     } else if (!has_room(src, len)) {

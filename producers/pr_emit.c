@@ -127,7 +127,7 @@ static void pr_topic_series(pr_emit_t *emit, pr_topic_t *t)
                                 "Events not yet acknowledged.", labels);
 }
 
-static bool pr_topic_valid(const char *name)
+bool pr_emit_topic_is_valid(const char *name)
 {
     size_t len = strlen(name);
 
@@ -282,10 +282,10 @@ static int pr_emit_configure(pr_emit_t *emit, const mw_conf_t *conf,
     const char *dlq = mw_conf_get_str(conf, "dlq.topic");
     long long max = mw_conf_get_int(conf, "max.inflight.bytes");
 
-    if (topic && *topic && !pr_topic_valid(topic))
+    if (topic && *topic && !pr_emit_topic_is_valid(topic))
         return mw_err_set(err, MW_ERR_CONFIG, "key 'topic': '%s' is not a "
                           "valid topic name ([a-zA-Z0-9._-], 1-249)", topic);
-    if (dlq && *dlq && !pr_topic_valid(dlq))
+    if (dlq && *dlq && !pr_emit_topic_is_valid(dlq))
         return mw_err_set(err, MW_ERR_CONFIG, "key 'dlq.topic': '%s' is not "
                           "a valid topic name ([a-zA-Z0-9._-], 1-249)", dlq);
     emit->topic = topic && *topic ? strdup(topic) : NULL;
@@ -590,16 +590,24 @@ static int pr_produce(pr_emit_t *emit, pr_topic_t *t, const bk_message_t *m,
     return 0;
 }
 
-/* The topic an event goes to, validated, and its stats entry. */
-static int pr_route(pr_emit_t *emit, const char *topic, pr_topic_t **t,
-                    mw_err_t *err)
+/* MW_ERR_INVALID unless topic is set and a legal name. */
+static int pr_topic_check(const char *topic, mw_err_t *err)
 {
     if (!topic)
         return mw_err_set(err, MW_ERR_INVALID, "no topic: the event names "
                           "none and the `topic` key is not set");
-    if (!pr_topic_valid(topic))
+    if (!pr_emit_topic_is_valid(topic))
         return mw_err_set(err, MW_ERR_INVALID, "'%s' is not a valid topic "
                           "name ([a-zA-Z0-9._-], 1-249 characters)", topic);
+    return 0;
+}
+
+/* The topic an event goes to, validated, and its stats entry. */
+static int pr_route(pr_emit_t *emit, const char *topic, pr_topic_t **t,
+                    mw_err_t *err)
+{
+    if (pr_topic_check(topic, err) != 0)
+        return err->code;
     if (bk_producer_check_fatal(emit->prod, err) != 0)
         return err->code;
     if (emit->closing)
@@ -694,12 +702,8 @@ int pr_emit_check(pr_emit_t *emit, const pr_event_t *ev,
     if (!err)
         err = &local;
     mw_err_clear(err);
-    if (!topic)
-        return mw_err_set(err, MW_ERR_INVALID, "no topic: the event names "
-                          "none and the `topic` key is not set");
-    if (!pr_topic_valid(topic))
-        return mw_err_set(err, MW_ERR_INVALID, "'%s' is not a valid topic "
-                          "name ([a-zA-Z0-9._-], 1-249 characters)", topic);
+    if (pr_topic_check(topic, err) != 0)
+        return err->code;
     if (pr_encode_key(emit, topic, ev, &key, err) != 0 ||
         pr_encode_value(emit, topic, ev, &value, err) != 0)
         return err->code;

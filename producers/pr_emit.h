@@ -168,6 +168,10 @@ bool pr_emit_is_degraded(const pr_emit_t *emit);
  * 0 otherwise. */
 int pr_emit_check_fatal(const pr_emit_t *emit, mw_err_t *err);
 
+/* True for a legal Kafka topic name: [a-zA-Z0-9._-]{1,249}, not "." or
+ * "..". */
+bool pr_emit_topic_is_valid(const char *topic);
+
 /* The daemon's `topic` key (borrowed for the emitter's life), or NULL. */
 const char *pr_emit_default_topic(const pr_emit_t *emit);
 

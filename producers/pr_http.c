@@ -536,7 +536,7 @@ static int prepare(pr_http_t *src, const char *topic, pr_http_body_t *b,
     if (rc != 0)
         return rc;
     int partitions = 0;
-    rc = pr_http_topic_name_is_valid(topic)
+    rc = pr_emit_topic_is_valid(topic)
              ? pr_http_topics_lookup(src->topics, topic, &partitions, err)
              : MW_ERR_NOT_FOUND;
     if (rc != 0) {

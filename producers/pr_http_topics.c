@@ -32,12 +32,12 @@
 #include "mw_hash.h"
 #include "mw_log.h"
 #include "mw_time.h"
+#include "pr_emit.h"
 #include "sr_proto.h"
 
 #define CACHE_MAX 256
 #define POS_TTL_MS 60000 /* partitions may be added: re-read now and then */
 #define NEG_TTL_MS 2000
-#define TOPIC_NAME_MAX 249
 
 typedef struct topic_entry {
     char *name; /* the index's key (borrowed by it) */
@@ -52,16 +52,6 @@ struct pr_http_topics {
     size_t cnt;
     mw_htab_t *index; /* name -> entry */
 };
-
-bool pr_http_topic_name_is_valid(const char *topic)
-{
-    size_t n = strlen(topic);
-    if (n == 0 || n > TOPIC_NAME_MAX || !strcmp(topic, ".") ||
-        !strcmp(topic, ".."))
-        return false;
-    return strspn(topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                         "0123456789._-") == n;
-}
 
 int pr_http_status(int code)
 {
@@ -269,7 +259,7 @@ void pr_http_topics_get_one(pr_http_topics_t *tc, struct evhttp_request *req,
     bk_topic_info_t *info = NULL;
     mw_err_t err;
     mw_err_clear(&err);
-    int rc = pr_http_topic_name_is_valid(topic)
+    int rc = pr_emit_topic_is_valid(topic)
                  ? bk_admin_describe_topic(tc->admin, topic, &info, &err)
                  : MW_ERR_NOT_FOUND;
     if (rc == MW_ERR_NOT_FOUND) {

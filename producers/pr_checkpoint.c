@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "mw_daemon.h"
+#include "mw_vec.h"
 
 #define PR_CKPT_DEFAULT_MAX (1u << 20)
 #define PR_CKPT_INITIAL_CAP 1024u
@@ -71,28 +72,29 @@ void pr_checkpoint_window_destroy(pr_checkpoint_window_t *win)
     free(win);
 }
 
-/* Doubles the ring, moving each live entry to its slot under the new mask
- * (slots depend on cap, so a plain realloc would scramble them). */
+/* Doubles the ring (mw_vec: a power of two stays one), then moves each
+ * live entry whose slot changes under the new mask: slots depend on cap,
+ * and entry s either keeps its slot or moves up by the old cap, into the
+ * new half, so no move overwrites a live entry.  A failure leaves the ring
+ * as it was (the arrays may be larger; cap is what counts). */
 static int window_grow(pr_checkpoint_window_t *win)
 {
-    size_t ncap = win->cap * 2;
-    uint64_t *noff = calloc(ncap, sizeof(*noff));
-    uint8_t *nack = calloc(ncap, sizeof(*nack));
+    size_t cap = win->cap, off_cap = cap, ack_cap = cap;
 
-    if (!noff || !nack) {
-        free(noff);
-        free(nack);
+    if (MW_VEC_RESERVE(&win->end_off, &off_cap, cap + 1) != 0 ||
+        MW_VEC_RESERVE(&win->acked, &ack_cap, cap + 1) != 0 ||
+        off_cap != 2 * cap || ack_cap != 2 * cap)
         return MW_ERR_NOMEM;
-    }
     for (uint64_t s = win->head_seq; s < win->next_seq; s++) {
-        noff[s & (ncap - 1)] = win->end_off[s & (win->cap - 1)];
-        nack[s & (ncap - 1)] = win->acked[s & (win->cap - 1)];
+        size_t from = (size_t)(s & (cap - 1));
+        size_t to = (size_t)(s & (2 * cap - 1));
+
+        if (to != from) {
+            win->end_off[to] = win->end_off[from];
+            win->acked[to] = win->acked[from];
+        }
     }
-    free(win->end_off);
-    free(win->acked);
-    win->end_off = noff;
-    win->acked = nack;
-    win->cap = ncap;
+    win->cap = 2 * cap;
     return 0;
 }
 

@@ -32,13 +32,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 
 #include "bk_producer.h"
 #include "mw_buf.h"
 #include "mw_log.h"
+#include "mw_time.h"
 #include "pr_emit_int.h"
 #include "av_jtext.h"
 #include "sr_frame.h"
@@ -92,14 +92,6 @@ struct pr_emit {
     uint64_t fail_log_cnt; /* delivery failures, for rate-limited logs */
 };
 
-static uint64_t pr_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---------------------------------------------------------------- topics */
 
 static mw_counter_t *pr_counter(pr_emit_t *emit, const char *name,
@@ -135,7 +127,7 @@ static void pr_topic_series(pr_emit_t *emit, pr_topic_t *t)
                                 "Events not yet acknowledged.", labels);
 }
 
-static bool pr_topic_valid(const char *name)
+bool pr_emit_topic_is_valid(const char *name)
 {
     size_t len = strlen(name);
 
@@ -228,7 +220,7 @@ static void pr_msg_unlink(pr_emit_t *emit, pr_msg_t *msg)
 static void pr_count_outcome(pr_emit_t *emit, pr_msg_t *msg, int code,
                              const char *reason)
 {
-    uint64_t now = pr_now_ms();
+    uint64_t now = (uint64_t)mw_time_mono_ms();
 
     if (code == 0) {
         mw_counter_inc(msg->topic->out);
@@ -290,10 +282,10 @@ static int pr_emit_configure(pr_emit_t *emit, const mw_conf_t *conf,
     const char *dlq = mw_conf_get_str(conf, "dlq.topic");
     long long max = mw_conf_get_int(conf, "max.inflight.bytes");
 
-    if (topic && *topic && !pr_topic_valid(topic))
+    if (topic && *topic && !pr_emit_topic_is_valid(topic))
         return mw_err_set(err, MW_ERR_CONFIG, "key 'topic': '%s' is not a "
                           "valid topic name ([a-zA-Z0-9._-], 1-249)", topic);
-    if (dlq && *dlq && !pr_topic_valid(dlq))
+    if (dlq && *dlq && !pr_emit_topic_is_valid(dlq))
         return mw_err_set(err, MW_ERR_CONFIG, "key 'dlq.topic': '%s' is not "
                           "a valid topic name ([a-zA-Z0-9._-], 1-249)", dlq);
     emit->topic = topic && *topic ? strdup(topic) : NULL;
@@ -421,6 +413,15 @@ void pr_emit_destroy(pr_emit_t *emit, int flush_timeout_ms)
 
 /* ----------------------------------------------------------------- sends */
 
+/* One encoded side of a record: bytes borrowed from the emitter's buffer
+ * until the next encode of that side (data NULL: no key / a tombstone),
+ * and the schema id they were framed with (0: none). */
+typedef struct pr_encoded {
+    const void *data;
+    size_t len;
+    uint32_t id;
+} pr_encoded_t;
+
 /* The fast path's key: Avro JSON text transcoded with the key schema, or
  * without one the bytes of a plain string literal.  MW_ERR_UNSUPPORTED for
  * anything else (the caller takes the jansson path). */
@@ -453,18 +454,18 @@ static bool pr_text_is_null(const char *t, size_t n)
     return n == 4 && memcmp(t, "null", 4) == 0;
 }
 
-/* Key bytes in emit->kbuf, or *data NULL for no key.  Without a key schema
- * a string key is its UTF-8 and any other JSON its compact text. */
+/* Key bytes in emit->kbuf, or out->data NULL for no key.  Without a key
+ * schema a string key is its UTF-8 and any other JSON its compact text. */
 static int pr_encode_key(pr_emit_t *emit, const char *topic,
-                         const pr_event_t *ev, const void **data,
-                         size_t *len, uint32_t *id, mw_err_t *err)
+                         const pr_event_t *ev, pr_encoded_t *out,
+                         mw_err_t *err)
 {
     const pr_emit_resolved_t *res = NULL;
     char *text;
     int rc;
 
-    *data = NULL;
-    *len = 0;
+    out->data = NULL;
+    out->len = 0;
     mw_buf_reset(emit->kbuf);
     if (ev->key_text ? pr_text_is_null(ev->key_text, ev->key_text_len)
                      : !ev->key || json_is_null(ev->key))
@@ -473,10 +474,10 @@ static int pr_encode_key(pr_emit_t *emit, const char *topic,
                                &ev->key_schema, &res, err) != 0)
         return err->code;
     if (ev->key_text) {
-        if (pr_encode_key_text(emit, res, ev, id, err) != 0)
+        if (pr_encode_key_text(emit, res, ev, &out->id, err) != 0)
             return err->code;
     } else if (res) {
-        *id = res->id;
+        out->id = res->id;
         if (sr_frame_encode(res->plan, res->id, ev->key, emit->kbuf, err))
             return mw_err_prefix(err, "key");
     } else if (json_is_string(ev->key)) {
@@ -492,21 +493,21 @@ static int pr_encode_key(pr_emit_t *emit, const char *topic,
         if (rc != 0)
             return mw_err_set(err, rc, "key too large");
     }
-    *data = mw_buf_data(emit->kbuf);
-    *len = mw_buf_len(emit->kbuf);
+    out->data = mw_buf_data(emit->kbuf);
+    out->len = mw_buf_len(emit->kbuf);
     return 0;
 }
 
-/* Value bytes in emit->vbuf (Confluent framing), *data NULL for a
+/* Value bytes in emit->vbuf (Confluent framing), out->data NULL for a
  * tombstone.  Serde messages name the JSON path ("$.price: ..."). */
 static int pr_encode_value(pr_emit_t *emit, const char *topic,
-                           const pr_event_t *ev, const void **data,
-                           size_t *len, uint32_t *id, mw_err_t *err)
+                           const pr_event_t *ev, pr_encoded_t *out,
+                           mw_err_t *err)
 {
     const pr_emit_resolved_t *res = NULL;
 
-    *data = NULL;
-    *len = 0;
+    out->data = NULL;
+    out->len = 0;
     mw_buf_reset(emit->vbuf);
     if (!ev->value && !ev->value_text)
         return 0;
@@ -516,7 +517,7 @@ static int pr_encode_value(pr_emit_t *emit, const char *topic,
     if (!res)
         return mw_err_set(err, MW_ERR_NOT_FOUND, "no value schema for topic "
                           "'%s'", topic);
-    *id = res->id;
+    out->id = res->id;
     if (ev->value_text) {
         if (sr_frame_write(emit->vbuf, res->id, err) != 0 ||
             av_jtext_encode(res->plan, ev->value_text, ev->value_text_len,
@@ -526,8 +527,8 @@ static int pr_encode_value(pr_emit_t *emit, const char *topic,
                                err) != 0) {
         return err->code;
     }
-    *data = mw_buf_data(emit->vbuf);
-    *len = mw_buf_len(emit->vbuf);
+    out->data = mw_buf_data(emit->vbuf);
+    out->len = mw_buf_len(emit->vbuf);
     return 0;
 }
 
@@ -565,7 +566,7 @@ static int pr_produce(pr_emit_t *emit, pr_topic_t *t, const bk_message_t *m,
     *msg = *proto;
     msg->topic = t;
     msg->bytes = bytes;
-    msg->sent_ms = pr_now_ms();
+    msg->sent_ms = (uint64_t)mw_time_mono_ms();
     rc = bk_producer_send(emit->prod, m, msg, err);
     if (rc != 0) {
         free(msg);
@@ -589,16 +590,24 @@ static int pr_produce(pr_emit_t *emit, pr_topic_t *t, const bk_message_t *m,
     return 0;
 }
 
-/* The topic an event goes to, validated, and its stats entry. */
-static int pr_route(pr_emit_t *emit, const char *topic, pr_topic_t **t,
-                    mw_err_t *err)
+/* MW_ERR_INVALID unless topic is set and a legal name. */
+static int pr_topic_check(const char *topic, mw_err_t *err)
 {
     if (!topic)
         return mw_err_set(err, MW_ERR_INVALID, "no topic: the event names "
                           "none and the `topic` key is not set");
-    if (!pr_topic_valid(topic))
+    if (!pr_emit_topic_is_valid(topic))
         return mw_err_set(err, MW_ERR_INVALID, "'%s' is not a valid topic "
                           "name ([a-zA-Z0-9._-], 1-249 characters)", topic);
+    return 0;
+}
+
+/* The topic an event goes to, validated, and its stats entry. */
+static int pr_route(pr_emit_t *emit, const char *topic, pr_topic_t **t,
+                    mw_err_t *err)
+{
+    if (pr_topic_check(topic, err) != 0)
+        return err->code;
     if (bk_producer_check_fatal(emit->prod, err) != 0)
         return err->code;
     if (emit->closing)
@@ -636,6 +645,7 @@ int pr_emit_send(pr_emit_t *emit, const pr_event_t *ev, pr_emit_done_cb *done,
     bk_message_t m = {.topic = topic, .partition = ev->partition,
                       .headers = hdrs};
     pr_topic_t *t = NULL;
+    pr_encoded_t key = {0}, value = {0};
     pr_event_t keyed;
     int rc;
 
@@ -647,23 +657,25 @@ int pr_emit_send(pr_emit_t *emit, const pr_event_t *ev, pr_emit_done_cb *done,
     if (ev->value_text && ev->key_member) {
         /* Value first: only a transcoded value makes the short key scan
          * (av_jtext_member_first) give jansson's answer. */
-        if (pr_encode_value(emit, topic, ev, &m.value, &m.value_len,
-                            &proto.value_id, err) != 0)
+        if (pr_encode_value(emit, topic, ev, &value, err) != 0)
             return pr_encode_failed(t, ev, err->code);
         keyed = *ev;
         if (av_jtext_member_first(ev->value_text, ev->value_text_len,
                                   ev->key_member, &keyed.key_text,
                                   &keyed.key_text_len) != 0)
             return mw_err_set(err, MW_ERR_UNSUPPORTED, "key: slow path");
-        if (pr_encode_key(emit, topic, &keyed, &m.key, &m.key_len,
-                          &proto.key_id, err) != 0)
+        if (pr_encode_key(emit, topic, &keyed, &key, err) != 0)
             return pr_encode_failed(t, ev, err->code);
-    } else if (pr_encode_key(emit, topic, ev, &m.key, &m.key_len,
-                             &proto.key_id, err) != 0 ||
-               pr_encode_value(emit, topic, ev, &m.value, &m.value_len,
-                               &proto.value_id, err) != 0) {
+    } else if (pr_encode_key(emit, topic, ev, &key, err) != 0 ||
+               pr_encode_value(emit, topic, ev, &value, err) != 0) {
         return pr_encode_failed(t, ev, err->code);
     }
+    m.key = key.data;
+    m.key_len = key.len;
+    m.value = value.data;
+    m.value_len = value.len;
+    proto.key_id = key.id;
+    proto.value_id = value.id;
     if (m.partition < 0)
         m.partition = BK_PARTITION_ANY;
     m.header_cnt = pr_add_header(hdrs, 0, "mesh.source", ev->source);
@@ -685,42 +697,38 @@ int pr_emit_check(pr_emit_t *emit, const pr_event_t *ev,
 {
     mw_err_t local = {0};
     const char *topic = ev->topic ? ev->topic : emit->topic;
-    uint32_t kid = 0, vid = 0;
-    const void *data;
-    size_t len;
+    pr_encoded_t key = {0}, value = {0};
 
     if (!err)
         err = &local;
     mw_err_clear(err);
-    if (!topic)
-        return mw_err_set(err, MW_ERR_INVALID, "no topic: the event names "
-                          "none and the `topic` key is not set");
-    if (!pr_topic_valid(topic))
-        return mw_err_set(err, MW_ERR_INVALID, "'%s' is not a valid topic "
-                          "name ([a-zA-Z0-9._-], 1-249 characters)", topic);
-    if (pr_encode_key(emit, topic, ev, &data, &len, &kid, err) != 0 ||
-        pr_encode_value(emit, topic, ev, &data, &len, &vid, err) != 0)
+    if (pr_topic_check(topic, err) != 0)
+        return err->code;
+    if (pr_encode_key(emit, topic, ev, &key, err) != 0 ||
+        pr_encode_value(emit, topic, ev, &value, err) != 0)
         return err->code;
     if (key_schema_id)
-        *key_schema_id = kid;
+        *key_schema_id = key.id;
     if (value_schema_id)
-        *value_schema_id = vid;
+        *value_schema_id = value.id;
     return 0;
 }
 
-int pr_emit_dead_letter(pr_emit_t *emit, const char *topic, const void *raw,
-                        size_t raw_len, const char *reason,
-                        const pr_event_t *origin, pr_emit_done_cb *done,
-                        void *ctx, mw_err_t *err)
+int pr_emit_dead_letter(pr_emit_t *emit, const pr_dead_letter_t *dl,
+                        pr_emit_done_cb *done, void *ctx, mw_err_t *err)
 {
     mw_err_t local = {0};
-    const char *orig = topic ? topic : origin && origin->topic ? origin->topic
-                                                               : emit->topic;
+    const pr_event_t *origin = dl->origin;
+    const char *reason = dl->reason;
+    const char *orig = dl->topic                      ? dl->topic
+                       : origin && origin->topic ? origin->topic
+                                                 : emit->topic;
     char dlq[PR_TOPIC_MAX + 8];
     pr_msg_t proto = {.done = done, .ctx = ctx};
     bk_header_t hdrs[PR_HEADERS_MAX];
     bk_message_t m = {.topic = dlq, .partition = BK_PARTITION_ANY,
-                      .value = raw, .value_len = raw_len, .headers = hdrs};
+                      .value = dl->raw, .value_len = dl->raw_len,
+                      .headers = hdrs};
     pr_topic_t *t = NULL, *ot = NULL;
 
     if (!err)
@@ -770,7 +778,7 @@ size_t pr_emit_max_inflight_bytes(const pr_emit_t *emit)
 
 bool pr_emit_is_degraded(const pr_emit_t *emit)
 {
-    uint64_t now = pr_now_ms();
+    uint64_t now = (uint64_t)mw_time_mono_ms();
 
     /* librdkafka reports "all brokers down" but never "back up"; the flag
      * only clears on a delivery or a statistics report.  So it counts only

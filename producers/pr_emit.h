@@ -133,14 +133,23 @@ int pr_emit_check(pr_emit_t *emit, const pr_event_t *ev,
                   uint32_t *key_schema_id, uint32_t *value_schema_id,
                   mw_err_t *err);
 
-/* Sends raw bytes that could not become an event to the dead-letter topic
- * (dlq.topic, default "<topic>.dlq") with headers mesh.error (reason),
- * mesh.source, mesh.position and any extra (name, value) pairs;
- * done as for pr_emit_send. */
-int pr_emit_dead_letter(pr_emit_t *emit, const char *topic, const void *raw,
-                        size_t raw_len, const char *reason,
-                        const pr_event_t *origin, pr_emit_done_cb *done,
-                        void *ctx, mw_err_t *err);
+/* Raw input that could not become an event.  Every pointer borrowed for
+ * the duration of pr_emit_dead_letter. */
+typedef struct pr_dead_letter {
+    const char *topic;        /* meant for; NULL: origin's, else `topic` */
+    const void *raw;
+    size_t raw_len;
+    const char *reason;       /* why: the mesh.error header */
+    const pr_event_t *origin; /* its source, position, traceparent; or
+                               * NULL */
+} pr_dead_letter_t;
+
+/* Sends dl's raw bytes to the dead-letter topic (dlq.topic, default
+ * "<topic>.dlq") with headers mesh.error (reason), mesh.topic, and the
+ * origin's mesh.source, mesh.position and traceparent; done as for
+ * pr_emit_send. */
+int pr_emit_dead_letter(pr_emit_t *emit, const pr_dead_letter_t *dl,
+                        pr_emit_done_cb *done, void *ctx, mw_err_t *err);
 
 /* Registers the callback run once room is available again after
  * MW_ERR_FULL (one per emitter; NULL clears). */
@@ -158,6 +167,10 @@ bool pr_emit_is_degraded(const pr_emit_t *emit);
  * (idempotence broken, authorization): the daemon shuts down and exits 1.
  * 0 otherwise. */
 int pr_emit_check_fatal(const pr_emit_t *emit, mw_err_t *err);
+
+/* True for a legal Kafka topic name: [a-zA-Z0-9._-]{1,249}, not "." or
+ * "..". */
+bool pr_emit_topic_is_valid(const char *topic);
 
 /* The daemon's `topic` key (borrowed for the emitter's life), or NULL. */
 const char *pr_emit_default_topic(const pr_emit_t *emit);

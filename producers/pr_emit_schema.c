@@ -1,7 +1,7 @@
 /*
  * pr_emit_schema: which registered schema the key and the value of an
  * event are encoded with, resolved once per (topic, side, reference) and
- * then served from a small hash table.
+ * then served from a hash table (mw_htab).
  *
  * Order of precedence for one side:
  *   1. what the event names (pr_schema_ref_t): an id, an inline schema
@@ -31,12 +31,12 @@
 #include <string.h>
 
 #include "mw_buf.h"
+#include "mw_hash.h"
 #include "mw_log.h"
 #include "sr_client.h"
 
 #define PR_COMPONENT "emit"
 #define PR_REGISTRY_TIMEOUT_MS 10000
-#define PR_SCHEMA_BUCKETS 256
 #define PR_SCHEMA_MAX_ENTRIES 4096
 #define PR_SUBJECT_MAX 512
 
@@ -47,9 +47,8 @@ typedef enum pr_strategy {
 } pr_strategy_t;
 
 typedef struct pr_schema_entry {
-    struct pr_schema_entry *next;
-    uint64_t hash;
-    char *key;
+    char *key; /* the table's key (borrowed by it) */
+    size_t key_len;
     pr_emit_resolved_t res; /* res.schema NULL: raw key */
 } pr_schema_entry_t;
 
@@ -62,8 +61,7 @@ struct pr_emit_schema {
     uint32_t value_id;                /* value.schema.id, 0 when unset */
     int value_version;                /* value.schema.version, 0 = latest */
     mw_buf_t *keybuf;                 /* lookup key, reused */
-    pr_schema_entry_t *buckets[PR_SCHEMA_BUCKETS];
-    size_t entry_cnt;
+    mw_htab_t *entries;               /* cache key -> pr_schema_entry_t */
     /* The last lookup per side made with a zeroed reference (the daemon's
      * own keys decide the schema: every file line, most HTTP records).
      * Building and hashing the cache key cost ~8 % of a file line's time,
@@ -77,15 +75,6 @@ struct pr_emit_schema {
 const char *pr_emit_side_name(pr_emit_side_t side)
 {
     return side == PR_EMIT_SIDE_KEY ? "key" : "value";
-}
-
-static uint64_t pr_hash(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)s[i]) * 1099511628211ULL;
-    return h;
 }
 
 /* ---------------------------------------------------------- configuration */
@@ -154,7 +143,8 @@ pr_emit_schema_t *pr_emit_schema_new(const mw_conf_t *conf, mw_err_t *err)
     }
     sch->plans = av_serde_cache_new(0, err);
     sch->keybuf = mw_buf_new(0);
-    if (!sch->plans || !sch->keybuf) {
+    sch->entries = mw_htab_new(PR_SCHEMA_MAX_ENTRIES);
+    if (!sch->plans || !sch->keybuf || !sch->entries) {
         mw_err_set(err, MW_ERR_NOMEM, "out of memory for the schema cache");
         goto fail;
     }
@@ -166,20 +156,20 @@ fail:
 
 void pr_emit_schema_destroy(pr_emit_schema_t *sch)
 {
+    size_t pos = 0;
+    void *val;
+
     if (!sch)
         return;
-    for (size_t b = 0; b < PR_SCHEMA_BUCKETS; b++) {
-        pr_schema_entry_t *e = sch->buckets[b];
+    while (sch->entries &&
+           mw_htab_next(sch->entries, &pos, NULL, NULL, &val)) {
+        pr_schema_entry_t *e = val;
 
-        while (e) {
-            pr_schema_entry_t *next = e->next;
-
-            av_schema_release(e->res.schema);
-            free(e->key);
-            free(e);
-            e = next;
-        }
+        av_schema_release(e->res.schema);
+        free(e->key);
+        free(e);
     }
+    mw_htab_destroy(sch->entries);
     /* Plans keep their schemas: the cache goes before the client. */
     av_serde_cache_destroy(sch->plans);
     sr_client_destroy(sch->client);
@@ -224,12 +214,14 @@ static int pr_by_subject(pr_emit_schema_t *sch, const char *subject,
     return 0;
 }
 
-/* The strategy's subject for side; fullname is the schema's record name
- * (NULL when unknown).  MW_ERR_NOT_FOUND when the strategy needs a name. */
+/* The strategy's subject for side, into out; fullname is the schema's
+ * record name (NULL when unknown).  MW_ERR_NOT_FOUND when the strategy
+ * needs a name. */
 static int pr_strategy_subject(const pr_emit_schema_t *sch, const char *topic,
                                pr_emit_side_t side, const char *fullname,
-                               char *out, size_t size, mw_err_t *err)
+                               char out[PR_SUBJECT_MAX], mw_err_t *err)
 {
+    const size_t size = PR_SUBJECT_MAX;
     int n;
 
     if (sch->strategy == PR_STRATEGY_TOPIC)
@@ -273,8 +265,7 @@ static int pr_inline(pr_emit_schema_t *sch, const char *topic,
     if (ref->subject)
         rc = snprintf(subject, sizeof(subject), "%s", ref->subject) < 0;
     else
-        rc = pr_strategy_subject(sch, topic, side, name, subject,
-                                 sizeof(subject), err);
+        rc = pr_strategy_subject(sch, topic, side, name, subject, err);
     av_schema_release(parsed);
     if (rc != 0)
         return err ? err->code : MW_ERR_INVALID;
@@ -317,8 +308,7 @@ static int pr_fetch(pr_emit_schema_t *sch, const char *topic,
                              res, err);
     if (side == PR_EMIT_SIDE_KEY)
         return 0;
-    if (pr_strategy_subject(sch, topic, side, NULL, subject, sizeof(subject),
-                            err) != 0)
+    if (pr_strategy_subject(sch, topic, side, NULL, subject, err) != 0)
         return err ? err->code : MW_ERR_NOT_FOUND;
     return pr_by_subject(sch, subject, 0, res, err);
 }
@@ -337,36 +327,39 @@ static int pr_cache_key(pr_emit_schema_t *sch, const char *topic,
                           ref->schema ? ref->schema : "");
 }
 
-static pr_schema_entry_t *pr_cache_find(pr_emit_schema_t *sch, uint64_t hash)
+static pr_schema_entry_t *pr_cache_find(pr_emit_schema_t *sch)
 {
-    const char *key = mw_buf_data(sch->keybuf);
-
-    for (pr_schema_entry_t *e = sch->buckets[hash % PR_SCHEMA_BUCKETS]; e;
-         e = e->next)
-        if (e->hash == hash && !strcmp(e->key, key))
-            return e;
-    return NULL;
+    return mw_htab_get(sch->entries, mw_buf_data(sch->keybuf),
+                       mw_buf_len(sch->keybuf));
 }
 
-static int pr_cache_add(pr_emit_schema_t *sch, uint64_t hash,
-                        const pr_emit_resolved_t *res,
+static int pr_cache_add(pr_emit_schema_t *sch, const pr_emit_resolved_t *res,
                         pr_schema_entry_t **out, mw_err_t *err)
 {
     pr_schema_entry_t *e;
+    int rc;
 
-    if (sch->entry_cnt >= PR_SCHEMA_MAX_ENTRIES)
+    if (mw_htab_cnt(sch->entries) >= PR_SCHEMA_MAX_ENTRIES)
         return mw_err_set(err, MW_ERR_FULL, "more than %d distinct schema "
                           "references", PR_SCHEMA_MAX_ENTRIES);
     e = calloc(1, sizeof(*e));
-    if (!e || !(e->key = strdup(mw_buf_data(sch->keybuf)))) {
+    if (e) {
+        e->key_len = mw_buf_len(sch->keybuf);
+        e->key = malloc(e->key_len + 1);
+    }
+    if (!e || !e->key) {
         free(e);
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory for a schema");
     }
-    e->hash = hash;
+    memcpy(e->key, mw_buf_data(sch->keybuf), e->key_len);
+    e->key[e->key_len] = '\0';
     e->res = *res;
-    e->next = sch->buckets[hash % PR_SCHEMA_BUCKETS];
-    sch->buckets[hash % PR_SCHEMA_BUCKETS] = e;
-    sch->entry_cnt++;
+    rc = mw_htab_put(sch->entries, e->key, e->key_len, e, NULL);
+    if (rc != 0) {
+        free(e->key);
+        free(e);
+        return mw_err_set(err, rc, "out of memory for a schema");
+    }
     *out = e;
     return 0;
 }
@@ -394,7 +387,6 @@ int pr_emit_schema_resolve(pr_emit_schema_t *sch, const char *topic,
 {
     pr_emit_resolved_t res = {0};
     pr_schema_entry_t *e;
-    uint64_t hash;
 
     *out = NULL;
     if (pr_ref_is_default(ref) && sch->last[side].entry &&
@@ -406,8 +398,7 @@ int pr_emit_schema_resolve(pr_emit_schema_t *sch, const char *topic,
     if (pr_cache_key(sch, topic, side, ref) != 0)
         return mw_err_set(err, MW_ERR_FULL, "%s schema reference too large",
                           pr_emit_side_name(side));
-    hash = pr_hash(mw_buf_data(sch->keybuf), mw_buf_len(sch->keybuf));
-    e = pr_cache_find(sch, hash);
+    e = pr_cache_find(sch);
     if (e) {
         pr_remember(sch, topic, side, ref, e);
         *out = e->res.schema ? &e->res : NULL;
@@ -424,7 +415,7 @@ int pr_emit_schema_resolve(pr_emit_schema_t *sch, const char *topic,
         mw_log_info(PR_COMPONENT, "schema resolved", "topic=%s side=%s id=%"
                     PRIu32, topic, pr_emit_side_name(side), res.id);
     }
-    if (pr_cache_add(sch, hash, &res, &e, err) != 0) {
+    if (pr_cache_add(sch, &res, &e, err) != 0) {
         av_schema_release(res.schema);
         return err ? err->code : MW_ERR_FULL;
     }

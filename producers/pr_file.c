@@ -39,12 +39,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "mw_log.h"
+#include "mw_time.h"
+#include "mw_vec.h"
 #include "av_jtext.h"
 
 static void file_pump(pr_file_src_t *src);
@@ -60,14 +61,6 @@ static void schedule_pump(pr_file_src_t *src)
 }
 
 /* ------------------------------------------------------------ helpers */
-
-uint64_t pr_file_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* Offset in the file of buf[i]. */
 static uint64_t reader_off(const pr_file_reader_t *r, size_t i)
@@ -227,13 +220,15 @@ static send_outcome_t send_line(pr_file_reader_t *r, const pr_event_t *ev,
     }
     ctx->src = src;
     ctx->win = r->win;
-    if (reason)
-        rc = pr_emit_dead_letter(src->emit, src->topic, raw,
-                                 raw_len < PR_FILE_DLQ_MAX_BYTES
-                                     ? raw_len
-                                     : PR_FILE_DLQ_MAX_BYTES,
-                                 reason, ev, line_done, ctx, &err);
-    else
+    if (reason) {
+        pr_dead_letter_t dl = {
+            .topic = src->topic, .raw = raw,
+            .raw_len = raw_len < PR_FILE_DLQ_MAX_BYTES ? raw_len
+                                                       : PR_FILE_DLQ_MAX_BYTES,
+            .reason = reason, .origin = ev};
+
+        rc = pr_emit_dead_letter(src->emit, &dl, line_done, ctx, &err);
+    } else
         rc = pr_emit_send(src->emit, ev, line_done, ctx, &err);
     if (rc == 0) {
         src->outstanding++;
@@ -463,7 +458,8 @@ static bool reader_lines(pr_file_reader_t *r, size_t *budget, bool at_eof)
 }
 
 /* Makes room for one more read: moves the unconsumed tail to the front and
- * grows up to max_line + one chunk. */
+ * grows (doubling, mw_vec) while the buffer is under max_line + one chunk,
+ * so a buffer never passes twice that. */
 static bool reader_room(pr_file_reader_t *r)
 {
     size_t need;
@@ -476,15 +472,8 @@ static bool reader_room(pr_file_reader_t *r)
     if (r->cap - r->end >= PR_FILE_CHUNK / 2)
         return true;
     need = r->src->max_line + PR_FILE_CHUNK;
-    if (r->cap < need) {
-        size_t ncap = r->cap * 2 < need ? r->cap * 2 : need;
-        char *nbuf = realloc(r->buf, ncap);
-
-        if (!nbuf)
-            return false;
-        r->buf = nbuf;
-        r->cap = ncap;
-    }
+    if (r->cap < need && MW_VEC_RESERVE(&r->buf, &r->cap, r->cap + 1) != 0)
+        return false;
     return r->cap > r->end;
 }
 
@@ -611,6 +600,64 @@ static void file_tick_cb(evutil_socket_t fd, short what, void *opaque)
 
 /* ----------------------------------------------------------- the ops */
 
+static const char *const file_formats[] = {"jsonl", "envelope", NULL};
+_Static_assert(PR_FILE_JSONL == 0 && PR_FILE_ENVELOPE == 1,
+               "file_formats follows pr_file_format_t");
+
+/* The file source's keys (their values are checked by mw_conf; the
+ * checkpoint.* keys are the file source's too). */
+static const mw_conf_key_t file_keys[] = {
+    {.name = "file.paths", .type = MW_CONF_STR,
+     .doc = "source=file: comma-separated files to tail, '-' for stdin."},
+    {.name = "file.format", .type = MW_CONF_ENUM, .dflt = "jsonl",
+     .allowed = file_formats,
+     .doc = "source=file: jsonl (each line is the value) or envelope (each "
+            "line is {\"key\":...,\"value\":...})."},
+    {.name = "file.key.field", .type = MW_CONF_STR,
+     .doc = "source=file, jsonl: the value's field used as the record key."},
+    {.name = "file.poll.ms", .type = MW_CONF_INT, .dflt = "100", .min = 1,
+     .max = 60000,
+     .doc = "source=file: how often files are checked for new data, "
+            "rotation and truncation."},
+    {.name = "file.max.line.bytes", .type = MW_CONF_INT, .dflt = "1048576",
+     .min = 16, .max = 67108864,
+     .doc = "source=file: longest line; a longer one is cut and sent to the "
+            "dead-letter topic."},
+    {.name = "file.max.inflight.lines", .type = MW_CONF_INT,
+     .dflt = "100000", .min = 1, .max = 1048576,
+     .doc = "source=file: lines per file sent and not yet acknowledged "
+            "(bounds the duplicates after a crash)."},
+    {.name = "checkpoint.dir", .type = MW_CONF_STR,
+     .dflt = "./.mesh/producer",
+     .doc = "source=file: directory of the durable per-file checkpoints "
+            "(created when missing)."},
+    {.name = "checkpoint.interval.ms", .type = MW_CONF_INT, .dflt = "200",
+     .min = 0, .max = 3600000,
+     .doc = "source=file: the checkpoint is saved at least this often while "
+            "lines are acknowledged."},
+    {.name = "checkpoint.lines", .type = MW_CONF_INT, .dflt = "20000",
+     .min = 1, .max = 100000000,
+     .doc = "source=file: the checkpoint is also saved once this many lines "
+            "were acknowledged since the last save."},
+};
+
+/* Cross-key checks when source=file: the events need a topic (the
+ * program's `topic` key), and there must be something to read. */
+static int file_check(const mw_conf_t *conf, mw_err_t *err)
+{
+    const char *topic = mw_conf_get_str(conf, "topic");
+    const char *paths = mw_conf_get_str(conf, "file.paths");
+
+    if (!(topic && *topic))
+        return mw_err_set(err, MW_ERR_CONFIG, "key 'topic': required with "
+                          "source=file");
+    if (!(paths && *paths))
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "file.paths: required with source=file (comma-"
+                          "separated paths, '-' for stdin)");
+    return 0;
+}
+
 static int file_start(void *state, mw_err_t *err)
 {
     pr_file_src_t *src = state;
@@ -626,7 +673,7 @@ static int file_start(void *state, mw_err_t *err)
     if (!src->tick || !src->cont || event_add(src->tick, &tv) != 0)
         return mw_err_set(err, MW_ERR_NOMEM, "file source: cannot add events");
     pr_emit_set_room_cb(src->emit, file_room_cb, src);
-    src->last_save_ms = pr_file_now_ms();
+    src->last_save_ms = (uint64_t)mw_time_mono_ms();
     schedule_pump(src);
     mw_log_info(PR_FILE_COMP, "file source started", "files=%zu format=%s",
                 src->path_cnt,
@@ -666,10 +713,10 @@ static bool file_health(void *state, char *reason, size_t reason_size)
     return true;
 }
 
-/* Final checkpoint, then closes everything.  Lines still in flight keep
- * their context; pr_main destroys the emitter (which flushes and runs the
- * last callbacks) before the source. */
-static void file_destroy(void *state)
+/* Final checkpoint, then closes everything.  pr_main flushes the emitter
+ * (which runs the last done callbacks) before it closes the source, so the
+ * checkpoint sees every outcome. */
+static void file_close(void *state)
 {
     pr_file_src_t *src = state;
 
@@ -677,8 +724,6 @@ static void file_destroy(void *state)
         return;
     if (src->tick)
         pr_file_checkpoint_maybe(src, true);
-    /* The emitter is gone already (destroyed first, see above): no call
-     * into it here. */
     if (src->tick)
         event_free(src->tick);
     if (src->cont)
@@ -697,11 +742,15 @@ static void file_destroy(void *state)
 }
 
 const pr_source_ops_t pr_source_file_ops = {
-    .name = "file",
-    .create = pr_file_create,
+    .conf = {.name = "file",
+             .doc = "tails JSON-lines files",
+             .keys = file_keys,
+             .key_cnt = sizeof(file_keys) / sizeof(*file_keys),
+             .check = file_check},
+    .open = pr_file_open,
     .start = file_start,
     .stop = file_stop,
     .is_drained = file_is_drained,
     .health = file_health,
-    .destroy = file_destroy,
+    .close = file_close,
 };

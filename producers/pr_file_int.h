@@ -1,9 +1,9 @@
 /*
  * pr_file_int.h: declarations shared by the file source's two files:
  * pr_file.c (reading lines, sending them, the acks, the loop events, the
- * ops table) and pr_file_watch.c (configuration, opening and resuming
- * files from the checkpoint, rotation and truncation, saving checkpoints,
- * lag).  Not for use outside the file source.
+ * keys and the ops table) and pr_file_watch.c (reading the configuration,
+ * opening and resuming files from the checkpoint, rotation and truncation,
+ * saving checkpoints, lag).  Not for use outside the file source.
  *
  * Thread: the daemon's loop thread, everything.
  */
@@ -118,7 +118,6 @@ struct pr_file_src {
 };
 
 /* pr_file.c */
-uint64_t pr_file_now_ms(void);
 pr_file_reader_t *pr_file_reader_new(pr_file_src_t *src, size_t idx,
                                      const char *path, int fd,
                                      uint64_t offset);
@@ -127,8 +126,8 @@ void pr_file_reader_free(pr_file_reader_t *r);
 void pr_file_reader_append(pr_file_src_t *src, pr_file_reader_t *r);
 
 /* pr_file_watch.c */
-void *pr_file_create(struct event_base *base, const mw_conf_t *conf,
-                     pr_emit_t *emit, mw_metrics_t *metrics, mw_err_t *err);
+/* The ops' open: reads the keys (declared in pr_file.c). */
+void *pr_file_open(const pr_source_env_t *env, mw_err_t *err);
 void pr_file_conf_free(pr_file_src_t *src);
 int pr_file_open_all(pr_file_src_t *src, mw_err_t *err);
 void pr_file_watch(pr_file_src_t *src);

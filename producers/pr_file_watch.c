@@ -29,28 +29,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mw_daemon.h"
 #include "mw_log.h"
-
-#define PR_FILE_DEFAULT_MAX_LINE (1024 * 1024)
-#define PR_FILE_DEFAULT_INFLIGHT 100000
-#define PR_FILE_DEFAULT_CKPT_MS 200
-#define PR_FILE_DEFAULT_CKPT_LINES 20000
+#include "mw_time.h"
 
 /* ------------------------------------------------------ configuration */
 
-/* Keys of the file source: declared in pr_main.c's table; a key this
- * build's table lacks reads as its default (mw_conf asserts on unknown
- * keys, so look before asking). */
-static long long conf_int(const mw_conf_t *conf, const char *key,
-                          long long dflt)
-{
-    return mw_conf_origin(conf, key) ? mw_conf_get_int(conf, key) : dflt;
-}
-
+/* The file source's keys are declared in pr_file.c's table, so mw_conf
+ * checked every value against its bounds and file_check the cross-key
+ * rules before open; an empty string reads as unset. */
 static const char *conf_str(const mw_conf_t *conf, const char *key)
 {
-    const char *v = mw_conf_origin(conf, key) ? mw_conf_get_str(conf, key)
-                                              : NULL;
+    const char *v = mw_conf_get_str(conf, key);
 
     return v && *v ? v : NULL;
 }
@@ -131,36 +121,15 @@ static int parse_paths(pr_file_src_t *src, const char *list, mw_err_t *err)
     return 0;
 }
 
-static int conf_numbers(pr_file_src_t *src, const mw_conf_t *conf,
-                        mw_err_t *err)
+static void conf_numbers(pr_file_src_t *src, const mw_conf_t *conf)
 {
-    long long poll = conf_int(conf, "file.poll.ms", 100);
-    long long line = conf_int(conf, "file.max.line.bytes",
-                              PR_FILE_DEFAULT_MAX_LINE);
-    long long inflight = conf_int(conf, "file.max.inflight.lines",
-                                  PR_FILE_DEFAULT_INFLIGHT);
-    long long ms = conf_int(conf, "checkpoint.interval.ms",
-                            PR_FILE_DEFAULT_CKPT_MS);
-    long long lines = conf_int(conf, "checkpoint.lines",
-                               PR_FILE_DEFAULT_CKPT_LINES);
-
-    if (poll < 1 || poll > 60000)
-        return mw_err_set(err, MW_ERR_CONFIG,
-                          "file.poll.ms: %lld is not in 1..60000", poll);
-    if (line < 16 || line > 64LL * 1024 * 1024)
-        return mw_err_set(err, MW_ERR_CONFIG,
-                          "file.max.line.bytes: %lld is not in 16..64 MiB",
-                          line);
-    if (inflight < 1 || ms < 0 || lines < 1)
-        return mw_err_set(err, MW_ERR_CONFIG,
-                          "file.max.inflight.lines, checkpoint.interval.ms "
-                          "and checkpoint.lines must be positive");
-    src->poll_ms = (long)poll;
-    src->max_line = (size_t)line;
-    src->max_inflight_lines = (size_t)inflight;
-    src->ckpt_interval_ms = (long)ms;
-    src->ckpt_lines = (uint64_t)lines;
-    return 0;
+    src->poll_ms = (long)mw_conf_get_int(conf, "file.poll.ms");
+    src->max_line = (size_t)mw_conf_get_int(conf, "file.max.line.bytes");
+    src->max_inflight_lines =
+        (size_t)mw_conf_get_int(conf, "file.max.inflight.lines");
+    src->ckpt_interval_ms =
+        (long)mw_conf_get_int(conf, "checkpoint.interval.ms");
+    src->ckpt_lines = (uint64_t)mw_conf_get_int(conf, "checkpoint.lines");
 }
 
 static int conf_checkpoint(pr_file_src_t *src, const mw_conf_t *conf,
@@ -185,36 +154,24 @@ static int conf_checkpoint(pr_file_src_t *src, const mw_conf_t *conf,
     return 0;
 }
 
-void *pr_file_create(struct event_base *base, const mw_conf_t *conf,
-                     pr_emit_t *emit, mw_metrics_t *metrics, mw_err_t *err)
+void *pr_file_open(const pr_source_env_t *env, mw_err_t *err)
 {
+    const mw_conf_t *conf = env->conf;
+    mw_metrics_t *metrics = env->metrics;
     pr_file_src_t *src = calloc(1, sizeof(*src));
-    const char *paths = conf_str(conf, "file.paths");
-    const char *fmt = conf_str(conf, "file.format");
 
     if (!src) {
         mw_err_set(err, MW_ERR_NOMEM, "file source: out of memory");
         return NULL;
     }
-    src->base = base;
-    src->emit = emit;
+    src->base = env->base;
+    src->emit = env->emit;
     src->metrics = metrics;
     src->topic = conf_str(conf, "topic");
     src->key_field = conf_str(conf, "file.key.field");
-    src->format = fmt && strcasecmp(fmt, "envelope") == 0 ? PR_FILE_ENVELOPE
-                                                          : PR_FILE_JSONL;
-    if (fmt && src->format == PR_FILE_JSONL && strcasecmp(fmt, "jsonl")) {
-        mw_err_set(err, MW_ERR_CONFIG,
-                   "file.format: '%s' is not jsonl or envelope", fmt);
-        goto fail;
-    }
-    if (!paths) {
-        mw_err_set(err, MW_ERR_CONFIG,
-                   "file.paths: required with source=file (comma-separated "
-                   "paths, '-' for stdin)");
-        goto fail;
-    }
-    if (parse_paths(src, paths, err) != 0 || conf_numbers(src, conf, err) ||
+    src->format = (pr_file_format_t)mw_conf_get_enum(conf, "file.format");
+    conf_numbers(src, conf);
+    if (parse_paths(src, conf_str(conf, "file.paths"), err) != 0 ||
         conf_checkpoint(src, conf, err) != 0)
         goto fail;
     src->ckpt_saves = mw_metrics_counter(metrics,
@@ -382,18 +339,8 @@ static int ckpt_dir_create(const char *file, mw_err_t *err)
     if (!(slash = strrchr(dir, '/')) || slash == dir)
         return 0;
     *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-            return mw_err_set(err, MW_ERR_IO, "checkpoint.dir: cannot create "
-                              "'%s': %s", dir, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return mw_err_set(err, MW_ERR_IO, "checkpoint.dir: cannot create "
-                          "'%s': %s", dir, strerror(errno));
+    if (mw_daemon_mkdirs(dir, err) != 0)
+        return mw_err_prefix(err, "checkpoint.dir");
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return mw_err_set(err, MW_ERR_IO, "checkpoint.dir: '%s' is not a "
                           "directory", dir);
@@ -582,7 +529,7 @@ static void checkpoint_save(pr_file_src_t *src, uint64_t now)
  * were acknowledged since the last save (force: whenever it changed). */
 void pr_file_checkpoint_maybe(pr_file_src_t *src, bool force)
 {
-    uint64_t now = pr_file_now_ms();
+    uint64_t now = (uint64_t)mw_time_mono_ms();
 
     if (!src->ckpt_file || !src->dirty)
         return;

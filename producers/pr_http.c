@@ -25,7 +25,7 @@
  *      does: a client that hangs up leaves evhttp's request detached (evhttp
  *      frees it when we reply), never freed under us.  Our state is freed
  *      only when its hold count drops to zero, outside the sending loop.
- *   5. After destroy, requests still in flight keep the source's struct
+ *   5. After close, requests still in flight keep the source's struct
  *      alive (zombie) until their last callback; nothing else is touched.
  *
  * Every accepted content type carries Avro's JSON encoding: Meshwork topics
@@ -41,7 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -50,12 +49,12 @@
 
 #include "mw_http.h"
 #include "mw_log.h"
+#include "mw_time.h"
 #include "pr_emit.h"
 #include "pr_http_int.h"
 #include "sr_proto.h"
 #include "av_schema.h"
 
-#define BODY_MAX_DEFAULT (10 * 1024 * 1024)
 #define TRACEPARENT_MAX 256
 #define POSITION_MAX 48
 
@@ -81,11 +80,14 @@ struct pr_http_req {
     size_t rec_cnt;
     pr_http_rec_t *recs;
     uint32_t key_schema_id, value_schema_id;
-    struct timespec started;
+    int64_t started_us;
 };
 
-/* A parsed produce body: strings borrowed from root. */
+/* A produce body: its text (borrowed) and, once parsed, its parts
+ * (strings borrowed from root). */
 typedef struct pr_http_body {
+    const char *text;
+    size_t text_len;
     json_t *root;
     json_t *records;
     pr_schema_ref_t key_ref, value_ref;
@@ -111,14 +113,6 @@ struct pr_http {
     mw_histogram_t *latency;
     mw_metrics_t *metrics;
 };
-
-static double elapsed_s(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) +
-           (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
 
 static void count_reply(pr_http_t *src, int status)
 {
@@ -195,7 +189,9 @@ static void req_finish(pr_http_req_t *r)
         pr_http_reply_json(r->req, 200, body);
     }
     if (!src->zombie)
-        mw_histogram_observe(src->latency, elapsed_s(&r->started));
+        mw_histogram_observe(src->latency,
+                             (double)(mw_time_mono_us() - r->started_us) /
+                                 1e6);
     if (r->prev)
         r->prev->next = r->next;
     else
@@ -345,11 +341,10 @@ static int check_record(const json_t *rec, size_t i, int partitions,
 
 /* Parses and shape-checks a produce body; sets *code (REST Proxy error
  * code) on failure. */
-static int parse_body(const char *text, size_t len, pr_http_body_t *b,
-                      int *code, mw_err_t *err)
+static int parse_body(pr_http_body_t *b, int *code, mw_err_t *err)
 {
     json_error_t jerr;
-    b->root = json_loadb(text, len, JSON_ALLOW_NUL, &jerr);
+    b->root = json_loadb(b->text, b->text_len, JSON_ALLOW_NUL, &jerr);
     if (!b->root) {
         *code = PR_HTTP_E_BAD_REQUEST;
         return mw_err_set(err, MW_ERR_INVALID,
@@ -514,7 +509,7 @@ static void start_request(pr_http_t *src, struct evhttp_request *req,
         REPLY_ERR(src, req, PR_HTTP_E_INTERNAL, "out of memory");
         return;
     }
-    clock_gettime(CLOCK_MONOTONIC, &r->started);
+    r->started_us = mw_time_mono_us();
     r->src = src;
     r->req = req;
     r->seq = ++src->next_seq;
@@ -534,14 +529,14 @@ static void start_request(pr_http_t *src, struct evhttp_request *req,
 }
 
 /* Every check before anything is produced; *code and err on refusal. */
-static int prepare(pr_http_t *src, const char *topic, const char *text,
-                   size_t len, pr_http_body_t *b, int *code, mw_err_t *err)
+static int prepare(pr_http_t *src, const char *topic, pr_http_body_t *b,
+                   int *code, mw_err_t *err)
 {
-    int rc = parse_body(text, len, b, code, err);
+    int rc = parse_body(b, code, err);
     if (rc != 0)
         return rc;
     int partitions = 0;
-    rc = pr_http_topic_name_is_valid(topic)
+    rc = pr_emit_topic_is_valid(topic)
              ? pr_http_topics_lookup(src->topics, topic, &partitions, err)
              : MW_ERR_NOT_FOUND;
     if (rc != 0) {
@@ -584,11 +579,12 @@ static void handle_produce(pr_http_t *src, struct evhttp_request *req,
             REPLY_ERR(src, req, PR_HTTP_E_INTERNAL, "out of memory");
         return;
     }
-    pr_http_body_t b = {.forced_partition = forced_partition};
+    pr_http_body_t b = {.text = text, .text_len = len,
+                        .forced_partition = forced_partition};
     int code = 0;
     mw_err_t err;
     mw_err_clear(&err);
-    if (prepare(src, topic, text, len, &b, &code, &err) != 0) {
+    if (prepare(src, topic, &b, &code, &err) != 0) {
         mw_counter_add(src->rejected_total, json_array_size(b.records));
         REPLY_ERR(src, req, code, "%s", err.msg);
     } else if (!has_room(src, len)) {
@@ -683,23 +679,33 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ------------------------------------------------------------ ops */
 
-static void *http_create(struct event_base *base, const mw_conf_t *conf,
-                         pr_emit_t *emit, mw_metrics_t *metrics, mw_err_t *err)
+/* The http source's keys (their values are checked by mw_conf). */
+static const mw_conf_key_t http_keys[] = {
+    {.name = "http.listener", .type = MW_CONF_LISTENER,
+     .dflt = "127.0.0.1:8082",
+     .doc = "source=http: the ingest listener; port 0 picks one."},
+    {.name = "http.max.body.bytes", .type = MW_CONF_INT, .dflt = "16777216",
+     .min = 1024, .max = 1073741824,
+     .doc = "source=http: largest request body; larger ones get 413."},
+};
+
+/* Cross-key checks when source=http. */
+static int http_check(const mw_conf_t *conf, mw_err_t *err)
 {
     const char *listener = mw_conf_get_str(conf, "http.listener");
-    if (!listener || !*listener) {
-        mw_err_set(err, MW_ERR_CONFIG, "http.listener: required with source=http");
-        return NULL;
-    }
-    if (mw_conf_parse_listener(listener, NULL, 0, NULL, err) != 0) {
-        mw_err_prefix(err, "http.listener '%s'", listener);
-        err->code = MW_ERR_CONFIG;
-        return NULL;
-    }
-    long long max = mw_conf_get_int(conf, "http.max.body.bytes");
-    if (max <= 0)
-        max = BODY_MAX_DEFAULT;
+
+    if (!listener || !*listener)
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "http.listener: required with source=http");
+    return 0;
+}
+
+static void *http_open(const pr_source_env_t *env, mw_err_t *err)
+{
+    const mw_conf_t *conf = env->conf;
     pr_http_t *src = calloc(1, sizeof(*src));
+    mw_metrics_t *metrics = env->metrics;
+
     if (!src) {
         mw_err_set(err, MW_ERR_NOMEM, "http source: out of memory");
         return NULL;
@@ -709,12 +715,13 @@ static void *http_create(struct event_base *base, const mw_conf_t *conf,
         free(src);
         return NULL;
     }
-    src->base = base;
+    src->base = env->base;
     src->conf = conf;
-    src->emit = emit;
+    src->emit = env->emit;
     src->metrics = metrics;
-    src->listener = listener;
-    src->max_body_bytes = (size_t)max;
+    src->listener = mw_conf_get_str(conf, "http.listener");
+    src->max_body_bytes = (size_t)mw_conf_get_int(conf,
+                                                  "http.max.body.bytes");
     src->records_total = mw_metrics_counter(
         metrics, "mesh_producer_http_records_total",
         "Records received in accepted produce requests.", NULL);
@@ -749,11 +756,8 @@ static int http_start(void *state, mw_err_t *err)
         src->http = NULL;
         return rc;
     }
-    char host[256];
-    mw_conf_parse_listener(src->listener, host, sizeof(host), NULL, NULL);
-    snprintf(src->url, sizeof(src->url), "http://%s:%d",
-             !strcmp(host, "0.0.0.0") || !*host ? "127.0.0.1" : host,
-             src->port);
+    mw_conf_listener_url(src->listener, src->port, src->url,
+                         sizeof(src->url), NULL);
     mw_log_info("http", "http source listening", "url=%s max_body_bytes=%zu",
                 src->url, src->max_body_bytes);
     return 0;
@@ -792,7 +796,7 @@ static void http_ready_info(void *state, json_t *ready)
 /* Requests still waiting for Kafka get a 503 now (their records may still
  * land: the client must treat them as unknown and retry) and live on until
  * their callbacks: invariant 5. */
-static void http_destroy(void *state)
+static void http_close(void *state)
 {
     pr_http_t *src = state;
     if (!src)
@@ -819,12 +823,16 @@ static void http_destroy(void *state)
 }
 
 const pr_source_ops_t pr_source_http_ops = {
-    .name = "http",
-    .create = http_create,
+    .conf = {.name = "http",
+             .doc = "REST Proxy v2 compatible ingest endpoint",
+             .keys = http_keys,
+             .key_cnt = sizeof(http_keys) / sizeof(*http_keys),
+             .check = http_check},
+    .open = http_open,
     .start = http_start,
     .stop = http_stop,
     .is_drained = http_is_drained,
     .health = http_health,
-    .destroy = http_destroy,
+    .close = http_close,
     .ready_info = http_ready_info,
 };

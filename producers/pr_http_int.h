@@ -76,7 +76,4 @@ void pr_http_topics_get_list(pr_http_topics_t *tc, struct evhttp_request *req);
 void pr_http_topics_get_one(pr_http_topics_t *tc, struct evhttp_request *req,
                             const char *topic);
 
-/* True for a legal Kafka topic name: [a-zA-Z0-9._-]{1,249}. */
-bool pr_http_topic_name_is_valid(const char *topic);
-
 #endif /* PR_HTTP_INT_H */

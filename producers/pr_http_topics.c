@@ -13,7 +13,8 @@
  *     itself will decide per record);
  *   - a topic seen missing is asked again after NEG_TTL_MS, so a topic
  *     created meanwhile is accepted within that time;
- *   - the cache holds at most CACHE_MAX entries (oldest replaced first).
+ *   - the cache holds at most CACHE_MAX entries (oldest replaced first),
+ *     found by name through an mw_htab index.
  *
  * Thread: the daemon's loop thread.
  */
@@ -23,22 +24,23 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
 
 #include "bk_admin.h"
+#include "mw_hash.h"
 #include "mw_log.h"
+#include "mw_time.h"
+#include "pr_emit.h"
 #include "sr_proto.h"
 
 #define CACHE_MAX 256
 #define POS_TTL_MS 60000 /* partitions may be added: re-read now and then */
 #define NEG_TTL_MS 2000
-#define TOPIC_NAME_MAX 249
 
 typedef struct topic_entry {
-    char *name;
+    char *name; /* the index's key (borrowed by it) */
     int partitions; /* 0: the topic does not exist */
     int64_t expires_ms;
     int64_t stored_ms;
@@ -48,24 +50,8 @@ struct pr_http_topics {
     bk_admin_t *admin;
     topic_entry_t entries[CACHE_MAX];
     size_t cnt;
+    mw_htab_t *index; /* name -> entry */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-bool pr_http_topic_name_is_valid(const char *topic)
-{
-    size_t n = strlen(topic);
-    if (n == 0 || n > TOPIC_NAME_MAX || !strcmp(topic, ".") ||
-        !strcmp(topic, ".."))
-        return false;
-    return strspn(topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                         "0123456789._-") == n;
-}
 
 int pr_http_status(int code)
 {
@@ -123,8 +109,15 @@ pr_http_topics_t *pr_http_topics_new(const mw_conf_t *conf, mw_err_t *err)
         mw_err_set(err, MW_ERR_NOMEM, "http source: out of memory");
         return NULL;
     }
+    tc->index = mw_htab_new(CACHE_MAX);
+    if (!tc->index) {
+        free(tc);
+        mw_err_set(err, MW_ERR_NOMEM, "http source: out of memory");
+        return NULL;
+    }
     tc->admin = bk_admin_new(conf, err);
     if (!tc->admin) {
+        mw_htab_destroy(tc->index);
         free(tc);
         return NULL;
     }
@@ -137,23 +130,21 @@ void pr_http_topics_destroy(pr_http_topics_t *tc)
         return;
     for (size_t i = 0; i < tc->cnt; i++)
         free(tc->entries[i].name);
+    mw_htab_destroy(tc->index);
     bk_admin_destroy(tc->admin);
     free(tc);
 }
 
 static topic_entry_t *cache_find(pr_http_topics_t *tc, const char *topic)
 {
-    for (size_t i = 0; i < tc->cnt; i++)
-        if (!strcmp(tc->entries[i].name, topic))
-            return &tc->entries[i];
-    return NULL;
+    return mw_htab_get_str(tc->index, topic);
 }
 
 /* Stores (or refreshes) topic's answer; when full, the oldest entry goes. */
 static void cache_store(pr_http_topics_t *tc, const char *topic,
                         int partitions)
 {
-    int64_t now = now_ms();
+    int64_t now = mw_time_mono_ms();
     topic_entry_t *e = cache_find(tc, topic);
     if (!e) {
         char *name = strdup(topic);
@@ -166,9 +157,21 @@ static void cache_store(pr_http_topics_t *tc, const char *topic,
             for (size_t i = 1; i < tc->cnt; i++)
                 if (tc->entries[i].stored_ms < e->stored_ms)
                     e = &tc->entries[i];
+            mw_htab_del_str(tc->index, e->name);
             free(e->name);
         }
         e->name = name;
+        if (mw_htab_put_str(tc->index, e->name, e, NULL) != 0) {
+            /* Out of memory: forget the slot (the last one moves into it;
+             * re-pointing an indexed name never allocates). */
+            topic_entry_t *last = &tc->entries[--tc->cnt];
+            free(name);
+            if (last != e) {
+                *e = *last;
+                mw_htab_put_str(tc->index, e->name, e, NULL);
+            }
+            return;
+        }
     }
     e->partitions = partitions;
     e->stored_ms = now;
@@ -179,7 +182,7 @@ int pr_http_topics_lookup(pr_http_topics_t *tc, const char *topic,
                           int *partitions, mw_err_t *err)
 {
     topic_entry_t *e = cache_find(tc, topic);
-    if (e && e->expires_ms > now_ms()) {
+    if (e && e->expires_ms > mw_time_mono_ms()) {
         *partitions = e->partitions;
         return e->partitions > 0
                    ? 0
@@ -256,7 +259,7 @@ void pr_http_topics_get_one(pr_http_topics_t *tc, struct evhttp_request *req,
     bk_topic_info_t *info = NULL;
     mw_err_t err;
     mw_err_clear(&err);
-    int rc = pr_http_topic_name_is_valid(topic)
+    int rc = pr_emit_topic_is_valid(topic)
                  ? bk_admin_describe_topic(tc->admin, topic, &info, &err)
                  : MW_ERR_NOT_FOUND;
     if (rc == MW_ERR_NOT_FOUND) {

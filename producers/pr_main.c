@@ -1,44 +1,39 @@
 /*
  * mesh-producer: runs beside an operational system and turns what it emits
- * (HTTP posts, JSON-lines files) into Avro events on Kafka, with no loss.
+ * into Avro events on Kafka, with no loss.  Where events come from is the
+ * `source` key: one of the backends of pr_source.c's registration table.
  *
- * main parses the configuration (exit 2 on a bad key or value, kafka.*
- * included), builds bottom-up — loop, metrics, emitter, source, ops
- * endpoint — starts the source, writes ready.file and runs the loop.
+ * The daemon skeleton (mw_run) configures (exit 2 naming the key, kafka.*
+ * and the chosen source's keys included), serves /healthz and /metrics and
+ * writes ready.file; this file builds the emitter and the source on it and
+ * starts the source.
  *
  * Shutdown (first SIGTERM/SIGINT, or a fatal producer error), in phases,
- * all bounded by one deadline of shutdown.timeout.ms:
+ * all bounded by one deadline of shutdown.timeout.ms (mw_run_ms_left):
  *   1. stop intake (pr_source_stop): no new events are read or accepted;
  *   2. drain: a 10 ms timer waits until every event read was acknowledged
  *      or failed (pr_source_is_drained), or the deadline passes;
  *   3. flush the emitter with what is left of the deadline: the rest fail
  *      with MW_ERR_TIMEOUT through their done callbacks, so sources never
  *      checkpoint past them;
- *   4. destroy the source (its final checkpoint), then the emitter and the
- *      rest.
+ *   4. close the source (its final checkpoint), then destroy the emitter.
  * Exit 0, or 1 after a fatal producer error or a start-up failure.  A
  * second signal exits 1 at once (mw_daemon).
  *
  * Thread: main thread only; librdkafka and the registry client call back
  * through this loop.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 #include <jansson.h>
 
 #include "bk_conf.h"
 #include "mw_conf.h"
-#include "mw_daemon.h"
 #include "mw_err.h"
 #include "mw_log.h"
-#include "mw_metrics.h"
-#include "mw_ops.h"
+#include "mw_run.h"
 #include "pr_emit.h"
 #include "pr_source.h"
 
@@ -47,23 +42,12 @@
 #define PR_DRAIN_POLL_MS 10
 #define PR_CRON_MS 200
 
-static const char *const pr_log_levels[] = {"debug", "info", "warn", "error",
-                                            NULL};
-_Static_assert(MW_LOG_DEBUG == 0 && MW_LOG_INFO == 1 && MW_LOG_WARN == 2 &&
-                   MW_LOG_ERROR == 3,
-               "pr_log_levels follows mw_log_level_t");
-
-/* The source backends of pr_source.c's registration table. */
-static const char *const pr_sources[] = {"http", "file", NULL};
-static const char *const pr_file_formats[] = {"jsonl", "envelope", NULL};
 static const char *const pr_strategies[] = {"topic", "record",
                                             "topic_record", NULL};
 
+/* The program's keys: those of the emitter, which every source shares,
+ * and the daemon's.  Each source's own keys are in its backend's file. */
 static const mw_conf_key_t pr_keys[] = {
-    {.name = "source", .type = MW_CONF_ENUM, .allowed = pr_sources,
-     .required = true,
-     .doc = "Where events come from: http (REST Proxy v2 compatible ingest "
-            "endpoint) or file (tails JSON-lines files)."},
     {.name = "topic", .type = MW_CONF_STR,
      .doc = "Topic events go to (required with source=file; the http source "
             "takes it from the request path)."},
@@ -75,44 +59,6 @@ static const mw_conf_key_t pr_keys[] = {
      .dflt = "127.0.0.1:9092", .doc = "Kafka cluster events are produced to."},
     {.name = "ops.listener", .type = MW_CONF_LISTENER,
      .doc = "Optional listener for /healthz and /metrics; port 0 picks one."},
-    {.name = "http.listener", .type = MW_CONF_LISTENER,
-     .dflt = "127.0.0.1:8082",
-     .doc = "source=http: the ingest listener; port 0 picks one."},
-    {.name = "http.max.body.bytes", .type = MW_CONF_INT, .dflt = "16777216",
-     .min = 1024, .max = 1073741824,
-     .doc = "source=http: largest request body; larger ones get 413."},
-    {.name = "file.paths", .type = MW_CONF_STR,
-     .doc = "source=file: comma-separated files to tail, '-' for stdin."},
-    {.name = "file.format", .type = MW_CONF_ENUM, .dflt = "jsonl",
-     .allowed = pr_file_formats,
-     .doc = "source=file: jsonl (each line is the value) or envelope (each "
-            "line is {\"key\":...,\"value\":...})."},
-    {.name = "file.key.field", .type = MW_CONF_STR,
-     .doc = "source=file, jsonl: the value's field used as the record key."},
-    {.name = "file.poll.ms", .type = MW_CONF_INT, .dflt = "100", .min = 1,
-     .max = 60000,
-     .doc = "source=file: how often files are checked for new data, "
-            "rotation and truncation."},
-    {.name = "file.max.line.bytes", .type = MW_CONF_INT, .dflt = "1048576",
-     .min = 16, .max = 67108864,
-     .doc = "source=file: longest line; a longer one is cut and sent to the "
-            "dead-letter topic."},
-    {.name = "file.max.inflight.lines", .type = MW_CONF_INT,
-     .dflt = "100000", .min = 1, .max = 1048576,
-     .doc = "source=file: lines per file sent and not yet acknowledged "
-            "(bounds the duplicates after a crash)."},
-    {.name = "checkpoint.dir", .type = MW_CONF_STR,
-     .dflt = "./.mesh/producer",
-     .doc = "source=file: directory of the durable per-file checkpoints "
-            "(created when missing)."},
-    {.name = "checkpoint.interval.ms", .type = MW_CONF_INT, .dflt = "200",
-     .min = 0, .max = 3600000,
-     .doc = "source=file: the checkpoint is saved at least this often while "
-            "lines are acknowledged."},
-    {.name = "checkpoint.lines", .type = MW_CONF_INT, .dflt = "20000",
-     .min = 1, .max = 100000000,
-     .doc = "source=file: the checkpoint is also saved once this many lines "
-            "were acknowledged since the last save."},
     {.name = "value.subject", .type = MW_CONF_STR,
      .doc = "Subject of the value schema (default: from "
             "subject.name.strategy)."},
@@ -142,53 +88,40 @@ static const mw_conf_key_t pr_keys[] = {
      .min = 0, .max = 3600000,
      .doc = "How long SIGTERM waits for events in flight to be acknowledged "
             "before the rest fail and the daemon exits."},
-    {.name = "log.level", .type = MW_CONF_ENUM, .dflt = "info",
-     .allowed = pr_log_levels, .doc = "Lowest log level written."},
+    MW_RUN_KEY_LOG_LEVEL,
     {.name = "ready.file", .type = MW_CONF_STR,
      .doc = "Once started, JSON {\"http\":URL,\"ops\":URL} with the bound "
             "ports is written here atomically (for tests and supervisors)."},
 };
 
+
 static const char *const pr_passthrough[] = {"kafka.", NULL};
+
+static const mw_conf_choice_t *const pr_choices[] = {&pr_source_choice,
+                                                     NULL};
 
 static const mw_conf_program_t pr_program = {
     .name = "mesh-producer",
-    .summary = "Turns an application's events (HTTP, JSON-lines files) into "
-               "Avro records on Kafka, acknowledged only once Kafka has them.",
+    .summary = "Turns an application's events into Avro records on Kafka, "
+               "acknowledged only once Kafka has them.",
     .help_extra = "See producers/README.md for headers, metrics and "
                   "guarantees.",
     .passthrough = pr_passthrough,
     .passthrough_doc = "kafka.* keys are passed to librdkafka as they are "
                        "(the producer is idempotent with acks=all by "
                        "default); refusals name the full key.",
+    .choices = pr_choices,
 };
 
 typedef struct pr_app {
-    struct event_base *base;
-    mw_metrics_t *metrics;
-    mw_daemon_t *daemon;
+    mw_run_t *run;
     pr_emit_t *emit;
     pr_source_t *src;
-    mw_ops_t *ops;
     struct event *cron_ev;
     struct event *drain_ev;
-    long long shutdown_ms;
-    struct timespec deadline;
-    bool stopping;
-    int exit_code;
+    bool failed;  /* a fatal producer error was reported */
+    bool drained; /* pr_drain ran */
 } pr_app_t;
-
-/* Milliseconds left until the shutdown deadline (0 once passed). */
-static int pr_ms_left(const pr_app_t *app)
-{
-    struct timespec now;
-    long long ms;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    ms = (app->deadline.tv_sec - now.tv_sec) * 1000LL +
-         (app->deadline.tv_nsec - now.tv_nsec) / 1000000;
-    return ms > 0 ? (int)ms : 0;
-}
 
 /* Phase 2: polled every PR_DRAIN_POLL_MS until drained or deadline. */
 static void pr_on_drain(evutil_socket_t fd, short what, void *arg)
@@ -197,43 +130,32 @@ static void pr_on_drain(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (!pr_source_is_drained(app->src) && pr_ms_left(app) > 0)
+    if (!pr_source_is_drained(app->src) && mw_run_ms_left(app->run) > 0)
         return;
     if (!pr_source_is_drained(app->src))
         mw_log_warn(PR_COMPONENT, "drain timed out", "timeout_ms=%lld",
-                    app->shutdown_ms);
-    event_base_loopbreak(app->base);
+                    mw_conf_get_int(mw_run_conf(app->run),
+                                    "shutdown.timeout.ms"));
+    mw_run_break(app->run);
 }
 
-/* Phase 1 and the start of phase 2 (see the module comment). */
-static void pr_begin_shutdown(pr_app_t *app, const char *why)
+/* Phases 1 and the start of 2 (see the module comment). */
+static void pr_stop(mw_run_t *run, void *opaque, const char *why)
 {
     const struct timeval poll = {0, PR_DRAIN_POLL_MS * 1000};
+    pr_app_t *app = opaque;
 
-    if (app->stopping)
-        return;
-    app->stopping = true;
-    mw_log_info(PR_COMPONENT, "shutting down", "reason=%s", why);
-    clock_gettime(CLOCK_MONOTONIC, &app->deadline);
-    app->deadline.tv_sec += app->shutdown_ms / 1000;
-    app->deadline.tv_nsec += (app->shutdown_ms % 1000) * 1000000;
-    if (app->deadline.tv_nsec >= 1000000000) {
-        app->deadline.tv_sec++;
-        app->deadline.tv_nsec -= 1000000000;
-    }
+    (void)why;
     pr_source_stop(app->src);
-    app->drain_ev = event_new(app->base, -1, EV_PERSIST, pr_on_drain, app);
+    app->drain_ev = event_new(mw_run_base(run), -1, EV_PERSIST, pr_on_drain,
+                              app);
     if (!app->drain_ev || event_add(app->drain_ev, &poll) != 0)
-        event_base_loopbreak(app->base);
-}
-
-static void pr_on_signal(void *opaque, int signo)
-{
-    pr_begin_shutdown(opaque, signo == SIGINT ? "SIGINT" : "SIGTERM");
+        mw_run_break(run);
 }
 
 /* Periodic chores: (1) a fatal producer error (idempotence broken,
- * authorization) stops the daemon with exit 1. */
+ * authorization) stops the daemon with exit 1, also one raised while it
+ * drains. */
 static void pr_on_cron(evutil_socket_t fd, short what, void *arg)
 {
     pr_app_t *app = arg;
@@ -241,12 +163,10 @@ static void pr_on_cron(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (app->exit_code || pr_emit_check_fatal(app->emit, &err) == 0)
+    if (app->failed || pr_emit_check_fatal(app->emit, &err) == 0)
         return;
-    mw_log_error(PR_COMPONENT, "fatal producer error", "error=%s",
-                 mw_log_q(err.msg));
-    app->exit_code = 1;
-    pr_begin_shutdown(app, "fatal");
+    app->failed = true;
+    mw_run_fail(app->run, &err);
 }
 
 /* /healthz: the source's own health, and Kafka reachable. */
@@ -264,171 +184,97 @@ static bool pr_health(void *opaque, char *reason, size_t reason_size)
     return true;
 }
 
-/* ready.file: {"ops": URL} plus the source's fields. */
-static int pr_write_ready(pr_app_t *app, const mw_conf_t *conf, mw_err_t *err)
+/* ready.file: the source's fields next to the skeleton's "ops". */
+static void pr_ready_info(void *opaque, json_t *ready)
 {
-    const char *path = mw_conf_get_str(conf, "ready.file");
-    json_t *ready = json_object();
-    char host[256], url[320];
-    char *text = NULL;
-    int rc = 0;
+    pr_app_t *app = opaque;
 
-    if (!ready)
-        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    if (app->ops && mw_conf_parse_listener(mw_conf_get_str(conf,
-                                           "ops.listener"), host,
-                                           sizeof(host), NULL, err) == 0) {
-        if (!host[0] || !strcmp(host, "0.0.0.0"))
-            snprintf(host, sizeof(host), "127.0.0.1");
-        snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d"
-                                                     : "http://%s:%d",
-                 host, mw_ops_port(app->ops));
-        json_object_set_new(ready, "ops", json_string(url));
-    }
     pr_source_ready_info(app->src, ready);
-    if (path && *path) {
-        text = json_dumps(ready, JSON_COMPACT | JSON_SORT_KEYS);
-        rc = text ? mw_daemon_write_file(path, text, err)
-                  : mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-        if (rc != 0)
-            mw_err_prefix(err, "key 'ready.file'");
-    }
-    free(text);
-    json_decref(ready);
-    return rc;
 }
 
-/* Builds emitter, source, ops endpoint and timers; starts the source. */
-static int pr_app_start(pr_app_t *app, const mw_conf_t *conf, mw_err_t *err)
+/* Builds emitter, source and the cron timer; starts the source. */
+static int pr_start(mw_run_t *run, void *opaque, mw_err_t *err)
 {
     const struct timeval cron = {0, PR_CRON_MS * 1000};
+    pr_app_t *app = opaque;
+    pr_source_env_t env = {.base = mw_run_base(run),
+                           .conf = mw_run_conf(run),
+                           .metrics = mw_run_metrics(run)};
+    const char *topic;
 
-    app->shutdown_ms = mw_conf_get_int(conf, "shutdown.timeout.ms");
-    app->emit = pr_emit_new(app->base, conf, app->metrics, err);
+    app->run = run;
+    app->emit = pr_emit_new(env.base, env.conf, env.metrics, err);
     if (!app->emit)
         return err->code;
-    app->src = pr_source_new(app->base, conf, app->emit, app->metrics, err);
+    env.emit = app->emit;
+    app->src = pr_source_open(&env, err);
     if (!app->src)
         return err->code;
-    if (mw_conf_is_set(conf, "ops.listener")) {
-        app->ops = mw_ops_new(app->base, mw_conf_get_str(conf, "ops.listener"),
-                              app->metrics, err);
-        if (!app->ops || mw_ops_add_health(app->ops, "producer", pr_health,
-                                           app) != 0)
-            return app->ops ? mw_err_set(err, MW_ERR_NOMEM, "out of memory")
-                            : err->code;
-    }
-    app->cron_ev = event_new(app->base, -1, EV_PERSIST, pr_on_cron, app);
+    app->cron_ev = event_new(env.base, -1, EV_PERSIST, pr_on_cron, app);
     if (!app->cron_ev || event_add(app->cron_ev, &cron) != 0)
         return mw_err_set(err, MW_ERR_NOMEM, "cannot add the cron timer");
-    if (pr_source_start(app->src, err) != 0 ||
-        pr_write_ready(app, conf, err) != 0)
+    if (pr_source_start(app->src, err) != 0)
         return err->code;
+    topic = pr_emit_default_topic(app->emit);
     mw_log_info(PR_COMPONENT, "mesh-producer ready", "source=%s topic=%s",
-                pr_source_name(app->src),
-                mw_log_q(pr_emit_default_topic(app->emit)
-                             ? pr_emit_default_topic(app->emit)
-                             : ""));
+                pr_source_name(app->src), mw_log_q(topic ? topic : ""));
     return 0;
 }
 
-/* Phases 3 and 4, then the rest in reverse order of creation; every field
- * may be NULL.  The emitter's flush runs every last done callback, so the
- * source's final checkpoint in destroy sees every outcome; the emitter
- * outlives the source (pr_source.h). */
-static void pr_app_stop(pr_app_t *app)
+/* Phase 3, after the loop.  The emitter's flush runs every last done
+ * callback, so the source's final checkpoint in close sees every
+ * outcome. */
+static int pr_drain(mw_run_t *run, void *opaque)
 {
+    pr_app_t *app = opaque;
+    mw_err_t err = {0};
+    bool stopping = mw_run_is_stopping(run);
+
+    app->drained = true;
+    if (!stopping)
+        pr_source_stop(app->src);
+    pr_emit_flush(app->emit, stopping ? (int)mw_run_ms_left(run) : 0, &err);
+    return 0;
+}
+
+/* Phase 4; every field may be NULL (a start that failed half-way, when
+ * drain did not run: the flush still comes before the source's close).
+ * The emitter outlives the source (pr_source.h). */
+static void pr_destroy(void *opaque)
+{
+    pr_app_t *app = opaque;
     mw_err_t err = {0};
 
-    if (app->src && !app->stopping)
+    if (!app->drained && app->emit) {
         pr_source_stop(app->src);
-    if (app->emit)
-        pr_emit_flush(app->emit, app->stopping ? pr_ms_left(app) : 0, &err);
-    pr_source_destroy(app->src);
+        pr_emit_flush(app->emit, 0, &err);
+    }
+    pr_source_close(app->src);
     pr_emit_destroy(app->emit, 0);
-    mw_ops_destroy(app->ops);
     if (app->drain_ev)
         event_free(app->drain_ev);
     if (app->cron_ev)
         event_free(app->cron_ev);
-    mw_daemon_destroy(app->daemon);
-    mw_metrics_destroy(app->metrics);
-    if (app->base)
-        event_base_free(app->base);
 }
 
-/* Phase "finalize": cross-key checks on the keys main owns. */
-static int pr_check_keys(const mw_conf_t *conf, mw_err_t *err)
-{
-    const char *source = mw_conf_get_str(conf, "source");
-    const char *topic = mw_conf_get_str(conf, "topic");
-
-    if (source && !strcmp(source, "file") && !(topic && *topic))
-        return mw_err_set(err, MW_ERR_CONFIG, "key 'topic': required with "
-                          "source=file");
-    return bk_conf_keys_check(conf, err);
-}
-
-/* 0, or 2 with the message printed; *run false after --help/--version. */
-static int pr_configure(mw_conf_t **confp, int argc, char **argv, bool *run)
-{
-    mw_conf_action_t action = MW_CONF_RUN;
-    mw_err_t err = {0};
-    mw_conf_t *conf = mw_conf_new(&pr_program, pr_keys,
-                                  sizeof(pr_keys) / sizeof(*pr_keys), &err);
-
-    *confp = conf;
-    if (!conf || mw_conf_from_cli(conf, argc, argv, environ, PR_VERSION,
-                                  stdout, &action, NULL, &err) != 0) {
-        fprintf(stderr, "mesh-producer: %s\n", err.msg);
-        return 2;
-    }
-    *run = action == MW_CONF_RUN;
-    if (*run && pr_check_keys(conf, &err) != 0) {
-        fprintf(stderr, "mesh-producer: %s\n", err.msg);
-        return 2;
-    }
-    if (*run)
-        mw_log_set_level((mw_log_level_t)mw_conf_get_enum(conf, "log.level"));
-    return 0;
-}
+static const mw_run_prog_t pr_prog = {
+    .conf = &pr_program,
+    .keys = pr_keys,
+    .key_cnt = sizeof(pr_keys) / sizeof(*pr_keys),
+    .version = PR_VERSION,
+    .check = bk_conf_keys_check,
+    .start = pr_start,
+    .stop = pr_stop,
+    .drain = pr_drain,
+    .destroy = pr_destroy,
+    .health = pr_health,
+    .health_name = "producer",
+    .ready_info = pr_ready_info,
+};
 
 int main(int argc, char **argv)
 {
     pr_app_t app = {0};
-    mw_conf_t *conf = NULL;
-    mw_err_t err = {0};
-    bool run = false;
-    int rc = pr_configure(&conf, argc, argv, &run);
 
-    if (rc != 0 || !run)
-        goto out;
-    mw_conf_log_effective(conf, PR_COMPONENT);
-    rc = 1;
-    if (!(app.base = event_base_new()) || !(app.metrics = mw_metrics_new())) {
-        mw_log_error(PR_COMPONENT, "start-up failed", "error=%s",
-                     mw_log_q("out of memory"));
-        goto out;
-    }
-    app.daemon = mw_daemon_new(app.base, PR_COMPONENT, pr_on_signal, &app,
-                               &err);
-    if (!app.daemon || pr_app_start(&app, conf, &err) != 0) {
-        /* A configuration problem found while building is still exit 2. */
-        if (err.code == MW_ERR_CONFIG) {
-            fprintf(stderr, "mesh-producer: %s\n", err.msg);
-            rc = 2;
-        } else {
-            mw_log_error(PR_COMPONENT, "start-up failed", "error=%s",
-                         mw_log_q(err.msg));
-        }
-        goto out;
-    }
-    rc = event_base_dispatch(app.base) < 0 ? 1 : app.exit_code;
-    pr_app_stop(&app);
-    app = (pr_app_t){0};
-    mw_log_info(PR_COMPONENT, "mesh-producer stopped", "exit=%d", rc);
-out:
-    pr_app_stop(&app);
-    mw_conf_destroy(conf);
-    return rc;
+    return mw_run_main(&pr_prog, &app, argc, argv);
 }

@@ -1,7 +1,9 @@
 /*
- * pr_source: the front of mesh-producer's sources.  It picks the backend
- * named by the `source` key from the registration table below (the only
- * place backends are named) and forwards the lifecycle calls to its ops.
+ * pr_source: the front of mesh-producer's sources.  The registration table
+ * below is the only place the backends are listed: the `source` key's
+ * allowed values, the backends' keys in --help and the docs, and the names
+ * in messages all come from it.  The front picks the backend the key
+ * chose and forwards the lifecycle calls to its ops.
  *
  * Thread: the daemon's loop thread.
  */
@@ -13,11 +15,23 @@
 extern const pr_source_ops_t pr_source_http_ops;
 extern const pr_source_ops_t pr_source_file_ops;
 
-/* The registration table: add a backend here and to the `source` key's
- * allowed values in pr_main.c. */
+/* The registration table: a new backend is one line here. */
 static const pr_source_ops_t *const pr_backends[] = {
     &pr_source_http_ops,
     &pr_source_file_ops,
+};
+
+#define PR_BACKEND_CNT (sizeof(pr_backends) / sizeof(*pr_backends))
+
+static const mw_conf_backend_t *pr_backend_at(size_t i)
+{
+    return i < PR_BACKEND_CNT ? &pr_backends[i]->conf : NULL;
+}
+
+const mw_conf_choice_t pr_source_choice = {
+    .key = {.name = "source", .required = true,
+            .doc = "Where events come from."},
+    .backend_at = pr_backend_at,
 };
 
 struct pr_source {
@@ -26,25 +40,23 @@ struct pr_source {
     bool started, stopped;
 };
 
-static const pr_source_ops_t *pr_source_find(const char *name)
+pr_source_t *pr_source_open(const pr_source_env_t *env, mw_err_t *err)
 {
-    for (size_t i = 0; i < sizeof(pr_backends) / sizeof(*pr_backends); i++)
-        if (name && !strcmp(pr_backends[i]->name, name))
-            return pr_backends[i];
-    return NULL;
-}
-
-pr_source_t *pr_source_new(struct event_base *base, const mw_conf_t *conf,
-                           pr_emit_t *emit, mw_metrics_t *metrics,
-                           mw_err_t *err)
-{
-    const char *name = mw_conf_get_str(conf, "source");
-    const pr_source_ops_t *ops = pr_source_find(name);
+    const mw_conf_backend_t *be = mw_conf_chosen(env->conf,
+                                                 &pr_source_choice);
+    const pr_source_ops_t *ops = NULL;
     pr_source_t *src;
+    char names[128];
 
+    for (size_t i = 0; be && i < PR_BACKEND_CNT; i++)
+        if (&pr_backends[i]->conf == be)
+            ops = pr_backends[i];
     if (!ops) {
+        const char *name = mw_conf_get_str(env->conf, "source");
+
+        mw_conf_choice_names(&pr_source_choice, names, sizeof(names));
         mw_err_set(err, MW_ERR_CONFIG, "key 'source': '%s' is not a known "
-                   "source", name ? name : "");
+                   "source (expected %s)", name ? name : "", names);
         return NULL;
     }
     src = calloc(1, sizeof(*src));
@@ -53,7 +65,7 @@ pr_source_t *pr_source_new(struct event_base *base, const mw_conf_t *conf,
         return NULL;
     }
     src->ops = ops;
-    src->state = ops->create(base, conf, emit, metrics, err);
+    src->state = ops->open(env, err);
     if (!src->state) {
         free(src);
         return NULL;
@@ -91,17 +103,17 @@ bool pr_source_health(const pr_source_t *src, char *reason,
     return src->ops->health(src->state, reason, reason_size);
 }
 
-void pr_source_destroy(pr_source_t *src)
+void pr_source_close(pr_source_t *src)
 {
     if (!src)
         return;
-    src->ops->destroy(src->state);
+    src->ops->close(src->state);
     free(src);
 }
 
 const char *pr_source_name(const pr_source_t *src)
 {
-    return src->ops->name;
+    return src->ops->conf.name;
 }
 
 void pr_source_ready_info(const pr_source_t *src, json_t *ready)

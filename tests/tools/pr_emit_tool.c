@@ -155,10 +155,11 @@ static int tool_send_one(tool_t *tool, size_t i, mw_err_t *err)
     c->line = i + 1;
     if (tool_str(o, "dlq")) {
         const char *raw = tool_str(o, "dlq");
+        pr_dead_letter_t dl = {.raw = raw, .raw_len = strlen(raw),
+                               .reason = tool_str(o, "reason"),
+                               .origin = &ev};
 
-        rc = pr_emit_dead_letter(tool->emit, NULL, raw, strlen(raw),
-                                 tool_str(o, "reason"), &ev, tool_done, c,
-                                 err);
+        rc = pr_emit_dead_letter(tool->emit, &dl, tool_done, c, err);
     } else {
         rc = pr_emit_send(tool->emit, &ev, tool_done, c, err);
     }

@@ -14,16 +14,26 @@
 int mw_vec_reserve(void *itemsp, size_t *cap, size_t need, size_t elem_size,
                    bool zero)
 {
+    return mw_vec_reserve_max(itemsp, cap, need, SIZE_MAX, elem_size, zero);
+}
+
+int mw_vec_reserve_max(void *itemsp, size_t *cap, size_t need,
+                       size_t max_cnt, size_t elem_size, bool zero)
+{
     size_t old = *cap, next = old ? old : VEC_MIN_CAP;
     void *items, *grown;
 
     if (need <= old)
         return 0;
+    if (need > max_cnt)
+        return MW_ERR_FULL;
     while (next < need) {
         if (next > SIZE_MAX / 2)
             return MW_ERR_NOMEM;
         next *= 2;
     }
+    if (next > max_cnt)
+        next = max_cnt;
     if (elem_size && next > SIZE_MAX / elem_size)
         return MW_ERR_NOMEM;
     memcpy(&items, itemsp, sizeof(items));

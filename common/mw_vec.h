@@ -11,8 +11,9 @@
  * Capacity doubles (from min_cap, at least 8), so appends cost O(1)
  * amortised; the size computation is overflow-checked; on failure the
  * array and its capacity are left as they were.  New slots are not
- * initialised unless MW_VEC_RESERVE_ZERO is used.  Bounds on how far an
- * array may grow are the caller's (STYLE: every buffer has a maximum).
+ * initialised unless MW_VEC_RESERVE_ZERO is used.  Every buffer has a
+ * maximum: the caller's own check, or MW_VEC_RESERVE_MAX, whose last
+ * doubling step stops exactly at the maximum.
  */
 #ifndef MW_VEC_H
 #define MW_VEC_H
@@ -28,8 +29,16 @@
 int mw_vec_reserve(void *itemsp, size_t *cap, size_t need, size_t elem_size,
                    bool zero);
 
+/* The same, never growing past max_cnt elements (a doubling step that
+ * would pass it stops at max_cnt): MW_ERR_FULL when need > max_cnt. */
+int mw_vec_reserve_max(void *itemsp, size_t *cap, size_t need,
+                       size_t max_cnt, size_t elem_size, bool zero);
+
 #define MW_VEC_RESERVE(itemsp, capp, need)                                   \
     mw_vec_reserve((itemsp), (capp), (need), sizeof(**(itemsp)), false)
+#define MW_VEC_RESERVE_MAX(itemsp, capp, need, max_cnt)                      \
+    mw_vec_reserve_max((itemsp), (capp), (need), (max_cnt),                 \
+                       sizeof(**(itemsp)), false)
 #define MW_VEC_RESERVE_ZERO(itemsp, capp, need)                              \
     mw_vec_reserve((itemsp), (capp), (need), sizeof(**(itemsp)), true)
 

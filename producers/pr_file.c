@@ -458,8 +458,7 @@ static bool reader_lines(pr_file_reader_t *r, size_t *budget, bool at_eof)
 }
 
 /* Makes room for one more read: moves the unconsumed tail to the front and
- * grows (doubling, mw_vec) while the buffer is under max_line + one chunk,
- * so a buffer never passes twice that. */
+ * grows (doubling, mw_vec) up to max_line + one chunk, never past it. */
 static bool reader_room(pr_file_reader_t *r)
 {
     size_t need;
@@ -472,7 +471,8 @@ static bool reader_room(pr_file_reader_t *r)
     if (r->cap - r->end >= PR_FILE_CHUNK / 2)
         return true;
     need = r->src->max_line + PR_FILE_CHUNK;
-    if (r->cap < need && MW_VEC_RESERVE(&r->buf, &r->cap, r->cap + 1) != 0)
+    if (r->cap < need &&
+        MW_VEC_RESERVE_MAX(&r->buf, &r->cap, r->cap + 1, need) != 0)
         return false;
     return r->cap > r->end;
 }

@@ -131,6 +131,18 @@ static void test_vec_grows_zeroes_and_refuses_overflow(void **state)
     assert_ptr_equal(arr, kept);
     assert_int_equal(cap, kept_cap);
     free(arr);
+
+    /* The last doubling step stops at the maximum; past it, FULL. */
+    char *buf = NULL;
+    size_t bcap = 0;
+    assert_int_equal(MW_VEC_RESERVE_MAX(&buf, &bcap, 100, 100), 0);
+    assert_int_equal(bcap, 100);
+    assert_int_equal(MW_VEC_RESERVE_MAX(&buf, &bcap, 101, 100), MW_ERR_FULL);
+    assert_int_equal(bcap, 100);
+    bcap = 64;
+    assert_int_equal(MW_VEC_RESERVE_MAX(&buf, &bcap, 65, 100), 0);
+    assert_int_equal(bcap, 100);
+    free(buf);
 }
 
 static void test_time_is_monotonic(void **state)

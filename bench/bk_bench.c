@@ -400,8 +400,9 @@ static void bench_topic(bk_admin_t *admin, char *buf, size_t size,
 
     snprintf(buf, size, "bench-%s-%s-%d-r%d", kind, bc->name, (int)getpid(),
              round);
-    if (bk_admin_create_topic(admin, buf, bench_partitions(bc),
-                              BK_REPLICATION_DEFAULT, NULL, 0, &err))
+    if (bk_admin_create_topic(admin, &(bk_topic_spec_t){
+            .name = buf, .partitions = bench_partitions(bc),
+            .replication = BK_REPLICATION_DEFAULT}, &err))
         bench_die("create topic", err.msg);
 }
 

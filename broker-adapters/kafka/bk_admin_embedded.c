@@ -117,29 +117,28 @@ static int bk_ae_topic_from_json(json_t *t, bk_topic_info_t *info,
     return 0;
 }
 
-static int bk_ae_create(bk_admin_be_t *be, const char *name, int partitions,
-                        int replication, const bk_kv_t *configs,
-                        size_t config_cnt, mw_err_t *err)
+static int bk_ae_create(bk_admin_be_t *be, const bk_topic_spec_t *spec,
+                        mw_err_t *err)
 {
-    json_t *req = json_pack("{s:s, s:i}", "name", name, "partitions",
-                            partitions);
+    json_t *req = json_pack("{s:s, s:i}", "name", spec->name, "partitions",
+                            spec->partitions);
     json_t *cfg = json_object(), *root = NULL;
     char *body;
     char what[300];
     int status = 0, rc;
 
-    for (size_t i = 0; i < config_cnt; i++)
-        json_object_set_new(cfg, configs[i].key,
-                            json_string(configs[i].value));
+    for (size_t i = 0; i < spec->config_cnt; i++)
+        json_object_set_new(cfg, spec->configs[i].key,
+                            json_string(spec->configs[i].value));
     json_object_set_new(req, "configs", cfg);
-    if (replication != BK_REPLICATION_DEFAULT)
+    if (spec->replication != BK_REPLICATION_DEFAULT)
         json_object_set_new(req, "replication_factor",
-                            json_integer(replication));
+                            json_integer(spec->replication));
     body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     if (!body)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    snprintf(what, sizeof(what), "create topic %s", name);
+    snprintf(what, sizeof(what), "create topic %s", spec->name);
     rc = bk_ae_call(be, "POST", "/topics", body, &status, &root, err);
     free(body);
     if (rc == 0 && status != 201 && status != 200)

@@ -41,6 +41,7 @@
 #include <strings.h>
 
 #include "mw_conf_int.h"
+#include "mw_vec.h"
 
 static const char *const type_names[MW_CONF__CNT] = {
     [MW_CONF_STR] = "string",   [MW_CONF_INT] = "integer",
@@ -380,14 +381,9 @@ static int conf_set_pass(mw_conf_t *conf, const char *prefix, const char *key,
     }
     if (!v || !o || (!p && !k))
         goto nomem;
-    if (!p && conf->pass_cnt == conf->pass_cap) {
-        size_t cap = conf->pass_cap ? conf->pass_cap * 2 : 8;
-        mw_conf_pass_t *grown = realloc(conf->pass, cap * sizeof(*grown));
-        if (!grown)
-            goto nomem;
-        conf->pass = grown;
-        conf->pass_cap = cap;
-    }
+    if (!p && MW_VEC_RESERVE(&conf->pass, &conf->pass_cap,
+                             conf->pass_cnt + 1))
+        goto nomem;
     if (!p) {
         p = &conf->pass[conf->pass_cnt++];
         p->key = k;

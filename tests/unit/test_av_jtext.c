@@ -32,17 +32,9 @@
 #include "av_jtext.h"
 #include "av_schema.h"
 #include "av_serde.h"
+#include "unit_av.h"
 
 /* ------------------------------------------------------------ helpers */
-
-static av_schema_t *parse(const char *text)
-{
-    mw_err_t err = {0};
-    av_schema_t *s = av_schema_parse(text, strlen(text), NULL, 0, &err);
-    if (!s)
-        fail_msg("%s: %s", text, err.msg);
-    return s;
-}
 
 typedef struct fix {
     av_schema_t *schema;
@@ -51,7 +43,7 @@ typedef struct fix {
 
 static fix_t fix_new(const char *schema_text)
 {
-    fix_t f = {.schema = parse(schema_text)};
+    fix_t f = {.schema = unit_schema(schema_text)};
     mw_err_t err = {0};
     f.plan = av_serde_plan_new(f.schema, NULL, &err);
     if (!f.plan)
@@ -463,9 +455,9 @@ static void test_depth(void **state)
 static void test_api_edges(void **state)
 {
     (void)state;
-    av_schema_t *w = parse("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
+    av_schema_t *w = unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
                            "{\"name\":\"a\",\"type\":\"int\"}]}");
-    av_schema_t *r = parse("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
+    av_schema_t *r = unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
                            "{\"name\":\"a\",\"type\":\"long\"}]}");
     av_serde_plan_t *rp = av_serde_plan_new(w, r, NULL);
     av_serde_plan_t *wp = av_serde_plan_new(w, NULL, NULL);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/mat_bench.sh BUILD_DIR: the materializer's sinks against their raw
-# limits (issue 5, "make bench").  Uses BUILD_DIR/bench/mat_sqlite_bench and
+# limits (run by "make bench").  Uses BUILD_DIR/bench/mat_sqlite_bench and
 # BUILD_DIR/bench/mat_pg_bench (the release build under `make bench`) and
 # PostgreSQL 15's server binaries (MESH_PG_BIN, default
 # /usr/lib/postgresql/15/bin); installs nothing.
@@ -22,7 +22,7 @@
 #     the same rows into an empty table (and vs a raw upsert, for the
 #     updates).
 #  5. A summary: each sink figure beside its raw limit, the ratio and the
-#     issue's goal (SQLite >= 0.7, PostgreSQL >= 0.5).
+#     goal (SQLite >= 0.7, PostgreSQL >= 0.5).
 # MAT_BENCH_ROWS sets the rows per phase of every step (defaults:
 # 1,000,000 for SQLite, 300,000 end to end, 500,000 for PostgreSQL, about
 # two seconds or more per timed window), e.g. 20000 for a smoke run (not
@@ -167,7 +167,7 @@ if ! kill -0 "$PG_PID" 2>/dev/null; then
 fi
 
 # Each benchmark prints "result SINK PHASE SINK_ROWS_S RAW_ROWS_S RAW_NAME
-# GOAL" lines; GOAL is issue 5's minimum ratio, "-" for a limit shown for
+# GOAL" lines; GOAL is the minimum ratio, "-" for a limit shown for
 # information only.
 echo
 echo "== materializer sinks: rows/s beside the raw limit (one run)"

@@ -1,4 +1,4 @@
-"""mat_e2e_bench: mesh-materializer end to end into SQLite (issue 5's
+"""mat_e2e_bench: mesh-materializer end to end into SQLite (an
 optional row), beside the SQLite sink alone.
 
     python mat_e2e_bench.py BUILD_DIR [EVENTS] [SINK_ROWS_S]

@@ -1,6 +1,6 @@
 /*
  * mat_pg_bench: rows/s of the PostgreSQL sink beside its raw limit, in the
- * same run (issue 5).
+ * same run.
  *
  *   mat_pg_bench CONNINFO [ROWS] [BATCH] [ROUNDS]
  *
@@ -16,9 +16,10 @@
  *
  * The raw limits, with libpq directly, on a table of the same shape:
  * insert, one COPY (text format, PostgreSQL's default) of the same rows
- * into the empty table in one transaction (issue 5's limit); update, one
- * COPY of the updates into a temporary table and one INSERT ... ON
- * CONFLICT DO UPDATE of them all, in one transaction: the least work
+ * into the empty table in one transaction (the limit the goal is set
+ * against); update, one COPY of the updates into a temporary table and
+ * one INSERT ... ON CONFLICT DO UPDATE of them all, in one transaction:
+ * the least work
  * PostgreSQL does to update rows by key from a client, whatever the
  * batching.
  *

@@ -1,6 +1,6 @@
 /*
  * mat_sqlite_bench: rows/s of the SQLite sink beside its raw limit, in the
- * same run (issue 5).
+ * same run.
  *
  *   mat_sqlite_bench DB_PATH [ROWS] [BATCH] [ROUNDS]
  *

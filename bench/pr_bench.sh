@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/pr_bench.sh BUILD_DIR BOOTSTRAP: the producer benchmark (issue 4).
+# bench/pr_bench.sh BUILD_DIR BOOTSTRAP: the producer benchmark.
 #
 # The same N JSON lines (pr_raw_bench lines; ~220 B of JSON, ~90 B of framed Avro
 # each) go three ways into mesh-broker, each run to its own 64-partition topic:

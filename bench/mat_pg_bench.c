@@ -19,9 +19,8 @@
  * into the empty table in one transaction (the limit the goal is set
  * against); update, one COPY of the updates into a temporary table and
  * one INSERT ... ON CONFLICT DO UPDATE of them all, in one transaction:
- * the least work
- * PostgreSQL does to update rows by key from a client, whatever the
- * batching.
+ * the least work PostgreSQL does to update rows by key from a client,
+ * whatever the batching.
  *
  * ROUNDS rounds (default 3) take turns (raw first in odd rounds) and each
  * column keeps its best, so a burst of other work on the shared cores

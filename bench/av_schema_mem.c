@@ -18,23 +18,14 @@
 
 #include "mw_err.h"
 #include "av_schema.h"
+#include "bench_order.h"
 
 #define DEFAULT_COUNT 10000
 
-#define FMT_TEXT \
-    "{\"type\":\"record\",\"name\":\"Order\",\"namespace\":\"bench\"," \
-    "\"fields\":[" \
-    "{\"name\":\"f%d\",\"type\":\"long\"}," \
-    "{\"name\":\"customer\",\"type\":\"string\"}," \
-    "{\"name\":\"amount\",\"type\":\"double\"}," \
-    "{\"name\":\"qty\",\"type\":\"int\"}," \
-    "{\"name\":\"paid\",\"type\":\"boolean\"}," \
-    "{\"name\":\"note\",\"type\":[\"null\",\"string\"]}," \
-    "{\"name\":\"status\",\"type\":{\"type\":\"enum\",\"name\":\"Status\"," \
-    "\"symbols\":[\"NEW\",\"PAID\",\"SHIPPED\"]}}," \
-    "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}}," \
-    "{\"name\":\"attrs\",\"type\":{\"type\":\"map\",\"values\":\"long\"}}," \
-    "{\"name\":\"digest\",\"type\":\"bytes\"}]}"
+#define FMT_TEXT                                                             \
+    BENCH_ORDER_OPEN "{\"name\":\"f%d\",\"type\":\"long\"},"                  \
+    BENCH_ORDER_MONEY "{\"name\":\"qty\",\"type\":\"int\"},"                  \
+    BENCH_ORDER_TAIL "]}"
 
 /* Resident pages of this process. */
 static long rss_bytes(void)

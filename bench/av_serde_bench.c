@@ -25,46 +25,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "mw_buf.h"
 #include "mw_err.h"
 #include "av_schema.h"
 #include "av_jtext.h"
 #include "av_serde.h"
+#include "bench_order.h"
+#include "bench_util.h"
 
 #define BENCH_SECONDS 1.0
 
+/* The writer and reader schemas differ only in qty (int, promoted to long)
+ * and in the reader's defaulted region. */
+#define ORDER_HEAD                                                           \
+    BENCH_ORDER_OPEN "{\"name\":\"id\",\"type\":\"long\"}," BENCH_ORDER_MONEY
+
 static const char *schema_text =
-    "{\"type\":\"record\",\"name\":\"Order\",\"namespace\":\"bench\","
-    "\"fields\":["
-    "{\"name\":\"id\",\"type\":\"long\"},"
-    "{\"name\":\"customer\",\"type\":\"string\"},"
-    "{\"name\":\"amount\",\"type\":\"double\"},"
-    "{\"name\":\"qty\",\"type\":\"int\"},"
-    "{\"name\":\"paid\",\"type\":\"boolean\"},"
-    "{\"name\":\"note\",\"type\":[\"null\",\"string\"]},"
-    "{\"name\":\"status\",\"type\":{\"type\":\"enum\",\"name\":\"Status\","
-    "\"symbols\":[\"NEW\",\"PAID\",\"SHIPPED\"]}},"
-    "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"
-    "{\"name\":\"attrs\",\"type\":{\"type\":\"map\",\"values\":\"long\"}},"
-    "{\"name\":\"digest\",\"type\":\"bytes\"}]}";
+    ORDER_HEAD "{\"name\":\"qty\",\"type\":\"int\"}," BENCH_ORDER_TAIL "]}";
 
 static const char *reader_text =
-    "{\"type\":\"record\",\"name\":\"Order\",\"namespace\":\"bench\","
-    "\"fields\":["
-    "{\"name\":\"id\",\"type\":\"long\"},"
-    "{\"name\":\"customer\",\"type\":\"string\"},"
-    "{\"name\":\"amount\",\"type\":\"double\"},"
-    "{\"name\":\"qty\",\"type\":\"long\"},"
-    "{\"name\":\"paid\",\"type\":\"boolean\"},"
-    "{\"name\":\"note\",\"type\":[\"null\",\"string\"]},"
-    "{\"name\":\"status\",\"type\":{\"type\":\"enum\",\"name\":\"Status\","
-    "\"symbols\":[\"NEW\",\"PAID\",\"SHIPPED\"]}},"
-    "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"
-    "{\"name\":\"attrs\",\"type\":{\"type\":\"map\",\"values\":\"long\"}},"
-    "{\"name\":\"digest\",\"type\":\"bytes\"},"
-    "{\"name\":\"region\",\"type\":\"string\",\"default\":\"eu-west\"}]}";
+    ORDER_HEAD "{\"name\":\"qty\",\"type\":\"long\"}," BENCH_ORDER_TAIL
+    ",{\"name\":\"region\",\"type\":\"string\",\"default\":\"eu-west\"}]}";
 
 static const char *value_text =
     "{\"id\":1234567890123,\"customer\":\"ACME Corporation\","
@@ -73,19 +55,6 @@ static const char *value_text =
     "\"tags\":[\"priority\",\"gift\",\"eu\"],"
     "\"attrs\":{\"weight_g\":1250,\"box\":3},"
     "\"digest\":\"\\u0001\\u0002\\u0003\\u00ff\\u0010\\u0020\\u0030\\u0040\"}";
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what, const char *msg)
-{
-    fprintf(stderr, "av_serde_bench: %s: %s\n", what, msg);
-    exit(1);
-}
 
 /* The envelope line of the text rows: key first, as the producer's file
  * source writes it in its examples; value_text follows "value":. */
@@ -144,15 +113,15 @@ static void avroc_init(avroc_t *a)
 {
     if (avro_schema_from_json_length(schema_text, strlen(schema_text),
                                      &a->schema) != 0)
-        die("avro-c schema", avro_strerror());
+        bench_die("avro-c schema", avro_strerror());
     a->iface = avro_generic_class_from_schema(a->schema);
     if (!a->iface || avro_generic_value_new(a->iface, &a->value) != 0 ||
         avro_generic_value_new(a->iface, &a->scratch) != 0)
-        die("avro-c value", avro_strerror());
+        bench_die("avro-c value", avro_strerror());
     fill_avro(&a->value);
     avro_writer_t w = avro_writer_memory(a->buf, sizeof(a->buf));
     if (avro_value_write(w, &a->value) != 0)
-        die("avro-c write", avro_strerror());
+        bench_die("avro-c write", avro_strerror());
     a->len = (size_t)avro_writer_tell(w);
     avro_writer_free(w);
 }
@@ -184,14 +153,14 @@ static void our_encode(ctx_t *c)
 {
     mw_buf_reset(c->out);
     if (av_serde_json_to_avro(c->plan, c->value, c->out, NULL) != 0)
-        die("encode", "failed");
+        bench_die("encode", "failed");
 }
 
 static void our_decode(ctx_t *c)
 {
     json_t *v = NULL;
     if (av_serde_avro_to_json(c->plan, c->body, c->len, &v, NULL) != 0)
-        die("decode", "failed");
+        bench_die("decode", "failed");
     json_decref(v);
 }
 
@@ -199,7 +168,7 @@ static void our_resolve(ctx_t *c)
 {
     json_t *v = NULL;
     if (av_serde_avro_to_json(c->rplan, c->body, c->len, &v, NULL) != 0)
-        die("resolve", "failed");
+        bench_die("resolve", "failed");
     json_decref(v);
 }
 
@@ -209,7 +178,7 @@ static void text_slow(ctx_t *c)
                            JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     mw_buf_reset(c->out);
     if (!v || av_serde_json_to_avro(c->plan, v, c->out, NULL) != 0)
-        die("text slow path", "failed");
+        bench_die("text slow path", "failed");
     json_decref(v);
 }
 
@@ -217,7 +186,7 @@ static void text_fast(ctx_t *c)
 {
     mw_buf_reset(c->out);
     if (av_jtext_encode(c->plan, c->text, c->text_len, c->out, NULL) != 0)
-        die("text transcoder", "declined");
+        bench_die("text transcoder", "declined");
 }
 
 static void env_slow(ctx_t *c)
@@ -230,7 +199,7 @@ static void env_slow(ctx_t *c)
                               NULL) != 0 ||
         av_serde_json_to_avro(c->plan, json_object_get(doc, "value"), c->out,
                               NULL) != 0)
-        die("envelope slow path", "failed");
+        bench_die("envelope slow path", "failed");
     json_decref(doc);
 }
 
@@ -243,7 +212,7 @@ static void env_fast(ctx_t *c)
         !sp[0].ptr || !sp[1].ptr ||
         av_jtext_encode(c->kplan, sp[0].ptr, sp[0].len, c->out, NULL) != 0 ||
         av_jtext_encode(c->plan, sp[1].ptr, sp[1].len, c->out, NULL) != 0)
-        die("envelope transcoder", "declined");
+        bench_die("envelope transcoder", "declined");
 }
 
 /* Both paths must write the same bytes before they are timed. */
@@ -256,7 +225,7 @@ static void check_same(ctx_t *c, step_fn slow, step_fn fast,
     fast(c);
     if (mw_buf_len(ref) != mw_buf_len(c->out) ||
         memcmp(mw_buf_data(ref), mw_buf_data(c->out), mw_buf_len(ref)) != 0)
-        die(what, "transcoder and slow path encodings differ");
+        bench_die(what, "transcoder and slow path encodings differ");
     mw_buf_destroy(ref);
 }
 
@@ -264,7 +233,7 @@ static void avroc_encode(ctx_t *c)
 {
     avro_writer_t w = avro_writer_memory(c->a->wbuf, sizeof(c->a->wbuf));
     if (avro_value_write(w, &c->a->value) != 0)
-        die("avro-c write", avro_strerror());
+        bench_die("avro-c write", avro_strerror());
     avro_writer_free(w);
 }
 
@@ -273,19 +242,19 @@ static void avroc_decode(ctx_t *c)
     avro_reader_t r = avro_reader_memory(c->a->buf, (int64_t)c->a->len);
     avro_value_reset(&c->a->scratch);
     if (avro_value_read(r, &c->a->scratch) != 0)
-        die("avro-c read", avro_strerror());
+        bench_die("avro-c read", avro_strerror());
     avro_reader_free(r);
 }
 
 static double rate(step_fn fn, ctx_t *c)
 {
     long n = 0;
-    double start = now_s(), t;
+    double start = bench_now_s(), t;
     do {
         for (int i = 0; i < 1024; i++)
             fn(c);
         n += 1024;
-        t = now_s() - start;
+        t = bench_now_s() - start;
     } while (t < BENCH_SECONDS);
     return (double)n / t;
 }
@@ -295,7 +264,7 @@ static av_schema_t *parse(const char *text)
     mw_err_t err = {0};
     av_schema_t *s = av_schema_parse(text, strlen(text), NULL, 0, &err);
     if (!s)
-        die("schema", err.msg);
+        bench_die("schema", err.msg);
     return s;
 }
 
@@ -309,7 +278,7 @@ int main(void)
     av_serde_plan_t *rplan = plan ? av_serde_plan_new(w, r, &err) : NULL;
     av_serde_plan_t *kplan = rplan ? av_serde_plan_new(k, NULL, &err) : NULL;
     if (!kplan)
-        die("plan", err.msg);
+        bench_die("plan", err.msg);
     char env[1024];
     snprintf(env, sizeof(env), "%s%s}", ENVELOPE_HEAD, value_text);
     ctx_t c = {.plan = plan, .rplan = rplan, .kplan = kplan, .a = &a,
@@ -321,7 +290,7 @@ int main(void)
     our_encode(&c);
     if (mw_buf_len(c.out) != a.len ||
         memcmp(mw_buf_data(c.out), a.buf, a.len) != 0)
-        die("check", "av_serde and avro-c encodings differ");
+        bench_die("check", "av_serde and avro-c encodings differ");
     mw_buf_t *body = mw_buf_new(0);
     mw_buf_append(body, mw_buf_data(c.out), mw_buf_len(c.out));
     c.body = mw_buf_data(body);

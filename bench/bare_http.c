@@ -25,6 +25,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "mw_sig.h"
+
 #define BARE_MIN_BODY 16
 #define BARE_MAX_BODY (16 * 1024 * 1024)
 
@@ -114,7 +116,7 @@ int main(int argc, char **argv)
                         " BODY_BYTES %d..%d)\n", BARE_MIN_BODY, BARE_MAX_BODY);
         return 2;
     }
-    signal(SIGPIPE, SIG_IGN);
+    mw_sig_ignore_pipe();
     body.len = (size_t)len;
     body.data = bare_make_body(body.len);
     base = event_base_new();

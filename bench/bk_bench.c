@@ -39,7 +39,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bk_admin.h"
@@ -47,6 +46,7 @@
 #include "bk_producer.h"
 #include "mw_conf.h"
 #include "mw_log.h"
+#include "bench_util.h"
 
 /* Bytes a partition may hold in the bench: the mock drops the oldest
  * batches beyond 5 MiB, and keys hash unevenly, so keep a wide margin. */
@@ -100,20 +100,6 @@ static const bench_kv_t bench_consumer_kv[] = {
 static const char *bench_bootstrap;
 static char bench_value[1024];
 
-static double bench_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void bench_die(const char *what, const char *why)
-{
-    fprintf(stderr, "bk_bench: %s: %s\n", what, why);
-    exit(1);
-}
-
 static int bench_partitions(const bench_case_t *bc)
 {
     long bytes = bc->msg_cnt * (long)(bc->value_len + BENCH_REC_OVERHEAD);
@@ -153,7 +139,7 @@ static void bench_window_init(bench_window_t *w, const char *const *topics,
 static void bench_window_record(bench_window_t *w, const char *topic,
                                 int32_t partition, int64_t offset)
 {
-    double now = bench_now();
+    double now = bench_now_s();
     int t = 0;
     int64_t *first;
     char why[160];
@@ -225,7 +211,7 @@ static double raw_produce(const char *topic, const bench_case_t *bc,
                           double *secs)
 {
     rd_kafka_t *rk = raw_new(RD_KAFKA_PRODUCER);
-    double t0 = bench_now();
+    double t0 = bench_now_s();
 
     for (long i = 0; i < bc->msg_cnt; i++) {
         char key[24];
@@ -244,7 +230,7 @@ static double raw_produce(const char *topic, const bench_case_t *bc,
     }
     if (rd_kafka_flush(rk, 120000))
         bench_die("raw flush", "timed out");
-    *secs = bench_now() - t0;
+    *secs = bench_now_s() - t0;
     rd_kafka_destroy(rk);
     return (double)bc->msg_cnt / *secs;
 }
@@ -307,7 +293,7 @@ static double adapter_produce(const mw_conf_t *conf, const char *topic,
     mw_err_t err;
     bk_producer_t *prod = bk_producer_new(conf, adapter_dr, &failed, NULL,
                                           &err);
-    double t0 = bench_now();
+    double t0 = bench_now_s();
 
     if (!prod)
         bench_die("bk_producer_new", err.msg);
@@ -326,7 +312,7 @@ static double adapter_produce(const mw_conf_t *conf, const char *topic,
     }
     if (bk_producer_flush(prod, 120000, &err) || failed)
         bench_die("bk_producer_flush", failed ? "failed deliveries" : err.msg);
-    *secs = bench_now() - t0;
+    *secs = bench_now_s() - t0;
     bk_producer_destroy(prod);
     return (double)bc->msg_cnt / *secs;
 }
@@ -400,8 +386,9 @@ static void bench_topic(bk_admin_t *admin, char *buf, size_t size,
 
     snprintf(buf, size, "bench-%s-%s-%d-r%d", kind, bc->name, (int)getpid(),
              round);
-    if (bk_admin_create_topic(admin, buf, bench_partitions(bc),
-                              BK_REPLICATION_DEFAULT, NULL, 0, &err))
+    if (bk_admin_create_topic(admin, &(bk_topic_spec_t){
+            .name = buf, .partitions = bench_partitions(bc),
+            .replication = BK_REPLICATION_DEFAULT}, &err))
         bench_die("create topic", err.msg);
 }
 

@@ -13,8 +13,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "mat_map.h"
 
 static const mat_column_t bench_cols[] = {
@@ -34,13 +34,6 @@ static const mat_column_t bench_cols[] = {
 typedef struct bench_text {
     char name[64], amount[32];
 } bench_text_t;
-
-static inline double bench_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Row i of generation gen into v[BENCH_COL_CNT] (text borrowed from t). */
 static inline void bench_make_row(int64_t i, int gen, mat_value_t *v,

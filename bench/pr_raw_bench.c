@@ -40,6 +40,8 @@
 #include "av_schema.h"
 #include "av_serde.h"
 #include "sr_frame.h"
+#include "bench_util.h"
+#include "mw_vec.h"
 
 static const char bench_schema[] =
     "{\"type\":\"record\",\"name\":\"Order\",\"namespace\":\"bench.shop\","
@@ -66,27 +68,13 @@ typedef struct {
     char *pos;         /* "<file>:<byte offset>", mesh-producer's header */
 } bench_msg_t;
 
-static void die(const char *what, const char *why)
-{
-    fprintf(stderr, "pr_raw_bench: %s: %s\n", what, why);
-    exit(1);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int cmd_lines(long n, const char *path)
 {
     static const char *const status[] = {"PLACED", "PAID", "SHIPPED"};
     FILE *f = fopen(path, "w");
 
     if (!f)
-        die(path, "cannot create");
+        bench_die(path, "cannot create");
     for (long i = 0; i < n; i++) {
         /* Every 4th order has no note: both union branches are used. */
         fprintf(f,
@@ -104,7 +92,7 @@ static int cmd_lines(long n, const char *path)
                        "side door %ld\"}}\n", i % 1000);
     }
     if (fclose(f) != 0)
-        die(path, "write failed");
+        bench_die(path, "write failed");
     return 0;
 }
 
@@ -118,18 +106,18 @@ static size_t encode_file(const char *path, uint32_t id, bench_msg_t **out,
     av_serde_plan_t *plan;
     mw_buf_t *buf = mw_buf_new(0);
     FILE *f = fopen(path, "r");
-    size_t cap = 1 << 20, cnt = 0, linecap = 0, off = 0;
-    bench_msg_t *msgs = malloc(cap * sizeof(*msgs));
+    size_t cap = 0, cnt = 0, linecap = 0, off = 0;
+    bench_msg_t *msgs = NULL;
     char *line = NULL;
     ssize_t len;
 
     if (!schema)
-        die("schema", err.msg);
+        bench_die("schema", err.msg);
     plan = av_serde_plan_new(schema, NULL, &err);
     if (!plan)
-        die("plan", err.msg);
-    if (!f || !buf || !msgs)
-        die(path, "cannot open or out of memory");
+        bench_die("plan", err.msg);
+    if (!f || !buf || MW_VEC_RESERVE(&msgs, &cap, (size_t)1 << 20))
+        bench_die(path, "cannot open or out of memory");
     *bytes = 0;
     while ((len = getline(&line, &linecap, f)) > 0) {
         json_error_t jerr;
@@ -137,12 +125,12 @@ static size_t encode_file(const char *path, uint32_t id, bench_msg_t **out,
         const char *key;
 
         if (!doc)
-            die("line", jerr.text);
-        if (cnt == cap && !(msgs = realloc(msgs, (cap *= 2) * sizeof(*msgs))))
-            die("encode", "out of memory");
+            bench_die("line", jerr.text);
+        if (MW_VEC_RESERVE(&msgs, &cap, cnt + 1))
+            bench_die("encode", "out of memory");
         mw_buf_reset(buf);
         if (sr_frame_encode(plan, id, doc, buf, &err) != 0)
-            die("encode", err.msg);
+            bench_die("encode", err.msg);
         key = json_string_value(json_object_get(doc, "order_id"));
         msgs[cnt].key = strdup(key ? key : "");
         msgs[cnt].key_len = strlen(msgs[cnt].key);
@@ -152,7 +140,7 @@ static size_t encode_file(const char *path, uint32_t id, bench_msg_t **out,
             msgs[cnt].pos = NULL;
         off += (size_t)len;
         if (!msgs[cnt].key || !msgs[cnt].value || !msgs[cnt].pos)
-            die("encode", "out of memory");
+            bench_die("encode", "out of memory");
         memcpy(msgs[cnt].value, mw_buf_data(buf), msgs[cnt].value_len);
         *bytes += msgs[cnt].value_len;
         cnt++;
@@ -173,7 +161,7 @@ static void conf_set(rd_kafka_conf_t *conf, const char *key, const char *val)
 
     if (rd_kafka_conf_set(conf, key, val, errstr, sizeof(errstr)) !=
         RD_KAFKA_CONF_OK)
-        die(key, errstr);
+        bench_die(key, errstr);
 }
 
 static int cmd_produce(const char *bootstrap, const char *topic, uint32_t id,
@@ -194,8 +182,8 @@ static int cmd_produce(const char *bootstrap, const char *topic, uint32_t id,
     conf_set(conf, "partitioner", "murmur2_random");
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (!rk)
-        die("rd_kafka_new", errstr);
-    t0 = now_s();
+        bench_die("rd_kafka_new", errstr);
+    t0 = bench_now_s();
     for (size_t i = 0; i < cnt; i++) {
         rd_kafka_resp_err_t rerr;
 
@@ -217,12 +205,12 @@ static int cmd_produce(const char *bootstrap, const char *topic, uint32_t id,
                           RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 1);
         if (rerr)
-            die("produce", rd_kafka_err2str(rerr));
+            bench_die("produce", rd_kafka_err2str(rerr));
         rd_kafka_poll(rk, 0);
     }
     if (rd_kafka_flush(rk, 120000))
-        die("flush", "timed out after 120 s");
-    secs = now_s() - t0;
+        bench_die("flush", "timed out after 120 s");
+    secs = bench_now_s() - t0;
     rd_kafka_destroy(rk);
     printf("raw %.0f %.3f %zu\n", (double)cnt / secs, secs, bytes);
     for (size_t i = 0; i < cnt; i++) {
@@ -269,29 +257,29 @@ static int cmd_feed(const char *bootstrap, const char *topic, int parts,
     double t0;
 
     if (!in || !out)
-        die("feed", "cannot open the source or the destination");
+        bench_die("feed", "cannot open the source or the destination");
     conf_set(conf, "bootstrap.servers", bootstrap);
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (!rk)
-        die("rd_kafka_new", errstr);
+        bench_die("rd_kafka_new", errstr);
     if ((base = end_offsets(rk, topic, parts)) < 0)
-        die("feed", "cannot read the end offsets");
-    t0 = now_s();
+        bench_die("feed", "cannot read the end offsets");
+    t0 = bench_now_s();
     while ((got = fread(buf, 1, sizeof(buf), in)) > 0)
         if (fwrite(buf, 1, got, out) != got)
-            die("feed", "write failed");
+            bench_die("feed", "write failed");
     if (fclose(out) != 0)
-        die("feed", "write failed");
+        bench_die("feed", "write failed");
     fclose(in);
     while ((now = end_offsets(rk, topic, parts)) < base + n) {
-        if (now_s() - t0 > 300)
-            die("feed", "not every record arrived within 300 s");
+        if (bench_now_s() - t0 > 300)
+            bench_die("feed", "not every record arrived within 300 s");
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    printf("%.3f\n", now_s() - t0);
+    printf("%.3f\n", bench_now_s() - t0);
     rd_kafka_destroy(rk);
-    return now == base + n ? 0 : (die("feed", "more records than sent"), 1);
+    return now == base + n ? 0 : (bench_die("feed", "more records than sent"), 1);
 }
 
 int main(int argc, char **argv)

@@ -100,21 +100,31 @@ fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/meshwork-regbench.XXXXXX") || exit 1
 
+# NAME PID LOG CMD...: waits until CMD succeeds; exits 1 showing LOG when
+# the process PID dies first or WAIT_S seconds pass.
+wait_started() {
+    ws_name=$1 ws_pid=$2 ws_log=$3
+    shift 3
+    ws_i=0
+    while ! "$@" 2>/dev/null; do
+        ws_i=$((ws_i + 1))
+        if [ "$ws_i" -gt $((WAIT_S * 20)) ] ||
+            ! kill -0 "$ws_pid" 2>/dev/null; then
+            say "$ws_name did not start within ${WAIT_S}s:"
+            cat "$ws_log" >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
+}
+
 # ---------------------------------------------------------------- start
 $PIN_SRV "$REG_BIN" --set listeners=http://127.0.0.1:0 \
     --set storage=journal --set "data.dir=$TMP/data" --set log.level=warn \
     >"$TMP/mesh-registry.log" 2>&1 &
 REG_PID=$!
-i=0
-while [ ! -s "$TMP/data/url" ]; do
-    i=$((i + 1))
-    if [ "$i" -gt $((WAIT_S * 20)) ] || ! kill -0 "$REG_PID" 2>/dev/null; then
-        say "mesh-registry did not start within ${WAIT_S}s:"
-        cat "$TMP/mesh-registry.log" >&2
-        exit 1
-    fi
-    sleep 0.05
-done
+wait_started "mesh-registry" "$REG_PID" "$TMP/mesh-registry.log" \
+    test -s "$TMP/data/url"
 URL=$(cat "$TMP/data/url")
 
 # JSON string content of a schema text (its quotes escaped).
@@ -136,16 +146,8 @@ BODY_BYTES=$(call GET /schemas/ids/1 | wc -c) || exit 1
 # ---------------------------------------------------------------- GET
 $PIN_SRV "$BARE_BIN" 0 "$BODY_BYTES" >"$TMP/bare.out" 2>&1 &
 BARE_PID=$!
-i=0
-while ! grep -q '^port ' "$TMP/bare.out" 2>/dev/null; do
-    i=$((i + 1))
-    if [ "$i" -gt $((WAIT_S * 20)) ] || ! kill -0 "$BARE_PID" 2>/dev/null; then
-        say "bare_http did not start:"
-        cat "$TMP/bare.out" >&2
-        exit 1
-    fi
-    sleep 0.05
-done
+wait_started "bare_http" "$BARE_PID" "$TMP/bare.out" \
+    grep -q '^port ' "$TMP/bare.out"
 BARE_URL="http://127.0.0.1:$(sed -n 's/^port //p' "$TMP/bare.out")"
 
 # URL: wrk's requests/s on stdout; fails on any error or non-2xx answer.

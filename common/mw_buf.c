@@ -45,7 +45,9 @@ void mw_buf_destroy(mw_buf_t *buf)
     free(buf);
 }
 
-/* Makes room for extra more bytes plus the NUL. */
+/* Makes room for extra more bytes plus the NUL.  Doubling like mw_vec,
+ * except that the last step stops at max_bytes + 1, never past it, so it
+ * is not MW_VEC_RESERVE (which always lands on a doubling). */
 static int buf_reserve(mw_buf_t *buf, size_t extra)
 {
     size_t need, cap;

@@ -10,12 +10,12 @@
  * known to be well-formed, so nothing downstream re-validates it.
  *
  * This file holds the core: the table check, setting and checking values,
- * the environment, the command line, the getters and listener parsing.
- * Backend choices (the key table laid out from the backends' own tables)
- * are in mw_conf_choice.c.
- * Properties files are read in mw_conf_props.c (through mw_conf_set only);
- * --help, Markdown and the effective-configuration log are printed in
- * mw_conf_help.c.  What they share is in mw_conf_int.h.
+ * the environment, the getters and listener parsing.  Backend choices (the
+ * key table laid out from the backends' own tables) are in
+ * mw_conf_choice.c.  Properties files are read in mw_conf_props.c (through
+ * mw_conf_set only), the command line in mw_conf_cli.c; --help, Markdown
+ * and the effective-configuration log are printed in mw_conf_help.c.  What
+ * they share is in mw_conf_int.h.
  *
  * Invariants:
  * - vals[i] belongs to keys[i]; a set value is stored already parsed (ival,
@@ -43,6 +43,7 @@
 #include <strings.h>
 
 #include "mw_conf_int.h"
+#include "mw_vec.h"
 
 static const char *const type_names[MW_CONF__CNT] = {
     [MW_CONF_STR] = "string",   [MW_CONF_INT] = "integer",
@@ -382,14 +383,9 @@ static int conf_set_pass(mw_conf_t *conf, const char *prefix, const char *key,
     }
     if (!v || !o || (!p && !k))
         goto nomem;
-    if (!p && conf->pass_cnt == conf->pass_cap) {
-        size_t cap = conf->pass_cap ? conf->pass_cap * 2 : 8;
-        mw_conf_pass_t *grown = realloc(conf->pass, cap * sizeof(*grown));
-        if (!grown)
-            goto nomem;
-        conf->pass = grown;
-        conf->pass_cap = cap;
-    }
+    if (!p && MW_VEC_RESERVE(&conf->pass, &conf->pass_cap,
+                             conf->pass_cnt + 1))
+        goto nomem;
     if (!p) {
         p = &conf->pass[conf->pass_cnt++];
         p->key = k;
@@ -626,156 +622,6 @@ int mw_conf_load_env(mw_conf_t *conf, char *const *envp, mw_err_t *err)
             return rc;
     }
     return 0;
-}
-
-/* ------------------------------------------------------- command line */
-
-typedef struct conf_cli {
-    const char **files; /* -c arguments, in order */
-    const char **sets;  /* --set arguments, in order */
-    size_t file_cnt, set_cnt;
-    bool help, version, markdown;
-} conf_cli_t;
-
-/* Matches an option taking an argument in all its spellings: "-c FILE",
- * "-cFILE", "--config FILE", "--config=FILE".  1 matched, 0 not, or an
- * error when the argument is missing. */
-static int cli_opt_arg(int argc, char *const *argv, int *i, const char *sopt,
-                       const char *lopt, const char **val, mw_err_t *err)
-{
-    const char *a = argv[*i];
-    size_t ll = strlen(lopt);
-
-    if (strcmp(a, sopt) == 0 || strcmp(a, lopt) == 0) {
-        if (*i + 1 >= argc)
-            return mw_err_set(err, MW_ERR_CONFIG,
-                              "option '%s' needs an argument; see --help", a);
-        *val = argv[++*i];
-        return 1;
-    }
-    if (strncmp(a, lopt, ll) == 0 && a[ll] == '=') {
-        *val = a + ll + 1;
-        return 1;
-    }
-    if (strncmp(a, sopt, 2) == 0 && a[2] != '\0') {
-        *val = a + 2;
-        return 1;
-    }
-    return 0;
-}
-
-/* One option at argv[*i]; 0, or an error. */
-static int cli_option(const mw_conf_t *conf, int argc, char *const *argv,
-                      int *i, conf_cli_t *cli, mw_err_t *err)
-{
-    const char *a = argv[*i], *val = NULL;
-    int rc;
-
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-        return cli->help = true, 0;
-    if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0)
-        return cli->version = true, 0;
-    if (strcmp(a, "--help-markdown") == 0)
-        return cli->markdown = true, 0;
-    if ((rc = cli_opt_arg(argc, argv, i, "-c", "--config", &val, err)) != 0) {
-        if (rc > 0)
-            cli->files[cli->file_cnt++] = val;
-        return rc < 0 ? rc : 0;
-    }
-    if ((rc = cli_opt_arg(argc, argv, i, "-s", "--set", &val, err)) != 0) {
-        if (rc < 0)
-            return rc;
-        if (val[0] == '=' || !strchr(val, '='))
-            return mw_err_set(err, MW_ERR_CONFIG,
-                              "option --set needs key=value, got '%s'", val);
-        cli->sets[cli->set_cnt++] = val;
-        return 0;
-    }
-    return mw_err_set(err, MW_ERR_CONFIG,
-                      "unknown option '%s'; see '%s --help'", a,
-                      conf->prog->name);
-}
-
-static int cli_parse(const mw_conf_t *conf, int argc, char *const *argv,
-                     conf_cli_t *cli, int *args_out, mw_err_t *err)
-{
-    int i;
-
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int rc;
-
-        if (strcmp(a, "--") == 0) {
-            i++;
-            break;
-        }
-        if (a[0] != '-' || a[1] == '\0')
-            break;
-        if ((rc = cli_option(conf, argc, argv, &i, cli, err)))
-            return rc;
-    }
-    if (i < argc && !args_out)
-        return mw_err_set(err, MW_ERR_CONFIG,
-                          "unexpected argument '%s'; see '%s --help'", argv[i],
-                          conf->prog->name);
-    if (args_out)
-        *args_out = i;
-    return 0;
-}
-
-/* Precedence comes from the order: files, environment, --set, finalize. */
-static int cli_apply(mw_conf_t *conf, const conf_cli_t *cli, char *const *envp,
-                     mw_err_t *err)
-{
-    int rc = 0;
-
-    for (size_t i = 0; rc == 0 && i < cli->file_cnt; i++)
-        rc = mw_conf_load_file(conf, cli->files[i], err);
-    if (rc == 0)
-        rc = mw_conf_load_env(conf, envp, err);
-    for (size_t i = 0; rc == 0 && i < cli->set_cnt; i++) {
-        const char *s = cli->sets[i], *eq = strchr(s, '=');
-        char *key = strndup(s, (size_t)(eq - s));
-
-        if (!key)
-            return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-        rc = mw_conf_set(conf, key, eq + 1, "--set", err);
-        free(key);
-    }
-    return rc ? rc : mw_conf_finalize(conf, err);
-}
-
-int mw_conf_from_cli(mw_conf_t *conf, int argc, char *const *argv,
-                     char *const *envp, const char *version, FILE *out,
-                     mw_conf_action_t *action, int *args_out, mw_err_t *err)
-{
-    conf_cli_t cli = {0};
-    int rc;
-
-    *action = MW_CONF_RUN;
-    cli.files = calloc((size_t)argc + 1, sizeof(*cli.files));
-    cli.sets = calloc((size_t)argc + 1, sizeof(*cli.sets));
-    if (!cli.files || !cli.sets)
-        rc = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    else
-        rc = cli_parse(conf, argc, argv, &cli, args_out, err);
-    /* Help and version never read the configuration: they must work while
-     * it is broken, which is when people ask for help. */
-    if (rc == 0 && (cli.help || cli.markdown)) {
-        if (cli.markdown)
-            mw_conf_print_markdown(conf, out);
-        else
-            mw_conf_print_help(conf, out);
-        *action = MW_CONF_HELP;
-    } else if (rc == 0 && cli.version) {
-        fprintf(out, "%s %s\n", conf->prog->name, version ? version : "");
-        *action = MW_CONF_VERSION;
-    } else if (rc == 0) {
-        rc = cli_apply(conf, &cli, envp, err);
-    }
-    free(cli.files);
-    free(cli.sets);
-    return rc;
 }
 
 /* ------------------------------------------------------------ getters */

@@ -1,10 +1,12 @@
 /*
- * mw_conf_int.h: what the three files of the mw_conf module share, and
+ * mw_conf_int.h: what the four files of the mw_conf module share, and
  * nothing else includes.
  *
- * mw_conf.c owns the key table, setting, the environment, the command line
- * and the getters; mw_conf_choice.c lays the table out from the backends'; mw_conf_props.c reads properties files through
- * mw_conf_set() only; mw_conf_help.c prints --help, the Markdown and the
+ * mw_conf.c owns the key table, setting, the environment and the getters;
+ * mw_conf_choice.c lays the table out from the backends' own tables;
+ * mw_conf_props.c reads properties files through mw_conf_set() only;
+ * mw_conf_cli.c reads the command line and applies the sources through the
+ * public setters; mw_conf_help.c prints --help, the Markdown and the
  * effective configuration, and so reads the conf's body directly.  The body
  * lives here for that reason; the invariants it keeps are described at the
  * top of mw_conf.c.

@@ -243,25 +243,33 @@ static family_t *family_find(mw_metrics_t *reg, const char *name,
     return NULL;
 }
 
+/* One registration request: the series wanted and its family's shape. */
+typedef struct metric_req {
+    const char *name, *help, *labels;
+    metric_type_t type;
+    const double *bounds; /* METRIC_HISTOGRAM */
+    size_t bucket_cnt;
+} metric_req_t;
+
 /* Caller holds reg->lock. */
-static family_t *family_add(family_t **link, const char *name,
-                            const char *help, metric_type_t type,
-                            const double *bounds, size_t bucket_cnt)
+static family_t *family_add(family_t **link, const metric_req_t *req)
 {
     family_t *fam = calloc(1, sizeof(*fam));
+    size_t cnt = req->bucket_cnt;
+
     if (!fam)
         return NULL;
-    fam->name = strdup(name);
-    fam->help = strdup(help ? help : "");
-    fam->type = type;
-    if (type == METRIC_HISTOGRAM) {
-        fam->bucket_cnt = bucket_cnt;
-        fam->bounds = malloc((bucket_cnt ? bucket_cnt : 1) * sizeof(double));
-        if (fam->bounds && bucket_cnt)
-            memcpy(fam->bounds, bounds, bucket_cnt * sizeof(double));
+    fam->name = strdup(req->name);
+    fam->help = strdup(req->help ? req->help : "");
+    fam->type = req->type;
+    if (req->type == METRIC_HISTOGRAM) {
+        fam->bucket_cnt = cnt;
+        fam->bounds = malloc((cnt ? cnt : 1) * sizeof(double));
+        if (fam->bounds && cnt)
+            memcpy(fam->bounds, req->bounds, cnt * sizeof(double));
     }
     if (!fam->name || !fam->help ||
-        (type == METRIC_HISTOGRAM && !fam->bounds)) {
+        (req->type == METRIC_HISTOGRAM && !fam->bounds)) {
         family_free(fam);
         return NULL;
     }
@@ -310,90 +318,85 @@ static bool same_bounds(const family_t *fam, const double *bounds, size_t cnt)
 
 /* Checks the request; the reason goes to the log since the caller only
  * sees NULL. */
-static const char *check_request(const char *name, const char *labels,
-                                 metric_type_t type, const double *bounds,
-                                 size_t bucket_cnt)
+static const char *check_request(const metric_req_t *req)
 {
-    if (!name_is_valid(name))
+    bool hist = req->type == METRIC_HISTOGRAM;
+
+    if (!name_is_valid(req->name))
         return "invalid metric name";
-    if (!labels_are_valid(labels, type == METRIC_HISTOGRAM))
+    if (!labels_are_valid(req->labels, hist))
         return "invalid label set";
-    if (type == METRIC_HISTOGRAM && !bounds_are_valid(bounds, bucket_cnt))
+    if (hist && !bounds_are_valid(req->bounds, req->bucket_cnt))
         return "bucket bounds must be finite and strictly increasing";
     return NULL;
 }
 
 /* Caller holds reg->lock. */
-static series_t *lookup_or_add(mw_metrics_t *reg, const char *name,
-                               const char *help, const char *labels,
-                               metric_type_t type, const double *bounds,
-                               size_t bucket_cnt, const char **why)
+static series_t *lookup_or_add(mw_metrics_t *reg, const metric_req_t *req,
+                               const char **why)
 {
     family_t **link = NULL;
-    family_t *fam = family_find(reg, name, &link);
-    if (fam && fam->type != type) {
+    family_t *fam = family_find(reg, req->name, &link);
+    if (fam && fam->type != req->type) {
         *why = "name already registered with another type";
         return NULL;
     }
-    if (fam && type == METRIC_HISTOGRAM &&
-        !same_bounds(fam, bounds, bucket_cnt)) {
+    if (fam && req->type == METRIC_HISTOGRAM &&
+        !same_bounds(fam, req->bounds, req->bucket_cnt)) {
         *why = "histogram already registered with other buckets";
         return NULL;
     }
     if (!fam) {
-        fam = family_add(link, name, help, type, bounds, bucket_cnt);
+        fam = family_add(link, req);
         if (!fam) {
             *why = "out of memory";
             return NULL;
         }
     }
     for (series_t *s = fam->head; s; s = s->next)
-        if (strcmp(s->labels, labels) == 0)
+        if (strcmp(s->labels, req->labels) == 0)
             return s;
-    series_t *s = series_add(fam, labels);
+    series_t *s = series_add(fam, req->labels);
     if (!s)
         *why = "out of memory";
     return s;
 }
 
-static series_t *metrics_register(mw_metrics_t *reg, const char *name,
-                                  const char *help, const char *labels,
-                                  metric_type_t type, const double *bounds,
-                                  size_t bucket_cnt)
+static series_t *metrics_register(mw_metrics_t *reg, metric_req_t req)
 {
     if (!reg)
         return NULL;
-    if (!labels)
-        labels = "";
-    const char *why = check_request(name, labels, type, bounds, bucket_cnt);
+    if (!req.labels)
+        req.labels = "";
+    const char *why = check_request(&req);
     series_t *s = NULL;
     if (!why) {
         pthread_mutex_lock(&reg->lock);
-        s = lookup_or_add(reg, name, help, labels, type, bounds, bucket_cnt,
-                          &why);
+        s = lookup_or_add(reg, &req, &why);
         pthread_mutex_unlock(&reg->lock);
     }
     if (!s)
         mw_log_error(LOG_COMP, "metric registration refused",
                      "name=%s type=%s labels=%s reason=%s",
-                     mw_log_q(name ? name : "(null)"), type_names[type],
-                     mw_log_q(labels), mw_log_q(why));
+                     mw_log_q(req.name ? req.name : "(null)"),
+                     type_names[req.type], mw_log_q(req.labels),
+                     mw_log_q(why));
     return s;
 }
 
 mw_counter_t *mw_metrics_counter(mw_metrics_t *reg, const char *name,
                                  const char *help, const char *labels)
 {
-    series_t *s =
-        metrics_register(reg, name, help, labels, METRIC_COUNTER, NULL, 0);
+    series_t *s = metrics_register(reg, (metric_req_t){
+        .name = name, .help = help, .labels = labels, .type = METRIC_COUNTER});
     return s ? &s->u.counter : NULL;
 }
 
 mw_gauge_t *mw_metrics_gauge(mw_metrics_t *reg, const char *name,
                              const char *help, const char *labels)
 {
-    series_t *s =
-        metrics_register(reg, name, help, labels, METRIC_GAUGE, NULL, 0);
+    series_t *s = metrics_register(reg, (metric_req_t){
+        .name = name, .help = help, .labels = labels, .type = METRIC_GAUGE});
     return s ? &s->u.gauge : NULL;
 }
 
@@ -405,8 +408,10 @@ mw_histogram_t *mw_metrics_histogram(mw_metrics_t *reg, const char *name,
         bounds = default_bounds;
         bucket_cnt = sizeof(default_bounds) / sizeof(default_bounds[0]);
     }
-    series_t *s = metrics_register(reg, name, help, labels, METRIC_HISTOGRAM,
-                                   bounds, bucket_cnt);
+    series_t *s = metrics_register(reg, (metric_req_t){
+        .name = name, .help = help, .labels = labels,
+        .type = METRIC_HISTOGRAM, .bounds = bounds,
+        .bucket_cnt = bucket_cnt});
     return s ? &s->u.hist : NULL;
 }
 

@@ -23,6 +23,7 @@
 #include "mw_buf.h"
 #include "mw_http.h"
 #include "mw_log.h"
+#include "mw_vec.h"
 
 #define OPS_REASON_MAX 256
 #define OPS_METRICS_MAX ((size_t)16 << 20)
@@ -207,14 +208,8 @@ int mw_ops_add_health(mw_ops_t *ops, const char *name, mw_ops_health_cb *cb,
 {
     if (!ops || !name || !cb)
         return MW_ERR_INVALID;
-    if (ops->check_cnt == ops->check_cap) {
-        size_t cap = ops->check_cap ? ops->check_cap * 2 : 4;
-        ops_check_t *checks = realloc(ops->checks, cap * sizeof(*checks));
-        if (!checks)
-            return MW_ERR_NOMEM;
-        ops->checks = checks;
-        ops->check_cap = cap;
-    }
+    if (MW_VEC_RESERVE(&ops->checks, &ops->check_cap, ops->check_cnt + 1))
+        return MW_ERR_NOMEM;
     char *copy = strdup(name);
     if (!copy)
         return MW_ERR_NOMEM;

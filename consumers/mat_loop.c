@@ -446,15 +446,16 @@ static void loop_on_cron(evutil_socket_t fd, short what, void *arg)
     int64_t budget_end = loop_now_ms(CLOCK_MONOTONIC) + LOOP_LAG_BUDGET_MS;
     for (size_t i = 0; i < loop->part_cnt; i++) {
         loop_part_t *p = loop->parts[i];
-        int64_t low, high;
+        bk_watermarks_t wm;
         if (p->fresh_ts_ms > 0)
             mw_gauge_set(p->freshness, (double)(now - p->fresh_ts_ms) / 1e3);
         lag = lag && loop_now_ms(CLOCK_MONOTONIC) < budget_end;
         if (lag && p->next >= 0 &&
-            bk_consumer_watermarks(loop->cons, p->topic, p->partition, &low,
-                                   &high, 200, NULL) == 0)
-            mw_gauge_set(p->lag, (double)(high > p->next ? high - p->next
-                                                         : 0));
+            bk_consumer_watermarks(loop->cons, p->topic, p->partition, &wm,
+                                   200, NULL) == 0)
+            mw_gauge_set(p->lag, (double)(wm.high > p->next
+                                              ? wm.high - p->next
+                                              : 0));
     }
 }
 

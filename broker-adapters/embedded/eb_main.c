@@ -1,23 +1,19 @@
 /*
  * mesh-broker: a development Kafka cluster in one process.
  *
- * main parses the configuration (exit 2 on a bad key or value), starts the
- * mock cluster, the control endpoint and the bootstrap proxy on one event
- * loop, writes the state files (bootstrap, brokers, control) into state.dir
- * once everything listens, and runs until SIGTERM/SIGINT.  Shutdown closes
- * the listeners and connections, then the mock cluster, and exits 0; a
- * start-up failure after configuration exits 1.
+ * The daemon skeleton (mw_run) configures (exit 2 on a bad key or value),
+ * builds the event loop and the signal events; this file starts the mock
+ * cluster, the control endpoint and the bootstrap proxy on that loop and
+ * writes the state files (bootstrap, brokers, control) into state.dir once
+ * everything listens.  The first SIGTERM/SIGINT closes the listeners and
+ * connections; after the loop the mock cluster goes, and the exit is 0.  A
+ * start-up failure after configuration (state.dir that cannot be made, a
+ * port in use) exits 1.
  *
  * Thread: main thread only (librdkafka runs the mock brokers on its own).
  */
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <event2/event.h>
 
 #include "eb_cluster.h"
 #include "eb_control.h"
@@ -26,15 +22,10 @@
 #include "mw_daemon.h"
 #include "mw_err.h"
 #include "mw_log.h"
-#include "mw_metrics.h"
+#include "mw_run.h"
 
 #define EB_COMPONENT "mesh-broker"
 #define EB_VERSION "0.1.0"
-
-static const char *const eb_log_levels[] = {"debug", "info", "warn", "error",
-                                            NULL};
-_Static_assert(MW_LOG_DEBUG == 0 && MW_LOG_INFO == 1 && MW_LOG_WARN == 2 &&
-                   MW_LOG_ERROR == 3, "eb_log_levels follows mw_log_level_t");
 
 static const mw_conf_key_t eb_keys[] = {
     {.name = "brokers", .type = MW_CONF_INT, .dflt = "3", .min = 1,
@@ -56,8 +47,7 @@ static const mw_conf_key_t eb_keys[] = {
      .doc = "Partitions of a topic created through the control endpoint "
             "without a partition count (topics auto-created by clients "
             "always get the mock's 4)."},
-    {.name = "log.level", .type = MW_CONF_ENUM, .dflt = "info",
-     .allowed = eb_log_levels, .doc = "Lowest log level written."},
+    MW_RUN_KEY_LOG_LEVEL,
 };
 
 static const mw_conf_program_t eb_program = {
@@ -87,62 +77,36 @@ static const mw_conf_program_t eb_program = {
 };
 
 typedef struct eb_app {
-    struct event_base *base;
-    mw_metrics_t *metrics;
     eb_cluster_t *cluster;
     eb_control_t *control;
     eb_proxy_t *proxy;
-    mw_daemon_t *daemon;
 } eb_app_t;
 
 /* First SIGTERM/SIGINT: stop accepting (listeners and open connections go
- * away with their objects after the loop), then leave the loop. */
-static void eb_on_shutdown(void *opaque, int signo) {
+ * away with their objects), then leave the loop; the cluster goes in
+ * destroy. */
+static void eb_stop(mw_run_t *run, void *opaque, const char *why) {
     eb_app_t *app = opaque;
 
-    (void)signo;
+    (void)why;
     eb_proxy_destroy(app->proxy);
     app->proxy = NULL;
     eb_control_destroy(app->control);
     app->control = NULL;
-    event_base_loopbreak(app->base);
+    mw_run_break(run);
 }
 
-/* mkdir -p: each missing component is created 0755. */
-static int eb_mkdirs(const char *dir, mw_err_t *err) {
-    char path[4096];
-    size_t len = strlen(dir);
+/* The address a client on this machine reaches listener at (actual) port,
+ * as host:port (a wildcard bind is reached on loopback). */
+static int eb_reach_addr(const char *listener, int port, char *out,
+                         size_t size, mw_err_t *err) {
+    static const char scheme[] = "http://";
+    char url[300];
 
-    if (len == 0 || len >= sizeof(path))
-        return mw_err_set(err, MW_ERR_CONFIG, "state.dir \"%s\" is empty or "
-                          "too long", dir);
-    memcpy(path, dir, len + 1);
-    for (char *p = path + 1; ; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
-            return mw_err_set(err, MW_ERR_IO, "state.dir: cannot create %s: "
-                              "%s", path, strerror(errno));
-        *p = saved;
-        if (!saved)
-            return 0;
-    }
-}
-
-/* Reachable host for a listener: a wildcard bind is reached on loopback. */
-static const char *eb_reach_host(const char *host) {
-    if (!host[0] || strcmp(host, "0.0.0.0") == 0)
-        return "127.0.0.1";
-    if (strcmp(host, "::") == 0)
-        return "::1";
-    return host;
-}
-
-static void eb_hostport(char *out, size_t size, const char *host, int port) {
-    host = eb_reach_host(host);
-    snprintf(out, size, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    if (mw_conf_listener_url(listener, port, url, sizeof(url), err) != 0)
+        return MW_ERR_INVALID;
+    snprintf(out, size, "%s", url + strlen(scheme));
+    return 0;
 }
 
 /* Writes one state file dir/name holding line + "\n". */
@@ -156,39 +120,37 @@ static int eb_state_file(const char *dir, const char *name, const char *line,
 }
 
 /* Starts cluster, control endpoint and proxy; writes the state files. */
-static int eb_app_start(eb_app_t *app, const mw_conf_t *conf, mw_err_t *err) {
+static int eb_start(mw_run_t *run, void *opaque, mw_err_t *err) {
+    eb_app_t *app = opaque;
+    const mw_conf_t *conf = mw_run_conf(run);
     const char *dir = mw_conf_get_str(conf, "state.dir");
-    char host[256], control_addr[300], bootstrap[300], url[320];
-    int port;
+    const char *control_l = mw_conf_get_str(conf, "control.listener");
+    const char *bootstrap_l = mw_conf_get_str(conf, "bootstrap.listener");
+    char control_addr[300], bootstrap[300], url[320];
 
-    if (eb_mkdirs(dir, err) != 0)
-        return err->code;
+    if (mw_daemon_mkdirs(dir, err) != 0)
+        return mw_err_prefix(err, "state.dir");
     app->cluster = eb_cluster_new((int)mw_conf_get_int(conf, "brokers"), err);
     if (!app->cluster)
         return err->code;
     app->control = eb_control_new(&(eb_control_conf_t){
-        .base = app->base,
-        .listener = mw_conf_get_str(conf, "control.listener"),
-        .cluster = app->cluster, .metrics = app->metrics,
+        .base = mw_run_base(run), .listener = control_l,
+        .cluster = app->cluster, .metrics = mw_run_metrics(run),
         .default_partitions = (int)mw_conf_get_int(conf, "default.partitions"),
     }, err);
     if (!app->control ||
-        mw_conf_parse_listener(mw_conf_get_str(conf, "control.listener"), host,
-                               sizeof(host), &port, err) != 0)
+        eb_reach_addr(control_l, eb_control_port(app->control), control_addr,
+                      sizeof(control_addr), err) != 0)
         return err->code;
-    eb_hostport(control_addr, sizeof(control_addr), host,
-                eb_control_port(app->control));
     app->proxy = eb_proxy_new(&(eb_proxy_conf_t){
-        .base = app->base,
-        .listener = mw_conf_get_str(conf, "bootstrap.listener"),
+        .base = mw_run_base(run), .listener = bootstrap_l,
         .cluster = app->cluster, .control_addr = control_addr,
-        .metrics = app->metrics,
+        .metrics = mw_run_metrics(run),
     }, err);
     if (!app->proxy ||
-        mw_conf_parse_listener(mw_conf_get_str(conf, "bootstrap.listener"),
-                               host, sizeof(host), &port, err) != 0)
+        eb_reach_addr(bootstrap_l, eb_proxy_port(app->proxy), bootstrap,
+                      sizeof(bootstrap), err) != 0)
         return err->code;
-    eb_hostport(bootstrap, sizeof(bootstrap), host, eb_proxy_port(app->proxy));
     snprintf(url, sizeof(url), "http://%s", control_addr);
     if (eb_state_file(dir, "brokers", eb_cluster_bootstraps(app->cluster),
                       err) != 0 ||
@@ -201,65 +163,28 @@ static int eb_app_start(eb_app_t *app, const mw_conf_t *conf, mw_err_t *err) {
     return 0;
 }
 
-/* Destroys in reverse order of creation; every field may be NULL. */
-static void eb_app_stop(eb_app_t *app) {
-    mw_daemon_destroy(app->daemon);
+/* Top-down; every object may be missing (a start that failed half-way, or
+ * the listeners already closed by eb_stop). */
+static void eb_destroy(void *opaque) {
+    eb_app_t *app = opaque;
+
     eb_proxy_destroy(app->proxy);
     eb_control_destroy(app->control);
     eb_cluster_destroy(app->cluster);
-    mw_metrics_destroy(app->metrics);
-    if (app->base)
-        event_base_free(app->base);
 }
 
-/* 0, or 2 with the message printed (bad configuration); *run false when
- * --help or --version was answered. */
-static int eb_configure(mw_conf_t **confp, int argc, char **argv, bool *run) {
-    mw_conf_action_t action = MW_CONF_RUN;
-    mw_err_t err = {0};
-    mw_conf_t *conf = mw_conf_new(&eb_program, eb_keys,
-                                  sizeof(eb_keys) / sizeof(*eb_keys), &err);
-
-    *confp = conf;
-    if (!conf || mw_conf_from_cli(conf, argc, argv, environ, EB_VERSION,
-                                  stdout, &action, NULL, &err) != 0) {
-        fprintf(stderr, "mesh-broker: %s\n", err.msg);
-        return 2;
-    }
-    *run = action == MW_CONF_RUN;
-    /* eb_log_levels lists the levels in mw_log_level_t order. */
-    if (*run)
-        mw_log_set_level((mw_log_level_t)mw_conf_get_enum(conf, "log.level"));
-    return 0;
-}
+static const mw_run_prog_t eb_prog = {
+    .conf = &eb_program,
+    .keys = eb_keys,
+    .key_cnt = sizeof(eb_keys) / sizeof(*eb_keys),
+    .version = EB_VERSION,
+    .start = eb_start,
+    .stop = eb_stop,
+    .destroy = eb_destroy,
+};
 
 int main(int argc, char **argv) {
     eb_app_t app = {0};
-    mw_conf_t *conf = NULL;
-    mw_err_t err = {0};
-    bool run = false;
-    int rc = eb_configure(&conf, argc, argv, &run);
 
-    if (rc != 0 || !run)
-        goto out;
-    mw_conf_log_effective(conf, EB_COMPONENT);
-    rc = 1;
-    if (!(app.base = event_base_new()) || !(app.metrics = mw_metrics_new())) {
-        mw_log_error(EB_COMPONENT, "start-up failed", "error=%s",
-                     mw_log_q("out of memory"));
-        goto out;
-    }
-    app.daemon = mw_daemon_new(app.base, EB_COMPONENT, eb_on_shutdown, &app,
-                               &err);
-    if (!app.daemon || eb_app_start(&app, conf, &err) != 0) {
-        mw_log_error(EB_COMPONENT, "start-up failed", "error=%s",
-                     mw_log_q(err.msg));
-        goto out;
-    }
-    rc = event_base_dispatch(app.base) < 0 ? 1 : 0;
-    mw_log_info(EB_COMPONENT, "mesh-broker stopped", "exit=%d", rc);
-out:
-    eb_app_stop(&app);
-    mw_conf_destroy(conf);
-    return rc;
+    return mw_run_main(&eb_prog, &app, argc, argv);
 }

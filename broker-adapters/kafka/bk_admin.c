@@ -89,16 +89,13 @@ static bool bk_admin_fallback(bk_admin_t *admin, int rc, mw_err_t *err)
     return true;
 }
 
-int bk_admin_create_topic(bk_admin_t *admin, const char *name, int partitions,
-                          int replication, const bk_kv_t *configs,
-                          size_t config_cnt, mw_err_t *err)
+int bk_admin_create_topic(bk_admin_t *admin, const bk_topic_spec_t *spec,
+                          mw_err_t *err)
 {
     int rc;
 
     do {
-        rc = bk_admin_backends[admin->idx]->create_topic(
-            admin->be, name, partitions, replication, configs, config_cnt,
-            err);
+        rc = bk_admin_backends[admin->idx]->create_topic(admin->be, spec, err);
     } while (bk_admin_fallback(admin, rc, err));
     return rc;
 }

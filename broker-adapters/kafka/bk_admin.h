@@ -50,17 +50,25 @@ typedef struct bk_topic_info {
 bk_admin_t *bk_admin_new(const mw_conf_t *conf, mw_err_t *err);
 void bk_admin_destroy(bk_admin_t *admin);
 
-/* Name of the backend currently answering: "kafka" or "embedded". */
+/* Name of the backend currently answering (for log lines and messages),
+ * as the front's registration table has it. */
 const char *bk_admin_backend_name(const bk_admin_t *admin);
 
-/* Creates topic name with partitions and replication
- * (BK_REPLICATION_DEFAULT for the broker's default) and config_cnt
- * configs.  0; MW_ERR_EXISTS when it exists; MW_ERR_INVALID for a refused
- * name, count or config; MW_ERR_TRANSPORT / MW_ERR_TIMEOUT naming the
- * bootstrap servers when the cluster cannot be reached. */
-int bk_admin_create_topic(bk_admin_t *admin, const char *name, int partitions,
-                          int replication, const bk_kv_t *configs,
-                          size_t config_cnt, mw_err_t *err);
+/* A topic to create; every field is borrowed for the call. */
+typedef struct bk_topic_spec {
+    const char *name;
+    int partitions;
+    int replication;        /* BK_REPLICATION_DEFAULT: the broker's */
+    const bk_kv_t *configs; /* config_cnt entries, or NULL */
+    size_t config_cnt;
+} bk_topic_spec_t;
+
+/* Creates the topic spec describes.  0; MW_ERR_EXISTS when it exists;
+ * MW_ERR_INVALID for a refused name, count or config; MW_ERR_TRANSPORT /
+ * MW_ERR_TIMEOUT naming the bootstrap servers when the cluster cannot be
+ * reached. */
+int bk_admin_create_topic(bk_admin_t *admin, const bk_topic_spec_t *spec,
+                          mw_err_t *err);
 
 /* Lists every topic (configs not filled), sorted by name.  *topics is the
  * caller's (bk_topic_list_destroy), *cnt its length. */

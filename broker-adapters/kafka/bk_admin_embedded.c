@@ -51,11 +51,16 @@ static void bk_ae_close(bk_admin_be_t *be)
     free(be);
 }
 
-/* One request; on success *root holds the parsed JSON body (may be NULL
- * for an empty body) and *status the HTTP status. */
+/* What the control endpoint answered: the HTTP status and the parsed JSON
+ * body (NULL for an empty body; the caller's, json_decref). */
+typedef struct bk_ae_answer {
+    int status;
+    json_t *root;
+} bk_ae_answer_t;
+
+/* One request; on success *ans holds the answer. */
 static int bk_ae_call(bk_admin_be_t *be, const char *method, const char *path,
-                      const char *body, int *status, json_t **root,
-                      mw_err_t *err)
+                      const char *body, bk_ae_answer_t *ans, mw_err_t *err)
 {
     char url[BK_AE_URL_MAX + 300];
     mw_http_response_t resp = {0};
@@ -68,9 +73,9 @@ static int bk_ae_call(bk_admin_be_t *be, const char *method, const char *path,
                       err);
     if (rc)
         return mw_err_prefix(err, "mesh-broker control endpoint %s", be->base);
-    *status = resp.status;
-    *root = resp.body ? json_loadb(resp.body, resp.len, 0, &jerr) : NULL;
-    if (resp.body && !*root)
+    ans->status = resp.status;
+    ans->root = resp.body ? json_loadb(resp.body, resp.len, 0, &jerr) : NULL;
+    if (resp.body && !ans->root)
         rc = mw_err_set(err, MW_ERR_INVALID,
                         "%s %s: answer is not JSON (HTTP %d): %s", method,
                         url, resp.status, jerr.text);
@@ -79,10 +84,11 @@ static int bk_ae_call(bk_admin_be_t *be, const char *method, const char *path,
 }
 
 /* Maps an error status to our code with the endpoint's message. */
-static int bk_ae_status_err(int status, json_t *root, const char *what,
+static int bk_ae_status_err(const bk_ae_answer_t *ans, const char *what,
                             mw_err_t *err)
 {
-    const char *msg = json_string_value(json_object_get(root, "message"));
+    const char *msg = json_string_value(json_object_get(ans->root, "message"));
+    int status = ans->status;
     int code = status == 404   ? MW_ERR_NOT_FOUND
                : status == 409 ? MW_ERR_EXISTS
                : status < 500  ? MW_ERR_INVALID
@@ -117,49 +123,49 @@ static int bk_ae_topic_from_json(json_t *t, bk_topic_info_t *info,
     return 0;
 }
 
-static int bk_ae_create(bk_admin_be_t *be, const char *name, int partitions,
-                        int replication, const bk_kv_t *configs,
-                        size_t config_cnt, mw_err_t *err)
+static int bk_ae_create(bk_admin_be_t *be, const bk_topic_spec_t *spec,
+                        mw_err_t *err)
 {
-    json_t *req = json_pack("{s:s, s:i}", "name", name, "partitions",
-                            partitions);
-    json_t *cfg = json_object(), *root = NULL;
+    json_t *req = json_pack("{s:s, s:i}", "name", spec->name, "partitions",
+                            spec->partitions);
+    json_t *cfg = json_object();
+    bk_ae_answer_t ans = {0};
     char *body;
     char what[300];
-    int status = 0, rc;
+    int rc;
 
-    for (size_t i = 0; i < config_cnt; i++)
-        json_object_set_new(cfg, configs[i].key,
-                            json_string(configs[i].value));
+    for (size_t i = 0; i < spec->config_cnt; i++)
+        json_object_set_new(cfg, spec->configs[i].key,
+                            json_string(spec->configs[i].value));
     json_object_set_new(req, "configs", cfg);
-    if (replication != BK_REPLICATION_DEFAULT)
+    if (spec->replication != BK_REPLICATION_DEFAULT)
         json_object_set_new(req, "replication_factor",
-                            json_integer(replication));
+                            json_integer(spec->replication));
     body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     if (!body)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    snprintf(what, sizeof(what), "create topic %s", name);
-    rc = bk_ae_call(be, "POST", "/topics", body, &status, &root, err);
+    snprintf(what, sizeof(what), "create topic %s", spec->name);
+    rc = bk_ae_call(be, "POST", "/topics", body, &ans, err);
     free(body);
-    if (rc == 0 && status != 201 && status != 200)
-        rc = bk_ae_status_err(status, root, what, err);
+    if (rc == 0 && ans.status != 201 && ans.status != 200)
+        rc = bk_ae_status_err(&ans, what, err);
     if (rc == MW_ERR_EXISTS)
         mw_err_set(err, MW_ERR_EXISTS, "%s: topic already exists", what);
-    json_decref(root);
+    json_decref(ans.root);
     return rc;
 }
 
 static int bk_ae_list(bk_admin_be_t *be, bk_topic_info_t **topics,
                       size_t *cnt, mw_err_t *err)
 {
-    json_t *root = NULL, *arr;
-    int status = 0, rc = bk_ae_call(be, "GET", "/topics", NULL, &status, &root,
-                                    err);
+    bk_ae_answer_t ans = {0};
+    int rc = bk_ae_call(be, "GET", "/topics", NULL, &ans, err);
+    json_t *arr;
 
-    if (rc == 0 && status != 200)
-        rc = bk_ae_status_err(status, root, "list topics", err);
-    arr = json_object_get(root, "topics");
+    if (rc == 0 && ans.status != 200)
+        rc = bk_ae_status_err(&ans, "list topics", err);
+    arr = json_object_get(ans.root, "topics");
     if (rc == 0 && !json_is_array(arr))
         rc = mw_err_set(err, MW_ERR_INVALID,
                         "list topics: mesh-broker answer lacks \"topics\"");
@@ -171,7 +177,7 @@ static int bk_ae_list(bk_admin_be_t *be, bk_topic_info_t **topics,
                                    err);
         (*cnt)++; /* counted even when half-filled, so it is freed */
     }
-    json_decref(root);
+    json_decref(ans.root);
     return rc;
 }
 
@@ -179,24 +185,24 @@ static int bk_ae_describe(bk_admin_be_t *be, const char *name,
                           bk_topic_info_t **info, mw_err_t *err)
 {
     char path[300], what[300];
-    json_t *root = NULL;
-    int status = 0, rc;
+    bk_ae_answer_t ans = {0};
+    int rc;
 
     snprintf(path, sizeof(path), "/topics/%s", name);
     snprintf(what, sizeof(what), "describe topic %s", name);
-    rc = bk_ae_call(be, "GET", path, NULL, &status, &root, err);
-    if (rc == 0 && status == 404)
+    rc = bk_ae_call(be, "GET", path, NULL, &ans, err);
+    if (rc == 0 && ans.status == 404)
         rc = mw_err_set(err, MW_ERR_NOT_FOUND, "topic %s does not exist",
                         name);
-    else if (rc == 0 && status != 200)
-        rc = bk_ae_status_err(status, root, what, err);
+    else if (rc == 0 && ans.status != 200)
+        rc = bk_ae_status_err(&ans, what, err);
     if (rc == 0 && !(*info = calloc(1, sizeof(**info))))
         rc = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    if (rc == 0 && (rc = bk_ae_topic_from_json(root, *info, err))) {
+    if (rc == 0 && (rc = bk_ae_topic_from_json(ans.root, *info, err))) {
         bk_topic_info_destroy(*info);
         *info = NULL;
     }
-    json_decref(root);
+    json_decref(ans.root);
     return rc;
 }
 

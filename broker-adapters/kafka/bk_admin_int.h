@@ -20,9 +20,8 @@ typedef struct bk_admin_ops {
     /* Same contracts as the bk_admin_* front functions; MW_ERR_UNSUPPORTED
      * means "this cluster does not speak this backend's protocol": the
      * front moves to the next backend and retries. */
-    int (*create_topic)(bk_admin_be_t *be, const char *name, int partitions,
-                        int replication, const bk_kv_t *configs,
-                        size_t config_cnt, mw_err_t *err);
+    int (*create_topic)(bk_admin_be_t *be, const bk_topic_spec_t *spec,
+                        mw_err_t *err);
     int (*list_topics)(bk_admin_be_t *be, bk_topic_info_t **topics,
                        size_t *cnt, mw_err_t *err);
     int (*describe_topic)(bk_admin_be_t *be, const char *name,

@@ -151,9 +151,8 @@ static int bk_ak_need_controller(bk_admin_be_t *be, const char *what,
 static int bk_ak_await_visible(bk_admin_be_t *be, const char *name,
                                int partitions);
 
-static int bk_ak_create(bk_admin_be_t *be, const char *name, int partitions,
-                        int replication, const bk_kv_t *configs,
-                        size_t config_cnt, mw_err_t *err)
+static int bk_ak_create(bk_admin_be_t *be, const bk_topic_spec_t *spec,
+                        mw_err_t *err)
 {
     char errstr[256], what[300];
     rd_kafka_NewTopic_t *nt;
@@ -163,18 +162,19 @@ static int bk_ak_create(bk_admin_be_t *be, const char *name, int partitions,
     size_t res_cnt = 0;
     int rc = 0;
 
-    snprintf(what, sizeof(what), "create topic %s", name);
+    snprintf(what, sizeof(what), "create topic %s", spec->name);
     if ((rc = bk_ak_need_controller(be, what, err)))
         return rc;
-    nt = rd_kafka_NewTopic_new(name, partitions, replication, errstr,
-                               sizeof(errstr));
+    nt = rd_kafka_NewTopic_new(spec->name, spec->partitions, spec->replication,
+                               errstr, sizeof(errstr));
     if (!nt)
         return mw_err_set(err, MW_ERR_INVALID, "%s: %s", what, errstr);
-    for (size_t i = 0; i < config_cnt; i++)
-        if (rd_kafka_NewTopic_set_config(nt, configs[i].key, configs[i].value)) {
+    for (size_t i = 0; i < spec->config_cnt; i++)
+        if (rd_kafka_NewTopic_set_config(nt, spec->configs[i].key,
+                                         spec->configs[i].value)) {
             rd_kafka_NewTopic_destroy(nt);
             return mw_err_set(err, MW_ERR_INVALID, "%s: bad config '%s'",
-                              what, configs[i].key);
+                              what, spec->configs[i].key);
         }
     opts = bk_ak_options(be, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_CreateTopics(be->cli.rk, &nt, 1, opts, be->q);
@@ -194,9 +194,9 @@ static int bk_ak_create(bk_admin_be_t *be, const char *name, int partitions,
                               what, err);
     }
     rd_kafka_event_destroy(ev);
-    if (rc == 0 && bk_ak_await_visible(be, name, partitions))
+    if (rc == 0 && bk_ak_await_visible(be, spec->name, spec->partitions))
         mw_log_warn("kafka", "created topic not yet in metadata",
-                    "topic=%s", name);
+                    "topic=%s", spec->name);
     return rc;
 }
 

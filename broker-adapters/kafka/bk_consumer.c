@@ -23,10 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bk_int.h"
 #include "mw_log.h"
+#include "mw_time.h"
 
 /* The record handed out: public part first, then what keeps it alive.
  * Fixed size, so one block can be reused for the next record (see
@@ -326,18 +326,6 @@ int bk_record_header(const bk_record_t *rec, const char *name,
     return 0;
 }
 
-/* Coarse clock (the kernel's tick, read from the vDSO page without rdtsc):
- * only bounds a poll's timeout, where a few ms do not matter, and the
- * precise clock cost ~100 ns per record on this VM, about a quarter of
- * librdkafka's own poll. */
-static int64_t bk_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A consumer error message: fatal ends polling, end-of-partition is
  * ignored, the rest is transient (librdkafka retries) and only logged. */
 static int bk_consumer_poll_error(bk_consumer_t *cons,
@@ -362,8 +350,11 @@ static int bk_consumer_poll_error(bk_consumer_t *cons,
 int bk_consumer_poll(bk_consumer_t *cons, int timeout_ms, bk_record_t **rec,
                      mw_err_t *err)
 {
-    /* Timeout 0 (the loop's way) needs no clock at all. */
-    int64_t deadline = timeout_ms > 0 ? bk_now_ms() + timeout_ms : 0;
+    /* Timeout 0 (the loop's way) needs no clock at all.  The coarse clock
+     * only bounds a poll's timeout, where a few ms do not matter; the
+     * precise one cost ~100 ns per record on this VM, about a quarter of
+     * librdkafka's own poll. */
+    int64_t deadline = timeout_ms > 0 ? mw_time_coarse_ms() + timeout_ms : 0;
     int left = timeout_ms;
 
     *rec = NULL;
@@ -384,7 +375,7 @@ int bk_consumer_poll(bk_consumer_t *cons, int timeout_ms, bk_record_t **rec,
         if (rc)
             return rc;
         /* Keep the caller's deadline: an error is not a record. */
-        left = timeout_ms <= 0 ? 0 : (int)(deadline - bk_now_ms());
+        left = timeout_ms <= 0 ? 0 : (int)(deadline - mw_time_coarse_ms());
         if (left < 0)
             left = 0;
     }
@@ -484,11 +475,11 @@ int bk_consumer_assign_partition(bk_consumer_t *cons, const char *topic,
 }
 
 int bk_consumer_watermarks(bk_consumer_t *cons, const char *topic,
-                           int32_t partition, int64_t *low, int64_t *high,
+                           int32_t partition, bk_watermarks_t *wm,
                            int timeout_ms, mw_err_t *err)
 {
     rd_kafka_resp_err_t rerr = rd_kafka_query_watermark_offsets(
-        cons->cli.rk, topic, partition, low, high, timeout_ms);
+        cons->cli.rk, topic, partition, &wm->low, &wm->high, timeout_ms);
     char what[300];
 
     if (!rerr)

@@ -166,12 +166,17 @@ int bk_consumer_assign_partition(bk_consumer_t *cons, const char *topic,
                                  int32_t partition, int64_t offset,
                                  mw_err_t *err);
 
-/* Asks the partition's leader for its low and high watermarks (the high
- * one is the offset the next record will get), waiting up to timeout_ms.
- * Blocking: start-up and tools, not loop callbacks.  0 or the mapped
- * error (MW_ERR_TIMEOUT / MW_ERR_TRANSPORT when unreachable). */
+/* A partition's low and high watermarks; the high one is the offset the
+ * next record will get. */
+typedef struct bk_watermarks {
+    int64_t low, high;
+} bk_watermarks_t;
+
+/* Asks the partition's leader for its watermarks into *wm, waiting up to
+ * timeout_ms.  Blocking: start-up and tools, not loop callbacks.  0 or the
+ * mapped error (MW_ERR_TIMEOUT / MW_ERR_TRANSPORT when unreachable). */
 int bk_consumer_watermarks(bk_consumer_t *cons, const char *topic,
-                           int32_t partition, int64_t *low, int64_t *high,
+                           int32_t partition, bk_watermarks_t *wm,
                            int timeout_ms, mw_err_t *err);
 
 /* Leaves the group: revokes the assignment (calling revoked, so the caller

@@ -112,9 +112,10 @@ static int ctl_topic_create(bk_admin_t *admin, int argc, char **argv)
 
     if (rc)
         return rc;
-    rc = bk_admin_create_topic(admin, args.name, args.partitions,
-                               args.replication, args.configs,
-                               args.config_cnt, &err);
+    rc = bk_admin_create_topic(admin, &(bk_topic_spec_t){
+        .name = args.name, .partitions = args.partitions,
+        .replication = args.replication, .configs = args.configs,
+        .config_cnt = args.config_cnt}, &err);
     if (rc == MW_ERR_EXISTS && args.if_not_exists)
         return 0;
     if (rc) {

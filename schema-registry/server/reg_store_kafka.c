@@ -344,8 +344,10 @@ static int ks_ensure_topic(reg_kafka_t *ks, mw_err_t *err)
 
     if (!admin)
         return err ? err->code : MW_ERR_CONFIG;
-    rc = bk_admin_create_topic(admin, ks->topic, 1, BK_REPLICATION_DEFAULT,
-                               cfg, 1, err);
+    rc = bk_admin_create_topic(admin, &(bk_topic_spec_t){
+        .name = ks->topic, .partitions = 1,
+        .replication = BK_REPLICATION_DEFAULT, .configs = cfg,
+        .config_cnt = 1}, err);
     if (rc == 0)
         mw_log_info(REG_STORE_COMPONENT, "schemas topic created", "topic=%s",
                     mw_log_q(ks->topic));

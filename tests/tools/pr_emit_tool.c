@@ -32,6 +32,7 @@
 #include "mw_err.h"
 #include "mw_log.h"
 #include "mw_metrics.h"
+#include "mw_vec.h"
 #include "pr_emit.h"
 
 static const char *const tool_strategies[] = {"topic", "record",
@@ -74,7 +75,7 @@ typedef struct tool {
     pr_emit_t *emit;
     struct event *pump_ev, *watch_ev;
     json_t **lines;
-    size_t line_cnt, next, done_cnt;
+    size_t line_cnt, line_cap, next, done_cnt;
     unsigned long full_cnt;
     size_t peak_inflight;
     bool was_degraded;
@@ -221,7 +222,6 @@ static int tool_read_lines(tool_t *tool)
     while ((len = getline(&line, &cap, stdin)) > 0) {
         json_error_t jerr;
         json_t *o = json_loadb(line, (size_t)len, 0, &jerr);
-        json_t **grown;
 
         if (!o || !json_is_object(o)) {
             fprintf(stderr, "pr_emit_tool: line %zu: %s\n",
@@ -230,13 +230,12 @@ static int tool_read_lines(tool_t *tool)
             free(line);
             return -1;
         }
-        grown = realloc(tool->lines, (tool->line_cnt + 1) * sizeof(*grown));
-        if (!grown) {
+        if (MW_VEC_RESERVE(&tool->lines, &tool->line_cap,
+                           tool->line_cnt + 1)) {
             json_decref(o);
             free(line);
             return -1;
         }
-        tool->lines = grown;
         tool->lines[tool->line_cnt++] = o;
     }
     free(line);

@@ -25,16 +25,8 @@
 #include "av_jtext.h"
 #include "av_schema.h"
 #include "av_serde.h"
+#include "unit_av.h"
 
-
-__attribute__((unused)) static av_schema_t *parse(const char *text)
-{
-    mw_err_t err = {0};
-    av_schema_t *s = av_schema_parse(text, strlen(text), NULL, 0, &err);
-    if (!s)
-        fail_msg("%s: %s", text, err.msg);
-    return s;
-}
 
 typedef struct fix {
     av_schema_t *schema;
@@ -43,7 +35,7 @@ typedef struct fix {
 
 __attribute__((unused)) static fix_t fix_new(const char *schema_text)
 {
-    fix_t f = {.schema = parse(schema_text)};
+    fix_t f = {.schema = unit_schema(schema_text)};
     mw_err_t err = {0};
     f.plan = av_serde_plan_new(f.schema, NULL, &err);
     if (!f.plan)

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "av_schema.h"
+#include "unit_util.h"
 
 static char data_dir[1024];
 
@@ -42,32 +43,6 @@ static void find_data_dir(void)
              slash ? file : ".");
 }
 
-/* Whole file, NUL-terminated; *len excludes the NUL.  NULL if missing. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
-    return buf;
-}
-
-static void chomp(char *s)
-{
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-}
-
 static av_schema_t *parse_str(const char *text, mw_err_t *err)
 {
     mw_err_clear(err);
@@ -80,10 +55,10 @@ static void compare_file(const char *dir, const char *file,
 {
     char path[2048];
     snprintf(path, sizeof(path), "%s/%s", dir, file);
-    char *want = read_file(path, NULL);
+    char *want = unit_read_file(path, NULL);
     if (!want)
         return;
-    chomp(want);
+    unit_chomp(want);
     if (strcmp(want, got) != 0)
         fail_msg("%s: %s\n  want %s\n  got  %s", dir, file, want, got);
     free(want);
@@ -109,7 +84,7 @@ static void run_valid(const char *dir)
     size_t len;
     mw_err_t err;
     snprintf(path, sizeof(path), "%s/schema.avsc", dir);
-    char *text = read_file(path, &len);
+    char *text = unit_read_file(path, &len);
     assert_non_null(text);
     mw_err_clear(&err);
     av_schema_t *sch = av_schema_parse(text, len, NULL, 0, &err);
@@ -128,12 +103,12 @@ static void run_invalid(const char *dir)
     size_t len;
     mw_err_t err;
     snprintf(path, sizeof(path), "%s/schema.avsc", dir);
-    char *text = read_file(path, &len);
+    char *text = unit_read_file(path, &len);
     snprintf(path, sizeof(path), "%s/error.txt", dir);
-    char *want = read_file(path, NULL);
+    char *want = unit_read_file(path, NULL);
     assert_non_null(text);
     assert_non_null(want);
-    chomp(want);
+    unit_chomp(want);
     mw_err_clear(&err);
     av_schema_t *sch = av_schema_parse(text, len, NULL, 0, &err);
     if (sch)

@@ -27,6 +27,8 @@
 #include "av_schema.h"
 #include "av_serde.h"
 #include "sr_frame.h"
+#include "unit_av.h"
+#include "unit_util.h"
 
 #define MAX_CASES 256
 
@@ -40,27 +42,7 @@ static char *slurp(const char *dir, const char *name, size_t *len)
 {
     char path[1024];
     snprintf(path, sizeof(path), "%s/%s/%s", data_dir(), dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
-    return buf;
-}
-
-static void chomp(char *s)
-{
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
-        s[--n] = '\0';
+    return unit_read_file(path, len);
 }
 
 static uint8_t *unhex(const char *hex, size_t *len)
@@ -215,7 +197,7 @@ static void run_bad_case(const char *name)
     av_serde_plan_t *plan = av_serde_plan_new(w, NULL, &err);
     assert_non_null(plan);
     assert_non_null(want);
-    chomp(want);
+    unit_chomp(want);
     int rc;
     if (hex) {
         size_t len;
@@ -252,15 +234,6 @@ static void test_bad_cases(void **state)
 }
 
 /* ------------------------------------------------------------ helpers */
-
-static av_schema_t *parse(const char *text)
-{
-    mw_err_t err = {0};
-    av_schema_t *s = av_schema_parse(text, strlen(text), NULL, 0, &err);
-    if (!s)
-        fail_msg("%s: %s", text, err.msg);
-    return s;
-}
 
 static json_t *jparse(const char *text)
 {
@@ -323,7 +296,7 @@ static void test_random_bytes_never_crash(void **state)
     size_t ok = 0, rejected = 0;
     (void)state;
     for (size_t s = 0; s < sizeof(schemas) / sizeof(schemas[0]); s++) {
-        av_schema_t *w = parse(schemas[s]);
+        av_schema_t *w = unit_schema(schemas[s]);
         av_serde_plan_t *plan = av_serde_plan_new(w, NULL, NULL);
         assert_non_null(plan);
         if (s == 0) {
@@ -392,9 +365,9 @@ static void test_frame(void **state)
  * doesn't appear in writer"): the reader adds a defaulted field. */
 static void test_reader_default_missing_in_writer(void **state)
 {
-    av_schema_t *w = parse("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
+    av_schema_t *w = unit_schema("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
                            "{\"name\":\"id\",\"type\":\"int\"}]}");
-    av_schema_t *r = parse(
+    av_schema_t *r = unit_schema(
         "{\"type\":\"record\",\"name\":\"U\",\"fields\":["
         "{\"name\":\"region\",\"type\":\"string\",\"default\":\"eu\"},"
         "{\"name\":\"id\",\"type\":\"long\"},"
@@ -419,14 +392,14 @@ static void test_reader_default_missing_in_writer(void **state)
 
 static void test_resolution_errors(void **state)
 {
-    av_schema_t *w = parse("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
+    av_schema_t *w = unit_schema("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
                            "{\"name\":\"id\",\"type\":\"string\"}]}");
-    av_schema_t *r1 = parse("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
+    av_schema_t *r1 = unit_schema("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
                             "{\"name\":\"id\",\"type\":\"string\"},"
                             "{\"name\":\"x\",\"type\":\"int\"}]}");
-    av_schema_t *r2 = parse("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
+    av_schema_t *r2 = unit_schema("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
                             "{\"name\":\"id\",\"type\":\"int\"}]}");
-    av_schema_t *r3 = parse("{\"type\":\"record\",\"name\":\"V\",\"fields\":["
+    av_schema_t *r3 = unit_schema("{\"type\":\"record\",\"name\":\"V\",\"fields\":["
                             "{\"name\":\"id\",\"type\":\"string\"}]}");
     mw_err_t err = {0};
     (void)state;
@@ -447,8 +420,8 @@ static void test_resolution_errors(void **state)
  * that use it. */
 static void test_union_branch_unreadable(void **state)
 {
-    av_schema_t *w = parse("[\"null\",\"string\",\"boolean\"]");
-    av_schema_t *r = parse("[\"null\",\"bytes\"]");
+    av_schema_t *w = unit_schema("[\"null\",\"string\",\"boolean\"]");
+    av_schema_t *r = unit_schema("[\"null\",\"bytes\"]");
     mw_err_t err = {0};
     av_serde_plan_t *plan = av_serde_plan_new(w, r, &err);
     json_t *out = NULL;
@@ -470,7 +443,7 @@ static void test_union_branch_unreadable(void **state)
 
 static void test_special_values(void **state)
 {
-    av_schema_t *w = parse(
+    av_schema_t *w = unit_schema(
         "{\"type\":\"record\",\"name\":\"S\",\"fields\":["
         "{\"name\":\"d\",\"type\":\"double\"},"
         "{\"name\":\"f\",\"type\":\"float\"},"
@@ -496,9 +469,9 @@ static void test_special_values(void **state)
 
 static void test_cache_and_encode_guard(void **state)
 {
-    av_schema_t *w = parse("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
+    av_schema_t *w = unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
                            "{\"name\":\"a\",\"type\":\"int\"}]}");
-    av_schema_t *r = parse("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
+    av_schema_t *r = unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
                            "{\"name\":\"a\",\"type\":\"long\"}]}");
     mw_err_t err = {0};
     av_serde_cache_t *cache = av_serde_cache_new(2, &err);
@@ -533,7 +506,7 @@ static void test_cache_and_encode_guard(void **state)
 
 static void test_output_limit(void **state)
 {
-    av_schema_t *w = parse("\"string\"");
+    av_schema_t *w = unit_schema("\"string\"");
     av_serde_plan_t *plan = av_serde_plan_new(w, NULL, NULL);
     mw_buf_t *buf = mw_buf_new(8);
     json_t *v = json_string("a string longer than eight bytes");

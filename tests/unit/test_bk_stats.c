@@ -218,6 +218,31 @@ static void test_consumer_series(void **state)
     free(text);
 }
 
+/* The consumer's two rx counters in rendered text. */
+static void expect_rx_totals(const char *text, long msgs, long bytes)
+{
+    char line[128];
+
+    snprintf(line, sizeof(line),
+             "mesh_kafka_rx_msgs_total{client=\"consumer\"} %ld", msgs);
+    expect_line(text, line);
+    snprintf(line, sizeof(line),
+             "mesh_kafka_rx_bytes_total{client=\"consumer\"} %ld", bytes);
+    expect_line(text, line);
+}
+
+/* Feeds one consumer statistics report, then checks the rx counters. */
+static void feed_expect_rx(fixture_t *f, int rxmsgs, int rxbytes, long msgs,
+                           long bytes)
+{
+    char *text;
+
+    feed_consumer(f, 1000, 10, rxmsgs, rxbytes);
+    text = render(f->reg);
+    expect_rx_totals(text, msgs, bytes);
+    free(text);
+}
+
 static void test_counters_monotonic(void **state)
 {
     fixture_t *f = *state;
@@ -227,9 +252,7 @@ static void test_counters_monotonic(void **state)
     feed_consumer(f, 1000, 10, 8000, 960000);
     text = render(f->reg);
     /* Counters follow the cumulative totals; gauges take the new value. */
-    expect_line(text, "mesh_kafka_rx_msgs_total{client=\"consumer\"} 8000");
-    expect_line(text,
-                "mesh_kafka_rx_bytes_total{client=\"consumer\"} 960000");
+    expect_rx_totals(text, 8000, 960000);
     expect_line(text, "mesh_kafka_consumer_lag_messages{client=\"consumer\","
                       "topic=\"orders\",partition=\"0\"} 10");
     expect_line(text, "mesh_kafka_broker_rtt_seconds{client=\"consumer\","
@@ -238,18 +261,8 @@ static void test_counters_monotonic(void **state)
 
     /* Smaller totals (a restarted client) never take a counter down; they
      * become the base the next delta is counted from. */
-    feed_consumer(f, 1000, 10, 100, 12000);
-    text = render(f->reg);
-    expect_line(text, "mesh_kafka_rx_msgs_total{client=\"consumer\"} 8000");
-    expect_line(text,
-                "mesh_kafka_rx_bytes_total{client=\"consumer\"} 960000");
-    free(text);
-    feed_consumer(f, 1000, 10, 250, 30000);
-    text = render(f->reg);
-    expect_line(text, "mesh_kafka_rx_msgs_total{client=\"consumer\"} 8150");
-    expect_line(text,
-                "mesh_kafka_rx_bytes_total{client=\"consumer\"} 978000");
-    free(text);
+    feed_expect_rx(f, 100, 12000, 8000, 960000);
+    feed_expect_rx(f, 250, 30000, 8150, 978000);
 }
 
 static void test_malformed_ignored(void **state)

@@ -14,15 +14,7 @@
 
 #include "mat_envelope.h"
 #include "av_schema.h"
-
-static av_schema_t *parse(const char *text)
-{
-    mw_err_t err = {0};
-    av_schema_t *s = av_schema_parse(text, strlen(text), NULL, 0, &err);
-    if (!s)
-        fail_msg("schema: %s", err.msg);
-    return s;
-}
+#include "unit_av.h"
 
 static json_t *js(const char *text)
 {
@@ -60,8 +52,8 @@ static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
     mw_err_t err = {0};
-    f->env = parse(ENVELOPE);
-    f->plain = parse(PLAIN);
+    f->env = unit_schema(ENVELOPE);
+    f->plain = unit_schema(PLAIN);
     assert_int_equal(mat_envelope_inspect(av_schema_root(f->env),
                                           &f->env_shape, &err), 0);
     assert_int_equal(mat_envelope_inspect(av_schema_root(f->plain),
@@ -89,12 +81,12 @@ static void test_inspect(void **state)
     assert_ptr_equal(f->plain_shape.row, av_schema_root(f->plain));
     mat_envelope_shape_t shape;
     mw_err_t err = {0};
-    av_schema_t *s = parse("\"string\"");
+    av_schema_t *s = unit_schema("\"string\"");
     assert_int_equal(mat_envelope_inspect(av_schema_root(s), &shape, &err),
                      MW_ERR_INVALID);
     av_schema_release(s);
     /* before/after/op present but after is not a record. */
-    s = parse("{\"type\":\"record\",\"name\":\"X\",\"fields\":["
+    s = unit_schema("{\"type\":\"record\",\"name\":\"X\",\"fields\":["
               "{\"name\":\"before\",\"type\":\"string\"},"
               "{\"name\":\"after\",\"type\":\"string\"},"
               "{\"name\":\"op\",\"type\":\"string\"}]}");

@@ -15,15 +15,7 @@
 
 #include "mat_map.h"
 #include "av_schema.h"
-
-static av_schema_t *parse(const char *text)
-{
-    mw_err_t err = {0};
-    av_schema_t *s = av_schema_parse(text, strlen(text), NULL, 0, &err);
-    if (!s)
-        fail_msg("schema: %s", err.msg);
-    return s;
-}
+#include "unit_av.h"
 
 static json_t *js(const char *text)
 {
@@ -108,7 +100,7 @@ static void test_type_mapping(void **state)
         {"addr_zip", MAT_COL_INT32, true}, {"alt_city", MAT_COL_TEXT, true},
         {"alt_zip", MAT_COL_INT32, true},
     };
-    av_schema_t *s = parse(ALL_TYPES);
+    av_schema_t *s = unit_schema(ALL_TYPES);
     mw_err_t err = {0};
     mat_map_t *map = mat_map_new(av_schema_root(s), NULL, MAT_NESTED_FLATTEN,
                                  "tbl", "topic", &err);
@@ -137,7 +129,7 @@ static void test_type_mapping(void **state)
 static void test_row_values(void **state)
 {
     (void)state;
-    av_schema_t *s = parse(ALL_TYPES);
+    av_schema_t *s = unit_schema(ALL_TYPES);
     mw_err_t err = {0};
     mat_map_t *map = mat_map_new(av_schema_root(s), NULL, MAT_NESTED_FLATTEN,
                                  "tbl", "topic", &err);
@@ -204,7 +196,7 @@ static void test_row_values(void **state)
 static void test_nested_json(void **state)
 {
     (void)state;
-    av_schema_t *s = parse(ALL_TYPES);
+    av_schema_t *s = unit_schema(ALL_TYPES);
     mw_err_t err = {0};
     mat_map_t *map = mat_map_new(av_schema_root(s), NULL, MAT_NESTED_JSON,
                                  "tbl", "topic", &err);
@@ -251,9 +243,9 @@ static const char *KEY =
 static void test_keys(void **state)
 {
     (void)state;
-    av_schema_t *row = parse(ROW_V1), *key = parse(KEY);
-    av_schema_t *skey = parse("\"string\"");
-    av_schema_t *bad = parse("{\"type\":\"record\",\"name\":\"K2\","
+    av_schema_t *row = unit_schema(ROW_V1), *key = unit_schema(KEY);
+    av_schema_t *skey = unit_schema("\"string\"");
+    av_schema_t *bad = unit_schema("{\"type\":\"record\",\"name\":\"K2\","
                              "\"fields\":[{\"name\":\"nope\",\"type\":"
                              "\"int\"}]}");
     mw_err_t err = {0};
@@ -311,8 +303,8 @@ static void test_keys(void **state)
 static void test_evolution(void **state)
 {
     (void)state;
-    av_schema_t *v1 = parse(ROW_V1), *v2 = parse(ROW_V2),
-                *bad = parse(ROW_BAD), *key = parse(KEY);
+    av_schema_t *v1 = unit_schema(ROW_V1), *v2 = unit_schema(ROW_V2),
+                *bad = unit_schema(ROW_BAD), *key = unit_schema(KEY);
     mw_err_t err = {0};
     mat_map_t *map = mat_map_new(av_schema_root(v1), av_schema_root(key),
                                  MAT_NESTED_FLATTEN, "t", "tp", &err);
@@ -363,8 +355,8 @@ static void test_evolution(void **state)
 static void test_removed_required_column(void **state)
 {
     (void)state;
-    av_schema_t *v1 = parse(ROW_V1);
-    av_schema_t *fewer = parse("{\"type\":\"record\",\"name\":\"V\","
+    av_schema_t *v1 = unit_schema(ROW_V1);
+    av_schema_t *fewer = unit_schema("{\"type\":\"record\",\"name\":\"V\","
                                "\"fields\":[{\"name\":\"id\",\"type\":"
                                "\"long\"}]}");
     mw_err_t err = {0};

@@ -106,7 +106,7 @@ int mat_sq_code(int rc)
 /* Translates the connection's last error (taken first, before any other
  * call can replace it) into err, prefixed with the context fmt names. */
 int mat_sq_fail(mat_sqlite_t *st, mw_err_t *err, int rc, const char *fmt,
-                   ...)
+                ...)
 {
     char ctx[320], msg[MW_ERR_MSG_MAX];
     const char *why = st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
@@ -161,7 +161,7 @@ static void sq_log_hook(void)
 }
 
 int mat_sq_prepare(mat_sqlite_t *st, const char *sql, sqlite3_stmt **stmt,
-                      const char *what, mw_err_t *err)
+                   const char *what, mw_err_t *err)
 {
     int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                 stmt, NULL);
@@ -175,7 +175,7 @@ int mat_sq_prepare(mat_sqlite_t *st, const char *sql, sqlite3_stmt **stmt,
 
 /* Runs one statement without results (DDL, transaction control). */
 int mat_sq_exec(mat_sqlite_t *st, const char *sql, const char *what,
-                   mw_err_t *err)
+                mw_err_t *err)
 {
     int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 

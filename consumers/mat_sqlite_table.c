@@ -533,7 +533,7 @@ static int sq_evolve_table(mat_sqlite_t *st, const mat_table_t *table,
  * transaction (which holds the write lock, so another member cannot change
  * it between our check and our ALTER). */
 int mat_sq_ensure_table(void *state, const mat_table_t *table,
-                           mw_err_t *err)
+                        mw_err_t *err)
 {
     mat_sqlite_t *st = state;
     sq_table_t *t = sq_table_find(st, table->name);
@@ -599,7 +599,7 @@ static int sq_bind_change(const mat_table_t *table, sqlite3_stmt *stmt,
  * its own; the batch stays usable and the caller decides (dead letter or
  * stop). */
 int mat_sq_apply(void *state, const mat_table_t *table,
-                    const mat_change_t *change, mw_err_t *err)
+                 const mat_change_t *change, mw_err_t *err)
 {
     mat_sqlite_t *st = state;
     sq_table_t *t = sq_table_find(st, table->name);

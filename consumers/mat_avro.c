@@ -60,6 +60,8 @@
 #include <unistd.h>
 
 #include "mw_log.h"
+#include "mw_time.h"
+#include "mw_vec.h"
 
 #define COMP "mat_avro"
 #define PENDING_MAX ((size_t)256 << 20) /* encoded rows of one batch */
@@ -114,14 +116,6 @@ typedef struct avro_sink {
     bool failed;
     char reason[MW_ERR_MSG_MAX];
 } avro_sink_t;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t day_of(int64_t ts_ms)
 {
@@ -326,14 +320,8 @@ static int part_upgrade_pending(avro_part_t *part, size_t col_cnt,
 static int part_push_row(avro_part_t *part, const void *row, size_t len,
                          const mat_change_t *change, mw_err_t *err)
 {
-    if (part->row_cnt == part->row_cap) {
-        size_t cap = part->row_cap ? part->row_cap * 2 : 256;
-        avro_row_t *rows = realloc(part->rows, cap * sizeof(*rows));
-        if (!rows)
-            return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-        part->rows = rows;
-        part->row_cap = cap;
-    }
+    if (MW_VEC_RESERVE(&part->rows, &part->row_cap, part->row_cnt + 1))
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     part->rows[part->row_cnt] = (avro_row_t){
         .pos = mw_buf_len(part->pend),
         .len = len,
@@ -403,7 +391,7 @@ static int part_open_file(avro_sink_t *sink, avro_part_t *part,
         return err ? err->code : MW_ERR_IO;
     part->file_col_cnt = part->pend_col_cnt;
     part->file_day = day;
-    part->file_opened_ms = mono_ms();
+    part->file_opened_ms = mw_time_mono_ms();
     return 0;
 }
 
@@ -412,7 +400,7 @@ static int part_open_file(avro_sink_t *sink, avro_part_t *part,
 static int part_roll(avro_sink_t *sink, avro_part_t *part,
                      int64_t next_offset, mw_err_t *err)
 {
-    int64_t start = mono_ms(), rows = mat_avro_file_rows(part->file);
+    int64_t start = mw_time_mono_ms(), rows = mat_avro_file_rows(part->file);
     int rc = mat_avro_file_finish(part->file, next_offset, err);
 
     part->file = NULL;
@@ -421,7 +409,7 @@ static int part_roll(avro_sink_t *sink, avro_part_t *part,
     mw_counter_inc(part->files_total);
     mw_counter_add(part->rows_total, (uint64_t)rows);
     mw_histogram_observe(sink->roll_seconds,
-                         (double)(mono_ms() - start) / 1000.0);
+                         (double)(mw_time_mono_ms() - start) / 1000.0);
     mw_log_debug(COMP, "file rolled",
                  "topic=%s partition=%" PRId32 " rows=%" PRId64
                  " next_offset=%" PRId64, part->topic, part->partition, rows,
@@ -458,7 +446,7 @@ static int part_commit(avro_sink_t *sink, avro_part_t *part, mw_err_t *err)
         part->committed_next = part->staged_next;
     part_drop_pending(part);
     if (!rc && part->file &&
-        mono_ms() - part->file_opened_ms >= sink->roll_ms)
+        mw_time_mono_ms() - part->file_opened_ms >= sink->roll_ms)
         rc = part_roll(sink, part, part->committed_next, err);
     return rc;
 }
@@ -565,10 +553,6 @@ static void *avro_open(const mw_conf_t *conf, mw_metrics_t *metrics,
     const char *dir = mw_conf_get_str(conf, "avro.dir");
     avro_sink_t *sink;
 
-    if (!dir || !*dir) {
-        mw_err_set(err, MW_ERR_CONFIG, "avro.dir is required when sink=avro");
-        return NULL;
-    }
     if (!(sink = calloc(1, sizeof(*sink))) || !(sink->dir = strdup(dir)) ||
         !(sink->scratch = mw_buf_new(MAT_AVRO_ROW_MAX + 64))) {
         avro_close(sink);
@@ -581,13 +565,6 @@ static void *avro_open(const mw_conf_t *conf, mw_metrics_t *metrics,
     sink->roll_seconds = mw_metrics_histogram(
         metrics, "mesh_materializer_avro_roll_seconds",
         "Time to close, fsync and rename one Avro file.", NULL, NULL, 0);
-    if (sink->roll_records <= 0 || sink->roll_ms <= 0) {
-        mw_err_set(err, MW_ERR_CONFIG, "avro.roll.records and avro.roll.ms "
-                   "must be positive (got %" PRId64 " and %" PRId64 ")",
-                   sink->roll_records, sink->roll_ms);
-        avro_close(sink);
-        return NULL;
-    }
     if (make_dir(sink->dir, NULL, err) != 0) {
         avro_close(sink);
         return NULL;
@@ -732,7 +709,7 @@ static int avro_release(void *state, const char *topic, int32_t partition,
 static int avro_tick(void *state, mw_err_t *err)
 {
     avro_sink_t *sink = state;
-    int64_t now = mono_ms();
+    int64_t now = mw_time_mono_ms();
 
     if (sink->failed)
         return 0; /* reported by health; begin refuses further batches */
@@ -795,8 +772,44 @@ static void avro_close(void *state)
     free(sink);
 }
 
+/* ---- configuration ---- */
+
+#define AVRO_SINK "avro"
+
+static const mw_conf_key_t avro_keys[] = {
+    {.name = "avro.dir", .type = MW_CONF_STR,
+     .doc = "sink=" AVRO_SINK ": root of the <topic>/dt=YYYY-MM-DD/ layout."},
+    {.name = "avro.roll.records", .type = MW_CONF_INT, .dflt = "100000",
+     .min = 1, .max = 1000000000,
+     .doc = "sink=" AVRO_SINK ": a file is closed after this many records."},
+    {.name = "avro.roll.ms", .type = MW_CONF_INT, .dflt = "60000", .min = 1,
+     .max = 86400000,
+     .doc = "sink=" AVRO_SINK ": a file is closed and renamed once it has "
+            "been open this long, at the next commit or, when idle, at the "
+            "next tick (every batch.max.ms)."},
+};
+
+/* mw_conf_backend_t.check: runs at configuration time (exit 2). */
+static int avro_check(const mw_conf_t *conf, mw_err_t *err)
+{
+    const char *dir = mw_conf_get_str(conf, "avro.dir");
+    long long roll_records = mw_conf_get_int(conf, "avro.roll.records");
+    long long roll_ms = mw_conf_get_int(conf, "avro.roll.ms");
+
+    if (!dir || !*dir)
+        return mw_err_set(err, MW_ERR_CONFIG, "avro.dir is required when "
+                          "sink=" AVRO_SINK);
+    if (roll_records <= 0 || roll_ms <= 0)
+        return mw_err_set(err, MW_ERR_CONFIG, "avro.roll.records and "
+                          "avro.roll.ms must be positive (got %lld and %lld)",
+                          roll_records, roll_ms);
+    return 0;
+}
+
 const mat_sink_ops_t mat_sink_avro_ops = {
-    .name = "avro",
+    .conf = {.name = AVRO_SINK, .doc = "Hive-style files", .keys = avro_keys,
+             .key_cnt = sizeof avro_keys / sizeof avro_keys[0],
+             .check = avro_check},
     .open = avro_open,
     .load_offset = avro_load_offset,
     .begin = avro_begin,

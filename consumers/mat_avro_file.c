@@ -40,6 +40,8 @@
 
 #include <jansson.h>
 
+#include "av_varint.h"
+
 #define NEXT_WIDTH 20 /* digits of meshwork.next_offset, zero-padded */
 #define HEADER_MAX ((size_t)16 << 20)
 
@@ -56,16 +58,9 @@ struct mat_avro_file {
 
 static int put_long(mw_buf_t *out, int64_t v)
 {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    uint8_t b[10];
-    size_t n = 0;
+    uint8_t b[AV_VARINT_MAX];
 
-    while (z >= 0x80) {
-        b[n++] = (uint8_t)(z | 0x80);
-        z >>= 7;
-    }
-    b[n++] = (uint8_t)z;
-    return mw_buf_append(out, b, n);
+    return mw_buf_append(out, b, av_varint_put(b, v));
 }
 
 static int put_bytes(mw_buf_t *out, const void *p, size_t len)

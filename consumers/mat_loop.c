@@ -29,6 +29,8 @@
 #include <event2/event.h>
 
 #include "mw_log.h"
+#include "mw_time.h"
+#include "mw_vec.h"
 
 #define LOOP_POLL_BURST 2000     /* records per ready callback */
 #define LOOP_BACKOFF_MS 1000
@@ -38,13 +40,6 @@
 #define LOOP_SEEK_TIMEOUT_MS 5000
 #define LOOP_DLQ_FLUSH_MS 30000
 #define LOOP_REGISTRY_TIMEOUT_MS 10000
-
-static int64_t loop_now_ms(int clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- partitions ----------------------------------------------------------*/
 
@@ -90,11 +85,8 @@ static loop_part_t *loop_part_add(mat_loop_t *loop, const char *topic,
     loop_part_t *p = mat_loop_part_find(loop, topic, partition);
     if (p)
         return p;
-    loop_part_t **parts = realloc(loop->parts,
-                                  (loop->part_cnt + 1) * sizeof *parts);
-    if (!parts)
+    if (MW_VEC_RESERVE(&loop->parts, &loop->part_cap, loop->part_cnt + 1))
         return NULL;
-    loop->parts = parts;
     p = calloc(1, sizeof *p);
     if (!p || !(p->topic = strdup(topic)) ||
         !(p->t = mat_loop_topic_get(loop, topic))) {
@@ -147,7 +139,7 @@ int mat_loop_batch_begin(mat_loop_t *loop, mw_err_t *err)
     loop->in_batch = true;
     loop->batch_records = 0;
     loop->dlq_failed = 0;
-    clock_gettime(CLOCK_MONOTONIC, &loop->batch_began);
+    loop->batch_began_ns = mw_time_mono_ns();
     for (size_t i = 0; i < loop->tp_cnt; i++)
         loop->tps[i]->ensured_version = 0;
     evtimer_add(loop->batch_ev, &tv);
@@ -172,10 +164,7 @@ static void loop_batch_reset(mat_loop_t *loop, bool seek_back)
 
 static void loop_batch_done(mat_loop_t *loop)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double secs = (double)(now.tv_sec - loop->batch_began.tv_sec) +
-                  (double)(now.tv_nsec - loop->batch_began.tv_nsec) / 1e9;
+    double secs = (double)(mw_time_mono_ns() - loop->batch_began_ns) / 1e9;
     bk_partition_t kparts[64];
     size_t kcnt = 0;
     for (size_t i = 0; i < loop->part_cnt; i++) {
@@ -438,18 +427,18 @@ static void loop_on_backoff(evutil_socket_t fd, short what, void *arg)
 static void loop_on_cron(evutil_socket_t fd, short what, void *arg)
 {
     mat_loop_t *loop = arg;
-    int64_t now = loop_now_ms(CLOCK_REALTIME);
+    int64_t now = mw_time_wall_ms();
     (void)fd;
     (void)what;
     bool lag = ++loop->cron_ticks % LOOP_LAG_EVERY == 0 && !loop->stopping;
     /* The queries block the loop: bounded per tick, the rest waits. */
-    int64_t budget_end = loop_now_ms(CLOCK_MONOTONIC) + LOOP_LAG_BUDGET_MS;
+    int64_t budget_end = mw_time_mono_ms() + LOOP_LAG_BUDGET_MS;
     for (size_t i = 0; i < loop->part_cnt; i++) {
         loop_part_t *p = loop->parts[i];
         bk_watermarks_t wm;
         if (p->fresh_ts_ms > 0)
             mw_gauge_set(p->freshness, (double)(now - p->fresh_ts_ms) / 1e3);
-        lag = lag && loop_now_ms(CLOCK_MONOTONIC) < budget_end;
+        lag = lag && mw_time_mono_ms() < budget_end;
         if (lag && p->next >= 0 &&
             bk_consumer_watermarks(loop->cons, p->topic, p->partition, &wm,
                                    200, NULL) == 0)
@@ -477,15 +466,12 @@ static int loop_topics(mat_loop_t *loop, const char *text, mw_err_t *err)
             tok[--len] = '\0';
         if (!len)
             continue;
-        char **topics = realloc(loop->topics,
-                                (loop->topic_cnt + 1) * sizeof *topics);
-        if (!topics || !(topics[loop->topic_cnt] = strdup(tok))) {
-            if (topics)
-                loop->topics = topics;
+        if (MW_VEC_RESERVE(&loop->topics, &loop->topic_cap,
+                           loop->topic_cnt + 1) ||
+            !(loop->topics[loop->topic_cnt] = strdup(tok))) {
             free(copy);
             return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
         }
-        loop->topics = topics;
         loop->topic_cnt++;
     }
     free(copy);
@@ -555,21 +541,21 @@ static int loop_settings(mat_loop_t *loop, const mw_conf_t *conf,
     return loop->plans ? 0 : err->code;
 }
 
-mat_loop_t *mat_loop_new(struct event_base *base, const mw_conf_t *conf,
-                         mat_sink_t *sink, mw_metrics_t *metrics,
-                         mat_loop_fatal_cb *fatal_cb, void *opaque,
-                         mw_err_t *err)
+mat_loop_t *mat_loop_new(const mat_loop_deps_t *deps, mw_err_t *err)
 {
     static const bk_rebalance_ops_t rebalance = {
         .assigned = loop_on_assigned, .revoked = loop_on_revoked};
+    struct event_base *base = deps->base;
+    const mw_conf_t *conf = deps->conf;
+    mw_metrics_t *metrics = deps->metrics;
     mat_loop_t *loop = calloc(1, sizeof *loop);
     if (!loop) {
         mw_err_set(err, MW_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    *loop = (mat_loop_t){.base = base, .conf = conf, .sink = sink,
-                         .metrics = metrics, .fatal_cb = fatal_cb,
-                         .fatal_opaque = opaque};
+    *loop = (mat_loop_t){.base = base, .conf = conf, .sink = deps->sink,
+                         .metrics = metrics, .fatal_cb = deps->fatal_cb,
+                         .fatal_opaque = deps->fatal_opaque};
     if (loop_settings(loop, conf, err) != 0)
         goto fail;
     loop->cons = bk_consumer_new(conf, loop->group_id, &rebalance, loop,

@@ -37,15 +37,21 @@ typedef struct mat_loop mat_loop_t;
  * exit 1.  err is borrowed for the call. */
 typedef void(mat_loop_fatal_cb)(void *opaque, const mw_err_t *err);
 
+/* What a loop is built on; everything borrowed, outliving the loop. */
+typedef struct mat_loop_deps {
+    struct event_base *base;
+    const mw_conf_t *conf;
+    mat_sink_t *sink;
+    mw_metrics_t *metrics;
+    mat_loop_fatal_cb *fatal_cb;
+    void *fatal_opaque;         /* fatal_cb's first argument */
+} mat_loop_deps_t;
+
 /* Builds the loop from conf's keys (topics, group.id, mode, table.name,
  * reader.schema, nested, batch.*, dlq.topic, on.error, registry.url,
- * kafka.*).  base, conf, sink and metrics are borrowed and outlive the
- * loop.  NULL with err (MW_ERR_CONFIG naming the key for a bad
+ * kafka.*).  NULL with err (MW_ERR_CONFIG naming the key for a bad
  * reader.schema or topics value). */
-mat_loop_t *mat_loop_new(struct event_base *base, const mw_conf_t *conf,
-                         mat_sink_t *sink, mw_metrics_t *metrics,
-                         mat_loop_fatal_cb *fatal_cb, void *opaque,
-                         mw_err_t *err);
+mat_loop_t *mat_loop_new(const mat_loop_deps_t *deps, mw_err_t *err);
 
 /* Subscribes and starts consuming through the loop. */
 int mat_loop_start(mat_loop_t *loop, mw_err_t *err);

@@ -81,7 +81,7 @@ struct mat_loop {
     av_schema_t *reader;        /* reader.schema, kept, or NULL */
     /* settings */
     char **topics;
-    size_t topic_cnt;
+    size_t topic_cnt, topic_cap;
     const char *group_id;
     const char *table_name;     /* table.name or NULL (derived) */
     const char *dlq_name;       /* dlq.topic or NULL (<topic>.dlq) */
@@ -90,13 +90,13 @@ struct mat_loop {
     long long batch_max_records, batch_max_ms;
     /* state */
     loop_topic_t **tps;
-    size_t tp_cnt;
+    size_t tp_cnt, tp_cap;
     loop_part_t **parts;
-    size_t part_cnt;
+    size_t part_cnt, part_cap;
     loop_part_t *last_part;
     bool in_batch;
     long long batch_records;
-    struct timespec batch_began;
+    int64_t batch_began_ns;     /* mw_time_mono_ns at the batch's begin */
     size_t dlq_pending;         /* sent in this batch, not yet delivered */
     size_t dlq_failed;          /* delivery failures in this batch */
     bool backing_off, stopping, fatal;

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "mw_log.h"
+#include "mw_vec.h"
 #include "sr_frame.h"
 
 typedef enum rec_outcome {
@@ -89,10 +90,8 @@ loop_topic_t *mat_loop_topic_get(mat_loop_t *loop, const char *name)
     for (size_t i = 0; i < loop->tp_cnt; i++)
         if (strcmp(loop->tps[i]->name, name) == 0)
             return loop->tps[i];
-    loop_topic_t **tps = realloc(loop->tps, (loop->tp_cnt + 1) * sizeof *tps);
-    if (!tps)
+    if (MW_VEC_RESERVE(&loop->tps, &loop->tp_cap, loop->tp_cnt + 1))
         return NULL;
-    loop->tps = tps;
     loop_topic_t *t = rec_topic_new(loop, name);
     if (t)
         loop->tps[loop->tp_cnt++] = t;
@@ -107,13 +106,25 @@ static rec_outcome_t rec_registry_class(int code)
                                                                : REC_RETRY;
 }
 
+/* One framed value or key to decode: its bytes, the reader schema (NULL:
+ * the writer's own) and the topic's cache of the last writer's plan. */
+typedef struct rec_src {
+    const void *data;
+    size_t len;
+    av_schema_t *reader;
+    loop_hot_t *hot;
+} rec_src_t;
+
 /* Framed bytes -> JSON with the writer's (or reader's) plan; *writer is
- * borrowed from hot. */
-static rec_outcome_t rec_decode(mat_loop_t *loop, const void *data,
-                                size_t len, av_schema_t *reader,
-                                loop_hot_t *hot, av_schema_t **writer,
-                                json_t **out, mw_err_t *err)
+ * borrowed from src->hot. */
+static rec_outcome_t rec_decode(mat_loop_t *loop, const rec_src_t *src,
+                                av_schema_t **writer, json_t **out,
+                                mw_err_t *err)
 {
+    const void *data = src->data;
+    size_t len = src->len;
+    av_schema_t *reader = src->reader;
+    loop_hot_t *hot = src->hot;
     uint32_t id;
     const uint8_t *body;
     size_t body_len;
@@ -146,9 +157,9 @@ static rec_outcome_t rec_decode_value(mat_loop_t *loop, rec_ctx_t *c,
     loop_topic_t *t = c->part->t;
     const bk_record_t *rec = c->rec;
     av_schema_t *writer = NULL;
-    rec_outcome_t out = rec_decode(loop, rec->value, rec->value_len,
-                                   loop->reader, &t->value_hot, &writer,
-                                   &c->value, err);
+    rec_outcome_t out = rec_decode(loop, &(rec_src_t){rec->value,
+                                   rec->value_len, loop->reader,
+                                   &t->value_hot}, &writer, &c->value, err);
     if (out == REC_OK && writer != t->last_writer) {
         /* The shape is read from what the JSON follows: the reader when
          * one is configured, else this writer. */
@@ -173,9 +184,9 @@ static rec_outcome_t rec_decode_key(mat_loop_t *loop, rec_ctx_t *c,
     if (loop->append || !rec->key || rec->key_len < SR_FRAME_HEADER_LEN ||
         ((const uint8_t *)rec->key)[0] != 0)
         return REC_OK;
-    rec_outcome_t out = rec_decode(loop, rec->key, rec->key_len, NULL,
-                                   &c->part->t->key_hot, &c->key_writer,
-                                   &c->key, err);
+    rec_outcome_t out = rec_decode(loop, &(rec_src_t){rec->key,
+                                   rec->key_len, NULL, &c->part->t->key_hot},
+                                   &c->key_writer, &c->key, err);
     if (out == REC_OK)
         c->key_root = av_schema_root(c->key_writer);
     else
@@ -208,13 +219,8 @@ static rec_outcome_t rec_table(mat_loop_t *loop, rec_ctx_t *c, mw_err_t *err)
                         mat_map_table(t->map)->version);
     }
     size_t cols = mat_map_table(t->map)->col_cnt;
-    if (cols > t->values_cap) {
-        mat_value_t *v = realloc(t->values, cols * sizeof *v);
-        if (!v)
-            return mw_err_set(err, MW_ERR_NOMEM, "out of memory"), REC_RETRY;
-        t->values = v;
-        t->values_cap = cols;
-    }
+    if (MW_VEC_RESERVE(&t->values, &t->values_cap, cols))
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory"), REC_RETRY;
     if (t->seen_cnt < LOOP_MAX_WRITERS)
         t->seen[t->seen_cnt++] = (loop_writers_t){vs, c->key_writer};
     return REC_OK;

@@ -4,7 +4,8 @@
  * PostgreSQL table or Avro files (consumers/README.md).
  *
  * The daemon skeleton (mw_run) configures (exit 2 naming the key, kafka.*
- * included; a backend's own keys are checked when it opens, also exit 2),
+ * included; the sink key, each sink's own keys and their checks come from
+ * mat_sink's registration table, checked at configuration time too),
  * serves /healthz and /metrics and writes ready.file; this file builds the
  * sink and the consuming loop on it and starts consuming.
  *
@@ -32,16 +33,11 @@
 #define MAT_COMPONENT "mesh-materializer"
 #define MAT_VERSION "0.1.0"
 
-static const char *const mat_sinks[] = {"sqlite", "postgres", "avro", NULL};
 static const char *const mat_modes[] = {"upsert", "append", NULL};
 static const char *const mat_nested[] = {"flatten", "json", NULL};
 static const char *const mat_on_error[] = {"dlq", "stop", NULL};
 
 static const mw_conf_key_t mat_keys[] = {
-    {.name = "sink", .type = MW_CONF_ENUM, .allowed = mat_sinks,
-     .required = true,
-     .doc = "Output port: sqlite (a table per topic), postgres (a table per "
-            "topic in postgres.schema) or avro (Hive-style files)."},
     {.name = "topics", .type = MW_CONF_STR, .required = true,
      .doc = "Comma-separated topics to consume; a value starting with '^' "
             "is a regular expression."},
@@ -60,22 +56,6 @@ static const mw_conf_key_t mat_keys[] = {
      .allowed = mat_nested,
      .doc = "Nested records as columns a_b (flatten) or one JSON column "
             "(json); arrays and maps are always JSON."},
-    {.name = "sqlite.path", .type = MW_CONF_STR,
-     .doc = "sink=sqlite: the database file (created when missing)."},
-    {.name = "postgres.conninfo", .type = MW_CONF_STR, .secret = true,
-     .doc = "sink=postgres: libpq connection string."},
-    {.name = "postgres.schema", .type = MW_CONF_STR, .dflt = "public",
-     .doc = "sink=postgres: schema the tables are created in."},
-    {.name = "avro.dir", .type = MW_CONF_STR,
-     .doc = "sink=avro: root of the <topic>/dt=YYYY-MM-DD/ layout."},
-    {.name = "avro.roll.records", .type = MW_CONF_INT, .dflt = "100000",
-     .min = 1, .max = 1000000000,
-     .doc = "sink=avro: a file is closed after this many records."},
-    {.name = "avro.roll.ms", .type = MW_CONF_INT, .dflt = "60000", .min = 1,
-     .max = 86400000,
-     .doc = "sink=avro: a file is closed and renamed once it has been open "
-            "this long, at the next commit or, when idle, at the next tick "
-            "(every batch.max.ms)."},
     {.name = "batch.max.records", .type = MW_CONF_INT, .dflt = "5000",
      .min = 1, .max = 10000000,
      .doc = "Records per sink transaction at most."},
@@ -108,6 +88,9 @@ static const mw_conf_key_t mat_keys[] = {
 };
 
 static const char *const mat_passthrough[] = {"kafka.", NULL};
+/* The sink key and each backend's keys come from mat_sink's registration
+ * table. */
+static const mw_conf_choice_t *const mat_choices[] = {&mat_sink_choice, NULL};
 
 static const mw_conf_program_t mat_program = {
     .name = "mesh-materializer",
@@ -118,6 +101,7 @@ static const mw_conf_program_t mat_program = {
     .passthrough_doc = "kafka.* keys are passed to librdkafka as they are "
                        "(the consumer and the dead-letter producer); "
                        "refusals name the full key.",
+    .choices = mat_choices,
 };
 
 typedef struct mat_app {
@@ -159,8 +143,13 @@ static int mat_start(mw_run_t *run, void *opaque, mw_err_t *err)
     app->sink = mat_sink_open(conf, mw_run_metrics(run), err);
     if (!app->sink)
         return err->code;
-    app->loop = mat_loop_new(mw_run_base(run), conf, app->sink,
-                             mw_run_metrics(run), mat_on_fatal, app, err);
+    app->loop = mat_loop_new(&(mat_loop_deps_t){
+                                 .base = mw_run_base(run), .conf = conf,
+                                 .sink = app->sink,
+                                 .metrics = mw_run_metrics(run),
+                                 .fatal_cb = mat_on_fatal,
+                                 .fatal_opaque = app},
+                             err);
     if (!app->loop || mat_loop_start(app->loop, err) != 0)
         return err->code;
     mw_log_info(MAT_COMPONENT, "mesh-materializer ready", "sink=%s",

@@ -28,6 +28,8 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "mw_vec.h"
+
 #define MAP_MAX_DEPTH 16      /* flatten depth; deeper (recursive) -> JSON */
 #define MAP_MAX_DECIMAL 64    /* bytes of a decimal's unscaled value */
 #define MAP_CHUNK_MIN 65536
@@ -95,7 +97,7 @@ struct mat_map {
     mat_table_t table;     /* cols points at `cols` */
     mat_column_t *cols;
     map_col_t *how;        /* parallel to cols */
-    size_t cap;
+    size_t cap, how_cap;   /* of cols, of how */
     mat_nested_t nested;
     char *name, *topic;
     map_chunk_t *scratch;  /* values' storage for the current row */
@@ -192,19 +194,15 @@ static void map_how_free(map_col_t *how)
 
 static int map_grow(mat_map_t *map, mw_err_t *err)
 {
-    if (map->table.col_cnt < map->cap)
-        return 0;
-    size_t cap = map->cap ? map->cap * 2 : 16;
-    mat_column_t *cols = realloc(map->cols, cap * sizeof *cols);
-    if (cols)
-        map->cols = cols;
-    map_col_t *how = cols ? realloc(map->how, cap * sizeof *how) : NULL;
-    if (!how)
+    size_t need = map->table.col_cnt + 1;
+    int rc = MW_VEC_RESERVE(&map->cols, &map->cap, need);
+
+    map->table.cols = map->cols;
+    if (rc == 0)
+        rc = MW_VEC_RESERVE(&map->how, &map->how_cap, need);
+    if (rc)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory mapping '%s'",
                           map->name);
-    map->how = how;
-    map->cap = cap;
-    map->table.cols = map->cols;
     return 0;
 }
 
@@ -216,14 +214,12 @@ static ssize_t map_find(const mat_map_t *map, const char *name)
     return -1;
 }
 
-/* Appends one column (name and steps consumed, on every path). */
-static int map_add_col(mat_map_t *map, char *name, map_step_t *steps,
-                       size_t step_cnt, const mat_column_t *proto,
+/* Appends one column (name and how_proto's steps consumed, on every
+ * path). */
+static int map_add_col(mat_map_t *map, char *name, const mat_column_t *proto,
                        const map_col_t *how_proto, mw_err_t *err)
 {
     map_col_t how = *how_proto;
-    how.steps = steps;
-    how.step_cnt = step_cnt;
     int rc = map_find(map, name) >= 0
                  ? mw_err_set(err, MW_ERR_INVALID,
                               "two fields map to column '%s' of '%s'", name,
@@ -304,8 +300,11 @@ static int map_field(mat_map_t *map, const av_field_t *f, map_walk_t *w,
             free(name);
             free(steps);
             rc = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-        } else
-            rc = map_add_col(map, name, steps, w->depth, &col, &how, err);
+        } else {
+            how.steps = steps;
+            how.step_cnt = w->depth;
+            rc = map_add_col(map, name, &col, &how, err);
+        }
     }
     w->nullable = saved;
     w->depth--;
@@ -376,7 +375,7 @@ static int map_scalar_key(mat_map_t *map, const av_node_t *key,
     char *name = strdup("key");
     if (!name)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    int rc = map_add_col(map, name, NULL, 0, &col, &how, err);
+    int rc = map_add_col(map, name, &col, &how, err);
     if (rc == 0) {
         map_move(map, map->table.col_cnt - 1, 0);
         map->table.key_cnt = 1;

@@ -60,6 +60,8 @@
 #include <time.h>
 
 #include "mw_log.h"
+#include "mw_time.h"
+#include "mw_vec.h"
 
 #define LOG_COMP "mat_pg"
 
@@ -78,7 +80,7 @@ typedef struct mat_pg {
     mat_pg_strategy_t strategy;
     bool in_tx, broken;
     mat_pg_tab_t **tabs;
-    size_t tab_cnt;
+    size_t tab_cnt, tab_cap;
     pg_offset_t *offs;       /* offsets stored in the open batch */
     size_t off_cnt, off_cap;
     mw_counter_t *reconnects;
@@ -417,10 +419,8 @@ static mat_pg_tab_t *tab_get(mat_pg_t *pg, const char *name)
     for (size_t i = 0; i < pg->tab_cnt; i++)
         if (strcmp(pg->tabs[i]->name, name) == 0)
             return pg->tabs[i];
-    mat_pg_tab_t **tabs = realloc(pg->tabs, (pg->tab_cnt + 1) * sizeof(*tabs));
-    if (!tabs)
+    if (MW_VEC_RESERVE(&pg->tabs, &pg->tab_cap, pg->tab_cnt + 1))
         return NULL;
-    pg->tabs = tabs;
     mat_pg_tab_t *tab = calloc(1, sizeof(*tab));
     if (!tab)
         return NULL;
@@ -441,13 +441,10 @@ static int tab_flush(mat_pg_t *pg, mat_pg_tab_t *tab, mw_err_t *err)
 {
     if (tab->row_cnt == 0)
         return 0;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = mw_time_mono_ns();
     size_t rows = tab->row_cnt;
     int rc = mat_pg_rows_flush(pg->conn, tab, pg->strategy, err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double s = (double)(t1.tv_sec - t0.tv_sec) +
-               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double s = (double)(mw_time_mono_ns() - t0) / 1e9;
     mw_histogram_observe(pg->flush_seconds, s);
     mw_log_debug(LOG_COMP, "table flushed", "table=%s rows=%zu seconds=%.4f "
                  "strategy=%s rc=%d", mw_log_q(tab->name), rows, s,
@@ -603,11 +600,6 @@ static void *pg_open(const mw_conf_t *conf, mw_metrics_t *metrics,
     const char *conninfo = mw_conf_get_str(conf, "postgres.conninfo");
     const char *schema = mw_conf_get_str(conf, "postgres.schema");
     const char *group = mw_conf_get_str(conf, "group.id");
-    if (!conninfo || !*conninfo) {
-        mw_err_set(err, MW_ERR_CONFIG, "key 'postgres.conninfo' is required "
-                   "with sink=postgres");
-        return NULL;
-    }
     mat_pg_t *pg = calloc(1, sizeof *pg);
     if (!pg || !(pg->conninfo = strdup(conninfo)) ||
         !(pg->schema = strdup(schema && *schema ? schema : "public")) ||
@@ -746,14 +738,8 @@ static int pg_store_offset(void *state, const char *topic, int32_t partition,
             pg->offs[i].next_offset = next_offset;
             return 0;
         }
-    if (pg->off_cnt == pg->off_cap) {
-        size_t cap = pg->off_cap ? 2 * pg->off_cap : 16;
-        pg_offset_t *offs = realloc(pg->offs, cap * sizeof(*offs));
-        if (!offs)
-            return mw_err_set(err, MW_ERR_NOMEM, "postgres: out of memory");
-        pg->offs = offs;
-        pg->off_cap = cap;
-    }
+    if (MW_VEC_RESERVE(&pg->offs, &pg->off_cap, pg->off_cnt + 1))
+        return mw_err_set(err, MW_ERR_NOMEM, "postgres: out of memory");
     char *copy = strdup(topic);
     if (!copy)
         return mw_err_set(err, MW_ERR_NOMEM, "postgres: out of memory");
@@ -886,8 +872,32 @@ static void pg_close(void *state)
     free(pg);
 }
 
+/* ---- configuration ------------------------------------------------- */
+
+#define PG_SINK "postgres"
+
+static const mw_conf_key_t pg_keys[] = {
+    {.name = "postgres.conninfo", .type = MW_CONF_STR, .secret = true,
+     .doc = "sink=" PG_SINK ": libpq connection string."},
+    {.name = "postgres.schema", .type = MW_CONF_STR, .dflt = "public",
+     .doc = "sink=" PG_SINK ": schema the tables are created in."},
+};
+
+/* mw_conf_backend_t.check: runs at configuration time (exit 2). */
+static int pg_check(const mw_conf_t *conf, mw_err_t *err)
+{
+    const char *conninfo = mw_conf_get_str(conf, "postgres.conninfo");
+
+    if (!conninfo || !*conninfo)
+        return mw_err_set(err, MW_ERR_CONFIG, "key 'postgres.conninfo' is "
+                          "required with sink=" PG_SINK);
+    return 0;
+}
+
 const mat_sink_ops_t mat_sink_pg_ops = {
-    .name = "postgres",
+    .conf = {.name = PG_SINK, .doc = "a table per topic in postgres.schema",
+             .keys = pg_keys, .key_cnt = sizeof pg_keys / sizeof pg_keys[0],
+             .check = pg_check},
     .open = pg_open,
     .load_offset = pg_load_offset,
     .begin = pg_begin,

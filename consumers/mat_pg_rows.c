@@ -12,7 +12,8 @@
  * absent, delete-insert ends as the insert), and it also satisfies INSERT
  * ... ON CONFLICT, which refuses to touch one row twice in a statement.
  * Rows without a key (append) are kept in order.  No allocation per row:
- * the buffers, the row index and the hash grow by doubling.
+ * the buffers, the row index and the hash grow by doubling (see slots_grow
+ * for why the hash is its own index, not an mw_htab).
  *
  * Binary rather than text COPY: the server skips parsing numeric,
  * timestamp and float text (COPY of 200,000 rows of the benchmark table
@@ -51,6 +52,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "mw_hash.h"
+#include "mw_vec.h"
 
 #define COPY_CHUNK_BYTES (1u << 20)
 #define SQLSTATE_UNIQUE_VIOLATION "23505"
@@ -362,14 +366,12 @@ static const unsigned char *row_bytes(const mat_pg_tab_t *tab,
     return (const unsigned char *)mw_buf_data(tab->data[kind]) + row->off;
 }
 
-/* FNV-1a over the key fields (lengths included, so "ab","c" and "a","bc"
- * differ). */
+/* mw_hash_bytes over the key fields' COPY bytes (lengths included, so
+ * "ab","c" and "a","bc" differ), kept to 32 bits: the slot mask never uses
+ * more, and the row index stays small. */
 static uint32_t key_hash(const unsigned char *key, uint32_t len)
 {
-    uint32_t h = 2166136261u;
-    for (uint32_t i = 0; i < len; i++)
-        h = (h ^ key[i]) * 16777619u;
-    return h;
+    return (uint32_t)mw_hash_bytes(key, len);
 }
 
 static bool key_equal(const mat_pg_tab_t *tab, const mat_pg_row_t *a,
@@ -380,6 +382,14 @@ static bool key_equal(const mat_pg_tab_t *tab, const mat_pg_row_t *a,
                   a->key_len) == 0;
 }
 
+/* The key index stays specialised rather than an mw_htab: this is the
+ * per-row hot path of the postgres sink, and the generic table would cost
+ * there.  Its keys live inside the COPY buffers, which move when they
+ * grow, so an mw_htab's borrowed key pointers would go stale; the index
+ * holds int32 row numbers with the hash cached in the row instead, so a
+ * rebuild never touches a key's bytes and a probe compares bytes only on
+ * a hash match.  Doubling here is a rehash into a new power-of-two array,
+ * not an append, hence no MW_VEC_RESERVE. */
 static int slots_grow(mat_pg_tab_t *tab)
 {
     size_t cap = tab->slot_cap ? tab->slot_cap * 2 : 1024;
@@ -403,14 +413,8 @@ static int slots_grow(mat_pg_tab_t *tab)
 
 static int rows_push(mat_pg_tab_t *tab, const mat_pg_row_t *row)
 {
-    if (tab->row_cnt == tab->row_cap) {
-        size_t cap = tab->row_cap ? tab->row_cap * 2 : 256;
-        mat_pg_row_t *rows = realloc(tab->rows, cap * sizeof(*rows));
-        if (!rows)
-            return MW_ERR_NOMEM;
-        tab->rows = rows;
-        tab->row_cap = cap;
-    }
+    if (MW_VEC_RESERVE(&tab->rows, &tab->row_cap, tab->row_cnt + 1))
+        return MW_ERR_NOMEM;
     tab->rows[tab->row_cnt++] = *row;
     return 0;
 }

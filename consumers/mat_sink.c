@@ -2,7 +2,9 @@
  * mat_sink: the front of the materializer's sinks.
  *
  * The only place that names the backends (the registration table below);
- * everything else goes through mat_sink_ops_t.  The front adds the one
+ * everything else goes through mat_sink_ops_t, and the `sink` key's
+ * allowed values, --help, docs and messages come from the same table
+ * through mat_sink_choice.  The front adds the one
  * invariant the loop relies on: a batch is either open or not, so begin
  * twice, apply outside a batch and commit without begin are caught as
  * MW_ERR_STATE here instead of in each backend, and a failed apply or
@@ -13,7 +15,6 @@
 #include "mat_sink.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 extern const mat_sink_ops_t mat_sink_sqlite_ops;
 extern const mat_sink_ops_t mat_sink_pg_ops;
@@ -25,6 +26,19 @@ static const mat_sink_ops_t *const sink_backends[] = {
     &mat_sink_avro_ops,
 };
 
+#define SINK_BACKEND_CNT (sizeof sink_backends / sizeof sink_backends[0])
+
+static const mw_conf_backend_t *sink_backend_at(size_t i)
+{
+    return i < SINK_BACKEND_CNT ? &sink_backends[i]->conf : NULL;
+}
+
+const mw_conf_choice_t mat_sink_choice = {
+    .key = {.name = "sink", .required = true,
+            .doc = "Output port, one of:"},
+    .backend_at = sink_backend_at,
+};
+
 struct mat_sink {
     const mat_sink_ops_t *ops;
     void *state;
@@ -34,15 +48,17 @@ struct mat_sink {
 mat_sink_t *mat_sink_open(const mw_conf_t *conf, mw_metrics_t *metrics,
                           mw_err_t *err)
 {
-    const char *name = mw_conf_get_str(conf, "sink");
+    const char *name = mw_conf_get_str(conf, mat_sink_choice.key.name);
+    const mw_conf_backend_t *be = mw_conf_chosen(conf, &mat_sink_choice);
     const mat_sink_ops_t *ops = NULL;
-    for (size_t i = 0; name && i < sizeof sink_backends /
-                                       sizeof sink_backends[0]; i++)
-        if (strcmp(sink_backends[i]->name, name) == 0)
+    for (size_t i = 0; be && i < SINK_BACKEND_CNT; i++)
+        if (&sink_backends[i]->conf == be)
             ops = sink_backends[i];
     if (!ops) {
+        char names[256];
+        mw_conf_choice_names(&mat_sink_choice, names, sizeof names);
         mw_err_set(err, MW_ERR_CONFIG, "key 'sink': unknown sink '%s' "
-                   "(expected sqlite, postgres or avro)", name ? name : "");
+                   "(expected %s)", name ? name : "", names);
         return NULL;
     }
     mat_sink_t *sink = calloc(1, sizeof *sink);
@@ -71,7 +87,7 @@ void mat_sink_close(mat_sink_t *sink)
 
 const char *mat_sink_name(const mat_sink_t *sink)
 {
-    return sink->ops->name;
+    return sink->ops->conf.name;
 }
 
 int mat_sink_load_offset(mat_sink_t *sink, const char *topic,
@@ -87,7 +103,7 @@ int mat_sink_begin(mat_sink_t *sink, mw_err_t *err)
 {
     if (sink->in_batch)
         return mw_err_set(err, MW_ERR_STATE, "sink %s: batch already open",
-                          sink->ops->name);
+                          sink->ops->conf.name);
     int rc = sink->ops->begin(sink->state, err);
     sink->in_batch = rc == 0;
     return rc;
@@ -109,7 +125,7 @@ int mat_sink_ensure_table(mat_sink_t *sink, const mat_table_t *table,
 {
     if (!sink->in_batch)
         return mw_err_set(err, MW_ERR_STATE, "sink %s: no batch open",
-                          sink->ops->name);
+                          sink->ops->conf.name);
     return sink_fail(sink, sink->ops->ensure_table(sink->state, table, err));
 }
 
@@ -118,7 +134,7 @@ int mat_sink_apply(mat_sink_t *sink, const mat_table_t *table,
 {
     if (!sink->in_batch)
         return mw_err_set(err, MW_ERR_STATE, "sink %s: no batch open",
-                          sink->ops->name);
+                          sink->ops->conf.name);
     return sink_fail(sink,
                      sink->ops->apply(sink->state, table, change, err));
 }
@@ -129,7 +145,7 @@ int mat_sink_store_offset(mat_sink_t *sink, const char *topic,
 {
     if (!sink->in_batch)
         return mw_err_set(err, MW_ERR_STATE, "sink %s: no batch open",
-                          sink->ops->name);
+                          sink->ops->conf.name);
     return sink_fail(sink, sink->ops->store_offset(sink->state, topic,
                                                    partition, next_offset,
                                                    err));
@@ -139,7 +155,7 @@ int mat_sink_commit(mat_sink_t *sink, mw_err_t *err)
 {
     if (!sink->in_batch)
         return mw_err_set(err, MW_ERR_STATE, "sink %s: no batch open",
-                          sink->ops->name);
+                          sink->ops->conf.name);
     int rc = sink->ops->commit(sink->state, err);
     if (rc == 0)
         sink->in_batch = false;
@@ -158,7 +174,7 @@ int mat_sink_release(mat_sink_t *sink, const char *topic, int32_t partition,
 {
     if (sink->in_batch)
         return mw_err_set(err, MW_ERR_STATE, "sink %s: release inside a "
-                          "batch", sink->ops->name);
+                          "batch", sink->ops->conf.name);
     if (!sink->ops->release)
         return 0;
     return sink->ops->release(sink->state, topic, partition, err);
@@ -168,7 +184,7 @@ int mat_sink_tick(mat_sink_t *sink, mw_err_t *err)
 {
     if (sink->in_batch)
         return mw_err_set(err, MW_ERR_STATE, "sink %s: tick inside a batch",
-                          sink->ops->name);
+                          sink->ops->conf.name);
     return sink->ops->tick ? sink->ops->tick(sink->state, err) : 0;
 }
 

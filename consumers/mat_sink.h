@@ -1,7 +1,8 @@
 /*
  * mat_sink: the front of mesh-materializer's output ports (STYLE 1: one ops
- * table, one file per backend — mat_sqlite.c, mat_pg.c, mat_avro.c —
- * named only in mat_sink.c's registration table).
+ * table, one file per backend — mat_sqlite*.c, mat_pg*.c, mat_avro*.c —
+ * named only in mat_sink.c's registration table; each backend declares its
+ * own configuration keys and checks in its ops table).
  *
  * The loop (mat_loop) hands a sink typed changes in batches, each batch one
  * transaction that also stores the consumed offsets, so a crash at any
@@ -39,9 +40,12 @@
 typedef struct mat_sink mat_sink_t;
 
 typedef struct mat_sink_ops {
-    const char *name; /* value of the `sink` key */
-    /* Opens the backend from its keys (sqlite.path, postgres.conninfo,
-     * postgres.schema, avro.dir, avro.roll.records, avro.roll.ms, ...).
+    /* The backend as the configuration sees it: conf.name is the `sink`
+     * key's value; conf.keys its own keys (sqlite.path, postgres.conninfo,
+     * avro.dir, ...) with their defaults and docs; conf.check the cross-key
+     * checks run at configuration time when it is the chosen sink. */
+    mw_conf_backend_t conf;
+    /* Opens the backend from its keys, already checked by conf.check.
      * Creates the offsets store (_mesh_offsets) if missing. */
     void *(*open)(const mw_conf_t *conf, mw_metrics_t *metrics, mw_err_t *err);
     /* Next offset to consume for (topic, partition) as stored by the last
@@ -79,7 +83,12 @@ typedef struct mat_sink_ops {
     void (*close)(void *state);
 } mat_sink_ops_t;
 
-/* Opens the sink named by conf's `sink` key (MW_ERR_CONFIG naming the key
+/* The `sink` key: its allowed values, the backends' keys and their checks
+ * come from the registration table in mat_sink.c.  Goes into the program's
+ * mw_conf_program_t.choices. */
+extern const mw_conf_choice_t mat_sink_choice;
+
+/* Opens the sink chosen by conf's `sink` key (MW_ERR_CONFIG naming the key
  * when unknown).  conf and metrics borrowed, outlive the sink. */
 mat_sink_t *mat_sink_open(const mw_conf_t *conf, mw_metrics_t *metrics,
                           mw_err_t *err);

@@ -22,7 +22,6 @@ files' rows, keyed by (_partition, _offset):
 
 import os
 import pathlib
-import random
 import re
 import subprocess
 import threading
@@ -31,6 +30,7 @@ import time
 import pytest
 
 from cdcgen import CdcGen
+from sinks import kill_seed
 
 TIMEOUT_MULT = float(os.environ.get("TIMEOUT_MULT", "1.0"))
 FINAL = re.compile(r"^part-(\d+)-(\d+)\.avro$")
@@ -219,7 +219,7 @@ def test_avro_exactly_once_across_kills(mesh_broker, registry,
     """SIGKILL at random moments while changes flow; after each kill the
     directory is consistent (no partial file, nothing twice, a prefix of the
     history); the final union is the history exactly once."""
-    rnd = random.Random(int(time.time()))
+    rnd = kill_seed()
     gen = CdcGen(mesh_broker.bootstrap, registry.url, unique_topic,
                  partitions=3, keys=500)
     avro_dir = tmp_path / "avro"
@@ -264,7 +264,8 @@ def test_avro_exactly_once_across_kills(mesh_broker, registry,
             break
         assert time.monotonic() < deadline, mat.log()[-3000:]
         time.sleep(0.5)
-    time.sleep(1.0)
+    # The rest rolls once idle (avro.roll.ms plus a tick) before the stop.
+    wait_files(avro_dir, unique_topic, history, 10)
     assert mat.stop() == 0, mat.log()[-3000:]
     assert not [f for f in avro_files(avro_dir, unique_topic)
                 if TMP.match(f.name)]

@@ -1,201 +1,24 @@
 """mesh-materializer into PostgreSQL (sink=postgres, consumers/mat_pg.c):
-exactly-once under SIGKILL, schema evolution mid-stream, and the mapping of
-Avro's logical types to PostgreSQL types (read back from the catalog).
+the mapping of Avro's logical types to PostgreSQL types (read back from the
+catalog), a re-snapshot of existing keys, an outage of the server.
+Exactly-once under SIGKILL, schema evolution, dead letters and SIGTERM are
+in test_materializer_sinks.py, for every sink.
 
 Change events come from cdcgen (Debezium envelopes serialized by Confluent's
 AvroSerializer against mesh-registry) on mesh-broker; cdcgen returns the
 expected final state and the end offsets.  Checks read PostgreSQL with psql
-(tests/integration/pgserver.py).  The server is shared by the session, so
-each test works in its own schema (postgres.schema).
+(tests/integration/pgserver.py, sinks.PgSink).  The server is shared by the
+session, so each test works in its own schema (postgres.schema).
 """
 
 import datetime
 import decimal
-import random
 import time
-import uuid
 
 import cdcgen
-from materializer import nonempty, wait_stored_offsets
+from sinks import PgSink, assert_exact, wait_offsets
 
 TABLE = "items"
-GROUP_TIMING = {"kafka.session.timeout.ms": "6000",
-                "kafka.heartbeat.interval.ms": "500"}
-
-
-def new_schema():
-    return f"mat_{uuid.uuid4().hex[:12]}"
-
-
-def sink_sets(mesh_broker, registry, postgres, schema, topic, group,
-              **extra):
-    sets = {"sink": "postgres", "postgres.conninfo": postgres.conninfo,
-            "postgres.schema": schema, "topics": topic, "group.id": group,
-            "table.name": TABLE, "registry.url": registry.url,
-            "kafka.bootstrap.servers": mesh_broker.bootstrap,
-            "kafka.fetch.wait.max.ms": "10"}
-    sets.update(GROUP_TIMING)
-    sets.update(extra)
-    return sets
-
-
-def stored_offsets(postgres, schema, topic):
-    """{partition: next_offset} from _mesh_offsets; {} before it exists."""
-    try:
-        rows = postgres.rows(
-            f"SELECT partition, next_offset FROM {schema}._mesh_offsets "
-            f"WHERE topic = '{topic}'")
-    except RuntimeError:
-        return {}
-    return {int(p): int(o) for p, o in rows}
-
-
-def table_columns(postgres, schema, table=TABLE):
-    """[(column, data_type)] in column order from information_schema."""
-    return postgres.rows(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        f"WHERE table_schema = '{schema}' AND table_name = '{table}' "
-        "ORDER BY ordinal_position")
-
-
-def table_rows(postgres, schema, columns):
-    """{id: row dict} of the whole table, values converted to Python."""
-    conv = {"id": int, "qty": int, "price": float,
-            "active": lambda v: v == "t", "name": str, "note": str}
-    cols = ", ".join(f'"{c}"' for c in columns)
-    out = {}
-    for row in postgres.rows(f"SELECT {cols} FROM {schema}.{TABLE}"):
-        rec = {c: None if v is None else conv[c](v)
-               for c, v in zip(columns, row)}
-        assert rec["id"] not in out, f"duplicate key {rec['id']}"
-        out[rec["id"]] = rec
-    return out
-
-
-def wait_offsets(postgres, schema, topic, end_offsets, timeout, mats=()):
-    return wait_stored_offsets(
-        lambda: stored_offsets(postgres, schema, topic), end_offsets,
-        timeout, mats, poll=0.2)
-
-
-def assert_exact(postgres, schema, result):
-    """The table equals the expected final state, row by row."""
-    columns = result.columns
-    have = [c for c, _ in table_columns(postgres, schema)]
-    assert have[:len(columns)] == columns
-    got = table_rows(postgres, schema, columns)
-    expected = result.expected
-    missing = sorted(set(expected) - set(got))
-    extra = sorted(set(got) - set(expected))
-    wrong = sorted(k for k in set(got) & set(expected)
-                   if got[k] != expected[k])
-    assert not missing and not extra and not wrong, (
-        f"{len(missing)} rows missing (e.g. {missing[:5]}), {len(extra)} "
-        f"extra (e.g. {extra[:5]}), {len(wrong)} differ (e.g. "
-        + "; ".join(f"{got[k]} != {expected[k]}" for k in wrong[:3]) + ")")
-
-
-def progress(postgres, schema, topic):
-    return sum(stored_offsets(postgres, schema, topic).values())
-
-
-# ------------------------------------------------------------ kill -9 x5
-
-def test_pg_sigkill_five_times_exactly_once(mesh_broker, registry, postgres,
-                                            make_materializer, unique_topic,
-                                            tmp_path, timeout):
-    # 32 partitions keep each under mesh-broker's ~5 MiB retention
-    # (500k events + tombstones, ~170 bytes each).
-    t0 = time.monotonic()
-    result = cdcgen.generate(mesh_broker.bootstrap, registry.url,
-                             unique_topic, events=500_000, keys=50_000,
-                             partitions=32, seed=17)
-    t_produce = time.monotonic() - t0
-    total = sum(result.end_offsets.values())
-    assert result.events == 500_000 and result.ops["d"] > 0
-    schema = new_schema()
-    sets = sink_sets(mesh_broker, registry, postgres, schema, unique_topic,
-                     "pgkill9")
-    workdir = tmp_path / "mat"
-    rnd = random.Random(int(time.time()))
-    # Kill points: five random fractions of the stream crossed by the
-    # stored offsets, plus a random delay so that the kill lands anywhere
-    # in a batch (decoding, filing rows, COPY, merge, COMMIT).
-    points = sorted(rnd.uniform(0.03, 0.9) for _ in range(5))
-    seen = []
-    t1 = time.monotonic()
-    for frac in points:
-        mat = make_materializer(sets=sets, workdir=workdir)
-        deadline = time.monotonic() + timeout(240)
-        while progress(postgres, schema, unique_topic) < frac * total:
-            assert mat.proc.poll() is None, mat.log()[-4000:]
-            assert time.monotonic() < deadline, (
-                f"no progress to {frac:.2f}:\n{mat.log()[-4000:]}")
-            time.sleep(0.05)
-        time.sleep(rnd.uniform(0, 0.3))
-        before = progress(postgres, schema, unique_topic)
-        assert mat.kill() == -9
-        after = progress(postgres, schema, unique_topic)
-        assert not seen or after >= seen[-1]
-        seen.append(after)
-        assert before < total, "the kill came after the end of the stream"
-    mat = make_materializer(sets=sets, workdir=workdir)
-    wait_offsets(postgres, schema, unique_topic, result.end_offsets,
-                 timeout(600), [mat])
-    t_consume = time.monotonic() - t1
-    assert mat.stop() == 0, mat.log()[-4000:]
-    assert stored_offsets(postgres, schema, unique_topic) == \
-        nonempty(result.end_offsets)
-    assert_exact(postgres, schema, result)
-    groups = postgres.rows(f"SELECT DISTINCT group_id FROM "
-                           f"{schema}._mesh_offsets")
-    assert groups == [("pgkill9",)]
-    print(f"\npg sigkill x5: {total} records ({result.events} events, "
-          f"{len(result.expected)} rows), kill points "
-          f"{[round(s / total, 3) for s in seen]}, produce "
-          f"{t_produce:.1f}s, materialize incl. restarts {t_consume:.1f}s")
-
-
-# ------------------------------------------------------------ evolution
-
-def test_pg_schema_evolution_adds_nullable_column(mesh_broker, registry,
-                                                  postgres,
-                                                  make_materializer,
-                                                  unique_topic, timeout):
-    gen = cdcgen.CdcGen(mesh_broker.bootstrap, registry.url, unique_topic,
-                        partitions=4, keys=2000, seed=3)
-    gen.produce(10_000, version=1)
-    first = gen.result()
-    schema = new_schema()
-    mat = make_materializer(sets=sink_sets(mesh_broker, registry, postgres,
-                                           schema, unique_topic, "evolve"))
-    wait_offsets(postgres, schema, unique_topic, first.end_offsets,
-                 timeout(120), [mat])
-    assert "note" not in [c for c, _ in table_columns(postgres, schema)]
-    assert_exact(postgres, schema, first)
-
-    gen.produce(10_000, version=2)
-    second = gen.result()
-    wait_offsets(postgres, schema, unique_topic, second.end_offsets,
-                 timeout(120), [mat])
-    assert table_columns(postgres, schema) == [
-        ("id", "bigint"), ("name", "text"), ("qty", "integer"),
-        ("price", "double precision"), ("active", "boolean"),
-        ("note", "text")]
-    assert_exact(postgres, schema, second)
-    notes = [r["note"] for r in second.expected.values()]
-    assert None in notes and any(n is not None for n in notes)
-    # The added column is nullable, the key is the primary key.
-    assert postgres.rows(
-        "SELECT is_nullable FROM information_schema.columns WHERE "
-        f"table_schema = '{schema}' AND column_name = 'note'") == [("YES",)]
-    assert postgres.rows(
-        f"SELECT a.attname FROM pg_index i JOIN pg_attribute a ON "
-        f"a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE "
-        f"i.indrelid = '{schema}.{TABLE}'::regclass AND i.indisprimary") \
-        == [("id",)]
-    assert "column added" in mat.log()
-    assert mat.stop() == 0, mat.log()[-4000:]
 
 
 # ------------------------------------------------------------ type mapping
@@ -276,11 +99,11 @@ def test_pg_resnapshot_upserts_existing_rows(mesh_broker, registry, postgres,
         gen._send(key, gen._envelope("c", None, row), 1)
         gen.rows[key] = row
         gen.events += 1
-    schema = new_schema()
-    sets = sink_sets(mesh_broker, registry, postgres, schema, unique_topic,
+    sink = PgSink(postgres)
+    sets = sink.sets(mesh_broker, registry, unique_topic,
                      "pgresnap", **{"batch.max.records": "200"})
     mat = make_materializer(sets=sets)
-    wait_offsets(postgres, schema, unique_topic, gen.result().end_offsets,
+    wait_offsets(sink, unique_topic, gen.result().end_offsets,
                  timeout(60), [mat])
     # The re-snapshot: the generator forgets what it sent, so every key it
     # draws is "new" again and goes out as an 'r' with fresh values.
@@ -290,10 +113,10 @@ def test_pg_resnapshot_upserts_existing_rows(mesh_broker, registry, postgres,
     assert gen.ops["r"] > 0
     gen.rows = {**before, **gen.rows}
     result = gen.result()
-    wait_offsets(postgres, schema, unique_topic, result.end_offsets,
+    wait_offsets(sink, unique_topic, result.end_offsets,
                  timeout(90), [mat])
     assert mat.stop() == 0, mat.log()[-4000:]
-    assert_exact(postgres, schema, result)
+    assert_exact(sink, result)
 
 
 # ------------------------------------------------------------ outage
@@ -306,11 +129,11 @@ def test_pg_outage_skips_nothing(mesh_broker, registry, postgres,
     gen = cdcgen.CdcGen(mesh_broker.bootstrap, registry.url, unique_topic,
                         partitions=1, keys=1_000_000, seed=23)
     gen.produce(100)
-    schema = new_schema()
-    mat = make_materializer(sets=sink_sets(
-        mesh_broker, registry, postgres, schema, unique_topic, "pgoutage",
+    sink = PgSink(postgres)
+    mat = make_materializer(sets=sink.sets(
+        mesh_broker, registry, unique_topic, "pgoutage",
         **{"batch.max.ms": "100"}))
-    wait_offsets(postgres, schema, unique_topic, gen.result().end_offsets,
+    wait_offsets(sink, unique_topic, gen.result().end_offsets,
                  timeout(60), [mat])
     db = postgres.dbname
     postgres.psql(f"ALTER DATABASE {db} WITH ALLOW_CONNECTIONS false",
@@ -333,10 +156,10 @@ def test_pg_outage_skips_nothing(mesh_broker, registry, postgres,
                       dbname="postgres")
     gen.produce(20)
     result = gen.result()
-    wait_offsets(postgres, schema, unique_topic, result.end_offsets,
+    wait_offsets(sink, unique_topic, result.end_offsets,
                  timeout(60), [mat])
     assert mat.stop() == 0, mat.log()[-4000:]
-    assert_exact(postgres, schema, result)
+    assert_exact(sink, result)
     assert "batch failed" in mat.log()
 
 
@@ -361,11 +184,12 @@ def test_pg_type_mapping(mesh_broker, registry, postgres, make_materializer,
                      value=vser(row, vctx))
     assert prod.flush(30) == 0
     end = end_offsets(mesh_broker.bootstrap, unique_topic)
-    schema = new_schema()
-    mat = make_materializer(sets=sink_sets(mesh_broker, registry, postgres,
-                                           schema, unique_topic, "types"))
-    wait_offsets(postgres, schema, unique_topic, end, timeout(60), [mat])
-    assert table_columns(postgres, schema) == EXPECTED_TYPES
+    sink = PgSink(postgres)
+    schema = sink.schema
+    mat = make_materializer(sets=sink.sets(mesh_broker, registry,
+                                           unique_topic, "types"))
+    wait_offsets(sink, unique_topic, end, timeout(60), [mat])
+    assert sink.typed_columns() == EXPECTED_TYPES
     assert postgres.rows(
         "SELECT numeric_precision, numeric_scale FROM "
         f"information_schema.columns WHERE table_schema = '{schema}' AND "

@@ -1,4 +1,4 @@
-"""Issue 5: records serialized by Confluent's own Python AvroSerializer
+"""Records serialized by Confluent's own Python AvroSerializer
 (PyPI confluent-kafka) materialize exactly like our producer's.
 
 The same 2,000 plain (non-envelope) records, several per key so that later

@@ -144,9 +144,17 @@ int mw_conf_load_env(mw_conf_t *conf, char *const *envp, mw_err_t *err);
  * argument and its index is stored there (argv[*args_out..argc-1]; argc when
  * there is none).  Returns 0 and sets *action, or
  * MW_ERR_CONFIG (exit 2). */
-int mw_conf_from_cli(mw_conf_t *conf, int argc, char *const *argv,
-                     char *const *envp, const char *version, FILE *out,
-                     mw_conf_action_t *action, int *args_out, mw_err_t *err);
+typedef struct mw_conf_cli {
+    int argc;
+    char *const *argv;
+    char *const *envp;   /* environ, or an explicit array (tests) */
+    const char *version; /* printed by --version */
+    FILE *out;           /* where --help and --version print */
+    int *args_out;       /* see above; NULL: positional arguments refused */
+} mw_conf_cli_t;
+
+int mw_conf_from_cli(mw_conf_t *conf, const mw_conf_cli_t *cli,
+                     mw_conf_action_t *action, mw_err_t *err);
 
 /* Checks that required keys are set, then runs the check of each choice's
  * chosen backend.  Programs add their own cross-key checks after it. */

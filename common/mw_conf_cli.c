@@ -140,10 +140,12 @@ static int cli_apply(mw_conf_t *conf, const conf_cli_t *cli, char *const *envp,
     return rc ? rc : mw_conf_finalize(conf, err);
 }
 
-int mw_conf_from_cli(mw_conf_t *conf, int argc, char *const *argv,
-                     char *const *envp, const char *version, FILE *out,
-                     mw_conf_action_t *action, int *args_out, mw_err_t *err)
+int mw_conf_from_cli(mw_conf_t *conf, const mw_conf_cli_t *cmd,
+                     mw_conf_action_t *action, mw_err_t *err)
 {
+    const int argc = cmd->argc;
+    char *const *argv = cmd->argv;
+    FILE *out = cmd->out;
     conf_cli_t cli = {0};
     int rc;
 
@@ -153,7 +155,7 @@ int mw_conf_from_cli(mw_conf_t *conf, int argc, char *const *argv,
     if (!cli.files || !cli.sets)
         rc = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     else
-        rc = cli_parse(conf, argc, argv, &cli, args_out, err);
+        rc = cli_parse(conf, argc, argv, &cli, cmd->args_out, err);
     /* Help and version never read the configuration: they must work while
      * it is broken, which is when people ask for help. */
     if (rc == 0 && (cli.help || cli.markdown)) {
@@ -163,10 +165,11 @@ int mw_conf_from_cli(mw_conf_t *conf, int argc, char *const *argv,
             mw_conf_print_help(conf, out);
         *action = MW_CONF_HELP;
     } else if (rc == 0 && cli.version) {
-        fprintf(out, "%s %s\n", conf->prog->name, version ? version : "");
+        fprintf(out, "%s %s\n", conf->prog->name,
+                cmd->version ? cmd->version : "");
         *action = MW_CONF_VERSION;
     } else if (rc == 0) {
-        rc = cli_apply(conf, &cli, envp, err);
+        rc = cli_apply(conf, &cli, cmd->envp, err);
     }
     free(cli.files);
     free(cli.sets);

@@ -52,8 +52,7 @@ static int run_configure(mw_run_t *run, int argc, char **argv)
 
     run->conf = mw_conf_new(prog->conf, prog->keys, prog->key_cnt, &err);
     if (!run->conf ||
-        mw_conf_from_cli(run->conf, argc, argv, environ, prog->version,
-                         stdout, &action, NULL, &err) != 0 ||
+        mw_conf_from_cli(run->conf, &(mw_conf_cli_t){.argc = argc, .argv = argv, .envp = environ, .version = prog->version, .out = stdout}, &action, &err) != 0 ||
         (action == MW_CONF_RUN && prog->check &&
          prog->check(run->conf, &err) != 0)) {
         fprintf(stderr, "%s: %s\n", prog->conf->name, err.msg);

@@ -135,8 +135,7 @@ static int ctl_configure(mw_conf_t *conf, int argc, char **argv, int *cmd)
 
     if (!gargv || !owned || ctl_globals(argc, argv, gargv, &gargc, owned, cmd))
         goto out;
-    if (mw_conf_from_cli(conf, gargc, gargv, environ, CTL_VERSION, stdout,
-                         &action, &args, &err) ||
+    if (mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = gargc, .argv = gargv, .envp = environ, .version = CTL_VERSION, .out = stdout, .args_out = &args}, &action, &err) ||
         ctl_bootstrap(conf, &err) || bk_conf_keys_check(conf, &err)) {
         fprintf(stderr, "meshctl: %s\n", err.msg);
         goto out;

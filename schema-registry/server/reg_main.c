@@ -242,8 +242,7 @@ static int reg_configure(mw_conf_t **confp, int argc, char **argv, bool *run)
                                   sizeof(reg_keys) / sizeof(*reg_keys), &err);
 
     *confp = conf;
-    if (!conf || mw_conf_from_cli(conf, argc, argv, environ, REG_VERSION,
-                                  stdout, &action, NULL, &err) != 0) {
+    if (!conf || mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = argc, .argv = argv, .envp = environ, .version = REG_VERSION, .out = stdout}, &action, &err) != 0) {
         fprintf(stderr, "mesh-registry: %s\n", err.msg);
         return 2;
     }

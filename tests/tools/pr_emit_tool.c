@@ -292,8 +292,7 @@ int main(int argc, char **argv)
     mw_metrics_t *met = mw_metrics_new();
     int rc = 2;
 
-    if (!conf || mw_conf_from_cli(conf, argc, argv, environ, "0", stdout,
-                                  &action, NULL, &err) != 0) {
+    if (!conf || mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = argc, .argv = argv, .envp = environ, .version = "0", .out = stdout}, &action, &err) != 0) {
         fprintf(stderr, "pr_emit_tool: %s\n", err.msg);
         goto out;
     }

@@ -285,8 +285,7 @@ static void test_cli_precedence(void **state)
               "kafka.acks=0\nkafka.linger.ms=5\n");
     char *argv[] = {"mesh-test", "-c", path, "--set", "brokers=6",
                     "-s", "kafka.acks=all", NULL};
-    assert_int_equal(mw_conf_from_cli(conf, 7, argv, envp, "1.0", stdout,
-                                      &action, NULL, &err),
+    assert_int_equal(mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = 7, .argv = argv, .envp = envp, .version = "1.0", .out = stdout}, &action, &err),
                      0);
     assert_int_equal(action, MW_CONF_RUN);
     assert_int_equal(mw_conf_get_int(conf, "brokers"), 6);
@@ -322,8 +321,7 @@ static void test_cli_forms(void **state)
     char *argv[] = {"p", "--config", path1, config_eq, "--set=verbose=1",
                     "-sgroup-id=a=b", "--set", "kafka.x=y",
                     "--", "-not-an-option", NULL};
-    assert_int_equal(mw_conf_from_cli(conf, 10, argv, NULL, "1.0", stdout,
-                                      &action, &first, &err),
+    assert_int_equal(mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = 10, .argv = argv, .envp = NULL, .version = "1.0", .out = stdout, .args_out = &first}, &action, &err),
                      0);
     assert_int_equal(first, 9);
     assert_int_equal(mw_conf_get_int(conf, "brokers"), 9);
@@ -343,8 +341,7 @@ static void check_cli_error(int argc, char **argv, int *args_out,
     mw_conf_action_t action;
     mw_conf_t *conf = new_conf();
 
-    assert_int_equal(mw_conf_from_cli(conf, argc, argv, NULL, "1.0", stdout,
-                                      &action, args_out, &err),
+    assert_int_equal(mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = argc, .argv = argv, .envp = NULL, .version = "1.0", .out = stdout, .args_out = args_out}, &action, &err),
                      MW_ERR_CONFIG);
     assert_msg(&err, expected);
     mw_conf_destroy(conf);
@@ -387,8 +384,7 @@ static void test_cli_errors(void **state)
                     "key 'brokers': value '0' (from --set) is out of range; "
                     "expected an integer in [1, 16]");
     /* Sub-commands: parsing stops at the first positional argument. */
-    assert_int_equal(mw_conf_from_cli(conf, 6, sub, NULL, "1.0", stdout,
-                                      &action, &first, &err),
+    assert_int_equal(mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = 6, .argv = sub, .envp = NULL, .version = "1.0", .out = stdout, .args_out = &first}, &action, &err),
                      0);
     assert_int_equal(first, 3);
     assert_int_equal(mw_conf_get_int(conf, "brokers"), 2);
@@ -573,8 +569,7 @@ static char *cli_output(char **argv, int argc, mw_conf_action_t *action)
     mw_conf_t *conf = new_conf();
 
     assert_non_null(out);
-    assert_int_equal(mw_conf_from_cli(conf, argc, argv, NULL, "1.2.3", out,
-                                      action, NULL, &err),
+    assert_int_equal(mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = argc, .argv = argv, .envp = NULL, .version = "1.2.3", .out = out}, action, &err),
                      0);
     fclose(out);
     mw_conf_destroy(conf);
@@ -712,8 +707,7 @@ static void test_required(void **state)
 
     (void)state;
     assert_non_null(conf);
-    assert_int_equal(mw_conf_from_cli(conf, 1, argv, NULL, "1", stdout,
-                                      &action, NULL, &err),
+    assert_int_equal(mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = 1, .argv = argv, .envp = NULL, .version = "1", .out = stdout}, &action, &err),
                      MW_ERR_CONFIG);
     assert_msg(&err, "required key 'topic' is not set; set it in the "
                      "properties file, in the environment or with --set "
@@ -721,8 +715,7 @@ static void test_required(void **state)
     mw_conf_set(conf, "topic", "", "--set", &err);
     assert_int_equal(mw_conf_finalize(conf, &err), MW_ERR_CONFIG);
     assert_msg(&err, "required key 'topic' is empty (from --set)");
-    assert_int_equal(mw_conf_from_cli(conf, 1, argv, envp, "1", stdout,
-                                      &action, NULL, &err),
+    assert_int_equal(mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = 1, .argv = argv, .envp = envp, .version = "1", .out = stdout}, &action, &err),
                      0);
     assert_string_equal(mw_conf_get_str(conf, "topic"), "t1");
     mw_conf_destroy(conf);
@@ -828,8 +821,7 @@ static int choice_cli(const char *const *args, mw_conf_t **out, char *msg)
     argv[argc] = NULL;
     *out = mw_conf_new(&choice_prog, keys, 2, &err);
     assert_non_null(*out);
-    int rc = mw_conf_from_cli(*out, argc, argv, envp, "1", stdout, &action,
-                              NULL, &err);
+    int rc = mw_conf_from_cli(*out, &(mw_conf_cli_t){.argc = argc, .argv = argv, .envp = envp, .version = "1", .out = stdout}, &action, &err);
     snprintf(msg, MW_ERR_MSG_MAX, "%s", err.msg);
     return rc;
 }

@@ -30,6 +30,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mw_vec.h"
+
 #define CC_TOK_MAX 24
 /* Java appends a memoised pair's whole list at every later visit, so a named
  * type referenced twice per level doubles the list at each level: a small
@@ -157,14 +159,8 @@ const av_compat_msg_t *av_compat_result_get(const av_compat_result_t *res,
  * MW_ERR_NOMEM. */
 static int result_add(av_compat_result_t *res, const av_compat_msg_t *msg)
 {
-    if (res->cnt == res->cap) {
-        size_t cap = res->cap ? res->cap * 2 : 8;
-        av_compat_msg_t *msgs = realloc(res->msgs, cap * sizeof(*msgs));
-        if (!msgs)
-            return MW_ERR_NOMEM;
-        res->msgs = msgs;
-        res->cap = cap;
-    }
+    if (MW_VEC_RESERVE(&res->msgs, &res->cap, res->cnt + 1) != 0)
+        return MW_ERR_NOMEM;
     av_compat_msg_t *dst = &res->msgs[res->cnt];
     *dst = *msg;
     dst->location = strdup(msg->location);
@@ -220,15 +216,9 @@ static void list_push(cc_t *cc, cc_list_t *list, cc_inc_t *inc)
 {
     if (list != &cc->all && list->n >= CC_LIST_MAX)
         return;
-    if (list->n == list->cap) {
-        size_t cap = list->cap ? list->cap * 2 : 4;
-        cc_inc_t **v = realloc(list->v, cap * sizeof(*v));
-        if (!v) {
-            cc->nomem = 1;
-            return;
-        }
-        list->v = v;
-        list->cap = cap;
+    if (MW_VEC_RESERVE(&list->v, &list->cap, list->n + 1) != 0) {
+        cc->nomem = 1;
+        return;
     }
     list->v[list->n++] = inc;
 }
@@ -248,15 +238,9 @@ static void list_free(cc_list_t *list)
 
 static int loc_push(cc_t *cc, cc_loc_t *loc, const char *token)
 {
-    if (loc->n == loc->cap) {
-        size_t cap = loc->cap ? loc->cap * 2 : 16;
-        char(*tok)[CC_TOK_MAX] = realloc(loc->tok, cap * sizeof(*tok));
-        if (!tok) {
-            cc->nomem = 1;
-            return -1;
-        }
-        loc->tok = tok;
-        loc->cap = cap;
+    if (MW_VEC_RESERVE(&loc->tok, &loc->cap, loc->n + 1) != 0) {
+        cc->nomem = 1;
+        return -1;
     }
     snprintf(loc->tok[loc->n++], CC_TOK_MAX, "%s", token);
     return 0;

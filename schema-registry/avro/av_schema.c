@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "av_schema_int.h"
+#include "mw_vec.h"
 
 #define AV_MAX_DEPTH 128
 
@@ -371,15 +372,9 @@ static const av_node_t prim_nodes[AV_STRING + 1] = {
  * lifetime; takes over the caller's reference. */
 static int own_json(av_pctx_t *p, json_t *v)
 {
-    if (p->owned_cnt == p->owned_cap) {
-        size_t cap = p->owned_cap ? p->owned_cap * 2 : 8;
-        json_t **owned = realloc(p->owned, cap * sizeof(*owned));
-        if (!owned) {
-            json_decref(v);
-            return nomem(p);
-        }
-        p->owned = owned;
-        p->owned_cap = cap;
+    if (MW_VEC_RESERVE(&p->owned, &p->owned_cap, p->owned_cnt + 1) != 0) {
+        json_decref(v);
+        return nomem(p);
     }
     p->owned[p->owned_cnt++] = v;
     return 0;
@@ -618,14 +613,8 @@ static int parse_named(av_pctx_t *p, json_t *obj, const char *space,
 
 static int add_pending(av_pctx_t *p, const av_field_t *field)
 {
-    if (p->pend_cnt == p->pend_cap) {
-        size_t cap = p->pend_cap ? p->pend_cap * 2 : 16;
-        av_pending_t *pend = realloc(p->pend, cap * sizeof(*pend));
-        if (!pend)
-            return nomem(p);
-        p->pend = pend;
-        p->pend_cap = cap;
-    }
+    if (MW_VEC_RESERVE(&p->pend, &p->pend_cap, p->pend_cnt + 1) != 0)
+        return nomem(p);
     char *path = strndup(p->path, p->plen);
     if (!path)
         return nomem(p);

@@ -134,72 +134,27 @@ char *av_schema_arena_tail(av_schema_t *sch, size_t len)
 
 /* ------------------------------------------------------------- strtab */
 
-static size_t str_hash(const char *s)
-{
-    size_t h = 14695981039346656037ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-static int strtab_grow(av_strtab_t *tab)
-{
-    size_t cap = tab->cap ? tab->cap * 2 : 4;
-    _Static_assert(sizeof(const char *) == sizeof(const void *),
-                   "keys and vals share one allocation");
-    const char **keys = calloc(cap, sizeof(*keys) + sizeof(const void *));
-    if (!keys)
-        return MW_ERR_NOMEM;
-    const void **vals = (const void **)(keys + cap);
-    for (size_t i = 0; i < tab->cap; i++) {
-        if (!tab->keys[i])
-            continue;
-        size_t j = str_hash(tab->keys[i]) & (cap - 1);
-        while (keys[j])
-            j = (j + 1) & (cap - 1);
-        keys[j] = tab->keys[i];
-        vals[j] = tab->vals[i];
-    }
-    free(tab->keys);
-    tab->keys = keys;
-    tab->vals = vals;
-    tab->cap = cap;
-    return 0;
-}
-
 int av_strtab_put(av_strtab_t *tab, const char *key, const void *val)
 {
-    if ((tab->cnt + 1) * 2 > tab->cap && strtab_grow(tab) < 0)
+    if (!tab->tab && !(tab->tab = mw_htab_new(0)))
         return MW_ERR_NOMEM;
-    size_t j = str_hash(key) & (tab->cap - 1);
-    while (tab->keys[j]) {
-        if (strcmp(tab->keys[j], key) == 0)
-            return 1;
-        j = (j + 1) & (tab->cap - 1);
-    }
-    tab->keys[j] = key;
-    tab->vals[j] = val;
-    tab->cnt++;
-    return 0;
+    if (mw_htab_get_str(tab->tab, key))
+        return 1;
+    /* The table stores void *: the values stay the callers' const data. */
+    return mw_htab_put_str(tab->tab, key, (void *)(uintptr_t)val, NULL) == 0
+               ? 0
+               : MW_ERR_NOMEM;
 }
 
 const void *av_strtab_get(const av_strtab_t *tab, const char *key)
 {
-    if (!tab->cap)
-        return NULL;
-    size_t j = str_hash(key) & (tab->cap - 1);
-    while (tab->keys[j]) {
-        if (strcmp(tab->keys[j], key) == 0)
-            return tab->vals[j];
-        j = (j + 1) & (tab->cap - 1);
-    }
-    return NULL;
+    return tab->tab ? mw_htab_get_str(tab->tab, key) : NULL;
 }
 
 void av_strtab_free(av_strtab_t *tab)
 {
-    free(tab->keys);
-    memset(tab, 0, sizeof(*tab));
+    mw_htab_destroy(tab->tab);
+    tab->tab = NULL;
 }
 
 /* ------------------------------------------------------------- names */

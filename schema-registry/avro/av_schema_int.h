@@ -11,17 +11,14 @@
 #include <stdint.h>
 
 #include "av_schema.h"
+#include "mw_hash.h"
 
-/* Open-addressing string table (keys and values borrowed).  Used for the
- * named types of a schema and for the "already written" sets of the
- * emitters; lookups stay O(1) for schemas with thousands of types.  keys
- * and vals share one allocation (keys first), and the table starts at 4
- * slots: most schemas define one to three named types. */
+/* String table (keys and values borrowed) over mw_htab, made at the first
+ * put so that a zeroed av_strtab_t is an empty table.  Used for the named
+ * types of a schema and for the "already written" sets of the emitters;
+ * lookups stay O(1) for schemas with thousands of types. */
 typedef struct av_strtab {
-    const char **keys;
-    const void **vals;
-    size_t cap;                   /* power of two or 0 */
-    size_t cnt;
+    mw_htab_t *tab;               /* NULL until the first put */
 } av_strtab_t;
 
 /* 0 inserted, 1 key already present (value untouched), MW_ERR_NOMEM. */

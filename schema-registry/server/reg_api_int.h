@@ -13,10 +13,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <time.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
+#include "mw_time.h"
 #include "reg_api.h"
 #include "sr_proto.h"
 
@@ -70,7 +71,7 @@ struct reg_api_req {
     struct evhttp_request *req;
     size_t route;               /* index for metrics */
     const char *ctype;          /* response Content-Type */
-    struct timespec t0;
+    int64_t t0_us; /* mw_time_mono_us at arrival */
     char *seg[REG_API_SEG_MAX];     /* URL-decoded path segments */
     size_t seg_cnt;
     char *qname[REG_API_QUERY_MAX], *qval[REG_API_QUERY_MAX];

@@ -498,11 +498,8 @@ static unsigned reg_api_reg_rand(void)
     static bool seeded;
 
     if (!seeded) {
-        struct timespec ts;
-
         /* Instances started together must not draw the same delays. */
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        seed = (unsigned)getpid() * 2654435761u ^ (unsigned)ts.tv_nsec;
+        seed = (unsigned)getpid() * 2654435761u ^ (unsigned)mw_time_mono_ns();
         seeded = true;
     }
     return (unsigned)rand_r(&seed);

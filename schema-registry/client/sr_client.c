@@ -8,7 +8,7 @@
  * hits included, so the caches need no finer locking; a miss holds it over
  * the HTTP round trip, which serialises the callers of one client.  Cached
  * schemas are handed out with av_schema_keep, so a caller's copy outlives
- * any eviction.  Caches are bounded (CLIENT_CACHE_MAX entries each); past
+ * any eviction.  Caches are bounded (CLIENT_CACHE_MAX entries in all); past
  * that, answers are still returned but not remembered.
  */
 #include "sr_client.h"

@@ -20,8 +20,13 @@ struct reg_store {
     void *be; /* the backend's state */
 };
 
+/* The backends, one file each. */
+extern const reg_store_ops_t reg_store_journal_ops;
+extern const reg_store_ops_t reg_store_kafka_ops;
+
 /* Registration table: the `storage` values, in the order --help lists
- * them; the first one is the default.  A new backend is one line here. */
+ * them; the first one is the default.  A new backend is one line here
+ * (and its extern above). */
 static const reg_store_ops_t *const reg_store_backends[] = {
     &reg_store_journal_ops,
     &reg_store_kafka_ops,

@@ -45,7 +45,7 @@ typedef struct reg_store_ops {
     void (*close)(void *be, int timeout_ms);
 } reg_store_ops_t;
 
-extern const reg_store_ops_t reg_store_journal_ops;
-extern const reg_store_ops_t reg_store_kafka_ops;
+/* Each backend defines one `const reg_store_ops_t reg_store_<name>_ops`;
+ * only reg_store.c's registration table names it. */
 
 #endif /* REG_STORE_INT_H */

@@ -24,12 +24,14 @@
 #include "av_compat.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "mw_hash.h"
 #include "mw_vec.h"
 
 #define CC_TOK_MAX 24
@@ -196,17 +198,16 @@ typedef struct cc_loc {
     size_t n, cap;
 } cc_loc_t;
 
-enum { MEMO_EMPTY = 0, MEMO_IN_PROGRESS, MEMO_DONE };
+enum { MEMO_IN_PROGRESS = 1, MEMO_DONE };
 
 typedef struct cc_memo {
-    const av_node_t *r, *w;
+    const av_node_t *r, *w; /* the table's key: both pointers, adjacent */
     int state;
     cc_list_t res;
 } cc_memo_t;
 
 typedef struct cc {
-    cc_memo_t *memo; /* open addressing, memo_cap a power of two */
-    size_t memo_cnt, memo_cap;
+    mw_htab_t *memo; /* (r, w) -> cc_memo_t, made at the first pair */
     cc_list_t all;   /* every cc_inc_t made, for freeing */
     int nomem;
     cc_inc_t *abort; /* set when Java would have thrown: ends the check */
@@ -319,9 +320,14 @@ static cc_inc_t *inc_new(cc_t *cc, av_compat_err_t type, const cc_loc_t *loc,
 
 static void cc_destroy(cc_t *cc)
 {
-    for (size_t i = 0; i < cc->memo_cap; i++)
-        list_free(&cc->memo[i].res);
-    free(cc->memo);
+    size_t pos = 0;
+    void *val;
+
+    while (cc->memo && mw_htab_next(cc->memo, &pos, NULL, NULL, &val)) {
+        list_free(&((cc_memo_t *)val)->res);
+        free(val);
+    }
+    mw_htab_destroy(cc->memo);
     for (size_t i = 0; i < cc->all.n; i++) {
         free(cc->all.v[i]->location);
         free(cc->all.v[i]->info);
@@ -332,58 +338,34 @@ static void cc_destroy(cc_t *cc)
 
 /* ------------------------------------------------------------- memo */
 
-static size_t memo_hash(const av_node_t *r, const av_node_t *w)
-{
-    uint64_t h = (uint64_t)(uintptr_t)r * 0x9E3779B97F4A7C15ull;
-    h ^= (uint64_t)(uintptr_t)w + 0x632BE59BD9B4E019ull + (h << 6) + (h >> 2);
-    return (size_t)(h ^ (h >> 29));
-}
-
-static cc_memo_t *memo_slot(cc_memo_t *tab, size_t cap, const av_node_t *r,
-                            const av_node_t *w)
-{
-    size_t i = memo_hash(r, w) & (cap - 1);
-    while (tab[i].state != MEMO_EMPTY && (tab[i].r != r || tab[i].w != w))
-        i = (i + 1) & (cap - 1);
-    return &tab[i];
-}
-
 static cc_memo_t *memo_find(cc_t *cc, const av_node_t *r, const av_node_t *w)
 {
-    if (!cc->memo_cap)
-        return NULL;
-    cc_memo_t *e = memo_slot(cc->memo, cc->memo_cap, r, w);
-    return e->state == MEMO_EMPTY ? NULL : e;
-}
+    const av_node_t *key[2] = {r, w};
 
-static int memo_grow(cc_t *cc)
-{
-    size_t cap = cc->memo_cap ? cc->memo_cap * 2 : 64;
-    cc_memo_t *tab = calloc(cap, sizeof(*tab));
-    if (!tab)
-        return -1;
-    for (size_t i = 0; i < cc->memo_cap; i++) {
-        if (cc->memo[i].state != MEMO_EMPTY)
-            *memo_slot(tab, cap, cc->memo[i].r, cc->memo[i].w) = cc->memo[i];
-    }
-    free(cc->memo);
-    cc->memo = tab;
-    cc->memo_cap = cap;
-    return 0;
+    return cc->memo ? mw_htab_get(cc->memo, key, sizeof(key)) : NULL;
 }
 
 /* Marks (r, w) in progress.  Returns 0 or -1 (cc->nomem set). */
 static int memo_start(cc_t *cc, const av_node_t *r, const av_node_t *w)
 {
-    if ((cc->memo_cnt + 1) * 2 > cc->memo_cap && memo_grow(cc) < 0) {
+    cc_memo_t *e = calloc(1, sizeof(*e));
+
+    _Static_assert(offsetof(cc_memo_t, w) ==
+                       offsetof(cc_memo_t, r) + sizeof(const av_node_t *),
+                   "the memo key is r and w, adjacent");
+    if (e) {
+        e->r = r;
+        e->w = w;
+        e->state = MEMO_IN_PROGRESS;
+    }
+    if (e && !cc->memo)
+        cc->memo = mw_htab_new(0);
+    if (!e || !cc->memo ||
+        mw_htab_put(cc->memo, &e->r, 2 * sizeof(e->r), e, NULL) != 0) {
+        free(e);
         cc->nomem = 1;
         return -1;
     }
-    cc_memo_t *e = memo_slot(cc->memo, cc->memo_cap, r, w);
-    e->r = r;
-    e->w = w;
-    e->state = MEMO_IN_PROGRESS;
-    cc->memo_cnt++;
     return 0;
 }
 

@@ -99,9 +99,12 @@ static int wr_raw(wr_t *w, const void *p, size_t n)
 
 static int wr_long(wr_t *w, int64_t v)
 {
-    uint8_t b[AV_VARINT_MAX];
-
-    return wr_raw(w, b, av_varint_put(b, v));
+    /* Straight into the staging buffer: the hot path of every int, long,
+     * length and count. */
+    if (AV_VARINT_MAX > sizeof(w->st) - w->n && wr_flush(w) != 0)
+        return -1;
+    w->n += av_varint_put(w->st + w->n, v);
+    return 0;
 }
 
 static int wr_le(wr_t *w, uint64_t u, size_t n)

@@ -411,14 +411,17 @@ static int conn_ready(mw_http_conn_t *conn, const char *what, mw_err_t *err)
 }
 
 /* The one HTTP/1.1 request writer (headers and body on top of evhttp). */
-static int call_build(const mw_http_conn_t *conn, const mw_http_request_t *rq,
-                      enum evhttp_cmd_type cmd, const char *what,
-                      call_ctx_t *ctx, struct evhttp_request **out,
-                      mw_err_t *err)
+static struct evhttp_request *call_build(const mw_http_conn_t *conn,
+                                         const mw_http_request_t *rq,
+                                         enum evhttp_cmd_type cmd,
+                                         const char *what, call_ctx_t *ctx,
+                                         mw_err_t *err)
 {
     struct evhttp_request *req = evhttp_request_new(call_done_cb, ctx);
-    if (!req)
-        return mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory", what);
+    if (!req) {
+        mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory", what);
+        return NULL;
+    }
     evhttp_request_set_error_cb(req, call_error_cb);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     int bad = evhttp_add_header(h, "Host", conn->host_hdr);
@@ -439,12 +442,11 @@ static int call_build(const mw_http_conn_t *conn, const mw_http_request_t *rq,
     }
     if (bad) {
         evhttp_request_free(req);
-        return mw_err_set(err, MW_ERR_INVALID,
-                          "%s: cannot build the request (bad header value?)",
-                          what);
+        mw_err_set(err, MW_ERR_INVALID,
+                   "%s: cannot build the request (bad header value?)", what);
+        return NULL;
     }
-    *out = req;
-    return 0;
+    return req;
 }
 
 static const char *call_failure(const call_ctx_t *ctx)
@@ -513,8 +515,8 @@ static int call_run(mw_http_conn_t *conn, const mw_http_request_t *rq,
                                             &ctx)))
         rc = mw_err_set(err, MW_ERR_NOMEM, "%s: cannot set up the client",
                         what);
-    if (rc == 0)
-        rc = call_build(conn, rq, cmd, what, &ctx, &req, err);
+    if (rc == 0 && !(req = call_build(conn, rq, cmd, what, &ctx, err)))
+        rc = err->code;
     /* evhttp_make_request owns req from here, even when it fails.  A name
      * that does not resolve fails inside it, callback included: then the
      * loop must not run (a loopbreak before the loop starts is lost). */

@@ -378,11 +378,18 @@ static int post_schema(sr_client_t *client, const char *path,
     return rc;
 }
 
-/* register (versions = 1) or lookup (versions = 0) */
-static int subject_schema(sr_client_t *client, const char *subject,
-                          const char *text, int registering, uint32_t *id,
-                          int *version, mw_err_t *err)
+/* A register (registering = 1) or lookup (0) of text under subject. */
+typedef struct subject_req {
+    const char *subject;
+    const char *text;
+    int registering;
+} subject_req_t;
+
+static int subject_schema(sr_client_t *client, const subject_req_t *req,
+                          uint32_t *id, int *version, mw_err_t *err)
 {
+    const char *subject = req->subject, *text = req->text;
+    int registering = req->registering;
     av_schema_t *parsed = NULL;
     json_t *ans = NULL;
     char *key = schema_key("s:", subject, text, &parsed);
@@ -428,7 +435,8 @@ int sr_client_register(sr_client_t *client, const char *subject,
 {
     pthread_mutex_lock(&client->lock);
     last_error_code = 0;
-    int rc = subject_schema(client, subject, schema_text, 1, id, NULL, err);
+    const subject_req_t req = {subject, schema_text, 1};
+    int rc = subject_schema(client, &req, id, NULL, err);
     pthread_mutex_unlock(&client->lock);
     return rc;
 }
@@ -438,9 +446,10 @@ int sr_client_lookup(sr_client_t *client, const char *subject,
                      mw_err_t *err)
 {
     int v = 0;
+    const subject_req_t req = {subject, schema_text, 0};
     pthread_mutex_lock(&client->lock);
     last_error_code = 0;
-    int rc = subject_schema(client, subject, schema_text, 0, id, &v, err);
+    int rc = subject_schema(client, &req, id, &v, err);
     pthread_mutex_unlock(&client->lock);
     if (rc == 0 && version)
         *version = v;
@@ -461,12 +470,20 @@ static int fill_version(sr_client_t *client, const char *subject,
     return 0;
 }
 
-/* GET /subjects/{s}/versions/{v}; cached under key until expires_ms
- * (0 = for good: a version's schema never changes). */
-static int fetch_version(sr_client_t *client, const char *subject,
-                         const char *v, const char *key, int64_t expires_ms,
+/* GET /subjects/{subject}/versions/{v}; cached under key until
+ * expires_ms (0 = for good: a version's schema never changes). */
+typedef struct fetch_req {
+    const char *subject;
+    const char *v;
+    const char *key;
+    int64_t expires_ms;
+} fetch_req_t;
+
+static int fetch_version(sr_client_t *client, const fetch_req_t *req,
                          sr_client_version_t *out, mw_err_t *err)
 {
+    const char *subject = req->subject, *v = req->v, *key = req->key;
+    int64_t expires_ms = req->expires_ms;
     char suffix[48];
     json_t *ans = NULL;
     snprintf(suffix, sizeof(suffix), "/versions/%s", v);
@@ -517,10 +534,11 @@ int sr_client_get_version(sr_client_t *client, const char *subject,
     int rc;
     if (e && e->schema && (!latest || now < e->expires_ms))
         rc = fill_version(client, subject, e, out, err);
-    else
-        rc = fetch_version(client, subject, v, key,
-                           latest ? now + client->latest_ttl_ms : 0, out,
-                           err);
+    else {
+        const fetch_req_t req = {subject, v, key,
+                                 latest ? now + client->latest_ttl_ms : 0};
+        rc = fetch_version(client, &req, out, err);
+    }
     pthread_mutex_unlock(&client->lock);
     free(key);
     return rc;

@@ -493,11 +493,11 @@ int av_serde_json_to_avro(const av_serde_plan_t *plan, const json_t *value,
 /* ------------------------------------------------------------ prepare */
 
 /* The field index of a record op (op->fhash) and av_jtext's map-key set
- * stay specialised open-addressing arrays of 32-bit indexes: they are
- * probed for every field of every message on the encode and transcode
- * paths (av_serde_bench), where a generic mw_htab lookup (a pointer
- * chase per probe, keys compared through it) costs throughput.  The hash
- * is the project's one hash, cut to 32 bits. */
+ * stay specialised open-addressing arrays of 32-bit indexes: av_jtext
+ * probes them for every field name and map key of every message (the
+ * text and envelope paths of av_serde_bench), where a generic mw_htab
+ * lookup (a pointer chase per probe, keys compared through it) costs
+ * throughput.  The hash is the project's one hash, cut to 32 bits. */
 uint32_t av_serde_fld_hash(const char *name, size_t len)
 {
     return (uint32_t)mw_hash_bytes(name, len);

@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,24 @@ char *mw_http_body(struct evhttp_request *req, size_t max_bytes, size_t *len,
 
 /* ------------------------------------------------------------ client */
 
+/* One connection to one host and port, on its own event_base, which only
+ * runs while a call is in flight (on the caller's thread).  keep_alive:
+ * the evhttp_connection is kept across calls; after a timeout or a
+ * transport failure it is freed (it may hold a half-sent request) and the
+ * next call connects afresh.  mw_http_call is one call on a connection
+ * made for it, with "Connection: close". */
+struct mw_http_conn {
+    struct event_base *base;
+    struct evhttp_connection *evcon; /* NULL until used, or after a reset */
+    char host[HTTP_HOST_MAX];
+    char host_hdr[HTTP_HOST_MAX + 16];
+    char *url;    /* the base URL without trailing '/', for messages */
+    char *prefix; /* the base URL's path without trailing '/' */
+    int port;
+    int timeout_ms;
+    bool keep_alive;
+};
+
 typedef struct call_ctx {
     struct event_base *base;
     int done;         /* the request callback ran */
@@ -274,86 +293,160 @@ static int method_cmd(const char *method, enum evhttp_cmd_type *cmd)
     return -1;
 }
 
-/* The parsed pieces of a request, so the steps below stay short. */
-typedef struct call_req {
-    const char *method, *url, *content_type, *body;
-    size_t len;
-    int timeout_ms;
-    enum evhttp_cmd_type cmd;
-    char host[HTTP_HOST_MAX];
-    int port;
-    char *target; /* path?query, malloc'd */
-    char host_hdr[HTTP_HOST_MAX + 16];
-} call_req_t;
-
-static int call_parse(call_req_t *cr, mw_err_t *err)
+/* Host, port and Host header of url into conn; *path and *query (borrowed
+ * from *urip, which the caller frees) when wanted. */
+static int conn_parse(mw_http_conn_t *conn, const char *url,
+                      struct evhttp_uri **urip, mw_err_t *err)
 {
-    if (method_cmd(cr->method, &cr->cmd) != 0)
-        return mw_err_set(err, MW_ERR_INVALID, "%s: unsupported method %s",
-                          cr->url ? cr->url : "(null)",
-                          cr->method ? cr->method : "(null)");
-    if (cr->timeout_ms <= 0)
-        return mw_err_set(err, MW_ERR_INVALID,
-                          "%s: timeout_ms must be positive",
-                          cr->url ? cr->url : "(null)");
-    struct evhttp_uri *uri =
-        cr->url ? evhttp_uri_parse_with_flags(cr->url, 0) : NULL;
+    struct evhttp_uri *uri = url ? evhttp_uri_parse_with_flags(url, 0) : NULL;
+
+    *urip = uri;
     if (!uri)
         return mw_err_set(err, MW_ERR_INVALID,
                           "%s: not a valid http://host:port/path URL",
-                          cr->url ? cr->url : "(null)");
-    int rc = uri_host_port(uri, cr->url, cr->host, sizeof(cr->host),
-                           &cr->port, err);
-    const char *path = evhttp_uri_get_path(uri);
-    const char *query = evhttp_uri_get_query(uri);
-    if (rc == 0) {
-        size_t n = strlen(path ? path : "") + strlen(query ? query : "") + 3;
-        cr->target = malloc(n);
-        if (!cr->target)
-            rc = mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory", cr->url);
-        else
-            snprintf(cr->target, n, "%s%s%s",
-                     path && path[0] ? path : "/", query ? "?" : "",
-                     query ? query : "");
-    }
+                          url ? url : "(null)");
+    if (uri_host_port(uri, url, conn->host, sizeof(conn->host), &conn->port,
+                      err) != 0)
+        return err->code;
     /* The Host header keeps the brackets of an IPv6 literal. */
-    if (rc == 0)
-        snprintf(cr->host_hdr, sizeof(cr->host_hdr),
-                 strchr(cr->host, ':') ? "[%s]:%d" : "%s:%d", cr->host,
-                 cr->port);
-    evhttp_uri_free(uri);
-    return rc;
+    snprintf(conn->host_hdr, sizeof(conn->host_hdr),
+             strchr(conn->host, ':') ? "[%s]:%d" : "%s:%d", conn->host,
+             conn->port);
+    return 0;
 }
 
-static int call_build(const call_req_t *cr, call_ctx_t *ctx,
-                      struct evhttp_request **out, mw_err_t *err)
+static char *strip_slashes(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    while (n > 0 && s[n - 1] == '/')
+        n--;
+    return strndup(s ? s : "", n);
+}
+
+/* A connection object for url; path_out (may be NULL) receives url's
+ * path?query ("/" when empty), malloc'd. */
+static mw_http_conn_t *conn_new(const char *url, int timeout_ms,
+                                bool keep_alive, char **path_out,
+                                mw_err_t *err)
+{
+    mw_http_conn_t *conn = calloc(1, sizeof(*conn));
+    struct evhttp_uri *uri = NULL;
+    int rc;
+
+    if (!conn) {
+        mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    conn->timeout_ms = timeout_ms;
+    conn->keep_alive = keep_alive;
+    rc = timeout_ms > 0 ? conn_parse(conn, url, &uri, err)
+                        : mw_err_set(err, MW_ERR_INVALID,
+                                     "%s: timeout_ms must be positive",
+                                     url ? url : "(null)");
+    if (rc == 0) {
+        const char *path = evhttp_uri_get_path(uri);
+        const char *query = evhttp_uri_get_query(uri);
+        conn->url = strip_slashes(url);
+        conn->prefix = strip_slashes(path);
+        conn->base = event_base_new();
+        if (path_out &&
+            asprintf(path_out, "%s%s%s", path && path[0] ? path : "/",
+                     query ? "?" : "", query ? query : "") < 0)
+            *path_out = NULL;
+        if (!conn->url || !conn->prefix || !conn->base ||
+            (path_out && !*path_out))
+            rc = mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory", url);
+    }
+    if (uri)
+        evhttp_uri_free(uri);
+    if (rc != 0) {
+        mw_http_conn_destroy(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+mw_http_conn_t *mw_http_conn_new(const char *base_url, int timeout_ms,
+                                 mw_err_t *err)
+{
+    return conn_new(base_url, timeout_ms, true, NULL, err);
+}
+
+static void conn_reset(mw_http_conn_t *conn)
+{
+    if (conn->evcon)
+        evhttp_connection_free(conn->evcon);
+    conn->evcon = NULL;
+}
+
+void mw_http_conn_destroy(mw_http_conn_t *conn)
+{
+    if (!conn)
+        return;
+    conn_reset(conn);
+    if (conn->base)
+        event_base_free(conn->base);
+    free(conn->url);
+    free(conn->prefix);
+    free(conn);
+}
+
+static int conn_ready(mw_http_conn_t *conn, const char *what, mw_err_t *err)
+{
+    struct timeval tv = {conn->timeout_ms / 1000,
+                         (conn->timeout_ms % 1000) * 1000};
+
+    if (conn->evcon)
+        return 0;
+    conn->evcon = evhttp_connection_base_new(conn->base, NULL, conn->host,
+                                             (ev_uint16_t)conn->port);
+    if (!conn->evcon)
+        return mw_err_set(err, MW_ERR_NOMEM, "%s: cannot set up the client",
+                          what);
+    evhttp_connection_set_timeout_tv(conn->evcon, &tv);
+    evhttp_connection_set_retries(conn->evcon, 0);
+    evhttp_connection_set_max_body_size(conn->evcon,
+                                        (ev_ssize_t)HTTP_RESPONSE_MAX);
+    return 0;
+}
+
+/* The one HTTP/1.1 request writer (headers and body on top of evhttp). */
+static struct evhttp_request *call_build(const mw_http_conn_t *conn,
+                                         const mw_http_request_t *rq,
+                                         enum evhttp_cmd_type cmd,
+                                         const char *what, call_ctx_t *ctx,
+                                         mw_err_t *err)
 {
     struct evhttp_request *req = evhttp_request_new(call_done_cb, ctx);
-    if (!req)
-        return mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory", cr->url);
+    if (!req) {
+        mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory", what);
+        return NULL;
+    }
     evhttp_request_set_error_cb(req, call_error_cb);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    int bad = evhttp_add_header(h, "Host", cr->host_hdr);
-    bad |= evhttp_add_header(h, "Connection", "close");
-    if (cr->body || cr->cmd == EVHTTP_REQ_POST || cr->cmd == EVHTTP_REQ_PUT ||
-        cr->cmd == EVHTTP_REQ_PATCH) {
+    int bad = evhttp_add_header(h, "Host", conn->host_hdr);
+    if (!conn->keep_alive)
+        bad |= evhttp_add_header(h, "Connection", "close");
+    if (rq->accept)
+        bad |= evhttp_add_header(h, "Accept", rq->accept);
+    if (rq->body || cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT ||
+        cmd == EVHTTP_REQ_PATCH) {
         char cl[32];
-        snprintf(cl, sizeof(cl), "%zu", cr->body ? cr->len : 0);
+        snprintf(cl, sizeof(cl), "%zu", rq->body ? rq->len : 0);
         bad |= evhttp_add_header(h, "Content-Length", cl);
-        if (cr->content_type)
-            bad |= evhttp_add_header(h, "Content-Type", cr->content_type);
-        if (cr->body && cr->len > 0)
+        if (rq->content_type)
+            bad |= evhttp_add_header(h, "Content-Type", rq->content_type);
+        if (rq->body && rq->len > 0)
             bad |= evbuffer_add(evhttp_request_get_output_buffer(req),
-                                cr->body, cr->len);
+                                rq->body, rq->len);
     }
     if (bad) {
         evhttp_request_free(req);
-        return mw_err_set(err, MW_ERR_INVALID,
-                          "%s: cannot build the request (bad header value?)",
-                          cr->url);
+        mw_err_set(err, MW_ERR_INVALID,
+                   "%s: cannot build the request (bad header value?)", what);
+        return NULL;
     }
-    *out = req;
-    return 0;
+    return req;
 }
 
 static const char *call_failure(const call_ctx_t *ctx)
@@ -372,24 +465,25 @@ static const char *call_failure(const call_ctx_t *ctx)
     }
 }
 
-static int call_outcome(const call_req_t *cr, call_ctx_t *ctx,
-                        mw_http_response_t *resp, mw_err_t *err)
+/* The one response reader: what the callbacks saw, as a result. */
+static int call_outcome(const mw_http_conn_t *conn, const char *what,
+                        call_ctx_t *ctx, mw_http_response_t *resp,
+                        mw_err_t *err)
 {
     if (ctx->timed_out ||
         ctx->req_err == (int)EVREQ_HTTP_TIMEOUT + 1)
         return mw_err_set(err, MW_ERR_TIMEOUT,
-                          "%s %s: no response within %d ms", cr->method,
-                          cr->url, cr->timeout_ms);
+                          "%s: no response within %d ms", what,
+                          conn->timeout_ms);
     if (ctx->nomem)
-        return mw_err_set(err, MW_ERR_NOMEM, "%s %s: out of memory",
-                          cr->method, cr->url);
+        return mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory", what);
     if (ctx->req_err == (int)EVREQ_HTTP_DATA_TOO_LONG + 1)
         return mw_err_set(err, MW_ERR_FULL,
-                          "%s %s: response larger than %zu bytes",
-                          cr->method, cr->url, HTTP_RESPONSE_MAX);
+                          "%s: response larger than %zu bytes", what,
+                          HTTP_RESPONSE_MAX);
     if (!ctx->done || ctx->status == 0)
-        return mw_err_set(err, MW_ERR_TRANSPORT, "%s %s: %s", cr->method,
-                          cr->url, call_failure(ctx));
+        return mw_err_set(err, MW_ERR_TRANSPORT, "%s: %s", what,
+                          call_failure(ctx));
     resp->status = ctx->status;
     resp->body = ctx->body;
     resp->len = ctx->len;
@@ -397,57 +491,91 @@ static int call_outcome(const call_req_t *cr, call_ctx_t *ctx,
     return 0;
 }
 
-/* Sends the request and runs the private loop until a response, a failure
- * or the deadline.  Frees every libevent object before returning. */
-static int call_run(call_req_t *cr, mw_http_response_t *resp, mw_err_t *err)
+/* Sends the request for target (the full path) and runs the private loop
+ * until a response, a failure or the deadline.  what names the call in
+ * messages ("GET http://host:port/path").  The connection is reset after
+ * any failure. */
+static int call_run(mw_http_conn_t *conn, const mw_http_request_t *rq,
+                    const char *target, const char *what,
+                    mw_http_response_t *resp, mw_err_t *err)
 {
-    call_ctx_t ctx = {0};
-    struct evhttp_connection *conn = NULL;
+    call_ctx_t ctx = {.base = conn->base};
     struct event *deadline = NULL;
     struct evhttp_request *req = NULL;
-    struct timeval tv = {cr->timeout_ms / 1000,
-                         (cr->timeout_ms % 1000) * 1000};
-    int rc = 0;
+    struct timeval tv = {conn->timeout_ms / 1000,
+                         (conn->timeout_ms % 1000) * 1000};
+    enum evhttp_cmd_type cmd;
+    int rc;
 
-    ctx.base = event_base_new();
-    if (ctx.base)
-        conn = evhttp_connection_base_new(ctx.base, NULL, cr->host,
-                                          (ev_uint16_t)cr->port);
-    if (conn)
-        deadline = evtimer_new(ctx.base, call_deadline_cb, &ctx);
-    if (!deadline) {
+    if (method_cmd(rq->method, &cmd) != 0)
+        return mw_err_set(err, MW_ERR_INVALID, "%s: unsupported method %s",
+                          what, rq->method ? rq->method : "(null)");
+    rc = conn_ready(conn, what, err);
+    if (rc == 0 && !(deadline = evtimer_new(conn->base, call_deadline_cb,
+                                            &ctx)))
         rc = mw_err_set(err, MW_ERR_NOMEM, "%s: cannot set up the client",
-                        cr->url);
-        goto out;
-    }
-    evhttp_connection_set_timeout_tv(conn, &tv);
-    evhttp_connection_set_retries(conn, 0);
-    evhttp_connection_set_max_body_size(conn, (ev_ssize_t)HTTP_RESPONSE_MAX);
-    rc = call_build(cr, &ctx, &req, err);
-    if (rc != 0)
-        goto out;
+                        what);
+    if (rc == 0 && !(req = call_build(conn, rq, cmd, what, &ctx, err)))
+        rc = err->code;
     /* evhttp_make_request owns req from here, even when it fails.  A name
      * that does not resolve fails inside it, callback included: then the
      * loop must not run (a loopbreak before the loop starts is lost). */
-    if (evhttp_make_request(conn, req, cr->cmd, cr->target) != 0 &&
-        !ctx.done) {
-        rc = mw_err_set(err, MW_ERR_TRANSPORT, "%s %s: cannot send request",
-                        cr->method, cr->url);
-        goto out;
-    }
-    if (!ctx.done) {
+    if (rc == 0 && evhttp_make_request(conn->evcon, req, cmd, target) != 0 &&
+        !ctx.done)
+        rc = mw_err_set(err, MW_ERR_TRANSPORT, "%s: cannot send request",
+                        what);
+    if (rc == 0 && !ctx.done) {
         evtimer_add(deadline, &tv);
-        event_base_dispatch(ctx.base);
+        event_base_dispatch(conn->base);
     }
-    rc = call_outcome(cr, &ctx, resp, err);
-out:
-    if (conn)
-        evhttp_connection_free(conn);
+    if (rc == 0)
+        rc = call_outcome(conn, what, &ctx, resp, err);
+    if (rc != 0 || !conn->keep_alive)
+        conn_reset(conn);
     if (deadline)
         event_free(deadline);
-    if (ctx.base)
-        event_base_free(ctx.base);
     free(ctx.body);
+    return rc;
+}
+
+/* call_run with SIGPIPE blocked in the calling thread (see mw_sig.h). */
+static int call_guarded(mw_http_conn_t *conn, const mw_http_request_t *rq,
+                        const char *target, const char *what,
+                        mw_http_response_t *resp, mw_err_t *err)
+{
+    mw_sig_pipe_guard_t guard;
+    int rc;
+
+    mw_sig_pipe_block(&guard);
+    rc = call_run(conn, rq, target, what, resp, err);
+    mw_sig_pipe_unblock(&guard);
+    return rc;
+}
+
+static void response_reset(mw_http_response_t *resp)
+{
+    resp->status = 0;
+    resp->body = NULL;
+    resp->len = 0;
+}
+
+int mw_http_conn_call(mw_http_conn_t *conn, const mw_http_request_t *rq,
+                      mw_http_response_t *resp, mw_err_t *err)
+{
+    char *target = NULL, *what = NULL;
+    const char *path = rq->path ? rq->path : "";
+    int rc;
+
+    response_reset(resp);
+    if (asprintf(&target, "%s%s", conn->prefix, path) < 0)
+        target = NULL;
+    if (asprintf(&what, "%s %s%s", rq->method ? rq->method : "(null)",
+                 conn->url, path) < 0)
+        what = NULL;
+    rc = target && what ? call_guarded(conn, rq, target, what, resp, err)
+                        : mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    free(target);
+    free(what);
     return rc;
 }
 
@@ -455,27 +583,30 @@ int mw_http_call(const char *method, const char *url, const char *content_type,
                  const char *body, size_t len, int timeout_ms,
                  mw_http_response_t *resp, mw_err_t *err)
 {
-    call_req_t cr = {.method = method, .url = url,
-                     .content_type = content_type, .body = body, .len = len,
-                     .timeout_ms = timeout_ms};
+    const mw_http_request_t rq = {.method = method,
+                                  .content_type = content_type,
+                                  .body = body, .len = len};
+    enum evhttp_cmd_type cmd;
+    mw_http_conn_t *conn;
+    char *target = NULL, *what = NULL;
     int rc;
 
     if (!resp)
         return mw_err_set(err, MW_ERR_INVALID, "%s: no response holder",
                           url ? url : "(null)");
-    resp->status = 0;
-    resp->body = NULL;
-    resp->len = 0;
-    rc = call_parse(&cr, err);
-    if (rc != 0) {
-        free(cr.target);
-        return rc;
-    }
-    mw_sig_pipe_guard_t guard;
-    mw_sig_pipe_block(&guard);
-    rc = call_run(&cr, resp, err);
-    mw_sig_pipe_unblock(&guard);
-    free(cr.target);
+    response_reset(resp);
+    if (method_cmd(method, &cmd) != 0)
+        return mw_err_set(err, MW_ERR_INVALID, "%s: unsupported method %s",
+                          url ? url : "(null)", method ? method : "(null)");
+    conn = conn_new(url, timeout_ms, false, &target, err);
+    if (!conn)
+        return err->code;
+    rc = asprintf(&what, "%s %s", method, url) < 0
+             ? mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory", url)
+             : call_guarded(conn, &rq, target, what, resp, err);
+    mw_http_conn_destroy(conn);
+    free(target);
+    free(what);
     return rc;
 }
 
@@ -484,7 +615,5 @@ void mw_http_response_clear(mw_http_response_t *resp)
     if (!resp)
         return;
     free(resp->body);
-    resp->body = NULL;
-    resp->len = 0;
-    resp->status = 0;
+    response_reset(resp);
 }

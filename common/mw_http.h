@@ -4,9 +4,11 @@
  *
  *  - binding a listener string with port 0 support, reporting the port;
  *  - sending a JSON or text reply with the right headers;
- *  - a blocking HTTP/1.1 client for short control calls (admin fallback to
- *    mesh-broker's control endpoint, later the registry client), run on a
- *    private event_base so it never touches the caller's loop.
+ *  - the one blocking HTTP/1.1 client: a keep-alive connection object
+ *    (mw_http_conn_*, used by the registry client) and one-shot calls
+ *    (mw_http_call, for tools and tests), both run on a private
+ *    event_base so they never touch the caller's loop, with SIGPIPE
+ *    blocked around their writes (mw_sig.h).
  */
 #ifndef MW_HTTP_H
 #define MW_HTTP_H
@@ -52,5 +54,33 @@ int mw_http_call(const char *method, const char *url, const char *content_type,
                  const char *body, size_t len, int timeout_ms,
                  mw_http_response_t *resp, mw_err_t *err);
 void mw_http_response_clear(mw_http_response_t *resp);
+
+/* A keep-alive connection to base_url's host and port ("http://host:port"
+ * with an optional path prefix), reused across calls; after a timeout or a
+ * transport failure it is reset and the next call connects afresh.
+ * timeout_ms (positive) bounds each call.  NULL with MW_ERR_INVALID for a
+ * bad URL or timeout, MW_ERR_NOMEM. */
+typedef struct mw_http_conn mw_http_conn_t;
+mw_http_conn_t *mw_http_conn_new(const char *base_url, int timeout_ms,
+                                 mw_err_t *err);
+/* Closes the connection.  NULL-safe. */
+void mw_http_conn_destroy(mw_http_conn_t *conn);
+
+/* One request on a connection. */
+typedef struct mw_http_request {
+    const char *method;       /* "GET", "POST", ... */
+    const char *path;         /* path[?query], URL-encoded, below the base
+                               * URL's path prefix */
+    const char *content_type; /* of body, or NULL */
+    const char *accept;       /* Accept header, or NULL */
+    const char *body;         /* may be NULL */
+    size_t len;
+} mw_http_request_t;
+
+/* Sends the request and waits for the answer, with mw_http_call's results
+ * and errors (messages name method and URL).  The caller's thread, one
+ * call at a time per connection. */
+int mw_http_conn_call(mw_http_conn_t *conn, const mw_http_request_t *req,
+                      mw_http_response_t *resp, mw_err_t *err);
 
 #endif /* MW_HTTP_H */

@@ -24,11 +24,15 @@
 #include "av_compat.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "mw_hash.h"
+#include "mw_vec.h"
 
 #define CC_TOK_MAX 24
 /* Java appends a memoised pair's whole list at every later visit, so a named
@@ -157,14 +161,8 @@ const av_compat_msg_t *av_compat_result_get(const av_compat_result_t *res,
  * MW_ERR_NOMEM. */
 static int result_add(av_compat_result_t *res, const av_compat_msg_t *msg)
 {
-    if (res->cnt == res->cap) {
-        size_t cap = res->cap ? res->cap * 2 : 8;
-        av_compat_msg_t *msgs = realloc(res->msgs, cap * sizeof(*msgs));
-        if (!msgs)
-            return MW_ERR_NOMEM;
-        res->msgs = msgs;
-        res->cap = cap;
-    }
+    if (MW_VEC_RESERVE(&res->msgs, &res->cap, res->cnt + 1) != 0)
+        return MW_ERR_NOMEM;
     av_compat_msg_t *dst = &res->msgs[res->cnt];
     *dst = *msg;
     dst->location = strdup(msg->location);
@@ -200,17 +198,16 @@ typedef struct cc_loc {
     size_t n, cap;
 } cc_loc_t;
 
-enum { MEMO_EMPTY = 0, MEMO_IN_PROGRESS, MEMO_DONE };
+enum { MEMO_IN_PROGRESS = 1, MEMO_DONE };
 
 typedef struct cc_memo {
-    const av_node_t *r, *w;
+    const av_node_t *r, *w; /* the table's key: both pointers, adjacent */
     int state;
     cc_list_t res;
 } cc_memo_t;
 
 typedef struct cc {
-    cc_memo_t *memo; /* open addressing, memo_cap a power of two */
-    size_t memo_cnt, memo_cap;
+    mw_htab_t *memo; /* (r, w) -> cc_memo_t, made at the first pair */
     cc_list_t all;   /* every cc_inc_t made, for freeing */
     int nomem;
     cc_inc_t *abort; /* set when Java would have thrown: ends the check */
@@ -220,15 +217,9 @@ static void list_push(cc_t *cc, cc_list_t *list, cc_inc_t *inc)
 {
     if (list != &cc->all && list->n >= CC_LIST_MAX)
         return;
-    if (list->n == list->cap) {
-        size_t cap = list->cap ? list->cap * 2 : 4;
-        cc_inc_t **v = realloc(list->v, cap * sizeof(*v));
-        if (!v) {
-            cc->nomem = 1;
-            return;
-        }
-        list->v = v;
-        list->cap = cap;
+    if (MW_VEC_RESERVE(&list->v, &list->cap, list->n + 1) != 0) {
+        cc->nomem = 1;
+        return;
     }
     list->v[list->n++] = inc;
 }
@@ -248,15 +239,9 @@ static void list_free(cc_list_t *list)
 
 static int loc_push(cc_t *cc, cc_loc_t *loc, const char *token)
 {
-    if (loc->n == loc->cap) {
-        size_t cap = loc->cap ? loc->cap * 2 : 16;
-        char(*tok)[CC_TOK_MAX] = realloc(loc->tok, cap * sizeof(*tok));
-        if (!tok) {
-            cc->nomem = 1;
-            return -1;
-        }
-        loc->tok = tok;
-        loc->cap = cap;
+    if (MW_VEC_RESERVE(&loc->tok, &loc->cap, loc->n + 1) != 0) {
+        cc->nomem = 1;
+        return -1;
     }
     snprintf(loc->tok[loc->n++], CC_TOK_MAX, "%s", token);
     return 0;
@@ -335,9 +320,14 @@ static cc_inc_t *inc_new(cc_t *cc, av_compat_err_t type, const cc_loc_t *loc,
 
 static void cc_destroy(cc_t *cc)
 {
-    for (size_t i = 0; i < cc->memo_cap; i++)
-        list_free(&cc->memo[i].res);
-    free(cc->memo);
+    size_t pos = 0;
+    void *val;
+
+    while (cc->memo && mw_htab_next(cc->memo, &pos, NULL, NULL, &val)) {
+        list_free(&((cc_memo_t *)val)->res);
+        free(val);
+    }
+    mw_htab_destroy(cc->memo);
     for (size_t i = 0; i < cc->all.n; i++) {
         free(cc->all.v[i]->location);
         free(cc->all.v[i]->info);
@@ -348,58 +338,34 @@ static void cc_destroy(cc_t *cc)
 
 /* ------------------------------------------------------------- memo */
 
-static size_t memo_hash(const av_node_t *r, const av_node_t *w)
-{
-    uint64_t h = (uint64_t)(uintptr_t)r * 0x9E3779B97F4A7C15ull;
-    h ^= (uint64_t)(uintptr_t)w + 0x632BE59BD9B4E019ull + (h << 6) + (h >> 2);
-    return (size_t)(h ^ (h >> 29));
-}
-
-static cc_memo_t *memo_slot(cc_memo_t *tab, size_t cap, const av_node_t *r,
-                            const av_node_t *w)
-{
-    size_t i = memo_hash(r, w) & (cap - 1);
-    while (tab[i].state != MEMO_EMPTY && (tab[i].r != r || tab[i].w != w))
-        i = (i + 1) & (cap - 1);
-    return &tab[i];
-}
-
 static cc_memo_t *memo_find(cc_t *cc, const av_node_t *r, const av_node_t *w)
 {
-    if (!cc->memo_cap)
-        return NULL;
-    cc_memo_t *e = memo_slot(cc->memo, cc->memo_cap, r, w);
-    return e->state == MEMO_EMPTY ? NULL : e;
-}
+    const av_node_t *key[2] = {r, w};
 
-static int memo_grow(cc_t *cc)
-{
-    size_t cap = cc->memo_cap ? cc->memo_cap * 2 : 64;
-    cc_memo_t *tab = calloc(cap, sizeof(*tab));
-    if (!tab)
-        return -1;
-    for (size_t i = 0; i < cc->memo_cap; i++) {
-        if (cc->memo[i].state != MEMO_EMPTY)
-            *memo_slot(tab, cap, cc->memo[i].r, cc->memo[i].w) = cc->memo[i];
-    }
-    free(cc->memo);
-    cc->memo = tab;
-    cc->memo_cap = cap;
-    return 0;
+    return cc->memo ? mw_htab_get(cc->memo, key, sizeof(key)) : NULL;
 }
 
 /* Marks (r, w) in progress.  Returns 0 or -1 (cc->nomem set). */
 static int memo_start(cc_t *cc, const av_node_t *r, const av_node_t *w)
 {
-    if ((cc->memo_cnt + 1) * 2 > cc->memo_cap && memo_grow(cc) < 0) {
+    cc_memo_t *e = calloc(1, sizeof(*e));
+
+    _Static_assert(offsetof(cc_memo_t, w) ==
+                       offsetof(cc_memo_t, r) + sizeof(const av_node_t *),
+                   "the memo key is r and w, adjacent");
+    if (e) {
+        e->r = r;
+        e->w = w;
+        e->state = MEMO_IN_PROGRESS;
+    }
+    if (e && !cc->memo)
+        cc->memo = mw_htab_new(0);
+    if (!e || !cc->memo ||
+        mw_htab_put(cc->memo, &e->r, 2 * sizeof(e->r), e, NULL) != 0) {
+        free(e);
         cc->nomem = 1;
         return -1;
     }
-    cc_memo_t *e = memo_slot(cc->memo, cc->memo_cap, r, w);
-    e->r = r;
-    e->w = w;
-    e->state = MEMO_IN_PROGRESS;
-    cc->memo_cnt++;
     return 0;
 }
 

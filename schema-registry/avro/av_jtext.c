@@ -32,6 +32,7 @@
 
 #include "av_jtext_int.h"
 #include "av_serde_int.h"
+#include "av_varint.h"
 
 /* Largest output built here; past it the slow path reports MW_ERR_FULL
  * against the caller's own limit.  A string is decoded in place, so the
@@ -95,23 +96,11 @@ static int grow(jt_t *t, size_t need)
     return 0;
 }
 
-static size_t varint(uint8_t *b, int64_t v)
-{
-    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    size_t n = 0;
-    while (u >= 0x80) {
-        b[n++] = (uint8_t)(u | 0x80);
-        u >>= 7;
-    }
-    b[n++] = (uint8_t)u;
-    return n;
-}
-
 static int put_long(jt_t *t, int64_t v)
 {
-    if (grow(t, 10) != 0)
+    if (grow(t, AV_VARINT_MAX) != 0)
         return -1;
-    t->n += varint(t->o + t->n, v);
+    t->n += av_varint_put(t->o + t->n, v);
     return 0;
 }
 
@@ -137,8 +126,8 @@ static int put_le(jt_t *t, uint64_t u, size_t n)
  * reserved, moving what follows when the varint is longer (>= 64). */
 static int put_count(jt_t *t, size_t pos, size_t count)
 {
-    uint8_t b[10];
-    size_t k = varint(b, (int64_t)count);
+    uint8_t b[AV_VARINT_MAX];
+    size_t k = av_varint_put(b, (int64_t)count);
     if (k > 1) {
         if (grow(t, k - 1) != 0)
             return -1;

@@ -424,13 +424,23 @@ static int decline(mw_err_t *err, const char *json, const char *p,
                       p ? (size_t)(p - json) : 0, why);
 }
 
-/* The member finder; first_only: return at the first member found (the
- * text after it is not looked at). */
-static int scan_members(const char *json, size_t len,
-                        const char *const *names, size_t name_cnt,
-                        av_jtext_span_t *spans, int first_only, mw_err_t *err)
+/* What the member finder looks for: names[0..name_cnt-1], whose values
+ * go to spans[]; first_only: return at the first member found (the text
+ * after it is not looked at). */
+typedef struct scan_want {
+    const char *const *names;
+    size_t name_cnt;
+    av_jtext_span_t *spans;
+    int first_only;
+} scan_want_t;
+
+static int scan_members(const char *json, size_t len, const scan_want_t *want,
+                        mw_err_t *err)
 {
     const char *end = json + len, *p = av_jtext_ws(json, end), *k, *v;
+    const char *const *names = want->names;
+    size_t name_cnt = want->name_cnt;
+    av_jtext_span_t *spans = want->spans;
     unsigned fl;
     for (size_t i = 0; i < name_cnt; i++)
         spans[i] = (av_jtext_span_t){NULL, 0};
@@ -456,7 +466,7 @@ static int scan_members(const char *json, size_t len,
             return decline(err, json, v, "bad value");
         if ((size_t)idx < name_cnt) {
             spans[idx] = (av_jtext_span_t){v, (size_t)(p - v)};
-            if (first_only)
+            if (want->first_only)
                 return 0;
         }
         p = av_jtext_ws(p, end);
@@ -475,14 +485,17 @@ close:
 int av_jtext_members(const char *json, size_t len, const char *const *names,
                      size_t name_cnt, av_jtext_span_t *spans, mw_err_t *err)
 {
-    return scan_members(json, len, names, name_cnt, spans, 0, err);
+    const scan_want_t want = {names, name_cnt, spans, 0};
+
+    return scan_members(json, len, &want, err);
 }
 
 int av_jtext_member_first(const char *json, size_t len, const char *name,
                           const char **val, size_t *val_len)
 {
     av_jtext_span_t span;
-    int rc = scan_members(json, len, &name, 1, &span, 1, NULL);
+    const scan_want_t want = {&name, 1, &span, 1};
+    int rc = scan_members(json, len, &want, NULL);
     if (rc != 0)
         return rc;
     if (!span.ptr)

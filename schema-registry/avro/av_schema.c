@@ -2,7 +2,9 @@
  * av_schema: parses an Avro schema's JSON text into a read-only graph and
  * validates it against the Avro 1.11 specification.  It sits under the
  * registry (42201 messages come from here), the compatibility checker and
- * the serde, which all walk the graph this module builds.
+ * the serde, which all walk the graph this module builds.  This file is the
+ * parser; the schema object (arena, named-type table, life cycle) is
+ * av_schema_obj.c.
  *
  * Invariants:
  * - Everything a schema owns lives in one arena (the av_schema_t itself,
@@ -34,172 +36,9 @@
 #include <string.h>
 
 #include "av_schema_int.h"
+#include "mw_vec.h"
 
 #define AV_MAX_DEPTH 128
-
-/* ------------------------------------------------------------- arena */
-
-struct av_arena_blk {
-    av_arena_blk_t *next;
-    size_t used, cap;
-    max_align_t data[];
-};
-
-#define ARENA_ALIGN _Alignof(void *)
-#define ARENA_FIRST_MAX ((size_t)1 << 20)
-
-_Static_assert(_Alignof(av_node_t) <= ARENA_ALIGN &&
-                   _Alignof(av_field_t) <= ARENA_ALIGN &&
-                   _Alignof(av_schema_t) <= ARENA_ALIGN,
-               "arena alignment covers what it holds");
-
-/* First block: the graph plus the normalised text take about four times
- * the text without its whitespace (measured on records of primitives,
- * unions, enums and containers), so most schemas need exactly one block
- * and little of it stays unused.  Whitespace is left out because pretty
- * printed texts would otherwise reserve twice what they use. */
-static size_t arena_first_cap(const char *text, size_t len)
-{
-    size_t solid = 0;
-    for (size_t i = 0; i < len; i++)
-        solid += text[i] != ' ' && text[i] != '\n' && text[i] != '\t' &&
-                 text[i] != '\r';
-    size_t cap = sizeof(av_schema_t) + 4 * solid + 256;
-    return cap < ARENA_FIRST_MAX ? cap : ARENA_FIRST_MAX;
-}
-
-static av_arena_blk_t *arena_block(size_t cap)
-{
-    av_arena_blk_t *blk = calloc(1, sizeof(*blk) + cap);
-    if (blk)
-        blk->cap = cap;
-    return blk;
-}
-
-/* Size of the block after the full ones: half of all blocks so far (or len
- * when larger).  Geometric growth keeps a large schema at a few blocks,
- * and a schema that just misses its first block wastes half of it at
- * most, not twice. */
-static size_t arena_next_cap(const av_arena_blk_t *blk, size_t len)
-{
-    size_t total = 0;
-    for (; blk; blk = blk->next)
-        total += blk->cap;
-    return total / 2 > len ? total / 2 : len;
-}
-
-/* Zeroed memory aligned to align (a power of two). */
-static void *arena_alloc_aligned(av_schema_t *sch, size_t len, size_t align)
-{
-    av_arena_blk_t *blk = sch->arena;
-    size_t off = (blk->used + align - 1) & ~(align - 1);
-    if (off > blk->cap || blk->cap - off < len) {
-        size_t cap = arena_next_cap(blk, len);
-        av_arena_blk_t *grown = arena_block(cap);
-        if (!grown)
-            return NULL;
-        grown->next = blk;
-        sch->arena = blk = grown;
-        off = 0;
-    }
-    blk->used = off + len;
-    return (char *)blk->data + off;
-}
-
-static void *arena_alloc(av_schema_t *sch, size_t len)
-{
-    return arena_alloc_aligned(sch, len, ARENA_ALIGN);
-}
-
-static char *arena_strndup(av_schema_t *sch, const char *s, size_t len)
-{
-    char *d = arena_alloc_aligned(sch, len + 1, 1);
-    if (d) {
-        memcpy(d, s, len);
-        d[len] = '\0';
-    }
-    return d;
-}
-
-char *av_schema_arena_tail(av_schema_t *sch, size_t len)
-{
-    av_arena_blk_t *blk = sch->arena;
-    if (blk->cap - blk->used < len + 1)
-        return NULL;
-    char *s = (char *)blk->data + blk->used;
-    blk->used += len + 1;
-    return s;
-}
-
-/* ------------------------------------------------------------- strtab */
-
-static size_t str_hash(const char *s)
-{
-    size_t h = 14695981039346656037ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-static int strtab_grow(av_strtab_t *tab)
-{
-    size_t cap = tab->cap ? tab->cap * 2 : 4;
-    _Static_assert(sizeof(const char *) == sizeof(const void *),
-                   "keys and vals share one allocation");
-    const char **keys = calloc(cap, sizeof(*keys) + sizeof(const void *));
-    if (!keys)
-        return MW_ERR_NOMEM;
-    const void **vals = (const void **)(keys + cap);
-    for (size_t i = 0; i < tab->cap; i++) {
-        if (!tab->keys[i])
-            continue;
-        size_t j = str_hash(tab->keys[i]) & (cap - 1);
-        while (keys[j])
-            j = (j + 1) & (cap - 1);
-        keys[j] = tab->keys[i];
-        vals[j] = tab->vals[i];
-    }
-    free(tab->keys);
-    tab->keys = keys;
-    tab->vals = vals;
-    tab->cap = cap;
-    return 0;
-}
-
-int av_strtab_put(av_strtab_t *tab, const char *key, const void *val)
-{
-    if ((tab->cnt + 1) * 2 > tab->cap && strtab_grow(tab) < 0)
-        return MW_ERR_NOMEM;
-    size_t j = str_hash(key) & (tab->cap - 1);
-    while (tab->keys[j]) {
-        if (strcmp(tab->keys[j], key) == 0)
-            return 1;
-        j = (j + 1) & (tab->cap - 1);
-    }
-    tab->keys[j] = key;
-    tab->vals[j] = val;
-    tab->cnt++;
-    return 0;
-}
-
-const void *av_strtab_get(const av_strtab_t *tab, const char *key)
-{
-    if (!tab->cap)
-        return NULL;
-    size_t j = str_hash(key) & (tab->cap - 1);
-    while (tab->keys[j]) {
-        if (strcmp(tab->keys[j], key) == 0)
-            return tab->vals[j];
-        j = (j + 1) & (tab->cap - 1);
-    }
-    return NULL;
-}
-
-void av_strtab_free(av_strtab_t *tab)
-{
-    free(tab->keys);
-    memset(tab, 0, sizeof(*tab));
-}
 
 /* ------------------------------------------------------------- names */
 
@@ -314,7 +153,7 @@ int av_perr(av_pctx_t *p, const char *fmt, ...)
     return -1;
 }
 
-static int nomem(av_pctx_t *p)
+int av_pnomem(av_pctx_t *p)
 {
     mw_err_set(p->err, MW_ERR_NOMEM, "%s: out of memory", p->path);
     p->failed = 1;
@@ -371,15 +210,9 @@ static const av_node_t prim_nodes[AV_STRING + 1] = {
  * lifetime; takes over the caller's reference. */
 static int own_json(av_pctx_t *p, json_t *v)
 {
-    if (p->owned_cnt == p->owned_cap) {
-        size_t cap = p->owned_cap ? p->owned_cap * 2 : 8;
-        json_t **owned = realloc(p->owned, cap * sizeof(*owned));
-        if (!owned) {
-            json_decref(v);
-            return nomem(p);
-        }
-        p->owned = owned;
-        p->owned_cap = cap;
+    if (MW_VEC_RESERVE(&p->owned, &p->owned_cap, p->owned_cnt + 1) != 0) {
+        json_decref(v);
+        return av_pnomem(p);
     }
     p->owned[p->owned_cnt++] = v;
     return 0;
@@ -389,16 +222,16 @@ static int own_json(av_pctx_t *p, json_t *v)
  * not outlive parsing); NULL stays NULL. */
 static int arena_copy(av_pctx_t *p, const char **s)
 {
-    if (*s && !(*s = arena_strndup(p->sch, *s, strlen(*s))))
-        return nomem(p);
+    if (*s && !(*s = av_schema_strndup(p->sch, *s, strlen(*s))))
+        return av_pnomem(p);
     return 0;
 }
 
 static av_node_t *new_node(av_pctx_t *p, av_type_t type)
 {
-    av_node_t *node = arena_alloc(p->sch, sizeof(*node));
+    av_node_t *node = av_schema_alloc(p->sch, sizeof(*node));
     if (!node) {
-        nomem(p);
+        av_pnomem(p);
         return NULL;
     }
     node->type = type;
@@ -457,12 +290,12 @@ static int collect_props(av_pctx_t *p, json_t *obj, const char *const *reserved,
             continue;
         if (!props) {
             if (!(props = json_object()))
-                return nomem(p);
+                return av_pnomem(p);
             if (own_json(p, props) < 0)
                 return -1;
         }
         if (json_object_set(props, key, val) < 0)
-            return nomem(p);
+            return av_pnomem(p);
     }
     *out = props;
     return 0;
@@ -470,11 +303,11 @@ static int collect_props(av_pctx_t *p, json_t *obj, const char *const *reserved,
 
 /* The named type a reference resolves to: own definitions first, then the
  * references' (recursively). */
-static const av_node_t *lookup_named(const av_schema_t *sch, const char *full)
+const av_node_t *av_schema_lookup(const av_schema_t *sch, const char *full)
 {
     const av_node_t *node = av_strtab_get(&sch->names, full);
     for (size_t i = 0; !node && i < sch->ref_cnt; i++)
-        node = lookup_named(sch->refs[i], full);
+        node = av_schema_lookup(sch->refs[i], full);
     return node;
 }
 
@@ -486,20 +319,19 @@ static const av_node_t *resolve_ref(av_pctx_t *p, const char *name,
                                     const char *space)
 {
     if (strchr(name, '.') || !*space)
-        return lookup_named(p->sch, name);
+        return av_schema_lookup(p->sch, name);
     size_t len = strlen(space) + strlen(name) + 2;
     char *full = malloc(len);
     if (!full)
         return NULL;
     snprintf(full, len, "%s.%s", space, name);
-    const av_node_t *node = lookup_named(p->sch, full);
+    const av_node_t *node = av_schema_lookup(p->sch, full);
     free(full);
-    return node ? node : lookup_named(p->sch, name);
+    return node ? node : av_schema_lookup(p->sch, name);
 }
 
 /* ------------------------------------------------------------- parsing */
 
-static const av_node_t *parse_node(av_pctx_t *p, json_t *js, const char *space);
 
 /* Names in "aliases": an array of strings.  Type aliases (dotted allowed)
  * become full names relative to space; field aliases are simple names. */
@@ -516,9 +348,9 @@ static int parse_aliases(av_pctx_t *p, json_t *obj, const char *space,
         return av_perr(p, "'aliases' must be an array of names, got %s",
                     av_json_kind(arr));
     size_t n = json_array_size(arr);
-    const char **names = arena_alloc(p->sch, (n + 1) * sizeof(*names));
+    const char **names = av_schema_alloc(p->sch, (n + 1) * sizeof(*names));
     if (!names)
-        return nomem(p);
+        return av_pnomem(p);
     for (size_t i = 0; i < n; i++) {
         const char *s = plain_string(json_array_get(arr, i));
         size_t item = av_path_push(p, "[%zu]", i);
@@ -527,9 +359,9 @@ static int parse_aliases(av_pctx_t *p, json_t *obj, const char *space,
             return av_perr(p, "invalid alias %s", s ? s : "(not a string)");
         if (is_type && !strchr(s, '.') && *space) {
             size_t len = strlen(space) + strlen(s) + 2;
-            char *full = arena_alloc(p->sch, len);
+            char *full = av_schema_alloc(p->sch, len);
             if (!full)
-                return nomem(p);
+                return av_pnomem(p);
             snprintf(full, len, "%s.%s", space, s);
             s = full;
         } else if (arena_copy(p, &s) < 0) {
@@ -553,10 +385,10 @@ static int named_fullname(av_pctx_t *p, av_node_t *node, const char *name,
         /* A dotted name is already full; "namespace" is ignored. */
         if (!is_dotted_name(name))
             return av_perr(p, "invalid name '%s'", name);
-        node->space = arena_strndup(p->sch, name, (size_t)(dot - name));
-        node->fullname = arena_strndup(p->sch, name, strlen(name));
+        node->space = av_schema_strndup(p->sch, name, (size_t)(dot - name));
+        node->fullname = av_schema_strndup(p->sch, name, strlen(name));
         if (!node->space || !node->fullname)
-            return nomem(p);
+            return av_pnomem(p);
         node->name = node->fullname + (dot - name) + 1;
         return 0;
     }
@@ -568,16 +400,16 @@ static int named_fullname(av_pctx_t *p, av_node_t *node, const char *name,
          * copied. */
         if (*ns && !is_dotted_name(ns))
             return av_perr(p, "invalid namespace '%s'", ns);
-        space = *ns ? arena_strndup(p->sch, ns, strlen(ns)) : "";
+        space = *ns ? av_schema_strndup(p->sch, ns, strlen(ns)) : "";
         if (!space)
-            return nomem(p);
+            return av_pnomem(p);
     }
     node->space = space;
     /* The short name is the tail of the full name: one copy for both. */
     size_t slen = strlen(space), len = slen + strlen(name) + (slen ? 1 : 0);
-    char *full = arena_alloc_aligned(p->sch, len + 1, 1);
+    char *full = av_schema_alloc_chars(p->sch, len + 1);
     if (!full)
-        return nomem(p);
+        return av_pnomem(p);
     if (slen)
         snprintf(full, len + 1, "%s.%s", space, name);
     else
@@ -607,10 +439,10 @@ static int parse_named(av_pctx_t *p, json_t *obj, const char *space,
     if (primitive_type(node->fullname) >= 0)
         return av_perr(p, "a named type may not be called '%s', a primitive "
                     "type name", node->fullname);
-    if (lookup_named(p->sch, node->fullname))
+    if (av_schema_lookup(p->sch, node->fullname))
         return av_perr(p, "type '%s' is already defined", node->fullname);
     if (av_strtab_put(&p->sch->names, node->fullname, node) < 0)
-        return nomem(p);
+        return av_pnomem(p);
     av_path_pop(p, mark);
     return parse_aliases(p, obj, node->space, 1, &node->aliases,
                          &node->alias_cnt);
@@ -618,17 +450,11 @@ static int parse_named(av_pctx_t *p, json_t *obj, const char *space,
 
 static int add_pending(av_pctx_t *p, const av_field_t *field)
 {
-    if (p->pend_cnt == p->pend_cap) {
-        size_t cap = p->pend_cap ? p->pend_cap * 2 : 16;
-        av_pending_t *pend = realloc(p->pend, cap * sizeof(*pend));
-        if (!pend)
-            return nomem(p);
-        p->pend = pend;
-        p->pend_cap = cap;
-    }
+    if (MW_VEC_RESERVE(&p->pend, &p->pend_cap, p->pend_cnt + 1) != 0)
+        return av_pnomem(p);
     char *path = strndup(p->path, p->plen);
     if (!path)
-        return nomem(p);
+        return av_pnomem(p);
     p->pend[p->pend_cnt++] = (av_pending_t){.field = field, .path = path};
     return 0;
 }
@@ -671,14 +497,14 @@ static int parse_field(av_pctx_t *p, json_t *js, const char *space,
         return av_perr(p, "invalid field name '%s'", f->name);
     int rc = av_strtab_put(seen, f->name, f);
     if (rc != 0)
-        return rc < 0 ? nomem(p) : av_perr(p, "duplicate field name '%s'",
+        return rc < 0 ? av_pnomem(p) : av_perr(p, "duplicate field name '%s'",
                                         f->name);
     av_path_pop(p, mark);
     json_t *type = json_object_get(js, "type");
     if (!type)
         return av_perr(p, "field '%s' has no 'type'", f->name);
     mark = av_path_push(p, ".type");
-    if (!(f->type = parse_node(p, type, space)))
+    if (!(f->type = av_schema_parse_node(p, type, space)))
         return -1;
     av_path_pop(p, mark);
     if (parse_order(p, js, f) < 0 ||
@@ -707,9 +533,9 @@ static int parse_record(av_pctx_t *p, json_t *obj, const char *space,
         return av_perr(p, "record '%s' needs a 'fields' array", node->fullname);
     }
     size_t n = json_array_size(fields);
-    av_field_t *arr = arena_alloc(p->sch, n * sizeof(*arr));
+    av_field_t *arr = av_schema_alloc(p->sch, n * sizeof(*arr));
     if (!arr)
-        return nomem(p);
+        return av_pnomem(p);
     node->fields = arr;
     av_strtab_t seen = {0};
     for (size_t i = 0; i < n; i++) {
@@ -736,9 +562,9 @@ static int parse_symbols(av_pctx_t *p, json_t *obj, av_node_t *node)
         return av_perr(p, "enum '%s' needs a 'symbols' array", node->fullname);
     }
     size_t n = json_array_size(syms);
-    const char **arr = arena_alloc(p->sch, (n + 1) * sizeof(*arr));
+    const char **arr = av_schema_alloc(p->sch, (n + 1) * sizeof(*arr));
     if (!arr)
-        return nomem(p);
+        return av_pnomem(p);
     av_strtab_t seen = {0};
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -747,7 +573,7 @@ static int parse_symbols(av_pctx_t *p, json_t *obj, av_node_t *node)
         if (!s || !is_simple_name(s, strlen(s)))
             rc = av_perr(p, "invalid enum symbol %s", s ? s : "(not a string)");
         else if ((rc = av_strtab_put(&seen, s, s)) != 0)
-            rc = rc < 0 ? nomem(p) : av_perr(p, "duplicate enum symbol '%s'", s);
+            rc = rc < 0 ? av_pnomem(p) : av_perr(p, "duplicate enum symbol '%s'", s);
         else if ((rc = arena_copy(p, &s)) == 0)
             av_path_pop(p, mark);
         arr[i] = s;
@@ -890,7 +716,7 @@ static int parse_container(av_pctx_t *p, json_t *obj, const char *space,
     if (!sub)
         return av_perr(p, "%s has no '%s'", type_names[node->type], key);
     size_t mark = av_path_push(p, ".%s", key);
-    const av_node_t *child = parse_node(p, sub, space);
+    const av_node_t *child = av_schema_parse_node(p, sub, space);
     if (!child)
         return -1;
     av_path_pop(p, mark);
@@ -919,7 +745,7 @@ static int union_branch_ok(av_pctx_t *p, const av_node_t *b, unsigned *mask,
     if (av_is_named(b->type)) {
         int rc = av_strtab_put(named, b->fullname, b);
         if (rc != 0)
-            return rc < 0 ? nomem(p) : av_perr(p, "duplicate type '%s' in union",
+            return rc < 0 ? av_pnomem(p) : av_perr(p, "duplicate type '%s' in union",
                                             b->fullname);
         return 0;
     }
@@ -934,14 +760,14 @@ static const av_node_t *parse_union(av_pctx_t *p, json_t *arr, const char *space
     size_t n = json_array_size(arr);
     av_node_t *node = new_node(p, AV_UNION);
     const av_node_t **branches;
-    if (!node || !(branches = arena_alloc(p->sch, (n + 1) * sizeof(*branches))))
-        return nomem(p), NULL;
+    if (!node || !(branches = av_schema_alloc(p->sch, (n + 1) * sizeof(*branches))))
+        return av_pnomem(p), NULL;
     node->branches = branches;
     unsigned mask = 0;
     av_strtab_t named = {0};
     for (size_t i = 0; i < n; i++) {
         size_t mark = av_path_push(p, "[%zu]", i);
-        branches[i] = parse_node(p, json_array_get(arr, i), space);
+        branches[i] = av_schema_parse_node(p, json_array_get(arr, i), space);
         if (!branches[i] ||
             union_branch_ok(p, branches[i], &mask, &named) < 0) {
             av_strtab_free(&named);
@@ -1043,7 +869,8 @@ static const av_node_t *parse_object(av_pctx_t *p, json_t *obj,
     return node;
 }
 
-static const av_node_t *parse_node(av_pctx_t *p, json_t *js, const char *space)
+const av_node_t *av_schema_parse_node(av_pctx_t *p, json_t *js,
+                                      const char *space)
 {
     const av_node_t *node = NULL;
     if (p->depth >= AV_MAX_DEPTH) {
@@ -1062,169 +889,4 @@ static const av_node_t *parse_node(av_pctx_t *p, json_t *js, const char *space)
              av_json_kind(js));
     p->depth--;
     return node;
-}
-
-/* ------------------------------------------------------------- public */
-
-static void schema_free(av_schema_t *sch)
-{
-    for (size_t i = 0; i < sch->owned_cnt; i++)
-        json_decref(sch->owned[i]);
-    av_strtab_free(&sch->names);
-    for (size_t i = 0; i < sch->ref_cnt; i++)
-        av_schema_release(sch->refs[i]);
-    free(atomic_load(&sch->canonical));
-    if (sch->normalized_heap)
-        free(sch->normalized);
-    /* sch itself is in the last block of the list. */
-    av_arena_blk_t *blk = sch->arena;
-    while (blk) {
-        av_arena_blk_t *next = blk->next;
-        free(blk);
-        blk = next;
-    }
-}
-
-/* The schema struct is the first thing in its own arena. */
-static av_schema_t *schema_new(const char *text, size_t len,
-                               av_schema_t *const *refs, size_t ref_cnt)
-{
-    size_t cap = arena_first_cap(text, len);
-    av_arena_blk_t *blk = arena_block(cap);
-    if (!blk)
-        return NULL;
-    av_schema_t *sch = (av_schema_t *)blk->data;
-    blk->used = sizeof(*sch);
-    sch->arena = blk;
-    atomic_init(&sch->refcnt, 1);
-    atomic_init(&sch->canonical, NULL);
-    size_t n = 0;
-    for (size_t i = 0; i < ref_cnt; i++)
-        n += refs[i] != NULL;
-    if (n && !(sch->refs = arena_alloc(sch, n * sizeof(*sch->refs)))) {
-        schema_free(sch);
-        return NULL;
-    }
-    for (size_t i = 0; i < ref_cnt; i++)
-        if (refs[i])
-            sch->refs[sch->ref_cnt++] = av_schema_keep(refs[i]);
-    return sch;
-}
-
-/* Moves the references collected while parsing into the schema, exactly
- * sized in its arena. */
-static int keep_owned(av_pctx_t *p)
-{
-    av_schema_t *sch = p->sch;
-    if (!p->owned_cnt)
-        return 0;
-    sch->owned = arena_alloc(sch, p->owned_cnt * sizeof(*sch->owned));
-    if (!sch->owned)
-        return nomem(p);
-    memcpy(sch->owned, p->owned, p->owned_cnt * sizeof(*sch->owned));
-    sch->owned_cnt = p->owned_cnt;
-    p->owned_cnt = 0;
-    return 0;
-}
-
-static int parse_text(av_pctx_t *p, const char *text, size_t len)
-{
-    json_error_t jerr;
-    av_schema_t *sch = p->sch;
-    json_t *json = json_loadb(text ? text : "", text ? len : 0,
-                              JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (!json)
-        return mw_err_set(p->err, MW_ERR_INVALID,
-                          "$: invalid JSON at line %d column %d: %s",
-                          jerr.line, jerr.column, jerr.text);
-    memcpy(p->path, "$", 2);
-    p->plen = 1;
-    sch->root = parse_node(p, json, "");
-    int ok = sch->root && keep_owned(p) == 0 &&
-             av_schema_check_defaults(p) == 0;
-    /* Everything kept is copied or referenced by now. */
-    json_decref(json);
-    return ok ? av_schema_forms_build(sch, p->err) : -1;
-}
-
-av_schema_t *av_schema_parse(const char *text, size_t len,
-                             av_schema_t *const *refs, size_t ref_cnt,
-                             mw_err_t *err)
-{
-    av_pctx_t *p = calloc(1, sizeof(*p));
-    av_schema_t *sch = schema_new(text, text ? len : 0, refs,
-                                  refs ? ref_cnt : 0);
-    if (!p || !sch) {
-        free(p);
-        if (sch)
-            schema_free(sch);
-        mw_err_set(err, MW_ERR_NOMEM, "out of memory parsing a schema");
-        return NULL;
-    }
-    p->sch = sch;
-    p->err = err;
-    if (parse_text(p, text, len) < 0) {
-        schema_free(sch);
-        sch = NULL;
-    }
-    for (size_t i = 0; i < p->owned_cnt; i++)
-        json_decref(p->owned[i]);
-    for (size_t i = 0; i < p->pend_cnt; i++)
-        free(p->pend[i].path);
-    free(p->owned);
-    free(p->pend);
-    free(p);
-    return sch;
-}
-
-av_schema_t *av_schema_keep(av_schema_t *schema)
-{
-    if (schema)
-        atomic_fetch_add(&schema->refcnt, 1);
-    return schema;
-}
-
-void av_schema_release(av_schema_t *schema)
-{
-    if (schema && atomic_fetch_sub(&schema->refcnt, 1) == 1)
-        schema_free(schema);
-}
-
-const av_node_t *av_schema_root(const av_schema_t *schema)
-{
-    return schema->root;
-}
-
-const av_node_t *av_schema_named(const av_schema_t *schema,
-                                 const char *fullname)
-{
-    return lookup_named(schema, fullname);
-}
-
-/* Built on first use and published with a compare-and-swap: two threads
- * racing both build it, one copy wins, the other is freed. */
-const char *av_schema_canonical(const av_schema_t *schema)
-{
-    av_schema_t *sch = (av_schema_t *)schema;
-    char *text = atomic_load_explicit(&sch->canonical, memory_order_acquire);
-    if (text)
-        return text;
-    char *built = av_schema_canonical_build(schema);
-    if (!built)
-        return NULL;
-    if (!atomic_compare_exchange_strong(&sch->canonical, &text, built)) {
-        free(built);
-        return text;
-    }
-    return built;
-}
-
-const char *av_schema_normalized(const av_schema_t *schema)
-{
-    return schema->normalized;
-}
-
-uint64_t av_schema_fingerprint(const av_schema_t *schema)
-{
-    return schema->fingerprint;
 }

@@ -11,17 +11,14 @@
 #include <stdint.h>
 
 #include "av_schema.h"
+#include "mw_hash.h"
 
-/* Open-addressing string table (keys and values borrowed).  Used for the
- * named types of a schema and for the "already written" sets of the
- * emitters; lookups stay O(1) for schemas with thousands of types.  keys
- * and vals share one allocation (keys first), and the table starts at 4
- * slots: most schemas define one to three named types. */
+/* String table (keys and values borrowed) over mw_htab, made at the first
+ * put so that a zeroed av_strtab_t is an empty table.  Used for the named
+ * types of a schema and for the "already written" sets of the emitters;
+ * lookups stay O(1) for schemas with thousands of types. */
 typedef struct av_strtab {
-    const char **keys;
-    const void **vals;
-    size_t cap;                   /* power of two or 0 */
-    size_t cnt;
+    mw_htab_t *tab;               /* NULL until the first put */
 } av_strtab_t;
 
 /* 0 inserted, 1 key already present (value untouched), MW_ERR_NOMEM. */
@@ -99,6 +96,22 @@ void av_type_desc(const av_node_t *t, char *out, size_t len);
 
 /* Checks every pending field default; 0 or -1 with the error set. */
 int av_schema_check_defaults(av_pctx_t *p);
+
+/* Arena allocation (av_schema_obj.c): len bytes aligned for any node, or
+ * a NUL-terminated copy of s[0..len); NULL when out of memory. */
+void *av_schema_alloc(av_schema_t *sch, size_t len);
+char *av_schema_alloc_chars(av_schema_t *sch, size_t len); /* unaligned */
+char *av_schema_strndup(av_schema_t *sch, const char *s, size_t len);
+
+/* Parses one schema value (av_schema.c); NULL with the error set. */
+const av_node_t *av_schema_parse_node(av_pctx_t *p, json_t *js,
+                                      const char *space);
+
+/* The named type fullname defined in sch or one of its references. */
+const av_node_t *av_schema_lookup(const av_schema_t *sch, const char *full);
+
+/* Sets MW_ERR_NOMEM naming the path and returns -1. */
+int av_pnomem(av_pctx_t *p);
 
 /* Places a finished text of len bytes (plus its NUL) in the schema's arena
  * when it fits in the spare tail of the current block, else NULL. */

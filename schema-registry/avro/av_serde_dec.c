@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "av_serde_int.h"
+#include "av_varint.h"
 
 /* Items of a zero-size type (null, empty record) cost no input bytes, so
  * their count cannot be bounded by the input: it gets its own limit. */
@@ -67,41 +68,47 @@ static int rd_need(rd_t *r, size_t n)
                    "truncated body: need %zu bytes, %zu left", n, rd_left(r));
 }
 
+/* An av_varint_get failure as a message, at the byte the scan stopped
+ * (the input's end, or past the AV_VARINT_MAX bytes read). */
+static int rd_varint_fail(rd_t *r, av_varint_rc_t rc, const char *type)
+{
+    if (rc == AV_VARINT_SHORT) {
+        r->p = r->end;
+        return rd_need(r, 1);
+    }
+    r->p += AV_VARINT_MAX;
+    return rc == AV_VARINT_OVERFLOW
+               ? rd_fail(r, MW_ERR_INVALID, "varint overflows a %s", type)
+               : rd_fail(r, MW_ERR_INVALID, "varint longer than 10 bytes");
+}
+
 /* Zig-zag varint of at most 10 bytes whose value fits 64 bits. */
 static int rd_long(rd_t *r, int64_t *v)
 {
-    uint64_t u = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
-        if (r->p == r->end)
-            return rd_need(r, 1);
-        uint8_t b = *r->p++;
-        if (shift == 63 && b > 1)
-            return rd_fail(r, MW_ERR_INVALID, "varint overflows a long");
-        u |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
-            return 0;
-        }
-    }
-    return rd_fail(r, MW_ERR_INVALID, "varint longer than 10 bytes");
+    av_varint_rc_t rc = av_varint_get(&r->p, r->end, v);
+
+    return rc == AV_VARINT_OK ? 0 : rd_varint_fail(r, rc, "long");
 }
 
+/* An int: a varint of at most 5 bytes whose value fits 32 bits (a fifth
+ * byte above 0x0f, continuation bit included, overflows). */
 static int rd_int(rd_t *r, int32_t *v)
 {
-    uint32_t u = 0;
-    for (int shift = 0; shift < 35; shift += 7) {
-        if (r->p == r->end)
-            return rd_need(r, 1);
-        uint8_t b = *r->p++;
-        if (shift == 28 && b > 0x0f)
-            return rd_fail(r, MW_ERR_INVALID, "varint overflows an int");
-        u |= (uint32_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = (int32_t)(u >> 1) ^ -(int32_t)(u & 1);
-            return 0;
-        }
+    const uint8_t *start = r->p;
+    int64_t l;
+    av_varint_rc_t rc = av_varint_get(&r->p, r->end, &l);
+
+    if (rc == AV_VARINT_OK && r->p - start <= 5 && l >= INT32_MIN &&
+        l <= INT32_MAX) {
+        *v = (int32_t)l;
+        return 0;
     }
-    return rd_fail(r, MW_ERR_INVALID, "varint longer than 5 bytes");
+    if (rc == AV_VARINT_SHORT && rd_left(r) < 5) {
+        r->p = r->end;
+        return rd_need(r, 1);
+    }
+    r->p = start + 5;
+    return rd_fail(r, MW_ERR_INVALID, "varint overflows an int");
 }
 
 /* A bytes/string length: never negative, never past the input. */

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "av_serde_int.h"
+#include "av_varint.h"
+#include "mw_hash.h"
 
 typedef struct wr {
     mw_buf_t *out;
@@ -97,15 +99,12 @@ static int wr_raw(wr_t *w, const void *p, size_t n)
 
 static int wr_long(wr_t *w, int64_t v)
 {
-    uint8_t b[10];
-    size_t n = 0;
-    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    while (u >= 0x80) {
-        b[n++] = (uint8_t)(u | 0x80);
-        u >>= 7;
-    }
-    b[n++] = (uint8_t)u;
-    return wr_raw(w, b, n);
+    /* Straight into the staging buffer: the hot path of every int, long,
+     * length and count. */
+    if (AV_VARINT_MAX > sizeof(w->st) - w->n && wr_flush(w) != 0)
+        return -1;
+    w->n += av_varint_put(w->st + w->n, v);
+    return 0;
 }
 
 static int wr_le(wr_t *w, uint64_t u, size_t n)
@@ -493,12 +492,15 @@ int av_serde_json_to_avro(const av_serde_plan_t *plan, const json_t *value,
 
 /* ------------------------------------------------------------ prepare */
 
+/* The field index of a record op (op->fhash) and av_jtext's map-key set
+ * stay specialised open-addressing arrays of 32-bit indexes: av_jtext
+ * probes them for every field name and map key of every message (the
+ * text and envelope paths of av_serde_bench), where a generic mw_htab
+ * lookup (a pointer chase per probe, keys compared through it) costs
+ * throughput.  The hash is the project's one hash, cut to 32 bits. */
 uint32_t av_serde_fld_hash(const char *name, size_t len)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)name[i]) * 16777619u;
-    return h;
+    return (uint32_t)mw_hash_bytes(name, len);
 }
 
 /* One field's default, encoded as av_serde_json_to_avro would encode it

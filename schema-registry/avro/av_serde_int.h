@@ -94,7 +94,8 @@ struct av_serde_plan {
     av_schema_t *writer, *reader;
     int identity;            /* reader is writer: the plan also encodes */
     av_op_t *ops;
-    uint32_t op_cnt, op_cap;
+    uint32_t op_cnt;
+    size_t op_cap;
     uint32_t root;
 };
 
@@ -134,7 +135,8 @@ const char *av_serde_branch_name(const av_node_t *node);
  * fail, as in av_serde_json_to_avro).  0 or MW_ERR_NOMEM. */
 int av_serde_enc_prepare(av_serde_plan_t *plan, mw_err_t *err);
 
-/* FNV-1a over len bytes: the hash of op->fhash. */
+/* mw_hash_bytes over len bytes, cut to 32 bits: the hash of op->fhash
+ * and of av_jtext's map-key set. */
 uint32_t av_serde_fld_hash(const char *name, size_t len);
 
 /* The branch of union op named by key ({"key": value}), as

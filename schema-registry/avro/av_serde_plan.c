@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "av_serde_int.h"
+#include "mw_vec.h"
 
 typedef struct memo {
     const av_node_t *w, *r;
@@ -66,15 +67,10 @@ static uint32_t add_op(cctx_t *c, av_op_kind_t kind, const av_node_t *w,
                        const av_node_t *r)
 {
     av_serde_plan_t *plan = c->plan;
-    if (plan->op_cnt == plan->op_cap) {
-        uint32_t cap = plan->op_cap ? plan->op_cap * 2 : 16;
-        av_op_t *ops = realloc(plan->ops, cap * sizeof(*ops));
-        if (!ops) {
-            mw_err_set(c->err, MW_ERR_NOMEM, "out of memory compiling plan");
-            return AV_OP_NONE;
-        }
-        plan->ops = ops;
-        plan->op_cap = cap;
+    if (MW_VEC_RESERVE(&plan->ops, &plan->op_cap,
+                       (size_t)plan->op_cnt + 1) != 0) {
+        mw_err_set(c->err, MW_ERR_NOMEM, "out of memory compiling plan");
+        return AV_OP_NONE;
     }
     av_op_t *op = &plan->ops[plan->op_cnt];
     memset(op, 0, sizeof(*op));
@@ -362,14 +358,8 @@ static uint32_t compile_record(cctx_t *c, const av_node_t *w,
     uint32_t idx = add_op(c, AV_OP_RECORD, w, r);
     if (idx == AV_OP_NONE)
         return idx;
-    if (c->memo_cnt == c->memo_cap) {
-        size_t cap = c->memo_cap ? c->memo_cap * 2 : 8;
-        memo_t *m = realloc(c->memo, cap * sizeof(*m));
-        if (!m)
-            goto nomem;
-        c->memo = m;
-        c->memo_cap = cap;
-    }
+    if (MW_VEC_RESERVE(&c->memo, &c->memo_cap, c->memo_cnt + 1) != 0)
+        goto nomem;
     c->memo[c->memo_cnt++] = (memo_t){w, r, idx};
     av_fld_t *flds = calloc(w->field_cnt + r->field_cnt + 1, sizeof(*flds));
     char *seen = calloc(r->field_cnt + 1, 1);

@@ -1,12 +1,14 @@
 /*
- * sr_client: the registry client's requests, answers and caches (the
- * transport is sr_client_http.c).
+ * sr_client: the registry client's requests, answers and caches, over one
+ * keep-alive connection of common's HTTP client (mw_http_conn: a consumer
+ * resolving ids or a producer registering per batch would otherwise pay a
+ * TCP handshake each time).
  *
  * Every public call takes the client's lock for its whole duration, cache
  * hits included, so the caches need no finer locking; a miss holds it over
  * the HTTP round trip, which serialises the callers of one client.  Cached
  * schemas are handed out with av_schema_keep, so a caller's copy outlives
- * any eviction.  Caches are bounded (CLIENT_CACHE_MAX entries each); past
+ * any eviction.  Caches are bounded (CLIENT_CACHE_MAX entries in all); past
  * that, answers are still returned but not remembered.
  */
 #include "sr_client.h"
@@ -19,21 +21,21 @@
 #include <string.h>
 #include <time.h>
 
-#include "sr_client_int.h"
+#include "mw_hash.h"
+#include "mw_http.h"
+#include "mw_time.h"
 #include "sr_proto.h"
 
 #define CLIENT_CACHE_MAX 100000
-#define CLIENT_BUCKETS 4096
 #define CLIENT_REF_DEPTH 16
 #define CLIENT_DEFAULT_TTL_MS 30000
 
 /* The calling thread's last registry error_code (see the header). */
 static _Thread_local int last_error_code;
 
-/* One cache entry; the caches are chained hash tables keyed by a string
- * ("id:N", "s:subject\nnormalised", "l:subject"). */
+/* One cache entry; the caches share one table keyed by a string ("id:N",
+ * "s:subject\nnormalised", "l:subject"), the key living in the entry. */
 typedef struct entry {
-    struct entry *next;
     char *key;
     uint32_t id;
     int version;
@@ -43,36 +45,17 @@ typedef struct entry {
 
 struct sr_client {
     pthread_mutex_t lock;    /* held by every public call */
-    sr_conn_t *conn;
+    mw_http_conn_t *conn;
     char *url;
     int latest_ttl_ms;
-    entry_t *buckets[CLIENT_BUCKETS];
-    size_t entry_cnt;
+    mw_htab_t *cache;        /* key -> entry_t, at most CLIENT_CACHE_MAX */
 };
 
 /* ------------------------------------------------------------ caches */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static size_t key_hash(const char *key)
-{
-    size_t h = 1469598103934665603u;
-    for (; *key; key++)
-        h = (h ^ (unsigned char)*key) * 1099511628211u;
-    return h % CLIENT_BUCKETS;
-}
-
 static entry_t *cache_get(sr_client_t *client, const char *key)
 {
-    for (entry_t *e = client->buckets[key_hash(key)]; e; e = e->next)
-        if (strcmp(e->key, key) == 0)
-            return e;
-    return NULL;
+    return mw_htab_get_str(client->cache, key);
 }
 
 /* Inserts or replaces key; schema is kept.  Silently skipped when full or
@@ -82,17 +65,14 @@ static void cache_put(sr_client_t *client, const char *key, uint32_t id,
 {
     entry_t *e = cache_get(client, key);
     if (!e) {
-        if (client->entry_cnt >= CLIENT_CACHE_MAX)
-            return;
         e = calloc(1, sizeof(*e));
-        if (!e || !(e->key = strdup(key))) {
+        if (!e || !(e->key = strdup(key)) ||
+            mw_htab_put_str(client->cache, e->key, e, NULL) != 0) {
+            if (e)
+                free(e->key);
             free(e);
             return;
         }
-        size_t b = key_hash(key);
-        e->next = client->buckets[b];
-        client->buckets[b] = e;
-        client->entry_cnt++;
     }
     av_schema_release(e->schema);
     e->schema = schema ? av_schema_keep(schema) : NULL;
@@ -103,24 +83,22 @@ static void cache_put(sr_client_t *client, const char *key, uint32_t id,
 
 static void cache_clear(sr_client_t *client)
 {
-    for (size_t b = 0; b < CLIENT_BUCKETS; b++) {
-        entry_t *e = client->buckets[b];
-        while (e) {
-            entry_t *next = e->next;
-            av_schema_release(e->schema);
-            free(e->key);
-            free(e);
-            e = next;
-        }
-        client->buckets[b] = NULL;
+    size_t pos = 0;
+    void *val;
+
+    while (mw_htab_next(client->cache, &pos, NULL, NULL, &val)) {
+        entry_t *e = val;
+        av_schema_release(e->schema);
+        free(e->key);
+        free(e);
     }
-    client->entry_cnt = 0;
+    mw_htab_clear(client->cache);
 }
 
 /* ------------------------------------------------------------ requests */
 
 /* Maps a registry answer >= 400 to our code, keeping error_code. */
-static int answer_error(const char *what, const sr_reply_t *reply,
+static int answer_error(const char *what, const mw_http_response_t *reply,
                         mw_err_t *err)
 {
     json_t *body = reply->body ? json_loads(reply->body, 0, NULL) : NULL;
@@ -157,7 +135,11 @@ static int request(sr_client_t *client, const char *method, const char *path,
 {
     char what[512];
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    sr_reply_t reply = {0};
+    mw_http_response_t reply = {0};
+    const mw_http_request_t rq = {
+        .method = method, .path = path, .accept = SR_PROTO_CT_V1 ", "
+        SR_PROTO_CT_JSON, .content_type = text ? SR_PROTO_CT_V1 : NULL,
+        .body = text, .len = text ? strlen(text) : 0};
     int rc = 0;
     snprintf(what, sizeof(what), "%s %s%s", method, client->url, path);
     *out = NULL;
@@ -166,8 +148,8 @@ static int request(sr_client_t *client, const char *method, const char *path,
     for (int attempt = 0; attempt <= SR_CLIENT_RETRIES; attempt++) {
         if (attempt > 0)
             backoff(attempt - 1);
-        sr_reply_clear(&reply);
-        rc = sr_conn_call(client->conn, method, path, text, &reply, err);
+        mw_http_response_clear(&reply);
+        rc = mw_http_conn_call(client->conn, &rq, &reply, err);
         if (rc == MW_ERR_TRANSPORT || rc == MW_ERR_TIMEOUT)
             continue;
         if (rc == 0 && reply.status >= 500)
@@ -185,7 +167,7 @@ static int request(sr_client_t *client, const char *method, const char *path,
             rc = mw_err_set(err, MW_ERR_INVALID, "%s: answer is not JSON: "
                             "%s", what, jerr.text);
     }
-    sr_reply_clear(&reply);
+    mw_http_response_clear(&reply);
     free(text);
     return rc;
 }
@@ -209,15 +191,23 @@ sr_client_t *sr_client_new(const char *url, int timeout_ms, mw_err_t *err)
         mw_err_set(err, MW_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    client->conn = sr_conn_new(url, timeout_ms, err);
-    client->url = url ? strdup(url) : NULL;
+    if (!url || timeout_ms <= 0) {
+        mw_err_set(err, MW_ERR_INVALID, "registry client needs a URL and a "
+                   "positive timeout");
+        free(client);
+        return NULL;
+    }
+    client->conn = mw_http_conn_new(url, timeout_ms, err);
+    client->url = strdup(url);
     size_t n = client->url ? strlen(client->url) : 0;
     while (n > 0 && client->url[n - 1] == '/')
         client->url[--n] = '\0';
-    if (!client->conn || !client->url) {
+    client->cache = mw_htab_new(CLIENT_CACHE_MAX);
+    if (!client->conn || !client->url || !client->cache) {
         if (client->conn)
             mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-        sr_conn_destroy(client->conn);
+        mw_http_conn_destroy(client->conn);
+        mw_htab_destroy(client->cache);
         free(client->url);
         free(client);
         return NULL;
@@ -232,7 +222,8 @@ void sr_client_destroy(sr_client_t *client)
     if (!client)
         return;
     cache_clear(client);
-    sr_conn_destroy(client->conn);
+    mw_htab_destroy(client->cache);
+    mw_http_conn_destroy(client->conn);
     pthread_mutex_destroy(&client->lock);
     free(client->url);
     free(client);
@@ -387,11 +378,18 @@ static int post_schema(sr_client_t *client, const char *path,
     return rc;
 }
 
-/* register (versions = 1) or lookup (versions = 0) */
-static int subject_schema(sr_client_t *client, const char *subject,
-                          const char *text, int registering, uint32_t *id,
-                          int *version, mw_err_t *err)
+/* A register (registering = 1) or lookup (0) of text under subject. */
+typedef struct subject_req {
+    const char *subject;
+    const char *text;
+    int registering;
+} subject_req_t;
+
+static int subject_schema(sr_client_t *client, const subject_req_t *req,
+                          uint32_t *id, int *version, mw_err_t *err)
 {
+    const char *subject = req->subject, *text = req->text;
+    int registering = req->registering;
     av_schema_t *parsed = NULL;
     json_t *ans = NULL;
     char *key = schema_key("s:", subject, text, &parsed);
@@ -437,7 +435,8 @@ int sr_client_register(sr_client_t *client, const char *subject,
 {
     pthread_mutex_lock(&client->lock);
     last_error_code = 0;
-    int rc = subject_schema(client, subject, schema_text, 1, id, NULL, err);
+    const subject_req_t req = {subject, schema_text, 1};
+    int rc = subject_schema(client, &req, id, NULL, err);
     pthread_mutex_unlock(&client->lock);
     return rc;
 }
@@ -447,9 +446,10 @@ int sr_client_lookup(sr_client_t *client, const char *subject,
                      mw_err_t *err)
 {
     int v = 0;
+    const subject_req_t req = {subject, schema_text, 0};
     pthread_mutex_lock(&client->lock);
     last_error_code = 0;
-    int rc = subject_schema(client, subject, schema_text, 0, id, &v, err);
+    int rc = subject_schema(client, &req, id, &v, err);
     pthread_mutex_unlock(&client->lock);
     if (rc == 0 && version)
         *version = v;
@@ -470,12 +470,20 @@ static int fill_version(sr_client_t *client, const char *subject,
     return 0;
 }
 
-/* GET /subjects/{s}/versions/{v}; cached under key until expires_ms
- * (0 = for good: a version's schema never changes). */
-static int fetch_version(sr_client_t *client, const char *subject,
-                         const char *v, const char *key, int64_t expires_ms,
+/* GET /subjects/{subject}/versions/{v}; cached under key until
+ * expires_ms (0 = for good: a version's schema never changes). */
+typedef struct fetch_req {
+    const char *subject;
+    const char *v;
+    const char *key;
+    int64_t expires_ms;
+} fetch_req_t;
+
+static int fetch_version(sr_client_t *client, const fetch_req_t *req,
                          sr_client_version_t *out, mw_err_t *err)
 {
+    const char *subject = req->subject, *v = req->v, *key = req->key;
+    int64_t expires_ms = req->expires_ms;
     char suffix[48];
     json_t *ans = NULL;
     snprintf(suffix, sizeof(suffix), "/versions/%s", v);
@@ -521,15 +529,16 @@ int sr_client_get_version(sr_client_t *client, const char *subject,
     snprintf(v, sizeof(v), latest ? "latest" : "%d", version);
     pthread_mutex_lock(&client->lock);
     last_error_code = 0;
-    int64_t now = now_ms();
+    int64_t now = mw_time_mono_ms();
     entry_t *e = cache_get(client, key);
     int rc;
     if (e && e->schema && (!latest || now < e->expires_ms))
         rc = fill_version(client, subject, e, out, err);
-    else
-        rc = fetch_version(client, subject, v, key,
-                           latest ? now + client->latest_ttl_ms : 0, out,
-                           err);
+    else {
+        const fetch_req_t req = {subject, v, key,
+                                 latest ? now + client->latest_ttl_ms : 0};
+        rc = fetch_version(client, &req, out, err);
+    }
     pthread_mutex_unlock(&client->lock);
     free(key);
     return rc;

@@ -378,7 +378,7 @@ static void reg_api_handle(struct evhttp_request *req, void *arg)
     r->req = req;
     r->route = reg_api_route_cnt;
     r->ctype = SR_PROTO_CT_V1;
-    clock_gettime(CLOCK_MONOTONIC, &r->t0);
+    r->t0_us = mw_time_mono_us();
     if (!reg_api_split_path(r, uri ? evhttp_uri_get_path(uri) : "/")) {
         reg_api_reply_code(r, SR_PROTO_E_NOT_FOUND, NULL, NULL);
         return;

@@ -276,30 +276,29 @@ static void reg_api_compat_run_req(reg_api_req_t *r, const av_schema_t *cand)
     const reg_state_t *state = r->api->state;
     const reg_state_subject_t *subj = reg_state_subject(state, r->seg[2]);
     int level = reg_state_compat_for(state, r->seg[2]), ok = 1;
-    av_schema_t **prev = NULL;
-    int *vers = NULL;
-    const char **texts = NULL;
-    size_t n = 0;
+    reg_api_history_t prev = {0};
     json_t *msgs = NULL;
 
     if (r->seg_cnt == 5) {
         level = reg_api_level_single(level);
-        if (!reg_api_compat_one(r, subj, &prev, &vers, &texts, &n))
+        if (!reg_api_compat_one(r, subj, &prev.schemas, &prev.versions,
+                                &prev.texts, &prev.n))
             goto out;
     } else if (reg_state_mode_for(state, r->seg[2]) != SR_PROTO_MODE_IMPORT) {
-        ok = reg_api_live_previous(state, subj, &prev, &vers, &texts, &n) == 0
+        ok = reg_api_live_previous(state, subj, &prev.schemas, &prev.versions,
+                                   &prev.texts, &prev.n) == 0
                  ? 1
                  : MW_ERR_NOMEM;
     }
     msgs = json_array();
     if (ok == 1)
-        ok = msgs ? reg_api_compat_run(level, cand, prev, vers, texts, n, msgs)
+        ok = msgs ? reg_api_compat_run(level, cand, &prev, msgs)
                   : MW_ERR_NOMEM;
     reg_api_compat_answer(r, ok, msgs);
 out:
-    free(prev);
-    free(vers);
-    free(texts);
+    free(prev.schemas);
+    free(prev.versions);
+    free(prev.texts);
 }
 
 void reg_api_compat_check(reg_api_req_t *r)

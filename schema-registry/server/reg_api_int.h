@@ -13,10 +13,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <time.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
+#include "mw_time.h"
 #include "reg_api.h"
 #include "sr_proto.h"
 
@@ -70,7 +71,7 @@ struct reg_api_req {
     struct evhttp_request *req;
     size_t route;               /* index for metrics */
     const char *ctype;          /* response Content-Type */
-    struct timespec t0;
+    int64_t t0_us; /* mw_time_mono_us at arrival */
     char *seg[REG_API_SEG_MAX];     /* URL-decoded path segments */
     size_t seg_cnt;
     char *qname[REG_API_QUERY_MAX], *qval[REG_API_QUERY_MAX];
@@ -169,12 +170,21 @@ typedef struct reg_api_candidate {
 bool reg_api_candidate_parse(reg_api_req_t *r, reg_api_candidate_t *cand);
 void reg_api_candidate_clear(reg_api_candidate_t *cand);
 
-/* Runs the compatibility level against previous[0..n-1]; fills messages
- * (may be NULL) with Confluent's verbose strings.  1 compatible, 0 not,
- * negative on ENOMEM. */
+/* The versions a candidate is checked against, oldest first: parsed
+ * schemas, version numbers and texts, n of each, in malloc'd arrays (the
+ * arrays are the holder's, the entries the state's). */
+typedef struct reg_api_history {
+    av_schema_t **schemas;
+    int *versions;
+    const char **texts;
+    size_t n;
+} reg_api_history_t;
+
+/* Runs the compatibility level against prev; fills messages (may be NULL)
+ * with Confluent's verbose strings.  1 compatible, 0 not, negative on
+ * ENOMEM. */
 int reg_api_compat_run(int level, const av_schema_t *candidate,
-                   av_schema_t *const *previous, const int *versions,
-                   const char *const *texts, size_t n, json_t *messages);
+                       const reg_api_history_t *prev, json_t *messages);
 
 /* Live versions of subj, oldest first: parsed schemas, versions and texts
  * into malloc'd arrays (caller frees the arrays, not the entries).  *n = 0

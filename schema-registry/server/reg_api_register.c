@@ -185,9 +185,9 @@ int reg_api_live_previous(const reg_state_t *state,
 }
 
 int reg_api_compat_run(int level, const av_schema_t *candidate,
-                   av_schema_t *const *previous, const int *versions,
-                   const char *const *texts, size_t n, json_t *messages)
+                       const reg_api_history_t *prev, json_t *messages)
 {
+    size_t n = prev->n;
     av_compat_result_t *res;
     int rc, ok;
 
@@ -197,13 +197,14 @@ int reg_api_compat_run(int level, const av_schema_t *candidate,
         return MW_ERR_NOMEM;
     /* sr_proto_compat_t and av_compat_level_t list the levels in the same
      * (Confluent's) order. */
-    rc = av_compat_check_mode((av_compat_level_t)level, candidate, previous,
-                              n, res);
+    rc = av_compat_check_mode((av_compat_level_t)level, candidate,
+                              prev->schemas, n, res);
     ok = rc == 0 ? av_compat_result_is_compatible(res) : rc;
     if (rc == 0 && messages) {
         char tail[160];
 
-        rc = av_compat_format_messages(res, versions, texts, n, messages);
+        rc = av_compat_format_messages(res, prev->versions, prev->texts, n,
+                                       messages);
         snprintf(tail, sizeof(tail),
                  "{validateFields: 'false', compatibility: '%s'}",
                  sr_proto_compat_name((sr_proto_compat_t)level));
@@ -376,23 +377,20 @@ static bool reg_api_reg_compatible(reg_api_req_t *r, reg_api_reg_t *reg,
 {
     const reg_state_t *state = r->api->state;
     int level = reg_state_compat_for(state, reg->subject), ok;
-    av_schema_t **prev = NULL;
-    int *vers = NULL;
-    const char **texts = NULL;
-    size_t n = 0;
+    reg_api_history_t prev = {0};
     json_t *msgs = json_array();
     char *details = NULL;
 
     ok = MW_ERR_NOMEM;
-    if (msgs &&
-        reg_api_live_previous(state, subj, &prev, &vers, &texts, &n) == 0)
-        ok = reg_api_compat_run(level, reg->cand.parsed, prev, vers, texts, n,
-                               msgs);
+    if (msgs && reg_api_live_previous(state, subj, &prev.schemas,
+                                      &prev.versions, &prev.texts,
+                                      &prev.n) == 0)
+        ok = reg_api_compat_run(level, reg->cand.parsed, &prev, msgs);
     if (ok == 0)
         details = json_dumps(msgs, JSON_COMPACT | JSON_ENCODE_ANY);
-    free(prev);
-    free(vers);
-    free(texts);
+    free(prev.schemas);
+    free(prev.versions);
+    free(prev.texts);
     json_decref(msgs);
     if (ok < 0)
         reg_api_reply_err(r, SR_PROTO_E_INTERNAL, "out of memory");
@@ -498,11 +496,8 @@ static unsigned reg_api_reg_rand(void)
     static bool seeded;
 
     if (!seeded) {
-        struct timespec ts;
-
         /* Instances started together must not draw the same delays. */
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        seed = (unsigned)getpid() * 2654435761u ^ (unsigned)ts.tv_nsec;
+        seed = (unsigned)getpid() * 2654435761u ^ (unsigned)mw_time_mono_ns();
         seeded = true;
     }
     return (unsigned)rand_r(&seed);

@@ -36,14 +36,11 @@ static void reg_api_req_free(reg_api_req_t *r)
 static void reg_api_observe(reg_api_req_t *r, int status)
 {
     reg_api_route_metrics_t *m = &r->api->route_metrics[r->route];
-    struct timespec t1;
     int cls = status / 100;
 
-    clock_gettime(CLOCK_MONOTONIC, &t1);
     mw_counter_inc(m->requests[cls >= 0 && cls < REG_API_CLASS_CNT ? cls : 0]);
     mw_histogram_observe(m->latency,
-                         (double)(t1.tv_sec - r->t0.tv_sec) +
-                             (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9);
+                         (double)(mw_time_mono_us() - r->t0_us) / 1e6);
 }
 
 void reg_api_reply_text(reg_api_req_t *r, int status, const char *body,

@@ -11,9 +11,13 @@
  * highest version ever used must survive permanent deletes.
  *
  * Memory is per schema what the parsed schema costs plus one small entry:
- * both tables chain through the entry itself (no per-schema map nodes, no
- * copied keys), the stored text and key are the parsed schema's normalised
- * text when they can be, and GET bodies live in a bounded LRU.
+ * both schema tables chain through the entry itself (no per-schema map
+ * nodes, no copied keys: they stay specialised intrusive tables rather than
+ * mw_htab, whose slots would add two words per schema and table to the
+ * registry's resident size; the key hash is mw_hash's), the stored text
+ * and key are the parsed schema's normalised text when they can be, and
+ * GET bodies live in a bounded LRU.  Subjects are few next to schemas and
+ * live in an mw_htab.
  *
  * Invariants: every version's id is in the id table; use_cnt counts them;
  * live_cnt counts the versions not soft-deleted; a key is in the key table
@@ -27,7 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mw_hash.h"
 #include "mw_log.h"
+#include "mw_vec.h"
 #include "sr_proto.h"
 
 #define REG_STATE_COMPONENT "state"
@@ -54,22 +60,8 @@ typedef struct reg_state_tab {
     size_t cnt;
 } reg_state_tab_t;
 
-/* Chained hash map, keys borrowed from the value (a subject's name). */
-typedef struct reg_map_ent {
-    struct reg_map_ent *next;
-    uint64_t hash;
-    const char *key;
-    void *val;
-} reg_map_ent_t;
-
-typedef struct reg_map {
-    reg_map_ent_t **buckets;
-    size_t cap; /* power of two */
-    size_t cnt;
-} reg_map_t;
-
 struct reg_state {
-    reg_map_t subjects;   /* name -> reg_state_subject_t */
+    mw_htab_t *subjects;  /* name (borrowed from the subject) -> subject */
     reg_state_tab_t ids;  /* schemas by id */
     reg_state_tab_t keys; /* schemas by identity key */
     reg_state_ent_t *lru_head, *lru_tail; /* cached bodies, newest first */
@@ -83,85 +75,6 @@ struct reg_state {
     mw_gauge_t *g_schemas;
     mw_gauge_t *g_subjects;
 };
-
-static uint64_t reg_map_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-static void *reg_map_get(const reg_map_t *m, const char *key)
-{
-    uint64_t h = reg_map_hash(key);
-
-    if (!m->cap)
-        return NULL;
-    for (reg_map_ent_t *e = m->buckets[h & (m->cap - 1)]; e; e = e->next)
-        if (e->hash == h && !strcmp(e->key, key))
-            return e->val;
-    return NULL;
-}
-
-static int reg_map_grow(reg_map_t *m)
-{
-    size_t cap = m->cap ? m->cap * 2 : REG_STATE_TAB_MIN;
-    reg_map_ent_t **b = calloc(cap, sizeof(*b));
-
-    if (!b)
-        return MW_ERR_NOMEM;
-    for (size_t i = 0; i < m->cap; i++) {
-        reg_map_ent_t *e = m->buckets[i], *next;
-
-        for (; e; e = next) {
-            next = e->next;
-            e->next = b[e->hash & (cap - 1)];
-            b[e->hash & (cap - 1)] = e;
-        }
-    }
-    free(m->buckets);
-    m->buckets = b;
-    m->cap = cap;
-    return 0;
-}
-
-/* Adds key (not present; borrowed: it must live as long as the entry). */
-static int reg_map_add(reg_map_t *m, const char *key, void *val)
-{
-    uint64_t h = reg_map_hash(key);
-    reg_map_ent_t *e;
-
-    if (m->cnt >= m->cap && reg_map_grow(m) != 0)
-        return MW_ERR_NOMEM;
-    e = malloc(sizeof(*e));
-    if (!e)
-        return MW_ERR_NOMEM;
-    e->key = key;
-    e->hash = h;
-    e->val = val;
-    e->next = m->buckets[h & (m->cap - 1)];
-    m->buckets[h & (m->cap - 1)] = e;
-    m->cnt++;
-    return 0;
-}
-
-static void reg_map_free(reg_map_t *m, void (*free_val)(void *))
-{
-    for (size_t i = 0; i < m->cap; i++) {
-        reg_map_ent_t *e = m->buckets[i], *next;
-
-        for (; e; e = next) {
-            next = e->next;
-            if (free_val)
-                free_val(e->val);
-            free(e);
-        }
-    }
-    free(m->buckets);
-    memset(m, 0, sizeof(*m));
-}
 
 /* ---- schema tables ------------------------------------------------ */
 
@@ -190,7 +103,7 @@ static reg_state_ent_t *reg_state_by_id(const reg_state_t *state, int id)
 static reg_state_ent_t *reg_state_by_key(const reg_state_t *state,
                                        const char *key)
 {
-    uint32_t h = (uint32_t)reg_map_hash(key);
+    uint32_t h = (uint32_t)mw_hash_str(key);
 
     if (!state->keys.cap)
         return NULL;
@@ -371,6 +284,10 @@ reg_state_t *reg_state_new(mw_metrics_t *metrics)
 
     if (!state)
         return NULL;
+    if (!(state->subjects = mw_htab_new(0))) {
+        free(state);
+        return NULL;
+    }
     state->compat = -1;
     state->mode = -1;
     if (metrics) {
@@ -401,7 +318,10 @@ void reg_state_destroy(reg_state_t *state)
     }
     free(state->ids.b);
     free(state->keys.b);
-    reg_map_free(&state->subjects, reg_state_subject_free);
+    /* Every subject is in subj_arr too. */
+    for (size_t i = 0; i < state->subj_cnt; i++)
+        reg_state_subject_free(state->subj_arr[i]);
+    mw_htab_destroy(state->subjects);
     free(state->subj_arr);
     free(state);
 }
@@ -416,7 +336,7 @@ const reg_state_schema_t *reg_state_schema(const reg_state_t *state, int id)
 const reg_state_subject_t *reg_state_subject(const reg_state_t *state,
                                            const char *name)
 {
-    return reg_map_get(&state->subjects, name);
+    return mw_htab_get_str(state->subjects, name);
 }
 
 const reg_state_subject_t *const *reg_state_subjects(const reg_state_t *state,
@@ -585,22 +505,16 @@ int reg_state_resolve_refs(const reg_state_t *state, const json_t *refs,
 static reg_state_subject_t *reg_state_subject_add(reg_state_t *state,
                                                 const char *name)
 {
-    reg_state_subject_t *subj = reg_map_get(&state->subjects, name);
+    reg_state_subject_t *subj = mw_htab_get_str(state->subjects, name);
 
     if (subj)
         return subj;
-    if (state->subj_cnt == state->subj_cap) {
-        size_t cap = state->subj_cap ? state->subj_cap * 2 : 64;
-        void *p = realloc(state->subj_arr, cap * sizeof(*state->subj_arr));
-
-        if (!p)
-            return NULL;
-        state->subj_arr = p;
-        state->subj_cap = cap;
-    }
+    if (MW_VEC_RESERVE(&state->subj_arr, &state->subj_cap,
+                       state->subj_cnt + 1) != 0)
+        return NULL;
     subj = calloc(1, sizeof(*subj));
     if (!subj || !(subj->name = strdup(name)) ||
-        reg_map_add(&state->subjects, subj->name, subj) != 0) {
+        mw_htab_put_str(state->subjects, subj->name, subj, NULL) != 0) {
         reg_state_subject_free(subj);
         return NULL;
     }
@@ -685,7 +599,7 @@ static int reg_state_ent_fill(const reg_state_t *state, reg_state_ent_t *e,
     e->key_owned = owned != NULL;
     if (!e->pub.key)
         return MW_ERR_NOMEM;
-    e->key_hash = (uint32_t)reg_map_hash(e->pub.key);
+    e->key_hash = (uint32_t)mw_hash_str(e->pub.key);
     return 0;
 }
 
@@ -760,15 +674,9 @@ static void reg_state_version_remove(reg_state_t *state,
 static int reg_state_version_insert(reg_state_subject_t *subj, size_t pos,
                                    const reg_state_version_t *ver)
 {
-    if (subj->version_cnt == subj->version_cap) {
-        size_t cap = subj->version_cap ? subj->version_cap * 2 : 4;
-        void *p = realloc(subj->versions, cap * sizeof(*subj->versions));
-
-        if (!p)
-            return MW_ERR_NOMEM;
-        subj->versions = p;
-        subj->version_cap = cap;
-    }
+    if (MW_VEC_RESERVE(&subj->versions, &subj->version_cap,
+                       subj->version_cnt + 1) != 0)
+        return MW_ERR_NOMEM;
     memmove(&subj->versions[pos + 1], &subj->versions[pos],
             (subj->version_cnt - pos) * sizeof(subj->versions[0]));
     subj->versions[pos] = *ver;
@@ -862,7 +770,7 @@ static void reg_state_apply_schema(reg_state_t *state, const char *subject,
 static void reg_state_apply_delete_subject(reg_state_t *state,
                                           const char *subject, json_t *val)
 {
-    reg_state_subject_t *subj = reg_map_get(&state->subjects, subject);
+    reg_state_subject_t *subj = mw_htab_get_str(state->subjects, subject);
     json_t *jv = json_object_get(val, "version");
     long long upto = json_is_integer(jv) ? json_integer_value(jv) : INT_MAX;
 

@@ -11,7 +11,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "mw_log.h"
 #include "reg_store_int.h"
@@ -21,8 +20,13 @@ struct reg_store {
     void *be; /* the backend's state */
 };
 
+/* The backends, one file each. */
+extern const reg_store_ops_t reg_store_journal_ops;
+extern const reg_store_ops_t reg_store_kafka_ops;
+
 /* Registration table: the `storage` values, in the order --help lists
- * them; the first one is the default. */
+ * them; the first one is the default.  A new backend is one line here
+ * (and its extern above). */
 static const reg_store_ops_t *const reg_store_backends[] = {
     &reg_store_journal_ops,
     &reg_store_kafka_ops,
@@ -31,33 +35,43 @@ static const reg_store_ops_t *const reg_store_backends[] = {
 #define REG_STORE_BACKEND_CNT \
     (sizeof(reg_store_backends) / sizeof(reg_store_backends[0]))
 
-const char *reg_store_conf_str(const mw_conf_t *conf, const char *key,
-                              const char *dflt)
+static const mw_conf_backend_t *reg_store_backend_at(size_t i)
 {
-    const char *v;
-
-    /* mw_conf_get_str asserts the key is declared; an undeclared key has no
-     * origin (it cannot be a kafka.* passthrough key either). */
-    if (!conf || !mw_conf_origin(conf, key))
-        return dflt;
-    v = mw_conf_get_str(conf, key);
-    return v && v[0] ? v : dflt;
+    return i < REG_STORE_BACKEND_CNT ? &reg_store_backends[i]->conf : NULL;
 }
 
-static const reg_store_ops_t *reg_store_find(const char *name, mw_err_t *err)
-{
-    char names[128] = "";
+const mw_conf_choice_t reg_store_choice = {
+    .key = {.name = "storage", .dflt = "journal",
+            .doc = "Where the registry's log lives: journal (fsynced file "
+                   "under data.dir) or kafka (the compacted kafkastore.topic, "
+                   "shared by several instances)."},
+    .backend_at = reg_store_backend_at,
+};
 
-    for (size_t i = 0; i < REG_STORE_BACKEND_CNT; i++) {
-        if (!strcasecmp(reg_store_backends[i]->name, name))
+/* The ops table whose conf member is be. */
+static const reg_store_ops_t *reg_store_ops_of(const mw_conf_backend_t *be)
+{
+    for (size_t i = 0; be && i < REG_STORE_BACKEND_CNT; i++)
+        if (&reg_store_backends[i]->conf == be)
             return reg_store_backends[i];
-        strncat(names, i ? ", " : "", sizeof(names) - strlen(names) - 1);
-        strncat(names, reg_store_backends[i]->name,
-                sizeof(names) - strlen(names) - 1);
-    }
+    return NULL;
+}
+
+static const reg_store_ops_t *reg_store_find(const mw_conf_t *conf,
+                                             mw_err_t *err)
+{
+    const reg_store_ops_t *ops =
+        reg_store_ops_of(mw_conf_chosen(conf, &reg_store_choice));
+    char names[128];
+
+    if (ops)
+        return ops;
+    mw_conf_choice_names(&reg_store_choice, names, sizeof(names));
     mw_err_set(err, MW_ERR_CONFIG,
                "key 'storage': unknown storage '%s' (expected one of: %s)",
-               name, names);
+               mw_conf_get_str(conf, "storage") ? mw_conf_get_str(conf, "storage")
+                                                : "",
+               names);
     return NULL;
 }
 
@@ -68,9 +82,7 @@ reg_store_t *reg_store_open(struct event_base *base, const mw_conf_t *conf,
     const reg_store_env_t env = {.base = base, .conf = conf,
                                 .metrics = metrics, .apply = apply,
                                 .opaque = opaque};
-    const char *name = reg_store_conf_str(conf, "storage",
-                                         reg_store_backends[0]->name);
-    const reg_store_ops_t *ops = reg_store_find(name, err);
+    const reg_store_ops_t *ops = reg_store_find(conf, err);
     reg_store_t *store;
 
     if (!ops)
@@ -86,7 +98,8 @@ reg_store_t *reg_store_open(struct event_base *base, const mw_conf_t *conf,
         free(store);
         return NULL;
     }
-    mw_log_info(REG_STORE_COMPONENT, "store opened", "storage=%s", ops->name);
+    mw_log_info(REG_STORE_COMPONENT, "store opened", "storage=%s",
+                ops->conf.name);
     return store;
 }
 
@@ -112,7 +125,7 @@ int reg_store_is_ready(const reg_store_t *store)
 
 const char *reg_store_backend_name(const reg_store_t *store)
 {
-    return store->ops->name;
+    return store->ops->conf.name;
 }
 
 void reg_store_close(reg_store_t *store, int timeout_ms)
@@ -121,6 +134,6 @@ void reg_store_close(reg_store_t *store, int timeout_ms)
         return;
     store->ops->close(store->be, timeout_ms);
     mw_log_info(REG_STORE_COMPONENT, "store closed", "storage=%s",
-                store->ops->name);
+                store->ops->conf.name);
     free(store);
 }

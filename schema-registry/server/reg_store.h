@@ -59,18 +59,18 @@ typedef void (reg_store_apply_cb)(void *opaque, const reg_store_record_t *rec);
 typedef void (reg_store_done_cb)(void *opaque, int64_t offset,
                                 const mw_err_t *err);
 
-/* Keys read from conf when the program declares them (defaults otherwise):
- *   storage                     string/enum "journal" | "kafka" (journal)
- *   data.dir                    string, journal directory (./.mesh/registry)
- *   kafkastore.topic            string (_schemas)
- *   kafkastore.init.timeout.ms  integer, catch-up at open (60000)
- *   kafkastore.timeout.ms       integer, append to read-back (30000)
- *   kafka.*                     librdkafka properties (bk_conf)
- *
- * Opens the backend chosen by conf's `storage` key, replays the whole log
- * through apply before returning, and keeps applying new records as they
- * arrive (kafka).  base, conf and metrics are borrowed and outlive the
- * store.  NULL with err set (MW_ERR_CONFIG for bad keys, MW_ERR_IO for an
+/* The `storage` key: its allowed values are the backends of reg_store.c's
+ * registration table, and each backend brings its own keys (kafka:
+ * kafka.bootstrap.servers, kafkastore.topic, kafkastore.init.timeout.ms,
+ * kafkastore.timeout.ms; the journal reads the program's data.dir).  The
+ * program puts it in its mw_conf_program_t.choices. */
+extern const mw_conf_choice_t reg_store_choice;
+
+/* Opens the backend chosen by conf's `storage` key (conf declares it and
+ * the chosen backend's keys, plus data.dir), replays the whole log through
+ * apply before returning, and keeps applying new records as they arrive
+ * (kafka).  base, conf and metrics are borrowed and outlive the store.
+ * NULL with err set (MW_ERR_CONFIG for bad keys, MW_ERR_IO for an
  * unreadable journal, MW_ERR_TRANSPORT when Kafka is unreachable). */
 reg_store_t *reg_store_open(struct event_base *base, const mw_conf_t *conf,
                           mw_metrics_t *metrics, reg_store_apply_cb *apply,

@@ -34,7 +34,9 @@ typedef struct reg_store_env {
 } reg_store_env_t;
 
 typedef struct reg_store_ops {
-    const char *name; /* the `storage` value selecting it */
+    /* The backend as the configuration sees it: its `storage` value, doc,
+     * own keys and cross-key checks (reg_store_choice lists them). */
+    mw_conf_backend_t conf;
     /* Opens, replays, returns the backend's state or NULL with err. */
     void *(*open)(const reg_store_env_t *env, mw_err_t *err);
     int (*append)(void *be, const char *key, const char *value,
@@ -43,13 +45,7 @@ typedef struct reg_store_ops {
     void (*close)(void *be, int timeout_ms);
 } reg_store_ops_t;
 
-extern const reg_store_ops_t reg_store_journal_ops;
-extern const reg_store_ops_t reg_store_kafka_ops;
-
-/* String value of key from conf, or dflt when the program did not declare
- * the key (unit tests build small tables) or left it unset.  Borrowed from
- * conf or dflt. */
-const char *reg_store_conf_str(const mw_conf_t *conf, const char *key,
-                              const char *dflt);
+/* Each backend defines one `const reg_store_ops_t reg_store_<name>_ops`;
+ * only reg_store.c's registration table names it. */
 
 #endif /* REG_STORE_INT_H */

@@ -42,7 +42,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mw_daemon.h"
 #include "mw_log.h"
+#include "mw_time.h"
 
 #define JR_MAGIC 0x4d574a31u /* "MWJ1" */
 #define JR_HDR_LEN 12u       /* magic, body_len, crc */
@@ -141,39 +143,10 @@ static uint32_t jr_get32(const unsigned char *p)
 
 static double jr_now_s(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)mw_time_mono_us() / 1e6;
 }
 
 /* ------------------------------------------------------------ files */
-
-/* mkdir -p path.  0 or MW_ERR_IO naming the directory. */
-static int jr_mkdirs(const char *path, mw_err_t *err)
-{
-    char buf[4096];
-    size_t len = strlen(path);
-
-    if (len == 0 || len >= sizeof(buf))
-        return mw_err_set(err, MW_ERR_CONFIG,
-                          "key 'data.dir': bad directory '%s'", path);
-    memcpy(buf, path, len + 1);
-    for (char *p = buf + 1; ; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-            int e = errno;
-            return mw_err_set(err, MW_ERR_IO, "cannot create '%s': %s", buf,
-                              strerror(e));
-        }
-        *p = saved;
-        if (saved == '\0')
-            return 0;
-    }
-}
 
 /* Makes a new directory entry durable (the journal file just created). */
 static void jr_sync_dir(const char *dir)
@@ -662,7 +635,9 @@ static int jr_open_files(reg_journal_t *jr, const char *dir, mw_err_t *err)
     bool created;
     int rc;
 
-    if ((rc = jr_mkdirs(dir, err)) || (rc = jr_lock(jr, dir, err)))
+    if (mw_daemon_mkdirs(dir, err) != 0)
+        return mw_err_prefix(err, "key 'data.dir'");
+    if ((rc = jr_lock(jr, dir, err)))
         return rc;
     created = stat(jr->path, &st) != 0;
     jr->fd = open(jr->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -695,10 +670,11 @@ static void jr_destroy(reg_journal_t *jr)
 
 static void *jr_open(const reg_store_env_t *env, mw_err_t *err)
 {
-    const char *dir = reg_store_conf_str(env->conf, "data.dir",
-                                        "./.mesh/registry");
+    const char *dir = mw_conf_get_str(env->conf, "data.dir");
     reg_journal_t *jr = calloc(1, sizeof(*jr));
 
+    if (!dir)
+        dir = ""; /* refused by mkdirs, naming the key */
     if (!jr) {
         mw_err_set(err, MW_ERR_NOMEM, "out of memory for the journal");
         return NULL;
@@ -773,8 +749,11 @@ static void jr_close(void *be, int timeout_ms)
     jr_destroy(jr);
 }
 
+/* The journal has no keys of its own: it lives in the program's data.dir
+ * (shared with the url file). */
 const reg_store_ops_t reg_store_journal_ops = {
-    .name = "journal",
+    .conf = {.name = "journal",
+             .doc = "an fsynced, checksummed file under data.dir"},
     .open = jr_open,
     .append = jr_append,
     .is_ready = jr_is_ready,

@@ -37,17 +37,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bk_admin.h"
 #include "bk_consumer.h"
 #include "bk_producer.h"
 #include "mw_log.h"
+#include "mw_time.h"
 
 #define KS_DEFAULT_TOPIC "_schemas"
-#define KS_INIT_TIMEOUT_MS 60000   /* catch-up at open */
-#define KS_APPEND_TIMEOUT_MS 30000 /* append to its read-back */
 #define KS_BATCH_MAX 1000          /* records per ready callback */
 #define KS_NOOP_KEY "{\"keytype\":\"NOOP\",\"magic\":0}"
 
@@ -89,23 +87,7 @@ static char ks_noop_marker;
 
 static double ks_now_s(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* An optional MW_CONF_INT key: its value when the program declared it and
- * it is positive, dflt otherwise. */
-static long long ks_conf_int(const mw_conf_t *conf, const char *key,
-                             long long dflt)
-{
-    long long n;
-
-    if (!conf || !mw_conf_origin(conf, key))
-        return dflt;
-    n = mw_conf_get_int(conf, key);
-    return n > 0 ? n : dflt;
+    return (double)mw_time_mono_us() / 1e6;
 }
 
 /* ------------------------------------------------------------ appends */
@@ -400,9 +382,8 @@ static int ks_clients(reg_kafka_t *ks, mw_err_t *err)
  * kafkastore.init.timeout.ms. */
 static int ks_catch_up(reg_kafka_t *ks, mw_err_t *err)
 {
-    long long timeout_ms = ks_conf_int(ks->env.conf,
-                                       "kafkastore.init.timeout.ms",
-                                       KS_INIT_TIMEOUT_MS);
+    long long timeout_ms =
+        mw_conf_get_int(ks->env.conf, "kafkastore.init.timeout.ms");
     double deadline = ks_now_s() + (double)timeout_ms / 1000.0;
     int rc = ks_send(ks, KS_NOOP_KEY, NULL, &ks_noop_marker, err);
 
@@ -493,11 +474,12 @@ static void *ks_open(const reg_store_env_t *env, mw_err_t *err)
         return NULL;
     }
     ks->env = *env;
-    ks->topic = reg_store_conf_str(env->conf, "kafkastore.topic",
-                                  KS_DEFAULT_TOPIC);
+    ks->topic = mw_conf_get_str(env->conf, "kafkastore.topic");
+    if (!ks->topic || !ks->topic[0])
+        ks->topic = KS_DEFAULT_TOPIC;
     ks->applied = ks->noop_offset = -1;
-    ks->append_timeout_ms = (int)ks_conf_int(env->conf, "kafkastore.timeout.ms",
-                                             KS_APPEND_TIMEOUT_MS);
+    ks->append_timeout_ms =
+        (int)mw_conf_get_int(env->conf, "kafkastore.timeout.ms");
     ks_metrics(ks, env->metrics);
     if (ks_ensure_topic(ks, err) || ks_clients(ks, err) ||
         ks_catch_up(ks, err) || ks_attach(ks, err)) {
@@ -541,8 +523,30 @@ static int ks_is_ready(const void *be)
     return ks->ready && !ks->broken;
 }
 
+/* storage=kafka's keys (kafka.* passthrough keys go to librdkafka). */
+static const mw_conf_key_t ks_keys[] = {
+    {.name = "kafka.bootstrap.servers", .type = MW_CONF_STR,
+     .dflt = "127.0.0.1:9092",
+     .doc = "Kafka cluster of storage=kafka."},
+    {.name = "kafkastore.topic", .type = MW_CONF_STR, .dflt = KS_DEFAULT_TOPIC,
+     .doc = "Topic of storage=kafka (created compacted with one partition "
+            "when missing)."},
+    {.name = "kafkastore.init.timeout.ms", .type = MW_CONF_INT,
+     .dflt = "60000", .min = 1, .max = 3600000,
+     .doc = "storage=kafka: how long start-up may take to read the topic to "
+            "its end."},
+    {.name = "kafkastore.timeout.ms", .type = MW_CONF_INT, .dflt = "30000",
+     .min = 1, .max = 3600000,
+     .doc = "storage=kafka: how long a write may take to be read back "
+            "before the request fails with 50002."},
+};
+
 const reg_store_ops_t reg_store_kafka_ops = {
-    .name = "kafka",
+    .conf = {.name = "kafka",
+             .doc = "the compacted kafkastore.topic, shared by several "
+                    "instances",
+             .keys = ks_keys,
+             .key_cnt = sizeof(ks_keys) / sizeof(ks_keys[0])},
     .open = ks_open,
     .append = ks_append,
     .is_ready = ks_is_ready,

@@ -298,6 +298,48 @@ static void test_call_roundtrip(void **state)
     event_base_free(lt.base);
 }
 
+/* One keep-alive connection, a path prefix below the base URL, several
+ * calls; then the server goes and the next call fails with the URL. */
+static void test_conn_keep_alive(void **state)
+{
+    (void)state;
+    loop_thread_t lt = {.base = event_base_new()};
+    struct evhttp *http = evhttp_new(lt.base);
+    mw_err_t err;
+    mw_http_response_t resp;
+    mw_http_conn_t *conn;
+    int port = 0;
+    char url[128];
+    assert_int_equal(mw_http_bind(http, "http://127.0.0.1:0", &port, &err), 0);
+    evhttp_set_gencb(http, echo_handle, NULL);
+    loop_start(&lt);
+
+    url_for(url, sizeof(url), port, "/base/");
+    assert_null(mw_http_conn_new(url, 0, &err));
+    assert_int_equal(err.code, MW_ERR_INVALID);
+    conn = mw_http_conn_new(url, CALL_TIMEOUT_MS, &err);
+    assert_non_null(conn);
+    for (int i = 0; i < 3; i++) {
+        const mw_http_request_t rq = {.method = "POST", .path = "/echo?x=1",
+                                      .content_type = "text/plain",
+                                      .accept = "text/plain",
+                                      .body = "again", .len = 5};
+        assert_int_equal(mw_http_conn_call(conn, &rq, &resp, &err), 0);
+        assert_int_equal(resp.status, 200);
+        assert_string_equal(resp.body, "again");
+        mw_http_response_clear(&resp);
+    }
+    loop_stop(&lt);
+    evhttp_free(http);
+    event_base_free(lt.base);
+
+    const mw_http_request_t get = {.method = "GET", .path = "/gone"};
+    assert_int_not_equal(mw_http_conn_call(conn, &get, &resp, &err), 0);
+    assert_non_null(strstr(err.msg, "/base/gone"));
+    assert_null(resp.body);
+    mw_http_conn_destroy(conn);
+}
+
 static void test_call_refused(void **state)
 {
     (void)state;
@@ -366,6 +408,7 @@ int main(void)
                                         ops_teardown),
         cmocka_unit_test(test_ops_bind_errors),
         cmocka_unit_test(test_call_roundtrip),
+        cmocka_unit_test(test_conn_keep_alive),
         cmocka_unit_test(test_call_refused),
         cmocka_unit_test(test_call_timeout),
         cmocka_unit_test(test_call_bad_input),

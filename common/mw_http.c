@@ -579,13 +579,10 @@ int mw_http_conn_call(mw_http_conn_t *conn, const mw_http_request_t *rq,
     return rc;
 }
 
-int mw_http_call(const char *method, const char *url, const char *content_type,
-                 const char *body, size_t len, int timeout_ms,
-                 mw_http_response_t *resp, mw_err_t *err)
+int mw_http_call(const char *url, const mw_http_request_t *req,
+                 int timeout_ms, mw_http_response_t *resp, mw_err_t *err)
 {
-    const mw_http_request_t rq = {.method = method,
-                                  .content_type = content_type,
-                                  .body = body, .len = len};
+    const char *method = req->method;
     enum evhttp_cmd_type cmd;
     mw_http_conn_t *conn;
     char *target = NULL, *what = NULL;
@@ -603,7 +600,7 @@ int mw_http_call(const char *method, const char *url, const char *content_type,
         return err->code;
     rc = asprintf(&what, "%s %s", method, url) < 0
              ? mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory", url)
-             : call_guarded(conn, &rq, target, what, resp, err);
+             : call_guarded(conn, req, target, what, resp, err);
     mw_http_conn_destroy(conn);
     free(target);
     free(what);

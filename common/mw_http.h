@@ -39,6 +39,18 @@ void mw_http_reply_error(struct evhttp_request *req, int status,
 char *mw_http_body(struct evhttp_request *req, size_t max_bytes, size_t *len,
                    int *too_big);
 
+/* One request: method, body, headers (req->path is used on a connection
+ * only; a one-shot call takes the whole URL). */
+typedef struct mw_http_request {
+    const char *method;       /* "GET", "POST", ... */
+    const char *path;         /* path[?query], URL-encoded, below the base
+                               * URL's path prefix */
+    const char *content_type; /* of body, or NULL */
+    const char *accept;       /* Accept header, or NULL */
+    const char *body;         /* may be NULL */
+    size_t len;
+} mw_http_request_t;
+
 /* Response of mw_http_call(); free with mw_http_response_clear(). */
 typedef struct mw_http_response {
     int status;     /* HTTP status, e.g. 200 */
@@ -46,13 +58,13 @@ typedef struct mw_http_response {
     size_t len;
 } mw_http_response_t;
 
-/* Blocking request to url ("http://host:port/path").  body may be NULL.
+/* Blocking request to url ("http://host:port/path"): req's method, content
+ * type and body (may be NULL; req->path is not used).
  * Returns 0 when a response arrived (whatever its status), MW_ERR_TRANSPORT
  * when the peer is unreachable, MW_ERR_TIMEOUT past timeout_ms,
  * MW_ERR_INVALID for a bad URL.  Any thread; does not use the caller's loop. */
-int mw_http_call(const char *method, const char *url, const char *content_type,
-                 const char *body, size_t len, int timeout_ms,
-                 mw_http_response_t *resp, mw_err_t *err);
+int mw_http_call(const char *url, const mw_http_request_t *req,
+                 int timeout_ms, mw_http_response_t *resp, mw_err_t *err);
 void mw_http_response_clear(mw_http_response_t *resp);
 
 /* A keep-alive connection to base_url's host and port ("http://host:port"
@@ -66,16 +78,6 @@ mw_http_conn_t *mw_http_conn_new(const char *base_url, int timeout_ms,
 /* Closes the connection.  NULL-safe. */
 void mw_http_conn_destroy(mw_http_conn_t *conn);
 
-/* One request on a connection. */
-typedef struct mw_http_request {
-    const char *method;       /* "GET", "POST", ... */
-    const char *path;         /* path[?query], URL-encoded, below the base
-                               * URL's path prefix */
-    const char *content_type; /* of body, or NULL */
-    const char *accept;       /* Accept header, or NULL */
-    const char *body;         /* may be NULL */
-    size_t len;
-} mw_http_request_t;
 
 /* Sends the request and waits for the answer, with mw_http_call's results
  * and errors (messages name method and URL).  The caller's thread, one

@@ -68,9 +68,7 @@ static int bk_ae_call(bk_admin_be_t *be, const char *method, const char *path,
     int rc;
 
     snprintf(url, sizeof(url), "%s%s", be->base, path);
-    rc = mw_http_call(method, url, body ? "application/json" : NULL, body,
-                      body ? strlen(body) : 0, BK_ADMIN_TIMEOUT_MS, &resp,
-                      err);
+    rc = mw_http_call(url, &(mw_http_request_t){.method = method, .content_type = body ? "application/json" : NULL, .body = body, .len = body ? strlen(body) : 0}, BK_ADMIN_TIMEOUT_MS, &resp, err);
     if (rc)
         return mw_err_prefix(err, "mesh-broker control endpoint %s", be->base);
     ans->status = resp.status;

@@ -159,15 +159,13 @@ static void test_ops_healthz(void **state)
     mw_http_response_t resp;
     char url[128];
     url_for(url, sizeof(url), fx->port, "/healthz");
-    assert_int_equal(mw_http_call("GET", url, NULL, NULL, 0, CALL_TIMEOUT_MS,
-                                  &resp, &err), 0);
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"}, CALL_TIMEOUT_MS, &resp, &err), 0);
     assert_int_equal(resp.status, 200);
     assert_string_equal(resp.body, "{\"status\":\"ok\"}");
     mw_http_response_clear(&resp);
 
     atomic_store(&broker_up, false);
-    assert_int_equal(mw_http_call("GET", url, NULL, NULL, 0, CALL_TIMEOUT_MS,
-                                  &resp, &err), 0);
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"}, CALL_TIMEOUT_MS, &resp, &err), 0);
     assert_int_equal(resp.status, 503);
     assert_string_equal(resp.body, "{\"status\":\"unavailable\","
                                    "\"reason\":\"broker: no broker up\"}");
@@ -187,20 +185,17 @@ static void test_ops_metrics_and_paths(void **state)
     mw_http_response_t resp;
     char url[128];
     url_for(url, sizeof(url), fx->port, "/nope?x=1");
-    assert_int_equal(mw_http_call("GET", url, NULL, NULL, 0, CALL_TIMEOUT_MS,
-                                  &resp, &err), 0);
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"}, CALL_TIMEOUT_MS, &resp, &err), 0);
     assert_int_equal(resp.status, 404);
     assert_non_null(strstr(resp.body, "\"error_code\":404"));
     mw_http_response_clear(&resp);
 
     url_for(url, sizeof(url), fx->port, "/metrics");
-    assert_int_equal(mw_http_call("POST", url, "application/json", "{}", 2,
-                                  CALL_TIMEOUT_MS, &resp, &err), 0);
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "POST", .content_type = "application/json", .body = "{}", .len = 2}, CALL_TIMEOUT_MS, &resp, &err), 0);
     assert_int_equal(resp.status, 405);
     mw_http_response_clear(&resp);
 
-    assert_int_equal(mw_http_call("GET", url, NULL, NULL, 0, CALL_TIMEOUT_MS,
-                                  &resp, &err), 0);
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"}, CALL_TIMEOUT_MS, &resp, &err), 0);
     assert_int_equal(resp.status, 200);
     assert_non_null(strstr(resp.body,
                            "# TYPE mesh_ops_requests_total counter\n"
@@ -271,24 +266,20 @@ static void test_call_roundtrip(void **state)
     loop_start(&lt);
 
     url_for(url, sizeof(url), port, "/echo");
-    assert_int_equal(mw_http_call("PUT", url, "text/plain", "hello", 5,
-                                  CALL_TIMEOUT_MS, &resp, &err), 0);
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "PUT", .content_type = "text/plain", .body = "hello", .len = 5}, CALL_TIMEOUT_MS, &resp, &err), 0);
     assert_int_equal(resp.status, 200);
     assert_int_equal(resp.len, 5);
     assert_string_equal(resp.body, "hello");
     mw_http_response_clear(&resp);
     assert_null(resp.body);
 
-    assert_int_equal(mw_http_call("DELETE", url, "text/plain",
-                                  "0123456789abcdefXYZ", 19, CALL_TIMEOUT_MS,
-                                  &resp, &err), 0);
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "DELETE", .content_type = "text/plain", .body = "0123456789abcdefXYZ", .len = 19}, CALL_TIMEOUT_MS, &resp, &err), 0);
     assert_int_equal(resp.status, 413);
     assert_string_equal(
         resp.body, "{\"error_code\":413,\"message\":\"body over 16 bytes\"}");
     mw_http_response_clear(&resp);
 
-    assert_int_equal(mw_http_call("GET", url, NULL, NULL, 0, CALL_TIMEOUT_MS,
-                                  &resp, &err), 0);
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"}, CALL_TIMEOUT_MS, &resp, &err), 0);
     assert_int_equal(resp.status, 200);
     assert_null(resp.body); /* empty body */
     mw_http_response_clear(&resp);
@@ -347,8 +338,7 @@ static void test_call_refused(void **state)
     mw_http_response_t resp;
     char url[128];
     url_for(url, sizeof(url), closed_port(), "/topics");
-    assert_int_equal(mw_http_call("GET", url, NULL, NULL, 0, CALL_TIMEOUT_MS,
-                                  &resp, &err),
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"}, CALL_TIMEOUT_MS, &resp, &err),
                      MW_ERR_TRANSPORT);
     assert_int_equal(err.code, MW_ERR_TRANSPORT);
     assert_non_null(strstr(err.msg, url));
@@ -372,7 +362,7 @@ static void test_call_timeout(void **state)
     mw_http_response_t resp;
     char url[128];
     url_for(url, sizeof(url), ntohs(sa.sin_port), "/slow");
-    assert_int_equal(mw_http_call("GET", url, NULL, NULL, 0, 200, &resp, &err),
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"}, 200, &resp, &err),
                      MW_ERR_TIMEOUT);
     assert_non_null(strstr(err.msg, url));
     close(fd);
@@ -383,17 +373,13 @@ static void test_call_bad_input(void **state)
     (void)state;
     mw_err_t err;
     mw_http_response_t resp;
-    assert_int_equal(mw_http_call("GET", "not a url", NULL, NULL, 0, 100,
-                                  &resp, &err),
+    assert_int_equal(mw_http_call("not a url", &(mw_http_request_t){.method = "GET"}, 100, &resp, &err),
                      MW_ERR_INVALID);
-    assert_int_equal(mw_http_call("GET", "https://127.0.0.1:1/", NULL, NULL,
-                                  0, 100, &resp, &err),
+    assert_int_equal(mw_http_call("https://127.0.0.1:1/", &(mw_http_request_t){.method = "GET"}, 100, &resp, &err),
                      MW_ERR_INVALID);
-    assert_int_equal(mw_http_call("BREW", "http://127.0.0.1:1/", NULL, NULL,
-                                  0, 100, &resp, &err),
+    assert_int_equal(mw_http_call("http://127.0.0.1:1/", &(mw_http_request_t){.method = "BREW"}, 100, &resp, &err),
                      MW_ERR_INVALID);
-    assert_int_equal(mw_http_call("GET", "http://127.0.0.1:1/", NULL, NULL,
-                                  0, 0, &resp, &err),
+    assert_int_equal(mw_http_call("http://127.0.0.1:1/", &(mw_http_request_t){.method = "GET"}, 0, &resp, &err),
                      MW_ERR_INVALID);
 }
 

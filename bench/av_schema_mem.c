@@ -22,10 +22,10 @@
 
 #define DEFAULT_COUNT 10000
 
-#define FMT_TEXT                                                             \
-    BENCH_ORDER_OPEN "{\"name\":\"f%d\",\"type\":\"long\"},"                  \
-    BENCH_ORDER_MONEY "{\"name\":\"qty\",\"type\":\"int\"},"                  \
-    BENCH_ORDER_TAIL "]}"
+#define FMT_TEXT                                                               \
+    BENCH_ORDER_OPEN "{\"name\":\"f%d\",\"type\":\"long\"}," BENCH_ORDER_MONEY \
+                     "{\"name\":\"qty\",\"type\":\"int\"}," BENCH_ORDER_TAIL   \
+                     "]}"
 
 /* Resident pages of this process. */
 static long rss_bytes(void)
@@ -56,8 +56,8 @@ int main(int argc, char **argv)
     /* One parse first so one-time allocations (jansson's hash seed, the
      * error tables) are outside the window. */
     mw_err_t err = {0};
-    av_schema_release(av_schema_parse(texts[0], strlen(texts[0]), NULL, 0,
-                                      &err));
+    av_schema_release(
+        av_schema_parse(texts[0], strlen(texts[0]), NULL, 0, &err));
     malloc_trim(0);
     struct mallinfo2 before = mallinfo2();
     long rss_before = rss_bytes();

@@ -38,14 +38,14 @@
 
 /* The writer and reader schemas differ only in qty (int, promoted to long)
  * and in the reader's defaulted region. */
-#define ORDER_HEAD                                                           \
+#define ORDER_HEAD                                                             \
     BENCH_ORDER_OPEN "{\"name\":\"id\",\"type\":\"long\"}," BENCH_ORDER_MONEY
 
 static const char *schema_text =
     ORDER_HEAD "{\"name\":\"qty\",\"type\":\"int\"}," BENCH_ORDER_TAIL "]}";
 
-static const char *reader_text =
-    ORDER_HEAD "{\"name\":\"qty\",\"type\":\"long\"}," BENCH_ORDER_TAIL
+static const char *reader_text = ORDER_HEAD
+    "{\"name\":\"qty\",\"type\":\"long\"}," BENCH_ORDER_TAIL
     ",{\"name\":\"region\",\"type\":\"string\",\"default\":\"eu-west\"}]}";
 
 static const char *value_text =
@@ -191,8 +191,8 @@ static void text_fast(ctx_t *c)
 
 static void env_slow(ctx_t *c)
 {
-    json_t *doc = json_loadb(c->env, c->env_len,
-                             JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    json_t *doc =
+        json_loadb(c->env, c->env_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     mw_buf_reset(c->out);
     if (!doc ||
         av_serde_json_to_avro(c->kplan, json_object_get(doc, "key"), c->out,
@@ -216,8 +216,7 @@ static void env_fast(ctx_t *c)
 }
 
 /* Both paths must write the same bytes before they are timed. */
-static void check_same(ctx_t *c, step_fn slow, step_fn fast,
-                       const char *what)
+static void check_same(ctx_t *c, step_fn slow, step_fn fast, const char *what)
 {
     mw_buf_t *ref = mw_buf_new(0);
     slow(c);
@@ -281,10 +280,15 @@ int main(void)
         bench_die("plan", err.msg);
     char env[1024];
     snprintf(env, sizeof(env), "%s%s}", ENVELOPE_HEAD, value_text);
-    ctx_t c = {.plan = plan, .rplan = rplan, .kplan = kplan, .a = &a,
+    ctx_t c = {.plan = plan,
+               .rplan = rplan,
+               .kplan = kplan,
+               .a = &a,
                .value = json_loads(value_text, 0, NULL),
-               .out = mw_buf_new(0), .text = value_text,
-               .text_len = strlen(value_text), .env = env,
+               .out = mw_buf_new(0),
+               .text = value_text,
+               .text_len = strlen(value_text),
+               .env = env,
                .env_len = strlen(env)};
     avroc_init(&a);
     our_encode(&c);
@@ -306,23 +310,29 @@ int main(void)
     printf("record: 10 fields, %zu bytes of Avro\n", c.len);
     printf("encode  av_serde plan (json_t -> avro)   %10.0f msg/s\n", oe);
     printf("encode  avro-c avro_value_write         %10.0f msg/s  "
-           "ratio %.2f\n", ae, oe / ae);
+           "ratio %.2f\n",
+           ae, oe / ae);
     printf("decode  av_serde plan (avro -> json_t)   %10.0f msg/s\n", od);
     printf("decode  avro-c avro_value_read          %10.0f msg/s  "
-           "ratio %.2f\n", ad, od / ad);
+           "ratio %.2f\n",
+           ad, od / ad);
     printf("resolve av_serde plan (+default, int->long) %7.0f msg/s  "
-           "(avro-c 1.11.1 cannot resolve this pair)\n", orr);
+           "(avro-c 1.11.1 cannot resolve this pair)\n",
+           orr);
     printf("roundtrip av_serde encode+decode        %10.0f msg/s  "
-           "avro-c %.0f msg/s  ratio %.2f\n", 1 / (1 / oe + 1 / od),
-           1 / (1 / ae + 1 / ad), (1 / (1 / oe + 1 / od)) /
-                                      (1 / (1 / ae + 1 / ad)));
+           "avro-c %.0f msg/s  ratio %.2f\n",
+           1 / (1 / oe + 1 / od), 1 / (1 / ae + 1 / ad),
+           (1 / (1 / oe + 1 / od)) / (1 / (1 / ae + 1 / ad)));
     printf("text    jansson + av_serde (line -> avro) %8.0f rec/s  "
-           "(%zu-byte JSON line)\n", ts, c.text_len);
+           "(%zu-byte JSON line)\n",
+           ts, c.text_len);
     printf("text    av_jtext one pass  (line -> avro) %8.0f rec/s  "
-           "ratio %.2f\n", tf, tf / ts);
+           "ratio %.2f\n",
+           tf, tf / ts);
     printf("envelope jansson + av_serde (key+value)   %8.0f rec/s\n", es);
     printf("envelope av_jtext members + 2 encodes     %8.0f rec/s  "
-           "ratio %.2f\n", ef, ef / es);
+           "ratio %.2f\n",
+           ef, ef / es);
     mw_buf_destroy(body);
     mw_buf_destroy(c.out);
     json_decref(c.value);

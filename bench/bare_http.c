@@ -112,8 +112,10 @@ int main(int argc, char **argv)
 
     if (argc != 3 || bare_parse(argv[1], 0, 65535, &port) != 0 ||
         bare_parse(argv[2], BARE_MIN_BODY, BARE_MAX_BODY, &len) != 0) {
-        fprintf(stderr, "usage: bare_http PORT BODY_BYTES (PORT 0 picks one,"
-                        " BODY_BYTES %d..%d)\n", BARE_MIN_BODY, BARE_MAX_BODY);
+        fprintf(stderr,
+                "usage: bare_http PORT BODY_BYTES (PORT 0 picks one,"
+                " BODY_BYTES %d..%d)\n",
+                BARE_MIN_BODY, BARE_MAX_BODY);
         return 2;
     }
     mw_sig_ignore_pipe();

@@ -8,19 +8,19 @@
 #ifndef BENCH_ORDER_H
 #define BENCH_ORDER_H
 
-#define BENCH_ORDER_OPEN                                                     \
-    "{\"type\":\"record\",\"name\":\"Order\",\"namespace\":\"bench\","       \
+#define BENCH_ORDER_OPEN                                                       \
+    "{\"type\":\"record\",\"name\":\"Order\",\"namespace\":\"bench\","         \
     "\"fields\":["
-#define BENCH_ORDER_MONEY                                                    \
-    "{\"name\":\"customer\",\"type\":\"string\"},"                            \
+#define BENCH_ORDER_MONEY                                                      \
+    "{\"name\":\"customer\",\"type\":\"string\"},"                             \
     "{\"name\":\"amount\",\"type\":\"double\"},"
-#define BENCH_ORDER_TAIL                                                     \
-    "{\"name\":\"paid\",\"type\":\"boolean\"},"                               \
-    "{\"name\":\"note\",\"type\":[\"null\",\"string\"]},"                     \
-    "{\"name\":\"status\",\"type\":{\"type\":\"enum\",\"name\":\"Status\","      \
-    "\"symbols\":[\"NEW\",\"PAID\",\"SHIPPED\"]}},"                             \
-    "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"   \
-    "{\"name\":\"attrs\",\"type\":{\"type\":\"map\",\"values\":\"long\"}},"     \
+#define BENCH_ORDER_TAIL                                                       \
+    "{\"name\":\"paid\",\"type\":\"boolean\"},"                                \
+    "{\"name\":\"note\",\"type\":[\"null\",\"string\"]},"                      \
+    "{\"name\":\"status\",\"type\":{\"type\":\"enum\",\"name\":\"Status\","    \
+    "\"symbols\":[\"NEW\",\"PAID\",\"SHIPPED\"]}},"                            \
+    "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"  \
+    "{\"name\":\"attrs\",\"type\":{\"type\":\"map\",\"values\":\"long\"}},"    \
     "{\"name\":\"digest\",\"type\":\"bytes\"}"
 
 #endif /* BENCH_ORDER_H */

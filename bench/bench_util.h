@@ -22,8 +22,7 @@ static inline double bench_now_s(void)
  * do its work has no figure to report. */
 static inline _Noreturn void bench_die(const char *what, const char *why)
 {
-    fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what,
-            why);
+    fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what, why);
     exit(1);
 }
 

@@ -236,8 +236,8 @@ static double raw_produce(const char *topic, const bench_case_t *bc,
 }
 
 /* Direct assignment from offset 0: no group join at all. */
-static void raw_assign(rd_kafka_t *rk, const char *const *topics,
-                       int topic_cnt, int partitions)
+static void raw_assign(rd_kafka_t *rk, const char *const *topics, int topic_cnt,
+                       int partitions)
 {
     rd_kafka_topic_partition_list_t *l =
         rd_kafka_topic_partition_list_new(topic_cnt * partitions);
@@ -291,8 +291,8 @@ static double adapter_produce(const mw_conf_t *conf, const char *topic,
 {
     long failed = 0;
     mw_err_t err;
-    bk_producer_t *prod = bk_producer_new(conf, adapter_dr, &failed, NULL,
-                                          &err);
+    bk_producer_t *prod =
+        bk_producer_new(conf, adapter_dr, &failed, NULL, &err);
     double t0 = bench_now_s();
 
     if (!prod)
@@ -300,9 +300,12 @@ static double adapter_produce(const mw_conf_t *conf, const char *topic,
     for (long i = 0; i < bc->msg_cnt; i++) {
         char key[24];
         int key_len = snprintf(key, sizeof(key), "k%ld", i);
-        bk_message_t msg = {.topic = topic, .partition = BK_PARTITION_ANY,
-                            .key = key, .key_len = (size_t)key_len,
-                            .value = bench_value, .value_len = bc->value_len};
+        bk_message_t msg = {.topic = topic,
+                            .partition = BK_PARTITION_ANY,
+                            .key = key,
+                            .key_len = (size_t)key_len,
+                            .value = bench_value,
+                            .value_len = bc->value_len};
         int rc;
         while ((rc = bk_producer_send(prod, &msg, NULL, &err)) == MW_ERR_FULL)
             bk_producer_poll(prod, 1);
@@ -319,9 +322,9 @@ static double adapter_produce(const mw_conf_t *conf, const char *topic,
 
 /* bk_consumer has no direct assignment: it subscribes, and the join stays
  * outside the window because the window opens at the first record. */
-static double adapter_consume(const mw_conf_t *conf,
-                              const char *const *topics, int topic_cnt,
-                              const bench_case_t *bc, double *secs)
+static double adapter_consume(const mw_conf_t *conf, const char *const *topics,
+                              int topic_cnt, const bench_case_t *bc,
+                              double *secs)
 {
     static int group_seq;
     char group[160];
@@ -364,9 +367,8 @@ static mw_conf_t *bench_conf(void)
     mw_conf_t *conf = mw_conf_new(&prog, keys, 1, &err);
     char key[128];
 
-    if (!conf ||
-        mw_conf_set(conf, "kafka.bootstrap.servers", bench_bootstrap, "argv",
-                    &err))
+    if (!conf || mw_conf_set(conf, "kafka.bootstrap.servers", bench_bootstrap,
+                             "argv", &err))
         bench_die("configuration", err.msg);
     for (size_t t = 0; t < 2; t++)
         for (const bench_kv_t *kv = tables[t]; kv->key; kv++) {
@@ -386,9 +388,12 @@ static void bench_topic(bk_admin_t *admin, char *buf, size_t size,
 
     snprintf(buf, size, "bench-%s-%s-%d-r%d", kind, bc->name, (int)getpid(),
              round);
-    if (bk_admin_create_topic(admin, &(bk_topic_spec_t){
-            .name = buf, .partitions = bench_partitions(bc),
-            .replication = BK_REPLICATION_DEFAULT}, &err))
+    if (bk_admin_create_topic(
+            admin,
+            &(bk_topic_spec_t){.name = buf,
+                               .partitions = bench_partitions(bc),
+                               .replication = BK_REPLICATION_DEFAULT},
+            &err))
         bench_die("create topic", err.msg);
 }
 
@@ -459,8 +464,7 @@ static void bench_produce_rounds(bk_admin_t *admin, const mw_conf_t *conf,
  * topics of all produce rounds, both sides': raw and adapter consumers read
  * the very same records, and the window is twice as long for the same
  * memory in the mock. */
-static void bench_consume_rounds(const mw_conf_t *conf,
-                                 const bench_case_t *bc,
+static void bench_consume_rounds(const mw_conf_t *conf, const bench_case_t *bc,
                                  const bench_topics_t *tp)
 {
     bench_stat_t st[2] = {{0}};

@@ -20,7 +20,10 @@
 static const mat_column_t bench_cols[] = {
     {.name = "id", .type = MAT_COL_INT64, .is_key = true},
     {.name = "name", .type = MAT_COL_TEXT, .nullable = true},
-    {.name = "amount", .type = MAT_COL_DECIMAL, .precision = 12, .scale = 2,
+    {.name = "amount",
+     .type = MAT_COL_DECIMAL,
+     .precision = 12,
+     .scale = 2,
      .nullable = true},
     {.name = "qty", .type = MAT_COL_INT32, .nullable = true},
     {.name = "ts", .type = MAT_COL_TIMESTAMP_MICROS, .nullable = true},
@@ -39,8 +42,8 @@ typedef struct bench_text {
 static inline void bench_make_row(int64_t i, int gen, mat_value_t *v,
                                   bench_text_t *t)
 {
-    int nlen = snprintf(t->name, sizeof t->name, "customer-%" PRId64 "-g%d",
-                        i, gen);
+    int nlen =
+        snprintf(t->name, sizeof t->name, "customer-%" PRId64 "-g%d", i, gen);
     int alen = snprintf(t->amount, sizeof t->amount, "%" PRId64 ".%02d",
                         i * 3 + gen, (int)(i % 100));
     memset(v, 0, BENCH_COL_CNT * sizeof(*v));

@@ -81,8 +81,8 @@ static long long query_num(PGconn *conn, const char *sql)
     return v;
 }
 
-static int apply_one(void *pg, const mat_table_t *table, mat_op_t op,
-                     int64_t i, int gen, mw_err_t *err)
+static int apply_one(void *pg, const mat_table_t *table, mat_op_t op, int64_t i,
+                     int gen, mw_err_t *err)
 {
     mat_value_t v[BENCH_COL_CNT];
     bench_text_t text;
@@ -146,9 +146,9 @@ static int check_batch(void *pg, const mat_table_t *table,
 /* The table's content as "key:qty,..." in key order. */
 static int table_state(PGconn *conn, char *out, size_t size)
 {
-    PGresult *res = PQexec(conn, "SELECT coalesce(string_agg(id || ':' || "
-                                 "qty, ',' ORDER BY id), '') FROM "
-                                 SCHEMA ".t");
+    PGresult *res =
+        PQexec(conn, "SELECT coalesce(string_agg(id || ':' || "
+                     "qty, ',' ORDER BY id), '') FROM " SCHEMA ".t");
     int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
     snprintf(out, size, "%s", ok ? PQgetvalue(res, 0, 0) : "?");
     PQclear(res);
@@ -164,9 +164,11 @@ static int table_state(PGconn *conn, char *out, size_t size)
  *   4. a delete and an update together (direct COPY refused again). */
 static int check_semantics(void *pg, PGconn *conn, const mat_table_t *table)
 {
-    static const check_change_t b1[] = {
-        {MAT_OP_UPSERT, 1, 0}, {MAT_OP_DELETE, 1, 0}, {MAT_OP_UPSERT, 1, 9},
-        {MAT_OP_UPSERT, 2, 0}, {MAT_OP_DELETE, 2, 0}};
+    static const check_change_t b1[] = {{MAT_OP_UPSERT, 1, 0},
+                                        {MAT_OP_DELETE, 1, 0},
+                                        {MAT_OP_UPSERT, 1, 9},
+                                        {MAT_OP_UPSERT, 2, 0},
+                                        {MAT_OP_DELETE, 2, 0}};
     static const check_change_t b2[] = {{MAT_OP_UPSERT, 1, 3},
                                         {MAT_OP_UPSERT, 3, 0}};
     static const check_change_t b3[] = {{MAT_OP_UPSERT, 4, 0},
@@ -177,16 +179,20 @@ static int check_semantics(void *pg, PGconn *conn, const mat_table_t *table)
         const check_change_t *ch;
         size_t n;
         const char *want;
-    } steps[] = {{b1, 5, "1:10"}, {b2, 2, "1:4,3:3"},
-                 {b3, 2, "1:4,3:3,4:4,5:5"}, {b4, 2, "1:4,4:9,5:5"}};
+    } steps[] = {{b1, 5, "1:10"},
+                 {b2, 2, "1:4,3:3"},
+                 {b3, 2, "1:4,3:3,4:4,5:5"},
+                 {b4, 2, "1:4,4:9,5:5"}};
     char got[256];
     for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
         if (check_batch(pg, table, steps[s].ch, steps[s].n) ||
             table_state(conn, got, sizeof got))
             return -1;
         if (strcmp(got, steps[s].want) != 0) {
-            fprintf(stderr, "mat_pg_bench: semantic check %zu failed: table "
-                    "holds %s, expected %s\n", s + 1, got, steps[s].want);
+            fprintf(stderr,
+                    "mat_pg_bench: semantic check %zu failed: table "
+                    "holds %s, expected %s\n",
+                    s + 1, got, steps[s].want);
             return -1;
         }
     }
@@ -207,15 +213,14 @@ static int raw_copy_rows(PGconn *conn, int64_t rows, int gen)
         time_t secs = (time_t)(v[4].u.i / 1000000);
         struct tm tm;
         gmtime_r(&secs, &tm);
-        int len = snprintf(line, sizeof line,
-                           "%" PRId64 "\t%s\t%s\t%" PRId64 "\t"
-                           "%04d-%02d-%02d %02d:%02d:%02d.%06d+00\t"
-                           "%s\t%.17g\n",
-                           v[0].u.i, text.name, text.amount, v[3].u.i,
-                           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                           tm.tm_hour, tm.tm_min, tm.tm_sec,
-                           (int)(v[4].u.i % 1000000), v[5].u.b ? "t" : "f",
-                           v[6].u.d);
+        int len = snprintf(
+            line, sizeof line,
+            "%" PRId64 "\t%s\t%s\t%" PRId64 "\t"
+            "%04d-%02d-%02d %02d:%02d:%02d.%06d+00\t"
+            "%s\t%.17g\n",
+            v[0].u.i, text.name, text.amount, v[3].u.i, tm.tm_year + 1900,
+            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+            (int)(v[4].u.i % 1000000), v[5].u.b ? "t" : "f", v[6].u.d);
         ok = PQputCopyData(conn, line, len) == 1;
     }
     ok = PQputCopyEnd(conn, ok ? NULL : "bench failed") == 1 && ok;
@@ -230,8 +235,7 @@ static int raw_copy_rows(PGconn *conn, int64_t rows, int gen)
 }
 
 /* COPY (text) of generation gen's rows into table; 0 or -1. */
-static int raw_copy_into(PGconn *conn, const char *table, int64_t rows,
-                         int gen)
+static int raw_copy_into(PGconn *conn, const char *table, int64_t rows, int gen)
 {
     char sql[128];
     snprintf(sql, sizeof sql, "COPY %s FROM STDIN", table);
@@ -261,8 +265,8 @@ static int raw_round(PGconn *conn, int64_t rows, phase_pair_t *out)
                       "score double precision)"))
         return -1;
     double t0 = bench_now_s();
-    if (run_sql(conn, "BEGIN") || raw_copy_into(conn, SCHEMA ".raw", rows, 0)
-        || run_sql(conn, "COMMIT"))
+    if (run_sql(conn, "BEGIN") || raw_copy_into(conn, SCHEMA ".raw", rows, 0) ||
+        run_sql(conn, "COMMIT"))
         return -1;
     double t1 = bench_now_s();
     if (run_sql(conn, "BEGIN") ||
@@ -286,17 +290,22 @@ static mw_conf_t *bench_conf(const char *conninfo)
 {
     static const mw_conf_key_t keys[] = {
         {.name = "postgres.conninfo", .type = MW_CONF_STR, .doc = "server"},
-        {.name = "postgres.schema", .type = MW_CONF_STR, .dflt = SCHEMA,
+        {.name = "postgres.schema",
+         .type = MW_CONF_STR,
+         .dflt = SCHEMA,
          .doc = "schema"},
-        {.name = "group.id", .type = MW_CONF_STR, .dflt = "bench",
+        {.name = "group.id",
+         .type = MW_CONF_STR,
+         .dflt = "bench",
          .doc = "group"},
     };
     static const mw_conf_program_t prog = {.name = "mat_pg_bench",
                                            .summary = "sink benchmark"};
     mw_err_t err = {0};
     mw_conf_t *conf = mw_conf_new(&prog, keys, 3, &err);
-    if (!conf || mw_conf_set(conf, "postgres.conninfo", conninfo, "argv",
-                             &err) || mw_conf_finalize(conf, &err)) {
+    if (!conf ||
+        mw_conf_set(conf, "postgres.conninfo", conninfo, "argv", &err) ||
+        mw_conf_finalize(conf, &err)) {
         fprintf(stderr, "mat_pg_bench: %s\n", err.msg);
         mw_conf_destroy(conf);
         return NULL;
@@ -310,13 +319,17 @@ static int check_generation(const pg_bench_t *b, int gen)
 {
     char sql[200];
     long long cnt = query_num(b->conn, "SELECT count(*) FROM " SCHEMA ".t");
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM " SCHEMA ".t WHERE "
-             "qty = id %% 1000 + %d AND name LIKE '%%-g%d'", gen, gen);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM " SCHEMA ".t WHERE "
+             "qty = id %% 1000 + %d AND name LIKE '%%-g%d'",
+             gen, gen);
     long long ok = query_num(b->conn, sql);
     if (cnt == b->rows && ok == b->rows)
         return 0;
-    fprintf(stderr, "mat_pg_bench: after generation %d the table holds %lld "
-            "rows, %lld of them of that generation\n", gen, cnt, ok);
+    fprintf(stderr,
+            "mat_pg_bench: after generation %d the table holds %lld "
+            "rows, %lld of them of that generation\n",
+            gen, cnt, ok);
     return -1;
 }
 
@@ -324,14 +337,16 @@ static int check_generation(const pg_bench_t *b, int gen)
  * generation 1 by then, whichever side ran first). */
 static int check_same_as_raw(const pg_bench_t *b)
 {
-    long long diff = query_num(b->conn, "SELECT count(*) FROM (SELECT * "
-                               "FROM " SCHEMA ".t EXCEPT SELECT * FROM "
-                               SCHEMA ".raw) d");
+    long long diff = query_num(
+        b->conn, "SELECT count(*) FROM (SELECT * "
+                 "FROM " SCHEMA ".t EXCEPT SELECT * FROM " SCHEMA ".raw) d");
     long long raw = query_num(b->conn, "SELECT count(*) FROM " SCHEMA ".raw");
     if (diff == 0 && raw == b->rows)
         return 0;
-    fprintf(stderr, "mat_pg_bench: %lld rows of the sink's table differ from "
-            "the raw path's (%lld rows)\n", diff, raw);
+    fprintf(stderr,
+            "mat_pg_bench: %lld rows of the sink's table differ from "
+            "the raw path's (%lld rows)\n",
+            diff, raw);
     return -1;
 }
 
@@ -340,8 +355,11 @@ static int check_same_as_raw(const pg_bench_t *b)
 static int sink_round(const pg_bench_t *b, mat_pg_strategy_t strategy,
                       phase_pair_t *out)
 {
-    mat_table_t table = {.name = "t", .topic = "bench", .cols = bench_cols,
-                         .col_cnt = BENCH_COL_CNT, .key_cnt = 1,
+    mat_table_t table = {.name = "t",
+                         .topic = "bench",
+                         .cols = bench_cols,
+                         .col_cnt = BENCH_COL_CNT,
+                         .key_cnt = 1,
                          .version = 1};
     mw_err_t err = {0};
     int64_t offset = 0;
@@ -389,12 +407,12 @@ static int bench_round(const pg_bench_t *b, int round, phase_pair_t *raw_best,
             return -1;
     if (!raw_first && raw_round(b->conn, b->rows, &raw) != 0)
         return -1;
-    printf("  round %d: raw COPY %8.0f upsert %8.0f |", round + 1,
-           raw.insert, raw.update);
+    printf("  round %d: raw COPY %8.0f upsert %8.0f |", round + 1, raw.insert,
+           raw.update);
     for (int s = 0; s < MAT_PG__STRATEGY_CNT; s++)
-        printf(" %s %8.0f %8.0f%s",
-               mat_pg_strategy_name((mat_pg_strategy_t)s), got[s].insert,
-               got[s].update, s + 1 < MAT_PG__STRATEGY_CNT ? " |" : "");
+        printf(" %s %8.0f %8.0f%s", mat_pg_strategy_name((mat_pg_strategy_t)s),
+               got[s].insert, got[s].update,
+               s + 1 < MAT_PG__STRATEGY_CNT ? " |" : "");
     printf(" rows/s\n");
     fflush(stdout);
     keep_best(raw_best, &raw);
@@ -407,7 +425,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: mat_pg_bench CONNINFO [ROWS] [BATCH] "
-                "[ROUNDS]\n");
+                        "[ROUNDS]\n");
         return 2;
     }
     pg_bench_t b = {.rows = argc > 2 ? strtoll(argv[2], NULL, 10) : 500000,
@@ -425,12 +443,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "mat_pg_bench: %s", PQerrorMessage(b.conn));
     if (rc == 0)
         rc = run_sql(b.conn, "SET client_min_messages = warning") ||
-             run_sql(b.conn, "DROP SCHEMA IF EXISTS " SCHEMA " CASCADE") ||
-             run_sql(b.conn, "CREATE SCHEMA " SCHEMA) ? 1 : 0;
+                     run_sql(b.conn,
+                             "DROP SCHEMA IF EXISTS " SCHEMA " CASCADE") ||
+                     run_sql(b.conn, "CREATE SCHEMA " SCHEMA)
+                 ? 1
+                 : 0;
     if (rc == 0)
         printf("mat_pg: %" PRId64 " rows, sink batch %" PRId64 ", raw: one "
-               "text COPY in one transaction; PostgreSQL %d\n", b.rows,
-               b.batch, PQserverVersion(b.conn));
+               "text COPY in one transaction; PostgreSQL %d\n",
+               b.rows, b.batch, PQserverVersion(b.conn));
     phase_pair_t raw = {0}, best[MAT_PG__STRATEGY_CNT] = {{0}};
     for (int r = 0; rc == 0 && r < rounds; r++)
         rc = bench_round(&b, r, &raw, best) ? 1 : 0;
@@ -439,10 +460,9 @@ int main(int argc, char **argv)
             printf("mat_pg %-8s insert %8.0f rows/s (%.2f of raw COPY)  "
                    "update %8.0f rows/s (%.2f of raw COPY, %.2f of raw "
                    "upsert)%s\n",
-                   mat_pg_strategy_name((mat_pg_strategy_t)s),
-                   best[s].insert, best[s].insert / raw.insert,
-                   best[s].update, best[s].update / raw.insert,
-                   best[s].update / raw.update,
+                   mat_pg_strategy_name((mat_pg_strategy_t)s), best[s].insert,
+                   best[s].insert / raw.insert, best[s].update,
+                   best[s].update / raw.insert, best[s].update / raw.update,
                    s == MAT_PG_ADAPTIVE ? "  (default)" : "");
         printf("result postgres insert %.0f %.0f raw-COPY 0.5\n",
                best[MAT_PG_ADAPTIVE].insert, raw.insert);

@@ -101,11 +101,12 @@ static double sink_phase(mat_sink_t *sink, const mat_table_t *table,
         int rc = mat_sink_begin(sink, &err);
         if (rc == 0)
             rc = mat_sink_ensure_table(sink, table, &err);
-        for (int64_t n = 0; rc == 0 && n < b->batch && i < b->rows;
-             n++, i++) {
+        for (int64_t n = 0; rc == 0 && n < b->batch && i < b->rows; n++, i++) {
             bench_make_row(i, gen, v, &text);
-            mat_change_t ch = {.op = MAT_OP_UPSERT, .values = v,
-                               .topic = "bench", .offset = (*offset)++};
+            mat_change_t ch = {.op = MAT_OP_UPSERT,
+                               .values = v,
+                               .topic = "bench",
+                               .offset = (*offset)++};
             rc = mat_sink_apply(sink, table, &ch, &err);
         }
         if (rc == 0)
@@ -123,8 +124,11 @@ static double sink_phase(mat_sink_t *sink, const mat_table_t *table,
 
 static int sink_round(const sq_bench_t *b, phase_pair_t *out)
 {
-    mat_table_t table = {.name = "t", .topic = "bench", .cols = bench_cols,
-                         .col_cnt = BENCH_COL_CNT, .key_cnt = 1,
+    mat_table_t table = {.name = "t",
+                         .topic = "bench",
+                         .cols = bench_cols,
+                         .col_cnt = BENCH_COL_CNT,
+                         .key_cnt = 1,
                          .version = 1};
     mw_err_t err = {0};
     int64_t offset = 0;
@@ -138,8 +142,8 @@ static int sink_round(const sq_bench_t *b, phase_pair_t *out)
         return -1;
     }
     out->insert = sink_phase(sink, &table, b, 0, &offset);
-    out->update = out->insert < 0 ? -1 : sink_phase(sink, &table, b, 1,
-                                                    &offset);
+    out->update =
+        out->insert < 0 ? -1 : sink_phase(sink, &table, b, 1, &offset);
     mat_sink_close(sink);
     mw_conf_destroy(conf);
     return out->insert < 0 || out->update < 0 ? -1 : 0;
@@ -165,8 +169,8 @@ static int raw_timestamp(int64_t us, char *out, size_t size)
     struct tm tm;
     gmtime_r(&secs, &tm);
     return snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                    tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us % 1000000));
+                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                    tm.tm_min, tm.tm_sec, (int)(us % 1000000));
 }
 
 static int raw_bind_step(sqlite3_stmt *stmt, int64_t i, int gen)
@@ -177,10 +181,8 @@ static int raw_bind_step(sqlite3_stmt *stmt, int64_t i, int gen)
     bench_make_row(i, gen, v, &text);
     int tlen = raw_timestamp(v[4].u.i, ts, sizeof ts);
     sqlite3_bind_int64(stmt, 1, v[0].u.i);
-    sqlite3_bind_text(stmt, 2, v[1].u.s.ptr, (int)v[1].u.s.len,
-                      SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, v[2].u.s.ptr, (int)v[2].u.s.len,
-                      SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, v[1].u.s.ptr, (int)v[1].u.s.len, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, v[2].u.s.ptr, (int)v[2].u.s.len, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 4, v[3].u.i);
     sqlite3_bind_text(stmt, 5, ts, tlen, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 6, v[5].u.b);
@@ -190,8 +192,7 @@ static int raw_bind_step(sqlite3_stmt *stmt, int64_t i, int gen)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static double raw_phase(sqlite3 *db, sqlite3_stmt *stmt, int64_t rows,
-                        int gen)
+static double raw_phase(sqlite3 *db, sqlite3_stmt *stmt, int64_t rows, int gen)
 {
     double t0 = bench_now_s();
     for (int64_t i = 0; i < rows;) {
@@ -230,11 +231,12 @@ static int raw_round(const sq_bench_t *b, phase_pair_t *out)
     sqlite3 *db = NULL;
     sqlite3_stmt *stmt = NULL;
     remove_db(b->raw_path);
-    int rc = sqlite3_open_v2(b->raw_path, &db, SQLITE_OPEN_READWRITE |
-                             SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        b->raw_path, &db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK || raw_exec(db, raw_setup) ||
-        sqlite3_prepare_v3(db, raw_upsert, -1, SQLITE_PREPARE_PERSISTENT,
-                           &stmt, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v3(db, raw_upsert, -1, SQLITE_PREPARE_PERSISTENT, &stmt,
+                           NULL) != SQLITE_OK) {
         fprintf(stderr, "mat_sqlite_bench: raw: %s\n", sqlite3_errmsg(db));
         sqlite3_close(db);
         return -1;
@@ -278,15 +280,16 @@ static int check_same(const sq_bench_t *b)
     long long raw_cnt = query_num(db, "SELECT count(*) FROM main.t");
     long long sink_cnt = query_num(db, "SELECT count(*) FROM s.t");
     long long diff = query_num(db, "SELECT count(*) FROM (SELECT * FROM "
-                               "main.t EXCEPT SELECT * FROM s.t)");
+                                   "main.t EXCEPT SELECT * FROM s.t)");
     long long gen1 = query_num(db, "SELECT count(*) FROM s.t WHERE qty = "
-                               "id % 1000 + 1");
+                                   "id % 1000 + 1");
     long long off = query_num(db, "SELECT next_offset FROM "
-                              "s._mesh_offsets WHERE topic = 'bench'");
+                                  "s._mesh_offsets WHERE topic = 'bench'");
     sqlite3_close(db);
     if (raw_cnt != b->rows || sink_cnt != b->rows || diff != 0 ||
         gen1 != b->rows || off != 2 * b->rows) {
-        fprintf(stderr, "mat_sqlite_bench: check failed: raw %lld rows, "
+        fprintf(stderr,
+                "mat_sqlite_bench: check failed: raw %lld rows, "
                 "sink %lld rows, %lld differ, %lld updated, offset %lld\n",
                 raw_cnt, sink_cnt, diff, gen1, off);
         return -1;
@@ -306,7 +309,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: mat_sqlite_bench DB_PATH [ROWS] [BATCH] "
-                "[ROUNDS]\n");
+                        "[ROUNDS]\n");
         return 2;
     }
     sq_bench_t b = {.path = argv[1],
@@ -323,8 +326,8 @@ int main(int argc, char **argv)
     snprintf(b.raw_path, sizeof b.raw_path, "%s-raw", b.path);
     printf("mat_sqlite: %" PRId64 " rows, sink batch %" PRId64 ", raw "
            "transactions of %d; journal_mode=WAL synchronous=FULL "
-           "cache_size=32MiB; SQLite %s\n", b.rows, b.batch, RAW_TXN_ROWS,
-           sqlite3_libversion());
+           "cache_size=32MiB; SQLite %s\n",
+           b.rows, b.batch, RAW_TXN_ROWS, sqlite3_libversion());
     phase_pair_t best_sink = {0}, best_raw = {0};
     int rc = 0;
     for (int r = 0; rc == 0 && r < rounds; r++) {
@@ -338,8 +341,8 @@ int main(int argc, char **argv)
         if (rc != 0)
             break;
         printf("  round %d: sink insert %8.0f update %8.0f | raw insert "
-               "%8.0f update %8.0f rows/s\n", r + 1, sink.insert,
-               sink.update, raw.insert, raw.update);
+               "%8.0f update %8.0f rows/s\n",
+               r + 1, sink.insert, sink.update, raw.insert, raw.update);
         fflush(stdout);
         keep_best(&best_sink, &sink);
         keep_best(&best_raw, &raw);
@@ -348,9 +351,9 @@ int main(int argc, char **argv)
     remove_db(b.raw_path);
     if (rc != 0)
         return 1;
-    printf("result sqlite insert %.0f %.0f raw-upsert 0.7\n",
-           best_sink.insert, best_raw.insert);
-    printf("result sqlite update %.0f %.0f raw-upsert 0.7\n",
-           best_sink.update, best_raw.update);
+    printf("result sqlite insert %.0f %.0f raw-upsert 0.7\n", best_sink.insert,
+           best_raw.insert);
+    printf("result sqlite update %.0f %.0f raw-upsert 0.7\n", best_sink.update,
+           best_raw.update);
     return 0;
 }

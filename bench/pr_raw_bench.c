@@ -65,7 +65,7 @@ typedef struct {
     size_t key_len;
     void *value;
     size_t value_len;
-    char *pos;         /* "<file>:<byte offset>", mesh-producer's header */
+    char *pos; /* "<file>:<byte offset>", mesh-producer's header */
 } bench_msg_t;
 
 static int cmd_lines(long n, const char *path)
@@ -83,13 +83,15 @@ static int cmd_lines(long n, const char *path)
                 "\"currency\":\"EUR\",\"status\":\"%s\","
                 "\"created_at\":%" PRId64 ",\"express\":%s,\"note\":",
                 i, (i * 7919) % 1000000, (i * 31) % 100000, 1 + i % 9,
-                5 + i % 500, i % 100, status[i % 3],
-                (int64_t)1764000000000 + i, i % 5 ? "false" : "true");
+                5 + i % 500, i % 100, status[i % 3], (int64_t)1764000000000 + i,
+                i % 5 ? "false" : "true");
         if (i % 4 == 3)
             fputs("null}\n", f);
         else
-            fprintf(f, "{\"string\":\"gift wrap, ring twice at the "
-                       "side door %ld\"}}\n", i % 1000);
+            fprintf(f,
+                    "{\"string\":\"gift wrap, ring twice at the "
+                    "side door %ld\"}}\n",
+                    i % 1000);
     }
     if (fclose(f) != 0)
         bench_die(path, "write failed");
@@ -188,21 +190,23 @@ static int cmd_produce(const char *bootstrap, const char *topic, uint32_t id,
         rd_kafka_resp_err_t rerr;
 
         /* With headers: the two every mesh-producer event carries. */
-        while ((rerr = headers
-                    ? rd_kafka_producev(
-                          rk, RD_KAFKA_V_TOPIC(topic),
-                          RD_KAFKA_V_KEY(msgs[i].key, msgs[i].key_len),
-                          RD_KAFKA_V_VALUE(msgs[i].value, msgs[i].value_len),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_HEADER("mesh.source", "file", 4),
-                          RD_KAFKA_V_HEADER("mesh.position", msgs[i].pos, -1),
-                          RD_KAFKA_V_END)
-                    : rd_kafka_producev(
-                          rk, RD_KAFKA_V_TOPIC(topic),
-                          RD_KAFKA_V_KEY(msgs[i].key, msgs[i].key_len),
-                          RD_KAFKA_V_VALUE(msgs[i].value, msgs[i].value_len),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        while (
+            (rerr =
+                 headers
+                     ? rd_kafka_producev(
+                           rk, RD_KAFKA_V_TOPIC(topic),
+                           RD_KAFKA_V_KEY(msgs[i].key, msgs[i].key_len),
+                           RD_KAFKA_V_VALUE(msgs[i].value, msgs[i].value_len),
+                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                           RD_KAFKA_V_HEADER("mesh.source", "file", 4),
+                           RD_KAFKA_V_HEADER("mesh.position", msgs[i].pos, -1),
+                           RD_KAFKA_V_END)
+                     : rd_kafka_producev(
+                           rk, RD_KAFKA_V_TOPIC(topic),
+                           RD_KAFKA_V_KEY(msgs[i].key, msgs[i].key_len),
+                           RD_KAFKA_V_VALUE(msgs[i].value, msgs[i].value_len),
+                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                           RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 1);
         if (rerr)
             bench_die("produce", rd_kafka_err2str(rerr));
@@ -279,7 +283,8 @@ static int cmd_feed(const char *bootstrap, const char *topic, int parts,
     }
     printf("%.3f\n", bench_now_s() - t0);
     rd_kafka_destroy(rk);
-    return now == base + n ? 0 : (bench_die("feed", "more records than sent"), 1);
+    return now == base + n ? 0
+                           : (bench_die("feed", "more records than sent"), 1);
 }
 
 int main(int argc, char **argv)
@@ -290,8 +295,8 @@ int main(int argc, char **argv)
     }
     if (argc == 4 && !strcmp(argv[1], "lines"))
         return cmd_lines(strtol(argv[2], NULL, 10), argv[3]);
-    if (argc == 6 && (!strcmp(argv[1], "produce") ||
-                      !strcmp(argv[1], "produce-headers")))
+    if (argc == 6 &&
+        (!strcmp(argv[1], "produce") || !strcmp(argv[1], "produce-headers")))
         return cmd_produce(argv[2], argv[3],
                            (uint32_t)strtoul(argv[4], NULL, 10), argv[5],
                            !strcmp(argv[1], "produce-headers"));

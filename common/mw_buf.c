@@ -15,7 +15,7 @@
 #define MW_BUF_DEFAULT_MAX ((size_t)64 << 20)
 
 struct mw_buf {
-    char *data;      /* NUL-terminated, cap bytes allocated */
+    char *data; /* NUL-terminated, cap bytes allocated */
     size_t len;
     size_t cap;
     size_t max_bytes;

@@ -46,8 +46,8 @@
 #include "mw_vec.h"
 
 static const char *const type_names[MW_CONF__CNT] = {
-    [MW_CONF_STR] = "string",   [MW_CONF_INT] = "integer",
-    [MW_CONF_BOOL] = "boolean", [MW_CONF_ENUM] = "enum",
+    [MW_CONF_STR] = "string",        [MW_CONF_INT] = "integer",
+    [MW_CONF_BOOL] = "boolean",      [MW_CONF_ENUM] = "enum",
     [MW_CONF_LISTENER] = "listener",
 };
 
@@ -55,9 +55,8 @@ static const struct {
     const char *name;
     bool value;
 } bool_words[] = {
-    {"true", true}, {"false", false}, {"yes", true},
-    {"no", false},  {"on", true},     {"off", false},
-    {"1", true},    {"0", false},
+    {"true", true}, {"false", false}, {"yes", true}, {"no", false},
+    {"on", true},   {"off", false},   {"1", true},   {"0", false},
 };
 
 const char *mw_conf_type_name(mw_conf_type_t type)
@@ -175,8 +174,8 @@ static int conf_unknown(const mw_conf_t *conf, const char *key,
 
     if (conf_suggest(conf, key, near, sizeof(near)))
         return mw_err_set(err, MW_ERR_CONFIG,
-                          "unknown key '%s' (from %s); did you mean '%s'?",
-                          key, origin, near);
+                          "unknown key '%s' (from %s); did you mean '%s'?", key,
+                          origin, near);
     return mw_err_set(err, MW_ERR_CONFIG,
                       "unknown key '%s' (from %s); see '%s --help' for the "
                       "known keys",
@@ -221,13 +220,14 @@ void mw_conf_expect(const mw_conf_key_t *k, bool markdown, char *out,
     case MW_CONF_ENUM:
         n = (size_t)snprintf(out, size, "one of:");
         for (size_t i = 0; k->allowed[i] && n < size; i++)
-            n += (size_t)snprintf(out + n, size - n, "%s %s%s%s",
-                                  i ? "," : "", markdown ? "`" : "",
-                                  k->allowed[i], markdown ? "`" : "");
+            n += (size_t)snprintf(out + n, size - n, "%s %s%s%s", i ? "," : "",
+                                  markdown ? "`" : "", k->allowed[i],
+                                  markdown ? "`" : "");
         return;
     case MW_CONF_LISTENER:
-        snprintf(out, size, "host:port, http://host:port or [ipv6]:port "
-                            "with a port in 0..65535");
+        snprintf(out, size,
+                 "host:port, http://host:port or [ipv6]:port "
+                 "with a port in 0..65535");
         return;
     default:
         snprintf(out, size, "a string");
@@ -246,12 +246,11 @@ static int conf_check_int(const mw_conf_key_t *k, const char *value,
     errno = 0;
     v = strtoll(nv->text, &end, 10);
     if (end == nv->text || *end)
-        return conf_bad(err, k, value, origin,
-                        "is not an integer; expected %s", expect);
-    if (errno == ERANGE ||
-        ((k->min || k->max) && (v < k->min || v > k->max)))
-        return conf_bad(err, k, value, origin,
-                        "is out of range; expected %s", expect);
+        return conf_bad(err, k, value, origin, "is not an integer; expected %s",
+                        expect);
+    if (errno == ERANGE || ((k->min || k->max) && (v < k->min || v > k->max)))
+        return conf_bad(err, k, value, origin, "is out of range; expected %s",
+                        expect);
     nv->ival = v;
     return 0;
 }
@@ -383,8 +382,7 @@ static int conf_set_pass(mw_conf_t *conf, const char *prefix, const char *key,
     }
     if (!v || !o || (!p && !k))
         goto nomem;
-    if (!p && MW_VEC_RESERVE(&conf->pass, &conf->pass_cap,
-                             conf->pass_cnt + 1))
+    if (!p && MW_VEC_RESERVE(&conf->pass, &conf->pass_cap, conf->pass_cnt + 1))
         goto nomem;
     if (!p) {
         p = &conf->pass[conf->pass_cnt++];
@@ -627,7 +625,7 @@ int mw_conf_load_env(mw_conf_t *conf, char *const *envp, mw_err_t *err)
 /* ------------------------------------------------------------ getters */
 
 static const mw_conf_val_t *conf_get(const mw_conf_t *conf, const char *key,
-                                  mw_conf_type_t type)
+                                     mw_conf_type_t type)
 {
     int i = conf_find(conf, key);
 
@@ -783,8 +781,7 @@ int mw_conf_listener_url(const char *listener, int port, char *out,
         snprintf(host, sizeof(host), "127.0.0.1");
     else if (!strcmp(host, "::"))
         snprintf(host, sizeof(host), "::1");
-    snprintf(out, out_size, strchr(host, ':') ? "http://[%s]:%d"
-                                              : "http://%s:%d",
-             host, port);
+    snprintf(out, out_size,
+             strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, port);
     return 0;
 }

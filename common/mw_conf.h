@@ -29,23 +29,23 @@
 #include "mw_err.h"
 
 typedef enum mw_conf_type {
-    MW_CONF_STR = 0,   /* any string (may be empty unless required) */
-    MW_CONF_INT,       /* 64-bit integer within [min, max] */
-    MW_CONF_BOOL,      /* true/false/yes/no/on/off/1/0 */
-    MW_CONF_ENUM,      /* one of allowed[] (case-insensitive) */
-    MW_CONF_LISTENER,  /* host:port or http://host:port; port may be 0 */
+    MW_CONF_STR = 0,  /* any string (may be empty unless required) */
+    MW_CONF_INT,      /* 64-bit integer within [min, max] */
+    MW_CONF_BOOL,     /* true/false/yes/no/on/off/1/0 */
+    MW_CONF_ENUM,     /* one of allowed[] (case-insensitive) */
+    MW_CONF_LISTENER, /* host:port or http://host:port; port may be 0 */
     MW_CONF__CNT
 } mw_conf_type_t;
 
 typedef struct mw_conf_key {
-    const char *name;             /* "bootstrap.listener" */
+    const char *name; /* "bootstrap.listener" */
     mw_conf_type_t type;
-    const char *dflt;             /* default as text; NULL = unset */
-    const char *doc;              /* one sentence for --help and docs */
-    long long min, max;           /* MW_CONF_INT bounds (both 0 = any) */
-    const char *const *allowed;   /* MW_CONF_ENUM values, NULL-terminated */
-    bool required;                /* must be set by finalize */
-    bool secret;                  /* masked when logged or printed */
+    const char *dflt;           /* default as text; NULL = unset */
+    const char *doc;            /* one sentence for --help and docs */
+    long long min, max;         /* MW_CONF_INT bounds (both 0 = any) */
+    const char *const *allowed; /* MW_CONF_ENUM values, NULL-terminated */
+    bool required;              /* must be set by finalize */
+    bool secret;                /* masked when logged or printed */
 } mw_conf_key_t;
 
 typedef struct mw_conf mw_conf_t;
@@ -80,15 +80,15 @@ typedef struct mw_conf_choice {
 /* What the program should do after mw_conf_from_cli(). */
 typedef enum mw_conf_action {
     MW_CONF_RUN = 0,
-    MW_CONF_HELP,     /* --help was given: help printed, exit 0 */
-    MW_CONF_VERSION   /* --version was given: version printed, exit 0 */
+    MW_CONF_HELP,   /* --help was given: help printed, exit 0 */
+    MW_CONF_VERSION /* --version was given: version printed, exit 0 */
 } mw_conf_action_t;
 
 /* Program identity used by --help and --version. */
 typedef struct mw_conf_program {
-    const char *name;        /* "mesh-broker" */
-    const char *summary;     /* one line shown under usage */
-    const char *help_extra;  /* text printed after the key table, or NULL */
+    const char *name;       /* "mesh-broker" */
+    const char *summary;    /* one line shown under usage */
+    const char *help_extra; /* text printed after the key table, or NULL */
     /* Prefixes like "kafka.", NULL-terminated, or NULL. */
     const char *const *passthrough;
     /* One paragraph for --help and the Markdown on where passthrough keys
@@ -183,8 +183,8 @@ const char *mw_conf_origin(const mw_conf_t *conf, const char *key);
  * to give it a default and a doc), in table order, then the passthrough
  * keys in the order first set (setting one again keeps its place).  Stops at
  * and returns the first non-zero cb result. */
-typedef int (mw_conf_foreach_cb)(const char *subkey, const char *value,
-                                 const char *origin, void *opaque);
+typedef int(mw_conf_foreach_cb)(const char *subkey, const char *value,
+                                const char *origin, void *opaque);
 int mw_conf_foreach_prefix(const mw_conf_t *conf, const char *prefix,
                            mw_conf_foreach_cb *cb, void *opaque);
 

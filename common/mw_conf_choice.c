@@ -32,7 +32,7 @@ static size_t choice_backend_cnt(const mw_conf_choice_t *choice)
 /* Lays out conf->keys: the program's keys, then per choice its choosing key
  * (allowed[] filled from the backends' names) and each backend's keys. */
 int mw_conf_build_keys(mw_conf_t *conf, const mw_conf_key_t *keys,
-                           size_t key_cnt, mw_err_t *err)
+                       size_t key_cnt, mw_err_t *err)
 {
     const mw_conf_choice_t *const *ch = conf->prog->choices;
     size_t total = key_cnt, names = 0;

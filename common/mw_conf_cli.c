@@ -60,8 +60,8 @@ static int cli_opt_arg(cli_argv_t *args, const char *sopt, const char *lopt,
 }
 
 /* One option at args->argv[args->i]; 0, or an error. */
-static int cli_option(const mw_conf_t *conf, cli_argv_t *args,
-                      conf_cli_t *cli, mw_err_t *err)
+static int cli_option(const mw_conf_t *conf, cli_argv_t *args, conf_cli_t *cli,
+                      mw_err_t *err)
 {
     const char *a = args->argv[args->i], *val = NULL;
     int rc;

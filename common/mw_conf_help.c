@@ -193,8 +193,9 @@ void mw_conf_print_markdown(const mw_conf_t *conf, FILE *out)
     fprintf(out, "## %s\n\n", prog->name);
     if (prog->summary)
         fprintf(out, "%s\n\n", prog->summary);
-    fprintf(out, "`%s [-c FILE.properties] [--set key=value]... [--help] "
-                 "[--version]`\n\n",
+    fprintf(out,
+            "`%s [-c FILE.properties] [--set key=value]... [--help] "
+            "[--version]`\n\n",
             prog->name);
     fprintf(out, "| key | type | default | description |\n"
                  "| --- | --- | --- | --- |\n");
@@ -250,8 +251,7 @@ void mw_conf_log_effective(const mw_conf_t *conf, const char *component)
     }
     for (size_t i = 0; i < conf->pass_cnt; i++) {
         const mw_conf_pass_t *p = &conf->pass[i];
-        const char *value = conf_looks_secret(p->key) ? MW_CONF_MASK
-                                                      : p->value;
+        const char *value = conf_looks_secret(p->key) ? MW_CONF_MASK : p->value;
 
         mw_log_info(component, "config", "key=%s value=%s origin=%s",
                     mw_log_q(p->key), mw_log_q(value), mw_log_q(p->origin));

@@ -41,11 +41,11 @@ typedef struct mw_conf_pass {
 
 struct mw_conf {
     const mw_conf_program_t *prog;
-    mw_conf_key_t *keys;   /* owned copy: program keys, then each choice's */
-    const char **allowed;  /* owned: the choosing keys' allowed[] lists */
+    mw_conf_key_t *keys;  /* owned copy: program keys, then each choice's */
+    const char **allowed; /* owned: the choosing keys' allowed[] lists */
     size_t key_cnt;
-    mw_conf_val_t *vals;   /* key_cnt entries, parallel to keys */
-    mw_conf_pass_t *pass;  /* passthrough keys in the order first set */
+    mw_conf_val_t *vals;  /* key_cnt entries, parallel to keys */
+    mw_conf_pass_t *pass; /* passthrough keys in the order first set */
     size_t pass_cnt, pass_cap;
 };
 

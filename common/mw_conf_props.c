@@ -34,8 +34,8 @@ typedef struct conf_reader {
     mw_buf_t *line; /* the current logical line, continuations joined */
     char *nat;      /* the current natural line (getline's buffer) */
     size_t nat_cap;
-    int lineno;     /* last natural line read */
-    int start;      /* first natural line of the logical line */
+    int lineno; /* last natural line read */
+    int start;  /* first natural line of the logical line */
 } conf_reader_t;
 
 /* Reads one natural line without its terminator ("\n" or "\r\n"); -1 at end
@@ -100,8 +100,8 @@ static int rd_logical(conf_reader_t *rd, mw_err_t *err)
     return 1;
 end:
     if (ferror(rd->fp))
-        return mw_err_set(err, MW_ERR_CONFIG, "cannot read '%s': %s",
-                          rd->path, strerror(errno));
+        return mw_err_set(err, MW_ERR_CONFIG, "cannot read '%s': %s", rd->path,
+                          strerror(errno));
     return mw_buf_len(rd->line) > 0;
 }
 
@@ -179,12 +179,29 @@ static char *conf_unescape(const char *in, size_t len, const char **why)
         }
         in++;
         switch (*in) {
-        case 't': *o++ = '\t'; used = 1; break;
-        case 'n': *o++ = '\n'; used = 1; break;
-        case 'r': *o++ = '\r'; used = 1; break;
-        case 'f': *o++ = '\f'; used = 1; break;
-        case 'u': used = conf_unicode(in, end, &o, why); break;
-        default: *o++ = *in; used = 1; break; /* \\ \= \: \# \! "\ " */
+        case 't':
+            *o++ = '\t';
+            used = 1;
+            break;
+        case 'n':
+            *o++ = '\n';
+            used = 1;
+            break;
+        case 'r':
+            *o++ = '\r';
+            used = 1;
+            break;
+        case 'f':
+            *o++ = '\f';
+            used = 1;
+            break;
+        case 'u':
+            used = conf_unicode(in, end, &o, why);
+            break;
+        default:
+            *o++ = *in;
+            used = 1;
+            break; /* \\ \= \: \# \! "\ " */
         }
         if (used == 0) {
             free(res);
@@ -225,8 +242,7 @@ static int rd_apply(mw_conf_t *conf, conf_reader_t *rd, mw_err_t *err)
     else if (asprintf(&origin, "%s:%d", rd->path, rd->start) < 0) {
         origin = NULL; /* undefined after a failed asprintf */
         rc = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    }
-    else
+    } else
         rc = mw_conf_set(conf, key, value, origin, err);
     free(key);
     free(value);

@@ -59,8 +59,8 @@ static void second_signal_handler(int signo)
 {
     (void)signo;
     if (second_signal_len > 0) {
-        ssize_t r = write(STDERR_FILENO, second_signal_msg,
-                          (size_t)second_signal_len);
+        ssize_t r =
+            write(STDERR_FILENO, second_signal_msg, (size_t)second_signal_len);
         (void)r;
     }
     _exit(1);
@@ -126,8 +126,8 @@ mw_daemon_t *mw_daemon_new(struct event_base *base, const char *component,
                            mw_err_t *err)
 {
     mw_daemon_t *daemon = calloc(1, sizeof(*daemon));
-    if (!daemon || !(daemon->component = strdup(component ? component
-                                                          : "daemon"))) {
+    if (!daemon ||
+        !(daemon->component = strdup(component ? component : "daemon"))) {
         free(daemon);
         mw_err_set(err, MW_ERR_NOMEM, "daemon: out of memory");
         return NULL;
@@ -218,8 +218,8 @@ int mw_daemon_write_file(const char *path, const char *content, mw_err_t *err)
         return mw_err_set(err, MW_ERR_INVALID, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return mw_err_set(err, MW_ERR_IO, "%s: cannot create %s: %s", path,
-                          tmp, strerror(errno));
+        return mw_err_set(err, MW_ERR_IO, "%s: cannot create %s: %s", path, tmp,
+                          strerror(errno));
     const char *step = NULL;
     if (write_all(fd, content, strlen(content)) != 0)
         step = "write";
@@ -248,8 +248,10 @@ int mw_daemon_mkdirs(const char *dir, mw_err_t *err)
     size_t len = strlen(dir);
 
     if (!len || len >= sizeof(path))
-        return mw_err_set(err, MW_ERR_IO, "directory '%s' is empty or too "
-                          "long", dir);
+        return mw_err_set(err, MW_ERR_IO,
+                          "directory '%s' is empty or too "
+                          "long",
+                          dir);
     memcpy(path, dir, len + 1);
     for (char *p = path + 1;; p++) {
         char saved = *p;

@@ -21,7 +21,7 @@ struct event_base;
 typedef struct mw_daemon mw_daemon_t;
 
 /* Called once, on the loop thread, when the first SIGTERM/SIGINT arrives. */
-typedef void (mw_daemon_shutdown_cb)(void *opaque, int signo);
+typedef void(mw_daemon_shutdown_cb)(void *opaque, int signo);
 
 /* Installs the signal events on base (borrowed).  component names the
  * program in log lines.  NULL with err set on failure. */

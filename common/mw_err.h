@@ -27,17 +27,17 @@ typedef enum mw_code {
 } mw_code_t;
 
 typedef enum mw_err_class {
-    MW_ERR_CLASS_NONE = 0,   /* MW_OK */
-    MW_ERR_CLASS_RETRIABLE,  /* back off and retry, count it, warn once */
-    MW_ERR_CLASS_PERMANENT,  /* reject this input: 4xx or dead-letter */
-    MW_ERR_CLASS_FATAL       /* orderly shutdown, exit 1 */
+    MW_ERR_CLASS_NONE = 0,  /* MW_OK */
+    MW_ERR_CLASS_RETRIABLE, /* back off and retry, count it, warn once */
+    MW_ERR_CLASS_PERMANENT, /* reject this input: 4xx or dead-letter */
+    MW_ERR_CLASS_FATAL      /* orderly shutdown, exit 1 */
 } mw_err_class_t;
 
 #define MW_ERR_MSG_MAX 512
 
 typedef struct mw_err {
-    int code;                  /* 0 or a negative MW_ERR_* */
-    char msg[MW_ERR_MSG_MAX];  /* one sentence, no trailing newline */
+    int code;                 /* 0 or a negative MW_ERR_* */
+    char msg[MW_ERR_MSG_MAX]; /* one sentence, no trailing newline */
 } mw_err_t;
 
 /* Clears err (code 0, empty message).  err may be NULL. */

@@ -108,8 +108,8 @@ void *mw_htab_get(const mw_htab_t *tab, const void *key, size_t key_len)
 {
     if (!tab->cnt)
         return NULL;
-    const htab_slot_t *s = htab_find(tab, mw_hash_bytes(key, key_len), key,
-                                     key_len);
+    const htab_slot_t *s =
+        htab_find(tab, mw_hash_bytes(key, key_len), key, key_len);
     return s->key ? s->val : NULL;
 }
 
@@ -141,8 +141,8 @@ int mw_htab_put(mw_htab_t *tab, const void *key, size_t key_len, void *val,
     if ((tab->cnt + 1) * 2 > tab->cap && htab_grow(tab) != 0)
         return MW_ERR_NOMEM;
     s = htab_find(tab, hash, key, key_len);
-    *s = (htab_slot_t){.hash = hash, .key = key, .key_len = key_len,
-                       .val = val};
+    *s =
+        (htab_slot_t){.hash = hash, .key = key, .key_len = key_len, .val = val};
     tab->cnt++;
     return 0;
 }
@@ -157,16 +157,14 @@ void *mw_htab_del(mw_htab_t *tab, const void *key, size_t key_len)
     if (!tab->cnt)
         return NULL;
     size_t mask = tab->cap - 1;
-    htab_slot_t *s = htab_find(tab, mw_hash_bytes(key, key_len), key,
-                               key_len);
+    htab_slot_t *s = htab_find(tab, mw_hash_bytes(key, key_len), key, key_len);
     if (!s->key)
         return NULL;
     void *val = s->val;
     size_t hole = (size_t)(s - tab->slots);
     /* Backward shift: pull each later entry of the run whose home slot is
      * not between the hole and itself into the hole. */
-    for (size_t i = (hole + 1) & mask; tab->slots[i].key;
-         i = (i + 1) & mask) {
+    for (size_t i = (hole + 1) & mask; tab->slots[i].key; i = (i + 1) & mask) {
         size_t home = tab->slots[i].hash & mask;
         if (((i - home) & mask) >= ((i - hole) & mask)) {
             tab->slots[hole] = tab->slots[i];

@@ -42,14 +42,13 @@
 /* Host and port of an "http://host[:port][/...]" URL (brackets stripped
  * from an IPv6 host, port 80 when missing). */
 static int uri_host_port(const struct evhttp_uri *uri, const char *text,
-                         char *host, size_t host_size, int *port,
-                         mw_err_t *err)
+                         char *host, size_t host_size, int *port, mw_err_t *err)
 {
     const char *scheme = evhttp_uri_get_scheme(uri);
     const char *h = evhttp_uri_get_host(uri);
     if (!scheme || strcasecmp(scheme, "http") != 0)
-        return mw_err_set(err, MW_ERR_INVALID,
-                          "%s: only http:// is supported", text);
+        return mw_err_set(err, MW_ERR_INVALID, "%s: only http:// is supported",
+                          text);
     if (!h || h[0] == '\0')
         return mw_err_set(err, MW_ERR_INVALID, "%s: missing host", text);
     size_t hlen = strlen(h);
@@ -97,8 +96,8 @@ int mw_http_bind(struct evhttp *http, const char *listener, int *port,
         evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)want);
     if (!bs) {
         int e = errno;
-        return mw_err_set(err, MW_ERR_IO, "cannot listen on %s: %s",
-                          listener, e ? strerror(e) : "bind failed");
+        return mw_err_set(err, MW_ERR_IO, "cannot listen on %s: %s", listener,
+                          e ? strerror(e) : "bind failed");
     }
     int got = bound_port(evhttp_bound_socket_get_fd(bs));
     if (got < 0) {
@@ -215,11 +214,11 @@ struct mw_http_conn {
 
 typedef struct call_ctx {
     struct event_base *base;
-    int done;         /* the request callback ran */
-    int timed_out;    /* our overall deadline fired first */
-    int status;       /* 0 = no response (refused, reset, closed) */
-    int refused;      /* the connect was refused */
-    int req_err;      /* enum evhttp_request_error + 1, 0 = none */
+    int done;      /* the request callback ran */
+    int timed_out; /* our overall deadline fired first */
+    int status;    /* 0 = no response (refused, reset, closed) */
+    int refused;   /* the connect was refused */
+    int req_err;   /* enum evhttp_request_error + 1, 0 = none */
     int nomem;
     char *body;
     size_t len;
@@ -326,8 +325,7 @@ static char *strip_slashes(const char *s)
 /* A connection object for url; path_out (may be NULL) receives url's
  * path?query ("/" when empty), malloc'd. */
 static mw_http_conn_t *conn_new(const char *url, int timeout_ms,
-                                bool keep_alive, char **path_out,
-                                mw_err_t *err)
+                                bool keep_alive, char **path_out, mw_err_t *err)
 {
     mw_http_conn_t *conn = calloc(1, sizeof(*conn));
     struct evhttp_uri *uri = NULL;
@@ -437,8 +435,8 @@ static struct evhttp_request *call_build(const mw_http_conn_t *conn,
         if (rq->content_type)
             bad |= evhttp_add_header(h, "Content-Type", rq->content_type);
         if (rq->body && rq->len > 0)
-            bad |= evbuffer_add(evhttp_request_get_output_buffer(req),
-                                rq->body, rq->len);
+            bad |= evbuffer_add(evhttp_request_get_output_buffer(req), rq->body,
+                                rq->len);
     }
     if (bad) {
         evhttp_request_free(req);
@@ -470,11 +468,9 @@ static int call_outcome(const mw_http_conn_t *conn, const char *what,
                         call_ctx_t *ctx, mw_http_response_t *resp,
                         mw_err_t *err)
 {
-    if (ctx->timed_out ||
-        ctx->req_err == (int)EVREQ_HTTP_TIMEOUT + 1)
-        return mw_err_set(err, MW_ERR_TIMEOUT,
-                          "%s: no response within %d ms", what,
-                          conn->timeout_ms);
+    if (ctx->timed_out || ctx->req_err == (int)EVREQ_HTTP_TIMEOUT + 1)
+        return mw_err_set(err, MW_ERR_TIMEOUT, "%s: no response within %d ms",
+                          what, conn->timeout_ms);
     if (ctx->nomem)
         return mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory", what);
     if (ctx->req_err == (int)EVREQ_HTTP_DATA_TOO_LONG + 1)
@@ -511,10 +507,10 @@ static int call_run(mw_http_conn_t *conn, const mw_http_request_t *rq,
         return mw_err_set(err, MW_ERR_INVALID, "%s: unsupported method %s",
                           what, rq->method ? rq->method : "(null)");
     rc = conn_ready(conn, what, err);
-    if (rc == 0 && !(deadline = evtimer_new(conn->base, call_deadline_cb,
-                                            &ctx)))
-        rc = mw_err_set(err, MW_ERR_NOMEM, "%s: cannot set up the client",
-                        what);
+    if (rc == 0 &&
+        !(deadline = evtimer_new(conn->base, call_deadline_cb, &ctx)))
+        rc =
+            mw_err_set(err, MW_ERR_NOMEM, "%s: cannot set up the client", what);
     if (rc == 0 && !(req = call_build(conn, rq, cmd, what, &ctx, err)))
         rc = err->code;
     /* evhttp_make_request owns req from here, even when it fails.  A name
@@ -522,8 +518,7 @@ static int call_run(mw_http_conn_t *conn, const mw_http_request_t *rq,
      * loop must not run (a loopbreak before the loop starts is lost). */
     if (rc == 0 && evhttp_make_request(conn->evcon, req, cmd, target) != 0 &&
         !ctx.done)
-        rc = mw_err_set(err, MW_ERR_TRANSPORT, "%s: cannot send request",
-                        what);
+        rc = mw_err_set(err, MW_ERR_TRANSPORT, "%s: cannot send request", what);
     if (rc == 0 && !ctx.done) {
         evtimer_add(deadline, &tv);
         event_base_dispatch(conn->base);
@@ -579,8 +574,8 @@ int mw_http_conn_call(mw_http_conn_t *conn, const mw_http_request_t *rq,
     return rc;
 }
 
-int mw_http_call(const char *url, const mw_http_request_t *req,
-                 int timeout_ms, mw_http_response_t *resp, mw_err_t *err)
+int mw_http_call(const char *url, const mw_http_request_t *req, int timeout_ms,
+                 mw_http_response_t *resp, mw_err_t *err)
 {
     const char *method = req->method;
     enum evhttp_cmd_type cmd;

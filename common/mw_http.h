@@ -53,8 +53,8 @@ typedef struct mw_http_request {
 
 /* Response of mw_http_call(); free with mw_http_response_clear(). */
 typedef struct mw_http_response {
-    int status;     /* HTTP status, e.g. 200 */
-    char *body;     /* NUL-terminated, malloc'd; NULL when empty */
+    int status; /* HTTP status, e.g. 200 */
+    char *body; /* NUL-terminated, malloc'd; NULL when empty */
     size_t len;
 } mw_http_response_t;
 
@@ -63,8 +63,8 @@ typedef struct mw_http_response {
  * Returns 0 when a response arrived (whatever its status), MW_ERR_TRANSPORT
  * when the peer is unreachable, MW_ERR_TIMEOUT past timeout_ms,
  * MW_ERR_INVALID for a bad URL.  Any thread; does not use the caller's loop. */
-int mw_http_call(const char *url, const mw_http_request_t *req,
-                 int timeout_ms, mw_http_response_t *resp, mw_err_t *err);
+int mw_http_call(const char *url, const mw_http_request_t *req, int timeout_ms,
+                 mw_http_response_t *resp, mw_err_t *err);
 void mw_http_response_clear(mw_http_response_t *resp);
 
 /* A keep-alive connection to base_url's host and port ("http://host:port"
@@ -77,7 +77,6 @@ mw_http_conn_t *mw_http_conn_new(const char *base_url, int timeout_ms,
                                  mw_err_t *err);
 /* Closes the connection.  NULL-safe. */
 void mw_http_conn_destroy(mw_http_conn_t *conn);
-
 
 /* Sends the request and waits for the answer, with mw_http_call's results
  * and errors (messages name method and URL).  The caller's thread, one

@@ -74,8 +74,7 @@ void mw_log_set_stream(FILE *stream)
 
 bool mw_log_is_enabled(mw_log_level_t level)
 {
-    return (int)level >= atomic_load_explicit(&log_level,
-                                              memory_order_relaxed);
+    return (int)level >= atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
 static bool needs_quotes(const char *s)
@@ -139,8 +138,8 @@ static size_t format_ts(char *out, size_t size)
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t)snprintf(out + n, size - n, ".%03dZ",
-                          (int)(tv.tv_usec / 1000));
+    n +=
+        (size_t)snprintf(out + n, size - n, ".%03dZ", (int)(tv.tv_usec / 1000));
     return n;
 }
 
@@ -175,16 +174,15 @@ void mw_log_v(mw_log_level_t level, const char *component, const char *msg,
         return;
     format_ts(ts, sizeof(ts));
     quote_into(qmsg, sizeof(qmsg), msg ? msg : "");
-    w = snprintf(line, sizeof(line), "ts=%s level=%s component=%s msg=%s",
-                 ts, mw_log_level_name(level), component ? component : "-",
-                 qmsg);
+    w = snprintf(line, sizeof(line), "ts=%s level=%s component=%s msg=%s", ts,
+                 mw_log_level_name(level), component ? component : "-", qmsg);
     n = (size_t)w < sizeof(line) ? (size_t)w : sizeof(line) - 1;
     if (fields_fmt && *fields_fmt && n + 2 < sizeof(line)) {
         line[n++] = ' ';
         w = vsnprintf(line + n, sizeof(line) - n, fields_fmt, ap);
         if (w > 0)
-            n += (size_t)w < sizeof(line) - n ? (size_t)w
-                                              : sizeof(line) - n - 1;
+            n +=
+                (size_t)w < sizeof(line) - n ? (size_t)w : sizeof(line) - n - 1;
     }
     if (n >= sizeof(line) - 2) {
         n = sizeof(line) - 5;

@@ -50,16 +50,17 @@ bool mw_log_is_enabled(mw_log_level_t level);
 /* Writes one line.  component and msg are constant identifiers; fields_fmt
  * is a printf format for "key=value ..." pairs and may be "". */
 void mw_log(mw_log_level_t level, const char *component, const char *msg,
-            const char *fields_fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+            const char *fields_fmt, ...) __attribute__((format(printf, 4, 5)));
 void mw_log_v(mw_log_level_t level, const char *component, const char *msg,
               const char *fields_fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 
-#define mw_log_debug(comp, msg, ...) mw_log(MW_LOG_DEBUG, comp, msg, __VA_ARGS__)
+#define mw_log_debug(comp, msg, ...)                                           \
+    mw_log(MW_LOG_DEBUG, comp, msg, __VA_ARGS__)
 #define mw_log_info(comp, msg, ...) mw_log(MW_LOG_INFO, comp, msg, __VA_ARGS__)
 #define mw_log_warn(comp, msg, ...) mw_log(MW_LOG_WARN, comp, msg, __VA_ARGS__)
-#define mw_log_error(comp, msg, ...) mw_log(MW_LOG_ERROR, comp, msg, __VA_ARGS__)
+#define mw_log_error(comp, msg, ...)                                           \
+    mw_log(MW_LOG_ERROR, comp, msg, __VA_ARGS__)
 
 /* Returns s quoted for logfmt ("a \"b\"") when it holds a space, '=', a
  * quote, a control character or is empty; s itself otherwise.  The result

@@ -49,11 +49,11 @@ struct mw_gauge {
 };
 
 struct mw_histogram {
-    const double *bounds;       /* the family's, bucket_cnt of them */
+    const double *bounds; /* the family's, bucket_cnt of them */
     size_t bucket_cnt;
-    _Atomic uint64_t *buckets;  /* bucket_cnt + 1 (the last is +Inf) */
+    _Atomic uint64_t *buckets; /* bucket_cnt + 1 (the last is +Inf) */
     _Atomic uint64_t count;
-    _Atomic uint64_t sum_bits;  /* double bit pattern */
+    _Atomic uint64_t sum_bits; /* double bit pattern */
 };
 
 typedef struct series {
@@ -379,24 +379,27 @@ static series_t *metrics_register(mw_metrics_t *reg, metric_req_t req)
         mw_log_error(LOG_COMP, "metric registration refused",
                      "name=%s type=%s labels=%s reason=%s",
                      mw_log_q(req.name ? req.name : "(null)"),
-                     type_names[req.type], mw_log_q(req.labels),
-                     mw_log_q(why));
+                     type_names[req.type], mw_log_q(req.labels), mw_log_q(why));
     return s;
 }
 
 mw_counter_t *mw_metrics_counter(mw_metrics_t *reg, const char *name,
                                  const char *help, const char *labels)
 {
-    series_t *s = metrics_register(reg, (metric_req_t){
-        .name = name, .help = help, .labels = labels, .type = METRIC_COUNTER});
+    series_t *s = metrics_register(reg, (metric_req_t){.name = name,
+                                                       .help = help,
+                                                       .labels = labels,
+                                                       .type = METRIC_COUNTER});
     return s ? &s->u.counter : NULL;
 }
 
 mw_gauge_t *mw_metrics_gauge(mw_metrics_t *reg, const char *name,
                              const char *help, const char *labels)
 {
-    series_t *s = metrics_register(reg, (metric_req_t){
-        .name = name, .help = help, .labels = labels, .type = METRIC_GAUGE});
+    series_t *s = metrics_register(reg, (metric_req_t){.name = name,
+                                                       .help = help,
+                                                       .labels = labels,
+                                                       .type = METRIC_GAUGE});
     return s ? &s->u.gauge : NULL;
 }
 
@@ -408,10 +411,13 @@ mw_histogram_t *mw_metrics_histogram(mw_metrics_t *reg, const char *name,
         bounds = default_bounds;
         bucket_cnt = sizeof(default_bounds) / sizeof(default_bounds[0]);
     }
-    series_t *s = metrics_register(reg, (metric_req_t){
-        .name = name, .help = help, .labels = labels,
-        .type = METRIC_HISTOGRAM, .bounds = bounds,
-        .bucket_cnt = bucket_cnt});
+    series_t *s =
+        metrics_register(reg, (metric_req_t){.name = name,
+                                             .help = help,
+                                             .labels = labels,
+                                             .type = METRIC_HISTOGRAM,
+                                             .bounds = bounds,
+                                             .bucket_cnt = bucket_cnt});
     return s ? &s->u.hist : NULL;
 }
 
@@ -525,8 +531,7 @@ static int render_bucket(mw_buf_t *out, const char *name, const char *labels,
                           labels, labels[0] ? "," : "", le, cumulative);
 }
 
-static int render_histogram(mw_buf_t *out, const char *name,
-                            const series_t *s)
+static int render_histogram(mw_buf_t *out, const char *name, const series_t *s)
 {
     struct mw_histogram *h = (struct mw_histogram *)&s->u.hist;
     char num[64];
@@ -544,8 +549,8 @@ static int render_histogram(mw_buf_t *out, const char *name,
         rc = render_bucket(out, name, s->labels, num, cumulative);
     }
     format_double(
-        bits_dbl(atomic_load_explicit(&h->sum_bits, memory_order_relaxed)),
-        num, sizeof(num));
+        bits_dbl(atomic_load_explicit(&h->sum_bits, memory_order_relaxed)), num,
+        sizeof(num));
     if (rc == 0)
         rc = render_line(out, name, "_sum", s->labels, num);
     snprintf(num, sizeof(num), "%" PRIu64, cumulative);
@@ -554,8 +559,7 @@ static int render_histogram(mw_buf_t *out, const char *name,
     return rc;
 }
 
-static int render_series(mw_buf_t *out, const family_t *fam,
-                         const series_t *s)
+static int render_series(mw_buf_t *out, const family_t *fam, const series_t *s)
 {
     char num[64];
     switch (fam->type) {
@@ -577,8 +581,7 @@ int mw_metrics_render(mw_metrics_t *reg, mw_buf_t *out)
         return 0;
     int rc = 0;
     pthread_mutex_lock(&reg->lock);
-    for (const family_t *fam = reg->families; rc == 0 && fam;
-         fam = fam->next) {
+    for (const family_t *fam = reg->families; rc == 0 && fam; fam = fam->next) {
         rc = render_help(out, fam);
         for (const series_t *s = fam->head; rc == 0 && s; s = s->next)
             rc = render_series(out, fam, s);

@@ -47,7 +47,10 @@ mw_histogram_t *mw_metrics_histogram(mw_metrics_t *reg, const char *name,
 /* Updates; all accept NULL (a series that failed to register) and do
  * nothing, so a metrics failure never takes a daemon down. */
 void mw_counter_add(mw_counter_t *c, uint64_t n);
-static inline void mw_counter_inc(mw_counter_t *c) { mw_counter_add(c, 1); }
+static inline void mw_counter_inc(mw_counter_t *c)
+{
+    mw_counter_add(c, 1);
+}
 uint64_t mw_counter_get(const mw_counter_t *c);
 void mw_gauge_set(mw_gauge_t *g, double v);
 void mw_gauge_add(mw_gauge_t *g, double delta);

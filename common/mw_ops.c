@@ -90,8 +90,8 @@ static void serve_healthz(mw_ops_t *ops, struct evhttp_request *req)
         char text[OPS_REASON_MAX + 128];
         snprintf(text, sizeof(text), "%s: %s", c->name,
                  reason[0] ? reason : "unhealthy");
-        json_t *obj = json_pack("{s:s,s:s}", "status", "unavailable",
-                                "reason", text);
+        json_t *obj =
+            json_pack("{s:s,s:s}", "status", "unavailable", "reason", text);
         if (!obj) /* reason was not UTF-8: keep the check's name at least */
             obj = json_pack("{s:s,s:s}", "status", "unavailable", "reason",
                             c->name);
@@ -136,8 +136,7 @@ static void ops_handle(struct evhttp_request *req, void *arg)
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
                           "GET");
         mw_http_reply_error(req, 405, "only GET is allowed on %s",
-                            path == OPS_PATH_HEALTHZ ? "/healthz"
-                                                     : "/metrics");
+                            path == OPS_PATH_HEALTHZ ? "/healthz" : "/metrics");
         return;
     }
     if (path == OPS_PATH_HEALTHZ)
@@ -175,9 +174,9 @@ mw_ops_t *mw_ops_new(struct event_base *base, const char *listener,
      * instead of libevent's bare 405 for methods outside its default set. */
     evhttp_set_allowed_methods(
         ops->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                       EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                       EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-                       EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+                       EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                       EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+                       EVHTTP_REQ_PATCH);
     evhttp_set_max_body_size(ops->http, OPS_BODY_MAX);
     evhttp_set_timeout(ops->http, OPS_TIMEOUT_S);
     evhttp_set_gencb(ops->http, ops_handle, ops);

@@ -24,7 +24,7 @@ typedef struct mw_ops mw_ops_t;
 /* Health check: returns true when healthy; otherwise writes a short reason
  * into reason (reason_size bytes).  Called on the loop thread for each
  * /healthz request. */
-typedef bool (mw_ops_health_cb)(void *opaque, char *reason, size_t reason_size);
+typedef bool(mw_ops_health_cb)(void *opaque, char *reason, size_t reason_size);
 
 /* Binds listener (host:port, port 0 picks one) on base.  base and metrics
  * are borrowed and must outlive the endpoint.  NULL with err set when the

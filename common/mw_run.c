@@ -52,7 +52,13 @@ static int run_configure(mw_run_t *run, int argc, char **argv)
 
     run->conf = mw_conf_new(prog->conf, prog->keys, prog->key_cnt, &err);
     if (!run->conf ||
-        mw_conf_from_cli(run->conf, &(mw_conf_cli_t){.argc = argc, .argv = argv, .envp = environ, .version = prog->version, .out = stdout}, &action, &err) != 0 ||
+        mw_conf_from_cli(run->conf,
+                         &(mw_conf_cli_t){.argc = argc,
+                                          .argv = argv,
+                                          .envp = environ,
+                                          .version = prog->version,
+                                          .out = stdout},
+                         &action, &err) != 0 ||
         (action == MW_CONF_RUN && prog->check &&
          prog->check(run->conf, &err) != 0)) {
         fprintf(stderr, "%s: %s\n", prog->conf->name, err.msg);
@@ -92,9 +98,9 @@ static int run_open_ops(mw_run_t *run, mw_err_t *err)
     if (!run->ops)
         return err->code;
     if (run->prog->health &&
-        mw_ops_add_health(run->ops, run->prog->health_name
-                                        ? run->prog->health_name
-                                        : run->prog->conf->name,
+        mw_ops_add_health(run->ops,
+                          run->prog->health_name ? run->prog->health_name
+                                                 : run->prog->conf->name,
                           run_health, run) != 0)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     return 0;
@@ -115,10 +121,9 @@ static int run_write_ready(mw_run_t *run, mw_err_t *err)
         return 0;
     if (!(ready = json_object()))
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    if (run->ops &&
-        mw_conf_listener_url(mw_conf_get_str(run->conf, "ops.listener"),
-                             mw_ops_port(run->ops), url, sizeof(url),
-                             NULL) == 0)
+    if (run->ops && mw_conf_listener_url(
+                        mw_conf_get_str(run->conf, "ops.listener"),
+                        mw_ops_port(run->ops), url, sizeof(url), NULL) == 0)
         json_object_set_new(ready, "ops", json_string(url));
     if (run->prog->ready_info)
         run->prog->ready_info(run->app, ready);
@@ -139,8 +144,7 @@ static int run_build(mw_run_t *run)
     mw_err_t err = {0};
 
     mw_sig_ignore_pipe();
-    if (!(run->base = event_base_new()) ||
-        !(run->metrics = mw_metrics_new())) {
+    if (!(run->base = event_base_new()) || !(run->metrics = mw_metrics_new())) {
         mw_log_error(name, "start-up failed", "error=%s",
                      mw_log_q("out of memory"));
         return 1;

@@ -46,9 +46,11 @@ struct event_base;
 typedef struct mw_run mw_run_t;
 
 /* The `log.level` key every daemon declares. */
-#define MW_RUN_KEY_LOG_LEVEL                                                 \
-    {.name = "log.level", .type = MW_CONF_ENUM, .dflt = "info",              \
-     .allowed = mw_log_level_names, .doc = "Lowest log level written."}
+#define MW_RUN_KEY_LOG_LEVEL                                                   \
+    {                                                                          \
+        .name = "log.level", .type = MW_CONF_ENUM, .dflt = "info",             \
+        .allowed = mw_log_level_names, .doc = "Lowest log level written."      \
+    }
 
 typedef struct mw_run_prog {
     const mw_conf_program_t *conf; /* name, summary, passthrough, choices */

@@ -17,8 +17,8 @@ int mw_vec_reserve(void *itemsp, size_t *cap, size_t need, size_t elem_size,
     return mw_vec_reserve_max(itemsp, cap, need, SIZE_MAX, elem_size, zero);
 }
 
-int mw_vec_reserve_max(void *itemsp, size_t *cap, size_t need,
-                       size_t max_cnt, size_t elem_size, bool zero)
+int mw_vec_reserve_max(void *itemsp, size_t *cap, size_t need, size_t max_cnt,
+                       size_t elem_size, bool zero)
 {
     size_t old = *cap, next = old ? old : VEC_MIN_CAP;
     void *items, *grown;

@@ -31,15 +31,15 @@ int mw_vec_reserve(void *itemsp, size_t *cap, size_t need, size_t elem_size,
 
 /* The same, never growing past max_cnt elements (a doubling step that
  * would pass it stops at max_cnt): MW_ERR_FULL when need > max_cnt. */
-int mw_vec_reserve_max(void *itemsp, size_t *cap, size_t need,
-                       size_t max_cnt, size_t elem_size, bool zero);
+int mw_vec_reserve_max(void *itemsp, size_t *cap, size_t need, size_t max_cnt,
+                       size_t elem_size, bool zero);
 
-#define MW_VEC_RESERVE(itemsp, capp, need)                                   \
+#define MW_VEC_RESERVE(itemsp, capp, need)                                     \
     mw_vec_reserve((itemsp), (capp), (need), sizeof(**(itemsp)), false)
-#define MW_VEC_RESERVE_MAX(itemsp, capp, need, max_cnt)                      \
-    mw_vec_reserve_max((itemsp), (capp), (need), (max_cnt),                 \
+#define MW_VEC_RESERVE_MAX(itemsp, capp, need, max_cnt)                        \
+    mw_vec_reserve_max((itemsp), (capp), (need), (max_cnt),                    \
                        sizeof(**(itemsp)), false)
-#define MW_VEC_RESERVE_ZERO(itemsp, capp, need)                              \
+#define MW_VEC_RESERVE_ZERO(itemsp, capp, need)                                \
     mw_vec_reserve((itemsp), (capp), (need), sizeof(**(itemsp)), true)
 
 #endif /* MW_VEC_H */

@@ -67,7 +67,7 @@
 #define PENDING_MAX ((size_t)256 << 20) /* encoded rows of one batch */
 
 typedef struct avro_row {
-    size_t pos, len;   /* in the partition's pending buffer */
+    size_t pos, len; /* in the partition's pending buffer */
     int64_t offset;
     int64_t ts_ms;
 } avro_row_t;
@@ -90,12 +90,12 @@ typedef struct avro_part {
     mw_buf_t *pend;
     avro_row_t *rows;
     size_t row_cnt, row_cap;
-    const avro_shape_t *pend_shape;  /* shape the pending rows are in */
+    const avro_shape_t *pend_shape; /* shape the pending rows are in */
     size_t pend_col_cnt;
-    int64_t staged_next;     /* store_offset of this batch, -1 none */
+    int64_t staged_next; /* store_offset of this batch, -1 none */
     /* Committed state. */
-    int64_t committed_next;  /* -1 unknown */
-    mat_avro_file_t *file;   /* open file, NULL between files */
+    int64_t committed_next; /* -1 unknown */
+    mat_avro_file_t *file;  /* open file, NULL between files */
     size_t file_col_cnt;
     int64_t file_day;
     int64_t file_opened_ms;
@@ -110,7 +110,7 @@ typedef struct avro_sink {
     int64_t roll_ms;
     mw_metrics_t *metrics;
     mw_histogram_t *roll_seconds;
-    mw_buf_t *scratch;       /* one encoded row */
+    mw_buf_t *scratch; /* one encoded row */
     avro_shape_t *shapes;
     avro_part_t *parts;
     bool failed;
@@ -269,8 +269,7 @@ static avro_part_t *part_get(avro_sink_t *sink, const char *topic,
         "Avro files made durable (renamed to their final name).", labels);
     part->rows_total = mw_metrics_counter(
         sink->metrics, "mesh_materializer_avro_rows_total",
-        "Rows written to Avro files (durable once their file rolls).",
-        labels);
+        "Rows written to Avro files (durable once their file rolls).", labels);
     part->next = sink->parts;
     sink->parts = part;
     return part;
@@ -295,8 +294,8 @@ static int part_upgrade_pending(avro_part_t *part, size_t col_cnt,
     for (size_t i = 0; i < part->row_cnt; i++) {
         avro_row_t *row = &part->rows[i];
         size_t pos = mw_buf_len(buf);
-        int rc = mw_buf_append(buf, mw_buf_data(part->pend) + row->pos,
-                               row->len);
+        int rc =
+            mw_buf_append(buf, mw_buf_data(part->pend) + row->pos, row->len);
         for (size_t left = add; !rc && left > 0;) {
             size_t n = left < sizeof(zeros) ? left : sizeof(zeros);
             rc = mw_buf_append(buf, zeros, n);
@@ -304,9 +303,10 @@ static int part_upgrade_pending(avro_part_t *part, size_t col_cnt,
         }
         if (rc) {
             mw_buf_destroy(buf);
-            return mw_err_set(err, rc, "%s[%" PRId32 "]: pending rows do "
-                              "not fit the batch buffer", part->topic,
-                              part->partition);
+            return mw_err_set(err, rc,
+                              "%s[%" PRId32 "]: pending rows do "
+                              "not fit the batch buffer",
+                              part->topic, part->partition);
         }
         row->pos = pos;
         row->len += add;
@@ -329,9 +329,10 @@ static int part_push_row(avro_part_t *part, const void *row, size_t len,
         .ts_ms = change->source_ts_ms,
     };
     if (mw_buf_append(part->pend, row, len) != 0)
-        return mw_err_set(err, MW_ERR_FULL, "%s[%" PRId32 "]: the batch's "
-                          "rows exceed %zu bytes", part->topic,
-                          part->partition, PENDING_MAX);
+        return mw_err_set(err, MW_ERR_FULL,
+                          "%s[%" PRId32 "]: the batch's "
+                          "rows exceed %zu bytes",
+                          part->topic, part->partition, PENDING_MAX);
     part->row_cnt++;
     return 0;
 }
@@ -346,8 +347,8 @@ static int make_dir(const char *path, const char *parent, mw_err_t *err)
         return parent ? mat_avro_fsync_dir(parent, err) : 0;
     if (errno == EEXIST)
         return 0;
-    return mw_err_set(err, MW_ERR_IO, "cannot create directory '%s': %s",
-                      path, strerror(errno));
+    return mw_err_set(err, MW_ERR_IO, "cannot create directory '%s': %s", path,
+                      strerror(errno));
 }
 
 static int day_dir(const avro_sink_t *sink, const avro_part_t *part,
@@ -361,8 +362,7 @@ static int day_dir(const avro_sink_t *sink, const avro_part_t *part,
     gmtime_r(&secs, &tm);
     snprintf(topic_dir, sizeof(topic_dir), "%s/%s", sink->dir, part->topic);
     if (snprintf(out, out_size, "%s/dt=%04d-%02d-%02d", topic_dir,
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) >=
-        (int)out_size)
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) >= (int)out_size)
         return mw_err_set(err, MW_ERR_INVALID, "path too long under '%s'",
                           topic_dir);
     rc = make_dir(sink->dir, NULL, err);
@@ -397,8 +397,8 @@ static int part_open_file(avro_sink_t *sink, avro_part_t *part,
 
 /* Makes the open file durable; next_offset is where consumption resumes
  * once it exists (see the module comment, point 3). */
-static int part_roll(avro_sink_t *sink, avro_part_t *part,
-                     int64_t next_offset, mw_err_t *err)
+static int part_roll(avro_sink_t *sink, avro_part_t *part, int64_t next_offset,
+                     mw_err_t *err)
 {
     int64_t start = mw_time_mono_ms(), rows = mat_avro_file_rows(part->file);
     int rc = mat_avro_file_finish(part->file, next_offset, err);
@@ -412,8 +412,8 @@ static int part_roll(avro_sink_t *sink, avro_part_t *part,
                          (double)(mw_time_mono_ms() - start) / 1000.0);
     mw_log_debug(COMP, "file rolled",
                  "topic=%s partition=%" PRId32 " rows=%" PRId64
-                 " next_offset=%" PRId64, part->topic, part->partition, rows,
-                 next_offset);
+                 " next_offset=%" PRId64,
+                 part->topic, part->partition, rows, next_offset);
     return 0;
 }
 
@@ -435,8 +435,9 @@ static int part_commit(avro_sink_t *sink, avro_part_t *part, mw_err_t *err)
             rc = part_roll(sink, part, row->offset, err);
         if (!rc && !part->file)
             rc = part_open_file(sink, part, row, err);
-        rc = rc ? rc : mat_avro_file_append(part->file, data + row->pos,
-                                            row->len, err);
+        rc = rc ? rc
+                : mat_avro_file_append(part->file, data + row->pos, row->len,
+                                       err);
         if (!rc && mat_avro_file_rows(part->file) >= sink->roll_records)
             rc = part_roll(sink, part, next, err);
         if (!rc)
@@ -454,8 +455,8 @@ static int part_commit(avro_sink_t *sink, avro_part_t *part, mw_err_t *err)
 /* ---- recovery ---- */
 
 /* Parses "<prefix><partition>-<start><suffix>"; false when name is not. */
-static bool parse_name(const char *name, const char *prefix,
-                       const char *suffix, int32_t *partition, int64_t *start)
+static bool parse_name(const char *name, const char *prefix, const char *suffix,
+                       int32_t *partition, int64_t *start)
 {
     size_t plen = strlen(prefix), slen = strlen(suffix), len = strlen(name);
     char *end;
@@ -480,9 +481,9 @@ static bool parse_name(const char *name, const char *prefix,
 
 typedef struct avro_scan {
     int32_t partition;
-    int64_t best_start;   /* -1 none */
+    int64_t best_start; /* -1 none */
     char best_path[4096];
-    int removed;          /* temporary files removed */
+    int removed; /* temporary files removed */
 } avro_scan_t;
 
 /* One dt=... directory: remembers the partition's final file with the
@@ -497,8 +498,8 @@ static int scan_day(const char *dir, avro_scan_t *scan, mw_err_t *err)
     int64_t start;
 
     if (!d)
-        return mw_err_set(err, MW_ERR_IO, "cannot read directory '%s': %s",
-                          dir, strerror(errno));
+        return mw_err_set(err, MW_ERR_IO, "cannot read directory '%s': %s", dir,
+                          strerror(errno));
     while ((ent = readdir(d)) != NULL) {
         if (snprintf(path, sizeof(path), "%s/%s", dir, ent->d_name) >=
             (int)sizeof(path))
@@ -572,9 +573,8 @@ static void *avro_open(const mw_conf_t *conf, mw_metrics_t *metrics,
     return sink;
 }
 
-static int avro_load_offset(void *state, const char *topic,
-                            int32_t partition, int64_t *next_offset,
-                            mw_err_t *err)
+static int avro_load_offset(void *state, const char *topic, int32_t partition,
+                            int64_t *next_offset, mw_err_t *err)
 {
     avro_sink_t *sink = state;
     avro_part_t *part = part_get(sink, topic, partition, false, NULL);
@@ -602,7 +602,8 @@ static int avro_load_offset(void *state, const char *topic,
         part->committed_next = *next_offset;
     mw_log_info(COMP, "offset recovered",
                 "topic=%s partition=%" PRId32 " next_offset=%" PRId64
-                " file=%s tmp_removed=%d", topic, partition, *next_offset,
+                " file=%s tmp_removed=%d",
+                topic, partition, *next_offset,
                 scan.best_start >= 0 ? mw_log_q(scan.best_path) : "none",
                 scan.removed);
     return 0;
@@ -647,8 +648,8 @@ static int avro_apply(void *state, const mat_table_t *table,
     if (rc == MW_ERR_FULL || mw_buf_len(sink->scratch) > MAT_AVRO_ROW_MAX)
         return mw_err_set(err, MW_ERR_INVALID,
                           "%s[%" PRId32 "]@%" PRId64 ": row larger than "
-                          "%zu bytes, the Avro block size", change->topic,
-                          change->partition, change->offset,
+                          "%zu bytes, the Avro block size",
+                          change->topic, change->partition, change->offset,
                           MAT_AVRO_ROW_MAX);
     if (rc)
         return rc;
@@ -656,9 +657,8 @@ static int avro_apply(void *state, const mat_table_t *table,
                          mw_buf_len(sink->scratch), change, err);
 }
 
-static int avro_store_offset(void *state, const char *topic,
-                             int32_t partition, int64_t next_offset,
-                             mw_err_t *err)
+static int avro_store_offset(void *state, const char *topic, int32_t partition,
+                             int64_t next_offset, mw_err_t *err)
 {
     avro_part_t *part = part_get(state, topic, partition, true, err);
 
@@ -757,8 +757,8 @@ static void avro_close(void *state)
         if (part->file && !sink->failed &&
             part_roll(sink, part, part->committed_next, &err) != 0)
             mw_log_error(COMP, "cannot roll file at close",
-                         "topic=%s partition=%" PRId32 " error=%s",
-                         part->topic, part->partition, mw_log_q(err.msg));
+                         "topic=%s partition=%" PRId32 " error=%s", part->topic,
+                         part->partition, mw_log_q(err.msg));
         mat_avro_file_discard(part->file);
         part_free(part);
     }
@@ -777,12 +777,19 @@ static void avro_close(void *state)
 #define AVRO_SINK "avro"
 
 static const mw_conf_key_t avro_keys[] = {
-    {.name = "avro.dir", .type = MW_CONF_STR,
+    {.name = "avro.dir",
+     .type = MW_CONF_STR,
      .doc = "sink=" AVRO_SINK ": root of the <topic>/dt=YYYY-MM-DD/ layout."},
-    {.name = "avro.roll.records", .type = MW_CONF_INT, .dflt = "100000",
-     .min = 1, .max = 1000000000,
+    {.name = "avro.roll.records",
+     .type = MW_CONF_INT,
+     .dflt = "100000",
+     .min = 1,
+     .max = 1000000000,
      .doc = "sink=" AVRO_SINK ": a file is closed after this many records."},
-    {.name = "avro.roll.ms", .type = MW_CONF_INT, .dflt = "60000", .min = 1,
+    {.name = "avro.roll.ms",
+     .type = MW_CONF_INT,
+     .dflt = "60000",
+     .min = 1,
      .max = 86400000,
      .doc = "sink=" AVRO_SINK ": a file is closed and renamed once it has "
             "been open this long, at the next commit or, when idle, at the "
@@ -797,17 +804,21 @@ static int avro_check(const mw_conf_t *conf, mw_err_t *err)
     long long roll_ms = mw_conf_get_int(conf, "avro.roll.ms");
 
     if (!dir || !*dir)
-        return mw_err_set(err, MW_ERR_CONFIG, "avro.dir is required when "
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "avro.dir is required when "
                           "sink=" AVRO_SINK);
     if (roll_records <= 0 || roll_ms <= 0)
-        return mw_err_set(err, MW_ERR_CONFIG, "avro.roll.records and "
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "avro.roll.records and "
                           "avro.roll.ms must be positive (got %lld and %lld)",
                           roll_records, roll_ms);
     return 0;
 }
 
 const mat_sink_ops_t mat_sink_avro_ops = {
-    .conf = {.name = AVRO_SINK, .doc = "Hive-style files", .keys = avro_keys,
+    .conf = {.name = AVRO_SINK,
+             .doc = "Hive-style files",
+             .keys = avro_keys,
              .key_cnt = sizeof avro_keys / sizeof avro_keys[0],
              .check = avro_check},
     .open = avro_open,

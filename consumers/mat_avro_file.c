@@ -50,7 +50,7 @@ struct mat_avro_file {
     char *final_path;
     char *dir;
     avro_file_writer_t writer;
-    long next_pos;  /* byte position of meshwork.next_offset's digits */
+    long next_pos; /* byte position of meshwork.next_offset's digits */
     int64_t rows;
 };
 
@@ -224,9 +224,10 @@ int mat_avro_encode_row(mw_buf_t *out, const mat_table_t *table,
         return mw_err_prefix(err, "%s[%" PRId32 "]@%" PRId64, change->topic,
                              change->partition, change->offset);
     if (rc)
-        return mw_err_set(err, rc, "row of %s[%" PRId32 "]@%" PRId64
-                          " does not fit the batch buffer", change->topic,
-                          change->partition, change->offset);
+        return mw_err_set(err, rc,
+                          "row of %s[%" PRId32 "]@%" PRId64
+                          " does not fit the batch buffer",
+                          change->topic, change->partition, change->offset);
     return 0;
 }
 
@@ -269,9 +270,9 @@ static json_t *col_type(const mat_column_t *col)
     case MAT_COL_BYTES:
         return json_string("bytes");
     case MAT_COL_DECIMAL:
-        return json_pack("{s:s, s:s, s:i, s:i}", "type", "bytes",
-                         "logicalType", "decimal", "precision",
-                         col->precision, "scale", col->scale);
+        return json_pack("{s:s, s:s, s:i, s:i}", "type", "bytes", "logicalType",
+                         "decimal", "precision", col->precision, "scale",
+                         col->scale);
     case MAT_COL_DATE:
         return logical("int", "date");
     case MAT_COL_TIME_MICROS:
@@ -296,8 +297,8 @@ static int add_field(json_t *fields, const char *name, json_t *type,
     if (!type)
         return MW_ERR_NOMEM;
     if (nullable)
-        f = json_pack("{s:s, s:[s,o], s:n}", "name", name, "type", "null",
-                      type, "default");
+        f = json_pack("{s:s, s:[s,o], s:n}", "name", name, "type", "null", type,
+                      "default");
     else
         f = json_pack("{s:s, s:o}", "name", name, "type", type);
     return f && json_array_append_new(fields, f) == 0 ? 0 : MW_ERR_NOMEM;
@@ -312,10 +313,11 @@ static int add_meta_fields(json_t *fields)
 
     rc = rc ? rc : add_field(fields, meta_names[1], json_string("int"), false);
     rc = rc ? rc : add_field(fields, meta_names[2], json_string("long"), false);
-    rc = rc ? rc : add_field(fields, meta_names[3], json_string("string"),
-                             false);
-    return rc ? rc : add_field(fields, meta_names[4],
-                               logical("long", "timestamp-millis"), true);
+    rc = rc ? rc
+            : add_field(fields, meta_names[3], json_string("string"), false);
+    return rc ? rc
+              : add_field(fields, meta_names[4],
+                          logical("long", "timestamp-millis"), true);
 }
 
 static int check_col_name(const mat_table_t *table, const char *name,
@@ -329,7 +331,8 @@ static int check_col_name(const mat_table_t *table, const char *name,
         if (strcmp(name, meta_names[i]) == 0)
             return mw_err_set(err, MW_ERR_INVALID,
                               "table %s: column '%s' clashes with the avro "
-                              "sink's metadata column", table->name, name);
+                              "sink's metadata column",
+                              table->name, name);
     return 0;
 }
 
@@ -343,16 +346,15 @@ char *mat_avro_schema_json(const mat_table_t *table, mw_err_t *err)
         rc = check_col_name(table, table->cols[i].name, err);
         if (rc)
             goto out;
-        rc = add_field(fields, table->cols[i].name,
-                       col_type(&table->cols[i]), true);
+        rc = add_field(fields, table->cols[i].name, col_type(&table->cols[i]),
+                       true);
     }
     if (!rc) {
         /* The record name is informative only; a table name that is not
          * a valid Avro name (leading digit) falls back to "row". */
         const char *name = is_avro_name(table->name) ? table->name : "row";
-        rec = json_pack("{s:s, s:s, s:s, s:O}", "type", "record", "name",
-                        name, "namespace", "meshwork.materializer",
-                        "fields", fields);
+        rec = json_pack("{s:s, s:s, s:s, s:O}", "type", "record", "name", name,
+                        "namespace", "meshwork.materializer", "fields", fields);
         text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     }
     if (!text && !rc)
@@ -499,12 +501,12 @@ mat_avro_file_t *mat_avro_file_open(const mat_avro_file_spec_t *spec,
 
     if (file) {
         file->dir = strdup(spec->dir);
-        file->tmp_path = path_printf("%s/.part-%" PRId32 "-%" PRId64
-                                     ".avro.tmp", spec->dir, spec->partition,
-                                     spec->start_offset);
-        file->final_path = path_printf("%s/part-%" PRId32 "-%" PRId64
-                                       ".avro", spec->dir, spec->partition,
-                                       spec->start_offset);
+        file->tmp_path =
+            path_printf("%s/.part-%" PRId32 "-%" PRId64 ".avro.tmp", spec->dir,
+                        spec->partition, spec->start_offset);
+        file->final_path =
+            path_printf("%s/part-%" PRId32 "-%" PRId64 ".avro", spec->dir,
+                        spec->partition, spec->start_offset);
     }
     if (!file || !file->dir || !file->tmp_path || !file->final_path) {
         if (file)
@@ -700,5 +702,6 @@ int mat_avro_file_read_next(const char *path, int64_t *next_offset,
     }
     return mw_err_set(err, MW_ERR_INVALID,
                       "'%s' is not an Avro file of the avro sink (no "
-                      "meshwork.next_offset in its header)", path);
+                      "meshwork.next_offset in its header)",
+                      path);
 }

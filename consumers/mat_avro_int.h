@@ -43,11 +43,11 @@ int mat_avro_encode_row(mw_buf_t *out, const mat_table_t *table,
 typedef struct mat_avro_file mat_avro_file_t;
 
 typedef struct mat_avro_file_spec {
-    const char *dir;          /* <avro.dir>/<topic>/dt=YYYY-MM-DD, exists */
+    const char *dir; /* <avro.dir>/<topic>/dt=YYYY-MM-DD, exists */
     const char *topic;
     int32_t partition;
-    int64_t start_offset;     /* offset of the file's first row */
-    const char *schema_json;  /* from mat_avro_schema_json */
+    int64_t start_offset;    /* offset of the file's first row */
+    const char *schema_json; /* from mat_avro_schema_json */
 } mat_avro_file_spec_t;
 
 /* Creates the temporary file (O_EXCL: a leftover is another writer's or a

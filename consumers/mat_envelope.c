@@ -46,9 +46,10 @@ int mat_envelope_inspect(const av_node_t *root, mat_envelope_shape_t *shape,
 {
     memset(shape, 0, sizeof *shape);
     if (!root || root->type != AV_RECORD)
-        return mw_err_set(err, MW_ERR_INVALID, "the value schema is %s, not "
-                          "a record", root ? av_type_name(root->type)
-                                           : "missing");
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "the value schema is %s, not "
+                          "a record",
+                          root ? av_type_name(root->type) : "missing");
     const av_field_t *before = env_field(root, "before");
     const av_field_t *after = env_field(root, "after");
     const av_field_t *op = env_field(root, "op");
@@ -57,7 +58,8 @@ int mat_envelope_inspect(const av_node_t *root, mat_envelope_shape_t *shape,
         return 0;
     const av_node_t *a = env_base(after->type), *b = env_base(before->type);
     if (a->type != AV_RECORD || b->type != AV_RECORD)
-        return mw_err_set(err, MW_ERR_INVALID, "change event %s: 'after' "
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "change event %s: 'after' "
                           "and 'before' must be nullable records",
                           root->fullname);
     shape->is_envelope = true;
@@ -105,16 +107,16 @@ static int64_t env_ts(const json_t *value)
     return ts >= 0 ? ts : env_long(value, "ts_ms");
 }
 
-static int env_change(const mat_envelope_shape_t *shape,
-                      const json_t *value, bool append,
-                      mat_envelope_event_t *ev, mw_err_t *err)
+static int env_change(const mat_envelope_shape_t *shape, const json_t *value,
+                      bool append, mat_envelope_event_t *ev, mw_err_t *err)
 {
     const json_t *opv = json_object_get(value, "op");
     if (json_is_object(opv))
         opv = env_unwrap(opv);
     const char *op = json_string_value(opv);
     if (!op || strlen(op) != 1)
-        return mw_err_set(err, MW_ERR_INVALID, "change event without a "
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "change event without a "
                           "valid 'op'");
     ev->op_code = op[0];
     ev->source_ts_ms = env_ts(value);
@@ -125,8 +127,10 @@ static int env_change(const mat_envelope_shape_t *shape,
         ev->op = append ? MAT_OP_APPEND : MAT_OP_UPSERT;
         ev->row = env_row(value, "after", shape->after_union);
         if (!ev->row)
-            return mw_err_set(err, MW_ERR_INVALID, "change event op '%c' "
-                              "without an 'after' row", op[0]);
+            return mw_err_set(err, MW_ERR_INVALID,
+                              "change event op '%c' "
+                              "without an 'after' row",
+                              op[0]);
         return 0;
     case 'd':
         /* An append-only table keeps history: a delete adds nothing. */
@@ -139,8 +143,10 @@ static int env_change(const mat_envelope_shape_t *shape,
         ev->skip = true;
         return 0;
     default:
-        return mw_err_set(err, MW_ERR_INVALID, "change event with unknown "
-                          "op '%s'", op);
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "change event with unknown "
+                          "op '%s'",
+                          op);
     }
 }
 

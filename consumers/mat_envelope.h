@@ -26,21 +26,21 @@
 /* What a value schema looks like (plain data). */
 typedef struct mat_envelope_shape {
     bool is_envelope;
-    const av_node_t *row;  /* the row record: after's record branch, or the
-                            * root itself; borrowed from the schema */
-    bool after_union;      /* after / before are unions: their JSON values */
-    bool before_union;     /* are null or {"<branch>": row} */
+    const av_node_t *row; /* the row record: after's record branch, or the
+                           * root itself; borrowed from the schema */
+    bool after_union;     /* after / before are unions: their JSON values */
+    bool before_union;    /* are null or {"<branch>": row} */
 } mat_envelope_shape_t;
 
 /* One record's effect. */
 typedef struct mat_envelope_event {
-    bool skip;             /* nothing to apply (tombstone, truncate, ...) */
+    bool skip; /* nothing to apply (tombstone, truncate, ...) */
     mat_op_t op;
-    const json_t *row;     /* borrowed from the value; NULL for a delete
-                            * without a before image */
-    int64_t source_ts_ms;  /* source.ts_ms, else the envelope's ts_ms, else
-                            * -1 (the caller uses the record timestamp) */
-    char op_code;          /* 'c', 'r', 'u', 'd', ... or 0 for plain */
+    const json_t *row;    /* borrowed from the value; NULL for a delete
+                           * without a before image */
+    int64_t source_ts_ms; /* source.ts_ms, else the envelope's ts_ms, else
+                           * -1 (the caller uses the record timestamp) */
+    char op_code;         /* 'c', 'r', 'u', 'd', ... or 0 for plain */
 } mat_envelope_event_t;
 
 /* Inspects a value schema's root.  MW_ERR_INVALID when the root is not a

@@ -32,11 +32,11 @@
 #include "mw_time.h"
 #include "mw_vec.h"
 
-#define LOOP_POLL_BURST 2000     /* records per ready callback */
+#define LOOP_POLL_BURST 2000 /* records per ready callback */
 #define LOOP_BACKOFF_MS 1000
 #define LOOP_CRON_MS 1000
-#define LOOP_LAG_EVERY 5         /* cron ticks between watermark queries */
-#define LOOP_LAG_BUDGET_MS 300   /* loop time the lag queries may take */
+#define LOOP_LAG_EVERY 5       /* cron ticks between watermark queries */
+#define LOOP_LAG_BUDGET_MS 300 /* loop time the lag queries may take */
 #define LOOP_SEEK_TIMEOUT_MS 5000
 #define LOOP_DLQ_FLUSH_MS 30000
 #define LOOP_REGISTRY_TIMEOUT_MS 10000
@@ -44,7 +44,7 @@
 /* ---- partitions ----------------------------------------------------------*/
 
 loop_part_t *mat_loop_part_find(mat_loop_t *loop, const char *topic,
-                            int32_t partition)
+                                int32_t partition)
 {
     loop_part_t *p = loop->last_part;
     if (p && p->partition == partition && strcmp(p->topic, topic) == 0)
@@ -63,19 +63,23 @@ static void loop_part_metrics(mat_loop_t *loop, loop_part_t *p)
     mw_metrics_t *m = loop->metrics;
     snprintf(labels, sizeof labels, "topic=\"%s\",partition=\"%" PRId32 "\"",
              p->topic, p->partition);
-    p->applied = mw_metrics_counter(m,
-        "mesh_materializer_records_applied_total",
-        "Changes applied to the sink (committed).", labels);
-    p->batches = mw_metrics_counter(m, "mesh_materializer_batches_total",
+    p->applied =
+        mw_metrics_counter(m, "mesh_materializer_records_applied_total",
+                           "Changes applied to the sink (committed).", labels);
+    p->batches = mw_metrics_counter(
+        m, "mesh_materializer_batches_total",
         "Sink transactions committed that held this partition.", labels);
-    p->dlq = mw_metrics_counter(m, "mesh_materializer_dlq_total",
-        "Records sent to the dead-letter topic.", labels);
-    p->apply_s = mw_metrics_histogram(m, "mesh_materializer_apply_seconds",
+    p->dlq =
+        mw_metrics_counter(m, "mesh_materializer_dlq_total",
+                           "Records sent to the dead-letter topic.", labels);
+    p->apply_s = mw_metrics_histogram(
+        m, "mesh_materializer_apply_seconds",
         "Batch duration, first record to sink commit.", labels, NULL, 0);
-    p->lag = mw_metrics_gauge(m, "mesh_materializer_lag",
-        "Records between the partition's end and the next to apply.",
-        labels);
-    p->freshness = mw_metrics_gauge(m, "mesh_materializer_freshness_seconds",
+    p->lag = mw_metrics_gauge(
+        m, "mesh_materializer_lag",
+        "Records between the partition's end and the next to apply.", labels);
+    p->freshness = mw_metrics_gauge(
+        m, "mesh_materializer_freshness_seconds",
         "Age of the newest applied event's source timestamp.", labels);
 }
 
@@ -123,9 +127,10 @@ static void loop_seek(mat_loop_t *loop, loop_part_t *p, int64_t offset)
     p->next = offset;
     if (bk_consumer_seek(loop->cons, p->topic, p->partition, offset,
                          LOOP_SEEK_TIMEOUT_MS, &err) != 0)
-        mw_log_warn(LOOP_COMPONENT, "seek failed", "topic=%s partition=%"
-                    PRId32 " offset=%" PRId64 " error=%s", p->topic,
-                    p->partition, offset, mw_log_q(err.msg));
+        mw_log_warn(LOOP_COMPONENT, "seek failed",
+                    "topic=%s partition=%" PRId32 " offset=%" PRId64
+                    " error=%s",
+                    p->topic, p->partition, offset, mw_log_q(err.msg));
 }
 
 /* ---- batches -------------------------------------------------------------*/
@@ -177,14 +182,16 @@ static void loop_batch_done(mat_loop_t *loop)
         if (p->batch_ts_ms > p->fresh_ts_ms)
             p->fresh_ts_ms = p->batch_ts_ms;
         if (kcnt < sizeof kparts / sizeof kparts[0])
-            kparts[kcnt++] = (bk_partition_t){p->topic, p->partition,
-                                              p->batch_next};
+            kparts[kcnt++] =
+                (bk_partition_t){p->topic, p->partition, p->batch_next};
     }
     /* Kafka's copy is for lag tools only: asynchronous, failures ignored. */
     if (kcnt)
         bk_consumer_commit(loop->cons, kparts, kcnt, false, NULL);
-    mw_log_debug(LOOP_COMPONENT, "batch committed", "records=%lld "
-                 "seconds=%.3f", loop->batch_records, secs);
+    mw_log_debug(LOOP_COMPONENT, "batch committed",
+                 "records=%lld "
+                 "seconds=%.3f",
+                 loop->batch_records, secs);
     loop_batch_reset(loop, false);
 }
 
@@ -197,8 +204,10 @@ int mat_loop_batch_commit(mat_loop_t *loop, mw_err_t *err)
         bk_producer_flush(loop->dlq, LOOP_DLQ_FLUSH_MS, err) != 0)
         return err->code;
     if (loop->dlq_failed)
-        return mw_err_set(err, MW_ERR_TRANSPORT, "%zu dead letters were not "
-                          "delivered", loop->dlq_failed);
+        return mw_err_set(err, MW_ERR_TRANSPORT,
+                          "%zu dead letters were not "
+                          "delivered",
+                          loop->dlq_failed);
     /* 2. Offsets in the rows' transaction, 3. commit. */
     for (size_t i = 0; i < loop->part_cnt; i++) {
         loop_part_t *p = loop->parts[i];
@@ -218,16 +227,18 @@ static void loop_backoff(mat_loop_t *loop, const char *what,
 {
     const struct timeval tv = {LOOP_BACKOFF_MS / 1000,
                                (LOOP_BACKOFF_MS % 1000) * 1000};
-    snprintf(loop->health_reason, sizeof loop->health_reason, "%s: %s",
-             what, err->msg);
+    snprintf(loop->health_reason, sizeof loop->health_reason, "%s: %s", what,
+             err->msg);
     loop->backing_off = true;
     evtimer_add(loop->backoff_ev, &tv);
 }
 
 void mat_loop_batch_fail(mat_loop_t *loop, const mw_err_t *err)
 {
-    mw_log_error(LOOP_COMPONENT, "batch failed, retrying", "records=%lld "
-                 "error=%s", loop->batch_records, mw_log_q(err->msg));
+    mw_log_error(LOOP_COMPONENT, "batch failed, retrying",
+                 "records=%lld "
+                 "error=%s",
+                 loop->batch_records, mw_log_q(err->msg));
     mat_sink_rollback(loop->sink);
     loop_batch_reset(loop, true);
     loop->dlq_failed = 0;
@@ -235,30 +246,30 @@ void mat_loop_batch_fail(mat_loop_t *loop, const mw_err_t *err)
 }
 
 void mat_loop_retry_later(mat_loop_t *loop, loop_part_t *part, int64_t offset,
-                      const mw_err_t *err)
+                          const mw_err_t *err)
 {
-    mw_log_warn(LOOP_COMPONENT, "record postponed", "topic=%s partition=%"
-                PRId32 " offset=%" PRId64 " error=%s", part->topic,
-                part->partition, offset, mw_log_q(err->msg));
+    mw_log_warn(LOOP_COMPONENT, "record postponed",
+                "topic=%s partition=%" PRId32 " offset=%" PRId64 " error=%s",
+                part->topic, part->partition, offset, mw_log_q(err->msg));
     loop_seek(loop, part, offset);
     loop_backoff(loop, "retrying", err);
 }
 
 void mat_loop_part_stop(mat_loop_t *loop, loop_part_t *part, int64_t offset,
-                    const mw_err_t *err)
+                        const mw_err_t *err)
 {
     part->stopped = true;
-    mw_log_error(LOOP_COMPONENT, "partition stopped", "topic=%s partition=%"
-                 PRId32 " offset=%" PRId64 " error=%s", part->topic,
-                 part->partition, offset, mw_log_q(err->msg));
+    mw_log_error(LOOP_COMPONENT, "partition stopped",
+                 "topic=%s partition=%" PRId32 " offset=%" PRId64 " error=%s",
+                 part->topic, part->partition, offset, mw_log_q(err->msg));
     snprintf(loop->health_reason, sizeof loop->health_reason,
              "partition %s/%" PRId32 " stopped at offset %" PRId64 ": %s",
              part->topic, part->partition, offset, err->msg);
 }
 
 void mat_loop_offset_done(mat_loop_t *loop, loop_part_t *part,
-                      const bk_record_t *rec, int64_t source_ts_ms,
-                      bool applied)
+                          const bk_record_t *rec, int64_t source_ts_ms,
+                          bool applied)
 {
     if (part->batch_start < 0)
         part->batch_start = rec->offset;
@@ -328,16 +339,17 @@ static void loop_on_assigned(void *opaque, bk_partition_list_t *parts)
             /* Starting anywhere else could apply a record twice. */
             if (!p)
                 mw_err_set(&err, MW_ERR_NOMEM, "out of memory");
-            mw_err_prefix(&err, "loading the offset of %s/%" PRId32,
-                          e->topic, e->partition);
+            mw_err_prefix(&err, "loading the offset of %s/%" PRId32, e->topic,
+                          e->partition);
             loop_fatal(loop, &err);
             return;
         }
         p->next = next;
         e->offset = next >= 0 ? next : BK_OFFSET_BEGINNING;
-        mw_log_info(LOOP_COMPONENT, "partition assigned", "topic=%s "
-                    "partition=%" PRId32 " start_offset=%" PRId64, e->topic,
-                    e->partition, next);
+        mw_log_info(LOOP_COMPONENT, "partition assigned",
+                    "topic=%s "
+                    "partition=%" PRId32 " start_offset=%" PRId64,
+                    e->topic, e->partition, next);
     }
 }
 
@@ -358,9 +370,10 @@ static void loop_on_revoked(void *opaque, const bk_partition_list_t *parts)
     }
     for (size_t i = 0; i < parts->cnt; i++) {
         const bk_partition_t *e = &parts->elems[i];
-        mw_log_info(LOOP_COMPONENT, "partition revoked", "topic=%s "
-                    "partition=%" PRId32 " lost=%d", e->topic, e->partition,
-                    parts->lost);
+        mw_log_info(LOOP_COMPONENT, "partition revoked",
+                    "topic=%s "
+                    "partition=%" PRId32 " lost=%d",
+                    e->topic, e->partition, parts->lost);
         loop_part_remove(loop, e->topic, e->partition);
         /* The next owner starts from what the sink made durable; a lost
          * partition may be written by it already, so nothing more of ours
@@ -385,8 +398,10 @@ static void loop_on_dlq_delivered(void *opaque, void *msg_opaque,
         loop->dlq_pending--;
     if (dr->code != 0) {
         loop->dlq_failed++;
-        mw_log_error(LOOP_COMPONENT, "dead letter not delivered", "topic=%s "
-                     "error=%s", dr->topic, mw_log_q(dr->message));
+        mw_log_error(LOOP_COMPONENT, "dead letter not delivered",
+                     "topic=%s "
+                     "error=%s",
+                     dr->topic, mw_log_q(dr->message));
     }
 }
 
@@ -440,11 +455,10 @@ static void loop_on_cron(evutil_socket_t fd, short what, void *arg)
             mw_gauge_set(p->freshness, (double)(now - p->fresh_ts_ms) / 1e3);
         lag = lag && mw_time_mono_ms() < budget_end;
         if (lag && p->next >= 0 &&
-            bk_consumer_watermarks(loop->cons, p->topic, p->partition, &wm,
-                                   200, NULL) == 0)
-            mw_gauge_set(p->lag, (double)(wm.high > p->next
-                                              ? wm.high - p->next
-                                              : 0));
+            bk_consumer_watermarks(loop->cons, p->topic, p->partition, &wm, 200,
+                                   NULL) == 0)
+            mw_gauge_set(p->lag,
+                         (double)(wm.high > p->next ? wm.high - p->next : 0));
     }
 }
 
@@ -476,7 +490,8 @@ static int loop_topics(mat_loop_t *loop, const char *text, mw_err_t *err)
     }
     free(copy);
     if (!loop->topic_cnt)
-        return mw_err_set(err, MW_ERR_CONFIG, "key 'topics': no topic given "
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "key 'topics': no topic given "
                           "(comma-separated names, or ^regex)");
     return 0;
 }
@@ -500,8 +515,10 @@ static int loop_reader(mat_loop_t *loop, const char *path, mw_err_t *err)
     }
     if (!text) {
         free(text);
-        return mw_err_set(err, MW_ERR_CONFIG, "key 'reader.schema': cannot "
-                          "read '%s'", path);
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "key 'reader.schema': cannot "
+                          "read '%s'",
+                          path);
     }
     loop->reader = av_schema_parse(text, len, NULL, 0, err);
     free(text);
@@ -511,16 +528,15 @@ static int loop_reader(mat_loop_t *loop, const char *path, mw_err_t *err)
     return 0;
 }
 
-static int loop_settings(mat_loop_t *loop, const mw_conf_t *conf,
-                         mw_err_t *err)
+static int loop_settings(mat_loop_t *loop, const mw_conf_t *conf, mw_err_t *err)
 {
     const char *s;
     loop->group_id = mw_conf_get_str(conf, "group.id");
     s = mw_conf_get_str(conf, "mode");
     loop->append = s && strcmp(s, "append") == 0;
     s = mw_conf_get_str(conf, "nested");
-    loop->nested = s && strcmp(s, "json") == 0 ? MAT_NESTED_JSON
-                                               : MAT_NESTED_FLATTEN;
+    loop->nested =
+        s && strcmp(s, "json") == 0 ? MAT_NESTED_JSON : MAT_NESTED_FLATTEN;
     s = mw_conf_get_str(conf, "on.error");
     loop->on_error_stop = s && strcmp(s, "stop") == 0;
     s = mw_conf_get_str(conf, "table.name");
@@ -543,8 +559,8 @@ static int loop_settings(mat_loop_t *loop, const mw_conf_t *conf,
 
 mat_loop_t *mat_loop_new(const mat_loop_deps_t *deps, mw_err_t *err)
 {
-    static const bk_rebalance_ops_t rebalance = {
-        .assigned = loop_on_assigned, .revoked = loop_on_revoked};
+    static const bk_rebalance_ops_t rebalance = {.assigned = loop_on_assigned,
+                                                 .revoked = loop_on_revoked};
     struct event_base *base = deps->base;
     const mw_conf_t *conf = deps->conf;
     mw_metrics_t *metrics = deps->metrics;
@@ -553,17 +569,20 @@ mat_loop_t *mat_loop_new(const mat_loop_deps_t *deps, mw_err_t *err)
         mw_err_set(err, MW_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    *loop = (mat_loop_t){.base = base, .conf = conf, .sink = deps->sink,
-                         .metrics = metrics, .fatal_cb = deps->fatal_cb,
+    *loop = (mat_loop_t){.base = base,
+                         .conf = conf,
+                         .sink = deps->sink,
+                         .metrics = metrics,
+                         .fatal_cb = deps->fatal_cb,
                          .fatal_opaque = deps->fatal_opaque};
     if (loop_settings(loop, conf, err) != 0)
         goto fail;
-    loop->cons = bk_consumer_new(conf, loop->group_id, &rebalance, loop,
-                                 metrics, err);
+    loop->cons =
+        bk_consumer_new(conf, loop->group_id, &rebalance, loop, metrics, err);
     if (!loop->cons)
         goto fail;
-    loop->dlq = bk_producer_new(conf, loop_on_dlq_delivered, loop, metrics,
-                                err);
+    loop->dlq =
+        bk_producer_new(conf, loop_on_dlq_delivered, loop, metrics, err);
     if (!loop->dlq || bk_producer_attach(loop->dlq, base, err) != 0)
         goto fail;
     loop->batch_ev = evtimer_new(base, loop_on_batch_timer, loop);
@@ -589,14 +608,13 @@ int mat_loop_start(mat_loop_t *loop, mw_err_t *err)
                                  (loop->batch_max_ms % 1000) * 1000};
     if (bk_consumer_subscribe(loop->cons, (const char *const *)loop->topics,
                               loop->topic_cnt, err) != 0 ||
-        bk_consumer_attach(loop->cons, loop->base, loop_on_ready, loop,
-                           err) != 0)
+        bk_consumer_attach(loop->cons, loop->base, loop_on_ready, loop, err) !=
+            0)
         return err->code;
     event_add(loop->cron_ev, &cron);
     event_add(loop->tick_ev, &tick);
     mw_log_info(LOOP_COMPONENT, "consuming", "topics=%zu group=%s sink=%s",
-                loop->topic_cnt, mw_log_q(loop->group_id ? loop->group_id
-                                                         : ""),
+                loop->topic_cnt, mw_log_q(loop->group_id ? loop->group_id : ""),
                 mat_sink_name(loop->sink));
     return 0;
 }
@@ -623,8 +641,8 @@ int mat_loop_stop(mat_loop_t *loop, int timeout_ms, mw_err_t *err)
                     mw_log_q(e.msg));
     mw_err_clear(&e);
     if (bk_producer_flush(loop->dlq, timeout_ms, &e) != 0)
-        mw_log_warn(LOOP_COMPONENT, "dead letters left unflushed",
-                    "error=%s", mw_log_q(e.msg));
+        mw_log_warn(LOOP_COMPONENT, "dead letters left unflushed", "error=%s",
+                    mw_log_q(e.msg));
     return rc;
 }
 

@@ -44,7 +44,7 @@ typedef struct mat_loop_deps {
     mat_sink_t *sink;
     mw_metrics_t *metrics;
     mat_loop_fatal_cb *fatal_cb;
-    void *fatal_opaque;         /* fatal_cb's first argument */
+    void *fatal_opaque; /* fatal_cb's first argument */
 } mat_loop_deps_t;
 
 /* Builds the loop from conf's keys (topics, group.id, mode, table.name,

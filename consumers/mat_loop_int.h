@@ -19,7 +19,7 @@
 #include "av_serde.h"
 
 #define LOOP_COMPONENT "materializer"
-#define LOOP_MAX_WRITERS 64   /* (value, key) writer pairs merged per topic */
+#define LOOP_MAX_WRITERS 64 /* (value, key) writer pairs merged per topic */
 
 typedef struct loop_writers {
     const av_schema_t *value, *key;
@@ -39,15 +39,15 @@ typedef struct loop_topic {
     char *name;
     char *table_name;
     char *dlq_topic;
-    mat_map_t *map;             /* NULL until the first record */
-    uint32_t ensured_version;   /* table version ensured in this batch, 0 */
+    mat_map_t *map;           /* NULL until the first record */
+    uint32_t ensured_version; /* table version ensured in this batch, 0 */
     loop_writers_t seen[LOOP_MAX_WRITERS];
     size_t seen_cnt;
     loop_hot_t value_hot, key_hot;
     /* The value writer the envelope shape was taken from (kept). */
     av_schema_t *last_writer;
     mat_envelope_shape_t shape;
-    mat_value_t *values;        /* col_cnt of the map, reused per record */
+    mat_value_t *values; /* col_cnt of the map, reused per record */
     size_t values_cap;
 } loop_topic_t;
 
@@ -55,13 +55,13 @@ typedef struct loop_part {
     char *topic;
     int32_t partition;
     loop_topic_t *t;
-    int64_t next;          /* next offset to process; -1 unknown */
-    int64_t batch_start;   /* first offset in the open batch, -1 none */
-    int64_t batch_next;    /* offset to store at commit, -1 none */
+    int64_t next;        /* next offset to process; -1 unknown */
+    int64_t batch_start; /* first offset in the open batch, -1 none */
+    int64_t batch_next;  /* offset to store at commit, -1 none */
     uint64_t batch_applied;
-    int64_t batch_ts_ms;   /* newest source timestamp in the batch */
-    int64_t fresh_ts_ms;   /* newest committed source timestamp, -1 */
-    bool stopped;          /* on.error=stop or incompatible schema */
+    int64_t batch_ts_ms; /* newest source timestamp in the batch */
+    int64_t fresh_ts_ms; /* newest committed source timestamp, -1 */
+    bool stopped;        /* on.error=stop or incompatible schema */
     mw_counter_t *applied, *batches, *dlq;
     mw_histogram_t *apply_s;
     mw_gauge_t *lag, *freshness;
@@ -78,13 +78,13 @@ struct mat_loop {
     bk_producer_t *dlq;
     sr_client_t *client;
     av_serde_cache_t *plans;
-    av_schema_t *reader;        /* reader.schema, kept, or NULL */
+    av_schema_t *reader; /* reader.schema, kept, or NULL */
     /* settings */
     char **topics;
     size_t topic_cnt, topic_cap;
     const char *group_id;
-    const char *table_name;     /* table.name or NULL (derived) */
-    const char *dlq_name;       /* dlq.topic or NULL (<topic>.dlq) */
+    const char *table_name; /* table.name or NULL (derived) */
+    const char *dlq_name;   /* dlq.topic or NULL (<topic>.dlq) */
     bool append, on_error_stop;
     mat_nested_t nested;
     long long batch_max_records, batch_max_ms;
@@ -96,15 +96,15 @@ struct mat_loop {
     loop_part_t *last_part;
     bool in_batch;
     long long batch_records;
-    int64_t batch_began_ns;     /* mw_time_mono_ns at the batch's begin */
-    size_t dlq_pending;         /* sent in this batch, not yet delivered */
-    size_t dlq_failed;          /* delivery failures in this batch */
+    int64_t batch_began_ns; /* mw_time_mono_ns at the batch's begin */
+    size_t dlq_pending;     /* sent in this batch, not yet delivered */
+    size_t dlq_failed;      /* delivery failures in this batch */
     bool backing_off, stopping, fatal;
     char health_reason[1024];
-    struct event *batch_ev;     /* batch.max.ms timer */
-    struct event *backoff_ev;   /* resumes polling after a failure */
-    struct event *cron_ev;      /* lag and freshness gauges */
-    struct event *tick_ev;      /* sink tick, every batch.max.ms */
+    struct event *batch_ev;   /* batch.max.ms timer */
+    struct event *backoff_ev; /* resumes polling after a failure */
+    struct event *cron_ev;    /* lag and freshness gauges */
+    struct event *tick_ev;    /* sink tick, every batch.max.ms */
     unsigned cron_ticks;
 };
 
@@ -118,7 +118,7 @@ loop_topic_t *mat_loop_topic_get(mat_loop_t *loop, const char *name);
 
 /* mat_loop.c */
 loop_part_t *mat_loop_part_find(mat_loop_t *loop, const char *topic,
-                            int32_t partition);
+                                int32_t partition);
 int mat_loop_batch_begin(mat_loop_t *loop, mw_err_t *err);
 int mat_loop_batch_commit(mat_loop_t *loop, mw_err_t *err);
 /* Abandons the batch after a sink failure and re-reads every partition in
@@ -126,13 +126,13 @@ int mat_loop_batch_commit(mat_loop_t *loop, mw_err_t *err);
 void mat_loop_batch_fail(mat_loop_t *loop, const mw_err_t *err);
 /* Re-reads part from offset after a pause (registry unreachable). */
 void mat_loop_retry_later(mat_loop_t *loop, loop_part_t *part, int64_t offset,
-                      const mw_err_t *err);
+                          const mw_err_t *err);
 /* Stops part for good (this run): on.error=stop or an incompatible schema. */
 void mat_loop_part_stop(mat_loop_t *loop, loop_part_t *part, int64_t offset,
-                    const mw_err_t *err);
+                        const mw_err_t *err);
 /* The record's offset is done (applied, skipped or dead-lettered). */
 void mat_loop_offset_done(mat_loop_t *loop, loop_part_t *part,
-                      const bk_record_t *rec, int64_t source_ts_ms,
-                      bool applied);
+                          const bk_record_t *rec, int64_t source_ts_ms,
+                          bool applied);
 
 #endif /* MAT_LOOP_INT_H */

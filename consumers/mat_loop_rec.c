@@ -40,10 +40,10 @@ typedef enum rec_outcome {
 typedef struct rec_ctx {
     const bk_record_t *rec;
     loop_part_t *part;
-    av_schema_t *writer;         /* borrowed from the topic's cache */
+    av_schema_t *writer; /* borrowed from the topic's cache */
     json_t *value, *key;
-    const av_node_t *key_root;   /* NULL without a framed key */
-    av_schema_t *key_writer;     /* borrowed from the topic, or NULL */
+    const av_node_t *key_root; /* NULL without a framed key */
+    av_schema_t *key_writer;   /* borrowed from the topic, or NULL */
     int64_t source_ts_ms;
     bool applied;
 } rec_ctx_t;
@@ -103,7 +103,7 @@ loop_topic_t *mat_loop_topic_get(mat_loop_t *loop, const char *name)
 static rec_outcome_t rec_registry_class(int code)
 {
     return code == MW_ERR_NOT_FOUND || code == MW_ERR_INVALID ? REC_POISON
-                                                               : REC_RETRY;
+                                                              : REC_RETRY;
 }
 
 /* One framed value or key to decode: its bytes, the reader schema (NULL:
@@ -136,8 +136,8 @@ static rec_outcome_t rec_decode(mat_loop_t *loop, const rec_src_t *src,
             mw_err_prefix(err, "schema id %" PRIu32, id);
             return rec_registry_class(err->code);
         }
-        const av_serde_plan_t *plan = av_serde_cache_get(loop->plans, w,
-                                                         reader, err);
+        const av_serde_plan_t *plan =
+            av_serde_cache_get(loop->plans, w, reader, err);
         if (!plan) {
             av_schema_release(w);
             return REC_POISON;
@@ -157,9 +157,10 @@ static rec_outcome_t rec_decode_value(mat_loop_t *loop, rec_ctx_t *c,
     loop_topic_t *t = c->part->t;
     const bk_record_t *rec = c->rec;
     av_schema_t *writer = NULL;
-    rec_outcome_t out = rec_decode(loop, &(rec_src_t){rec->value,
-                                   rec->value_len, loop->reader,
-                                   &t->value_hot}, &writer, &c->value, err);
+    rec_outcome_t out = rec_decode(
+        loop,
+        &(rec_src_t){rec->value, rec->value_len, loop->reader, &t->value_hot},
+        &writer, &c->value, err);
     if (out == REC_OK && writer != t->last_writer) {
         /* The shape is read from what the JSON follows: the reader when
          * one is configured, else this writer. */
@@ -184,9 +185,9 @@ static rec_outcome_t rec_decode_key(mat_loop_t *loop, rec_ctx_t *c,
     if (loop->append || !rec->key || rec->key_len < SR_FRAME_HEADER_LEN ||
         ((const uint8_t *)rec->key)[0] != 0)
         return REC_OK;
-    rec_outcome_t out = rec_decode(loop, &(rec_src_t){rec->key,
-                                   rec->key_len, NULL, &c->part->t->key_hot},
-                                   &c->key_writer, &c->key, err);
+    rec_outcome_t out = rec_decode(
+        loop, &(rec_src_t){rec->key, rec->key_len, NULL, &c->part->t->key_hot},
+        &c->key_writer, &c->key, err);
     if (out == REC_OK)
         c->key_root = av_schema_root(c->key_writer);
     else
@@ -231,11 +232,11 @@ static rec_outcome_t rec_apply(mat_loop_t *loop, rec_ctx_t *c, mw_err_t *err)
     loop_topic_t *t = c->part->t;
     const mat_table_t *table = mat_map_table(t->map);
     mat_envelope_event_t ev;
-    if (mat_envelope_read(&t->shape, c->value, table->key_cnt > 0,
-                          loop->append, &ev, err) != 0)
+    if (mat_envelope_read(&t->shape, c->value, table->key_cnt > 0, loop->append,
+                          &ev, err) != 0)
         return REC_POISON;
-    c->source_ts_ms = ev.source_ts_ms >= 0 ? ev.source_ts_ms
-                                           : c->rec->timestamp_ms;
+    c->source_ts_ms =
+        ev.source_ts_ms >= 0 ? ev.source_ts_ms : c->rec->timestamp_ms;
     /* A delete needs a key to find its row; a keyless table has none. */
     if (ev.skip || (ev.op == MAT_OP_DELETE && table->key_cnt == 0))
         return REC_OK;
@@ -246,7 +247,8 @@ static rec_outcome_t rec_apply(mat_loop_t *loop, rec_ctx_t *c, mw_err_t *err)
             return err->code == MW_ERR_INVALID ? REC_STOP : REC_SINK;
         t->ensured_version = table->version;
     }
-    mat_change_t change = {.op = ev.op, .values = t->values,
+    mat_change_t change = {.op = ev.op,
+                           .values = t->values,
                            .topic = t->name,
                            .partition = c->part->partition,
                            .offset = c->rec->offset,
@@ -298,9 +300,12 @@ static int rec_dead_letter(mat_loop_t *loop, rec_ctx_t *c, const char *why,
     rec_header(&hdrs[3], "mesh.offset", off);
     bk_message_t msg = {.topic = c->part->t->dlq_topic,
                         .partition = BK_PARTITION_ANY,
-                        .key = rec->key, .key_len = rec->key_len,
-                        .value = rec->value, .value_len = rec->value_len,
-                        .headers = hdrs, .header_cnt = 4};
+                        .key = rec->key,
+                        .key_len = rec->key_len,
+                        .value = rec->value,
+                        .value_len = rec->value_len,
+                        .headers = hdrs,
+                        .header_cnt = 4};
     int rc;
     for (int tries = 0; tries < 50; tries++) {
         rc = bk_producer_send(loop->dlq, &msg, NULL, err);
@@ -312,10 +317,10 @@ static int rec_dead_letter(mat_loop_t *loop, rec_ctx_t *c, const char *why,
         return rc;
     loop->dlq_pending++;
     mw_counter_inc(c->part->dlq);
-    mw_log_warn(LOOP_COMPONENT, "record dead-lettered",
-                "topic=%s partition=%" PRId32 " offset=%" PRId64
-                " dlq=%s error=%s", rec->topic, rec->partition, rec->offset,
-                msg.topic, mw_log_q(why));
+    mw_log_warn(
+        LOOP_COMPONENT, "record dead-lettered",
+        "topic=%s partition=%" PRId32 " offset=%" PRId64 " dlq=%s error=%s",
+        rec->topic, rec->partition, rec->offset, msg.topic, mw_log_q(why));
     return 0;
 }
 

@@ -30,21 +30,26 @@
 
 #include "mw_vec.h"
 
-#define MAP_MAX_DEPTH 16      /* flatten depth; deeper (recursive) -> JSON */
-#define MAP_MAX_DECIMAL 64    /* bytes of a decimal's unscaled value */
+#define MAP_MAX_DEPTH 16   /* flatten depth; deeper (recursive) -> JSON */
+#define MAP_MAX_DECIMAL 64 /* bytes of a decimal's unscaled value */
 #define MAP_CHUNK_MIN 65536
 
 static const char *const col_type_names[] = {
-    [MAT_COL_BOOL] = "bool", [MAT_COL_INT32] = "int32",
-    [MAT_COL_INT64] = "int64", [MAT_COL_FLOAT] = "float",
-    [MAT_COL_DOUBLE] = "double", [MAT_COL_TEXT] = "text",
-    [MAT_COL_BYTES] = "bytes", [MAT_COL_DECIMAL] = "decimal",
-    [MAT_COL_DATE] = "date", [MAT_COL_TIME_MICROS] = "time-micros",
+    [MAT_COL_BOOL] = "bool",
+    [MAT_COL_INT32] = "int32",
+    [MAT_COL_INT64] = "int64",
+    [MAT_COL_FLOAT] = "float",
+    [MAT_COL_DOUBLE] = "double",
+    [MAT_COL_TEXT] = "text",
+    [MAT_COL_BYTES] = "bytes",
+    [MAT_COL_DECIMAL] = "decimal",
+    [MAT_COL_DATE] = "date",
+    [MAT_COL_TIME_MICROS] = "time-micros",
     [MAT_COL_TIMESTAMP_MICROS] = "timestamp-micros",
-    [MAT_COL_UUID] = "uuid", [MAT_COL_JSON] = "json",
+    [MAT_COL_UUID] = "uuid",
+    [MAT_COL_JSON] = "json",
 };
-_Static_assert(sizeof col_type_names / sizeof col_type_names[0] ==
-                   MAT_COL__CNT,
+_Static_assert(sizeof col_type_names / sizeof col_type_names[0] == MAT_COL__CNT,
                "col_type_names matches mat_col_type_t");
 
 const char *mat_col_type_name(mat_col_type_t type)
@@ -55,9 +60,12 @@ const char *mat_col_type_name(mat_col_type_t type)
 const char *mat_op_name(mat_op_t op)
 {
     switch (op) {
-    case MAT_OP_UPSERT: return "upsert";
-    case MAT_OP_DELETE: return "delete";
-    case MAT_OP_APPEND: return "append";
+    case MAT_OP_UPSERT:
+        return "upsert";
+    case MAT_OP_DELETE:
+        return "delete";
+    case MAT_OP_APPEND:
+        return "append";
     }
     return "unknown";
 }
@@ -65,26 +73,26 @@ const char *mat_op_name(mat_op_t op)
 /* How a JSON value becomes a mat_value_t. */
 typedef enum map_src {
     SRC_BOOL = 0,
-    SRC_INT,       /* integer, times mult */
-    SRC_REAL,      /* number or "NaN" / "Infinity" / "-Infinity" */
-    SRC_STRING,    /* text, uuid, enum symbol */
-    SRC_BYTES,     /* Avro JSON bytes: code points 0-255 */
-    SRC_DECIMAL,   /* bytes/fixed two's complement -> decimal text */
-    SRC_JSON       /* any value, serialized */
+    SRC_INT,     /* integer, times mult */
+    SRC_REAL,    /* number or "NaN" / "Infinity" / "-Infinity" */
+    SRC_STRING,  /* text, uuid, enum symbol */
+    SRC_BYTES,   /* Avro JSON bytes: code points 0-255 */
+    SRC_DECIMAL, /* bytes/fixed two's complement -> decimal text */
+    SRC_JSON     /* any value, serialized */
 } map_src_t;
 
 typedef struct map_step {
     char *name;
-    bool unwrap;   /* the field is a union: null or {"branch": value} */
+    bool unwrap; /* the field is a union: null or {"branch": value} */
 } map_step_t;
 
 typedef struct map_col {
-    map_step_t *steps;     /* path in the row record */
+    map_step_t *steps; /* path in the row record */
     size_t step_cnt;
-    map_step_t key_step;   /* in a record key (name NULL: whole key) */
+    map_step_t key_step; /* in a record key (name NULL: whole key) */
     bool from_key;
     map_src_t src;
-    int64_t mult;          /* SRC_INT: 1000 for millis -> micros */
+    int64_t mult; /* SRC_INT: 1000 for millis -> micros */
 } map_col_t;
 
 typedef struct map_chunk {
@@ -94,21 +102,21 @@ typedef struct map_chunk {
 } map_chunk_t;
 
 struct mat_map {
-    mat_table_t table;     /* cols points at `cols` */
+    mat_table_t table; /* cols points at `cols` */
     mat_column_t *cols;
-    map_col_t *how;        /* parallel to cols */
-    size_t cap, how_cap;   /* of cols, of how */
+    map_col_t *how;      /* parallel to cols */
+    size_t cap, how_cap; /* of cols, of how */
     mat_nested_t nested;
     char *name, *topic;
-    map_chunk_t *scratch;  /* values' storage for the current row */
+    map_chunk_t *scratch; /* values' storage for the current row */
 };
 
 /* ---- building ----------------------------------------------------------*/
 
 /* A field's type seen through a union: the one non-null branch (nullable
  * when null is another branch), else the union itself (a JSON column). */
-static const av_node_t *map_unwrap_type(const av_node_t *node,
-                                        bool *is_union, bool *nullable)
+static const av_node_t *map_unwrap_type(const av_node_t *node, bool *is_union,
+                                        bool *nullable)
 {
     *is_union = node->type == AV_UNION;
     *nullable = node->type == AV_NULL;
@@ -129,18 +137,20 @@ static const av_node_t *map_unwrap_type(const av_node_t *node,
 
 /* Column type and source encoding of a (non-union, or multi-branch union)
  * node. */
-static void map_classify(const av_node_t *n, mat_column_t *col,
-                         map_col_t *how)
+static void map_classify(const av_node_t *n, mat_column_t *col, map_col_t *how)
 {
     how->src = SRC_STRING;
     how->mult = 1;
     switch (n->type) {
-    case AV_BOOLEAN: col->type = MAT_COL_BOOL; how->src = SRC_BOOL; return;
+    case AV_BOOLEAN:
+        col->type = MAT_COL_BOOL;
+        how->src = SRC_BOOL;
+        return;
     case AV_INT:
         how->src = SRC_INT;
-        col->type = n->logical == AV_LOGICAL_DATE ? MAT_COL_DATE
-                    : n->logical == AV_LOGICAL_TIME_MILLIS
-                        ? MAT_COL_TIME_MICROS : MAT_COL_INT32;
+        col->type = n->logical == AV_LOGICAL_DATE          ? MAT_COL_DATE
+                    : n->logical == AV_LOGICAL_TIME_MILLIS ? MAT_COL_TIME_MICROS
+                                                           : MAT_COL_INT32;
         if (n->logical == AV_LOGICAL_TIME_MILLIS)
             how->mult = 1000;
         return;
@@ -158,13 +168,20 @@ static void map_classify(const av_node_t *n, mat_column_t *col,
             how->mult = 1000;
         }
         return;
-    case AV_FLOAT: col->type = MAT_COL_FLOAT; how->src = SRC_REAL; return;
-    case AV_DOUBLE: col->type = MAT_COL_DOUBLE; how->src = SRC_REAL; return;
-    case AV_STRING:
-        col->type = n->logical == AV_LOGICAL_UUID ? MAT_COL_UUID
-                                                  : MAT_COL_TEXT;
+    case AV_FLOAT:
+        col->type = MAT_COL_FLOAT;
+        how->src = SRC_REAL;
         return;
-    case AV_ENUM: col->type = MAT_COL_TEXT; return;
+    case AV_DOUBLE:
+        col->type = MAT_COL_DOUBLE;
+        how->src = SRC_REAL;
+        return;
+    case AV_STRING:
+        col->type = n->logical == AV_LOGICAL_UUID ? MAT_COL_UUID : MAT_COL_TEXT;
+        return;
+    case AV_ENUM:
+        col->type = MAT_COL_TEXT;
+        return;
     case AV_BYTES:
     case AV_FIXED:
         if (n->logical == AV_LOGICAL_DECIMAL) {
@@ -329,23 +346,21 @@ static void map_move(mat_map_t *map, size_t idx, size_t pos)
     map_col_t how = map->how[idx];
     memmove(&map->cols[pos + 1], &map->cols[pos],
             (idx - pos) * sizeof *map->cols);
-    memmove(&map->how[pos + 1], &map->how[pos],
-            (idx - pos) * sizeof *map->how);
+    memmove(&map->how[pos + 1], &map->how[pos], (idx - pos) * sizeof *map->how);
     map->cols[pos] = col;
     map->how[pos] = how;
 }
 
 /* A record key: its fields name the key columns. */
-static int map_record_key(mat_map_t *map, const av_node_t *key,
-                          mw_err_t *err)
+static int map_record_key(mat_map_t *map, const av_node_t *key, mw_err_t *err)
 {
     for (size_t i = 0; i < key->field_cnt; i++) {
         const av_field_t *f = &key->fields[i];
         ssize_t idx = map_find(map, f->name);
         if (idx < 0)
             return mw_err_set(err, MW_ERR_INVALID,
-                              "key field '%s' is not a column of '%s'",
-                              f->name, map->name);
+                              "key field '%s' is not a column of '%s'", f->name,
+                              map->name);
         bool is_union, nullable;
         const av_node_t *t = map_unwrap_type(f->type, &is_union, &nullable);
         map_col_t *how = &map->how[idx];
@@ -363,8 +378,7 @@ static int map_record_key(mat_map_t *map, const av_node_t *key,
 }
 
 /* Any other key: one leading column "key" holding the whole key. */
-static int map_scalar_key(mat_map_t *map, const av_node_t *key,
-                          mw_err_t *err)
+static int map_scalar_key(mat_map_t *map, const av_node_t *key, mw_err_t *err)
 {
     bool is_union, nullable;
     const av_node_t *t = map_unwrap_type(key, &is_union, &nullable);
@@ -388,9 +402,10 @@ mat_map_t *mat_map_new(const av_node_t *record, const av_node_t *key,
                        const char *topic, mw_err_t *err)
 {
     if (!record || record->type != AV_RECORD) {
-        mw_err_set(err, MW_ERR_INVALID, "topic '%s': the value is %s, not a "
-                   "record", topic, record ? av_type_name(record->type)
-                                          : "missing");
+        mw_err_set(err, MW_ERR_INVALID,
+                   "topic '%s': the value is %s, not a "
+                   "record",
+                   topic, record ? av_type_name(record->type) : "missing");
         return NULL;
     }
     mat_map_t *map = calloc(1, sizeof *map);
@@ -484,8 +499,8 @@ static int map_merge_check(const mat_map_t *map, const mat_map_t *nu,
     if (nu->table.key_cnt != map->table.key_cnt)
         return mw_err_set(err, MW_ERR_INVALID,
                           "incompatible change of the key of '%s': %zu key "
-                          "columns, was %zu", map->name, nu->table.key_cnt,
-                          map->table.key_cnt);
+                          "columns, was %zu",
+                          map->name, nu->table.key_cnt, map->table.key_cnt);
     for (size_t i = 0; i < map->table.col_cnt; i++) {
         const char *name = map->cols[i].name;
         ssize_t j = map_find(nu, name);
@@ -494,22 +509,24 @@ static int map_merge_check(const mat_map_t *map, const mat_map_t *nu,
         if (why)
             return mw_err_set(err, MW_ERR_INVALID,
                               "incompatible change of column %s of '%s': "
-                              "%s (was %s%s)", name, map->name, why,
+                              "%s (was %s%s)",
+                              name, map->name, why,
                               mat_col_type_name(map->cols[i].type),
                               map->cols[i].nullable ? ", nullable" : "");
         if (j >= 0 && i < map->table.key_cnt && (size_t)j != i)
             return mw_err_set(err, MW_ERR_INVALID,
                               "incompatible change of the key of '%s': "
-                              "column %s moved", map->name, name);
+                              "column %s moved",
+                              map->name, name);
     }
     return 0;
 }
 
-int mat_map_merge(mat_map_t *map, const av_node_t *record,
-                  const av_node_t *key, mw_err_t *err)
+int mat_map_merge(mat_map_t *map, const av_node_t *record, const av_node_t *key,
+                  mw_err_t *err)
 {
-    mat_map_t *nu = mat_map_new(record, key, map->nested, map->name,
-                                map->topic, err);
+    mat_map_t *nu =
+        mat_map_new(record, key, map->nested, map->name, map->topic, err);
     if (!nu)
         return err ? err->code : MW_ERR_INVALID;
     int rc = map_merge_check(map, nu, err);
@@ -603,8 +620,7 @@ static int map_bytes(mat_map_t *map, const json_t *v, const uint8_t **out,
         if (s[i] < 0x80)
             buf[n++] = s[i];
         else if ((s[i] & 0xfe) == 0xc2 && i + 1 < len)
-            buf[n++] = (uint8_t)(((s[i] & 0x03) << 6) | (s[i + 1] & 0x3f)),
-            i++;
+            buf[n++] = (uint8_t)(((s[i] & 0x03) << 6) | (s[i + 1] & 0x3f)), i++;
         else
             return MW_ERR_INVALID;
     }
@@ -614,8 +630,8 @@ static int map_bytes(mat_map_t *map, const json_t *v, const uint8_t **out,
 }
 
 /* Big-endian two's complement unscaled value -> "-123.45". */
-static int map_decimal(mat_map_t *map, const uint8_t *b, size_t len,
-                       int scale, mat_value_t *out)
+static int map_decimal(mat_map_t *map, const uint8_t *b, size_t len, int scale,
+                       mat_value_t *out)
 {
     uint8_t mag[MAP_MAX_DECIMAL];
     char digits[MAP_MAX_DECIMAL * 3 + 2];
@@ -623,7 +639,7 @@ static int map_decimal(mat_map_t *map, const uint8_t *b, size_t len,
         return MW_ERR_INVALID;
     bool neg = len > 0 && (b[0] & 0x80);
     unsigned carry = 1;
-    for (size_t i = len; i-- > 0;) {   /* magnitude = ~b + 1 when negative */
+    for (size_t i = len; i-- > 0;) { /* magnitude = ~b + 1 when negative */
         unsigned v = neg ? (uint8_t)~b[i] + carry : b[i];
         mag[i] = (uint8_t)v;
         carry = neg ? v >> 8 : 0;
@@ -631,7 +647,7 @@ static int map_decimal(mat_map_t *map, const uint8_t *b, size_t len,
     size_t nd = 0, start = 0;
     while (start < len && mag[start] == 0)
         start++;
-    while (start < len) {              /* repeated division by 10 */
+    while (start < len) { /* repeated division by 10 */
         unsigned rem = 0;
         for (size_t i = start; i < len; i++) {
             unsigned cur = (rem << 8) | mag[i];
@@ -688,8 +704,7 @@ static int map_real(const json_t *v, double *d)
 
 /* One non-null JSON value -> out, per the column's encoding. */
 static int map_convert(mat_map_t *map, const mat_column_t *col,
-                       const map_col_t *how, const json_t *v,
-                       mat_value_t *out)
+                       const map_col_t *how, const json_t *v, mat_value_t *out)
 {
     const uint8_t *b;
     size_t len;
@@ -733,8 +748,7 @@ static int map_convert(mat_map_t *map, const mat_column_t *col,
 /* Column i's JSON value: from the key when the column is a key column and
  * a key was given, else along its path in row. */
 static const json_t *map_lookup(const mat_map_t *map, size_t i,
-                                const json_t *row, const json_t *key,
-                                bool *bad)
+                                const json_t *row, const json_t *key, bool *bad)
 {
     const map_col_t *how = &map->how[i];
     if (how->from_key && key)
@@ -755,8 +769,10 @@ int mat_map_row(mat_map_t *map, const json_t *row, const json_t *key,
 {
     map_scratch_reset(map);
     if (row && !json_is_object(row))
-        return mw_err_set(err, MW_ERR_INVALID, "topic '%s': the row is not "
-                          "a JSON object", map->topic);
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "topic '%s': the row is not "
+                          "a JSON object",
+                          map->topic);
     for (size_t i = 0; i < map->table.col_cnt; i++) {
         const mat_column_t *col = &map->cols[i];
         bool bad = false;
@@ -767,11 +783,15 @@ int mat_map_row(mat_map_t *map, const json_t *row, const json_t *key,
                  : v ? map_convert(map, col, &map->how[i], v, &values[i])
                      : 0;
         if (rc == 0 && !v && col->is_key)
-            return mw_err_set(err, MW_ERR_INVALID, "topic '%s': key column "
-                              "%s is null", map->topic, col->name);
+            return mw_err_set(err, MW_ERR_INVALID,
+                              "topic '%s': key column "
+                              "%s is null",
+                              map->topic, col->name);
         if (rc != 0)
-            return mw_err_set(err, rc, "topic '%s': column %s: value does "
-                              "not fit %s", map->topic, col->name,
+            return mw_err_set(err, rc,
+                              "topic '%s': column %s: value does "
+                              "not fit %s",
+                              map->topic, col->name,
                               mat_col_type_name(col->type));
     }
     return 0;

@@ -35,32 +35,32 @@ typedef enum mat_col_type {
     MAT_COL_DOUBLE,
     MAT_COL_TEXT,
     MAT_COL_BYTES,
-    MAT_COL_DECIMAL,       /* precision, scale; value as decimal text */
-    MAT_COL_DATE,          /* days since epoch */
-    MAT_COL_TIME_MICROS,   /* microseconds since midnight */
+    MAT_COL_DECIMAL,          /* precision, scale; value as decimal text */
+    MAT_COL_DATE,             /* days since epoch */
+    MAT_COL_TIME_MICROS,      /* microseconds since midnight */
     MAT_COL_TIMESTAMP_MICROS, /* microseconds since epoch, UTC */
-    MAT_COL_UUID,          /* text */
-    MAT_COL_JSON,          /* nested record (nested=json), array, map, union */
+    MAT_COL_UUID,             /* text */
+    MAT_COL_JSON, /* nested record (nested=json), array, map, union */
     MAT_COL__CNT
 } mat_col_type_t;
 
 typedef struct mat_column {
-    const char *name;      /* flattened name, e.g. "address_city" */
+    const char *name; /* flattened name, e.g. "address_city" */
     mat_col_type_t type;
-    int precision, scale;  /* decimal */
+    int precision, scale; /* decimal */
     bool nullable;
-    bool is_key;           /* part of the primary key */
+    bool is_key; /* part of the primary key */
 } mat_column_t;
 
 /* A table's full shape.  Columns only ever grow (schema evolution appends
  * new nullable columns); keys come first in key order. */
 typedef struct mat_table {
-    const char *name;          /* sink table name (table.name or derived) */
+    const char *name; /* sink table name (table.name or derived) */
     const char *topic;
     const mat_column_t *cols;
     size_t col_cnt;
-    size_t key_cnt;            /* 0: no key (append mode) */
-    uint32_t version;          /* bumps whenever cols change */
+    size_t key_cnt;   /* 0: no key (append mode) */
+    uint32_t version; /* bumps whenever cols change */
 } mat_table_t;
 
 /* One typed value; `is_null` set for SQL NULL. */
@@ -68,19 +68,19 @@ typedef struct mat_value {
     bool is_null;
     union {
         bool b;
-        int64_t i;             /* ints, date, time, timestamps */
-        double d;              /* float, double */
+        int64_t i; /* ints, date, time, timestamps */
+        double d;  /* float, double */
         struct {
-            const char *ptr;   /* text, bytes, decimal text, uuid, json */
+            const char *ptr; /* text, bytes, decimal text, uuid, json */
             size_t len;
         } s;
     } u;
 } mat_value_t;
 
 typedef enum mat_op {
-    MAT_OP_UPSERT = 0,  /* c, r, u and keyed plain records */
-    MAT_OP_DELETE,      /* d */
-    MAT_OP_APPEND       /* unkeyed plain records, or mode=append */
+    MAT_OP_UPSERT = 0, /* c, r, u and keyed plain records */
+    MAT_OP_DELETE,     /* d */
+    MAT_OP_APPEND      /* unkeyed plain records, or mode=append */
 } mat_op_t;
 
 /* One change for a sink: values has table->col_cnt entries (for DELETE only
@@ -91,9 +91,9 @@ typedef struct mat_change {
     const char *topic;
     int32_t partition;
     int64_t offset;
-    int64_t source_ts_ms;      /* envelope source.ts_ms or record timestamp */
-    char src_op;               /* the envelope's op letter c/u/d/r, 0 for a
-                                * plain record (history sinks keep it) */
+    int64_t source_ts_ms; /* envelope source.ts_ms or record timestamp */
+    char src_op;          /* the envelope's op letter c/u/d/r, 0 for a
+                           * plain record (history sinks keep it) */
 } mat_change_t;
 
 const char *mat_col_type_name(mat_col_type_t type);
@@ -131,8 +131,8 @@ const mat_table_t *mat_map_table(const mat_map_t *map);
  * name, type and source encoding, else MW_ERR_INVALID "incompatible change
  * of column X: ..." and the map is unchanged.  Returns 1 when columns were
  * added (table->version bumped), 0 when the shape is unchanged. */
-int mat_map_merge(mat_map_t *map, const av_node_t *record,
-                  const av_node_t *key, mw_err_t *err);
+int mat_map_merge(mat_map_t *map, const av_node_t *record, const av_node_t *key,
+                  mw_err_t *err);
 
 /* Fills values[0 .. col_cnt-1] from row (the row record's Avro JSON, as
  * av_serde decodes it; NULL for a delete without a before image) and key

@@ -73,15 +73,15 @@ typedef struct pg_offset {
 
 typedef struct mat_pg {
     PGconn *conn;
-    char *conninfo;          /* as configured (may hold a password) */
-    char server[256];        /* host/port/dbname/user for messages */
-    char *schema;            /* unquoted */
-    char *group_id;          /* may be NULL */
+    char *conninfo;   /* as configured (may hold a password) */
+    char server[256]; /* host/port/dbname/user for messages */
+    char *schema;     /* unquoted */
+    char *group_id;   /* may be NULL */
     mat_pg_strategy_t strategy;
     bool in_tx, broken;
     mat_pg_tab_t **tabs;
     size_t tab_cnt, tab_cap;
-    pg_offset_t *offs;       /* offsets stored in the open batch */
+    pg_offset_t *offs; /* offsets stored in the open batch */
     size_t off_cnt, off_cap;
     mw_counter_t *reconnects;
     mw_histogram_t *flush_seconds;
@@ -100,8 +100,7 @@ int mat_pg_ident(mw_buf_t *buf, const char *name)
     return rc ? rc : mw_buf_append(buf, "\"", 1);
 }
 
-const char *mat_pg_col_sql_type(const mat_pg_col_t *col, char *buf,
-                                size_t size)
+const char *mat_pg_col_sql_type(const mat_pg_col_t *col, char *buf, size_t size)
 {
     static const char *const types[] = {
         [MAT_COL_BOOL] = "boolean",
@@ -162,26 +161,24 @@ static int code_of_sqlstate(const char *state)
 int mat_pg_error(PGconn *conn, const PGresult *res, const char *what,
                  mw_err_t *err)
 {
-    const char *state =
-        res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *primary =
         res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     char msg[MW_ERR_MSG_MAX];
-    snprintf(msg, sizeof msg, "%s",
-             primary ? primary : PQerrorMessage(conn));
+    snprintf(msg, sizeof msg, "%s", primary ? primary : PQerrorMessage(conn));
     trim(msg);
     int code = PQstatus(conn) == CONNECTION_BAD ? MW_ERR_TRANSPORT
                                                 : code_of_sqlstate(state);
-    if (!state && code == MW_ERR_TRANSPORT && PQstatus(conn) == CONNECTION_OK
-        && res && PQresultStatus(res) != PGRES_FATAL_ERROR)
+    if (!state && code == MW_ERR_TRANSPORT && PQstatus(conn) == CONNECTION_OK &&
+        res && PQresultStatus(res) != PGRES_FATAL_ERROR)
         code = MW_ERR_IO; /* an unexpected result, not an error report */
     return mw_err_set(err, code, "postgres: %s failed: %s%s%s%s", what,
-                      msg[0] ? msg : "unknown error", state ? " (SQLSTATE " : "",
-                      state ? state : "", state ? ")" : "");
+                      msg[0] ? msg : "unknown error",
+                      state ? " (SQLSTATE " : "", state ? state : "",
+                      state ? ")" : "");
 }
 
-int mat_pg_exec(PGconn *conn, const char *sql, const char *what,
-                mw_err_t *err)
+int mat_pg_exec(PGconn *conn, const char *sql, const char *what, mw_err_t *err)
 {
     PGresult *res = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(res);
@@ -203,8 +200,8 @@ void mat_pg_set_strategy(void *state, mat_pg_strategy_t strategy)
 static int describe_server(const char *conninfo, char *out, size_t size,
                            mw_err_t *err)
 {
-    static const char *const shown[] = {"host", "hostaddr", "port",
-                                        "dbname", "user"};
+    static const char *const shown[] = {"host", "hostaddr", "port", "dbname",
+                                        "user"};
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
     if (!opts) {
@@ -239,11 +236,15 @@ static void notice_ignore(void *arg, const char *message)
  * is noticed) come first, so the configured conninfo overrides them. */
 static int pg_connect(mat_pg_t *pg, mw_err_t *err)
 {
-    const char *const keys[] = {"connect_timeout", "keepalives_idle",
-                                "keepalives_interval", "keepalives_count",
-                                "application_name", "dbname", NULL};
-    const char *const vals[] = {"10", "10", "5", "3", "mesh-materializer",
-                                pg->conninfo, NULL};
+    const char *const keys[] = {"connect_timeout",
+                                "keepalives_idle",
+                                "keepalives_interval",
+                                "keepalives_count",
+                                "application_name",
+                                "dbname",
+                                NULL};
+    const char *const vals[] = {
+        "10", "10", "5", "3", "mesh-materializer", pg->conninfo, NULL};
     PQfinish(pg->conn);
     pg->conn = PQconnectdbParams(keys, vals, 1);
     if (!pg->conn)
@@ -252,8 +253,10 @@ static int pg_connect(mat_pg_t *pg, mw_err_t *err)
         char msg[MW_ERR_MSG_MAX];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(pg->conn));
         trim(msg);
-        return mw_err_set(err, MW_ERR_TRANSPORT, "postgres: cannot connect "
-                          "to %s: %s", pg->server, msg);
+        return mw_err_set(err, MW_ERR_TRANSPORT,
+                          "postgres: cannot connect "
+                          "to %s: %s",
+                          pg->server, msg);
     }
     PQsetNoticeProcessor(pg->conn, notice_ignore, NULL);
     pg->broken = false;
@@ -270,8 +273,7 @@ static int pg_reconnect(mat_pg_t *pg, mw_err_t *err)
     mw_counter_inc(pg->reconnects);
     int rc = pg_connect(pg, err);
     if (rc == 0)
-        mw_log_info(LOG_COMP, "reconnected", "server=%s",
-                    mw_log_q(pg->server));
+        mw_log_info(LOG_COMP, "reconnected", "server=%s", mw_log_q(pg->server));
     return rc;
 }
 
@@ -326,8 +328,8 @@ static int exec_ddl_retry(mat_pg_t *pg, const char *sql, const char *what,
                           mw_err_t *err)
 {
     int rc = MW_ERR_TRANSPORT;
-    for (int attempt = 0; attempt < 3 && rc == MW_ERR_TRANSPORT &&
-                          !pg->broken; attempt++)
+    for (int attempt = 0; attempt < 3 && rc == MW_ERR_TRANSPORT && !pg->broken;
+         attempt++)
         rc = exec_ddl(pg, sql, what, err);
     return rc;
 }
@@ -347,11 +349,13 @@ static int setup_schema(mat_pg_t *pg, mw_err_t *err)
         rc = exec_ddl_retry(pg, mw_buf_data(sql), "CREATE SCHEMA", err);
     if (rc == 0) {
         mw_buf_reset(sql);
-        rc = mw_buf_appendf(sql,
+        rc = mw_buf_appendf(
+            sql,
             "CREATE TABLE IF NOT EXISTS %s (topic text NOT NULL, "
             "\"partition\" integer NOT NULL, next_offset bigint NOT NULL, "
             "group_id text, updated_at timestamptz NOT NULL DEFAULT now(), "
-            "PRIMARY KEY (topic, \"partition\"))", qoff);
+            "PRIMARY KEY (topic, \"partition\"))",
+            qoff);
         if (rc == 0)
             rc = exec_ddl_retry(pg, mw_buf_data(sql),
                                 "CREATE TABLE _mesh_offsets", err);
@@ -388,15 +392,16 @@ static void tab_destroy(mat_pg_tab_t *tab)
 static int tab_set_shape(mat_pg_tab_t *tab, const mat_table_t *table)
 {
     tab_free_shape(tab);
-    tab->cols = calloc(table->col_cnt ? table->col_cnt : 1,
-                       sizeof(*tab->cols));
+    tab->cols = calloc(table->col_cnt ? table->col_cnt : 1, sizeof(*tab->cols));
     if (!tab->cols)
         return MW_ERR_NOMEM;
     for (size_t i = 0; i < table->col_cnt; i++) {
         const mat_column_t *c = &table->cols[i];
-        tab->cols[i] = (mat_pg_col_t){.name = strdup(c->name), .type = c->type,
+        tab->cols[i] = (mat_pg_col_t){.name = strdup(c->name),
+                                      .type = c->type,
                                       .precision = c->precision,
-                                      .scale = c->scale, .is_key = c->is_key};
+                                      .scale = c->scale,
+                                      .is_key = c->is_key};
         tab->col_cnt = i + 1;
         tab->key_cnt += c->is_key;
         if (!tab->cols[i].name || (unsigned)c->type >= MAT_COL__CNT) {
@@ -446,8 +451,10 @@ static int tab_flush(mat_pg_t *pg, mat_pg_tab_t *tab, mw_err_t *err)
     int rc = mat_pg_rows_flush(pg->conn, tab, pg->strategy, err);
     double s = (double)(mw_time_mono_ns() - t0) / 1e9;
     mw_histogram_observe(pg->flush_seconds, s);
-    mw_log_debug(LOG_COMP, "table flushed", "table=%s rows=%zu seconds=%.4f "
-                 "strategy=%s rc=%d", mw_log_q(tab->name), rows, s,
+    mw_log_debug(LOG_COMP, "table flushed",
+                 "table=%s rows=%zu seconds=%.4f "
+                 "strategy=%s rc=%d",
+                 mw_log_q(tab->name), rows, s,
                  mat_pg_strategy_name(pg->strategy), rc);
     return note_failure(pg, rc);
 }
@@ -457,16 +464,14 @@ static int tab_flush(mat_pg_t *pg, mat_pg_tab_t *tab, mw_err_t *err)
 static PGresult *catalog_columns(mat_pg_t *pg, const mat_pg_tab_t *tab,
                                  mw_err_t *err)
 {
-    const char *sql =
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) "
-        "FROM pg_attribute a WHERE a.attrelid = to_regclass($1) "
-        "AND a.attnum > 0 AND NOT a.attisdropped";
+    const char *sql = "SELECT a.attname, format_type(a.atttypid, a.atttypmod) "
+                      "FROM pg_attribute a WHERE a.attrelid = to_regclass($1) "
+                      "AND a.attnum > 0 AND NOT a.attisdropped";
     const char *params[] = {tab->qname};
-    PGresult *res = PQexecParams(pg->conn, sql, 1, NULL, params, NULL, NULL,
-                                 0);
+    PGresult *res = PQexecParams(pg->conn, sql, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        note_failure(pg, mat_pg_error(pg->conn, res, "reading the catalog",
-                                      err));
+        note_failure(pg,
+                     mat_pg_error(pg->conn, res, "reading the catalog", err));
         PQclear(res);
         return NULL;
     }
@@ -476,17 +481,16 @@ static PGresult *catalog_columns(mat_pg_t *pg, const mat_pg_tab_t *tab,
 static int create_table_sql(mw_buf_t *sql, const mat_pg_tab_t *tab)
 {
     char type[64];
-    int rc = mw_buf_appendf(sql, "CREATE TABLE IF NOT EXISTS %s (",
-                            tab->qname);
+    int rc = mw_buf_appendf(sql, "CREATE TABLE IF NOT EXISTS %s (", tab->qname);
     for (size_t i = 0; rc == 0 && i < tab->col_cnt; i++) {
         if (i > 0)
             rc = mw_buf_appendf(sql, ", ");
         if (rc == 0)
             rc = mat_pg_ident(sql, tab->cols[i].name);
         if (rc == 0)
-            rc = mw_buf_appendf(sql, " %s", mat_pg_col_sql_type(
-                                                &tab->cols[i], type,
-                                                sizeof type));
+            rc = mw_buf_appendf(
+                sql, " %s",
+                mat_pg_col_sql_type(&tab->cols[i], type, sizeof type));
     }
     bool first = true;
     for (size_t i = 0; rc == 0 && i < tab->col_cnt; i++) {
@@ -516,15 +520,18 @@ static int check_column(const mat_pg_tab_t *tab, const mat_pg_col_t *col,
         const char *have = PQgetvalue(res, r, 1);
         if (strcmp(have, want) == 0)
             return 1;
-        return mw_err_set(err, MW_ERR_INVALID, "postgres: column %s.%s is "
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "postgres: column %s.%s is "
                           "%s but the record's schema needs %s: refusing to "
-                          "change a column's type", tab->qname, col->name,
-                          have, want);
+                          "change a column's type",
+                          tab->qname, col->name, have, want);
     }
     if (col->is_key)
-        return mw_err_set(err, MW_ERR_INVALID, "postgres: table %s exists "
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "postgres: table %s exists "
                           "without key column '%s': refusing to change its "
-                          "primary key", tab->qname, col->name);
+                          "primary key",
+                          tab->qname, col->name);
     return 0;
 }
 
@@ -552,15 +559,16 @@ static int add_columns(mat_pg_t *pg, const mat_pg_tab_t *tab, PGresult *res,
         if (rc == 0)
             rc = mat_pg_ident(sql, col->name);
         if (rc == 0)
-            rc = mw_buf_appendf(sql, " %s", mat_pg_col_sql_type(
-                                                col, type, sizeof type));
+            rc = mw_buf_appendf(sql, " %s",
+                                mat_pg_col_sql_type(col, type, sizeof type));
     }
     if (rc == 0 && added > 0) {
         rc = exec_ddl(pg, mw_buf_data(sql), "ALTER TABLE ADD COLUMN", err);
         if (rc == 0)
-            mw_log_info(LOG_COMP, "column added", "table=%s count=%zu "
-                        "version=%" PRIu32, mw_log_q(tab->qname), added,
-                        tab->version);
+            mw_log_info(LOG_COMP, "column added",
+                        "table=%s count=%zu "
+                        "version=%" PRIu32,
+                        mw_log_q(tab->qname), added, tab->version);
     }
     mw_buf_destroy(sql);
     return rc;
@@ -579,9 +587,10 @@ static int sync_catalog(mat_pg_t *pg, mat_pg_tab_t *tab, mw_err_t *err)
                  ? exec_ddl(pg, mw_buf_data(sql), "CREATE TABLE", err)
                  : mw_err_set(err, MW_ERR_NOMEM, "out of memory");
         if (rc == 0)
-            mw_log_info(LOG_COMP, "table created", "table=%s columns=%zu "
-                        "keys=%zu", mw_log_q(tab->qname), tab->col_cnt,
-                        tab->key_cnt);
+            mw_log_info(LOG_COMP, "table created",
+                        "table=%s columns=%zu "
+                        "keys=%zu",
+                        mw_log_q(tab->qname), tab->col_cnt, tab->key_cnt);
         mw_buf_destroy(sql);
     } else {
         rc = add_columns(pg, tab, res, err);
@@ -610,11 +619,11 @@ static void *pg_open(const mw_conf_t *conf, mw_metrics_t *metrics,
     }
     pg->strategy = MAT_PG_ADAPTIVE;
     if (metrics) {
-        pg->reconnects = mw_metrics_counter(metrics,
-            "mesh_materializer_pg_reconnects_total",
+        pg->reconnects = mw_metrics_counter(
+            metrics, "mesh_materializer_pg_reconnects_total",
             "Connections to PostgreSQL made again after a failure.", NULL);
-        pg->flush_seconds = mw_metrics_histogram(metrics,
-            "mesh_materializer_pg_flush_seconds",
+        pg->flush_seconds = mw_metrics_histogram(
+            metrics, "mesh_materializer_pg_flush_seconds",
             "Time to write one table's batch into PostgreSQL.", NULL, NULL, 0);
     }
     if (describe_server(conninfo, pg->server, sizeof pg->server, err) ||
@@ -640,15 +649,19 @@ static int pg_load_offset(void *state, const char *topic, int32_t partition,
     char part[16];
     snprintf(part, sizeof part, "%" PRId32, partition);
     const char *params[] = {topic, part};
-    int rc = qoff && sql && mw_buf_appendf(sql, "SELECT next_offset FROM %s "
-                 "WHERE topic = $1 AND \"partition\" = $2", qoff) == 0
-                 ? 0 : mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    int rc = qoff && sql &&
+                     mw_buf_appendf(sql,
+                                    "SELECT next_offset FROM %s "
+                                    "WHERE topic = $1 AND \"partition\" = $2",
+                                    qoff) == 0
+                 ? 0
+                 : mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     if (rc == 0) {
         PGresult *res = PQexecParams(pg->conn, mw_buf_data(sql), 2, NULL,
                                      params, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_TUPLES_OK)
-            rc = note_failure(pg, mat_pg_error(pg->conn, res,
-                                               "reading _mesh_offsets", err));
+            rc = note_failure(
+                pg, mat_pg_error(pg->conn, res, "reading _mesh_offsets", err));
         else if (PQntuples(res) == 1)
             *next_offset = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
@@ -685,8 +698,7 @@ static int pg_begin(void *state, mw_err_t *err)
 /* Called once per batch per table (cheap when the shape was already
  * verified in an earlier committed batch) and whenever the shape grows:
  * the rows filed under the old shape are written first. */
-static int pg_ensure_table(void *state, const mat_table_t *table,
-                           mw_err_t *err)
+static int pg_ensure_table(void *state, const mat_table_t *table, mw_err_t *err)
 {
     mat_pg_t *pg = state;
     if (!pg->in_tx)
@@ -756,11 +768,13 @@ static int write_offsets(mat_pg_t *pg, mw_err_t *err)
     char *qoff = qualified(pg, "_mesh_offsets");
     mw_buf_t *sql = mw_buf_new(0);
     const char **params = calloc(4 * n, sizeof(*params));
-    char (*nums)[2][24] = calloc(n, sizeof(*nums));
+    char(*nums)[2][24] = calloc(n, sizeof(*nums));
     int rc = qoff && sql && params && nums ? 0 : MW_ERR_NOMEM;
     if (rc == 0)
-        rc = mw_buf_appendf(sql, "INSERT INTO %s (topic, \"partition\", "
-                            "next_offset, group_id) VALUES ", qoff);
+        rc = mw_buf_appendf(sql,
+                            "INSERT INTO %s (topic, \"partition\", "
+                            "next_offset, group_id) VALUES ",
+                            qoff);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         snprintf(nums[i][0], sizeof nums[i][0], "%" PRId32,
                  pg->offs[i].partition);
@@ -774,7 +788,8 @@ static int write_offsets(mat_pg_t *pg, mw_err_t *err)
                             4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4);
     }
     if (rc == 0)
-        rc = mw_buf_appendf(sql, " ON CONFLICT (topic, \"partition\") DO "
+        rc = mw_buf_appendf(sql,
+                            " ON CONFLICT (topic, \"partition\") DO "
                             "UPDATE SET next_offset = EXCLUDED.next_offset, "
                             "group_id = EXCLUDED.group_id, updated_at = now()");
     if (rc != 0) {
@@ -783,8 +798,8 @@ static int write_offsets(mat_pg_t *pg, mw_err_t *err)
         PGresult *res = PQexecParams(pg->conn, mw_buf_data(sql), (int)(4 * n),
                                      NULL, params, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = note_failure(pg, mat_pg_error(pg->conn, res,
-                                               "storing offsets", err));
+            rc = note_failure(
+                pg, mat_pg_error(pg->conn, res, "storing offsets", err));
         PQclear(res);
     }
     free(nums);
@@ -850,8 +865,7 @@ static bool pg_health(void *state, char *reason, size_t reason_size)
     mat_pg_t *pg = state;
     if (!pg->broken && PQstatus(pg->conn) == CONNECTION_OK)
         return true;
-    snprintf(reason, reason_size, "postgres connection to %s lost",
-             pg->server);
+    snprintf(reason, reason_size, "postgres connection to %s lost", pg->server);
     return false;
 }
 
@@ -877,9 +891,13 @@ static void pg_close(void *state)
 #define PG_SINK "postgres"
 
 static const mw_conf_key_t pg_keys[] = {
-    {.name = "postgres.conninfo", .type = MW_CONF_STR, .secret = true,
+    {.name = "postgres.conninfo",
+     .type = MW_CONF_STR,
+     .secret = true,
      .doc = "sink=" PG_SINK ": libpq connection string."},
-    {.name = "postgres.schema", .type = MW_CONF_STR, .dflt = "public",
+    {.name = "postgres.schema",
+     .type = MW_CONF_STR,
+     .dflt = "public",
      .doc = "sink=" PG_SINK ": schema the tables are created in."},
 };
 
@@ -889,14 +907,17 @@ static int pg_check(const mw_conf_t *conf, mw_err_t *err)
     const char *conninfo = mw_conf_get_str(conf, "postgres.conninfo");
 
     if (!conninfo || !*conninfo)
-        return mw_err_set(err, MW_ERR_CONFIG, "key 'postgres.conninfo' is "
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "key 'postgres.conninfo' is "
                           "required with sink=" PG_SINK);
     return 0;
 }
 
 const mat_sink_ops_t mat_sink_pg_ops = {
-    .conf = {.name = PG_SINK, .doc = "a table per topic in postgres.schema",
-             .keys = pg_keys, .key_cnt = sizeof pg_keys / sizeof pg_keys[0],
+    .conf = {.name = PG_SINK,
+             .doc = "a table per topic in postgres.schema",
+             .keys = pg_keys,
+             .key_cnt = sizeof pg_keys / sizeof pg_keys[0],
              .check = pg_check},
     .open = pg_open,
     .load_offset = pg_load_offset,

@@ -46,10 +46,10 @@ typedef struct mat_pg_col {
 
 /* One pending change: where its binary COPY tuple is. */
 typedef struct mat_pg_row {
-    uint32_t off, len;   /* in the table's data[kind] buffer */
-    uint32_t hash;       /* of the key fields' bytes */
-    uint32_t key_len;    /* bytes of the key fields after the field count */
-    uint8_t op;          /* mat_op_t: UPSERT, DELETE (keyed) or APPEND */
+    uint32_t off, len; /* in the table's data[kind] buffer */
+    uint32_t hash;     /* of the key fields' bytes */
+    uint32_t key_len;  /* bytes of the key fields after the field count */
+    uint8_t op;        /* mat_op_t: UPSERT, DELETE (keyed) or APPEND */
 } mat_pg_row_t;
 
 /* The pending rows' two buffers of binary COPY tuples. */
@@ -57,17 +57,17 @@ enum { MAT_PG_DATA_ROWS = 0, MAT_PG_DATA_DELETES, MAT_PG_DATA__CNT };
 
 /* A table known to the sink: its shape and its pending changes. */
 typedef struct mat_pg_tab {
-    char *name;             /* table name as given (unquoted) */
-    char *qname;            /* "schema"."table", quoted */
-    int idx;                /* unique per sink: names the staging table */
-    mat_pg_col_t *cols;     /* key columns first (mat_map's order) */
+    char *name;         /* table name as given (unquoted) */
+    char *qname;        /* "schema"."table", quoted */
+    int idx;            /* unique per sink: names the staging table */
+    mat_pg_col_t *cols; /* key columns first (mat_map's order) */
     size_t col_cnt, key_cnt;
-    uint32_t version;       /* version of the shape in cols */
+    uint32_t version; /* version of the shape in cols */
     bool has_shape;
     /* The catalog matches `version` as of the last commit (verified) or
      * inside the open transaction only (pending: lost on rollback). */
     bool verified, pending;
-    bool flushed_in_tx;     /* staging holds rows from an earlier flush */
+    bool flushed_in_tx; /* staging holds rows from an earlier flush */
     /* MAT_PG_ADAPTIVE: the next flush tries COPY straight into the table
      * (the last one found no existing key). */
     bool direct;
@@ -79,9 +79,9 @@ typedef struct mat_pg_tab {
     mw_buf_t *data[MAT_PG_DATA__CNT];
     mat_pg_row_t *rows;
     size_t row_cnt, row_cap;
-    int32_t *slots;         /* open addressing: row index or -1 */
-    size_t slot_cap;        /* power of two, >= 2 * row_cnt */
-    size_t del_cnt;         /* rows whose op is DELETE */
+    int32_t *slots;  /* open addressing: row index or -1 */
+    size_t slot_cap; /* power of two, >= 2 * row_cnt */
+    size_t del_cnt;  /* rows whose op is DELETE */
 } mat_pg_tab_t;
 
 /* Rows, and bytes of pending tuples, kept per table before an early
@@ -106,8 +106,7 @@ int mat_pg_error(PGconn *conn, const PGresult *res, const char *what,
 
 /* Runs sql (simple protocol, may hold several statements) and checks every
  * result is OK; 0 or the code of mat_pg_error(). */
-int mat_pg_exec(PGconn *conn, const char *sql, const char *what,
-                mw_err_t *err);
+int mat_pg_exec(PGconn *conn, const char *sql, const char *what, mw_err_t *err);
 
 /* Adds a change to tab's pending rows (values encoded now: the change is
  * borrowed for the call only).  A second change for a key replaces the

@@ -112,8 +112,8 @@ static void be64(unsigned char *p, uint64_t v)
 }
 
 /* A field: its 4-byte length, then len bytes (two parts, either empty). */
-static int put_field(mw_buf_t *buf, const void *a, size_t alen,
-                     const void *b, size_t blen)
+static int put_field(mw_buf_t *buf, const void *a, size_t alen, const void *b,
+                     size_t blen)
 {
     unsigned char len[4];
     if (alen + blen > INT32_MAX)
@@ -204,8 +204,8 @@ static int put_numeric(mw_buf_t *buf, const char *s, size_t len)
     }
     size_t int_groups = (int_len + 3) / 4, nd = 0;
     /* Integer part: the first group takes the leftover digits. */
-    size_t pos = int_start, first = int_len - 4 * (int_groups ? int_groups - 1
-                                                              : 0);
+    size_t pos = int_start,
+           first = int_len - 4 * (int_groups ? int_groups - 1 : 0);
     for (size_t g = 0; g < int_groups; g++) {
         size_t take = g == 0 ? first : 4;
         unsigned v = 0;
@@ -217,7 +217,8 @@ static int put_numeric(mw_buf_t *buf, const char *s, size_t len)
         unsigned v = 0;
         for (size_t k = 0; k < 4; k++)
             v = v * 10 + (f + k < frac_len
-                              ? (unsigned)(s[frac_start + f + k] - '0') : 0);
+                              ? (unsigned)(s[frac_start + f + k] - '0')
+                              : 0);
         digits[nd++] = (uint16_t)v;
     }
     int weight = (int)int_groups - 1;
@@ -258,8 +259,10 @@ static int put_text(mw_buf_t *buf, const mat_pg_tab_t *tab,
     static const char jsonb_version = 1;
     const char *p = v->u.s.ptr ? v->u.s.ptr : "";
     if (memchr(p, '\0', v->u.s.len))
-        return value_error(tab, col, "text holds a NUL byte, which "
-                           "PostgreSQL cannot store", err);
+        return value_error(tab, col,
+                           "text holds a NUL byte, which "
+                           "PostgreSQL cannot store",
+                           err);
     if (col->type == MAT_COL_JSON)
         return put_field(buf, &jsonb_version, 1, p, v->u.s.len);
     return put_field(buf, p, v->u.s.len, NULL, 0);
@@ -270,8 +273,14 @@ static int put_value(mw_buf_t *buf, const mat_pg_tab_t *tab,
                      const mat_pg_col_t *col, const mat_value_t *v,
                      mw_err_t *err)
 {
-    union { float f; uint32_t u; } f4;
-    union { double d; uint64_t u; } f8;
+    union {
+        float f;
+        uint32_t u;
+    } f4;
+    union {
+        double d;
+        uint64_t u;
+    } f8;
     unsigned char uuid[16];
     int64_t x = v->u.i;
     switch (col->type) {
@@ -279,8 +288,10 @@ static int put_value(mw_buf_t *buf, const mat_pg_tab_t *tab,
         return put_fixed(buf, v->u.b ? 1 : 0, 1);
     case MAT_COL_INT32:
         if (x < INT32_MIN || x > INT32_MAX)
-            return value_error(tab, col, "value does not fit an integer "
-                               "column", err);
+            return value_error(tab, col,
+                               "value does not fit an integer "
+                               "column",
+                               err);
         return put_fixed(buf, (uint32_t)(int32_t)x, 4);
     case MAT_COL_INT64:
         return put_fixed(buf, (uint64_t)x, 8);
@@ -291,8 +302,7 @@ static int put_value(mw_buf_t *buf, const mat_pg_tab_t *tab,
         f8.d = v->u.d;
         return put_fixed(buf, f8.u, 8);
     case MAT_COL_BYTES:
-        return put_field(buf, v->u.s.ptr, v->u.s.ptr ? v->u.s.len : 0, NULL,
-                         0);
+        return put_field(buf, v->u.s.ptr, v->u.s.ptr ? v->u.s.len : 0, NULL, 0);
     case MAT_COL_DECIMAL:
         if (put_numeric(buf, v->u.s.ptr ? v->u.s.ptr : "", v->u.s.len) ==
             MW_ERR_INVALID)
@@ -303,8 +313,7 @@ static int put_value(mw_buf_t *buf, const mat_pg_tab_t *tab,
             return value_error(tab, col, "not a uuid", err);
         return put_field(buf, uuid, 16, NULL, 0);
     case MAT_COL_DATE:
-        if (x < PG_DATE_MIN + PG_EPOCH_DAYS ||
-            x >= PG_DATE_END + PG_EPOCH_DAYS)
+        if (x < PG_DATE_MIN + PG_EPOCH_DAYS || x >= PG_DATE_END + PG_EPOCH_DAYS)
             return value_error(tab, col, "date outside PostgreSQL's range",
                                err);
         return put_fixed(buf, (uint32_t)(int32_t)(x - PG_EPOCH_DAYS), 4);
@@ -314,8 +323,10 @@ static int put_value(mw_buf_t *buf, const mat_pg_tab_t *tab,
         return put_fixed(buf, (uint64_t)x, 8);
     case MAT_COL_TIMESTAMP_MICROS:
         if (x < PG_TS_MIN + PG_EPOCH_US || x - PG_EPOCH_US >= PG_TS_END)
-            return value_error(tab, col, "timestamp outside PostgreSQL's "
-                               "range", err);
+            return value_error(tab, col,
+                               "timestamp outside PostgreSQL's "
+                               "range",
+                               err);
         return put_fixed(buf, (uint64_t)(x - PG_EPOCH_US), 8);
     default: /* TEXT, JSON */
         return put_text(buf, tab, col, v, err);
@@ -337,11 +348,12 @@ static int put_tuple(mw_buf_t *buf, const mat_pg_tab_t *tab,
         const mat_pg_col_t *col = &tab->cols[i];
         const mat_value_t *v = &change->values[i];
         if (v->is_null && col->is_key)
-            return mw_err_set(err, MW_ERR_INVALID, "table '%s': key column "
-                              "'%s' is null", tab->name, col->name);
+            return mw_err_set(err, MW_ERR_INVALID,
+                              "table '%s': key column "
+                              "'%s' is null",
+                              tab->name, col->name);
         if (v->is_null) {
-            static const unsigned char null_len[4] = {0xff, 0xff, 0xff,
-                                                      0xff};
+            static const unsigned char null_len[4] = {0xff, 0xff, 0xff, 0xff};
             rc = mw_buf_append(buf, null_len, 4);
         } else {
             rc = put_value(buf, tab, col, v, err);
@@ -361,8 +373,8 @@ static int put_tuple(mw_buf_t *buf, const mat_pg_tab_t *tab,
 static const unsigned char *row_bytes(const mat_pg_tab_t *tab,
                                       const mat_pg_row_t *row)
 {
-    int kind = row->op == MAT_OP_DELETE ? MAT_PG_DATA_DELETES
-                                        : MAT_PG_DATA_ROWS;
+    int kind =
+        row->op == MAT_OP_DELETE ? MAT_PG_DATA_DELETES : MAT_PG_DATA_ROWS;
     return (const unsigned char *)mw_buf_data(tab->data[kind]) + row->off;
 }
 
@@ -378,8 +390,8 @@ static bool key_equal(const mat_pg_tab_t *tab, const mat_pg_row_t *a,
                       const mat_pg_row_t *b)
 {
     return a->key_len == b->key_len &&
-           memcmp(row_bytes(tab, a) + 2, row_bytes(tab, b) + 2,
-                  a->key_len) == 0;
+           memcmp(row_bytes(tab, a) + 2, row_bytes(tab, b) + 2, a->key_len) ==
+               0;
 }
 
 /* The key index stays specialised rather than an mw_htab: this is the
@@ -449,12 +461,16 @@ int mat_pg_rows_add(mat_pg_tab_t *tab, const mat_change_t *change,
      * an unkeyed one only appends. */
     bool keyed = tab->key_cnt > 0, del = change->op == MAT_OP_DELETE;
     if (!keyed && del)
-        return mw_err_set(err, MW_ERR_INVALID, "table '%s' has no key: "
-                          "cannot delete", tab->name);
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "table '%s' has no key: "
+                          "cannot delete",
+                          tab->name);
     int kind = del ? MAT_PG_DATA_DELETES : MAT_PG_DATA_ROWS;
     if (!tab->data[kind] && !(tab->data[kind] = mw_buf_new(0)))
-        return mw_err_set(err, MW_ERR_NOMEM, "table '%s': out of memory "
-                          "for pending rows", tab->name);
+        return mw_err_set(err, MW_ERR_NOMEM,
+                          "table '%s': out of memory "
+                          "for pending rows",
+                          tab->name);
     mw_buf_t *buf = tab->data[kind];
     mat_pg_row_t row = {.off = (uint32_t)mw_buf_len(buf),
                         .op = keyed ? (del ? MAT_OP_DELETE : MAT_OP_UPSERT)
@@ -467,11 +483,12 @@ int mat_pg_rows_add(mat_pg_tab_t *tab, const mat_change_t *change,
         rc = keyed ? rows_put_keyed(tab, &row) : rows_push(tab, &row);
     }
     if (rc == MW_ERR_NOMEM || (rc == MW_ERR_FULL && row.off == 0))
-        return mw_err_set(err, rc, "table '%s': row too large or out of "
-                          "memory for pending rows", tab->name);
-    if (rc == MW_ERR_FULL)
-        return mw_err_set(err, rc, "table '%s': pending rows full",
+        return mw_err_set(err, rc,
+                          "table '%s': row too large or out of "
+                          "memory for pending rows",
                           tab->name);
+    if (rc == MW_ERR_FULL)
+        return mw_err_set(err, rc, "table '%s': pending rows full", tab->name);
     return rc;
 }
 
@@ -552,8 +569,8 @@ static int copy_tuples(PGconn *conn, const mat_pg_tab_t *tab, bool deletes,
                        mw_buf_t *gather)
 {
     copy_out_t out = {.conn = conn, .gather = gather};
-    const mw_buf_t *buf = tab->data[deletes ? MAT_PG_DATA_DELETES
-                                            : MAT_PG_DATA_ROWS];
+    const mw_buf_t *buf =
+        tab->data[deletes ? MAT_PG_DATA_DELETES : MAT_PG_DATA_ROWS];
     const char *base = buf ? mw_buf_data(buf) : "";
     size_t run_off = 0, run_len = 0;
     copy_put(&out, copy_header, sizeof copy_header);
@@ -579,17 +596,17 @@ static int copy_tuples(PGconn *conn, const mat_pg_tab_t *tab, bool deletes,
 
 /* What one flush statement string feeds and reads back. */
 typedef struct flush_run {
-    bool copy_kind[3];   /* per COPY FROM STDIN in order: true = deletes */
+    bool copy_kind[3]; /* per COPY FROM STDIN in order: true = deletes */
     size_t copy_cnt;
-    long long count;     /* the value of a one-row result, or -1 */
-    char sqlstate[6];    /* of the first error, "" when none */
+    long long count;  /* the value of a one-row result, or -1 */
+    char sqlstate[6]; /* of the first error, "" when none */
 } flush_run_t;
 
 /* Sends sql (several statements, with COPY FROM STDIN statements fed as
  * run->copy_kind says) and collects every result; the first error wins
  * and its SQLSTATE is kept. */
-static int run_with_copy(PGconn *conn, const mat_pg_tab_t *tab,
-                         const char *sql, flush_run_t *run, mw_err_t *err)
+static int run_with_copy(PGconn *conn, const mat_pg_tab_t *tab, const char *sql,
+                         flush_run_t *run, mw_err_t *err)
 {
     run->count = -1;
     run->sqlstate[0] = '\0';
@@ -605,18 +622,17 @@ static int run_with_copy(PGconn *conn, const mat_pg_tab_t *tab,
         if (st == PGRES_COPY_IN) {
             /* A put fails when the server already refused the COPY: its
              * error is the next result. */
-            int crc = rc || copies >= run->copy_cnt
-                          ? -1
-                          : copy_tuples(conn, tab, run->copy_kind[copies],
-                                        gather);
+            int crc =
+                rc || copies >= run->copy_cnt
+                    ? -1
+                    : copy_tuples(conn, tab, run->copy_kind[copies], gather);
             copies++;
             put_failed = put_failed || crc != 0;
             PQputCopyEnd(conn, crc ? "mesh-materializer gave up" : NULL);
         } else if (st == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
                    PQnfields(res) == 1) {
             run->count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
-                   rc == 0) {
+        } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && rc == 0) {
             const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
             snprintf(run->sqlstate, sizeof run->sqlstate, "%s",
                      state ? state : "");
@@ -658,8 +674,9 @@ static int append_on_conflict(mw_buf_t *sql, const mat_pg_tab_t *tab)
     if (rc == 0)
         rc = append_col_list(sql, tab, true, "");
     if (rc == 0)
-        rc = mw_buf_appendf(sql, ") DO %s", tab->key_cnt == tab->col_cnt
-                                                ? "NOTHING" : "UPDATE SET ");
+        rc = mw_buf_appendf(sql, ") DO %s",
+                            tab->key_cnt == tab->col_cnt ? "NOTHING"
+                                                         : "UPDATE SET ");
     for (size_t i = tab->key_cnt; rc == 0 && i < tab->col_cnt; i++) {
         rc = mw_buf_appendf(sql, "%s", i > tab->key_cnt ? ", " : "");
         if (rc == 0)
@@ -674,8 +691,8 @@ static int append_on_conflict(mw_buf_t *sql, const mat_pg_tab_t *tab)
 
 static int append_staging_name(mw_buf_t *sql, const mat_pg_tab_t *tab)
 {
-    return mw_buf_appendf(sql, "pg_temp.\"_mesh_stg_%d_%" PRIu32 "\"",
-                          tab->idx, tab->version);
+    return mw_buf_appendf(sql, "pg_temp.\"_mesh_stg_%d_%" PRIu32 "\"", tab->idx,
+                          tab->version);
 }
 
 /* CREATE TEMP TABLE IF NOT EXISTS staging (...); [DELETE FROM staging;] */
@@ -690,13 +707,13 @@ static int staging_sql(mw_buf_t *sql, const mat_pg_tab_t *tab)
         if (rc == 0)
             rc = mat_pg_ident(sql, tab->cols[i].name);
         if (rc == 0)
-            rc = mw_buf_appendf(sql, " %s", mat_pg_col_sql_type(
-                                                &tab->cols[i], type,
-                                                sizeof(type)));
+            rc = mw_buf_appendf(
+                sql, " %s",
+                mat_pg_col_sql_type(&tab->cols[i], type, sizeof(type)));
     }
     if (rc == 0)
         rc = mw_buf_appendf(sql, ", \"_mesh_del\" boolean NOT NULL DEFAULT "
-                            "false) ON COMMIT DELETE ROWS; ");
+                                 "false) ON COMMIT DELETE ROWS; ");
     if (rc == 0 && tab->flushed_in_tx) {
         rc = mw_buf_appendf(sql, "DELETE FROM ");
         if (rc == 0)
@@ -768,7 +785,7 @@ static int merge_upsert_sql(mw_buf_t *sql, const mat_pg_tab_t *tab,
         rc = append_on_conflict(sql, tab);
     if (rc == 0 && count_new)
         rc = mw_buf_appendf(sql, " RETURNING xmax = 0 AS ins) SELECT "
-                            "count(*) FILTER (WHERE ins) FROM m");
+                                 "count(*) FILTER (WHERE ins) FROM m");
     return rc ? rc : mw_buf_appendf(sql, "; ");
 }
 
@@ -820,8 +837,10 @@ static int flush_once(PGconn *conn, mat_pg_tab_t *tab, bool direct,
     }
     if (rc != 0) {
         mw_buf_destroy(sql);
-        return mw_err_set(err, MW_ERR_NOMEM, "table '%s': statement too "
-                          "large", tab->name);
+        return mw_err_set(err, MW_ERR_NOMEM,
+                          "table '%s': statement too "
+                          "large",
+                          tab->name);
     }
     rc = run_with_copy(conn, tab, mw_buf_data(sql), run, err);
     mw_buf_destroy(sql);
@@ -844,9 +863,12 @@ static int flush_keyed(PGconn *conn, mat_pg_tab_t *tab,
         /* Some key exists: undo the attempt, merge instead. */
         tab->direct = false;
         mw_err_clear(err);
-        rc = mat_pg_exec(conn, "ROLLBACK TO SAVEPOINT mesh_direct; "
-                         "RELEASE SAVEPOINT mesh_direct", "ROLLBACK TO "
-                         "SAVEPOINT", err);
+        rc = mat_pg_exec(conn,
+                         "ROLLBACK TO SAVEPOINT mesh_direct; "
+                         "RELEASE SAVEPOINT mesh_direct",
+                         "ROLLBACK TO "
+                         "SAVEPOINT",
+                         err);
         if (rc != 0)
             return rc;
     }

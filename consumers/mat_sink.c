@@ -34,8 +34,7 @@ static const mw_conf_backend_t *sink_backend_at(size_t i)
 }
 
 const mw_conf_choice_t mat_sink_choice = {
-    .key = {.name = "sink", .required = true,
-            .doc = "Output port, one of:"},
+    .key = {.name = "sink", .required = true, .doc = "Output port, one of:"},
     .backend_at = sink_backend_at,
 };
 
@@ -57,8 +56,10 @@ mat_sink_t *mat_sink_open(const mw_conf_t *conf, mw_metrics_t *metrics,
     if (!ops) {
         char names[256];
         mw_conf_choice_names(&mat_sink_choice, names, sizeof names);
-        mw_err_set(err, MW_ERR_CONFIG, "key 'sink': unknown sink '%s' "
-                   "(expected %s)", name ? name : "", names);
+        mw_err_set(err, MW_ERR_CONFIG,
+                   "key 'sink': unknown sink '%s' "
+                   "(expected %s)",
+                   name ? name : "", names);
         return NULL;
     }
     mat_sink_t *sink = calloc(1, sizeof *sink);
@@ -90,9 +91,8 @@ const char *mat_sink_name(const mat_sink_t *sink)
     return sink->ops->conf.name;
 }
 
-int mat_sink_load_offset(mat_sink_t *sink, const char *topic,
-                         int32_t partition, int64_t *next_offset,
-                         mw_err_t *err)
+int mat_sink_load_offset(mat_sink_t *sink, const char *topic, int32_t partition,
+                         int64_t *next_offset, mw_err_t *err)
 {
     *next_offset = -1;
     return sink->ops->load_offset(sink->state, topic, partition, next_offset,
@@ -135,20 +135,18 @@ int mat_sink_apply(mat_sink_t *sink, const mat_table_t *table,
     if (!sink->in_batch)
         return mw_err_set(err, MW_ERR_STATE, "sink %s: no batch open",
                           sink->ops->conf.name);
-    return sink_fail(sink,
-                     sink->ops->apply(sink->state, table, change, err));
+    return sink_fail(sink, sink->ops->apply(sink->state, table, change, err));
 }
 
 int mat_sink_store_offset(mat_sink_t *sink, const char *topic,
-                          int32_t partition, int64_t next_offset,
-                          mw_err_t *err)
+                          int32_t partition, int64_t next_offset, mw_err_t *err)
 {
     if (!sink->in_batch)
         return mw_err_set(err, MW_ERR_STATE, "sink %s: no batch open",
                           sink->ops->conf.name);
-    return sink_fail(sink, sink->ops->store_offset(sink->state, topic,
-                                                   partition, next_offset,
-                                                   err));
+    return sink_fail(sink,
+                     sink->ops->store_offset(sink->state, topic, partition,
+                                             next_offset, err));
 }
 
 int mat_sink_commit(mat_sink_t *sink, mw_err_t *err)
@@ -173,8 +171,10 @@ int mat_sink_release(mat_sink_t *sink, const char *topic, int32_t partition,
                      mw_err_t *err)
 {
     if (sink->in_batch)
-        return mw_err_set(err, MW_ERR_STATE, "sink %s: release inside a "
-                          "batch", sink->ops->conf.name);
+        return mw_err_set(err, MW_ERR_STATE,
+                          "sink %s: release inside a "
+                          "batch",
+                          sink->ops->conf.name);
     if (!sink->ops->release)
         return 0;
     return sink->ops->release(sink->state, topic, partition, err);

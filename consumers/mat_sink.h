@@ -95,9 +95,8 @@ mat_sink_t *mat_sink_open(const mw_conf_t *conf, mw_metrics_t *metrics,
 void mat_sink_close(mat_sink_t *sink);
 const char *mat_sink_name(const mat_sink_t *sink);
 
-int mat_sink_load_offset(mat_sink_t *sink, const char *topic,
-                         int32_t partition, int64_t *next_offset,
-                         mw_err_t *err);
+int mat_sink_load_offset(mat_sink_t *sink, const char *topic, int32_t partition,
+                         int64_t *next_offset, mw_err_t *err);
 int mat_sink_begin(mat_sink_t *sink, mw_err_t *err);
 int mat_sink_ensure_table(mat_sink_t *sink, const mat_table_t *table,
                           mw_err_t *err);

@@ -105,8 +105,7 @@ int mat_sq_code(int rc)
 
 /* Translates the connection's last error (taken first, before any other
  * call can replace it) into err, prefixed with the context fmt names. */
-int mat_sq_fail(mat_sqlite_t *st, mw_err_t *err, int rc, const char *fmt,
-                ...)
+int mat_sq_fail(mat_sqlite_t *st, mw_err_t *err, int rc, const char *fmt, ...)
 {
     char ctx[320], msg[MW_ERR_MSG_MAX];
     const char *why = st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
@@ -116,8 +115,7 @@ int mat_sq_fail(mat_sqlite_t *st, mw_err_t *err, int rc, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(ctx, sizeof ctx, fmt, ap);
     va_end(ap);
-    if (snprintf(msg, sizeof msg, "%s: %s (sqlite code %d)", ctx, why, rc) <
-        0)
+    if (snprintf(msg, sizeof msg, "%s: %s (sqlite code %d)", ctx, why, rc) < 0)
         msg[0] = '\0';
     if (mw_err_class(code) == MW_ERR_CLASS_FATAL)
         memcpy(st->unhealthy, msg, sizeof st->unhealthy);
@@ -247,14 +245,18 @@ static int sq_load_offset(void *state, const char *topic, int32_t partition,
     if (rc == SQLITE_ROW || rc == SQLITE_DONE)
         rc = 0;
     else
-        rc = mat_sq_fail(st, err, rc, "%s[%" PRId32 "]: reading the stored "
-                     "offset", topic, partition);
+        rc = mat_sq_fail(st, err, rc,
+                         "%s[%" PRId32 "]: reading the stored "
+                         "offset",
+                         topic, partition);
     sqlite3_reset(stmt);
     if (rc)
         return rc;
     if (!(o = sq_offset_get(st, topic, partition, true)))
-        return mw_err_set(err, MW_ERR_NOMEM, "%s[%" PRId32 "]: out of "
-                          "memory", topic, partition);
+        return mw_err_set(err, MW_ERR_NOMEM,
+                          "%s[%" PRId32 "]: out of "
+                          "memory",
+                          topic, partition);
     o->committed = *next_offset;
     return 0;
 }
@@ -265,10 +267,12 @@ static int sq_fenced(mat_sqlite_t *st, const char *topic, int32_t partition,
                      int64_t expected, mw_err_t *err)
 {
     mw_counter_inc(st->fenced_total);
-    return mw_err_set(err, MW_ERR_STATE, "%s[%" PRId32 "]: the stored next "
+    return mw_err_set(err, MW_ERR_STATE,
+                      "%s[%" PRId32 "]: the stored next "
                       "offset is no longer %" PRId64 ": another group member "
                       "committed this partition; the batch must be rolled "
-                      "back", topic, partition, expected);
+                      "back",
+                      topic, partition, expected);
 }
 
 /* ops.store_offset, a compare-and-set inside the batch (see the module
@@ -285,8 +289,10 @@ static int sq_store_offset(void *state, const char *topic, int32_t partition,
     int rc;
 
     if (!o)
-        return mw_err_set(err, MW_ERR_NOMEM, "%s[%" PRId32 "]: out of "
-                          "memory", topic, partition);
+        return mw_err_set(err, MW_ERR_NOMEM,
+                          "%s[%" PRId32 "]: out of "
+                          "memory",
+                          topic, partition);
     expected = o->pending != SQ_OFFSET_UNKNOWN ? o->pending : o->committed;
     stmt = expected == SQ_OFFSET_UNKNOWN ? st->off_upsert
            : expected < 0                ? st->off_insert
@@ -301,8 +307,10 @@ static int sq_store_offset(void *state, const char *topic, int32_t partition,
     if ((rc & 0xff) == SQLITE_CONSTRAINT && stmt == st->off_insert)
         rc = sq_fenced(st, topic, partition, expected, err);
     else if (rc != SQLITE_DONE)
-        rc = mat_sq_fail(st, err, rc, "%s[%" PRId32 "]: storing next offset "
-                     "%" PRId64, topic, partition, next_offset);
+        rc = mat_sq_fail(st, err, rc,
+                         "%s[%" PRId32 "]: storing next offset "
+                         "%" PRId64,
+                         topic, partition, next_offset);
     else if (stmt == st->off_update && sqlite3_changes(st->db) == 0)
         rc = sq_fenced(st, topic, partition, expected, err);
     else
@@ -324,8 +332,10 @@ static int sq_begin(void *state, mw_err_t *err)
     int rc;
 
     if (st->in_batch)
-        return mw_err_set(err, MW_ERR_STATE, "sqlite.path='%s': begin while "
-                          "a batch is open", st->path);
+        return mw_err_set(err, MW_ERR_STATE,
+                          "sqlite.path='%s': begin while "
+                          "a batch is open",
+                          st->path);
     rc = mat_sq_exec(st, "BEGIN IMMEDIATE", "beginning a batch", err);
     if (rc == 0)
         st->in_batch = true;
@@ -342,8 +352,10 @@ static int sq_commit(void *state, mw_err_t *err)
     int rc;
 
     if (!st->in_batch)
-        return mw_err_set(err, MW_ERR_STATE, "sqlite.path='%s': commit "
-                          "without a batch", st->path);
+        return mw_err_set(err, MW_ERR_STATE,
+                          "sqlite.path='%s': commit "
+                          "without a batch",
+                          st->path);
     t0 = mw_time_mono_ns();
     rc = mat_sq_exec(st, "COMMIT", "committing a batch", err);
     if (rc)
@@ -370,8 +382,10 @@ static void sq_rollback(void *state)
     if (!sqlite3_get_autocommit(st->db)) {
         int rc = sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         if (rc != SQLITE_OK)
-            mw_log_warn(SQ_COMP, "rollback failed", "path=%s code=%d "
-                        "detail=%s", mw_log_q(st->path), rc,
+            mw_log_warn(SQ_COMP, "rollback failed",
+                        "path=%s code=%d "
+                        "detail=%s",
+                        mw_log_q(st->path), rc,
                         mw_log_q(sqlite3_errmsg(st->db)));
     }
     for (size_t i = 0; i < st->offset_cnt; i++)
@@ -392,8 +406,8 @@ static bool sq_health(void *state, char *reason, size_t reason_size)
 
 /* ---- open and close --------------------------------------------------- */
 
-#define SQ_OFFSETS_COLS \
-    "INSERT INTO " SQ_OFFSETS_TABLE "(topic, partition, next_offset, " \
+#define SQ_OFFSETS_COLS                                                        \
+    "INSERT INTO " SQ_OFFSETS_TABLE "(topic, partition, next_offset, "         \
     "group_id, updated_at) VALUES(?1, ?2, ?3, ?4, " SQ_NOW ")"
 #define SQ_NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
@@ -415,31 +429,40 @@ static int sq_setup(mat_sqlite_t *st, mw_err_t *err)
                              err)))
         return rc;
     if (sqlite3_stricmp(mode, "wal") != 0)
-        return mw_err_set(err, MW_ERR_CONFIG, "sqlite.path='%s': cannot "
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "sqlite.path='%s': cannot "
                           "switch to WAL mode (journal_mode is '%s')",
                           st->path, mode);
     if ((rc = mat_sq_exec(st, "PRAGMA synchronous=FULL", "sqlite.path", err)) ||
         (rc = mat_sq_exec(st, "PRAGMA cache_size=-" SQ_STR(SQ_CACHE_KIB),
-                      "sqlite.path", err)) ||
-        (rc = mat_sq_exec(st, sq_offsets_ddl, "creating " SQ_OFFSETS_TABLE, err)))
+                          "sqlite.path", err)) ||
+        (rc = mat_sq_exec(st, sq_offsets_ddl, "creating " SQ_OFFSETS_TABLE,
+                          err)))
         return rc;
-    if ((rc = mat_sq_prepare(st, "SELECT next_offset FROM " SQ_OFFSETS_TABLE
-                         " WHERE topic = ?1 AND partition = ?2",
-                         &st->off_load, "preparing", err)) ||
+    if ((rc = mat_sq_prepare(st,
+                             "SELECT next_offset FROM " SQ_OFFSETS_TABLE
+                             " WHERE topic = ?1 AND partition = ?2",
+                             &st->off_load, "preparing", err)) ||
         (rc = mat_sq_prepare(st, SQ_OFFSETS_COLS, &st->off_insert, "preparing",
-                         err)) ||
-        (rc = mat_sq_prepare(st, SQ_OFFSETS_COLS " ON CONFLICT(topic, partition)"
-                         " DO UPDATE SET next_offset = excluded.next_offset,"
-                         " group_id = excluded.group_id,"
-                         " updated_at = excluded.updated_at",
-                         &st->off_upsert, "preparing", err)) ||
-        (rc = mat_sq_prepare(st, "UPDATE " SQ_OFFSETS_TABLE " SET next_offset = "
-                         "?3, group_id = ?4, updated_at = " SQ_NOW " WHERE "
-                         "topic = ?1 AND partition = ?2 AND next_offset = ?5",
-                         &st->off_update, "preparing", err)) ||
-        (rc = mat_sq_prepare(st, "SELECT name, type, pk FROM "
-                         "pragma_table_info(?1)", &st->table_info,
-                         "preparing", err)))
+                             err)) ||
+        (rc =
+             mat_sq_prepare(st,
+                            SQ_OFFSETS_COLS
+                            " ON CONFLICT(topic, partition)"
+                            " DO UPDATE SET next_offset = excluded.next_offset,"
+                            " group_id = excluded.group_id,"
+                            " updated_at = excluded.updated_at",
+                            &st->off_upsert, "preparing", err)) ||
+        (rc = mat_sq_prepare(
+             st,
+             "UPDATE " SQ_OFFSETS_TABLE " SET next_offset = "
+             "?3, group_id = ?4, updated_at = " SQ_NOW " WHERE "
+             "topic = ?1 AND partition = ?2 AND next_offset = ?5",
+             &st->off_update, "preparing", err)) ||
+        (rc = mat_sq_prepare(st,
+                             "SELECT name, type, pk FROM "
+                             "pragma_table_info(?1)",
+                             &st->table_info, "preparing", err)))
         return rc;
     return 0;
 }
@@ -472,8 +495,7 @@ static void sq_close(void *state)
 
 /* Group id for the offsets table's group_id column: informative only (the
  * key is topic and partition), and only read when the program declares it. */
-static int sq_conf_group(mat_sqlite_t *st, const mw_conf_t *conf,
-                         mw_err_t *err)
+static int sq_conf_group(mat_sqlite_t *st, const mw_conf_t *conf, mw_err_t *err)
 {
     const char *group = NULL;
 
@@ -499,8 +521,9 @@ static void *sq_open(const mw_conf_t *conf, mw_metrics_t *metrics,
         return NULL;
     }
     sq_log_hook();
-    rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-                         SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    rc = sqlite3_open_v2(
+        path, &st->db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         mw_err_set(err, MW_ERR_CONFIG, "sqlite.path='%s': cannot open: %s",
                    path, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
@@ -513,17 +536,19 @@ static void *sq_open(const mw_conf_t *conf, mw_metrics_t *metrics,
     }
     if (metrics) {
         st->commit_seconds = mw_metrics_histogram(
-        metrics, "mesh_materializer_sqlite_commit_seconds",
+            metrics, "mesh_materializer_sqlite_commit_seconds",
             "Duration of SQLite batch commits (WAL append and fsync).", NULL,
             NULL, 0);
         st->fenced_total = mw_metrics_counter(
             metrics, "mesh_materializer_sqlite_fenced_total",
             "Batches refused because another group member moved a stored "
-            "offset.", NULL);
+            "offset.",
+            NULL);
     }
-    mw_log_info(SQ_COMP, "sqlite opened", "path=%s journal_mode=wal "
-                "synchronous=full busy_timeout_ms=%d", mw_log_q(path),
-                SQ_BUSY_TIMEOUT_MS);
+    mw_log_info(SQ_COMP, "sqlite opened",
+                "path=%s journal_mode=wal "
+                "synchronous=full busy_timeout_ms=%d",
+                mw_log_q(path), SQ_BUSY_TIMEOUT_MS);
     return st;
 }
 
@@ -532,7 +557,8 @@ static void *sq_open(const mw_conf_t *conf, mw_metrics_t *metrics,
 #define SQ_SINK "sqlite"
 
 static const mw_conf_key_t sq_keys[] = {
-    {.name = "sqlite.path", .type = MW_CONF_STR,
+    {.name = "sqlite.path",
+     .type = MW_CONF_STR,
      .doc = "sink=" SQ_SINK ": the database file (created when missing)."},
 };
 
@@ -542,13 +568,16 @@ static int sq_check(const mw_conf_t *conf, mw_err_t *err)
     const char *path = mw_conf_get_str(conf, "sqlite.path");
 
     if (!path || !path[0])
-        return mw_err_set(err, MW_ERR_CONFIG, "sqlite.path: required with "
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "sqlite.path: required with "
                           "sink=" SQ_SINK " (the database file to write)");
     return 0;
 }
 
 const mat_sink_ops_t mat_sink_sqlite_ops = {
-    .conf = {.name = SQ_SINK, .doc = "a table per topic", .keys = sq_keys,
+    .conf = {.name = SQ_SINK,
+             .doc = "a table per topic",
+             .keys = sq_keys,
              .key_cnt = sizeof sq_keys / sizeof sq_keys[0],
              .check = sq_check},
     .open = sq_open,

@@ -65,8 +65,8 @@ typedef struct mat_sqlite {
 int mat_sq_code(int rc);
 /* Translates the connection's last error into err, prefixed with the
  * context fmt names; a fatal one also marks the sink unhealthy. */
-int mat_sq_fail(mat_sqlite_t *st, mw_err_t *err, int rc, const char *fmt,
-                ...) __attribute__((format(printf, 4, 5)));
+int mat_sq_fail(mat_sqlite_t *st, mw_err_t *err, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Prepares a persistent statement; what names it in the error. */
 int mat_sq_prepare(mat_sqlite_t *st, const char *sql, sqlite3_stmt **stmt,
                    const char *what, mw_err_t *err);

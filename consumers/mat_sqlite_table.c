@@ -77,10 +77,10 @@ static void sq_civil(int64_t days, int64_t *year, int *month, int *day)
 {
     int64_t z = days + 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;                     /* [0, 146096] */
+    int64_t doe = z - era * 146097; /* [0, 146096] */
     int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100); /* [0, 365] */
-    int64_t mp = (5 * doy + 2) / 153;                   /* March = 0 */
+    int64_t mp = (5 * doy + 2) / 153;                      /* March = 0 */
 
     *day = (int)(doy - (153 * mp + 2) / 5 + 1);
     *month = (int)(mp < 10 ? mp + 3 : mp - 9);
@@ -95,8 +95,8 @@ static int sq_format_date(int64_t days, char *out, size_t out_size)
 
     sq_civil(days, &year, &month, &day);
     if (year >= 0 && year <= 9999)
-        return snprintf(out, out_size, "%04" PRId64 "-%02d-%02d", year,
-                        month, day);
+        return snprintf(out, out_size, "%04" PRId64 "-%02d-%02d", year, month,
+                        day);
     return snprintf(out, out_size, "%+05" PRId64 "-%02d-%02d", year, month,
                     day);
 }
@@ -105,9 +105,8 @@ static int sq_format_date(int64_t days, char *out, size_t out_size)
 static int sq_format_time(int64_t us, char *out, size_t out_size)
 {
     return snprintf(out, out_size, "%02d:%02d:%02d.%06d",
-                    (int)(us / INT64_C(3600000000)),
-                    (int)(us / 60000000 % 60), (int)(us / 1000000 % 60),
-                    (int)(us % 1000000));
+                    (int)(us / INT64_C(3600000000)), (int)(us / 60000000 % 60),
+                    (int)(us / 1000000 % 60), (int)(us % 1000000));
 }
 
 /* 'YYYY-MM-DDTHH:MM:SS.ffffffZ'; floor division keeps instants before 1970
@@ -144,8 +143,8 @@ static int sq_bind_temporal(sqlite3_stmt *stmt, int idx,
     if (col->type == MAT_COL_DATE)
         n = sq_format_date(v, text, sizeof text);
     else if (col->type == MAT_COL_TIME_MICROS)
-        n = v >= 0 && v < SQ_US_PER_DAY
-                ? sq_format_time(v, text, sizeof text) : -1;
+        n = v >= 0 && v < SQ_US_PER_DAY ? sq_format_time(v, text, sizeof text)
+                                        : -1;
     else
         n = sq_format_timestamp(v, text, sizeof text);
     if (n < 0 || (size_t)n >= sizeof text)
@@ -228,13 +227,17 @@ static int sq_table_remember(mat_sqlite_t *st, const mat_table_t *table,
 
     if (!t) {
         if (MW_VEC_RESERVE(&st->tables, &st->table_cap, st->table_cnt + 1))
-            return mw_err_set(err, MW_ERR_NOMEM, "table '%s': out of "
-                              "memory caching its shape", table->name);
+            return mw_err_set(err, MW_ERR_NOMEM,
+                              "table '%s': out of "
+                              "memory caching its shape",
+                              table->name);
         t = &st->tables[st->table_cnt];
         memset(t, 0, sizeof *t);
         if (!(t->name = strdup(table->name)))
-            return mw_err_set(err, MW_ERR_NOMEM, "table '%s': out of "
-                              "memory caching its shape", table->name);
+            return mw_err_set(err, MW_ERR_NOMEM,
+                              "table '%s': out of "
+                              "memory caching its shape",
+                              table->name);
         st->table_cnt++;
     }
     sq_table_clear_stmts(t);
@@ -245,8 +248,8 @@ static int sq_table_remember(mat_sqlite_t *st, const mat_table_t *table,
 }
 
 /* Appends `"a","b",...` for columns [from, to). */
-static void sq_col_list(sqlite3_str *sql, const mat_table_t *table,
-                        size_t from, size_t to)
+static void sq_col_list(sqlite3_str *sql, const mat_table_t *table, size_t from,
+                        size_t to)
 {
     for (size_t i = from; i < to; i++) {
         if (i > from)
@@ -290,8 +293,7 @@ static int sq_sql_insert(const mat_table_t *table, bool upsert, char **text,
 }
 
 /* DELETE FROM "t" WHERE "k1"=?1 AND ... */
-static int sq_sql_delete(const mat_table_t *table, char **text,
-                         mw_err_t *err)
+static int sq_sql_delete(const mat_table_t *table, char **text, mw_err_t *err)
 {
     sqlite3_str *sql = sqlite3_str_new(NULL);
 
@@ -320,11 +322,11 @@ static int sq_table_stmt(mat_sqlite_t *st, sq_table_t *t,
             rc = sq_sql_insert(table, slot == SQ_STMT_UPSERT, &sql, err);
         if (rc == 0)
             rc = mat_sq_prepare(st, sql, &t->stmt[slot],
-                            "preparing its statement", err);
+                                "preparing its statement", err);
         sqlite3_free(sql);
         if (rc) {
-            mw_err_prefix(err, "table '%s' shape version %" PRIu32,
-                          table->name, table->version);
+            mw_err_prefix(err, "table '%s' shape version %" PRIu32, table->name,
+                          table->version);
             return rc;
         }
     }
@@ -379,8 +381,8 @@ static int sq_dbcols_add(sq_dbcols_t *dc, sqlite3_stmt *stmt)
 
 /* Reads the table's columns as the open transaction sees them; none when
  * the table does not exist. */
-static int sq_dbcols_load(mat_sqlite_t *st, const char *table,
-                          sq_dbcols_t *dc, mw_err_t *err)
+static int sq_dbcols_load(mat_sqlite_t *st, const char *table, sq_dbcols_t *dc,
+                          mw_err_t *err)
 {
     int rc;
 
@@ -388,8 +390,10 @@ static int sq_dbcols_load(mat_sqlite_t *st, const char *table,
     while ((rc = sqlite3_step(st->table_info)) == SQLITE_ROW) {
         if (sq_dbcols_add(dc, st->table_info)) {
             sqlite3_reset(st->table_info);
-            return mw_err_set(err, MW_ERR_NOMEM, "table '%s': out of memory "
-                              "reading its columns", table);
+            return mw_err_set(err, MW_ERR_NOMEM,
+                              "table '%s': out of memory "
+                              "reading its columns",
+                              table);
         }
     }
     if (rc != SQLITE_DONE)
@@ -400,8 +404,7 @@ static int sq_dbcols_load(mat_sqlite_t *st, const char *table,
     return rc;
 }
 
-static const sq_dbcol_t *sq_dbcols_find(const sq_dbcols_t *dc,
-                                        const char *name)
+static const sq_dbcol_t *sq_dbcols_find(const sq_dbcols_t *dc, const char *name)
 {
     /* SQLite identifiers are case-insensitive. */
     for (size_t i = 0; i < dc->cnt; i++)
@@ -521,7 +524,8 @@ static int sq_evolve_table(mat_sqlite_t *st, const mat_table_t *table,
             rc = mw_err_set(err, MW_ERR_INVALID,
                             "table '%s' column '%s': it is %s and the schema "
                             "now makes it %s (%s); refusing to change a "
-                            "column's type", table->name, col->name,
+                            "column's type",
+                            table->name, col->name,
                             c->type[0] ? c->type : "untyped", want,
                             mat_col_type_name(col->type));
     }
@@ -532,8 +536,7 @@ static int sq_evolve_table(mat_sqlite_t *st, const mat_table_t *table,
  * lookup; otherwise the table is created or evolved inside the open
  * transaction (which holds the write lock, so another member cannot change
  * it between our check and our ALTER). */
-int mat_sq_ensure_table(void *state, const mat_table_t *table,
-                        mw_err_t *err)
+int mat_sq_ensure_table(void *state, const mat_table_t *table, mw_err_t *err)
 {
     mat_sqlite_t *st = state;
     sq_table_t *t = sq_table_find(st, table->name);
@@ -544,13 +547,17 @@ int mat_sq_ensure_table(void *state, const mat_table_t *table,
         return 0;
     if (sqlite3_stricmp(table->name, SQ_OFFSETS_TABLE) == 0 ||
         sqlite3_strnicmp(table->name, "sqlite_", 7) == 0)
-        return mw_err_set(err, MW_ERR_INVALID, "table '%s': the name is "
-                          "reserved; set table.name", table->name);
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "table '%s': the name is "
+                          "reserved; set table.name",
+                          table->name);
     for (size_t i = 0; i < table->col_cnt; i++)
         if ((unsigned)table->cols[i].type >= MAT_COL__CNT)
-            return mw_err_set(err, MW_ERR_INVALID, "table '%s' column '%s': "
-                              "unknown column type %d", table->name,
-                              table->cols[i].name, (int)table->cols[i].type);
+            return mw_err_set(err, MW_ERR_INVALID,
+                              "table '%s' column '%s': "
+                              "unknown column type %d",
+                              table->name, table->cols[i].name,
+                              (int)table->cols[i].type);
     rc = sq_dbcols_load(st, table->name, &dc, err);
     if (rc == 0)
         rc = dc.cnt ? sq_evolve_table(st, table, &dc, err)
@@ -566,8 +573,7 @@ int mat_sq_ensure_table(void *state, const mat_table_t *table,
 /* Binds the change's values: every column for inserts, the key columns
  * (first in the shape) for deletes. */
 static int sq_bind_change(const mat_table_t *table, sqlite3_stmt *stmt,
-                          size_t cnt, const mat_change_t *change,
-                          mw_err_t *err)
+                          size_t cnt, const mat_change_t *change, mw_err_t *err)
 {
     for (size_t i = 0; i < cnt; i++) {
         const mat_column_t *col = &table->cols[i];
@@ -576,20 +582,21 @@ static int sq_bind_change(const mat_table_t *table, sqlite3_stmt *stmt,
         /* A NULL into a single INTEGER key (the rowid alias) would not
          * fail NOT NULL: SQLite would invent a rowid and add a row. */
         if (i < table->key_cnt && change->values[i].is_null)
-            return mw_err_set(err, MW_ERR_INVALID, "table '%s' key column "
+            return mw_err_set(err, MW_ERR_INVALID,
+                              "table '%s' key column "
                               "'%s' is null at %s[%" PRId32 "]@%" PRId64,
                               table->name, col->name, change->topic,
                               change->partition, change->offset);
         rc = sq_bind(stmt, (int)i + 1, col, &change->values[i]);
 
         if (rc != SQLITE_OK)
-            return mw_err_set(err, mat_sq_code(rc),
-                              "table '%s' column '%s' (%s) at %s[%" PRId32
-                              "]@%" PRId64 ": %s", table->name, col->name,
-                              mat_col_type_name(col->type), change->topic,
-                              change->partition, change->offset,
-                              rc == SQLITE_RANGE ? "value out of range"
-                                                 : sqlite3_errstr(rc));
+            return mw_err_set(
+                err, mat_sq_code(rc),
+                "table '%s' column '%s' (%s) at %s[%" PRId32 "]@%" PRId64
+                ": %s",
+                table->name, col->name, mat_col_type_name(col->type),
+                change->topic, change->partition, change->offset,
+                rc == SQLITE_RANGE ? "value out of range" : sqlite3_errstr(rc));
     }
     return 0;
 }
@@ -608,17 +615,20 @@ int mat_sq_apply(void *state, const mat_table_t *table,
     int slot, rc;
 
     if (!t || t->version != table->version || t->col_cnt != table->col_cnt)
-        return mw_err_set(err, MW_ERR_STATE, "table '%s': apply before "
+        return mw_err_set(err, MW_ERR_STATE,
+                          "table '%s': apply before "
                           "ensure_table for shape version %" PRIu32,
                           table->name, table->version);
     /* 1. delete by key; 2. upsert by key; 3. append, also for upserts into
      * a table without a key (nothing to conflict on). */
     if (change->op == MAT_OP_DELETE) {
         if (table->key_cnt == 0)
-            return mw_err_set(err, MW_ERR_INVALID, "table '%s': a delete at "
+            return mw_err_set(err, MW_ERR_INVALID,
+                              "table '%s': a delete at "
                               "%s[%" PRId32 "]@%" PRId64 " but the table "
-                              "has no key", table->name, change->topic,
-                              change->partition, change->offset);
+                              "has no key",
+                              table->name, change->topic, change->partition,
+                              change->offset);
         slot = SQ_STMT_DELETE;
         cnt = table->key_cnt;
     } else if (change->op == MAT_OP_UPSERT && table->key_cnt) {
@@ -631,12 +641,12 @@ int mat_sq_apply(void *state, const mat_table_t *table,
         return rc;
     rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE)
-        rc = mat_sq_fail(st, err, rc, "table '%s': %s at %s[%" PRId32
-                     "]@%" PRId64, table->name, mat_op_name(change->op),
-                     change->topic, change->partition, change->offset);
+        rc = mat_sq_fail(st, err, rc,
+                         "table '%s': %s at %s[%" PRId32 "]@%" PRId64,
+                         table->name, mat_op_name(change->op), change->topic,
+                         change->partition, change->offset);
     else
         rc = 0;
     sqlite3_reset(stmt);
     return rc;
 }
-

@@ -35,12 +35,12 @@
 #define PR_CKPT_VERSION 1
 
 struct pr_checkpoint_window {
-    uint64_t *end_off;   /* cap slots */
-    uint8_t *acked;      /* cap slots: 1 once acknowledged */
-    size_t cap;          /* power of two */
+    uint64_t *end_off; /* cap slots */
+    uint8_t *acked;    /* cap slots: 1 once acknowledged */
+    size_t cap;        /* power of two */
     size_t max_lines;
-    uint64_t head_seq;   /* oldest line in flight */
-    uint64_t next_seq;   /* sequence number of the next push */
+    uint64_t head_seq; /* oldest line in flight */
+    uint64_t next_seq; /* sequence number of the next push */
     uint64_t committed;
 };
 
@@ -98,8 +98,8 @@ static int window_grow(pr_checkpoint_window_t *win)
     return 0;
 }
 
-int pr_checkpoint_window_push(pr_checkpoint_window_t *win,
-                              uint64_t end_offset, uint64_t *seq)
+int pr_checkpoint_window_push(pr_checkpoint_window_t *win, uint64_t end_offset,
+                              uint64_t *seq)
 {
     size_t n = (size_t)(win->next_seq - win->head_seq);
     size_t slot;
@@ -160,9 +160,8 @@ static json_t *entries_to_json(const pr_checkpoint_entry_t *entries,
     if (!files)
         return NULL;
     for (size_t i = 0; i < entry_cnt; i++) {
-        json_t *f = json_pack("{s:s, s:I, s:I, s:I}", "path",
-                              entries[i].path, "dev",
-                              (json_int_t)entries[i].dev, "ino",
+        json_t *f = json_pack("{s:s, s:I, s:I, s:I}", "path", entries[i].path,
+                              "dev", (json_int_t)entries[i].dev, "ino",
                               (json_int_t)entries[i].ino, "offset",
                               (json_int_t)entries[i].offset);
 
@@ -258,7 +257,8 @@ int pr_checkpoint_load(const char *file, pr_checkpoint_entry_t **entries,
         return rc;
     files = json_object_get(doc, "files");
     if (json_integer_value(json_object_get(doc, "version")) !=
-            PR_CKPT_VERSION || !json_is_array(files)) {
+            PR_CKPT_VERSION ||
+        !json_is_array(files)) {
         rc = mw_err_set(err, MW_ERR_INVALID,
                         "checkpoint '%s': not a version %d checkpoint", file,
                         PR_CKPT_VERSION);

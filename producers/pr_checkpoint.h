@@ -37,8 +37,8 @@ void pr_checkpoint_window_destroy(pr_checkpoint_window_t *win);
  * must not be below the previous line's) and stores its sequence number in
  * *seq.  MW_ERR_FULL when max_lines lines are in flight (the source pauses
  * until acks make room), MW_ERR_NOMEM. */
-int pr_checkpoint_window_push(pr_checkpoint_window_t *win,
-                              uint64_t end_offset, uint64_t *seq);
+int pr_checkpoint_window_push(pr_checkpoint_window_t *win, uint64_t end_offset,
+                              uint64_t *seq);
 
 /* Takes back the last push (its send was refused); it must not be
  * acknowledged (asserted). */
@@ -58,10 +58,10 @@ size_t pr_checkpoint_window_inflight(const pr_checkpoint_window_t *win);
 
 /* One tracked file in a checkpoint. */
 typedef struct pr_checkpoint_entry {
-    char *path;        /* owned; the path the file was opened under */
-    uint64_t dev;      /* st_dev */
-    uint64_t ino;      /* st_ino */
-    uint64_t offset;   /* committed offset: resume here */
+    char *path;      /* owned; the path the file was opened under */
+    uint64_t dev;    /* st_dev */
+    uint64_t ino;    /* st_ino */
+    uint64_t offset; /* committed offset: resume here */
 } pr_checkpoint_entry_t;
 
 /* Writes entries (borrowed) to file atomically and durably.  MW_ERR_IO

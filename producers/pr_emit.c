@@ -112,17 +112,15 @@ static void pr_topic_series(pr_emit_t *emit, pr_topic_t *t)
     t->out = pr_counter(emit, "mesh_producer_events_out_total",
                         "Events acknowledged by Kafka.", labels);
     t->failed = pr_counter(emit, "mesh_producer_events_failed_total",
-                           "Events refused (schema) or not delivered.",
-                           labels);
+                           "Events refused (schema) or not delivered.", labels);
     t->dlq = pr_counter(emit, "mesh_producer_dlq_total",
                         "Events sent to the dead-letter topic.", labels);
     t->latency = mw_metrics_histogram(
         emit->metrics, "mesh_producer_delivery_seconds",
         "Time from send to Kafka's acknowledgement.", labels, NULL, 0);
-    t->inflight = mw_metrics_gauge(emit->metrics,
-                                   "mesh_producer_inflight_bytes",
-                                   "Bytes of events not yet acknowledged.",
-                                   labels);
+    t->inflight =
+        mw_metrics_gauge(emit->metrics, "mesh_producer_inflight_bytes",
+                         "Bytes of events not yet acknowledged.", labels);
     t->depth = mw_metrics_gauge(emit->metrics, "mesh_producer_queue_depth",
                                 "Events not yet acknowledged.", labels);
 }
@@ -131,8 +129,7 @@ bool pr_emit_topic_is_valid(const char *name)
 {
     size_t len = strlen(name);
 
-    if (!len || len > PR_TOPIC_MAX || !strcmp(name, ".") ||
-        !strcmp(name, ".."))
+    if (!len || len > PR_TOPIC_MAX || !strcmp(name, ".") || !strcmp(name, ".."))
         return false;
     return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                         "0123456789._-") == len;
@@ -150,7 +147,8 @@ static void pr_topic_prepare(pr_emit_t *emit, const char *topic)
     if (!emit->prod || pr_emit_is_degraded(emit))
         return;
     if (bk_producer_prepare_topic(emit->prod, topic, PR_PREPARE_TIMEOUT_MS,
-                                  &err) != 0 && err.code != MW_ERR_FULL)
+                                  &err) != 0 &&
+        err.code != MW_ERR_FULL)
         mw_log_info(PR_COMPONENT, "topic metadata not fetched ahead",
                     "topic=%s error=%s", topic, mw_log_q(err.msg));
 }
@@ -235,9 +233,11 @@ static void pr_count_outcome(pr_emit_t *emit, pr_msg_t *msg, int code,
         emit->failed_ms = now;
     /* The first failure, then one line per thousand. */
     if (emit->fail_log_cnt++ % 1000 == 0)
-        mw_log_warn(PR_COMPONENT, "delivery failed", "topic=%s err=%s "
-                    "reason=%s count=%" PRIu64, msg->topic->name,
-                    mw_err_name(code), mw_log_q(reason), emit->fail_log_cnt);
+        mw_log_warn(PR_COMPONENT, "delivery failed",
+                    "topic=%s err=%s "
+                    "reason=%s count=%" PRIu64,
+                    msg->topic->name, mw_err_name(code), mw_log_q(reason),
+                    emit->fail_log_cnt);
 }
 
 /* Reports msg with res, releases it and maybe wakes the waiting source. */
@@ -283,11 +283,15 @@ static int pr_emit_configure(pr_emit_t *emit, const mw_conf_t *conf,
     long long max = mw_conf_get_int(conf, "max.inflight.bytes");
 
     if (topic && *topic && !pr_emit_topic_is_valid(topic))
-        return mw_err_set(err, MW_ERR_CONFIG, "key 'topic': '%s' is not a "
-                          "valid topic name ([a-zA-Z0-9._-], 1-249)", topic);
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "key 'topic': '%s' is not a "
+                          "valid topic name ([a-zA-Z0-9._-], 1-249)",
+                          topic);
     if (dlq && *dlq && !pr_emit_topic_is_valid(dlq))
-        return mw_err_set(err, MW_ERR_CONFIG, "key 'dlq.topic': '%s' is not "
-                          "a valid topic name ([a-zA-Z0-9._-], 1-249)", dlq);
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "key 'dlq.topic': '%s' is not "
+                          "a valid topic name ([a-zA-Z0-9._-], 1-249)",
+                          dlq);
     emit->topic = topic && *topic ? strdup(topic) : NULL;
     emit->dlq_topic = dlq && *dlq ? strdup(dlq) : NULL;
     emit->max_inflight = max > 0 ? (size_t)max : (size_t)64 << 20;
@@ -377,8 +381,10 @@ int pr_emit_flush(pr_emit_t *emit, int timeout_ms, mw_err_t *err)
         abandoned++;
     }
     mw_log_warn(PR_COMPONENT, "flush incomplete", "failed=%zu", abandoned);
-    return mw_err_set(err, MW_ERR_TIMEOUT, "%zu events not acknowledged "
-                      "within %d ms", abandoned, timeout_ms);
+    return mw_err_set(err, MW_ERR_TIMEOUT,
+                      "%zu events not acknowledged "
+                      "within %d ms",
+                      abandoned, timeout_ms);
 }
 
 void pr_emit_destroy(pr_emit_t *emit, int flush_timeout_ms)
@@ -426,8 +432,7 @@ typedef struct pr_encoded {
  * without one the bytes of a plain string literal.  MW_ERR_UNSUPPORTED for
  * anything else (the caller takes the jansson path). */
 static int pr_encode_key_text(pr_emit_t *emit, const pr_emit_resolved_t *res,
-                              const pr_event_t *ev, uint32_t *id,
-                              mw_err_t *err)
+                              const pr_event_t *ev, uint32_t *id, mw_err_t *err)
 {
     const char *t = ev->key_text;
     size_t n = ev->key_text_len;
@@ -457,8 +462,7 @@ static bool pr_text_is_null(const char *t, size_t n)
 /* Key bytes in emit->kbuf, or out->data NULL for no key.  Without a key
  * schema a string key is its UTF-8 and any other JSON its compact text. */
 static int pr_encode_key(pr_emit_t *emit, const char *topic,
-                         const pr_event_t *ev, pr_encoded_t *out,
-                         mw_err_t *err)
+                         const pr_event_t *ev, pr_encoded_t *out, mw_err_t *err)
 {
     const pr_emit_resolved_t *res = NULL;
     char *text;
@@ -487,8 +491,8 @@ static int pr_encode_key(pr_emit_t *emit, const char *topic,
             return mw_err_set(err, rc, "key too large");
     } else {
         text = json_dumps(ev->key, JSON_COMPACT | JSON_ENCODE_ANY);
-        rc = text ? mw_buf_append(emit->kbuf, text, strlen(text))
-                  : MW_ERR_NOMEM;
+        rc =
+            text ? mw_buf_append(emit->kbuf, text, strlen(text)) : MW_ERR_NOMEM;
         free(text);
         if (rc != 0)
             return mw_err_set(err, rc, "key too large");
@@ -515,8 +519,10 @@ static int pr_encode_value(pr_emit_t *emit, const char *topic,
                                &ev->value_schema, &res, err) != 0)
         return err->code;
     if (!res)
-        return mw_err_set(err, MW_ERR_NOT_FOUND, "no value schema for topic "
-                          "'%s'", topic);
+        return mw_err_set(err, MW_ERR_NOT_FOUND,
+                          "no value schema for topic "
+                          "'%s'",
+                          topic);
     out->id = res->id;
     if (ev->value_text) {
         if (sr_frame_write(emit->vbuf, res->id, err) != 0 ||
@@ -554,11 +560,13 @@ static int pr_produce(pr_emit_t *emit, pr_topic_t *t, const bk_message_t *m,
         bytes += strlen(m->headers[i].name) + m->headers[i].value_len;
     /* One event bigger than the bound still goes when nothing is in
      * flight: refusing it forever would stall the source. */
-    if (emit->inflight_bytes && emit->inflight_bytes + bytes >
-                                    emit->max_inflight) {
+    if (emit->inflight_bytes &&
+        emit->inflight_bytes + bytes > emit->max_inflight) {
         emit->want_room = true;
-        return mw_err_set(err, MW_ERR_FULL, "in-flight bytes at the bound "
-                          "(max.inflight.bytes=%zu)", emit->max_inflight);
+        return mw_err_set(err, MW_ERR_FULL,
+                          "in-flight bytes at the bound "
+                          "(max.inflight.bytes=%zu)",
+                          emit->max_inflight);
     }
     msg = malloc(sizeof(*msg));
     if (!msg)
@@ -594,11 +602,14 @@ static int pr_produce(pr_emit_t *emit, pr_topic_t *t, const bk_message_t *m,
 static int pr_topic_check(const char *topic, mw_err_t *err)
 {
     if (!topic)
-        return mw_err_set(err, MW_ERR_INVALID, "no topic: the event names "
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "no topic: the event names "
                           "none and the `topic` key is not set");
     if (!pr_emit_topic_is_valid(topic))
-        return mw_err_set(err, MW_ERR_INVALID, "'%s' is not a valid topic "
-                          "name ([a-zA-Z0-9._-], 1-249 characters)", topic);
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "'%s' is not a valid topic "
+                          "name ([a-zA-Z0-9._-], 1-249 characters)",
+                          topic);
     return 0;
 }
 
@@ -617,8 +628,10 @@ static int pr_route(pr_emit_t *emit, const char *topic, pr_topic_t **t,
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory for a topic");
     if (emit->inflight_bytes >= emit->max_inflight) {
         emit->want_room = true;
-        return mw_err_set(err, MW_ERR_FULL, "in-flight bytes at the bound "
-                          "(max.inflight.bytes=%zu)", emit->max_inflight);
+        return mw_err_set(err, MW_ERR_FULL,
+                          "in-flight bytes at the bound "
+                          "(max.inflight.bytes=%zu)",
+                          emit->max_inflight);
     }
     return 0;
 }
@@ -642,8 +655,8 @@ int pr_emit_send(pr_emit_t *emit, const pr_event_t *ev, pr_emit_done_cb *done,
     const char *topic = ev->topic ? ev->topic : emit->topic;
     pr_msg_t proto = {.done = done, .ctx = ctx};
     bk_header_t hdrs[PR_HEADERS_MAX];
-    bk_message_t m = {.topic = topic, .partition = ev->partition,
-                      .headers = hdrs};
+    bk_message_t m = {
+        .topic = topic, .partition = ev->partition, .headers = hdrs};
     pr_topic_t *t = NULL;
     pr_encoded_t key = {0}, value = {0};
     pr_event_t keyed;
@@ -679,10 +692,10 @@ int pr_emit_send(pr_emit_t *emit, const pr_event_t *ev, pr_emit_done_cb *done,
     if (m.partition < 0)
         m.partition = BK_PARTITION_ANY;
     m.header_cnt = pr_add_header(hdrs, 0, "mesh.source", ev->source);
-    m.header_cnt = pr_add_header(hdrs, m.header_cnt, "mesh.position",
-                                 ev->position);
-    m.header_cnt = pr_add_header(hdrs, m.header_cnt, "traceparent",
-                                 ev->traceparent);
+    m.header_cnt =
+        pr_add_header(hdrs, m.header_cnt, "mesh.position", ev->position);
+    m.header_cnt =
+        pr_add_header(hdrs, m.header_cnt, "traceparent", ev->traceparent);
     rc = pr_produce(emit, t, &m, &proto, err);
     if (rc == 0)
         mw_counter_inc(t->in);
@@ -720,14 +733,16 @@ int pr_emit_dead_letter(pr_emit_t *emit, const pr_dead_letter_t *dl,
     mw_err_t local = {0};
     const pr_event_t *origin = dl->origin;
     const char *reason = dl->reason;
-    const char *orig = dl->topic                      ? dl->topic
+    const char *orig = dl->topic                 ? dl->topic
                        : origin && origin->topic ? origin->topic
                                                  : emit->topic;
     char dlq[PR_TOPIC_MAX + 8];
     pr_msg_t proto = {.done = done, .ctx = ctx};
     bk_header_t hdrs[PR_HEADERS_MAX];
-    bk_message_t m = {.topic = dlq, .partition = BK_PARTITION_ANY,
-                      .value = dl->raw, .value_len = dl->raw_len,
+    bk_message_t m = {.topic = dlq,
+                      .partition = BK_PARTITION_ANY,
+                      .value = dl->raw,
+                      .value_len = dl->raw_len,
                       .headers = hdrs};
     pr_topic_t *t = NULL, *ot = NULL;
 
@@ -745,8 +760,8 @@ int pr_emit_dead_letter(pr_emit_t *emit, const pr_dead_letter_t *dl,
     m.header_cnt = pr_add_header(hdrs, 0, "mesh.error", reason ? reason : "");
     m.header_cnt = pr_add_header(hdrs, m.header_cnt, "mesh.topic", orig);
     if (origin) {
-        m.header_cnt = pr_add_header(hdrs, m.header_cnt, "mesh.source",
-                                     origin->source);
+        m.header_cnt =
+            pr_add_header(hdrs, m.header_cnt, "mesh.source", origin->source);
         m.header_cnt = pr_add_header(hdrs, m.header_cnt, "mesh.position",
                                      origin->position);
         m.header_cnt = pr_add_header(hdrs, m.header_cnt, "traceparent",

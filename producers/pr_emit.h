@@ -41,26 +41,26 @@ typedef struct pr_emit pr_emit_t;
 /* How the schema of one side (key or value) of an event is chosen.  All
  * strings borrowed for the call. */
 typedef struct pr_schema_ref {
-    int64_t id;             /* > 0: this registered id */
-    const char *schema;     /* inline schema text (registered if allowed) */
-    const char *subject;    /* NULL: from the naming strategy */
-    int32_t version;        /* > 0: this version of subject; else latest */
+    int64_t id;          /* > 0: this registered id */
+    const char *schema;  /* inline schema text (registered if allowed) */
+    const char *subject; /* NULL: from the naming strategy */
+    int32_t version;     /* > 0: this version of subject; else latest */
 } pr_schema_ref_t;
 
 /* One event.  Every pointer is borrowed for the duration of pr_emit_send:
  * the emitter copies what it keeps (the encoded bytes). */
 typedef struct pr_event {
-    const char *topic;        /* NULL: the daemon's `topic` key */
-    int32_t partition;        /* -1: the partitioner (murmur2 on the key) */
-    const json_t *key;        /* NULL: no key */
-    const json_t *value;      /* NULL: tombstone */
+    const char *topic;            /* NULL: the daemon's `topic` key */
+    int32_t partition;            /* -1: the partitioner (murmur2 on the key) */
+    const json_t *key;            /* NULL: no key */
+    const json_t *value;          /* NULL: tombstone */
     pr_schema_ref_t key_schema;   /* zeroed: key encoded per key.* keys;
                                    * a string key with no key schema is
                                    * sent as raw UTF-8 bytes */
     pr_schema_ref_t value_schema; /* zeroed: per value.* keys */
-    const char *source;       /* "http", "file", "pg": mesh.source header */
-    const char *position;     /* source position text: mesh.position */
-    const char *traceparent;  /* W3C trace context from the app, or NULL */
+    const char *source;           /* "http", "file", "pg": mesh.source header */
+    const char *position;         /* source position text: mesh.position */
+    const char *traceparent;      /* W3C trace context from the app, or NULL */
     /* Instead of key/value (which must then be NULL), the Avro JSON text
      * of each, as sources that hold text (the file source) have it: the
      * value is transcoded straight to Avro (av_jtext) without building a
@@ -85,15 +85,15 @@ typedef struct pr_event {
 typedef struct pr_result {
     const char *topic;
     int32_t partition;
-    int64_t offset;           /* -1 on failure */
-    uint32_t key_schema_id;   /* 0 when the key had none */
+    int64_t offset;         /* -1 on failure */
+    uint32_t key_schema_id; /* 0 when the key had none */
     uint32_t value_schema_id;
-    int code;                 /* 0 or MW_ERR_* */
-    const char *message;      /* "" on success */
+    int code;            /* 0 or MW_ERR_* */
+    const char *message; /* "" on success */
 } pr_result_t;
 
-typedef void (pr_emit_done_cb)(void *ctx, const pr_result_t *res);
-typedef void (pr_emit_room_cb)(void *opaque);
+typedef void(pr_emit_done_cb)(void *ctx, const pr_result_t *res);
+typedef void(pr_emit_room_cb)(void *opaque);
 
 /* New emitter on base (borrowed) from conf's keys (registry.url, topic,
  * value.subject, value.schema.id, value.schema.version, key.subject,
@@ -136,7 +136,7 @@ int pr_emit_check(pr_emit_t *emit, const pr_event_t *ev,
 /* Raw input that could not become an event.  Every pointer borrowed for
  * the duration of pr_emit_dead_letter. */
 typedef struct pr_dead_letter {
-    const char *topic;        /* meant for; NULL: origin's, else `topic` */
+    const char *topic; /* meant for; NULL: origin's, else `topic` */
     const void *raw;
     size_t raw_len;
     const char *reason;       /* why: the mesh.error header */

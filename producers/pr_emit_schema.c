@@ -89,8 +89,10 @@ static int pr_parse_version(const char *text, int *version, mw_err_t *err)
         return 0;
     v = strtol(text, &end, 10);
     if (*end || v < 1 || v > INT32_MAX)
-        return mw_err_set(err, MW_ERR_CONFIG, "key 'value.schema.version': "
-                          "'%s' is not 'latest' or a version >= 1", text);
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "key 'value.schema.version': "
+                          "'%s' is not 'latest' or a version >= 1",
+                          text);
     *version = (int)v;
     return 0;
 }
@@ -109,14 +111,17 @@ static int pr_schema_configure(pr_emit_schema_t *sch, const mw_conf_t *conf,
         sch->strategy = PR_STRATEGY_TOPIC_RECORD;
     sch->auto_register = mw_conf_get_bool(conf, "auto.register");
     if (id < 0 || id > INT32_MAX)
-        return mw_err_set(err, MW_ERR_CONFIG, "key 'value.schema.id': %lld "
-                          "is not a schema id (1..2147483647)", id);
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "key 'value.schema.id': %lld "
+                          "is not a schema id (1..2147483647)",
+                          id);
     sch->value_id = (uint32_t)id;
     if (pr_parse_version(mw_conf_get_str(conf, "value.schema.version"),
                          &sch->value_version, err) != 0)
         return err->code;
     if (sch->value_version && !(vs && *vs))
-        return mw_err_set(err, MW_ERR_CONFIG, "key 'value.schema.version': "
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "key 'value.schema.version': "
                           "a version needs value.subject");
     sch->subject[PR_EMIT_SIDE_VALUE] = vs && *vs ? strdup(vs) : NULL;
     sch->subject[PR_EMIT_SIDE_KEY] = ks && *ks ? strdup(ks) : NULL;
@@ -161,8 +166,7 @@ void pr_emit_schema_destroy(pr_emit_schema_t *sch)
 
     if (!sch)
         return;
-    while (sch->entries &&
-           mw_htab_next(sch->entries, &pos, NULL, NULL, &val)) {
+    while (sch->entries && mw_htab_next(sch->entries, &pos, NULL, NULL, &val)) {
         pr_schema_entry_t *e = val;
 
         av_schema_release(e->res.schema);
@@ -182,8 +186,8 @@ void pr_emit_schema_destroy(pr_emit_schema_t *sch)
 /* ------------------------------------------------------------- registry */
 
 /* The schema with this id; a kept reference in res->schema. */
-static int pr_by_id(pr_emit_schema_t *sch, uint32_t id,
-                    pr_emit_resolved_t *res, mw_err_t *err)
+static int pr_by_id(pr_emit_schema_t *sch, uint32_t id, pr_emit_resolved_t *res,
+                    mw_err_t *err)
 {
     res->schema = sr_client_get_schema_by_id(sch->client, id, err);
     if (!res->schema)
@@ -197,10 +201,10 @@ static int pr_by_subject(pr_emit_schema_t *sch, const char *subject,
                          int version, pr_emit_resolved_t *res, mw_err_t *err)
 {
     sr_client_version_t ver = {0};
-    int rc = version > 0
-                 ? sr_client_get_version(sch->client, subject, version, &ver,
-                                         err)
-                 : sr_client_get_latest(sch->client, subject, &ver, err);
+    int rc =
+        version > 0
+            ? sr_client_get_version(sch->client, subject, version, &ver, err)
+            : sr_client_get_latest(sch->client, subject, &ver, err);
 
     if (rc != 0) {
         if (version > 0)
@@ -227,7 +231,8 @@ static int pr_strategy_subject(const pr_emit_schema_t *sch, const char *topic,
     if (sch->strategy == PR_STRATEGY_TOPIC)
         n = snprintf(out, size, "%s-%s", topic, pr_emit_side_name(side));
     else if (!fullname)
-        return mw_err_set(err, MW_ERR_NOT_FOUND, "no %s schema for topic "
+        return mw_err_set(err, MW_ERR_NOT_FOUND,
+                          "no %s schema for topic "
                           "'%s': subject.name.strategy needs the record "
                           "name; set %s.subject or send the schema",
                           pr_emit_side_name(side), topic,
@@ -237,8 +242,10 @@ static int pr_strategy_subject(const pr_emit_schema_t *sch, const char *topic,
     else
         n = snprintf(out, size, "%s-%s", topic, fullname);
     if (n < 0 || (size_t)n >= size)
-        return mw_err_set(err, MW_ERR_INVALID, "subject for topic '%s' is "
-                          "too long", topic);
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "subject for topic '%s' is "
+                          "too long",
+                          topic);
     return 0;
 }
 
@@ -272,12 +279,14 @@ static int pr_inline(pr_emit_schema_t *sch, const char *topic,
     if (sch->auto_register)
         rc = sr_client_register(sch->client, subject, ref->schema, &id, err);
     else
-        rc = sr_client_lookup(sch->client, subject, ref->schema, &id, NULL,
-                              err);
+        rc =
+            sr_client_lookup(sch->client, subject, ref->schema, &id, NULL, err);
     if (rc == MW_ERR_NOT_FOUND && !sch->auto_register)
-        return mw_err_set(err, MW_ERR_NOT_FOUND, "%s schema is not "
+        return mw_err_set(err, MW_ERR_NOT_FOUND,
+                          "%s schema is not "
                           "registered under subject '%s' and auto.register "
-                          "is off", pr_emit_side_name(side), subject);
+                          "is off",
+                          pr_emit_side_name(side), subject);
     if (rc != 0)
         return mw_err_prefix(err, "subject '%s'", subject);
     return pr_by_id(sch, id, res, err);
@@ -293,8 +302,8 @@ static int pr_fetch(pr_emit_schema_t *sch, const char *topic,
     if (ref->id > 0 && ref->id <= UINT32_MAX)
         return pr_by_id(sch, (uint32_t)ref->id, res, err);
     if (ref->id != 0)
-        return mw_err_set(err, MW_ERR_NOT_FOUND, "schema id %" PRId64
-                          " does not exist", ref->id);
+        return mw_err_set(err, MW_ERR_NOT_FOUND,
+                          "schema id %" PRId64 " does not exist", ref->id);
     if (ref->schema)
         return pr_inline(sch, topic, side, ref, res, err);
     if (ref->subject)
@@ -302,10 +311,9 @@ static int pr_fetch(pr_emit_schema_t *sch, const char *topic,
     if (side == PR_EMIT_SIDE_VALUE && sch->value_id)
         return pr_by_id(sch, sch->value_id, res, err);
     if (sch->subject[side])
-        return pr_by_subject(sch, sch->subject[side],
-                             side == PR_EMIT_SIDE_VALUE ? sch->value_version
-                                                        : 0,
-                             res, err);
+        return pr_by_subject(
+            sch, sch->subject[side],
+            side == PR_EMIT_SIDE_VALUE ? sch->value_version : 0, res, err);
     if (side == PR_EMIT_SIDE_KEY)
         return 0;
     if (pr_strategy_subject(sch, topic, side, NULL, subject, err) != 0)
@@ -321,9 +329,11 @@ static int pr_cache_key(pr_emit_schema_t *sch, const char *topic,
                         pr_emit_side_t side, const pr_schema_ref_t *ref)
 {
     mw_buf_reset(sch->keybuf);
-    return mw_buf_appendf(sch->keybuf, "%d\x1f%s\x1f%" PRId64 "\x1f%d\x1f%s"
-                          "\x1f%s", (int)side, topic, ref->id,
-                          (int)ref->version, ref->subject ? ref->subject : "",
+    return mw_buf_appendf(sch->keybuf,
+                          "%d\x1f%s\x1f%" PRId64 "\x1f%d\x1f%s"
+                          "\x1f%s",
+                          (int)side, topic, ref->id, (int)ref->version,
+                          ref->subject ? ref->subject : "",
                           ref->schema ? ref->schema : "");
 }
 
@@ -340,8 +350,10 @@ static int pr_cache_add(pr_emit_schema_t *sch, const pr_emit_resolved_t *res,
     int rc;
 
     if (mw_htab_cnt(sch->entries) >= PR_SCHEMA_MAX_ENTRIES)
-        return mw_err_set(err, MW_ERR_FULL, "more than %d distinct schema "
-                          "references", PR_SCHEMA_MAX_ENTRIES);
+        return mw_err_set(err, MW_ERR_FULL,
+                          "more than %d distinct schema "
+                          "references",
+                          PR_SCHEMA_MAX_ENTRIES);
     e = calloc(1, sizeof(*e));
     if (e) {
         e->key_len = mw_buf_len(sch->keybuf);
@@ -412,8 +424,9 @@ int pr_emit_schema_resolve(pr_emit_schema_t *sch, const char *topic,
             av_schema_release(res.schema);
             return err ? err->code : MW_ERR_INVALID;
         }
-        mw_log_info(PR_COMPONENT, "schema resolved", "topic=%s side=%s id=%"
-                    PRIu32, topic, pr_emit_side_name(side), res.id);
+        mw_log_info(PR_COMPONENT, "schema resolved",
+                    "topic=%s side=%s id=%" PRIu32, topic,
+                    pr_emit_side_name(side), res.id);
     }
     if (pr_cache_add(sch, &res, &e, err) != 0) {
         av_schema_release(res.schema);

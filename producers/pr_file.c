@@ -84,8 +84,7 @@ void pr_file_reader_free(pr_file_reader_t *r)
 /* New reader on fd (consumed on every path) for path index idx, resuming
  * at offset.  NULL on ENOMEM or a failing lseek (logged). */
 pr_file_reader_t *pr_file_reader_new(pr_file_src_t *src, size_t idx,
-                                     const char *path, int fd,
-                                     uint64_t offset)
+                                     const char *path, int fd, uint64_t offset)
 {
     pr_file_reader_t *r = calloc(1, sizeof(*r));
     struct stat st;
@@ -136,7 +135,7 @@ void pr_file_reader_append(pr_file_src_t *src, pr_file_reader_t *r)
 
 typedef struct line_ctx {
     pr_file_src_t *src;
-    pr_checkpoint_window_t *win;  /* lives until this line is acked */
+    pr_checkpoint_window_t *win; /* lives until this line is acked */
     uint64_t seq;
 } line_ctx_t;
 
@@ -157,9 +156,8 @@ static void line_done(void *opaque, const pr_result_t *res)
         src->dirty |= moved > 0;
     } else {
         if (src->failed_cnt++ == 0)
-            mw_log_error(PR_FILE_COMP, "delivery failed",
-                         "error=%s message=%s", mw_err_name(res->code),
-                         mw_log_q(res->message));
+            mw_log_error(PR_FILE_COMP, "delivery failed", "error=%s message=%s",
+                         mw_err_name(res->code), mw_log_q(res->message));
         snprintf(src->fail_reason, sizeof(src->fail_reason),
                  "%llu deliveries failed, last: %s",
                  (unsigned long long)src->failed_cnt, res->message);
@@ -173,14 +171,13 @@ static void line_done(void *opaque, const pr_result_t *res)
 
 /* What to do with a line the emitter did not take. */
 typedef enum send_outcome {
-    SEND_OK = 0,    /* taken: advance past the line */
-    SEND_BAD,       /* bad line: dead-letter it */
-    SEND_WAIT,      /* keep the line, pause (room, window or next tick) */
-    SEND_SLOW       /* the text fast path declined: parse with jansson */
+    SEND_OK = 0, /* taken: advance past the line */
+    SEND_BAD,    /* bad line: dead-letter it */
+    SEND_WAIT,   /* keep the line, pause (room, window or next tick) */
+    SEND_SLOW    /* the text fast path declined: parse with jansson */
 } send_outcome_t;
 
-static send_outcome_t wait_for(pr_file_src_t *src, int code,
-                               const char *msg)
+static send_outcome_t wait_for(pr_file_src_t *src, int code, const char *msg)
 {
     if (code == MW_ERR_FULL) {
         src->wait_room = true;
@@ -215,17 +212,19 @@ static send_outcome_t send_line(pr_file_reader_t *r, const pr_event_t *ev,
     ctx = malloc(sizeof(*ctx));
     if (!ctx || pr_checkpoint_window_push(r->win, end_off, &ctx->seq) != 0) {
         free(ctx);
-        src->wait_tick = true;  /* out of memory: try again later */
+        src->wait_tick = true; /* out of memory: try again later */
         return SEND_WAIT;
     }
     ctx->src = src;
     ctx->win = r->win;
     if (reason) {
-        pr_dead_letter_t dl = {
-            .topic = src->topic, .raw = raw,
-            .raw_len = raw_len < PR_FILE_DLQ_MAX_BYTES ? raw_len
-                                                       : PR_FILE_DLQ_MAX_BYTES,
-            .reason = reason, .origin = ev};
+        pr_dead_letter_t dl = {.topic = src->topic,
+                               .raw = raw,
+                               .raw_len = raw_len < PR_FILE_DLQ_MAX_BYTES
+                                              ? raw_len
+                                              : PR_FILE_DLQ_MAX_BYTES,
+                               .reason = reason,
+                               .origin = ev};
 
         rc = pr_emit_dead_letter(src->emit, &dl, line_done, ctx, &err);
     } else
@@ -270,8 +269,8 @@ static bool line_to_event(pr_file_src_t *src, json_t *doc, pr_event_t *ev)
     }
     ev->value = doc;
     if (src->key_field) {
-        ev->key = json_is_object(doc) ? json_object_get(doc, src->key_field)
-                                      : NULL;
+        ev->key =
+            json_is_object(doc) ? json_object_get(doc, src->key_field) : NULL;
         if (!ev->key) {
             snprintf(src->reason, sizeof(src->reason),
                      "key field \"%s\" missing", src->key_field);
@@ -294,8 +293,7 @@ static bool text_is_null(const char *t, size_t n)
  * declines): handle_line then takes the jansson path, which also writes
  * the precise reason of a bad line. */
 static send_outcome_t send_text(pr_file_reader_t *r, const char *line,
-                                size_t len, const char *pos,
-                                uint64_t end_off)
+                                size_t len, const char *pos, uint64_t end_off)
 {
     static const char *const envelope[] = {"key", "value", "traceparent"};
     pr_file_src_t *src = r->src;
@@ -309,8 +307,8 @@ static send_outcome_t send_text(pr_file_reader_t *r, const char *line,
         ev.key_member = src->key_field;
         return send_line(r, &ev, NULL, 0, NULL, end_off);
     }
-    if (av_jtext_members(line, len, envelope, 3, sp, NULL) != 0 ||
-        !sp[1].ptr || text_is_null(sp[1].ptr, sp[1].len))
+    if (av_jtext_members(line, len, envelope, 3, sp, NULL) != 0 || !sp[1].ptr ||
+        text_is_null(sp[1].ptr, sp[1].len))
         return SEND_SLOW;
     ev.key_text = sp[0].ptr;
     ev.key_text_len = sp[0].len;
@@ -420,14 +418,14 @@ static void begin_cut(pr_file_reader_t *r)
  * false when the source must wait (the line stays in the buffer). */
 static bool reader_lines(pr_file_reader_t *r, size_t *budget, bool at_eof)
 {
-    while (r->start < r->end && *budget > 0) {
+    while (r->start<r->end && * budget> 0) {
         char *s = r->buf + r->start;
         char *nl = memchr(s, '\n', r->end - r->start);
         size_t len, next;
         send_outcome_t out = SEND_OK;
 
         if (!nl && at_eof) {
-            nl = r->buf + r->end;  /* last line of a finished file */
+            nl = r->buf + r->end; /* last line of a finished file */
         } else if (!nl) {
             if (r->skipping)
                 r->start = r->end;
@@ -438,7 +436,7 @@ static bool reader_lines(pr_file_reader_t *r, size_t *budget, bool at_eof)
         len = (size_t)(nl - s);
         next = r->start + len + (nl < r->buf + r->end);
         if (!r->skipping && len > r->src->max_line)
-            keep_cut(r);  /* whole over-long line in the buffer */
+            keep_cut(r); /* whole over-long line in the buffer */
         if (r->skipping) {
             out = handle_cut(r, reader_off(r, next));
             r->skipping = out != SEND_OK;
@@ -554,7 +552,7 @@ static void file_pump(pr_file_src_t *src)
         if (!r->finished)
             busy[r->idx] = true;
         if (budget == 0) {
-            schedule_pump(src);  /* more later, after others */
+            schedule_pump(src); /* more later, after others */
             return;
         }
     }
@@ -607,36 +605,56 @@ _Static_assert(PR_FILE_JSONL == 0 && PR_FILE_ENVELOPE == 1,
 /* The file source's keys (their values are checked by mw_conf; the
  * checkpoint.* keys are the file source's too). */
 static const mw_conf_key_t file_keys[] = {
-    {.name = "file.paths", .type = MW_CONF_STR,
+    {.name = "file.paths",
+     .type = MW_CONF_STR,
      .doc = "source=file: comma-separated files to tail, '-' for stdin."},
-    {.name = "file.format", .type = MW_CONF_ENUM, .dflt = "jsonl",
+    {.name = "file.format",
+     .type = MW_CONF_ENUM,
+     .dflt = "jsonl",
      .allowed = file_formats,
      .doc = "source=file: jsonl (each line is the value) or envelope (each "
             "line is {\"key\":...,\"value\":...})."},
-    {.name = "file.key.field", .type = MW_CONF_STR,
+    {.name = "file.key.field",
+     .type = MW_CONF_STR,
      .doc = "source=file, jsonl: the value's field used as the record key."},
-    {.name = "file.poll.ms", .type = MW_CONF_INT, .dflt = "100", .min = 1,
+    {.name = "file.poll.ms",
+     .type = MW_CONF_INT,
+     .dflt = "100",
+     .min = 1,
      .max = 60000,
      .doc = "source=file: how often files are checked for new data, "
             "rotation and truncation."},
-    {.name = "file.max.line.bytes", .type = MW_CONF_INT, .dflt = "1048576",
-     .min = 16, .max = 67108864,
+    {.name = "file.max.line.bytes",
+     .type = MW_CONF_INT,
+     .dflt = "1048576",
+     .min = 16,
+     .max = 67108864,
      .doc = "source=file: longest line; a longer one is cut and sent to the "
             "dead-letter topic."},
-    {.name = "file.max.inflight.lines", .type = MW_CONF_INT,
-     .dflt = "100000", .min = 1, .max = 1048576,
+    {.name = "file.max.inflight.lines",
+     .type = MW_CONF_INT,
+     .dflt = "100000",
+     .min = 1,
+     .max = 1048576,
      .doc = "source=file: lines per file sent and not yet acknowledged "
             "(bounds the duplicates after a crash)."},
-    {.name = "checkpoint.dir", .type = MW_CONF_STR,
+    {.name = "checkpoint.dir",
+     .type = MW_CONF_STR,
      .dflt = "./.mesh/producer",
      .doc = "source=file: directory of the durable per-file checkpoints "
             "(created when missing)."},
-    {.name = "checkpoint.interval.ms", .type = MW_CONF_INT, .dflt = "200",
-     .min = 0, .max = 3600000,
+    {.name = "checkpoint.interval.ms",
+     .type = MW_CONF_INT,
+     .dflt = "200",
+     .min = 0,
+     .max = 3600000,
      .doc = "source=file: the checkpoint is saved at least this often while "
             "lines are acknowledged."},
-    {.name = "checkpoint.lines", .type = MW_CONF_INT, .dflt = "20000",
-     .min = 1, .max = 100000000,
+    {.name = "checkpoint.lines",
+     .type = MW_CONF_INT,
+     .dflt = "20000",
+     .min = 1,
+     .max = 100000000,
      .doc = "source=file: the checkpoint is also saved once this many lines "
             "were acknowledged since the last save."},
 };
@@ -649,7 +667,8 @@ static int file_check(const mw_conf_t *conf, mw_err_t *err)
     const char *paths = mw_conf_get_str(conf, "file.paths");
 
     if (!(topic && *topic))
-        return mw_err_set(err, MW_ERR_CONFIG, "key 'topic': required with "
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "key 'topic': required with "
                           "source=file");
     if (!(paths && *paths))
         return mw_err_set(err, MW_ERR_CONFIG,
@@ -733,7 +752,7 @@ static void file_close(void *state)
 
         src->readers = r->next;
         if (r->is_stdin)
-            r->fd = -1;  /* not ours to close */
+            r->fd = -1; /* not ours to close */
         pr_file_reader_free(r);
     }
     pr_file_orphans_free(src);

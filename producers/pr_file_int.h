@@ -22,8 +22,8 @@
 #include "pr_source.h"
 
 #define PR_FILE_COMP "file"
-#define PR_FILE_CHUNK (64u * 1024u)     /* bytes per read() */
-#define PR_FILE_BUDGET_LINES 2048u      /* lines per loop callback */
+#define PR_FILE_CHUNK (64u * 1024u) /* bytes per read() */
+#define PR_FILE_BUDGET_LINES 2048u  /* lines per loop callback */
 #define PR_FILE_MAX_PATHS 64u
 /* A dead letter carries at most this much of its line: Kafka refuses
  * records past message.max.bytes (1 MB by default), and the first bytes
@@ -44,23 +44,23 @@ typedef struct pr_file_src pr_file_src_t;
 /* One open file (or stdin).  Bytes buf[start..end) are read but not yet
  * consumed; read_off is the file offset of buf[end]. */
 typedef struct pr_file_reader {
-    struct pr_file_reader *next;  /* src->readers, oldest first */
+    struct pr_file_reader *next; /* src->readers, oldest first */
     pr_file_src_t *src;
-    size_t idx;            /* index of the configured path */
-    char *path;            /* the path it was opened under */
+    size_t idx; /* index of the configured path */
+    char *path; /* the path it was opened under */
     int fd;
     bool is_stdin;
     uint64_t dev, ino;
     uint64_t read_off;
     char *buf;
     size_t start, end, cap;
-    bool skipping;         /* inside an over-long line: drop to newline */
-    char *cut;             /* its first max_line bytes, for the DLQ */
+    bool skipping; /* inside an over-long line: drop to newline */
+    char *cut;     /* its first max_line bytes, for the DLQ */
     size_t cut_len;
-    uint64_t cut_off;      /* its start offset */
+    uint64_t cut_off; /* its start offset */
     pr_checkpoint_window_t *win;
-    bool retired;          /* the path names another file now */
-    bool finished;         /* read to EOF (retired, stdin) or failed */
+    bool retired;  /* the path names another file now */
+    bool finished; /* read to EOF (retired, stdin) or failed */
     bool failed;
 } pr_file_reader_t;
 
@@ -85,27 +85,27 @@ struct pr_file_src {
     struct event_base *base;
     pr_emit_t *emit;
     mw_metrics_t *metrics;
-    const char *topic;           /* borrowed from conf (NULL: emitter's) */
+    const char *topic; /* borrowed from conf (NULL: emitter's) */
     pr_file_path_t *paths;
     size_t path_cnt;
     pr_file_format_t format;
-    const char *key_field;       /* borrowed from conf, NULL: no key */
+    const char *key_field; /* borrowed from conf, NULL: no key */
     long poll_ms;
     size_t max_line;
-    size_t max_inflight_lines;   /* per file window */
+    size_t max_inflight_lines; /* per file window */
     long ckpt_interval_ms;
     uint64_t ckpt_lines;
-    char *ckpt_file;             /* NULL: no checkpoint (stdin only) */
+    char *ckpt_file; /* NULL: no checkpoint (stdin only) */
     pr_file_reader_t *readers;
     pr_file_orphan_t *orphans;
     struct event *tick, *cont;
     /* Reading pauses while one of these is set. */
-    bool wait_room;              /* emitter full: until the room callback */
-    bool wait_window;            /* window full: until an ack */
-    bool wait_tick;              /* retriable refusal: until the next tick */
+    bool wait_room;   /* emitter full: until the room callback */
+    bool wait_window; /* window full: until an ack */
+    bool wait_tick;   /* retriable refusal: until the next tick */
     bool wait_tick_warned;
     bool stopped;
-    size_t outstanding;          /* sent, done callback not yet run */
+    size_t outstanding; /* sent, done callback not yet run */
     uint64_t acked_since_save;
     bool dirty;
     uint64_t last_save_ms;
@@ -113,14 +113,13 @@ struct pr_file_src {
     char fail_reason[256];
     bool ckpt_failing;
     char ckpt_error[MW_ERR_MSG_MAX];
-    char reason[MW_ERR_MSG_MAX];  /* scratch: why the current line is bad */
+    char reason[MW_ERR_MSG_MAX]; /* scratch: why the current line is bad */
     mw_counter_t *ckpt_saves, *ckpt_errors;
 };
 
 /* pr_file.c */
 pr_file_reader_t *pr_file_reader_new(pr_file_src_t *src, size_t idx,
-                                     const char *path, int fd,
-                                     uint64_t offset);
+                                     const char *path, int fd, uint64_t offset);
 /* Closes (not stdin: set fd to -1 first) and frees.  NULL-safe. */
 void pr_file_reader_free(pr_file_reader_t *r);
 void pr_file_reader_append(pr_file_src_t *src, pr_file_reader_t *r);

@@ -72,26 +72,32 @@ static int path_add(pr_file_src_t *src, const char *path, size_t len,
         return mw_err_set(err, MW_ERR_CONFIG,
                           "file.paths: empty or too long path in the list");
     if (src->path_cnt == PR_FILE_MAX_PATHS)
-        return mw_err_set(err, MW_ERR_CONFIG,
-                          "file.paths: more than %u paths", PR_FILE_MAX_PATHS);
+        return mw_err_set(err, MW_ERR_CONFIG, "file.paths: more than %u paths",
+                          PR_FILE_MAX_PATHS);
     p = &src->paths[src->path_cnt];
     p->path = strndup(path, len);
     if (!p->path)
         return mw_err_set(err, MW_ERR_NOMEM, "file.paths: out of memory");
     src->path_cnt++;
     label_for(p->path, label, sizeof(label));
-    p->lines = mw_metrics_counter(src->metrics,
-        "mesh_producer_file_lines_total", "Lines read and sent (events and "
-        "dead letters).", label);
-    p->bad_lines = mw_metrics_counter(src->metrics,
-        "mesh_producer_file_bad_lines_total", "Lines sent to the dead-letter "
-        "topic (not JSON, key missing, schema mismatch, too long).", label);
-    p->rotations = mw_metrics_counter(src->metrics,
-        "mesh_producer_file_rotations_total", "Rotations noticed.", label);
-    p->truncations = mw_metrics_counter(src->metrics,
-        "mesh_producer_file_truncations_total", "Truncations noticed.",
+    p->lines =
+        mw_metrics_counter(src->metrics, "mesh_producer_file_lines_total",
+                           "Lines read and sent (events and "
+                           "dead letters).",
+                           label);
+    p->bad_lines = mw_metrics_counter(
+        src->metrics, "mesh_producer_file_bad_lines_total",
+        "Lines sent to the dead-letter "
+        "topic (not JSON, key missing, schema mismatch, too long).",
         label);
-    p->lag = mw_metrics_gauge(src->metrics, "mesh_producer_file_lag_bytes",
+    p->rotations =
+        mw_metrics_counter(src->metrics, "mesh_producer_file_rotations_total",
+                           "Rotations noticed.", label);
+    p->truncations =
+        mw_metrics_counter(src->metrics, "mesh_producer_file_truncations_total",
+                           "Truncations noticed.", label);
+    p->lag = mw_metrics_gauge(
+        src->metrics, "mesh_producer_file_lag_bytes",
         "Bytes of the file not yet acknowledged by Kafka.", label);
     return 0;
 }
@@ -174,10 +180,11 @@ void *pr_file_open(const pr_source_env_t *env, mw_err_t *err)
     if (parse_paths(src, conf_str(conf, "file.paths"), err) != 0 ||
         conf_checkpoint(src, conf, err) != 0)
         goto fail;
-    src->ckpt_saves = mw_metrics_counter(metrics,
-        "mesh_producer_file_checkpoints_total", "Checkpoints saved.", NULL);
-    src->ckpt_errors = mw_metrics_counter(metrics,
-        "mesh_producer_file_checkpoint_errors_total",
+    src->ckpt_saves =
+        mw_metrics_counter(metrics, "mesh_producer_file_checkpoints_total",
+                           "Checkpoints saved.", NULL);
+    src->ckpt_errors = mw_metrics_counter(
+        metrics, "mesh_producer_file_checkpoint_errors_total",
         "Checkpoint saves that failed.", NULL);
     return src;
 fail:
@@ -206,8 +213,8 @@ static int open_ro(const char *path)
 
 /* Adds a reader for fd at offset; the reader is the path's current one
  * unless retired.  MW_ERR_NOMEM / MW_ERR_IO (logged by the reader). */
-static int add_reader(pr_file_src_t *src, size_t idx, const char *path,
-                      int fd, uint64_t offset, bool retired)
+static int add_reader(pr_file_src_t *src, size_t idx, const char *path, int fd,
+                      uint64_t offset, bool retired)
 {
     pr_file_reader_t *r = pr_file_reader_new(src, idx, path, fd, offset);
 
@@ -223,8 +230,8 @@ static int add_reader(pr_file_src_t *src, size_t idx, const char *path,
 
 /* Looks in path's directory for the file (dev, ino): where a rotated file
  * went while the daemon was down.  Writes its path into out. */
-static bool find_inode(const char *path, uint64_t dev, uint64_t ino,
-                       char *out, size_t out_size)
+static bool find_inode(const char *path, uint64_t dev, uint64_t ino, char *out,
+                       size_t out_size)
 {
     char copy[PATH_MAX], dir[PATH_MAX];
     struct dirent *de;
@@ -237,12 +244,11 @@ static bool find_inode(const char *path, uint64_t dev, uint64_t ino,
     if (!(d = opendir(dir)))
         return false;
     while (!found && (de = readdir(d)) != NULL) {
-        if (fstatat(dirfd(d), de->d_name, &st, 0) != 0 ||
-            !S_ISREG(st.st_mode))
+        if (fstatat(dirfd(d), de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
             continue;
         if ((uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino)
-            found = (size_t)snprintf(out, out_size, "%s/%s", dir,
-                                     de->d_name) < out_size;
+            found = (size_t)snprintf(out, out_size, "%s/%s", dir, de->d_name) <
+                    out_size;
     }
     closedir(d);
     return found;
@@ -258,10 +264,11 @@ static int resume_rotated(pr_file_src_t *src, size_t idx,
 
     if (!find_inode(e->path, e->dev, e->ino, found, sizeof(found)) ||
         (fd = open_ro(found)) < 0) {
-        mw_log_warn(PR_FILE_COMP, "rotated file not found, lines past its "
-                    "checkpoint were not read", "path=%s ino=%llu offset=%llu",
-                    mw_log_q(e->path), (unsigned long long)e->ino,
-                    (unsigned long long)e->offset);
+        mw_log_warn(PR_FILE_COMP,
+                    "rotated file not found, lines past its "
+                    "checkpoint were not read",
+                    "path=%s ino=%llu offset=%llu", mw_log_q(e->path),
+                    (unsigned long long)e->ino, (unsigned long long)e->offset);
         return 0;
     }
     if (fstat(fd, &st) != 0 || (uint64_t)st.st_ino != e->ino ||
@@ -271,8 +278,10 @@ static int resume_rotated(pr_file_src_t *src, size_t idx,
                     "path=%s", mw_log_q(found));
         return 0;
     }
-    mw_log_info(PR_FILE_COMP, "resuming rotated file", "path=%s rotated=%s "
-                "offset=%llu", mw_log_q(e->path), mw_log_q(found),
+    mw_log_info(PR_FILE_COMP, "resuming rotated file",
+                "path=%s rotated=%s "
+                "offset=%llu",
+                mw_log_q(e->path), mw_log_q(found),
                 (unsigned long long)e->offset);
     return add_reader(src, idx, found, fd, e->offset, true);
 }
@@ -292,8 +301,7 @@ static int open_path(pr_file_src_t *src, size_t idx,
                           path, strerror(errno));
     if (fd >= 0 && fstat(fd, &st) != 0) {
         close(fd);
-        return mw_err_set(err, MW_ERR_IO, "file.paths: cannot stat '%s'",
-                          path);
+        return mw_err_set(err, MW_ERR_IO, "file.paths: cannot stat '%s'", path);
     }
     /* Older files of this path first: their lines come before. */
     for (size_t i = 0; i < ent_cnt; i++) {
@@ -314,8 +322,10 @@ static int open_path(pr_file_src_t *src, size_t idx,
         return 0;
     }
     if (offset > (uint64_t)st.st_size) {
-        mw_log_warn(PR_FILE_COMP, "file truncated while stopped, reading "
-                    "from 0", "path=%s offset=%llu size=%lld", mw_log_q(path),
+        mw_log_warn(PR_FILE_COMP,
+                    "file truncated while stopped, reading "
+                    "from 0",
+                    "path=%s offset=%llu size=%lld", mw_log_q(path),
                     (unsigned long long)offset, (long long)st.st_size);
         offset = 0;
     }
@@ -342,8 +352,10 @@ static int ckpt_dir_create(const char *file, mw_err_t *err)
     if (mw_daemon_mkdirs(dir, err) != 0)
         return mw_err_prefix(err, "checkpoint.dir");
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return mw_err_set(err, MW_ERR_IO, "checkpoint.dir: '%s' is not a "
-                          "directory", dir);
+        return mw_err_set(err, MW_ERR_IO,
+                          "checkpoint.dir: '%s' is not a "
+                          "directory",
+                          dir);
     return 0;
 }
 
@@ -389,14 +401,14 @@ bool pr_file_stdin_ready(void)
  * the old one is kept until its in-flight lines are acknowledged. */
 static void truncated(pr_file_src_t *src, pr_file_reader_t *r, off_t size)
 {
-    pr_checkpoint_window_t *win = pr_checkpoint_window_new(0,
-        src->max_inflight_lines);
+    pr_checkpoint_window_t *win =
+        pr_checkpoint_window_new(0, src->max_inflight_lines);
     pr_file_orphan_t *o = calloc(1, sizeof(*o));
 
     if (!win || !o || lseek(r->fd, 0, SEEK_SET) == (off_t)-1) {
         pr_checkpoint_window_destroy(win);
         free(o);
-        return;  /* tried again at the next tick */
+        return; /* tried again at the next tick */
     }
     mw_log_warn(PR_FILE_COMP, "file truncated, reading from 0",
                 "path=%s offset=%llu size=%lld", mw_log_q(r->path),
@@ -425,7 +437,7 @@ static void watch_path(pr_file_src_t *src, size_t idx)
         (uint64_t)st.st_size < cur->read_off)
         truncated(src, cur, st.st_size);
     if (stat(p->path, &st) != 0)
-        return;  /* renamed away, the new file is not there yet */
+        return; /* renamed away, the new file is not there yet */
     if (cur && (uint64_t)st.st_dev == cur->dev &&
         (uint64_t)st.st_ino == cur->ino)
         return;
@@ -506,7 +518,9 @@ static void checkpoint_save(pr_file_src_t *src, uint64_t now)
         if (r->is_stdin || n == sizeof(ents) / sizeof(ents[0]))
             continue;
         ents[n++] = (pr_checkpoint_entry_t){
-            .path = src->paths[r->idx].path, .dev = r->dev, .ino = r->ino,
+            .path = src->paths[r->idx].path,
+            .dev = r->dev,
+            .ino = r->ino,
             .offset = pr_checkpoint_window_committed(r->win)};
     }
     if (pr_checkpoint_save(src->ckpt_file, ents, n, &err) != 0) {

@@ -120,17 +120,16 @@ static void count_reply(pr_http_t *src, int status)
         return;
     char labels[32];
     snprintf(labels, sizeof(labels), "status=\"%d\"", status);
-    mw_counter_inc(mw_metrics_counter(src->metrics,
-                                      "mesh_producer_http_requests_total",
-                                      "Produce requests answered, by HTTP status.",
-                                      labels));
+    mw_counter_inc(mw_metrics_counter(
+        src->metrics, "mesh_producer_http_requests_total",
+        "Produce requests answered, by HTTP status.", labels));
 }
 
 /* Answers an error and counts it. */
-#define REPLY_ERR(src, req, code, ...)                                        \
-    do {                                                                      \
-        count_reply((src), pr_http_status(code));                       \
-        pr_http_reply_error((req), (code), __VA_ARGS__);                      \
+#define REPLY_ERR(src, req, code, ...)                                         \
+    do {                                                                       \
+        count_reply((src), pr_http_status(code));                              \
+        pr_http_reply_error((req), (code), __VA_ARGS__);                       \
     } while (0)
 
 /* ------------------------------------------------------------ replies */
@@ -147,14 +146,14 @@ static json_t *offsets_json(const pr_http_req_t *r)
         const pr_http_rec_t *rec = &r->recs[i];
         json_t *o = json_object();
         json_object_set_new(o, "partition", json_integer(rec->partition));
-        json_object_set_new(o, "offset", rec->error_code
-                                             ? json_null()
-                                             : json_integer(rec->offset));
-        json_object_set_new(o, "error_code", rec->error_code
-                                                 ? json_integer(rec->error_code)
-                                                 : json_null());
-        json_object_set_new(o, "error", rec->error ? json_string(rec->error)
-                                                   : json_null());
+        json_object_set_new(o, "offset",
+                            rec->error_code ? json_null()
+                                            : json_integer(rec->offset));
+        json_object_set_new(o, "error_code",
+                            rec->error_code ? json_integer(rec->error_code)
+                                            : json_null());
+        json_object_set_new(o, "error",
+                            rec->error ? json_string(rec->error) : json_null());
         json_array_append_new(offsets, o);
     }
     return offsets;
@@ -190,8 +189,7 @@ static void req_finish(pr_http_req_t *r)
     }
     if (!src->zombie)
         mw_histogram_observe(src->latency,
-                             (double)(mw_time_mono_us() - r->started_us) /
-                                 1e6);
+                             (double)(mw_time_mono_us() - r->started_us) / 1e6);
     if (r->prev)
         r->prev->next = r->next;
     else
@@ -315,13 +313,13 @@ static int parse_schema_ref(json_t *root, const char *side,
 }
 
 /* Checks one record's shape: an object, "partition" an integer in range. */
-static int check_record(const json_t *rec, size_t i, int partitions,
-                        int *code, mw_err_t *err)
+static int check_record(const json_t *rec, size_t i, int partitions, int *code,
+                        mw_err_t *err)
 {
     if (!json_is_object(rec)) {
         *code = PR_HTTP_E_UNPROCESSABLE;
-        return mw_err_set(err, MW_ERR_INVALID,
-                          "records[%zu] must be an object", i);
+        return mw_err_set(err, MW_ERR_INVALID, "records[%zu] must be an object",
+                          i);
     }
     json_t *p = json_object_get(rec, "partition");
     if (!p || json_is_null(p))
@@ -348,8 +346,8 @@ static int parse_body(pr_http_body_t *b, int *code, mw_err_t *err)
     if (!b->root) {
         *code = PR_HTTP_E_BAD_REQUEST;
         return mw_err_set(err, MW_ERR_INVALID,
-                          "Unexpected JSON: %s at line %d column %d",
-                          jerr.text, jerr.line, jerr.column);
+                          "Unexpected JSON: %s at line %d column %d", jerr.text,
+                          jerr.line, jerr.column);
     }
     *code = PR_HTTP_E_UNPROCESSABLE;
     if (!json_is_object(b->root))
@@ -401,14 +399,16 @@ static int check_error(int rc, const char *side, size_t i, int *code,
     switch (rc) {
     case MW_ERR_INVALID:
         *code = PR_HTTP_E_JSON_AVRO;
-        return mw_err_prefix(err, "Conversion of JSON to Avro failed: "
-                                  "records[%zu].%s",
+        return mw_err_prefix(err,
+                             "Conversion of JSON to Avro failed: "
+                             "records[%zu].%s",
                              i, side);
     case MW_ERR_NOT_FOUND:
         *code = side[0] == 'k' ? PR_HTTP_E_KEY_SCHEMA_MISSING
                                : PR_HTTP_E_VALUE_SCHEMA_MISSING;
-        return mw_err_prefix(err, "Request includes %ss but no %s schema "
-                                  "was given or found",
+        return mw_err_prefix(err,
+                             "Request includes %ss but no %s schema "
+                             "was given or found",
                              side, side);
     case MW_ERR_TRANSPORT:
     case MW_ERR_TIMEOUT:
@@ -452,7 +452,8 @@ static bool has_room(const pr_http_t *src, size_t body_len)
     if (pr_emit_is_degraded(src->emit))
         return false;
     size_t used = pr_emit_inflight_bytes(src->emit);
-    return used == 0 || used + body_len <= pr_emit_max_inflight_bytes(src->emit);
+    return used == 0 ||
+           used + body_len <= pr_emit_max_inflight_bytes(src->emit);
 }
 
 /* Sends every record of r.  A send refused midway (the bound reached by
@@ -551,8 +552,8 @@ static int prepare(pr_http_t *src, const char *topic, pr_http_body_t *b,
         return mw_err_set(err, MW_ERR_NOT_FOUND, "Partition not found.");
     }
     for (size_t i = 0; i < json_array_size(b->records); i++) {
-        rc = check_record(json_array_get(b->records, i), i, partitions,
-                          code, err);
+        rc = check_record(json_array_get(b->records, i), i, partitions, code,
+                          err);
         if (rc != 0)
             return rc;
     }
@@ -579,8 +580,8 @@ static void handle_produce(pr_http_t *src, struct evhttp_request *req,
             REPLY_ERR(src, req, PR_HTTP_E_INTERNAL, "out of memory");
         return;
     }
-    pr_http_body_t b = {.text = text, .text_len = len,
-                        .forced_partition = forced_partition};
+    pr_http_body_t b = {
+        .text = text, .text_len = len, .forced_partition = forced_partition};
     int code = 0;
     mw_err_t err;
     mw_err_clear(&err);
@@ -681,11 +682,15 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* The http source's keys (their values are checked by mw_conf). */
 static const mw_conf_key_t http_keys[] = {
-    {.name = "http.listener", .type = MW_CONF_LISTENER,
+    {.name = "http.listener",
+     .type = MW_CONF_LISTENER,
      .dflt = "127.0.0.1:8082",
      .doc = "source=http: the ingest listener; port 0 picks one."},
-    {.name = "http.max.body.bytes", .type = MW_CONF_INT, .dflt = "16777216",
-     .min = 1024, .max = 1073741824,
+    {.name = "http.max.body.bytes",
+     .type = MW_CONF_INT,
+     .dflt = "16777216",
+     .min = 1024,
+     .max = 1073741824,
      .doc = "source=http: largest request body; larger ones get 413."},
 };
 
@@ -720,8 +725,7 @@ static void *http_open(const pr_source_env_t *env, mw_err_t *err)
     src->emit = env->emit;
     src->metrics = metrics;
     src->listener = mw_conf_get_str(conf, "http.listener");
-    src->max_body_bytes = (size_t)mw_conf_get_int(conf,
-                                                  "http.max.body.bytes");
+    src->max_body_bytes = (size_t)mw_conf_get_int(conf, "http.max.body.bytes");
     src->records_total = mw_metrics_counter(
         metrics, "mesh_producer_http_records_total",
         "Records received in accepted produce requests.", NULL);
@@ -756,8 +760,8 @@ static int http_start(void *state, mw_err_t *err)
         src->http = NULL;
         return rc;
     }
-    mw_conf_listener_url(src->listener, src->port, src->url,
-                         sizeof(src->url), NULL);
+    mw_conf_listener_url(src->listener, src->port, src->url, sizeof(src->url),
+                         NULL);
     mw_log_info("http", "http source listening", "url=%s max_body_bytes=%zu",
                 src->url, src->max_body_bytes);
     return 0;
@@ -778,7 +782,7 @@ static bool http_is_drained(void *state)
 static bool http_health(void *state, char *reason, size_t reason_size)
 {
     const pr_http_t *src = state;
-    const char *why = !src->http ? "http source not listening"
+    const char *why = !src->http      ? "http source not listening"
                       : src->stopping ? "http source stopping"
                                       : NULL;
     if (why && reason && reason_size)

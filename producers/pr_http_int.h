@@ -25,20 +25,20 @@ struct evhttp_request;
  * plain HTTP statuses its REST layer answers with.  The HTTP status of a
  * five-digit code is its first three digits. */
 typedef enum pr_http_code {
-    PR_HTTP_E_BAD_REQUEST = 400,        /* unparseable JSON body */
-    PR_HTTP_E_NOT_FOUND = 404,          /* unknown route */
-    PR_HTTP_E_METHOD = 405,             /* wrong method for the route */
-    PR_HTTP_E_TOO_LARGE = 413,          /* body over http.max.body.bytes */
-    PR_HTTP_E_MEDIA_TYPE = 415,         /* unsupported Content-Type */
-    PR_HTTP_E_UNPROCESSABLE = 422,      /* JSON of the wrong shape */
+    PR_HTTP_E_BAD_REQUEST = 400,   /* unparseable JSON body */
+    PR_HTTP_E_NOT_FOUND = 404,     /* unknown route */
+    PR_HTTP_E_METHOD = 405,        /* wrong method for the route */
+    PR_HTTP_E_TOO_LARGE = 413,     /* body over http.max.body.bytes */
+    PR_HTTP_E_MEDIA_TYPE = 415,    /* unsupported Content-Type */
+    PR_HTTP_E_UNPROCESSABLE = 422, /* JSON of the wrong shape */
     PR_HTTP_E_INTERNAL = 500,
     PR_HTTP_E_TOPIC_NOT_FOUND = 40401,
     PR_HTTP_E_PARTITION_NOT_FOUND = 40402,
-    PR_HTTP_E_SCHEMA_LOOKUP = 40801,    /* registry unreachable */
+    PR_HTTP_E_SCHEMA_LOOKUP = 40801, /* registry unreachable */
     PR_HTTP_E_KEY_SCHEMA_MISSING = 42201,
     PR_HTTP_E_VALUE_SCHEMA_MISSING = 42202,
-    PR_HTTP_E_JSON_AVRO = 42203,        /* a record does not fit */
-    PR_HTTP_E_INVALID_SCHEMA = 42205,   /* inline schema does not parse */
+    PR_HTTP_E_JSON_AVRO = 42203,      /* a record does not fit */
+    PR_HTTP_E_INVALID_SCHEMA = 42205, /* inline schema does not parse */
     PR_HTTP_E_KAFKA = 50002,
     PR_HTTP_E_KAFKA_RETRIABLE = 50003
 } pr_http_code_t;
@@ -50,9 +50,8 @@ int pr_http_status(int code);
 
 /* Replies {"error_code": code, "message": ...} with the code's HTTP status
  * and the REST Proxy media type; 503s carry Retry-After: 1. */
-void pr_http_reply_error(struct evhttp_request *req, int code,
-                         const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void pr_http_reply_error(struct evhttp_request *req, int code, const char *fmt,
+                         ...) __attribute__((format(printf, 3, 4)));
 
 /* Replies status with body (consumed, compact JSON). */
 void pr_http_reply_json(struct evhttp_request *req, int status, json_t *body);

@@ -40,7 +40,7 @@
 #define NEG_TTL_MS 2000
 
 typedef struct topic_entry {
-    char *name; /* the index's key (borrowed by it) */
+    char *name;     /* the index's key (borrowed by it) */
     int partitions; /* 0: the topic does not exist */
     int64_t expires_ms;
     int64_t stored_ms;
@@ -77,8 +77,8 @@ void pr_http_reply_json(struct evhttp_request *req, int status, json_t *body)
     free(text);
 }
 
-void pr_http_reply_error(struct evhttp_request *req, int code,
-                         const char *fmt, ...)
+void pr_http_reply_error(struct evhttp_request *req, int code, const char *fmt,
+                         ...)
 {
     char msg[MW_ERR_MSG_MAX + 256];
     va_list ap;
@@ -141,8 +141,7 @@ static topic_entry_t *cache_find(pr_http_topics_t *tc, const char *topic)
 }
 
 /* Stores (or refreshes) topic's answer; when full, the oldest entry goes. */
-static void cache_store(pr_http_topics_t *tc, const char *topic,
-                        int partitions)
+static void cache_store(pr_http_topics_t *tc, const char *topic, int partitions)
 {
     int64_t now = mw_time_mono_ms();
     topic_entry_t *e = cache_find(tc, topic);
@@ -184,10 +183,9 @@ int pr_http_topics_lookup(pr_http_topics_t *tc, const char *topic,
     topic_entry_t *e = cache_find(tc, topic);
     if (e && e->expires_ms > mw_time_mono_ms()) {
         *partitions = e->partitions;
-        return e->partitions > 0
-                   ? 0
-                   : mw_err_set(err, MW_ERR_NOT_FOUND, "topic %s not found",
-                                topic);
+        return e->partitions > 0 ? 0
+                                 : mw_err_set(err, MW_ERR_NOT_FOUND,
+                                              "topic %s not found", topic);
     }
     bk_topic_info_t *info = NULL;
     mw_err_t aerr;
@@ -246,9 +244,8 @@ static json_t *topic_json(const bk_topic_info_t *info)
                             json_string(info->configs[i].value));
     json_t *parts = json_array();
     for (int p = 0; parts && p < info->partitions; p++)
-        json_array_append_new(parts,
-                              json_pack("{s:i,s:i,s:[]}", "partition", p,
-                                        "leader", -1, "replicas"));
+        json_array_append_new(parts, json_pack("{s:i,s:i,s:[]}", "partition", p,
+                                               "leader", -1, "replicas"));
     return json_pack("{s:s,s:o,s:o}", "name", info->name, "configs", configs,
                      "partitions", parts);
 }
@@ -264,8 +261,7 @@ void pr_http_topics_get_one(pr_http_topics_t *tc, struct evhttp_request *req,
                  : MW_ERR_NOT_FOUND;
     if (rc == MW_ERR_NOT_FOUND) {
         cache_store(tc, topic, 0);
-        pr_http_reply_error(req, PR_HTTP_E_TOPIC_NOT_FOUND,
-                            "Topic not found.");
+        pr_http_reply_error(req, PR_HTTP_E_TOPIC_NOT_FOUND, "Topic not found.");
         return;
     }
     if (rc != 0) {

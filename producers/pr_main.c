@@ -42,63 +42,84 @@
 #define PR_DRAIN_POLL_MS 10
 #define PR_CRON_MS 200
 
-static const char *const pr_strategies[] = {"topic", "record",
-                                            "topic_record", NULL};
+static const char *const pr_strategies[] = {"topic", "record", "topic_record",
+                                            NULL};
 
 /* The program's keys: those of the emitter, which every source shares,
  * and the daemon's.  Each source's own keys are in its backend's file. */
 static const mw_conf_key_t pr_keys[] = {
-    {.name = "topic", .type = MW_CONF_STR,
+    {.name = "topic",
+     .type = MW_CONF_STR,
      .doc = "Topic events go to (required with source=file; the http source "
             "takes it from the request path)."},
-    {.name = "registry.url", .type = MW_CONF_STR,
+    {.name = "registry.url",
+     .type = MW_CONF_STR,
      .dflt = "http://127.0.0.1:8081",
      .doc = "Schema registry (Confluent-compatible) holding the topics' "
             "schemas."},
-    {.name = "kafka.bootstrap.servers", .type = MW_CONF_STR,
-     .dflt = "127.0.0.1:9092", .doc = "Kafka cluster events are produced to."},
-    {.name = "ops.listener", .type = MW_CONF_LISTENER,
+    {.name = "kafka.bootstrap.servers",
+     .type = MW_CONF_STR,
+     .dflt = "127.0.0.1:9092",
+     .doc = "Kafka cluster events are produced to."},
+    {.name = "ops.listener",
+     .type = MW_CONF_LISTENER,
      .doc = "Optional listener for /healthz and /metrics; port 0 picks one."},
-    {.name = "value.subject", .type = MW_CONF_STR,
+    {.name = "value.subject",
+     .type = MW_CONF_STR,
      .doc = "Subject of the value schema (default: from "
             "subject.name.strategy)."},
-    {.name = "value.schema.id", .type = MW_CONF_INT, .min = 1,
+    {.name = "value.schema.id",
+     .type = MW_CONF_INT,
+     .min = 1,
      .max = 2147483647,
      .doc = "Registered id of the value schema (overrides value.subject)."},
-    {.name = "value.schema.version", .type = MW_CONF_STR, .dflt = "latest",
+    {.name = "value.schema.version",
+     .type = MW_CONF_STR,
+     .dflt = "latest",
      .doc = "Version of value.subject: 'latest' or a number."},
-    {.name = "key.subject", .type = MW_CONF_STR,
+    {.name = "key.subject",
+     .type = MW_CONF_STR,
      .doc = "Subject of the key schema; unset: keys are sent as raw bytes "
             "(a string's UTF-8, other JSON as its text)."},
-    {.name = "subject.name.strategy", .type = MW_CONF_ENUM, .dflt = "topic",
+    {.name = "subject.name.strategy",
+     .type = MW_CONF_ENUM,
+     .dflt = "topic",
      .allowed = pr_strategies,
      .doc = "Subject naming: topic (<topic>-value), record (<record "
             "fullname>) or topic_record (<topic>-<record fullname>)."},
-    {.name = "auto.register", .type = MW_CONF_BOOL, .dflt = "false",
+    {.name = "auto.register",
+     .type = MW_CONF_BOOL,
+     .dflt = "false",
      .doc = "Register schemas given inline; off: they must be registered "
             "already (governance)."},
-    {.name = "dlq.topic", .type = MW_CONF_STR,
+    {.name = "dlq.topic",
+     .type = MW_CONF_STR,
      .doc = "Dead-letter topic for input that cannot become an event "
             "(default <topic>.dlq)."},
-    {.name = "max.inflight.bytes", .type = MW_CONF_INT, .dflt = "67108864",
-     .min = 1024, .max = 68719476736LL,
+    {.name = "max.inflight.bytes",
+     .type = MW_CONF_INT,
+     .dflt = "67108864",
+     .min = 1024,
+     .max = 68719476736LL,
      .doc = "Bound on bytes produced but not yet acknowledged; past it the "
             "file source pauses and the http source answers 503."},
-    {.name = "shutdown.timeout.ms", .type = MW_CONF_INT, .dflt = "30000",
-     .min = 0, .max = 3600000,
+    {.name = "shutdown.timeout.ms",
+     .type = MW_CONF_INT,
+     .dflt = "30000",
+     .min = 0,
+     .max = 3600000,
      .doc = "How long SIGTERM waits for events in flight to be acknowledged "
             "before the rest fail and the daemon exits."},
     MW_RUN_KEY_LOG_LEVEL,
-    {.name = "ready.file", .type = MW_CONF_STR,
+    {.name = "ready.file",
+     .type = MW_CONF_STR,
      .doc = "Once started, JSON {\"http\":URL,\"ops\":URL} with the bound "
             "ports is written here atomically (for tests and supervisors)."},
 };
 
-
 static const char *const pr_passthrough[] = {"kafka.", NULL};
 
-static const mw_conf_choice_t *const pr_choices[] = {&pr_source_choice,
-                                                     NULL};
+static const mw_conf_choice_t *const pr_choices[] = {&pr_source_choice, NULL};
 
 static const mw_conf_program_t pr_program = {
     .name = "mesh-producer",
@@ -133,9 +154,9 @@ static void pr_on_drain(evutil_socket_t fd, short what, void *arg)
     if (!pr_source_is_drained(app->src) && mw_run_ms_left(app->run) > 0)
         return;
     if (!pr_source_is_drained(app->src))
-        mw_log_warn(PR_COMPONENT, "drain timed out", "timeout_ms=%lld",
-                    mw_conf_get_int(mw_run_conf(app->run),
-                                    "shutdown.timeout.ms"));
+        mw_log_warn(
+            PR_COMPONENT, "drain timed out", "timeout_ms=%lld",
+            mw_conf_get_int(mw_run_conf(app->run), "shutdown.timeout.ms"));
     mw_run_break(app->run);
 }
 
@@ -147,8 +168,8 @@ static void pr_stop(mw_run_t *run, void *opaque, const char *why)
 
     (void)why;
     pr_source_stop(app->src);
-    app->drain_ev = event_new(mw_run_base(run), -1, EV_PERSIST, pr_on_drain,
-                              app);
+    app->drain_ev =
+        event_new(mw_run_base(run), -1, EV_PERSIST, pr_on_drain, app);
     if (!app->drain_ev || event_add(app->drain_ev, &poll) != 0)
         mw_run_break(run);
 }
@@ -177,7 +198,8 @@ static bool pr_health(void *opaque, char *reason, size_t reason_size)
     if (!pr_source_health(app->src, reason, reason_size))
         return false;
     if (pr_emit_is_degraded(app->emit)) {
-        snprintf(reason, reason_size, "kafka unreachable: no delivery "
+        snprintf(reason, reason_size,
+                 "kafka unreachable: no delivery "
                  "acknowledged recently");
         return false;
     }

@@ -29,7 +29,8 @@ static const mw_conf_backend_t *pr_backend_at(size_t i)
 }
 
 const mw_conf_choice_t pr_source_choice = {
-    .key = {.name = "source", .required = true,
+    .key = {.name = "source",
+            .required = true,
             .doc = "Where events come from."},
     .backend_at = pr_backend_at,
 };
@@ -42,8 +43,7 @@ struct pr_source {
 
 pr_source_t *pr_source_open(const pr_source_env_t *env, mw_err_t *err)
 {
-    const mw_conf_backend_t *be = mw_conf_chosen(env->conf,
-                                                 &pr_source_choice);
+    const mw_conf_backend_t *be = mw_conf_chosen(env->conf, &pr_source_choice);
     const pr_source_ops_t *ops = NULL;
     pr_source_t *src;
     char names[128];
@@ -55,8 +55,10 @@ pr_source_t *pr_source_open(const pr_source_env_t *env, mw_err_t *err)
         const char *name = mw_conf_get_str(env->conf, "source");
 
         mw_conf_choice_names(&pr_source_choice, names, sizeof(names));
-        mw_err_set(err, MW_ERR_CONFIG, "key 'source': '%s' is not a known "
-                   "source (expected %s)", name ? name : "", names);
+        mw_err_set(err, MW_ERR_CONFIG,
+                   "key 'source': '%s' is not a known "
+                   "source (expected %s)",
+                   name ? name : "", names);
         return NULL;
     }
     src = calloc(1, sizeof(*src));
@@ -95,8 +97,7 @@ bool pr_source_is_drained(const pr_source_t *src)
     return !src || src->ops->is_drained(src->state);
 }
 
-bool pr_source_health(const pr_source_t *src, char *reason,
-                      size_t reason_size)
+bool pr_source_health(const pr_source_t *src, char *reason, size_t reason_size)
 {
     if (!src->ops->health)
         return true;

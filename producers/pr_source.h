@@ -76,8 +76,7 @@ pr_source_t *pr_source_open(const pr_source_env_t *env, mw_err_t *err);
 int pr_source_start(pr_source_t *src, mw_err_t *err);
 void pr_source_stop(pr_source_t *src);
 bool pr_source_is_drained(const pr_source_t *src);
-bool pr_source_health(const pr_source_t *src, char *reason,
-                      size_t reason_size);
+bool pr_source_health(const pr_source_t *src, char *reason, size_t reason_size);
 /* NULL-safe. */
 void pr_source_close(pr_source_t *src);
 const char *pr_source_name(const pr_source_t *src);

@@ -60,21 +60,36 @@ static const struct {
     const char *name;
     int api;
 } eb_apis[] = {
-    {"Produce", 0},           {"Fetch", 1},
-    {"ListOffsets", 2},       {"Metadata", 3},
-    {"OffsetCommit", 8},      {"OffsetFetch", 9},
-    {"FindCoordinator", 10},  {"JoinGroup", 11},
-    {"Heartbeat", 12},        {"LeaveGroup", 13},
-    {"SyncGroup", 14},        {"DescribeGroups", 15},
-    {"ListGroups", 16},       {"SaslHandshake", 17},
-    {"ApiVersions", 18},      {"CreateTopics", 19},
-    {"DeleteTopics", 20},     {"DeleteRecords", 21},
-    {"InitProducerId", 22},   {"OffsetForLeaderEpoch", 23},
-    {"AddPartitionsToTxn", 24}, {"AddOffsetsToTxn", 25},
-    {"EndTxn", 26},           {"TxnOffsetCommit", 28},
-    {"DescribeConfigs", 32},  {"AlterConfigs", 33},
-    {"SaslAuthenticate", 36}, {"CreatePartitions", 37},
-    {"DeleteGroups", 42},     {"OffsetDelete", 47},
+    {"Produce", 0},
+    {"Fetch", 1},
+    {"ListOffsets", 2},
+    {"Metadata", 3},
+    {"OffsetCommit", 8},
+    {"OffsetFetch", 9},
+    {"FindCoordinator", 10},
+    {"JoinGroup", 11},
+    {"Heartbeat", 12},
+    {"LeaveGroup", 13},
+    {"SyncGroup", 14},
+    {"DescribeGroups", 15},
+    {"ListGroups", 16},
+    {"SaslHandshake", 17},
+    {"ApiVersions", 18},
+    {"CreateTopics", 19},
+    {"DeleteTopics", 20},
+    {"DeleteRecords", 21},
+    {"InitProducerId", 22},
+    {"OffsetForLeaderEpoch", 23},
+    {"AddPartitionsToTxn", 24},
+    {"AddOffsetsToTxn", 25},
+    {"EndTxn", 26},
+    {"TxnOffsetCommit", 28},
+    {"DescribeConfigs", 32},
+    {"AlterConfigs", 33},
+    {"SaslAuthenticate", 36},
+    {"CreatePartitions", 37},
+    {"DeleteGroups", 42},
+    {"OffsetDelete", 47},
 };
 
 /* librdkafka log lines, from any librdkafka thread.  Syslog levels 0..4
@@ -84,7 +99,8 @@ static const struct {
  * below (including rk_mock's "no bootstrap.servers" warning, which is by
  * design) are debug. */
 static void eb_log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                      const char *buf) {
+                      const char *buf)
+{
     mw_log_level_t lvl = level <= 4 ? MW_LOG_WARN : MW_LOG_DEBUG;
 
     if (!mw_log_is_enabled(lvl))
@@ -95,7 +111,8 @@ static void eb_log_cb(const rd_kafka_t *rk, int level, const char *fac,
 
 /* New client handle; bootstrap may be NULL.  The conf is ours on every
  * path (rd_kafka_new only takes it on success). */
-static rd_kafka_t *eb_client_new(const char *bootstrap, mw_err_t *err) {
+static rd_kafka_t *eb_client_new(const char *bootstrap, mw_err_t *err)
+{
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_t *rk;
@@ -123,7 +140,8 @@ static rd_kafka_t *eb_client_new(const char *bootstrap, mw_err_t *err) {
 /* Fills brokers[] from the mock's bootstrap list ("h:p,h:p,...", ids in
  * order), then checks each against the brokers the mock advertises in
  * Metadata, which is what clients will connect to. */
-static int eb_map_brokers(eb_cluster_t *cl, mw_err_t *err) {
+static int eb_map_brokers(eb_cluster_t *cl, mw_err_t *err)
+{
     const char *list = rd_kafka_mock_cluster_bootstraps(cl->mcluster);
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t kerr;
@@ -165,7 +183,8 @@ static int eb_map_brokers(eb_cluster_t *cl, mw_err_t *err) {
     return 0;
 }
 
-eb_cluster_t *eb_cluster_new(int broker_cnt, mw_err_t *err) {
+eb_cluster_t *eb_cluster_new(int broker_cnt, mw_err_t *err)
+{
     eb_cluster_t *cl;
 
     if (broker_cnt < 1 || broker_cnt > EB_CLUSTER_MAX_BROKERS) {
@@ -184,8 +203,10 @@ eb_cluster_t *eb_cluster_new(int broker_cnt, mw_err_t *err) {
         goto fail;
     cl->mcluster = rd_kafka_mock_cluster_new(cl->rk_mock, broker_cnt);
     if (!cl->mcluster) {
-        mw_err_set(err, MW_ERR_IO, "librdkafka cannot start %d mock brokers "
-                   "(see the librdkafka log lines)", broker_cnt);
+        mw_err_set(err, MW_ERR_IO,
+                   "librdkafka cannot start %d mock brokers "
+                   "(see the librdkafka log lines)",
+                   broker_cnt);
         goto fail;
     }
     cl->rk_meta =
@@ -200,7 +221,8 @@ fail:
     return NULL;
 }
 
-void eb_cluster_destroy(eb_cluster_t *cl) {
+void eb_cluster_destroy(eb_cluster_t *cl)
+{
     if (!cl)
         return;
     /* The metadata client first: it holds connections to the mock. */
@@ -214,26 +236,33 @@ void eb_cluster_destroy(eb_cluster_t *cl) {
     free(cl);
 }
 
-int eb_cluster_broker_cnt(const eb_cluster_t *cl) { return cl->broker_cnt; }
+int eb_cluster_broker_cnt(const eb_cluster_t *cl)
+{
+    return cl->broker_cnt;
+}
 
-const char *eb_cluster_bootstraps(const eb_cluster_t *cl) {
+const char *eb_cluster_bootstraps(const eb_cluster_t *cl)
+{
     return rd_kafka_mock_cluster_bootstraps(cl->mcluster);
 }
 
-const char *eb_cluster_broker_address(const eb_cluster_t *cl, int id) {
+const char *eb_cluster_broker_address(const eb_cluster_t *cl, int id)
+{
     if (id < 1 || id > cl->broker_cnt)
         return NULL;
     return cl->brokers[id - 1].address;
 }
 
-int eb_cluster_pick_broker(const eb_cluster_t *cl) {
+int eb_cluster_pick_broker(const eb_cluster_t *cl)
+{
     for (int i = 0; i < cl->broker_cnt; i++)
         if (cl->brokers[i].up)
             return cl->brokers[i].id;
     return -1;
 }
 
-int eb_cluster_brokers_up(const eb_cluster_t *cl) {
+int eb_cluster_brokers_up(const eb_cluster_t *cl)
+{
     int n = 0;
 
     for (int i = 0; i < cl->broker_cnt; i++)
@@ -242,27 +271,32 @@ int eb_cluster_brokers_up(const eb_cluster_t *cl) {
 }
 
 /* Index of broker id in brokers[], or a negative MW_ERR_NOT_FOUND. */
-static int eb_broker_index(const eb_cluster_t *cl, int id, mw_err_t *err) {
+static int eb_broker_index(const eb_cluster_t *cl, int id, mw_err_t *err)
+{
     if (id < 1 || id > cl->broker_cnt)
-        return mw_err_set(err, MW_ERR_NOT_FOUND, "broker %d does not exist "
-                          "(brokers are 1..%d)", id, cl->broker_cnt);
+        return mw_err_set(err, MW_ERR_NOT_FOUND,
+                          "broker %d does not exist "
+                          "(brokers are 1..%d)",
+                          id, cl->broker_cnt);
     return id - 1;
 }
 
-json_t *eb_cluster_broker_json(const eb_cluster_t *cl, int id, mw_err_t *err) {
+json_t *eb_cluster_broker_json(const eb_cluster_t *cl, int id, mw_err_t *err)
+{
     int idx = eb_broker_index(cl, id, err);
     const eb_broker_t *b;
 
     if (idx < 0)
         return NULL;
     b = &cl->brokers[idx];
-    return json_pack("{s:i, s:s, s:b, s:i}", "id", b->id, "address",
-                     b->address, "up", b->up, "rtt_ms", b->rtt_ms);
+    return json_pack("{s:i, s:s, s:b, s:i}", "id", b->id, "address", b->address,
+                     "up", b->up, "rtt_ms", b->rtt_ms);
 }
 
 /* First up replica of partition p other than broker id, or -1. */
 static int eb_new_leader(const eb_cluster_t *cl,
-                         const rd_kafka_metadata_partition_t *p, int id) {
+                         const rd_kafka_metadata_partition_t *p, int id)
+{
     for (int r = 0; r < p->replica_cnt; r++) {
         int cand = (int)p->replicas[r];
         if (cand != id && cand >= 1 && cand <= cl->broker_cnt &&
@@ -276,7 +310,8 @@ static int eb_new_leader(const eb_cluster_t *cl,
  * replica; returns the number moved or -1 when
  * Metadata could not be read.  Blocking Metadata on the loop thread, for
  * the reason given in eb_cluster_topics(). */
-static int eb_move_leaders(eb_cluster_t *cl, int id) {
+static int eb_move_leaders(eb_cluster_t *cl, int id)
+{
     const struct rd_kafka_metadata *md = NULL;
     int moved = 0;
 
@@ -303,7 +338,8 @@ static int eb_move_leaders(eb_cluster_t *cl, int id) {
  * broker goes down that can be the dead one, and the request then waits out
  * its whole timeout.  A fresh handle only knows live brokers.  On failure
  * the old handle is kept. */
-static void eb_meta_reset(eb_cluster_t *cl) {
+static void eb_meta_reset(eb_cluster_t *cl)
+{
     char list[EB_CLUSTER_MAX_BROKERS * 64 + 1] = "";
     rd_kafka_t *rk;
     size_t len = 0;
@@ -320,8 +356,8 @@ static void eb_meta_reset(eb_cluster_t *cl) {
 }
 
 int eb_cluster_broker_set_up(eb_cluster_t *cl, int id, bool up,
-                             bool move_leaders, int *moved_cnt,
-                             mw_err_t *err) {
+                             bool move_leaders, int *moved_cnt, mw_err_t *err)
+{
     int idx = eb_broker_index(cl, id, err), moved = 0;
     rd_kafka_resp_err_t kerr;
     eb_broker_t *b;
@@ -332,14 +368,15 @@ int eb_cluster_broker_set_up(eb_cluster_t *cl, int id, bool up,
     /* Leadership moves first, while the broker still answers, as in
      * Kafka's controlled shutdown: clients get NOT_LEADER and re-route. */
     if (!up && b->up && move_leaders && (moved = eb_move_leaders(cl, id)) < 0)
-        mw_log_warn(EB_COMPONENT, "leaders not moved, no Metadata",
-                    "broker=%d", id);
+        mw_log_warn(EB_COMPONENT, "leaders not moved, no Metadata", "broker=%d",
+                    id);
     kerr = up ? rd_kafka_mock_broker_set_up(cl->mcluster, id)
               : rd_kafka_mock_broker_set_down(cl->mcluster, id);
     if (kerr)
-        return mw_err_set(err, MW_ERR_STATE, "mock refused to set broker %d "
-                          "%s: %s", id, up ? "up" : "down",
-                          rd_kafka_err2str(kerr));
+        return mw_err_set(err, MW_ERR_STATE,
+                          "mock refused to set broker %d "
+                          "%s: %s",
+                          id, up ? "up" : "down", rd_kafka_err2str(kerr));
     if (b->up != up) {
         b->up = up;
         eb_meta_reset(cl);
@@ -353,7 +390,8 @@ int eb_cluster_broker_set_up(eb_cluster_t *cl, int id, bool up,
 }
 
 int eb_cluster_broker_set_rtt(eb_cluster_t *cl, int id, int rtt_ms,
-                              mw_err_t *err) {
+                              mw_err_t *err)
+{
     int idx = eb_broker_index(cl, id, err);
     eb_broker_t *b;
     rd_kafka_resp_err_t kerr;
@@ -366,8 +404,10 @@ int eb_cluster_broker_set_rtt(eb_cluster_t *cl, int id, int rtt_ms,
                           rtt_ms, EB_MAX_RTT_MS);
     kerr = rd_kafka_mock_broker_set_rtt(cl->mcluster, id, rtt_ms);
     if (kerr)
-        return mw_err_set(err, MW_ERR_STATE, "mock refused rtt for broker "
-                          "%d: %s", id, rd_kafka_err2str(kerr));
+        return mw_err_set(err, MW_ERR_STATE,
+                          "mock refused rtt for broker "
+                          "%d: %s",
+                          id, rd_kafka_err2str(kerr));
     b->rtt_ms = rtt_ms;
     mw_log_info(EB_COMPONENT, "broker rtt set", "broker=%d rtt_ms=%d", id,
                 rtt_ms);
@@ -376,7 +416,8 @@ int eb_cluster_broker_set_rtt(eb_cluster_t *cl, int id, int rtt_ms,
 
 int eb_cluster_topic_create(eb_cluster_t *cl, const char *name, int partitions,
                             int replication, const json_t *configs,
-                            mw_err_t *err) {
+                            mw_err_t *err)
+{
     rd_kafka_resp_err_t kerr;
     json_t *copy;
 
@@ -386,7 +427,8 @@ int eb_cluster_topic_create(eb_cluster_t *cl, const char *name, int partitions,
     /* The mock silently caps the factor at the broker count; refuse it
      * instead, as Kafka does, so a test cannot believe it got 5 replicas. */
     if (replication < 1 || replication > cl->broker_cnt)
-        return mw_err_set(err, MW_ERR_INVALID, "replication_factor %d is not "
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "replication_factor %d is not "
                           "in 1..%d (the broker count)",
                           replication, cl->broker_cnt);
     copy = json_pack("{s:o, s:i}", "configs",
@@ -394,8 +436,8 @@ int eb_cluster_topic_create(eb_cluster_t *cl, const char *name, int partitions,
                      "replication", replication);
     if (!copy)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    kerr = rd_kafka_mock_topic_create(cl->mcluster, name, partitions,
-                                      replication);
+    kerr =
+        rd_kafka_mock_topic_create(cl->mcluster, name, partitions, replication);
     if (kerr == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
         json_decref(copy);
         return mw_err_set(err, MW_ERR_EXISTS, "topic %s already exists", name);
@@ -419,7 +461,8 @@ int eb_cluster_topic_create(eb_cluster_t *cl, const char *name, int partitions,
  * those topics the requested factor is reported (replication is not real in
  * the mock anyway); auto-created topics report the mock's replica count. */
 static json_t *eb_topic_json(const eb_cluster_t *cl,
-                             const rd_kafka_metadata_topic_t *t) {
+                             const rd_kafka_metadata_topic_t *t)
+{
     const json_t *kept = json_object_get(cl->topic_confs, t->topic);
     const json_t *configs = json_object_get(kept, "configs");
     int replication = t->partition_cnt > 0 ? t->partitions[0].replica_cnt : 0;
@@ -433,7 +476,8 @@ static json_t *eb_topic_json(const eb_cluster_t *cl,
                      configs ? json_deep_copy(configs) : json_object());
 }
 
-static int eb_topic_cmp(const void *a, const void *b) {
+static int eb_topic_cmp(const void *a, const void *b)
+{
     const json_t *ta = *(json_t *const *)a, *tb = *(json_t *const *)b;
 
     return strcmp(json_string_value(json_object_get(ta, "name")),
@@ -442,7 +486,8 @@ static int eb_topic_cmp(const void *a, const void *b) {
 
 /* Sorted array of the Metadata topics (those in error are skipped). */
 static json_t *eb_topics_array(const eb_cluster_t *cl,
-                               const struct rd_kafka_metadata *md) {
+                               const struct rd_kafka_metadata *md)
+{
     json_t **items = calloc((size_t)md->topic_cnt + 1, sizeof(*items));
     json_t *arr = json_array();
     size_t n = 0;
@@ -464,7 +509,8 @@ static json_t *eb_topics_array(const eb_cluster_t *cl,
 }
 
 json_t *eb_cluster_topics(eb_cluster_t *cl, const char *only_name,
-                          mw_err_t *err) {
+                          mw_err_t *err)
+{
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t kerr;
     json_t *res = NULL;
@@ -477,8 +523,10 @@ json_t *eb_cluster_topics(eb_cluster_t *cl, const char *only_name,
      * full EB_METADATA_TIMEOUT_MS. */
     kerr = rd_kafka_metadata(cl->rk_meta, 1, NULL, &md, EB_METADATA_TIMEOUT_MS);
     if (kerr) {
-        mw_err_set(err, MW_ERR_TRANSPORT, "no mock broker answered Metadata: "
-                   "%s", rd_kafka_err2str(kerr));
+        mw_err_set(err, MW_ERR_TRANSPORT,
+                   "no mock broker answered Metadata: "
+                   "%s",
+                   rd_kafka_err2str(kerr));
         return NULL;
     }
     if (!only_name) {
@@ -499,7 +547,8 @@ json_t *eb_cluster_topics(eb_cluster_t *cl, const char *only_name,
 }
 
 int eb_cluster_push_errors(eb_cluster_t *cl, int api, size_t cnt,
-                           const int *errs, mw_err_t *err) {
+                           const int *errs, mw_err_t *err)
+{
     rd_kafka_resp_err_t *codes;
 
     if (api < 0 || api > EB_CLUSTER_MAX_API)
@@ -518,7 +567,8 @@ int eb_cluster_push_errors(eb_cluster_t *cl, int api, size_t cnt,
     return 0;
 }
 
-int eb_cluster_clear_errors(eb_cluster_t *cl, int api, mw_err_t *err) {
+int eb_cluster_clear_errors(eb_cluster_t *cl, int api, mw_err_t *err)
+{
     if (api < 0 || api > EB_CLUSTER_MAX_API)
         return mw_err_set(err, MW_ERR_INVALID, "ApiKey %d is not in 0..%d", api,
                           EB_CLUSTER_MAX_API);
@@ -528,7 +578,8 @@ int eb_cluster_clear_errors(eb_cluster_t *cl, int api, mw_err_t *err) {
 }
 
 /* Whole-string decimal integer (optional sign) into *out. */
-static bool eb_parse_int(const char *text, long lo, long hi, int *out) {
+static bool eb_parse_int(const char *text, long lo, long hi, int *out)
+{
     char *end;
     long v;
 
@@ -542,7 +593,8 @@ static bool eb_parse_int(const char *text, long lo, long hi, int *out) {
     return true;
 }
 
-int eb_cluster_api_parse(const char *text, int *api, mw_err_t *err) {
+int eb_cluster_api_parse(const char *text, int *api, mw_err_t *err)
+{
     if (eb_parse_int(text, 0, EB_CLUSTER_MAX_API, api))
         return 0;
     for (size_t i = 0; i < sizeof(eb_apis) / sizeof(eb_apis[0]); i++)
@@ -550,19 +602,23 @@ int eb_cluster_api_parse(const char *text, int *api, mw_err_t *err) {
             *api = eb_apis[i].api;
             return 0;
         }
-    return mw_err_set(err, MW_ERR_INVALID, "unknown api \"%s\": expected a "
+    return mw_err_set(err, MW_ERR_INVALID,
+                      "unknown api \"%s\": expected a "
                       "Kafka request name such as Produce, Fetch or Metadata, "
-                      "or an ApiKey number 0..%d", text, EB_CLUSTER_MAX_API);
+                      "or an ApiKey number 0..%d",
+                      text, EB_CLUSTER_MAX_API);
 }
 
-const char *eb_cluster_api_name(int api) {
+const char *eb_cluster_api_name(int api)
+{
     for (size_t i = 0; i < sizeof(eb_apis) / sizeof(eb_apis[0]); i++)
         if (eb_apis[i].api == api)
             return eb_apis[i].name;
     return NULL;
 }
 
-int eb_cluster_err_parse(const char *text, int *code, mw_err_t *err) {
+int eb_cluster_err_parse(const char *text, int *code, mw_err_t *err)
+{
     static const char prefix[] = "RD_KAFKA_RESP_ERR_";
     const struct rd_kafka_err_desc *descs;
     const char *name = text;
@@ -584,7 +640,8 @@ int eb_cluster_err_parse(const char *text, int *code, mw_err_t *err) {
             return 0;
         }
     }
-    return mw_err_set(err, MW_ERR_INVALID, "unknown error \"%s\": expected a "
+    return mw_err_set(err, MW_ERR_INVALID,
+                      "unknown error \"%s\": expected a "
                       "name as printed by rd_kafka_err2name, such as "
                       "NOT_LEADER_FOR_PARTITION or _TRANSPORT, or its code",
                       text);

@@ -33,12 +33,18 @@
 #define EB_MAX_PUSHED_ERRORS 10000
 #define EB_TOPIC_NAME_MAX 249
 
-enum eb_fault { EB_FAULT_DOWN, EB_FAULT_UP, EB_FAULT_RTT, EB_FAULT_ERRORS,
-                EB_FAULT__CNT };
+enum eb_fault {
+    EB_FAULT_DOWN,
+    EB_FAULT_UP,
+    EB_FAULT_RTT,
+    EB_FAULT_ERRORS,
+    EB_FAULT__CNT
+};
 static const char *const eb_fault_names[] = {"broker_down", "broker_up",
                                              "broker_rtt", "request_errors"};
 _Static_assert(sizeof(eb_fault_names) / sizeof(*eb_fault_names) ==
-                   EB_FAULT__CNT, "fault names match the enum");
+                   EB_FAULT__CNT,
+               "fault names match the enum");
 
 struct eb_control {
     struct evhttp *http;
@@ -52,25 +58,31 @@ struct eb_control {
 
 /* One parsed request path: "/brokers/2/down" -> {"brokers","2","down"}. */
 typedef struct eb_route {
-    char *decoded;                  /* owned, segments point into it */
+    char *decoded; /* owned, segments point into it */
     const char *seg[EB_MAX_SEGMENTS];
     int seg_cnt;
 } eb_route_t;
 
-static int eb_status_of(int code) {
+static int eb_status_of(int code)
+{
     switch (code) {
-    case MW_ERR_INVALID: return 400;
-    case MW_ERR_NOT_FOUND: return 404;
-    case MW_ERR_EXISTS: return 409;
+    case MW_ERR_INVALID:
+        return 400;
+    case MW_ERR_NOT_FOUND:
+        return 404;
+    case MW_ERR_EXISTS:
+        return 409;
     case MW_ERR_TRANSPORT:
-    case MW_ERR_TIMEOUT: return 503;
-    default: return 500;
+    case MW_ERR_TIMEOUT:
+        return 503;
+    default:
+        return 500;
     }
 }
 
 /* Replies with json (consumed). */
-static void eb_reply_json(struct evhttp_request *req, int status,
-                          json_t *json) {
+static void eb_reply_json(struct evhttp_request *req, int status, json_t *json)
+{
     char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
 
     json_decref(json);
@@ -82,13 +94,15 @@ static void eb_reply_json(struct evhttp_request *req, int status,
     free(text);
 }
 
-static void eb_reply_err(struct evhttp_request *req, const mw_err_t *err) {
+static void eb_reply_err(struct evhttp_request *req, const mw_err_t *err)
+{
     mw_http_reply_error(req, eb_status_of(err->code), "%s", err->msg);
 }
 
 /* Parses the body as a JSON object; on failure replies 400/413 and returns
  * NULL.  The result is a new reference. */
-static json_t *eb_body_object(struct evhttp_request *req) {
+static json_t *eb_body_object(struct evhttp_request *req)
+{
     size_t len = 0;
     int too_big = 0;
     char *body = mw_http_body(req, EB_CONTROL_MAX_BODY, &len, &too_big);
@@ -97,8 +111,10 @@ static json_t *eb_body_object(struct evhttp_request *req) {
 
     if (!body) {
         if (too_big)
-            mw_http_reply_error(req, 413, "request body is larger than %d "
-                                "bytes", EB_CONTROL_MAX_BODY);
+            mw_http_reply_error(req, 413,
+                                "request body is larger than %d "
+                                "bytes",
+                                EB_CONTROL_MAX_BODY);
         else
             mw_http_reply_error(req, 500, "out of memory reading the body");
         return NULL;
@@ -106,8 +122,10 @@ static json_t *eb_body_object(struct evhttp_request *req) {
     json = json_loadb(body, len, 0, &jerr);
     free(body);
     if (!json) {
-        mw_http_reply_error(req, 400, "malformed JSON at line %d column %d: "
-                            "%s", jerr.line, jerr.column, jerr.text);
+        mw_http_reply_error(req, 400,
+                            "malformed JSON at line %d column %d: "
+                            "%s",
+                            jerr.line, jerr.column, jerr.text);
         return NULL;
     }
     if (!json_is_object(json)) {
@@ -121,16 +139,18 @@ static json_t *eb_body_object(struct evhttp_request *req) {
 /* Reads optional integer field key of obj into *out (default kept when
  * absent); false with a 400 reply when present but not in [lo, hi]. */
 static bool eb_int_field(struct evhttp_request *req, const json_t *obj,
-                         const char *key, long long lo, long long hi,
-                         int *out) {
+                         const char *key, long long lo, long long hi, int *out)
+{
     const json_t *v = json_object_get(obj, key);
 
     if (!v)
         return true;
     if (!json_is_integer(v) || json_integer_value(v) < lo ||
         json_integer_value(v) > hi) {
-        mw_http_reply_error(req, 400, "field \"%s\" must be an integer in "
-                            "%lld..%lld", key, lo, hi);
+        mw_http_reply_error(req, 400,
+                            "field \"%s\" must be an integer in "
+                            "%lld..%lld",
+                            key, lo, hi);
         return false;
     }
     *out = (int)json_integer_value(v);
@@ -138,7 +158,8 @@ static bool eb_int_field(struct evhttp_request *req, const json_t *obj,
 }
 
 /* Kafka's rule: 1..249 of [a-zA-Z0-9._-], not "." or "..". */
-static bool eb_topic_name_ok(const char *name) {
+static bool eb_topic_name_ok(const char *name)
+{
     size_t len = strlen(name);
 
     if (len == 0 || len > EB_TOPIC_NAME_MAX || strcmp(name, ".") == 0 ||
@@ -149,7 +170,8 @@ static bool eb_topic_name_ok(const char *name) {
 }
 
 /* Checks "name" and "configs" of a POST /topics body; false after a 400. */
-static bool eb_topic_body_ok(struct evhttp_request *req, const json_t *body) {
+static bool eb_topic_body_ok(struct evhttp_request *req, const json_t *body)
+{
     const json_t *name = json_object_get(body, "name");
     const json_t *configs = json_object_get(body, "configs");
     const char *key;
@@ -160,20 +182,26 @@ static bool eb_topic_body_ok(struct evhttp_request *req, const json_t *body) {
         return false;
     }
     if (!json_is_string(name) || !eb_topic_name_ok(json_string_value(name))) {
-        mw_http_reply_error(req, 400, "field \"name\" must be a topic name: 1 "
+        mw_http_reply_error(req, 400,
+                            "field \"name\" must be a topic name: 1 "
                             "to %d characters of a-z A-Z 0-9 . _ -, not \".\" "
-                            "or \"..\"", EB_TOPIC_NAME_MAX);
+                            "or \"..\"",
+                            EB_TOPIC_NAME_MAX);
         return false;
     }
     if (configs && !json_is_object(configs)) {
-        mw_http_reply_error(req, 400, "field \"configs\" must be an object of "
+        mw_http_reply_error(req, 400,
+                            "field \"configs\" must be an object of "
                             "string values");
         return false;
     }
-    json_object_foreach((json_t *)configs, key, v) {
+    json_object_foreach((json_t *)configs, key, v)
+    {
         if (!json_is_string(v)) {
-            mw_http_reply_error(req, 400, "configs.\"%s\" must be a string "
-                                "(Kafka topic configs are strings)", key);
+            mw_http_reply_error(req, 400,
+                                "configs.\"%s\" must be a string "
+                                "(Kafka topic configs are strings)",
+                                key);
             return false;
         }
     }
@@ -181,7 +209,8 @@ static bool eb_topic_body_ok(struct evhttp_request *req, const json_t *body) {
 }
 
 static void eb_topics_post(eb_control_t *ctl, struct evhttp_request *req,
-                           const eb_route_t *route) {
+                           const eb_route_t *route)
+{
     int brokers = eb_cluster_broker_cnt(ctl->cluster);
     int partitions = ctl->default_partitions;
     int replication = brokers < 3 ? brokers : 3;
@@ -207,18 +236,18 @@ static void eb_topics_post(eb_control_t *ctl, struct evhttp_request *req,
                                 configs, &err) != 0) {
         eb_reply_err(req, &err);
     } else {
-        eb_reply_json(req, 201,
-                      json_pack("{s:s, s:i, s:i, s:o}", "name", name,
-                                "partitions", partitions, "replication_factor",
-                                replication, "configs",
-                                configs ? json_deep_copy(configs)
-                                        : json_object()));
+        eb_reply_json(
+            req, 201,
+            json_pack("{s:s, s:i, s:i, s:o}", "name", name, "partitions",
+                      partitions, "replication_factor", replication, "configs",
+                      configs ? json_deep_copy(configs) : json_object()));
     }
     json_decref(body);
 }
 
 static void eb_topics_get(eb_control_t *ctl, struct evhttp_request *req,
-                          const eb_route_t *route) {
+                          const eb_route_t *route)
+{
     const char *name = route->seg_cnt > 1 ? route->seg[1] : NULL;
     mw_err_t err;
     json_t *res = eb_cluster_topics(ctl->cluster, name, &err);
@@ -232,19 +261,21 @@ static void eb_topics_get(eb_control_t *ctl, struct evhttp_request *req,
 }
 
 static void eb_brokers_get(eb_control_t *ctl, struct evhttp_request *req,
-                           const eb_route_t *route) {
+                           const eb_route_t *route)
+{
     json_t *arr = json_array();
 
     (void)route;
 
     for (int id = 1; arr && id <= eb_cluster_broker_cnt(ctl->cluster); id++)
-        json_array_append_new(arr, eb_cluster_broker_json(ctl->cluster, id,
-                                                          NULL));
+        json_array_append_new(arr,
+                              eb_cluster_broker_json(ctl->cluster, id, NULL));
     eb_reply_json(req, 200, arr ? json_pack("{s:o}", "brokers", arr) : NULL);
 }
 
 /* Broker id from a path segment; 0 when it is not a number (a 404). */
-static int eb_broker_id(const char *seg) {
+static int eb_broker_id(const char *seg)
+{
     char *end;
     long id = strtol(seg, &end, 10);
 
@@ -253,7 +284,8 @@ static int eb_broker_id(const char *seg) {
 }
 
 /* Body of PUT /brokers/{id}/rtt into *rtt_ms; false after a 400. */
-static bool eb_rtt_body(struct evhttp_request *req, int *rtt_ms) {
+static bool eb_rtt_body(struct evhttp_request *req, int *rtt_ms)
+{
     json_t *body = eb_body_object(req);
     bool ok;
 
@@ -271,7 +303,8 @@ static bool eb_rtt_body(struct evhttp_request *req, int *rtt_ms) {
 
 /* Optional body of POST /brokers/{id}/down: {"move_leaders": bool}
  * (default true) into *move; false after a 400. */
-static bool eb_down_body(struct evhttp_request *req, bool *move) {
+static bool eb_down_body(struct evhttp_request *req, bool *move)
+{
     const json_t *v;
     json_t *body;
 
@@ -283,7 +316,8 @@ static bool eb_down_body(struct evhttp_request *req, bool *move) {
     v = json_object_get(body, "move_leaders");
     if (v && !json_is_boolean(v)) {
         json_decref(body);
-        mw_http_reply_error(req, 400, "field \"move_leaders\" must be true "
+        mw_http_reply_error(req, 400,
+                            "field \"move_leaders\" must be true "
                             "or false");
         return false;
     }
@@ -294,7 +328,8 @@ static bool eb_down_body(struct evhttp_request *req, bool *move) {
 
 /* POST /brokers/{id}/down|up and PUT /brokers/{id}/rtt. */
 static void eb_broker_action(eb_control_t *ctl, struct evhttp_request *req,
-                             const eb_route_t *route) {
+                             const eb_route_t *route)
+{
     const char *id_text = route->seg[1], *action = route->seg[2];
     int id = eb_broker_id(id_text), rtt_ms = 0, moved = 0, rc;
     enum eb_fault kind = EB_FAULT_UP;
@@ -303,9 +338,10 @@ static void eb_broker_action(eb_control_t *ctl, struct evhttp_request *req,
     mw_err_t err;
 
     if (id == 0 || id > eb_cluster_broker_cnt(ctl->cluster)) {
-        mw_http_reply_error(req, 404, "broker %s does not exist (brokers are "
-                            "1..%d)", id_text,
-                            eb_cluster_broker_cnt(ctl->cluster));
+        mw_http_reply_error(req, 404,
+                            "broker %s does not exist (brokers are "
+                            "1..%d)",
+                            id_text, eb_cluster_broker_cnt(ctl->cluster));
         return;
     }
     if (strcmp(action, "rtt") == 0) {
@@ -335,7 +371,8 @@ static void eb_broker_action(eb_control_t *ctl, struct evhttp_request *req,
 }
 
 /* An ApiKey or error given as a JSON string or integer, as text. */
-static bool eb_json_token(const json_t *v, char *buf, size_t size) {
+static bool eb_json_token(const json_t *v, char *buf, size_t size)
+{
     if (json_is_string(v))
         snprintf(buf, size, "%s", json_string_value(v));
     else if (json_is_integer(v))
@@ -347,16 +384,20 @@ static bool eb_json_token(const json_t *v, char *buf, size_t size) {
 
 /* Parses "errors" into codes[] (cnt entries); false after a 400. */
 static bool eb_errors_parse(struct evhttp_request *req, const json_t *arr,
-                            int *codes) {
+                            int *codes)
+{
     char tok[128];
     mw_err_t err;
     size_t i;
     json_t *v;
 
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         if (!eb_json_token(v, tok, sizeof(tok))) {
-            mw_http_reply_error(req, 400, "errors[%zu] must be an error name "
-                                "or code", i);
+            mw_http_reply_error(req, 400,
+                                "errors[%zu] must be an error name "
+                                "or code",
+                                i);
             return false;
         }
         if (eb_cluster_err_parse(tok, &codes[i], &err) != 0) {
@@ -368,7 +409,8 @@ static bool eb_errors_parse(struct evhttp_request *req, const json_t *arr,
 }
 
 static void eb_errors_post(eb_control_t *ctl, struct evhttp_request *req,
-                           const eb_route_t *route) {
+                           const eb_route_t *route)
+{
     json_t *body = eb_body_object(req);
     const json_t *api_v, *errs_v;
     int api, *codes = NULL;
@@ -382,15 +424,18 @@ static void eb_errors_post(eb_control_t *ctl, struct evhttp_request *req,
     api_v = json_object_get(body, "api");
     errs_v = json_object_get(body, "errors");
     if (!api_v || !eb_json_token(api_v, tok, sizeof(tok))) {
-        mw_http_reply_error(req, 400, "%s field \"api\" (a request name such "
+        mw_http_reply_error(req, 400,
+                            "%s field \"api\" (a request name such "
                             "as \"Produce\" or an ApiKey number)",
                             api_v ? "bad" : "missing");
     } else if (eb_cluster_api_parse(tok, &api, &err) != 0) {
         eb_reply_err(req, &err);
     } else if (!json_is_array(errs_v) || json_array_size(errs_v) == 0 ||
                json_array_size(errs_v) > EB_MAX_PUSHED_ERRORS) {
-        mw_http_reply_error(req, 400, "field \"errors\" must be an array of 1 "
-                            "to %d error names or codes", EB_MAX_PUSHED_ERRORS);
+        mw_http_reply_error(req, 400,
+                            "field \"errors\" must be an array of 1 "
+                            "to %d error names or codes",
+                            EB_MAX_PUSHED_ERRORS);
     } else if (!(codes = calloc(json_array_size(errs_v), sizeof(*codes)))) {
         mw_http_reply_error(req, 500, "out of memory");
     } else if (eb_errors_parse(req, errs_v, codes)) {
@@ -399,8 +444,9 @@ static void eb_errors_post(eb_control_t *ctl, struct evhttp_request *req,
             eb_reply_err(req, &err);
         } else {
             mw_counter_inc(ctl->faults[EB_FAULT_ERRORS]);
-            eb_reply_json(req, 200, json_pack("{s:i, s:I}", "api_key", api,
-                                              "count", (json_int_t)cnt));
+            eb_reply_json(req, 200,
+                          json_pack("{s:i, s:I}", "api_key", api, "count",
+                                    (json_int_t)cnt));
         }
     }
     free(codes);
@@ -408,7 +454,8 @@ static void eb_errors_post(eb_control_t *ctl, struct evhttp_request *req,
 }
 
 static void eb_errors_delete(eb_control_t *ctl, struct evhttp_request *req,
-                             const eb_route_t *route) {
+                             const eb_route_t *route)
+{
     mw_err_t err;
     int api;
 
@@ -417,26 +464,29 @@ static void eb_errors_delete(eb_control_t *ctl, struct evhttp_request *req,
         eb_reply_err(req, &err);
         return;
     }
-    eb_reply_json(req, 200, json_pack("{s:i, s:b}", "api_key", api, "cleared",
-                                      1));
+    eb_reply_json(req, 200,
+                  json_pack("{s:i, s:b}", "api_key", api, "cleared", 1));
 }
 
 static void eb_healthz(eb_control_t *ctl, struct evhttp_request *req,
-                       const eb_route_t *route) {
+                       const eb_route_t *route)
+{
     int up = eb_cluster_brokers_up(ctl->cluster);
 
     (void)route;
     if (up > 0)
-        eb_reply_json(req, 200, json_pack("{s:s, s:i}", "status", "ok",
-                                          "brokers_up", up));
+        eb_reply_json(
+            req, 200,
+            json_pack("{s:s, s:i}", "status", "ok", "brokers_up", up));
     else
-        eb_reply_json(req, 503, json_pack("{s:s, s:s}", "status",
-                                          "unavailable", "reason",
-                                          "every mock broker is down"));
+        eb_reply_json(req, 503,
+                      json_pack("{s:s, s:s}", "status", "unavailable", "reason",
+                                "every mock broker is down"));
 }
 
 static void eb_metrics(eb_control_t *ctl, struct evhttp_request *req,
-                       const eb_route_t *route) {
+                       const eb_route_t *route)
+{
     mw_buf_t *buf = mw_buf_new(0);
 
     (void)route;
@@ -471,15 +521,15 @@ static const struct {
     {EVHTTP_REQ_DELETE, "/errors/*", eb_errors_delete},
 };
 
-static bool eb_route_match(const char *pattern, const eb_route_t *route) {
+static bool eb_route_match(const char *pattern, const eb_route_t *route)
+{
     const char *p = pattern + 1;
     int i = 0;
 
     for (; *p && i < route->seg_cnt; i++) {
         size_t len = strcspn(p, "/");
-        if (!(len == 1 && *p == '*') &&
-            (strlen(route->seg[i]) != len ||
-             memcmp(p, route->seg[i], len) != 0))
+        if (!(len == 1 && *p == '*') && (strlen(route->seg[i]) != len ||
+                                         memcmp(p, route->seg[i], len) != 0))
             return false;
         p += len + (p[len] == '/');
     }
@@ -488,7 +538,8 @@ static bool eb_route_match(const char *pattern, const eb_route_t *route) {
 
 /* Splits the decoded path into segments; false when it has too many (no
  * route has more than EB_MAX_SEGMENTS) or cannot be decoded. */
-static bool eb_route_parse(struct evhttp_request *req, eb_route_t *route) {
+static bool eb_route_parse(struct evhttp_request *req, eb_route_t *route)
+{
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     char *p, *save = NULL;
@@ -506,7 +557,8 @@ static bool eb_route_parse(struct evhttp_request *req, eb_route_t *route) {
     return true;
 }
 
-static void eb_request_cb(struct evhttp_request *req, void *opaque) {
+static void eb_request_cb(struct evhttp_request *req, void *opaque)
+{
     eb_control_t *ctl = opaque;
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
     bool path_known = false;
@@ -537,11 +589,12 @@ static void eb_request_cb(struct evhttp_request *req, void *opaque) {
                             evhttp_request_get_uri(req));
 }
 
-static void eb_control_metrics(eb_control_t *ctl, mw_metrics_t *reg) {
+static void eb_control_metrics(eb_control_t *ctl, mw_metrics_t *reg)
+{
     char labels[64];
 
-    ctl->brokers_up = mw_metrics_gauge(
-        reg, "mesh_broker_brokers_up", "Mock brokers currently up.", NULL);
+    ctl->brokers_up = mw_metrics_gauge(reg, "mesh_broker_brokers_up",
+                                       "Mock brokers currently up.", NULL);
     for (int k = 0; k < EB_FAULT__CNT; k++) {
         snprintf(labels, sizeof(labels), "kind=\"%s\"", eb_fault_names[k]);
         ctl->faults[k] = mw_metrics_counter(
@@ -551,12 +604,14 @@ static void eb_control_metrics(eb_control_t *ctl, mw_metrics_t *reg) {
     mw_gauge_set(ctl->brokers_up, eb_cluster_brokers_up(ctl->cluster));
 }
 
-eb_control_t *eb_control_new(const eb_control_conf_t *conf, mw_err_t *err) {
+eb_control_t *eb_control_new(const eb_control_conf_t *conf, mw_err_t *err)
+{
     eb_control_t *ctl = calloc(1, sizeof(*ctl));
 
     if (!ctl || !(ctl->http = evhttp_new(conf->base))) {
         free(ctl);
-        mw_err_set(err, MW_ERR_NOMEM, "out of memory creating the control "
+        mw_err_set(err, MW_ERR_NOMEM,
+                   "out of memory creating the control "
                    "endpoint");
         return NULL;
     }
@@ -565,8 +620,7 @@ eb_control_t *eb_control_new(const eb_control_conf_t *conf, mw_err_t *err) {
     ctl->default_partitions = conf->default_partitions;
     eb_control_metrics(ctl, conf->metrics);
     evhttp_set_allowed_methods(ctl->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-                                              EVHTTP_REQ_POST |
-                                              EVHTTP_REQ_PUT |
+                                              EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                               EVHTTP_REQ_DELETE);
     evhttp_set_max_body_size(ctl->http, EB_CONTROL_MAX_BODY);
     evhttp_set_gencb(ctl->http, eb_request_cb, ctl);
@@ -580,7 +634,8 @@ eb_control_t *eb_control_new(const eb_control_conf_t *conf, mw_err_t *err) {
     return ctl;
 }
 
-void eb_control_destroy(eb_control_t *ctl) {
+void eb_control_destroy(eb_control_t *ctl)
+{
     if (!ctl)
         return;
     if (ctl->http)
@@ -588,4 +643,7 @@ void eb_control_destroy(eb_control_t *ctl) {
     free(ctl);
 }
 
-int eb_control_port(const eb_control_t *ctl) { return ctl->port; }
+int eb_control_port(const eb_control_t *ctl)
+{
+    return ctl->port;
+}

@@ -18,11 +18,11 @@ struct event_base;
 typedef struct eb_control eb_control_t;
 
 typedef struct eb_control_conf {
-    struct event_base *base;  /* borrowed, outlives the endpoint */
-    const char *listener;     /* "host:port", port 0 picks one */
-    eb_cluster_t *cluster;    /* borrowed, outlives the endpoint */
-    mw_metrics_t *metrics;    /* borrowed: served at /metrics */
-    int default_partitions;   /* for POST /topics without "partitions" */
+    struct event_base *base; /* borrowed, outlives the endpoint */
+    const char *listener;    /* "host:port", port 0 picks one */
+    eb_cluster_t *cluster;   /* borrowed, outlives the endpoint */
+    mw_metrics_t *metrics;   /* borrowed: served at /metrics */
+    int default_partitions;  /* for POST /topics without "partitions" */
 } eb_control_conf_t;
 
 /* Binds the listener and serves requests from the loop.  NULL with err set

@@ -28,22 +28,32 @@
 #define EB_VERSION "0.1.0"
 
 static const mw_conf_key_t eb_keys[] = {
-    {.name = "brokers", .type = MW_CONF_INT, .dflt = "3", .min = 1,
+    {.name = "brokers",
+     .type = MW_CONF_INT,
+     .dflt = "3",
+     .min = 1,
      .max = EB_CLUSTER_MAX_BROKERS,
      .doc = "Number of mock brokers (ids 1..N) on random loopback ports."},
-    {.name = "bootstrap.listener", .type = MW_CONF_LISTENER,
+    {.name = "bootstrap.listener",
+     .type = MW_CONF_LISTENER,
      .dflt = "127.0.0.1:9092",
      .doc = "Stable bootstrap address: Kafka connections are forwarded to an "
             "up mock broker, HTTP requests to the control endpoint."},
-    {.name = "control.listener", .type = MW_CONF_LISTENER,
+    {.name = "control.listener",
+     .type = MW_CONF_LISTENER,
      .dflt = "127.0.0.1:9099",
      .doc = "Control endpoint (HTTP+JSON: topics, faults, /healthz, "
             "/metrics)."},
-    {.name = "state.dir", .type = MW_CONF_STR, .dflt = "./.mesh",
+    {.name = "state.dir",
+     .type = MW_CONF_STR,
+     .dflt = "./.mesh",
      .doc = "Directory (created) for the state files bootstrap, brokers and "
             "control, written once listening."},
-    {.name = "default.partitions", .type = MW_CONF_INT, .dflt = "4",
-     .min = 1, .max = EB_CLUSTER_MAX_PARTITIONS,
+    {.name = "default.partitions",
+     .type = MW_CONF_INT,
+     .dflt = "4",
+     .min = 1,
+     .max = EB_CLUSTER_MAX_PARTITIONS,
      .doc = "Partitions of a topic created through the control endpoint "
             "without a partition count (topics auto-created by clients "
             "always get the mock's 4)."},
@@ -85,7 +95,8 @@ typedef struct eb_app {
 /* First SIGTERM/SIGINT: stop accepting (listeners and open connections go
  * away with their objects), then leave the loop; the cluster goes in
  * destroy. */
-static void eb_stop(mw_run_t *run, void *opaque, const char *why) {
+static void eb_stop(mw_run_t *run, void *opaque, const char *why)
+{
     eb_app_t *app = opaque;
 
     (void)why;
@@ -98,8 +109,9 @@ static void eb_stop(mw_run_t *run, void *opaque, const char *why) {
 
 /* The address a client on this machine reaches listener at (actual) port,
  * as host:port (a wildcard bind is reached on loopback). */
-static int eb_reach_addr(const char *listener, int port, char *out,
-                         size_t size, mw_err_t *err) {
+static int eb_reach_addr(const char *listener, int port, char *out, size_t size,
+                         mw_err_t *err)
+{
     static const char scheme[] = "http://";
     char url[300];
 
@@ -111,7 +123,8 @@ static int eb_reach_addr(const char *listener, int port, char *out,
 
 /* Writes one state file dir/name holding line + "\n". */
 static int eb_state_file(const char *dir, const char *name, const char *line,
-                         mw_err_t *err) {
+                         mw_err_t *err)
+{
     char path[4200], content[4096];
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -120,7 +133,8 @@ static int eb_state_file(const char *dir, const char *name, const char *line,
 }
 
 /* Starts cluster, control endpoint and proxy; writes the state files. */
-static int eb_start(mw_run_t *run, void *opaque, mw_err_t *err) {
+static int eb_start(mw_run_t *run, void *opaque, mw_err_t *err)
+{
     eb_app_t *app = opaque;
     const mw_conf_t *conf = mw_run_conf(run);
     const char *dir = mw_conf_get_str(conf, "state.dir");
@@ -133,23 +147,31 @@ static int eb_start(mw_run_t *run, void *opaque, mw_err_t *err) {
     app->cluster = eb_cluster_new((int)mw_conf_get_int(conf, "brokers"), err);
     if (!app->cluster)
         return err->code;
-    app->control = eb_control_new(&(eb_control_conf_t){
-        .base = mw_run_base(run), .listener = control_l,
-        .cluster = app->cluster, .metrics = mw_run_metrics(run),
-        .default_partitions = (int)mw_conf_get_int(conf, "default.partitions"),
-    }, err);
+    app->control = eb_control_new(
+        &(eb_control_conf_t){
+            .base = mw_run_base(run),
+            .listener = control_l,
+            .cluster = app->cluster,
+            .metrics = mw_run_metrics(run),
+            .default_partitions =
+                (int)mw_conf_get_int(conf, "default.partitions"),
+        },
+        err);
     if (!app->control ||
         eb_reach_addr(control_l, eb_control_port(app->control), control_addr,
                       sizeof(control_addr), err) != 0)
         return err->code;
-    app->proxy = eb_proxy_new(&(eb_proxy_conf_t){
-        .base = mw_run_base(run), .listener = bootstrap_l,
-        .cluster = app->cluster, .control_addr = control_addr,
-        .metrics = mw_run_metrics(run),
-    }, err);
-    if (!app->proxy ||
-        eb_reach_addr(bootstrap_l, eb_proxy_port(app->proxy), bootstrap,
-                      sizeof(bootstrap), err) != 0)
+    app->proxy = eb_proxy_new(
+        &(eb_proxy_conf_t){
+            .base = mw_run_base(run),
+            .listener = bootstrap_l,
+            .cluster = app->cluster,
+            .control_addr = control_addr,
+            .metrics = mw_run_metrics(run),
+        },
+        err);
+    if (!app->proxy || eb_reach_addr(bootstrap_l, eb_proxy_port(app->proxy),
+                                     bootstrap, sizeof(bootstrap), err) != 0)
         return err->code;
     snprintf(url, sizeof(url), "http://%s", control_addr);
     if (eb_state_file(dir, "brokers", eb_cluster_bootstraps(app->cluster),
@@ -165,7 +187,8 @@ static int eb_start(mw_run_t *run, void *opaque, mw_err_t *err) {
 
 /* Top-down; every object may be missing (a start that failed half-way, or
  * the listeners already closed by eb_stop). */
-static void eb_destroy(void *opaque) {
+static void eb_destroy(void *opaque)
+{
     eb_app_t *app = opaque;
 
     eb_proxy_destroy(app->proxy);
@@ -183,7 +206,8 @@ static const mw_run_prog_t eb_prog = {
     .destroy = eb_destroy,
 };
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     eb_app_t app = {0};
 
     return mw_run_main(&eb_prog, &app, argc, argv);

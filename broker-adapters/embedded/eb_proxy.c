@@ -54,13 +54,13 @@ enum { EB_CLIENT = 0, EB_UPSTREAM = 1 };
 typedef struct eb_conn {
     eb_proxy_t *proxy;
     struct eb_conn *prev, *next;
-    evutil_socket_t fd;           /* owned until side[EB_CLIENT] exists */
-    struct event *peek_ev;        /* readable: classify the connection */
-    struct event *retry_ev;       /* timer: peek again after a short read */
+    evutil_socket_t fd;     /* owned until side[EB_CLIENT] exists */
+    struct event *peek_ev;  /* readable: classify the connection */
+    struct event *retry_ev; /* timer: peek again after a short read */
     int retries;
-    struct bufferevent *side[2];  /* client, upstream */
-    bool paused[2];               /* reading from side[i] stopped */
-    bool closing;                 /* one side gone: flush, then close */
+    struct bufferevent *side[2]; /* client, upstream */
+    bool paused[2];              /* reading from side[i] stopped */
+    bool closing;                /* one side gone: flush, then close */
 } eb_conn_t;
 
 struct eb_proxy {
@@ -78,7 +78,8 @@ struct eb_proxy {
 static const char *const eb_http_methods[] = {"GET ", "POST", "PUT ", "DELE",
                                               "HEAD"};
 
-static void eb_conn_free(eb_conn_t *conn) {
+static void eb_conn_free(eb_conn_t *conn)
+{
     eb_proxy_t *proxy = conn->proxy;
 
     if (conn->peek_ev)
@@ -104,7 +105,8 @@ static void eb_conn_free(eb_conn_t *conn) {
  * listener).  The caller's listener string names the culprit in errors. */
 static int eb_resolve(const char *hostport, bool passive,
                       struct sockaddr_storage *sa, socklen_t *sa_len,
-                      mw_err_t *err) {
+                      mw_err_t *err)
+{
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = passive ? AI_PASSIVE : 0};
@@ -130,7 +132,8 @@ static int eb_resolve(const char *hostport, bool passive,
 
 /* Moves what side i has read into the other side's output, pausing side i
  * when that output reaches the bound. */
-static void eb_read_cb(struct bufferevent *bev, void *opaque) {
+static void eb_read_cb(struct bufferevent *bev, void *opaque)
+{
     eb_conn_t *conn = opaque;
     int i = bev == conn->side[EB_CLIENT] ? EB_CLIENT : EB_UPSTREAM;
     struct bufferevent *peer = conn->side[1 - i];
@@ -154,7 +157,8 @@ static void eb_read_cb(struct bufferevent *bev, void *opaque) {
 
 /* Side j's output drained to its low watermark: either resume the side
  * that feeds it, or finish closing. */
-static void eb_write_cb(struct bufferevent *bev, void *opaque) {
+static void eb_write_cb(struct bufferevent *bev, void *opaque)
+{
     eb_conn_t *conn = opaque;
     int j = bev == conn->side[EB_CLIENT] ? EB_CLIENT : EB_UPSTREAM;
     struct bufferevent *feeder = conn->side[1 - j];
@@ -175,7 +179,8 @@ static void eb_write_cb(struct bufferevent *bev, void *opaque) {
  *  1. the peer still has bytes queued: close side i now, let the peer
  *     flush (eb_write_cb frees the connection once its output is empty);
  *  2. otherwise close both now. */
-static void eb_event_cb(struct bufferevent *bev, short what, void *opaque) {
+static void eb_event_cb(struct bufferevent *bev, short what, void *opaque)
+{
     eb_conn_t *conn = opaque;
     int i = bev == conn->side[EB_CLIENT] ? EB_CLIENT : EB_UPSTREAM;
     struct bufferevent *peer = conn->side[1 - i];
@@ -183,11 +188,10 @@ static void eb_event_cb(struct bufferevent *bev, short what, void *opaque) {
     if (what & BEV_EVENT_CONNECTED)
         return;
     if ((what & BEV_EVENT_ERROR) && !(what & BEV_EVENT_EOF))
-        mw_log_debug(EB_COMPONENT, "connection side failed",
-                     "side=%s error=%s",
-                     i == EB_CLIENT ? "client" : "upstream",
-                     mw_log_q(evutil_socket_error_to_string(
-                         EVUTIL_SOCKET_ERROR())));
+        mw_log_debug(
+            EB_COMPONENT, "connection side failed", "side=%s error=%s",
+            i == EB_CLIENT ? "client" : "upstream",
+            mw_log_q(evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())));
     if (peer && !conn->closing &&
         evbuffer_get_length(bufferevent_get_output(peer)) > 0) {
         bufferevent_free(bev);
@@ -202,7 +206,8 @@ static void eb_event_cb(struct bufferevent *bev, short what, void *opaque) {
 
 /* Target of a classified connection: "host:port", or NULL (all brokers
  * down: the client sees the connection close and retries). */
-static const char *eb_target(eb_conn_t *conn, bool is_http) {
+static const char *eb_target(eb_conn_t *conn, bool is_http)
+{
     eb_proxy_t *proxy = conn->proxy;
     int id;
 
@@ -220,7 +225,8 @@ static const char *eb_target(eb_conn_t *conn, bool is_http) {
 }
 
 /* Builds both bufferevents and connects upstream; false closes. */
-static bool eb_conn_forward(eb_conn_t *conn, bool is_http) {
+static bool eb_conn_forward(eb_conn_t *conn, bool is_http)
+{
     struct event_base *base = conn->proxy->base;
     const char *target = eb_target(conn, is_http);
     struct sockaddr_storage sa;
@@ -257,7 +263,8 @@ static bool eb_conn_forward(eb_conn_t *conn, bool is_http) {
 }
 
 /* 0: not HTTP; 1: HTTP; -1: too short to tell yet (an HTTP prefix). */
-static int eb_classify(const char *head, ssize_t len) {
+static int eb_classify(const char *head, ssize_t len)
+{
     bool prefix = false;
 
     for (size_t m = 0; m < sizeof(eb_http_methods) / sizeof(*eb_http_methods);
@@ -270,7 +277,8 @@ static int eb_classify(const char *head, ssize_t len) {
     return prefix ? -1 : 0;
 }
 
-static void eb_peek_cb(evutil_socket_t fd, short what, void *opaque) {
+static void eb_peek_cb(evutil_socket_t fd, short what, void *opaque)
+{
     eb_conn_t *conn = opaque;
     char head[4];
     ssize_t n;
@@ -303,7 +311,8 @@ static void eb_peek_cb(evutil_socket_t fd, short what, void *opaque) {
         eb_conn_free(conn);
 }
 
-static void eb_retry_cb(evutil_socket_t fd, short what, void *opaque) {
+static void eb_retry_cb(evutil_socket_t fd, short what, void *opaque)
+{
     eb_conn_t *conn = opaque;
 
     (void)fd;
@@ -312,7 +321,8 @@ static void eb_retry_cb(evutil_socket_t fd, short what, void *opaque) {
 }
 
 static void eb_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
-                         struct sockaddr *sa, int sa_len, void *opaque) {
+                         struct sockaddr *sa, int sa_len, void *opaque)
+{
     eb_proxy_t *proxy = opaque;
     eb_conn_t *conn = calloc(1, sizeof(*conn));
 
@@ -338,7 +348,8 @@ static void eb_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
     }
 }
 
-static void eb_accept_error_cb(struct evconnlistener *lev, void *opaque) {
+static void eb_accept_error_cb(struct evconnlistener *lev, void *opaque)
+{
     int e = EVUTIL_SOCKET_ERROR();
 
     (void)lev;
@@ -348,7 +359,8 @@ static void eb_accept_error_cb(struct evconnlistener *lev, void *opaque) {
                 mw_log_q(evutil_socket_error_to_string(e)));
 }
 
-static void eb_proxy_metrics(eb_proxy_t *proxy, mw_metrics_t *reg) {
+static void eb_proxy_metrics(eb_proxy_t *proxy, mw_metrics_t *reg)
+{
     static const char conns_help[] =
         "Connections accepted on the bootstrap address, by target.";
     static const char bytes_help[] =
@@ -357,18 +369,17 @@ static void eb_proxy_metrics(eb_proxy_t *proxy, mw_metrics_t *reg) {
     proxy->conns_kafka = mw_metrics_counter(
         reg, "mesh_broker_connections_total", conns_help, "target=\"kafka\"");
     proxy->conns_control = mw_metrics_counter(
-        reg, "mesh_broker_connections_total", conns_help,
-        "target=\"control\"");
-    proxy->bytes[EB_CLIENT] = mw_metrics_counter(
-        reg, "mesh_broker_proxy_bytes_total", bytes_help,
-        "direction=\"upstream\"");
-    proxy->bytes[EB_UPSTREAM] = mw_metrics_counter(
-        reg, "mesh_broker_proxy_bytes_total", bytes_help,
-        "direction=\"downstream\"");
+        reg, "mesh_broker_connections_total", conns_help, "target=\"control\"");
+    proxy->bytes[EB_CLIENT] =
+        mw_metrics_counter(reg, "mesh_broker_proxy_bytes_total", bytes_help,
+                           "direction=\"upstream\"");
+    proxy->bytes[EB_UPSTREAM] =
+        mw_metrics_counter(reg, "mesh_broker_proxy_bytes_total", bytes_help,
+                           "direction=\"downstream\"");
 }
 
-static int eb_proxy_bind(eb_proxy_t *proxy, const char *listener,
-                         mw_err_t *err) {
+static int eb_proxy_bind(eb_proxy_t *proxy, const char *listener, mw_err_t *err)
+{
     struct sockaddr_storage sa;
     socklen_t sa_len = sizeof(sa);
     int e;
@@ -381,9 +392,10 @@ static int eb_proxy_bind(eb_proxy_t *proxy, const char *listener,
         (struct sockaddr *)&sa, (int)sa_len);
     if (!proxy->lev) {
         e = EVUTIL_SOCKET_ERROR();
-        return mw_err_set(err, MW_ERR_IO, "bootstrap.listener: cannot listen "
-                          "on %s: %s", listener,
-                          evutil_socket_error_to_string(e));
+        return mw_err_set(err, MW_ERR_IO,
+                          "bootstrap.listener: cannot listen "
+                          "on %s: %s",
+                          listener, evutil_socket_error_to_string(e));
     }
     evconnlistener_set_error_cb(proxy->lev, eb_accept_error_cb);
     sa_len = sizeof(sa);
@@ -391,13 +403,14 @@ static int eb_proxy_bind(eb_proxy_t *proxy, const char *listener,
                     &sa_len) != 0)
         return mw_err_set(err, MW_ERR_IO, "getsockname on %s: %s", listener,
                           strerror(errno));
-    proxy->port = ntohs(sa.ss_family == AF_INET6
-                            ? ((struct sockaddr_in6 *)&sa)->sin6_port
-                            : ((struct sockaddr_in *)&sa)->sin_port);
+    proxy->port =
+        ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                       : ((struct sockaddr_in *)&sa)->sin_port);
     return 0;
 }
 
-eb_proxy_t *eb_proxy_new(const eb_proxy_conf_t *conf, mw_err_t *err) {
+eb_proxy_t *eb_proxy_new(const eb_proxy_conf_t *conf, mw_err_t *err)
+{
     eb_proxy_t *proxy = calloc(1, sizeof(*proxy));
 
     if (!proxy || !(proxy->control_addr = strdup(conf->control_addr))) {
@@ -417,7 +430,8 @@ eb_proxy_t *eb_proxy_new(const eb_proxy_conf_t *conf, mw_err_t *err) {
     return proxy;
 }
 
-void eb_proxy_destroy(eb_proxy_t *proxy) {
+void eb_proxy_destroy(eb_proxy_t *proxy)
+{
     if (!proxy)
         return;
     if (proxy->lev)
@@ -428,6 +442,12 @@ void eb_proxy_destroy(eb_proxy_t *proxy) {
     free(proxy);
 }
 
-int eb_proxy_port(const eb_proxy_t *proxy) { return proxy->port; }
+int eb_proxy_port(const eb_proxy_t *proxy)
+{
+    return proxy->port;
+}
 
-int eb_proxy_conn_cnt(const eb_proxy_t *proxy) { return proxy->conn_cnt; }
+int eb_proxy_conn_cnt(const eb_proxy_t *proxy)
+{
+    return proxy->conn_cnt;
+}

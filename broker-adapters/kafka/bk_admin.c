@@ -23,7 +23,7 @@ static const bk_admin_ops_t *const bk_admin_backends[] = {
     &bk_admin_kafka_ops,
     &bk_admin_embedded_ops,
 };
-#define BK_ADMIN_BACKEND_CNT \
+#define BK_ADMIN_BACKEND_CNT                                                   \
     (sizeof(bk_admin_backends) / sizeof(bk_admin_backends[0]))
 
 struct bk_admin {
@@ -109,7 +109,7 @@ int bk_admin_list_topics(bk_admin_t *admin, bk_topic_info_t **topics,
     *cnt = 0;
     do {
         rc = bk_admin_backends[admin->idx]->list_topics(admin->be, topics, cnt,
-                                                         err);
+                                                        err);
     } while (bk_admin_fallback(admin, rc, err));
     if (rc == 0)
         bk_topic_list_sort(*topics, *cnt);
@@ -124,7 +124,7 @@ int bk_admin_describe_topic(bk_admin_t *admin, const char *name,
     *info = NULL;
     do {
         rc = bk_admin_backends[admin->idx]->describe_topic(admin->be, name,
-                                                            info, err);
+                                                           info, err);
     } while (bk_admin_fallback(admin, rc, err));
     return rc;
 }
@@ -167,8 +167,8 @@ int bk_topic_info_set_name(bk_topic_info_t *info, const char *name,
 int bk_topic_info_add_config(bk_topic_info_t *info, const char *key,
                              const char *value, mw_err_t *err)
 {
-    bk_kv_t *grown = realloc(info->configs,
-                             (info->config_cnt + 1) * sizeof(*grown));
+    bk_kv_t *grown =
+        realloc(info->configs, (info->config_cnt + 1) * sizeof(*grown));
     bk_kv_t *kv;
 
     if (!grown)
@@ -206,6 +206,6 @@ void bk_topic_list_sort(bk_topic_info_t *topics, size_t cnt)
         qsort(topics, cnt, sizeof(*topics), bk_topic_cmp);
     for (size_t i = 0; i < cnt; i++)
         if (topics[i].config_cnt > 1)
-            qsort(topics[i].configs, topics[i].config_cnt,
-                  sizeof(bk_kv_t), bk_kv_cmp);
+            qsort(topics[i].configs, topics[i].config_cnt, sizeof(bk_kv_t),
+                  bk_kv_cmp);
 }

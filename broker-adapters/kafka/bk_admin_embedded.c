@@ -68,15 +68,21 @@ static int bk_ae_call(bk_admin_be_t *be, const char *method, const char *path,
     int rc;
 
     snprintf(url, sizeof(url), "%s%s", be->base, path);
-    rc = mw_http_call(url, &(mw_http_request_t){.method = method, .content_type = body ? "application/json" : NULL, .body = body, .len = body ? strlen(body) : 0}, BK_ADMIN_TIMEOUT_MS, &resp, err);
+    rc = mw_http_call(
+        url,
+        &(mw_http_request_t){.method = method,
+                             .content_type = body ? "application/json" : NULL,
+                             .body = body,
+                             .len = body ? strlen(body) : 0},
+        BK_ADMIN_TIMEOUT_MS, &resp, err);
     if (rc)
         return mw_err_prefix(err, "mesh-broker control endpoint %s", be->base);
     ans->status = resp.status;
     ans->root = resp.body ? json_loadb(resp.body, resp.len, 0, &jerr) : NULL;
     if (resp.body && !ans->root)
         rc = mw_err_set(err, MW_ERR_INVALID,
-                        "%s %s: answer is not JSON (HTTP %d): %s", method,
-                        url, resp.status, jerr.text);
+                        "%s %s: answer is not JSON (HTTP %d): %s", method, url,
+                        resp.status, jerr.text);
     mw_http_response_clear(&resp);
     return rc;
 }
@@ -108,12 +114,14 @@ static int bk_ae_topic_from_json(json_t *t, bk_topic_info_t *info,
     if (!name)
         return mw_err_set(err, MW_ERR_INVALID,
                           "mesh-broker topic without a name");
-    info->partitions = (int)json_integer_value(json_object_get(t, "partitions"));
+    info->partitions =
+        (int)json_integer_value(json_object_get(t, "partitions"));
     info->replication =
         (int)json_integer_value(json_object_get(t, "replication_factor"));
     if ((rc = bk_topic_info_set_name(info, name, err)))
         return rc;
-    json_object_foreach(configs, key, v) {
+    json_object_foreach(configs, key, v)
+    {
         if ((rc = bk_topic_info_add_config(info, key, json_string_value(v),
                                            err)))
             return rc;
@@ -154,8 +162,8 @@ static int bk_ae_create(bk_admin_be_t *be, const bk_topic_spec_t *spec,
     return rc;
 }
 
-static int bk_ae_list(bk_admin_be_t *be, bk_topic_info_t **topics,
-                      size_t *cnt, mw_err_t *err)
+static int bk_ae_list(bk_admin_be_t *be, bk_topic_info_t **topics, size_t *cnt,
+                      mw_err_t *err)
 {
     bk_ae_answer_t ans = {0};
     int rc = bk_ae_call(be, "GET", "/topics", NULL, &ans, err);
@@ -167,8 +175,8 @@ static int bk_ae_list(bk_admin_be_t *be, bk_topic_info_t **topics,
     if (rc == 0 && !json_is_array(arr))
         rc = mw_err_set(err, MW_ERR_INVALID,
                         "list topics: mesh-broker answer lacks \"topics\"");
-    if (rc == 0 && !(*topics = calloc(json_array_size(arr) + 1,
-                                      sizeof(**topics))))
+    if (rc == 0 &&
+        !(*topics = calloc(json_array_size(arr) + 1, sizeof(**topics))))
         rc = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < json_array_size(arr); i++) {
         rc = bk_ae_topic_from_json(json_array_get(arr, i), &(*topics)[*cnt],
@@ -190,8 +198,7 @@ static int bk_ae_describe(bk_admin_be_t *be, const char *name,
     snprintf(what, sizeof(what), "describe topic %s", name);
     rc = bk_ae_call(be, "GET", path, NULL, &ans, err);
     if (rc == 0 && ans.status == 404)
-        rc = mw_err_set(err, MW_ERR_NOT_FOUND, "topic %s does not exist",
-                        name);
+        rc = mw_err_set(err, MW_ERR_NOT_FOUND, "topic %s does not exist", name);
     else if (rc == 0 && ans.status != 200)
         rc = bk_ae_status_err(&ans, what, err);
     if (rc == 0 && !(*info = calloc(1, sizeof(**info))))

@@ -22,8 +22,8 @@ typedef struct bk_admin_ops {
      * front moves to the next backend and retries. */
     int (*create_topic)(bk_admin_be_t *be, const bk_topic_spec_t *spec,
                         mw_err_t *err);
-    int (*list_topics)(bk_admin_be_t *be, bk_topic_info_t **topics,
-                       size_t *cnt, mw_err_t *err);
+    int (*list_topics)(bk_admin_be_t *be, bk_topic_info_t **topics, size_t *cnt,
+                       mw_err_t *err);
     int (*describe_topic)(bk_admin_be_t *be, const char *name,
                           bk_topic_info_t **info, mw_err_t *err);
 } bk_admin_ops_t;

@@ -92,8 +92,8 @@ static rd_kafka_AdminOptions_t *bk_ak_options(bk_admin_be_t *be,
     rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(be->cli.rk, op);
     char errstr[256];
 
-    rd_kafka_AdminOptions_set_request_timeout(opts, BK_ADMIN_TIMEOUT_MS,
-                                              errstr, sizeof(errstr));
+    rd_kafka_AdminOptions_set_request_timeout(opts, BK_ADMIN_TIMEOUT_MS, errstr,
+                                              sizeof(errstr));
     rd_kafka_AdminOptions_set_operation_timeout(opts, BK_ADMIN_TIMEOUT_MS,
                                                 errstr, sizeof(errstr));
     return opts;
@@ -104,14 +104,14 @@ static rd_kafka_AdminOptions_t *bk_ak_options(bk_admin_be_t *be,
 static rd_kafka_event_t *bk_ak_wait(bk_admin_be_t *be, const char *what,
                                     mw_err_t *err)
 {
-    rd_kafka_event_t *ev =
-        rd_kafka_queue_poll(be->q, BK_ADMIN_TIMEOUT_MS + BK_ADMIN_WAIT_MARGIN_MS);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(
+        be->q, BK_ADMIN_TIMEOUT_MS + BK_ADMIN_WAIT_MARGIN_MS);
 
     if (!ev)
         bk_ak_fail(be, RD_KAFKA_RESP_ERR__TIMED_OUT, "no answer", what, err);
     else if (rd_kafka_event_error(ev)) {
-        bk_ak_fail(be, rd_kafka_event_error(ev), rd_kafka_event_error_string(ev),
-                   what, err);
+        bk_ak_fail(be, rd_kafka_event_error(ev),
+                   rd_kafka_event_error_string(ev), what, err);
         rd_kafka_event_destroy(ev);
         ev = NULL;
     }
@@ -173,8 +173,8 @@ static int bk_ak_create(bk_admin_be_t *be, const bk_topic_spec_t *spec,
         if (rd_kafka_NewTopic_set_config(nt, spec->configs[i].key,
                                          spec->configs[i].value)) {
             rd_kafka_NewTopic_destroy(nt);
-            return mw_err_set(err, MW_ERR_INVALID, "%s: bad config '%s'",
-                              what, spec->configs[i].key);
+            return mw_err_set(err, MW_ERR_INVALID, "%s: bad config '%s'", what,
+                              spec->configs[i].key);
         }
     opts = bk_ak_options(be, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_CreateTopics(be->cli.rk, &nt, 1, opts, be->q);
@@ -195,8 +195,8 @@ static int bk_ak_create(bk_admin_be_t *be, const bk_topic_spec_t *spec,
     }
     rd_kafka_event_destroy(ev);
     if (rc == 0 && bk_ak_await_visible(be, spec->name, spec->partitions))
-        mw_log_warn("kafka", "created topic not yet in metadata",
-                    "topic=%s", spec->name);
+        mw_log_warn("kafka", "created topic not yet in metadata", "topic=%s",
+                    spec->name);
     return rc;
 }
 
@@ -250,8 +250,8 @@ static int bk_ak_await_visible(bk_admin_be_t *be, const char *name,
     return MW_ERR_TIMEOUT;
 }
 
-static int bk_ak_list(bk_admin_be_t *be, bk_topic_info_t **topics,
-                      size_t *cnt, mw_err_t *err)
+static int bk_ak_list(bk_admin_be_t *be, bk_topic_info_t **topics, size_t *cnt,
+                      mw_err_t *err)
 {
     const rd_kafka_metadata_t *md = NULL;
     int rc = bk_ak_metadata(be, "list topics", &md, err);
@@ -301,23 +301,22 @@ static int bk_ak_configs(bk_admin_be_t *be, bk_topic_info_t *info,
     res = rd_kafka_DescribeConfigs_result_resources(
         rd_kafka_event_DescribeConfigs_result(ev), &res_cnt);
     if (res_cnt < 1 || rd_kafka_ConfigResource_error(res[0])) {
-        rd_kafka_resp_err_t rerr =
-            res_cnt < 1 ? RD_KAFKA_RESP_ERR__BAD_MSG
-                        : rd_kafka_ConfigResource_error(res[0]);
+        rd_kafka_resp_err_t rerr = res_cnt < 1
+                                       ? RD_KAFKA_RESP_ERR__BAD_MSG
+                                       : rd_kafka_ConfigResource_error(res[0]);
         rc = bk_ak_fail(be, rerr, rd_kafka_err2str(rerr), what, err);
         res_cnt = 0;
     }
-    entries = res_cnt ? rd_kafka_ConfigResource_configs(res[0], &entry_cnt)
-                      : NULL;
+    entries =
+        res_cnt ? rd_kafka_ConfigResource_configs(res[0], &entry_cnt) : NULL;
     for (size_t i = 0; rc == 0 && i < entry_cnt; i++) {
         if (rd_kafka_ConfigEntry_is_default(entries[i]) ||
             rd_kafka_ConfigEntry_source(entries[i]) !=
                 RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG)
             continue;
-        rc = bk_topic_info_add_config(info,
-                                      rd_kafka_ConfigEntry_name(entries[i]),
-                                      rd_kafka_ConfigEntry_value(entries[i]),
-                                      err);
+        rc = bk_topic_info_add_config(
+            info, rd_kafka_ConfigEntry_name(entries[i]),
+            rd_kafka_ConfigEntry_value(entries[i]), err);
     }
     rd_kafka_event_destroy(ev);
     return rc;
@@ -336,8 +335,7 @@ static int bk_ak_describe(bk_admin_be_t *be, const char *name,
         if (!md->topics[i].err && !strcmp(md->topics[i].topic, name))
             found = &md->topics[i];
     if (!found)
-        rc = mw_err_set(err, MW_ERR_NOT_FOUND, "topic %s does not exist",
-                        name);
+        rc = mw_err_set(err, MW_ERR_NOT_FOUND, "topic %s does not exist", name);
     else if (!(*info = calloc(1, sizeof(**info))))
         rc = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     else

@@ -28,12 +28,11 @@
 #define BK_STATS_INTERVAL_MS "5000"
 
 /* Defaults per role, NULL-terminated key/value pairs. */
-static const char *const bk_defaults_common[] = {
-    "bootstrap.servers", BK_DEFAULT_BOOTSTRAP, NULL};
+static const char *const bk_defaults_common[] = {"bootstrap.servers",
+                                                 BK_DEFAULT_BOOTSTRAP, NULL};
 static const char *const bk_defaults_producer[] = {
-    "enable.idempotence", "true",  "acks", "all",
-    "partitioner", "murmur2_random", "linger.ms", "5",
-    NULL};
+    "enable.idempotence", "true",      "acks", "all", "partitioner",
+    "murmur2_random",     "linger.ms", "5",    NULL};
 /* queued.*: librdkafka 2.0.2 stops fetching a partition once the consumer
  * queue holds queued.min.messages records or queued.max.messages.kbytes of
  * payload, and backs that partition off for ~1 s instead of resuming when
@@ -47,11 +46,17 @@ static const char *const bk_defaults_producer[] = {
  * is memory while behind: up to 256 MiB of queued payload plus librdkafka's
  * per-record overhead (RSS 130-230 MB vs 65-140 MB while reading a 150 MB
  * backlog).  Callers with less memory set kafka.queued.* lower. */
-static const char *const bk_defaults_consumer[] = {
-    "enable.auto.commit", "false", "enable.auto.offset.store", "false",
-    "auto.offset.reset", "earliest",
-    "queued.min.messages", "1000000",
-    "queued.max.messages.kbytes", "262144", NULL};
+static const char *const bk_defaults_consumer[] = {"enable.auto.commit",
+                                                   "false",
+                                                   "enable.auto.offset.store",
+                                                   "false",
+                                                   "auto.offset.reset",
+                                                   "earliest",
+                                                   "queued.min.messages",
+                                                   "1000000",
+                                                   "queued.max.messages.kbytes",
+                                                   "262144",
+                                                   NULL};
 static const char *const bk_defaults_none[] = {NULL};
 
 static const char *const *const bk_role_defaults[BK_ROLE__CNT] = {
@@ -196,8 +201,8 @@ static void bk_error_cb(rd_kafka_t *rk, int rerr, const char *reason,
         return;
     }
     cli->error_cnt++;
-    mw_log(cli->error_cnt % 100 == 1 ? MW_LOG_WARN : MW_LOG_DEBUG,
-           BK_COMPONENT, "client error", "client=%s err=%s reason=%s count=%llu",
+    mw_log(cli->error_cnt % 100 == 1 ? MW_LOG_WARN : MW_LOG_DEBUG, BK_COMPONENT,
+           "client error", "client=%s err=%s reason=%s count=%llu",
            rd_kafka_name(rk), rd_kafka_err2name(rerr), mw_log_q(reason),
            (unsigned long long)cli->error_cnt);
 }
@@ -210,7 +215,8 @@ static bool bk_stats_broker_up(const char *json, size_t json_len)
     const char *name;
     bool up = false;
 
-    json_object_foreach(brokers, name, b) {
+    json_object_foreach(brokers, name, b)
+    {
         const char *state = json_string_value(json_object_get(b, "state"));
 
         up |= state && strcmp(state, "UP") == 0;
@@ -310,8 +316,8 @@ rd_kafka_t *bk_client_open(bk_client_t *cli, rd_kafka_conf_t *rconf,
                            mw_err_t *err)
 {
     char errstr[256];
-    rd_kafka_type_t type = cli->role == BK_ROLE_CONSUMER ? RD_KAFKA_CONSUMER
-                                                         : RD_KAFKA_PRODUCER;
+    rd_kafka_type_t type =
+        cli->role == BK_ROLE_CONSUMER ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER;
 
     cli->rk = rd_kafka_new(type, rconf, errstr, sizeof(errstr));
     if (!cli->rk) {
@@ -327,8 +333,8 @@ rd_kafka_t *bk_client_open(bk_client_t *cli, rd_kafka_conf_t *rconf,
 
 int bk_conf_keys_check(const mw_conf_t *conf, mw_err_t *err)
 {
-    rd_kafka_conf_t *rconf = bk_conf_build(conf, BK_ROLE_ADMIN, NULL, NULL,
-                                           err);
+    rd_kafka_conf_t *rconf =
+        bk_conf_build(conf, BK_ROLE_ADMIN, NULL, NULL, err);
 
     if (!rconf)
         return err ? err->code : MW_ERR_CONFIG;
@@ -336,8 +342,8 @@ int bk_conf_keys_check(const mw_conf_t *conf, mw_err_t *err)
     return 0;
 }
 
-int bk_conf_effective(const mw_conf_t *conf, bk_role_t role,
-                      const char *rdkey, char *buf, size_t size, mw_err_t *err)
+int bk_conf_effective(const mw_conf_t *conf, bk_role_t role, const char *rdkey,
+                      char *buf, size_t size, mw_err_t *err)
 {
     rd_kafka_conf_t *rconf = bk_conf_build(conf, role, NULL, NULL, err);
     size_t len = size;

@@ -44,9 +44,8 @@ int bk_conf_keys_check(const mw_conf_t *conf, mw_err_t *err);
  * bytes).  0, MW_ERR_CONFIG for a refused key, MW_ERR_NOT_FOUND for an
  * unknown property, MW_ERR_FULL when buf is too small.  Used by --help
  * style output and tests. */
-int bk_conf_effective(const mw_conf_t *conf, bk_role_t role,
-                      const char *rdkey, char *buf, size_t size,
-                      mw_err_t *err);
+int bk_conf_effective(const mw_conf_t *conf, bk_role_t role, const char *rdkey,
+                      char *buf, size_t size, mw_err_t *err);
 
 /* First host:port of the effective bootstrap.servers, without a
  * "PLAINTEXT://"-style scheme, copied into buf.  0 or MW_ERR_FULL /

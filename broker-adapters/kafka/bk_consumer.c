@@ -58,7 +58,6 @@ struct bk_consumer {
     _Atomic(bk_record_priv_t *) spare;
 };
 
-
 /* ------------------------------------------------------------ rebalance */
 
 /* Copies librdkafka's list into ours; NULL on ENOMEM. */
@@ -125,8 +124,8 @@ static void bk_consumer_revoke(bk_consumer_t *cons,
     } else {
         rd_kafka_assign(rk, NULL);
     }
-    mw_log_info(BK_COMPONENT, "partitions revoked", "count=%d lost=%s",
-                l->cnt, parts.lost ? "true" : "false");
+    mw_log_info(BK_COMPONENT, "partitions revoked", "count=%d lost=%s", l->cnt,
+                parts.lost ? "true" : "false");
 }
 
 /* Polling thread (inside rd_kafka_consumer_poll). */
@@ -182,7 +181,8 @@ bk_consumer_t *bk_consumer_new_props(const mw_conf_t *conf,
     if (!rconf)
         goto fail;
     if (rd_kafka_conf_get(rconf, "group.id", gid, &gid_len) !=
-            RD_KAFKA_CONF_OK || !gid[0]) {
+            RD_KAFKA_CONF_OK ||
+        !gid[0]) {
         rd_kafka_conf_destroy(rconf);
         mw_err_set(err, MW_ERR_CONFIG,
                    "key 'kafka.group.id': a consumer group id is required");
@@ -246,8 +246,7 @@ int bk_consumer_close(bk_consumer_t *cons, mw_err_t *err)
  * call).  Headers are NOT touched: rd_kafka_message_headers parses a v2
  * record's header section even when it holds zero headers (a shadow buffer
  * allocated and freed per record), which doubled the poll's cost. */
-static bk_record_t *bk_record_wrap(bk_consumer_t *cons,
-                                   rd_kafka_message_t *rkm)
+static bk_record_t *bk_record_wrap(bk_consumer_t *cons, rd_kafka_message_t *rkm)
 {
     bk_record_priv_t *priv = atomic_exchange(&cons->spare, NULL);
 
@@ -334,12 +333,12 @@ static int bk_consumer_poll_error(bk_consumer_t *cons,
     if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
         return 0;
     if (rkm->err == RD_KAFKA_RESP_ERR__FATAL || cons->cli.fatal_code)
-        return cons->cli.fatal_code
-                   ? bk_client_check_fatal(&cons->cli, err)
-                   : bk_err_set(err, rkm->err, "consume");
+        return cons->cli.fatal_code ? bk_client_check_fatal(&cons->cli, err)
+                                    : bk_err_set(err, rkm->err, "consume");
     cons->poll_errors++;
     mw_log(cons->poll_errors % 100 == 1 ? MW_LOG_WARN : MW_LOG_DEBUG,
-           BK_COMPONENT, "consume error", "topic=%s partition=%d err=%s "
+           BK_COMPONENT, "consume error",
+           "topic=%s partition=%d err=%s "
            "reason=%s count=%llu",
            rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "-", (int)rkm->partition,
            rd_kafka_err2name(rkm->err), mw_log_q(rd_kafka_message_errstr(rkm)),
@@ -423,17 +422,15 @@ int bk_consumer_commit(bk_consumer_t *cons, const bk_partition_t *parts,
     rd_kafka_resp_err_t rerr;
 
     for (size_t i = 0; i < cnt; i++)
-        rd_kafka_topic_partition_list_add(l, parts[i].topic,
-                                          parts[i].partition)
+        rd_kafka_topic_partition_list_add(l, parts[i].topic, parts[i].partition)
             ->offset = parts[i].offset;
     rerr = rd_kafka_commit(cons->cli.rk, l, !sync);
     rd_kafka_topic_partition_list_destroy(l);
     return bk_commit_result(rerr, err);
 }
 
-int bk_consumer_seek(bk_consumer_t *cons, const char *topic,
-                     int32_t partition, int64_t offset, int timeout_ms,
-                     mw_err_t *err)
+int bk_consumer_seek(bk_consumer_t *cons, const char *topic, int32_t partition,
+                     int64_t offset, int timeout_ms, mw_err_t *err)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_error_t *error;
@@ -444,8 +441,8 @@ int bk_consumer_seek(bk_consumer_t *cons, const char *topic,
     error = rd_kafka_seek_partitions(cons->cli.rk, l, timeout_ms);
     rerr = l->elems[0].err;
     rd_kafka_topic_partition_list_destroy(l);
-    snprintf(what, sizeof(what), "seek %s [%d] to %lld", topic,
-             (int)partition, (long long)offset);
+    snprintf(what, sizeof(what), "seek %s [%d] to %lld", topic, (int)partition,
+             (long long)offset);
     if (error)
         return bk_err_set_obj(err, error, what);
     return rerr ? bk_err_set(err, rerr, what) : 0;

@@ -39,7 +39,8 @@ typedef struct bk_consumer bk_consumer_t;
 /* Special offsets (the same meaning as Kafka's). */
 #define BK_OFFSET_BEGINNING (-2LL)
 #define BK_OFFSET_END (-1LL)
-#define BK_OFFSET_STORED (-1000LL) /* committed offset, else auto.offset.reset */
+#define BK_OFFSET_STORED                                                       \
+    (-1000LL) /* committed offset, else auto.offset.reset */
 
 /* One consumed record.  Every pointer lives as long as the record.
  * Headers are not fields: librdkafka parses them only when asked
@@ -49,9 +50,9 @@ typedef struct bk_record {
     const char *topic;
     int32_t partition;
     int64_t offset;
-    const void *key;     /* NULL for a null key */
+    const void *key; /* NULL for a null key */
     size_t key_len;
-    const void *value;   /* NULL for a tombstone */
+    const void *value; /* NULL for a tombstone */
     size_t value_len;
     int64_t timestamp_ms; /* -1 when not available */
 } bk_record_t;
@@ -66,8 +67,8 @@ typedef struct bk_partition {
 typedef struct bk_partition_list {
     bk_partition_t *elems; /* cnt elements */
     size_t cnt;
-    bool lost;             /* revoked without a clean hand-over: committing
-                            * would fail, another member owns them already */
+    bool lost; /* revoked without a clean hand-over: committing
+                * would fail, another member owns them already */
 } bk_partition_list_t;
 
 /* Rebalance hooks, called on the polling thread inside bk_consumer_poll.
@@ -151,9 +152,8 @@ int bk_consumer_commit(bk_consumer_t *cons, const bk_partition_t *parts,
 
 /* Moves an assigned partition's position to offset, waiting up to
  * timeout_ms (0: asynchronous). */
-int bk_consumer_seek(bk_consumer_t *cons, const char *topic,
-                     int32_t partition, int64_t offset, int timeout_ms,
-                     mw_err_t *err);
+int bk_consumer_seek(bk_consumer_t *cons, const char *topic, int32_t partition,
+                     int64_t offset, int timeout_ms, mw_err_t *err);
 
 /* Reads one partition without the group's rebalancing: replaces the
  * consumer's assignment with topic/partition starting at offset (an

@@ -35,8 +35,8 @@ typedef struct bk_client {
     /* librdkafka reported all brokers down; cleared by a successful
      * delivery (bk_producer) or a statistics report with a broker UP. */
     bool brokers_down;
-    uint64_t error_cnt;             /* error_cb calls, for rate limiting */
-    bk_stats_t *stats;              /* NULL without metrics */
+    uint64_t error_cnt; /* error_cb calls, for rate limiting */
+    bk_stats_t *stats;  /* NULL without metrics */
 } bk_client_t;
 
 /* Builds a librdkafka configuration for role: bootstrap default, the role's

@@ -47,7 +47,7 @@ static void bk_producer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 
     (void)rk;
     if (!rkm->err)
-        prod->cli.brokers_down = false;  /* an ack: a broker is back */
+        prod->cli.brokers_down = false; /* an ack: a broker is back */
     if (prod->cb)
         prod->cb(prod->opaque, rkm->_private, &dr);
 }
@@ -132,9 +132,8 @@ int bk_producer_send(bk_producer_t *prod, const bk_message_t *msg,
         vus[n].vtype = RD_KAFKA_VTYPE_HEADER;
         vus[n].u.header.name = msg->headers[i].name;
         vus[n].u.header.val = msg->headers[i].value;
-        vus[n].u.header.size = msg->headers[i].value
-                                   ? (ssize_t)msg->headers[i].value_len
-                                   : -1;
+        vus[n].u.header.size =
+            msg->headers[i].value ? (ssize_t)msg->headers[i].value_len : -1;
     }
     error = rd_kafka_produceva(prod->cli.rk, vus, n);
     if (!error)
@@ -143,11 +142,13 @@ int bk_producer_send(bk_producer_t *prod, const bk_message_t *msg,
         rd_kafka_error_destroy(error);
         return bk_client_check_fatal(&prod->cli, err)
                    ? MW_ERR_FATAL
-                   : mw_err_set(err, MW_ERR_FATAL, "topic %s: fatal producer "
-                                "error", msg->topic);
+                   : mw_err_set(err, MW_ERR_FATAL,
+                                "topic %s: fatal producer "
+                                "error",
+                                msg->topic);
     }
-    snprintf(what, sizeof(what), "produce to topic %s partition %d",
-             msg->topic, (int)msg->partition);
+    snprintf(what, sizeof(what), "produce to topic %s partition %d", msg->topic,
+             (int)msg->partition);
     return bk_err_set_obj(err, error, what);
 }
 
@@ -160,8 +161,10 @@ int bk_producer_prepare_topic(bk_producer_t *prod, const char *topic,
     int rc = 0;
 
     if (prod->prepared_cnt == BK_PREPARED_MAX)
-        return mw_err_set(err, MW_ERR_FULL, "topic %s: more than %d prepared "
-                          "topics", topic, BK_PREPARED_MAX);
+        return mw_err_set(err, MW_ERR_FULL,
+                          "topic %s: more than %d prepared "
+                          "topics",
+                          topic, BK_PREPARED_MAX);
     rkt = rd_kafka_topic_new(prod->cli.rk, topic, NULL);
     if (!rkt)
         return mw_err_set(err, MW_ERR_INVALID, "topic %s: %s", topic,
@@ -169,12 +172,11 @@ int bk_producer_prepare_topic(bk_producer_t *prod, const char *topic,
     prod->prepared[prod->prepared_cnt++] = rkt;
     rerr = rd_kafka_metadata(prod->cli.rk, 0, rkt, &md, timeout_ms);
     if (rerr)
-        rc = mw_err_set(err, bk_err_code(rerr), "topic %s: metadata: %s",
-                        topic, rd_kafka_err2str(rerr));
+        rc = mw_err_set(err, bk_err_code(rerr), "topic %s: metadata: %s", topic,
+                        rd_kafka_err2str(rerr));
     else if (md->topic_cnt == 1 && md->topics[0].err)
-        rc = mw_err_set(err, bk_err_code(md->topics[0].err),
-                        "topic %s: %s", topic,
-                        rd_kafka_err2str(md->topics[0].err));
+        rc = mw_err_set(err, bk_err_code(md->topics[0].err), "topic %s: %s",
+                        topic, rd_kafka_err2str(md->topics[0].err));
     if (md)
         rd_kafka_metadata_destroy(md);
     return rc;

@@ -32,8 +32,8 @@ typedef struct bk_producer bk_producer_t;
 #define BK_HEADERS_MAX 32     /* headers per message */
 
 typedef struct bk_header {
-    const char *name;   /* NUL-terminated */
-    const void *value;  /* may be NULL (null header value) */
+    const char *name;  /* NUL-terminated */
+    const void *value; /* may be NULL (null header value) */
     size_t value_len;
 } bk_header_t;
 
@@ -41,21 +41,21 @@ typedef struct bk_header {
  * bk_producer_send only (librdkafka copies key, value and headers). */
 typedef struct bk_message {
     const char *topic;
-    int32_t partition;  /* BK_PARTITION_ANY or an explicit partition */
-    const void *key;    /* NULL = null key */
+    int32_t partition; /* BK_PARTITION_ANY or an explicit partition */
+    const void *key;   /* NULL = null key */
     size_t key_len;
-    const void *value;  /* NULL = tombstone */
+    const void *value; /* NULL = tombstone */
     size_t value_len;
     const bk_header_t *headers;
-    size_t header_cnt;  /* at most BK_HEADERS_MAX */
+    size_t header_cnt; /* at most BK_HEADERS_MAX */
 } bk_message_t;
 
 /* Outcome of one message, borrowed for the duration of the callback. */
 typedef struct bk_delivery {
     const char *topic;
-    int32_t partition;  /* -1 when never assigned */
-    int64_t offset;     /* -1 when unknown or failed */
-    int code;           /* 0 or MW_ERR_* (MW_ERR_TIMEOUT: message.timeout.ms) */
+    int32_t partition; /* -1 when never assigned */
+    int64_t offset;    /* -1 when unknown or failed */
+    int code;          /* 0 or MW_ERR_* (MW_ERR_TIMEOUT: message.timeout.ms) */
     const char *message; /* "" on success, librdkafka's reason otherwise */
 } bk_delivery_t;
 

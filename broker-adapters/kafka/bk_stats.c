@@ -42,9 +42,9 @@ static const bk_total_def_t bk_totals[] = {
 struct bk_stats {
     mw_metrics_t *metrics;
     char client[32];
-    char labels[64];              /* client="producer" */
-    mw_gauge_t *outq_msgs;        /* msg_cnt */
-    mw_gauge_t *outq_bytes;       /* msg_size */
+    char labels[64];        /* client="producer" */
+    mw_gauge_t *outq_msgs;  /* msg_cnt */
+    mw_gauge_t *outq_bytes; /* msg_size */
     mw_counter_t *totals[BK_TOTAL_CNT];
     long long last[BK_TOTAL_CNT]; /* previous cumulative values */
 };
@@ -68,12 +68,10 @@ bk_stats_t *bk_stats_new(mw_metrics_t *metrics, const char *client,
         stats->labels);
     stats->outq_bytes = mw_metrics_gauge(
         metrics, "mesh_kafka_outq_bytes",
-        "Bytes of the messages waiting in the client's queues.",
-        stats->labels);
+        "Bytes of the messages waiting in the client's queues.", stats->labels);
     for (size_t i = 0; i < BK_TOTAL_CNT; i++)
         stats->totals[i] = mw_metrics_counter(metrics, bk_totals[i].metric,
-                                              bk_totals[i].help,
-                                              stats->labels);
+                                              bk_totals[i].help, stats->labels);
     if (!stats->outq_msgs || !stats->outq_bytes || !stats->totals[0]) {
         mw_err_set(err, MW_ERR_NOMEM,
                    "cannot register kafka metrics for client %s", client);
@@ -99,8 +97,7 @@ static void bk_stats_totals(bk_stats_t *stats, json_t *root)
             continue;
         now = json_integer_value(v);
         if (now > stats->last[i])
-            mw_counter_add(stats->totals[i],
-                           (uint64_t)(now - stats->last[i]));
+            mw_counter_add(stats->totals[i], (uint64_t)(now - stats->last[i]));
         stats->last[i] = now;
     }
 }
@@ -113,7 +110,8 @@ static void bk_stats_brokers(bk_stats_t *stats, json_t *root)
     const char *name;
     json_t *b;
 
-    json_object_foreach(brokers, name, b) {
+    json_object_foreach(brokers, name, b)
+    {
         json_int_t nodeid = json_integer_value(json_object_get(b, "nodeid"));
         json_t *avg = json_object_get(json_object_get(b, "rtt"), "avg");
         char labels[128];
@@ -139,18 +137,19 @@ static void bk_stats_lag(bk_stats_t *stats, json_t *root)
     const char *tname, *pname;
     json_t *t, *p;
 
-    json_object_foreach(topics, tname, t) {
+    json_object_foreach(topics, tname, t)
+    {
         json_t *parts = json_object_get(t, "partitions");
-        json_object_foreach(parts, pname, p) {
+        json_object_foreach(parts, pname, p)
+        {
             json_t *lag = json_object_get(p, "consumer_lag");
             char labels[320];
 
             if (atoi(pname) < 0 || !json_is_integer(lag) ||
                 json_integer_value(lag) < 0)
                 continue;
-            snprintf(labels, sizeof(labels),
-                     "%s,topic=\"%s\",partition=\"%s\"", stats->labels,
-                     tname, pname);
+            snprintf(labels, sizeof(labels), "%s,topic=\"%s\",partition=\"%s\"",
+                     stats->labels, tname, pname);
             mw_gauge_set(mw_metrics_gauge(stats->metrics,
                                           "mesh_kafka_consumer_lag_messages",
                                           "Messages between the consumer's "

@@ -71,11 +71,11 @@ _Static_assert(sizeof(err_names) / sizeof(err_names[0]) == AV_COMPAT_ERR__CNT,
 
 /* Java's Schema.Type names, which its messages print. */
 static const char *const java_type_names[] = {
-    [AV_NULL] = "NULL",     [AV_BOOLEAN] = "BOOLEAN", [AV_INT] = "INT",
-    [AV_LONG] = "LONG",     [AV_FLOAT] = "FLOAT",     [AV_DOUBLE] = "DOUBLE",
-    [AV_BYTES] = "BYTES",   [AV_STRING] = "STRING",   [AV_RECORD] = "RECORD",
-    [AV_ENUM] = "ENUM",     [AV_ARRAY] = "ARRAY",     [AV_MAP] = "MAP",
-    [AV_UNION] = "UNION",   [AV_FIXED] = "FIXED",
+    [AV_NULL] = "NULL",   [AV_BOOLEAN] = "BOOLEAN", [AV_INT] = "INT",
+    [AV_LONG] = "LONG",   [AV_FLOAT] = "FLOAT",     [AV_DOUBLE] = "DOUBLE",
+    [AV_BYTES] = "BYTES", [AV_STRING] = "STRING",   [AV_RECORD] = "RECORD",
+    [AV_ENUM] = "ENUM",   [AV_ARRAY] = "ARRAY",     [AV_MAP] = "MAP",
+    [AV_UNION] = "UNION", [AV_FIXED] = "FIXED",
 };
 _Static_assert(sizeof(java_type_names) / sizeof(java_type_names[0]) ==
                    AV_TYPE__CNT,
@@ -422,8 +422,9 @@ static void cc_names(cc_t *cc, const av_node_t *r, const av_node_t *w,
 {
     if (names_match(r, w) || loc_push(cc, loc, "name") < 0)
         return;
-    cc_add(cc, out, inc_new(cc, AV_COMPAT_NAME_MISMATCH, loc, "expected: %s",
-                            w->fullname));
+    cc_add(
+        cc, out,
+        inc_new(cc, AV_COMPAT_NAME_MISMATCH, loc, "expected: %s", w->fullname));
     loc_pop(loc);
 }
 
@@ -432,8 +433,9 @@ static void cc_fixed_size(cc_t *cc, const av_node_t *r, const av_node_t *w,
 {
     if (r->size == w->size || loc_push(cc, loc, "size") < 0)
         return;
-    cc_add(cc, out, inc_new(cc, AV_COMPAT_FIXED_SIZE_MISMATCH, loc,
-                            "expected: %zu, found: %zu", w->size, r->size));
+    cc_add(cc, out,
+           inc_new(cc, AV_COMPAT_FIXED_SIZE_MISMATCH, loc,
+                   "expected: %zu, found: %zu", w->size, r->size));
     loc_pop(loc);
 }
 
@@ -493,8 +495,8 @@ static void cc_enum_symbols(cc_t *cc, const av_node_t *r, const av_node_t *w,
     }
     if (cnt > 0 && !(r->enum_default && has_symbol(r, r->enum_default)) &&
         loc_push(cc, loc, "symbols") == 0) {
-        cc_add(cc, out, inc_new(cc, AV_COMPAT_MISSING_ENUM_SYMBOLS, loc, "%s",
-                                miss));
+        cc_add(cc, out,
+               inc_new(cc, AV_COMPAT_MISSING_ENUM_SYMBOLS, loc, "%s", miss));
         loc_pop(loc);
     }
     free(miss);
@@ -614,9 +616,10 @@ static void cc_reader_union(cc_t *cc, const av_node_t *r, const av_node_t *w,
         if (n == 0)
             return;
     }
-    cc_add(cc, out, inc_new(cc, AV_COMPAT_MISSING_UNION_BRANCH, loc,
-                            "reader union lacking writer type: %s",
-                            java_type_names[w->type]));
+    cc_add(cc, out,
+           inc_new(cc, AV_COMPAT_MISSING_UNION_BRANCH, loc,
+                   "reader union lacking writer type: %s",
+                   java_type_names[w->type]));
 }
 
 /* The spec's promotions: int -> long, float, double; long -> float,
@@ -777,8 +780,8 @@ int av_compat_check_nodes(const av_node_t *reader, const av_node_t *writer,
 int av_compat_check(const av_schema_t *reader, const av_schema_t *writer,
                     av_compat_result_t *res)
 {
-    return av_compat_check_nodes(av_schema_root(reader),
-                                 av_schema_root(writer), res);
+    return av_compat_check_nodes(av_schema_root(reader), av_schema_root(writer),
+                                 res);
 }
 
 /* Confluent's strategies against one existing version, in its order:
@@ -790,10 +793,10 @@ static int check_strategy(av_compat_level_t level, const av_node_t *cand,
                           const av_node_t *old, size_t idx,
                           av_compat_result_t *res)
 {
-    run_tag_t back = {.previous_index = idx, .reader_is_new = 1,
-                      .append_schema = 1};
-    run_tag_t fwd = {.previous_index = idx, .reader_is_new = 0,
-                     .append_schema = 1};
+    run_tag_t back = {
+        .previous_index = idx, .reader_is_new = 1, .append_schema = 1};
+    run_tag_t fwd = {
+        .previous_index = idx, .reader_is_new = 0, .append_schema = 1};
     int rc;
     switch (level) {
     case AV_COMPAT_BACKWARD:
@@ -812,8 +815,7 @@ static int check_strategy(av_compat_level_t level, const av_node_t *cand,
     }
 }
 
-int av_compat_check_mode(av_compat_level_t level,
-                         const av_schema_t *candidate,
+int av_compat_check_mode(av_compat_level_t level, const av_schema_t *candidate,
                          av_schema_t *const *previous, size_t n,
                          av_compat_result_t *res)
 {
@@ -838,8 +840,7 @@ int av_compat_check_mode(av_compat_level_t level,
 
 /* ---------------------------------------------------------- formatting */
 
-size_t av_compat_msg_format(const av_compat_msg_t *msg, char *buf,
-                            size_t cap)
+size_t av_compat_msg_format(const av_compat_msg_t *msg, char *buf, size_t cap)
 {
     const char *rd = msg->reader_is_new ? "new" : "old";
     const char *wr = msg->reader_is_new ? "old" : "new";
@@ -849,30 +850,39 @@ size_t av_compat_msg_format(const av_compat_msg_t *msg, char *buf,
     int n;
     switch (msg->type) {
     case AV_COMPAT_FIXED_SIZE_MISMATCH:
-        snprintf(desc, sizeof(desc), "The size of FIXED type field at path "
+        snprintf(desc, sizeof(desc),
+                 "The size of FIXED type field at path "
                  "'%s' in the %s schema does not match with the %s schema",
                  p, rd, wr);
         break;
     case AV_COMPAT_TYPE_MISMATCH:
-        snprintf(desc, sizeof(desc), "The type (path '%s') of a field in the "
-                 "%s schema does not match with the %s schema", p, rd, wr);
+        snprintf(desc, sizeof(desc),
+                 "The type (path '%s') of a field in the "
+                 "%s schema does not match with the %s schema",
+                 p, rd, wr);
         break;
     case AV_COMPAT_NAME_MISMATCH:
         snprintf(desc, sizeof(desc),
                  "The name of the schema has changed (path '%s')", p);
         break;
     case AV_COMPAT_MISSING_ENUM_SYMBOLS:
-        snprintf(desc, sizeof(desc), "The %s schema is missing enum symbols "
-                 "'%s' at path '%s' in the %s schema", rd, i, p, wr);
+        snprintf(desc, sizeof(desc),
+                 "The %s schema is missing enum symbols "
+                 "'%s' at path '%s' in the %s schema",
+                 rd, i, p, wr);
         break;
     case AV_COMPAT_MISSING_UNION_BRANCH:
-        snprintf(desc, sizeof(desc), "The %s schema is missing a type inside "
-                 "a union field at path '%s' in the %s schema", rd, p, wr);
+        snprintf(desc, sizeof(desc),
+                 "The %s schema is missing a type inside "
+                 "a union field at path '%s' in the %s schema",
+                 rd, p, wr);
         break;
     case AV_COMPAT_READER_FIELD_MISSING_DEFAULT_VALUE:
-        snprintf(desc, sizeof(desc), "The field '%s' at path '%s' in the %s "
+        snprintf(desc, sizeof(desc),
+                 "The field '%s' at path '%s' in the %s "
                  "schema has no default value and is missing in the %s "
-                 "schema", i, p, rd, wr);
+                 "schema",
+                 i, p, rd, wr);
         break;
     default:
         n = snprintf(buf, cap,
@@ -941,8 +951,8 @@ int av_compat_format_messages(const av_compat_result_t *res,
         int run_ends = !next || next->previous_index != m->previous_index ||
                        next->reader_is_new != m->reader_is_new;
         if (run_ends && m->append_schema) {
-            rc = append_schema_notes(out, m->previous_index, versions, texts,
-                                     n);
+            rc =
+                append_schema_notes(out, m->previous_index, versions, texts, n);
             if (rc < 0)
                 return rc;
         }

@@ -114,8 +114,7 @@ int av_compat_check_nodes(const av_node_t *reader, const av_node_t *writer,
  * for the plain levels, every version newest first for the transitive ones,
  * stopping at the first version that gives incompatibilities; FULL runs the
  * forward check, then the backward one.  Returns as av_compat_check. */
-int av_compat_check_mode(av_compat_level_t level,
-                         const av_schema_t *candidate,
+int av_compat_check_mode(av_compat_level_t level, const av_schema_t *candidate,
                          av_schema_t *const *previous, size_t n,
                          av_compat_result_t *res);
 
@@ -126,8 +125,7 @@ int av_compat_check_mode(av_compat_level_t level,
  *   old schema', additionalInfo:'reader type: INT not compatible with writer
  *   type: LONG'}
  * Returns the length the full string needs (snprintf style). */
-size_t av_compat_msg_format(const av_compat_msg_t *msg, char *buf,
-                            size_t cap);
+size_t av_compat_msg_format(const av_compat_msg_t *msg, char *buf, size_t cap);
 
 /* Appends Confluent's `messages` for res to the JSON array out: each
  * incompatibility's verbose string and, after each check that Confluent

@@ -53,12 +53,12 @@ typedef struct slot {
 typedef struct jt {
     const char *p, *end;
     const av_op_t *ops;
-    uint8_t *o;          /* output: stack_out or heap */
+    uint8_t *o; /* output: stack_out or heap */
     size_t n, cap;
-    int depth;           /* path depth, as av_serde_enc counts it */
-    int code;            /* why we stopped: MW_ERR_UNSUPPORTED/_NOMEM */
+    int depth; /* path depth, as av_serde_enc counts it */
+    int code;  /* why we stopped: MW_ERR_UNSUPPORTED/_NOMEM */
     const char *why;
-    slot_t *slots;       /* stack of per-record slot arrays */
+    slot_t *slots; /* stack of per-record slot arrays */
     size_t slot_top, slot_cap;
     slot_t stack_slots[STACK_SLOTS];
     uint8_t stack_out[STACK_OUT];
@@ -321,8 +321,8 @@ static int enc_decimal(jt_t *t, const av_op_t *op)
 /* string (UTF-8 as is), bytes and fixed (code points 0-255 as bytes). */
 static int enc_text(jt_t *t, const av_op_t *op)
 {
-    if (op->decimal && t->p < t->end && (*t->p == '-' || (*t->p >= '0' &&
-                                                         *t->p <= '9')))
+    if (op->decimal && t->p < t->end &&
+        (*t->p == '-' || (*t->p >= '0' && *t->p <= '9')))
         return enc_decimal(t, op);
     if (!at(t, '"'))
         return no(t, "expected a string");
@@ -332,13 +332,11 @@ static int enc_text(jt_t *t, const av_op_t *op)
     unsigned fl;
     if (grow(t, room + 10) != 0)
         return -1;
-    const char *q = av_jtext_string_decode(t->p + 1, t->end,
-                                           t->o + pos + lead,
-                                           op->kind != AV_OP_STRING, &len,
-                                           &fl);
+    const char *q = av_jtext_string_decode(t->p + 1, t->end, t->o + pos + lead,
+                                           op->kind != AV_OP_STRING, &len, &fl);
     if (!q)
-        return no(t, op->kind == AV_OP_STRING ? "bad string"
-                                              : "bad bytes string");
+        return no(t,
+                  op->kind == AV_OP_STRING ? "bad string" : "bad bytes string");
     t->p = q;
     t->n = pos + lead + len;
     if (op->kind == AV_OP_FIXED)
@@ -398,9 +396,9 @@ static int enc_array(jt_t *t, const av_op_t *op)
 typedef struct kset {
     struct kent {
         uint32_t off, len, hash;
-    } *ents;
+    } * ents;
     uint32_t cnt, cap;
-    uint32_t *idx;   /* hash index once cnt > 16, idx_mask + 1 slots */
+    uint32_t *idx; /* hash index once cnt > 16, idx_mask + 1 slots */
     uint32_t idx_mask;
     struct kent small[16];
 } kset_t;
@@ -482,8 +480,8 @@ static int map_entry(jt_t *t, const av_op_t *op, kset_t *ks)
         return no(t, "expected a map key");
     if (grow(t, room + 10) != 0)
         return -1;
-    const char *q = av_jtext_string_decode(t->p + 1, t->end,
-                                           t->o + pos + 1, 0, &len, &fl);
+    const char *q =
+        av_jtext_string_decode(t->p + 1, t->end, t->o + pos + 1, 0, &len, &fl);
     if (!q || (fl & AV_JS_NUL))
         return no(t, "bad map key");
     t->p = q;
@@ -617,8 +615,7 @@ static int rec_field(jt_t *t, rec_t *r, uint32_t i)
     if (push(t) != 0 || enc(t, f->op) != 0) /* may move t->slots */
         return -1;
     t->depth--;
-    t->slots[r->base + i] = (slot_t){(uint32_t)start,
-                                     (uint32_t)(t->n - start)};
+    t->slots[r->base + i] = (slot_t){(uint32_t)start, (uint32_t)(t->n - start)};
     return 0;
 }
 
@@ -785,7 +782,8 @@ int av_jtext_encode(const av_serde_plan_t *plan, const char *json, size_t len,
     if (!plan || !out || (!json && len))
         return mw_err_set(err, MW_ERR_INVALID, "no plan, text or output");
     if (!plan->identity)
-        return mw_err_set(err, MW_ERR_STATE, "plan resolves to another "
+        return mw_err_set(err, MW_ERR_STATE,
+                          "plan resolves to another "
                           "reader schema; encoding needs a writer-only plan");
     if (!json)
         json = "";

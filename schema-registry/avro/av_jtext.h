@@ -65,7 +65,7 @@ int av_jtext_encode(const av_serde_plan_t *plan, const char *json, size_t len,
 
 /* The raw text of one member's value, as a span of the caller's text. */
 typedef struct av_jtext_span {
-    const char *ptr;  /* NULL: the object has no such member */
+    const char *ptr; /* NULL: the object has no such member */
     size_t len;
 } av_jtext_span_t;
 

@@ -43,9 +43,9 @@ static inline const char *av_jtext_ws(const char *p, const char *end)
 
 /* A number token. */
 typedef struct av_jtext_num {
-    int is_real;  /* '.', 'e' or 'E' in the text: jansson makes a real */
-    int64_t i;    /* !is_real */
-    double d;     /* is_real and the caller asked for the value */
+    int is_real; /* '.', 'e' or 'E' in the text: jansson makes a real */
+    int64_t i;   /* !is_real */
+    double d;    /* is_real and the caller asked for the value */
 } av_jtext_num_t;
 
 /* Scans the number starting at p ('-' or a digit).  want_real: convert a
@@ -70,9 +70,8 @@ const char *av_jtext_string_skip(const char *p, const char *end,
  * per code point, as av_serde reads bytes and fixed; a code point above
  * 255 fails.  Returns the pointer after the closing quote, or NULL; *len
  * gets the decoded length and *flags AV_JS_*. */
-const char *av_jtext_string_decode(const char *p, const char *end,
-                                   uint8_t *dst, int latin1, size_t *len,
-                                   unsigned *flags);
+const char *av_jtext_string_decode(const char *p, const char *end, uint8_t *dst,
+                                   int latin1, size_t *len, unsigned *flags);
 
 /* Validates the JSON value at p (no leading whitespace) and returns the
  * pointer after it, or NULL.  depth: nesting of p's container (0 at the

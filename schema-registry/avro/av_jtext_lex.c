@@ -26,15 +26,17 @@
 #define P16_ P_, P_, P_, P_, P_, P_, P_, P_, P_, P_, P_, P_, P_, P_, P_, P_
 
 const uint8_t av_jtext_cls[256] = {
-    C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, /* 0x00 */
-    C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, /* 0x10 */
-    P_, P_, AV_JC_QUOTE, P_, P_, P_, P_, P_, P_, P_, P_, P_, P_, P_, P_, P_,
-    P16_,                                                           /* 0x30 */
-    P16_,                                                           /* 0x40 */
-    P_, P_, P_, P_, P_, P_, P_, P_, P_, P_, P_, P_, AV_JC_ESC, P_, P_, P_,
-    P16_,                                                           /* 0x60 */
+    C_,   C_,   C_,          C_,        C_,   C_,   C_,   C_,   C_,
+    C_,   C_,   C_,          C_,        C_,   C_,   C_, /* 0x00 */
+    C_,   C_,   C_,          C_,        C_,   C_,   C_,   C_,   C_,
+    C_,   C_,   C_,          C_,        C_,   C_,   C_, /* 0x10 */
+    P_,   P_,   AV_JC_QUOTE, P_,        P_,   P_,   P_,   P_,   P_,
+    P_,   P_,   P_,          P_,        P_,   P_,   P_,   P16_, /* 0x30 */
+    P16_,                                                       /* 0x40 */
+    P_,   P_,   P_,          P_,        P_,   P_,   P_,   P_,   P_,
+    P_,   P_,   P_,          AV_JC_ESC, P_,   P_,   P_,   P16_, /* 0x60 */
     P16_, /* 0x70: jansson takes DEL (0x7f) raw */
-    H16_, H16_, H16_, H16_, H16_, H16_, H16_, H16_,                 /* 0x80+ */
+    H16_, H16_, H16_,        H16_,      H16_, H16_, H16_, H16_, /* 0x80+ */
 };
 
 _Static_assert(sizeof(av_jtext_cls) == 256, "one class per byte");
@@ -70,8 +72,8 @@ static size_t utf8_seq(const char *p, const char *end, uint32_t *cp)
             return 0;
         v = (v << 6) | (u & 0x3f);
     }
-    if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ||
-        (n == 3 && v < 0x800) || (n == 4 && v < 0x10000))
+    if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) || (n == 3 && v < 0x800) ||
+        (n == 4 && v < 0x10000))
         return 0;
     *cp = v;
     return n;
@@ -152,9 +154,8 @@ static size_t utf8_put(uint8_t *o, uint32_t cp)
     return 4;
 }
 
-const char *av_jtext_string_decode(const char *p, const char *end,
-                                   uint8_t *dst, int latin1, size_t *len,
-                                   unsigned *flags)
+const char *av_jtext_string_decode(const char *p, const char *end, uint8_t *dst,
+                                   int latin1, size_t *len, unsigned *flags)
 {
     uint8_t *o = dst;
     unsigned fl = 0;

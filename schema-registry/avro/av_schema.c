@@ -43,16 +43,24 @@
 /* ------------------------------------------------------------- names */
 
 static const char *const type_names[AV_TYPE__CNT] = {
-    "null", "boolean", "int", "long", "float", "double", "bytes",
-    "string", "record", "enum", "array", "map", "union", "fixed",
+    "null",   "boolean", "int",  "long",  "float", "double", "bytes",
+    "string", "record",  "enum", "array", "map",   "union",  "fixed",
 };
 _Static_assert(sizeof(type_names) / sizeof(type_names[0]) == AV_TYPE__CNT,
                "type_names matches av_type_t");
 
 static const char *const logical_names[AV_LOGICAL__CNT] = {
-    "none", "decimal", "uuid", "date", "time-millis", "time-micros",
-    "timestamp-millis", "timestamp-micros", "local-timestamp-millis",
-    "local-timestamp-micros", "duration",
+    "none",
+    "decimal",
+    "uuid",
+    "date",
+    "time-millis",
+    "time-micros",
+    "timestamp-millis",
+    "timestamp-micros",
+    "local-timestamp-millis",
+    "local-timestamp-micros",
+    "duration",
 };
 _Static_assert(sizeof(logical_names) / sizeof(logical_names[0]) ==
                    AV_LOGICAL__CNT,
@@ -178,14 +186,21 @@ void av_json_brief(const json_t *v, char *out, size_t len)
 const char *av_json_kind(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
     }
 }
 
@@ -282,7 +297,8 @@ static int collect_props(av_pctx_t *p, json_t *obj, const char *const *reserved,
     const char *key;
     json_t *val, *props = NULL;
     *out = NULL;
-    json_object_foreach(obj, key, val) {
+    json_object_foreach(obj, key, val)
+    {
         size_t i = 0;
         while (reserved[i] && strcmp(reserved[i], key) != 0)
             i++;
@@ -332,7 +348,6 @@ static const av_node_t *resolve_ref(av_pctx_t *p, const char *name,
 
 /* ------------------------------------------------------------- parsing */
 
-
 /* Names in "aliases": an array of strings.  Type aliases (dotted allowed)
  * become full names relative to space; field aliases are simple names. */
 static int parse_aliases(av_pctx_t *p, json_t *obj, const char *space,
@@ -346,7 +361,7 @@ static int parse_aliases(av_pctx_t *p, json_t *obj, const char *space,
     size_t mark = av_path_push(p, ".aliases");
     if (!json_is_array(arr))
         return av_perr(p, "'aliases' must be an array of names, got %s",
-                    av_json_kind(arr));
+                       av_json_kind(arr));
     size_t n = json_array_size(arr);
     const char **names = av_schema_alloc(p->sch, (n + 1) * sizeof(*names));
     if (!names)
@@ -354,8 +369,7 @@ static int parse_aliases(av_pctx_t *p, json_t *obj, const char *space,
     for (size_t i = 0; i < n; i++) {
         const char *s = plain_string(json_array_get(arr, i));
         size_t item = av_path_push(p, "[%zu]", i);
-        if (!s || !(is_type ? is_dotted_name(s) : is_simple_name(s,
-                                                              strlen(s))))
+        if (!s || !(is_type ? is_dotted_name(s) : is_simple_name(s, strlen(s))))
             return av_perr(p, "invalid alias %s", s ? s : "(not a string)");
         if (is_type && !strchr(s, '.') && *space) {
             size_t len = strlen(space) + strlen(s) + 2;
@@ -437,8 +451,10 @@ static int parse_named(av_pctx_t *p, json_t *obj, const char *space,
         return -1;
     /* Java checks the full name: "a.int" is fine, "int" is not. */
     if (primitive_type(node->fullname) >= 0)
-        return av_perr(p, "a named type may not be called '%s', a primitive "
-                    "type name", node->fullname);
+        return av_perr(p,
+                       "a named type may not be called '%s', a primitive "
+                       "type name",
+                       node->fullname);
     if (av_schema_lookup(p->sch, node->fullname))
         return av_perr(p, "type '%s' is already defined", node->fullname);
     if (av_strtab_put(&p->sch->names, node->fullname, node) < 0)
@@ -472,23 +488,26 @@ static int parse_order(av_pctx_t *p, json_t *js, av_field_t *f)
         f->order = AV_ORDER_IGNORE;
     else {
         av_path_push(p, ".order");
-        return av_perr(p, "invalid order '%s' (ascending, descending or "
-                    "ignore)", order);
+        return av_perr(p,
+                       "invalid order '%s' (ascending, descending or "
+                       "ignore)",
+                       order);
     }
     return 0;
 }
 
-static const char *const field_attrs[] = {"name", "type", "default", "order",
-                                          "aliases", "doc", NULL};
+static const char *const field_attrs[] = {"name",    "type", "default", "order",
+                                          "aliases", "doc",  NULL};
 
 static int parse_field(av_pctx_t *p, json_t *js, const char *space,
                        av_field_t *f, av_strtab_t *seen)
 {
     if (!json_is_object(js))
-        return av_perr(p, "a field must be an object, got %s", av_json_kind(js));
+        return av_perr(p, "a field must be an object, got %s",
+                       av_json_kind(js));
     if (opt_string(p, js, "name", &f->name) < 0 ||
-        opt_string(p, js, "doc", &f->doc) < 0 ||
-        arena_copy(p, &f->name) < 0 || arena_copy(p, &f->doc) < 0)
+        opt_string(p, js, "doc", &f->doc) < 0 || arena_copy(p, &f->name) < 0 ||
+        arena_copy(p, &f->doc) < 0)
         return -1;
     if (!f->name)
         return av_perr(p, "field has no 'name'");
@@ -497,8 +516,8 @@ static int parse_field(av_pctx_t *p, json_t *js, const char *space,
         return av_perr(p, "invalid field name '%s'", f->name);
     int rc = av_strtab_put(seen, f->name, f);
     if (rc != 0)
-        return rc < 0 ? av_pnomem(p) : av_perr(p, "duplicate field name '%s'",
-                                        f->name);
+        return rc < 0 ? av_pnomem(p)
+                      : av_perr(p, "duplicate field name '%s'", f->name);
     av_path_pop(p, mark);
     json_t *type = json_object_get(js, "type");
     if (!type)
@@ -518,8 +537,8 @@ static int parse_field(av_pctx_t *p, json_t *js, const char *space,
     return own_json(p, dflt) < 0 ? -1 : add_pending(p, f);
 }
 
-static const char *const record_attrs[] = {"type", "name", "namespace", "doc",
-                                           "aliases", "fields", NULL};
+static const char *const record_attrs[] = {
+    "type", "name", "namespace", "doc", "aliases", "fields", NULL};
 
 static int parse_record(av_pctx_t *p, json_t *obj, const char *space,
                         av_node_t *node)
@@ -573,7 +592,8 @@ static int parse_symbols(av_pctx_t *p, json_t *obj, av_node_t *node)
         if (!s || !is_simple_name(s, strlen(s)))
             rc = av_perr(p, "invalid enum symbol %s", s ? s : "(not a string)");
         else if ((rc = av_strtab_put(&seen, s, s)) != 0)
-            rc = rc < 0 ? av_pnomem(p) : av_perr(p, "duplicate enum symbol '%s'", s);
+            rc = rc < 0 ? av_pnomem(p)
+                        : av_perr(p, "duplicate enum symbol '%s'", s);
         else if ((rc = arena_copy(p, &s)) == 0)
             av_path_pop(p, mark);
         arr[i] = s;
@@ -584,15 +604,15 @@ static int parse_symbols(av_pctx_t *p, json_t *obj, av_node_t *node)
     return rc;
 }
 
-static const char *const enum_attrs[] = {"type", "name", "namespace", "doc",
-                                         "aliases", "symbols", "default",
-                                         NULL};
+static const char *const enum_attrs[] = {
+    "type", "name", "namespace", "doc", "aliases", "symbols", "default", NULL};
 
 static int parse_enum(av_pctx_t *p, json_t *obj, const char *space,
                       av_node_t *node)
 {
-    if (parse_named(p, obj, space, node) < 0 || parse_symbols(p, obj, node) < 0
-        || opt_string(p, obj, "default", &node->enum_default) < 0)
+    if (parse_named(p, obj, space, node) < 0 ||
+        parse_symbols(p, obj, node) < 0 ||
+        opt_string(p, obj, "default", &node->enum_default) < 0)
         return -1;
     if (node->enum_default) {
         size_t i = 0;
@@ -602,7 +622,7 @@ static int parse_enum(av_pctx_t *p, json_t *obj, const char *space,
         if (i == node->symbol_cnt) {
             av_path_push(p, ".default");
             return av_perr(p, "default '%s' is not a symbol of enum '%s'",
-                        node->enum_default, node->fullname);
+                           node->enum_default, node->fullname);
         }
         node->enum_default = node->symbols[i];
     }
@@ -664,24 +684,32 @@ static void apply_logical(const json_t *obj, av_node_t *node)
         ok = (node->type == AV_BYTES || node->type == AV_FIXED) &&
              decimal_ok(obj, node);
         break;
-    case AV_LOGICAL_UUID: ok = node->type == AV_STRING; break;
+    case AV_LOGICAL_UUID:
+        ok = node->type == AV_STRING;
+        break;
     case AV_LOGICAL_DATE:
-    case AV_LOGICAL_TIME_MILLIS: ok = node->type == AV_INT; break;
+    case AV_LOGICAL_TIME_MILLIS:
+        ok = node->type == AV_INT;
+        break;
     case AV_LOGICAL_TIME_MICROS:
     case AV_LOGICAL_TIMESTAMP_MILLIS:
     case AV_LOGICAL_TIMESTAMP_MICROS:
     case AV_LOGICAL_LOCAL_TIMESTAMP_MILLIS:
-    case AV_LOGICAL_LOCAL_TIMESTAMP_MICROS: ok = node->type == AV_LONG; break;
+    case AV_LOGICAL_LOCAL_TIMESTAMP_MICROS:
+        ok = node->type == AV_LONG;
+        break;
     case AV_LOGICAL_DURATION:
         ok = node->type == AV_FIXED && node->size == 12;
         break;
-    default: ok = 0; break;
+    default:
+        ok = 0;
+        break;
     }
     if (ok)
         node->logical = (av_logical_t)l;
 }
 
-static const char *const fixed_attrs[] = {"type", "name", "namespace", "doc",
+static const char *const fixed_attrs[] = {"type",    "name", "namespace", "doc",
                                           "aliases", "size", NULL};
 
 static int parse_fixed(av_pctx_t *p, json_t *obj, const char *space,
@@ -698,7 +726,7 @@ static int parse_fixed(av_pctx_t *p, json_t *obj, const char *space,
         av_json_brief(size, brief, sizeof(brief));
         av_path_push(p, ".size");
         return av_perr(p, "fixed size must be an integer from 0 to %d, got %s",
-                    INT_MAX, brief);
+                       INT_MAX, brief);
     }
     node->size = (size_t)json_integer_value(size);
     apply_logical(obj, node);
@@ -724,9 +752,8 @@ static int parse_container(av_pctx_t *p, json_t *obj, const char *space,
         node->items = child;
     else
         node->values = child;
-    return collect_props(p, obj,
-                         node->type == AV_ARRAY ? array_attrs : map_attrs,
-                         &node->props);
+    return collect_props(
+        p, obj, node->type == AV_ARRAY ? array_attrs : map_attrs, &node->props);
 }
 
 int av_is_named(av_type_t type)
@@ -745,8 +772,9 @@ static int union_branch_ok(av_pctx_t *p, const av_node_t *b, unsigned *mask,
     if (av_is_named(b->type)) {
         int rc = av_strtab_put(named, b->fullname, b);
         if (rc != 0)
-            return rc < 0 ? av_pnomem(p) : av_perr(p, "duplicate type '%s' in union",
-                                            b->fullname);
+            return rc < 0 ? av_pnomem(p)
+                          : av_perr(p, "duplicate type '%s' in union",
+                                    b->fullname);
         return 0;
     }
     if (*mask & (1u << b->type))
@@ -755,12 +783,14 @@ static int union_branch_ok(av_pctx_t *p, const av_node_t *b, unsigned *mask,
     return 0;
 }
 
-static const av_node_t *parse_union(av_pctx_t *p, json_t *arr, const char *space)
+static const av_node_t *parse_union(av_pctx_t *p, json_t *arr,
+                                    const char *space)
 {
     size_t n = json_array_size(arr);
     av_node_t *node = new_node(p, AV_UNION);
     const av_node_t **branches;
-    if (!node || !(branches = av_schema_alloc(p->sch, (n + 1) * sizeof(*branches))))
+    if (!node ||
+        !(branches = av_schema_alloc(p->sch, (n + 1) * sizeof(*branches))))
         return av_pnomem(p), NULL;
     node->branches = branches;
     unsigned mask = 0;
@@ -793,8 +823,10 @@ static const av_node_t *parse_name(av_pctx_t *p, const char *name,
     if (strcmp(name, "record") == 0 || strcmp(name, "error") == 0 ||
         strcmp(name, "enum") == 0 || strcmp(name, "fixed") == 0 ||
         strcmp(name, "array") == 0 || strcmp(name, "map") == 0)
-        av_perr(p, "type '%s' must be written as an object with its "
-             "attributes", name);
+        av_perr(p,
+                "type '%s' must be written as an object with its "
+                "attributes",
+                name);
     else
         av_perr(p, "unknown type '%s'", name);
     return NULL;
@@ -810,9 +842,12 @@ static av_node_t *parse_typed_object(av_pctx_t *p, json_t *obj, const char *t,
         av_type_t type;
         int (*parse)(av_pctx_t *, json_t *, const char *, av_node_t *);
     } kinds[] = {
-        {"record", AV_RECORD, parse_record}, {"error", AV_RECORD, parse_record},
-        {"enum", AV_ENUM, parse_enum},       {"fixed", AV_FIXED, parse_fixed},
-        {"array", AV_ARRAY, parse_container}, {"map", AV_MAP, parse_container},
+        {"record", AV_RECORD, parse_record},
+        {"error", AV_RECORD, parse_record},
+        {"enum", AV_ENUM, parse_enum},
+        {"fixed", AV_FIXED, parse_fixed},
+        {"array", AV_ARRAY, parse_container},
+        {"map", AV_MAP, parse_container},
     };
     int prim = primitive_type(t);
     if (prim >= 0) {
@@ -886,7 +921,7 @@ const av_node_t *av_schema_parse_node(av_pctx_t *p, json_t *js,
         node = parse_union(p, js, space);
     else
         av_perr(p, "a schema must be a string, an object or an array, got %s",
-             av_json_kind(js));
+                av_json_kind(js));
     p->depth--;
     return node;
 }

@@ -54,7 +54,7 @@ typedef enum av_logical {
     AV_LOGICAL_TIMESTAMP_MICROS, /* long */
     AV_LOGICAL_LOCAL_TIMESTAMP_MILLIS,
     AV_LOGICAL_LOCAL_TIMESTAMP_MICROS,
-    AV_LOGICAL_DURATION,         /* fixed(12) */
+    AV_LOGICAL_DURATION, /* fixed(12) */
     AV_LOGICAL__CNT
 } av_logical_t;
 
@@ -68,13 +68,13 @@ struct av_node;
 
 typedef struct av_field {
     const char *name;
-    const char *doc;                  /* NULL when absent */
-    const char *const *aliases;       /* alias_cnt names */
+    const char *doc;            /* NULL when absent */
+    const char *const *aliases; /* alias_cnt names */
     size_t alias_cnt;
     const struct av_node *type;
-    const json_t *dflt;               /* default as JSON, NULL when absent */
+    const json_t *dflt; /* default as JSON, NULL when absent */
     av_order_t order;
-    size_t index;                     /* position in the record */
+    size_t index; /* position in the record */
     /* Attributes the spec does not define ("connect.name", ...), kept as a
      * JSON object; NULL when none.  Borrowed for the schema's lifetime. */
     const json_t *props;
@@ -86,13 +86,13 @@ typedef struct av_field {
 typedef struct av_node {
     av_type_t type;
     av_logical_t logical;
-    int precision, scale;             /* decimal only */
+    int precision, scale; /* decimal only */
     /* named types */
-    const char *name;                 /* short name */
-    const char *space;                /* namespace, "" when none */
-    const char *fullname;             /* "space.name" or "name" */
+    const char *name;     /* short name */
+    const char *space;    /* namespace, "" when none */
+    const char *fullname; /* "space.name" or "name" */
     const char *doc;
-    const char *const *aliases;       /* full names */
+    const char *const *aliases; /* full names */
     size_t alias_cnt;
     /* record */
     const av_field_t *fields;
@@ -100,17 +100,17 @@ typedef struct av_node {
     /* enum */
     const char *const *symbols;
     size_t symbol_cnt;
-    const char *enum_default;         /* NULL when absent */
+    const char *enum_default; /* NULL when absent */
     /* array / map */
-    const struct av_node *items;      /* array */
-    const struct av_node *values;     /* map */
+    const struct av_node *items;  /* array */
+    const struct av_node *values; /* map */
     /* union */
     const struct av_node *const *branches;
     size_t branch_cnt;
     /* fixed */
     size_t size;
     /* Added after the first contract (append-only): */
-    int is_error;                     /* record declared as "error" */
+    int is_error; /* record declared as "error" */
     /* Attributes other than the ones the spec defines for this type, as a
      * JSON object (NULL when none).  logicalType, precision and scale are
      * kept here as written, so an ignored (invalid) logical type survives

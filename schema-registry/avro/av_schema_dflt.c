@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define AV_DFLT_MAX_DEPTH 2200       /* above jansson's JSON depth limit */
-#define AV_DFLT_MAX_STEPS 2000000    /* guards records of infinite types */
+#define AV_DFLT_MAX_DEPTH 2200    /* above jansson's JSON depth limit */
+#define AV_DFLT_MAX_STEPS 2000000 /* guards records of infinite types */
 
 static int check_default(av_pctx_t *p, const av_node_t *t, const json_t *v,
                          int depth);
@@ -69,7 +69,7 @@ static int check_record_default(av_pctx_t *p, const av_node_t *t,
          * Schema.isValidDefault; without one the value is incomplete. */
         if (!fv && !f->dflt)
             return av_perr(p, "missing field '%s', which has no default",
-                        f->name);
+                           f->name);
         if (check_default(p, f->type, fv ? fv : f->dflt, depth + 1) < 0)
             return -1;
         av_path_pop(p, mark);
@@ -85,8 +85,7 @@ static int check_container_default(av_pctx_t *p, const av_node_t *t,
             return dflt_fail(p, t, v);
         for (size_t i = 0; i < json_array_size(v); i++) {
             size_t mark = av_path_push(p, "[%zu]", i);
-            if (check_default(p, t->items, json_array_get(v, i),
-                              depth + 1) < 0)
+            if (check_default(p, t->items, json_array_get(v, i), depth + 1) < 0)
                 return -1;
             av_path_pop(p, mark);
         }
@@ -96,7 +95,8 @@ static int check_container_default(av_pctx_t *p, const av_node_t *t,
         return dflt_fail(p, t, v);
     const char *key;
     const json_t *val;
-    json_object_foreach((json_t *)v, key, val) {
+    json_object_foreach((json_t *)v, key, val)
+    {
         size_t mark = av_path_push(p, ".%s", key);
         if (check_default(p, t->values, val, depth + 1) < 0)
             return -1;
@@ -131,8 +131,10 @@ static int check_union_default(av_pctx_t *p, const av_node_t *t,
     char brief[80], desc[300];
     av_json_brief(v, brief, sizeof(brief));
     av_type_desc(t->branches[0], desc, sizeof(desc));
-    return av_perr(p, "%s is not a valid default for the union, whose "
-                   "default must match its first type, %s", brief, desc);
+    return av_perr(p,
+                   "%s is not a valid default for the union, whose "
+                   "default must match its first type, %s",
+                   brief, desc);
 }
 
 static int check_default(av_pctx_t *p, const av_node_t *t, const json_t *v,
@@ -142,20 +144,32 @@ static int check_default(av_pctx_t *p, const av_node_t *t, const json_t *v,
     if (depth > AV_DFLT_MAX_DEPTH || ++p->steps > AV_DFLT_MAX_STEPS) {
         av_path_pop(p, p->dflt_base);
         return av_perr(p, "default is nested too deeply or never ends "
-                    "(a record whose defaults contain itself)");
+                          "(a record whose defaults contain itself)");
     }
     switch (t->type) {
-    case AV_NULL: ok = json_is_null(v); break;
-    case AV_BOOLEAN: ok = json_is_boolean(v); break;
+    case AV_NULL:
+        ok = json_is_null(v);
+        break;
+    case AV_BOOLEAN:
+        ok = json_is_boolean(v);
+        break;
     case AV_INT:
         ok = json_is_integer(v) && json_integer_value(v) >= INT32_MIN &&
              json_integer_value(v) <= INT32_MAX;
         break;
-    case AV_LONG: ok = json_is_integer(v); break;
+    case AV_LONG:
+        ok = json_is_integer(v);
+        break;
     case AV_FLOAT:
-    case AV_DOUBLE: ok = json_is_number(v); break;
-    case AV_STRING: ok = json_is_string(v); break;
-    case AV_BYTES: ok = json_is_string(v) && latin1_len(v) >= 0; break;
+    case AV_DOUBLE:
+        ok = json_is_number(v);
+        break;
+    case AV_STRING:
+        ok = json_is_string(v);
+        break;
+    case AV_BYTES:
+        ok = json_is_string(v) && latin1_len(v) >= 0;
+        break;
     case AV_FIXED:
         ok = json_is_string(v) && latin1_len(v) == (long)t->size;
         break;
@@ -165,10 +179,14 @@ static int check_default(av_pctx_t *p, const av_node_t *t, const json_t *v,
                  strcmp(t->symbols[i], json_string_value(v)) == 0;
         break;
     case AV_ARRAY:
-    case AV_MAP: return check_container_default(p, t, v, depth);
-    case AV_UNION: return check_union_default(p, t, v, depth);
-    case AV_RECORD: return check_record_default(p, t, v, depth);
-    default: break;
+    case AV_MAP:
+        return check_container_default(p, t, v, depth);
+    case AV_UNION:
+        return check_union_default(p, t, v, depth);
+    case AV_RECORD:
+        return check_record_default(p, t, v, depth);
+    default:
+        break;
     }
     return ok ? 0 : dflt_fail(p, t, v);
 }
@@ -187,4 +205,3 @@ int av_schema_check_defaults(av_pctx_t *p)
     }
     return 0;
 }
-

@@ -18,7 +18,7 @@
  * types of a schema and for the "already written" sets of the emitters;
  * lookups stay O(1) for schemas with thousands of types. */
 typedef struct av_strtab {
-    mw_htab_t *tab;               /* NULL until the first put */
+    mw_htab_t *tab; /* NULL until the first put */
 } av_strtab_t;
 
 /* 0 inserted, 1 key already present (value untouched), MW_ERR_NOMEM. */
@@ -39,15 +39,15 @@ typedef struct av_arena_blk av_arena_blk_t;
  * fingerprints and tests read it. */
 struct av_schema {
     atomic_int refcnt;
-    av_arena_blk_t *arena;        /* this struct, nodes, names: freed at once */
-    json_t **owned;               /* defaults and props objects, in arena */
+    av_arena_blk_t *arena; /* this struct, nodes, names: freed at once */
+    json_t **owned;        /* defaults and props objects, in arena */
     size_t owned_cnt;
     const av_node_t *root;
-    av_strtab_t names;            /* fullname -> node, own definitions */
-    av_schema_t **refs;           /* kept references, in arena */
+    av_strtab_t names;  /* fullname -> node, own definitions */
+    av_schema_t **refs; /* kept references, in arena */
     size_t ref_cnt;
-    _Atomic(char *) canonical;    /* malloc'd on first av_schema_canonical */
-    char *normalized;             /* in arena unless normalized_heap */
+    _Atomic(char *) canonical; /* malloc'd on first av_schema_canonical */
+    char *normalized;          /* in arena unless normalized_heap */
     int normalized_heap;
     uint64_t fingerprint;
 };
@@ -56,7 +56,7 @@ struct av_schema {
 
 typedef struct av_pending {
     const av_field_t *field;
-    char *path;                  /* JSON path of the field, malloc'd */
+    char *path; /* JSON path of the field, malloc'd */
 } av_pending_t;
 
 /* Parse state: the JSON path of the value being looked at (for messages)
@@ -69,10 +69,10 @@ typedef struct av_pctx {
     int depth;
     av_pending_t *pend;
     size_t pend_cnt, pend_cap;
-    long steps;                  /* default checking budget */
-    int failed;                  /* an error was reported */
-    size_t dflt_base;            /* path length of the default checked */
-    json_t **owned;              /* references the schema keeps, malloc'd */
+    long steps;       /* default checking budget */
+    int failed;       /* an error was reported */
+    size_t dflt_base; /* path length of the default checked */
+    json_t **owned;   /* references the schema keeps, malloc'd */
     size_t owned_cnt, owned_cap;
 } av_pctx_t;
 

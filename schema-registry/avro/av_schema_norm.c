@@ -38,9 +38,9 @@
 
 typedef struct emit {
     mw_buf_t *buf;
-    av_strtab_t seen;            /* named types already written */
+    av_strtab_t seen; /* named types already written */
     const av_schema_t *sch;
-    int rc;                      /* first error, sticky */
+    int rc; /* first error, sticky */
 } emit_t;
 
 static void put(emit_t *e, const char *s)
@@ -75,14 +75,30 @@ static void put_str(emit_t *e, const char *s, size_t len)
             e->rc = mw_buf_append(e->buf, s + start, i - start);
         start = i + 1;
         switch (c) {
-        case '"': put(e, "\\\""); break;
-        case '\\': put(e, "\\\\"); break;
-        case '\n': put(e, "\\n"); break;
-        case '\r': put(e, "\\r"); break;
-        case '\t': put(e, "\\t"); break;
-        case '\b': put(e, "\\b"); break;
-        case '\f': put(e, "\\f"); break;
-        default: putf(e, "\\u%04x", c); break;
+        case '"':
+            put(e, "\\\"");
+            break;
+        case '\\':
+            put(e, "\\\\");
+            break;
+        case '\n':
+            put(e, "\\n");
+            break;
+        case '\r':
+            put(e, "\\r");
+            break;
+        case '\t':
+            put(e, "\\t");
+            break;
+        case '\b':
+            put(e, "\\b");
+            break;
+        case '\f':
+            put(e, "\\f");
+            break;
+        default:
+            putf(e, "\\u%04x", c);
+            break;
         }
     }
     if (e->rc == 0 && len > start)
@@ -121,13 +137,21 @@ static void put_members(emit_t *e, const json_t *obj, const char *lead);
 static void put_json(emit_t *e, const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_NULL: put(e, "null"); break;
-    case JSON_TRUE: put(e, "true"); break;
-    case JSON_FALSE: put(e, "false"); break;
+    case JSON_NULL:
+        put(e, "null");
+        break;
+    case JSON_TRUE:
+        put(e, "true");
+        break;
+    case JSON_FALSE:
+        put(e, "false");
+        break;
     case JSON_INTEGER:
         putf(e, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         break;
-    case JSON_REAL: put_real(e, json_real_value(v)); break;
+    case JSON_REAL:
+        put_real(e, json_real_value(v));
+        break;
     case JSON_STRING:
         put_str(e, json_string_value(v), json_string_length(v));
         break;
@@ -343,8 +367,7 @@ static void nf_node(emit_t *e, const av_node_t *n, const char *space)
         if (own && first_use(e, n))
             nf_named(e, n, space);
         else
-            put_cstr(e, strcmp(n->space, space) == 0 ? n->name
-                                                     : n->fullname);
+            put_cstr(e, strcmp(n->space, space) == 0 ? n->name : n->fullname);
     } else if (n->type == AV_UNION) {
         put(e, "[");
         for (size_t i = 0; i < n->branch_cnt; i++) {

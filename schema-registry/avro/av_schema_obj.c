@@ -207,13 +207,13 @@ static int parse_text(av_pctx_t *p, const char *text, size_t len)
                               JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!json)
         return mw_err_set(p->err, MW_ERR_INVALID,
-                          "$: invalid JSON at line %d column %d: %s",
-                          jerr.line, jerr.column, jerr.text);
+                          "$: invalid JSON at line %d column %d: %s", jerr.line,
+                          jerr.column, jerr.text);
     memcpy(p->path, "$", 2);
     p->plen = 1;
     sch->root = av_schema_parse_node(p, json, "");
-    int ok = sch->root && keep_owned(p) == 0 &&
-             av_schema_check_defaults(p) == 0;
+    int ok =
+        sch->root && keep_owned(p) == 0 && av_schema_check_defaults(p) == 0;
     /* Everything kept is copied or referenced by now. */
     json_decref(json);
     return ok ? av_schema_forms_build(sch, p->err) : -1;
@@ -224,8 +224,8 @@ av_schema_t *av_schema_parse(const char *text, size_t len,
                              mw_err_t *err)
 {
     av_pctx_t *p = calloc(1, sizeof(*p));
-    av_schema_t *sch = schema_new(text, text ? len : 0, refs,
-                                  refs ? ref_cnt : 0);
+    av_schema_t *sch =
+        schema_new(text, text ? len : 0, refs, refs ? ref_cnt : 0);
     if (!p || !sch) {
         free(p);
         if (sch)

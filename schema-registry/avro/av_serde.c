@@ -76,8 +76,7 @@ static av_serde_plan_t *cache_add(av_serde_cache_t *cache, av_schema_t *writer,
     av_serde_plan_t *plan;
 
     if (mw_htab_cnt(cache->slots) >= cache->max) {
-        mw_err_set(err, MW_ERR_FULL, "plan cache full (%zu plans)",
-                   cache->max);
+        mw_err_set(err, MW_ERR_FULL, "plan cache full (%zu plans)", cache->max);
         return NULL;
     }
     if (!(slot = malloc(sizeof(*slot)))) {
@@ -89,8 +88,8 @@ static av_serde_plan_t *cache_add(av_serde_cache_t *cache, av_schema_t *writer,
         return NULL;
     }
     *slot = (slot_t){writer, reader, plan};
-    if (mw_htab_put(cache->slots, &slot->writer, 2 * sizeof(slot->writer),
-                    slot, NULL) != 0) {
+    if (mw_htab_put(cache->slots, &slot->writer, 2 * sizeof(slot->writer), slot,
+                    NULL) != 0) {
         av_serde_plan_destroy(plan);
         free(slot);
         mw_err_set(err, MW_ERR_NOMEM, "out of memory caching a plan");
@@ -101,8 +100,7 @@ static av_serde_plan_t *cache_add(av_serde_cache_t *cache, av_schema_t *writer,
 
 const av_serde_plan_t *av_serde_cache_get(av_serde_cache_t *cache,
                                           av_schema_t *writer,
-                                          av_schema_t *reader,
-                                          mw_err_t *err)
+                                          av_schema_t *reader, mw_err_t *err)
 {
     const av_schema_t *key[2];
     slot_t *slot;

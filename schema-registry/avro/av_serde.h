@@ -92,7 +92,6 @@ void av_serde_cache_destroy(av_serde_cache_t *cache);
  * compiling holds the cache's lock. */
 const av_serde_plan_t *av_serde_cache_get(av_serde_cache_t *cache,
                                           av_schema_t *writer,
-                                          av_schema_t *reader,
-                                          mw_err_t *err);
+                                          av_schema_t *reader, mw_err_t *err);
 
 #endif /* AV_SERDE_H */

@@ -118,8 +118,7 @@ static int rd_len(rd_t *r, size_t *n)
     if (rd_long(r, &v) != 0)
         return -1;
     if (v < 0)
-        return rd_fail(r, MW_ERR_INVALID, "negative length %lld",
-                       (long long)v);
+        return rd_fail(r, MW_ERR_INVALID, "negative length %lld", (long long)v);
     if ((uint64_t)v > rd_left(r))
         return rd_fail(r, MW_ERR_INVALID,
                        "length %lld exceeds the %zu bytes left", (long long)v,
@@ -225,15 +224,14 @@ static int dec_enum(rd_t *r, const av_op_t *op, json_t **out)
     if (rd_int(r, &i) != 0)
         return -1;
     if (i < 0 || (uint32_t)i >= op->cnt)
-        return rd_fail(r, MW_ERR_INVALID,
-                       "enum index %d out of range 0..%u", (int)i,
-                       op->cnt - 1);
+        return rd_fail(r, MW_ERR_INVALID, "enum index %d out of range 0..%u",
+                       (int)i, op->cnt - 1);
     uint32_t ri = op->map[i];
     if (ri == AV_OP_NONE)
         return rd_fail(r, MW_ERR_INVALID,
                        "symbol '%s' is not in the reader's enum %s, which "
-                       "has no default", op->wnode->symbols[i],
-                       op->node->fullname);
+                       "has no default",
+                       op->wnode->symbols[i], op->node->fullname);
     if (!out)
         return 0;
     *out = json_string(op->node->symbols[ri]);
@@ -286,8 +284,7 @@ static int dec_item(rd_t *r, const av_op_t *op, json_t *out, uint64_t i)
 
 /* Checks a block count against the input left (or the empty-items cap)
  * before any item is read. */
-static int block_bound(rd_t *r, const av_op_t *op, uint64_t cnt,
-                       uint64_t total)
+static int block_bound(rd_t *r, const av_op_t *op, uint64_t cnt, uint64_t total)
 {
     size_t per = r->ops[op->child].min_bytes + (op->kind == AV_OP_MAP);
     if (per > 0 && cnt > rd_left(r) / per)
@@ -322,8 +319,10 @@ static int dec_blocks(rd_t *r, const av_op_t *op, json_t **out)
                 goto fail;
             }
             if (size < 0 || (uint64_t)size > rd_left(r)) {
-                rd_fail(r, MW_ERR_INVALID, "block size %lld exceeds the %zu "
-                        "bytes left", (long long)size, rd_left(r));
+                rd_fail(r, MW_ERR_INVALID,
+                        "block size %lld exceeds the %zu "
+                        "bytes left",
+                        (long long)size, rd_left(r));
                 goto fail;
             }
             cnt = -cnt;
@@ -445,8 +444,10 @@ static int dec(rd_t *r, uint32_t idx, json_t **out)
         if (rd_need(r, 1) != 0)
             return -1;
         if (*r->p > 1)
-            return rd_fail(r, MW_ERR_INVALID, "boolean byte 0x%02x is not "
-                           "0 or 1", *r->p);
+            return rd_fail(r, MW_ERR_INVALID,
+                           "boolean byte 0x%02x is not "
+                           "0 or 1",
+                           *r->p);
         if (out)
             *out = json_boolean(*r->p);
         r->p++;
@@ -497,8 +498,11 @@ static int dec(rd_t *r, uint32_t idx, json_t **out)
 int av_serde_avro_to_json(const av_serde_plan_t *plan, const void *data,
                           size_t len, json_t **out, mw_err_t *err)
 {
-    rd_t r = {.p = data, .start = data, .end = (const uint8_t *)data + len,
-              .ops = plan->ops, .err = err};
+    rd_t r = {.p = data,
+              .start = data,
+              .end = (const uint8_t *)data + len,
+              .ops = plan->ops,
+              .err = err};
     json_t *v = NULL;
     mw_err_t local;
     if (!err)

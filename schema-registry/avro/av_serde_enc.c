@@ -25,7 +25,7 @@ typedef struct wr {
     const av_op_t *ops;
     mw_err_t *err;
     size_t n;
-    int max_depth;      /* deepest path reached (av_serde_enc_prepare) */
+    int max_depth; /* deepest path reached (av_serde_enc_prepare) */
     av_path_t path;
     uint8_t st[1024];
 } wr_t;
@@ -88,8 +88,10 @@ static int wr_raw(wr_t *w, const void *p, size_t n)
             return -1;
         if (n > sizeof(w->st) / 2) {
             int rc = mw_buf_append(w->out, p, n);
-            return rc ? wr_fail(w, rc, "encoded value larger than the "
-                                "output limit") : 0;
+            return rc ? wr_fail(w, rc,
+                                "encoded value larger than the "
+                                "output limit")
+                      : 0;
         }
     }
     memcpy(w->st + w->n, p, n);
@@ -189,7 +191,8 @@ static int code_points(wr_t *w, const char *s, size_t len, uint8_t *buf,
         } else {
             return wr_fail(w, MW_ERR_INVALID,
                            "bytes string has a code point above 255 at "
-                           "character offset %zu", i);
+                           "character offset %zu",
+                           i);
         }
     }
     *n = o;
@@ -229,7 +232,8 @@ static int decimal_bytes(wr_t *w, const av_op_t *op, const json_t *v,
                                        : (long double)json_real_value(v);
     int rc = av_serde_decimal_be(op, x, buf, n);
     if (rc == 1)
-        return wr_fail(w, MW_ERR_INVALID, "decimal's unscaled value does "
+        return wr_fail(w, MW_ERR_INVALID,
+                       "decimal's unscaled value does "
                        "not fit in 64 bits");
     if (rc == 2)
         return wr_fail(w, MW_ERR_INVALID, "decimal does not fit in fixed(%u)",
@@ -333,7 +337,8 @@ static int enc_map(wr_t *w, const av_op_t *op, const json_t *v)
         return -1;
     const char *k;
     const json_t *e;
-    json_object_foreach((json_t *)v, k, e) {
+    json_object_foreach((json_t *)v, k, e)
+    {
         size_t klen = json_object_iter_key_len(json_object_key_to_iter(k));
         if (wr_long(w, (int64_t)klen) != 0 || wr_raw(w, k, klen) != 0 ||
             path_push(w, k, 0) != 0 || enc(w, op->child, e) != 0)
@@ -356,9 +361,10 @@ static int enc_record(wr_t *w, const av_op_t *op, const json_t *v)
         if (e)
             present++;
         else if (!(e = f->dflt))
-            return wr_fail(w, MW_ERR_INVALID, "missing required field "
-                           "(type %s, no default)", av_serde_branch_name(
-                               op->node->fields[i].type));
+            return wr_fail(w, MW_ERR_INVALID,
+                           "missing required field "
+                           "(type %s, no default)",
+                           av_serde_branch_name(op->node->fields[i].type));
         if (enc(w, f->op, e) != 0)
             return -1;
         w->path.depth--;
@@ -367,13 +373,14 @@ static int enc_record(wr_t *w, const av_op_t *op, const json_t *v)
         return 0;
     const char *k;
     const json_t *e;
-    json_object_foreach((json_t *)v, k, e) {
+    json_object_foreach((json_t *)v, k, e)
+    {
         uint32_t i = 0;
         while (i < op->cnt && strcmp(op->flds[i].name, k) != 0)
             i++;
         if (i == op->cnt)
-            return wr_fail(w, MW_ERR_INVALID, "'%.64s' is not a field of %s",
-                           k, op->node->fullname);
+            return wr_fail(w, MW_ERR_INVALID, "'%.64s' is not a field of %s", k,
+                           op->node->fullname);
     }
     return 0;
 }
@@ -405,23 +412,27 @@ static int enc_union(wr_t *w, const av_op_t *op, const json_t *v)
         for (uint32_t i = 0; i < op->cnt; i++)
             if (u->branches[i]->type == AV_NULL)
                 return wr_long(w, i);
-        return wr_fail(w, MW_ERR_INVALID, "null is not a branch of the "
+        return wr_fail(w, MW_ERR_INVALID,
+                       "null is not a branch of the "
                        "union");
     }
     if (!json_is_object(v) || json_object_size(v) != 1)
-        return wr_fail(w, MW_ERR_INVALID, "expected a union value "
+        return wr_fail(w, MW_ERR_INVALID,
+                       "expected a union value "
                        "{\"<branch>\": value} or null, got %s%s",
                        json_kind(v),
                        json_is_object(v) ? " without exactly one key" : "");
     const char *key = json_object_iter_key(json_object_iter((json_t *)v));
     uint32_t b = av_serde_union_pick(op, key);
     if (b == AV_OP_NONE || op->map[b] == AV_OP_NONE)
-        return wr_fail(w, MW_ERR_INVALID, "'%.64s' is not a branch of the "
-                       "union", key);
+        return wr_fail(w, MW_ERR_INVALID,
+                       "'%.64s' is not a branch of the "
+                       "union",
+                       key);
     if (wr_long(w, b) != 0)
         return -1;
-    return enc(w, op->map[b], json_object_iter_value(
-                                  json_object_iter((json_t *)v)));
+    return enc(w, op->map[b],
+               json_object_iter_value(json_object_iter((json_t *)v)));
 }
 
 static int enc(wr_t *w, uint32_t idx, const json_t *v)
@@ -461,8 +472,7 @@ static int enc(wr_t *w, uint32_t idx, const json_t *v)
     case AV_OP_UNION:
         return enc_union(w, op, v);
     default:
-        return wr_fail(w, MW_ERR_STATE, "plan op %u cannot encode",
-                       op->kind);
+        return wr_fail(w, MW_ERR_STATE, "plan op %u cannot encode", op->kind);
     }
 }
 
@@ -473,7 +483,8 @@ int av_serde_json_to_avro(const av_serde_plan_t *plan, const json_t *value,
     if (!err)
         err = &local;
     if (!plan->identity)
-        return mw_err_set(err, MW_ERR_STATE, "plan resolves to another "
+        return mw_err_set(err, MW_ERR_STATE,
+                          "plan resolves to another "
                           "reader schema; encoding needs a writer-only plan");
     if (!value || !out)
         return mw_err_set(err, MW_ERR_INVALID, "no value or no output");
@@ -551,8 +562,10 @@ static int prepare_hash(av_op_t *op, mw_err_t *err)
 int av_serde_enc_prepare(av_serde_plan_t *plan, mw_err_t *err)
 {
     mw_buf_t *buf = mw_buf_new(0);
-    int rc = buf ? 0 : mw_err_set(err, MW_ERR_NOMEM, "out of memory "
-                                  "compiling plan");
+    int rc = buf ? 0
+                 : mw_err_set(err, MW_ERR_NOMEM,
+                              "out of memory "
+                              "compiling plan");
     for (uint32_t i = 0; rc == 0 && i < plan->op_cnt; i++) {
         av_op_t *op = &plan->ops[i];
         if (op->kind != AV_OP_RECORD)

@@ -19,46 +19,46 @@
 typedef enum av_op_kind {
     AV_OP_NULL = 0,
     AV_OP_BOOL,
-    AV_OP_INT,     /* writer int */
-    AV_OP_LONG,    /* writer long */
-    AV_OP_FLOAT,   /* writer float */
-    AV_OP_DOUBLE,  /* writer double */
-    AV_OP_BYTES,   /* writer bytes */
-    AV_OP_STRING,  /* writer string */
-    AV_OP_FIXED,   /* size = cnt */
-    AV_OP_ENUM,    /* cnt writer symbols, map -> reader symbol index */
-    AV_OP_ARRAY,   /* child = items */
-    AV_OP_MAP,     /* child = values */
-    AV_OP_RECORD,  /* cnt writer fields in flds, then nextra defaults */
-    AV_OP_UNION,   /* writer union: cnt branches, map -> op, names */
-    AV_OP_WRAP,    /* reader union, writer not: child then {name: v} */
+    AV_OP_INT,    /* writer int */
+    AV_OP_LONG,   /* writer long */
+    AV_OP_FLOAT,  /* writer float */
+    AV_OP_DOUBLE, /* writer double */
+    AV_OP_BYTES,  /* writer bytes */
+    AV_OP_STRING, /* writer string */
+    AV_OP_FIXED,  /* size = cnt */
+    AV_OP_ENUM,   /* cnt writer symbols, map -> reader symbol index */
+    AV_OP_ARRAY,  /* child = items */
+    AV_OP_MAP,    /* child = values */
+    AV_OP_RECORD, /* cnt writer fields in flds, then nextra defaults */
+    AV_OP_UNION,  /* writer union: cnt branches, map -> op, names */
+    AV_OP_WRAP,   /* reader union, writer not: child then {name: v} */
     AV_OP__CNT
 } av_op_kind_t;
 
 /* How a read value becomes JSON (promotions are conversions here). */
 typedef enum av_conv {
-    AV_CONV_SAME = 0,  /* integer stays integer, string stays string */
-    AV_CONV_REAL,      /* int/long/float -> double */
-    AV_CONV_F32,       /* int/long -> float (rounded through float) */
-    AV_CONV_BYTES,     /* string read, output as a bytes string */
-    AV_CONV_STRING     /* bytes read, output as a UTF-8 string */
+    AV_CONV_SAME = 0, /* integer stays integer, string stays string */
+    AV_CONV_REAL,     /* int/long/float -> double */
+    AV_CONV_F32,      /* int/long -> float (rounded through float) */
+    AV_CONV_BYTES,    /* string read, output as a bytes string */
+    AV_CONV_STRING    /* bytes read, output as a UTF-8 string */
 } av_conv_t;
 
 /* One record entry.  Writer fields (in writer order) have op >= 0 and
  * rfield = the reader field's index or AV_OP_NONE (skipped); default
  * entries have op = AV_OP_NONE and dflt set. */
 typedef struct av_fld {
-    const char *name;   /* reader field name (writer name when skipped) */
+    const char *name; /* reader field name (writer name when skipped) */
     uint32_t op;
     uint32_t rfield;
-    json_t *dflt;       /* Avro JSON form of the reader default, or NULL */
+    json_t *dflt; /* Avro JSON form of the reader default, or NULL */
     /* Encoding plans only (av_serde_enc_prepare), for encoders that work
      * from text (av_jtext) rather than a json_t: */
-    uint32_t name_len;  /* strlen(name) */
-    int dflt_depth;     /* path depth encoding dflt reaches (nested fields,
-                           items, values); -1: no default, or one that
-                           does not encode */
-    uint8_t *dflt_bin;  /* dflt's Avro binary, dflt_len bytes (may be 0) */
+    uint32_t name_len; /* strlen(name) */
+    int dflt_depth;    /* path depth encoding dflt reaches (nested fields,
+                          items, values); -1: no default, or one that
+                          does not encode */
+    uint8_t *dflt_bin; /* dflt's Avro binary, dflt_len bytes (may be 0) */
     size_t dflt_len;
 } av_fld_t;
 
@@ -92,7 +92,7 @@ typedef struct av_op {
 
 struct av_serde_plan {
     av_schema_t *writer, *reader;
-    int identity;            /* reader is writer: the plan also encodes */
+    int identity; /* reader is writer: the plan also encodes */
     av_op_t *ops;
     uint32_t op_cnt;
     size_t op_cap;
@@ -102,7 +102,7 @@ struct av_serde_plan {
 /* Path of the value being processed, for error messages ("$.a[3].b"). */
 typedef struct av_path {
     struct {
-        const char *key;     /* NULL: index */
+        const char *key; /* NULL: index */
         size_t idx;
     } seg[AV_SERDE_MAX_DEPTH + 2];
     int depth;

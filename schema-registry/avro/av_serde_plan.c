@@ -67,8 +67,8 @@ static uint32_t add_op(cctx_t *c, av_op_kind_t kind, const av_node_t *w,
                        const av_node_t *r)
 {
     av_serde_plan_t *plan = c->plan;
-    if (MW_VEC_RESERVE(&plan->ops, &plan->op_cap,
-                       (size_t)plan->op_cnt + 1) != 0) {
+    if (MW_VEC_RESERVE(&plan->ops, &plan->op_cap, (size_t)plan->op_cnt + 1) !=
+        0) {
         mw_err_set(c->err, MW_ERR_NOMEM, "out of memory compiling plan");
         return AV_OP_NONE;
     }
@@ -131,9 +131,8 @@ static uint32_t match_branch(const av_node_t *w, const av_node_t *ru)
      * 3. a promotion. */
     for (size_t i = 0; i < ru->branch_cnt; i++) {
         const av_node_t *b = ru->branches[i];
-        if (b->type == w->type &&
-            (!w->fullname || !b->fullname ||
-             strcmp(w->fullname, b->fullname) == 0))
+        if (b->type == w->type && (!w->fullname || !b->fullname ||
+                                   strcmp(w->fullname, b->fullname) == 0))
             return (uint32_t)i;
     }
     for (size_t i = 0; i < ru->branch_cnt; i++)
@@ -156,8 +155,8 @@ static json_t *default_record(const av_node_t *node, const json_t *dflt,
     for (size_t i = 0; obj && i < node->field_cnt; i++) {
         const av_field_t *f = &node->fields[i];
         const json_t *v = json_object_get(dflt, f->name);
-        json_t *conv = av_serde_default_json(f->type, v ? v : f->dflt,
-                                             depth + 1);
+        json_t *conv =
+            av_serde_default_json(f->type, v ? v : f->dflt, depth + 1);
         if (!conv || json_object_set_new(obj, f->name, conv) != 0) {
             json_decref(obj);
             obj = NULL;
@@ -175,7 +174,8 @@ static json_t *default_container(const av_node_t *node, const json_t *dflt,
     if (node->type == AV_ARRAY) {
         size_t i;
         const json_t *v;
-        json_array_foreach(dflt, i, v) {
+        json_array_foreach(dflt, i, v)
+        {
             json_t *e = av_serde_default_json(node->items, v, depth + 1);
             if (!e || json_array_append_new(out, e) != 0)
                 goto fail;
@@ -184,7 +184,8 @@ static json_t *default_container(const av_node_t *node, const json_t *dflt,
     }
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)dflt, k, v) {
+    json_object_foreach((json_t *)dflt, k, v)
+    {
         json_t *e = av_serde_default_json(node->values, v, depth + 1);
         if (!e || json_object_set_new(out, k, e) != 0)
             goto fail;
@@ -231,8 +232,7 @@ json_t *av_serde_default_json(const av_node_t *node, const json_t *dflt,
         return json_is_integer(dflt) ? json_deep_copy(dflt) : NULL;
     case AV_FLOAT:
     case AV_DOUBLE:
-        return json_is_number(dflt) ? json_real(json_number_value(dflt))
-                                    : NULL;
+        return json_is_number(dflt) ? json_real(json_number_value(dflt)) : NULL;
     case AV_BYTES:
     case AV_STRING:
     case AV_FIXED:
@@ -252,8 +252,7 @@ json_t *av_serde_default_json(const av_node_t *node, const json_t *dflt,
 
 /* ------------------------------------------------------------ compile */
 
-static uint32_t compile_enum(cctx_t *c, const av_node_t *w,
-                             const av_node_t *r)
+static uint32_t compile_enum(cctx_t *c, const av_node_t *w, const av_node_t *r)
 {
     uint32_t idx = add_op(c, AV_OP_ENUM, w, r);
     if (idx == AV_OP_NONE)
@@ -336,9 +335,10 @@ static int compile_defaults(cctx_t *c, uint32_t idx, const av_node_t *w,
             continue;
         json_t *d = av_serde_default_json(rf->type, rf->dflt, 0);
         if (!d)
-            return cerr(c, "reader field '%s' of %s has no %sdefault and is "
-                        "missing in the writer", rf->name, r->fullname,
-                        rf->dflt ? "usable " : "");
+            return cerr(c,
+                        "reader field '%s' of %s has no %sdefault and is "
+                        "missing in the writer",
+                        rf->name, r->fullname, rf->dflt ? "usable " : "");
         av_fld_t *e = &c->plan->ops[idx].flds[n++];
         e->name = rf->name;
         e->op = AV_OP_NONE;
@@ -382,8 +382,8 @@ nomem:
 
 /* A writer union: each branch resolved on its own.  A branch the reader
  * cannot take keeps its reason for the message that uses it. */
-static int union_branch(cctx_t *c, uint32_t idx, size_t i,
-                        const av_node_t *wb, const av_node_t *r)
+static int union_branch(cctx_t *c, uint32_t idx, size_t i, const av_node_t *wb,
+                        const av_node_t *r)
 {
     const av_node_t *rb = r;
     uint32_t sub = AV_OP_NONE;
@@ -416,8 +416,7 @@ static int union_branch(cctx_t *c, uint32_t idx, size_t i,
     return 0;
 }
 
-static uint32_t compile_union(cctx_t *c, const av_node_t *w,
-                              const av_node_t *r)
+static uint32_t compile_union(cctx_t *c, const av_node_t *w, const av_node_t *r)
 {
     uint32_t idx = add_op(c, AV_OP_UNION, w, r);
     if (idx == AV_OP_NONE)
@@ -441,8 +440,7 @@ static uint32_t compile_union(cctx_t *c, const av_node_t *w,
 
 /* Reader union, writer not: resolve against the matching branch, then wrap
  * the value in {"branch": v} (null stays bare). */
-static uint32_t compile_wrap(cctx_t *c, const av_node_t *w,
-                             const av_node_t *r)
+static uint32_t compile_wrap(cctx_t *c, const av_node_t *w, const av_node_t *r)
 {
     uint32_t b = match_branch(w, r);
     if (b == AV_OP_NONE) {
@@ -470,15 +468,15 @@ static uint32_t compile_wrap(cctx_t *c, const av_node_t *w,
 }
 
 static const size_t prim_min[AV_TYPE__CNT] = {
-    [AV_BOOLEAN] = 1, [AV_INT] = 1,   [AV_LONG] = 1,  [AV_FLOAT] = 4,
+    [AV_BOOLEAN] = 1, [AV_INT] = 1,   [AV_LONG] = 1,   [AV_FLOAT] = 4,
     [AV_DOUBLE] = 8,  [AV_BYTES] = 1, [AV_STRING] = 1,
 };
 
 static const uint8_t prim_op[AV_TYPE__CNT] = {
-    [AV_NULL] = AV_OP_NULL,     [AV_BOOLEAN] = AV_OP_BOOL,
-    [AV_INT] = AV_OP_INT,       [AV_LONG] = AV_OP_LONG,
-    [AV_FLOAT] = AV_OP_FLOAT,   [AV_DOUBLE] = AV_OP_DOUBLE,
-    [AV_BYTES] = AV_OP_BYTES,   [AV_STRING] = AV_OP_STRING,
+    [AV_NULL] = AV_OP_NULL,   [AV_BOOLEAN] = AV_OP_BOOL,
+    [AV_INT] = AV_OP_INT,     [AV_LONG] = AV_OP_LONG,
+    [AV_FLOAT] = AV_OP_FLOAT, [AV_DOUBLE] = AV_OP_DOUBLE,
+    [AV_BYTES] = AV_OP_BYTES, [AV_STRING] = AV_OP_STRING,
 };
 
 /* Scalars, including promotions (the conversion is set by the reader). */
@@ -509,8 +507,7 @@ static uint32_t compile_scalar(cctx_t *c, const av_node_t *w,
     return idx;
 }
 
-static uint32_t compile_same(cctx_t *c, const av_node_t *w,
-                             const av_node_t *r)
+static uint32_t compile_same(cctx_t *c, const av_node_t *w, const av_node_t *r)
 {
     uint32_t idx, sub;
     switch (w->type) {
@@ -567,8 +564,8 @@ static uint32_t compile(cctx_t *c, const av_node_t *w, const av_node_t *r)
              av_type_name(w->type), w->fullname, av_type_name(r->type),
              r->fullname);
     else
-        cerr(c, "writer type %s cannot be read as %s",
-             av_serde_branch_name(w), av_serde_branch_name(r));
+        cerr(c, "writer type %s cannot be read as %s", av_serde_branch_name(w),
+             av_serde_branch_name(r));
     return AV_OP_NONE;
 }
 
@@ -581,18 +578,18 @@ void av_serde_path_format(const av_path_t *path, char *buf, size_t len)
         if (path->seg[i].key)
             n += (size_t)snprintf(buf + n, len - n, ".%s", path->seg[i].key);
         else
-            n += (size_t)snprintf(buf + n, len - n, "[%zu]",
-                                  path->seg[i].idx);
+            n += (size_t)snprintf(buf + n, len - n, "[%zu]", path->seg[i].idx);
     }
 }
 
 /* Length of the valid UTF-8 sequence at s, 0 when invalid or cut. */
 static size_t utf8_seq(const unsigned char *s)
 {
-    size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
-               : s[0] >= 0xe0 && s[0] < 0xf0                ? 3
-               : s[0] >= 0xf0 && s[0] < 0xf5                ? 4
-                                                            : 0;
+    size_t n = s[0] < 0x80                   ? 1
+               : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
+               : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
+               : s[0] >= 0xf0 && s[0] < 0xf5 ? 4
+                                             : 0;
     for (size_t i = 1; i < n; i++)
         if ((s[i] & 0xc0) != 0x80)
             return 0;
@@ -627,9 +624,9 @@ av_serde_plan_t *av_serde_plan_new(av_schema_t *writer, av_schema_t *reader,
         reader = writer;
     plan->writer = av_schema_keep(writer);
     plan->reader = av_schema_keep(reader);
-    plan->identity = reader == writer ||
-                     strcmp(av_schema_normalized(writer),
-                            av_schema_normalized(reader)) == 0;
+    plan->identity =
+        reader == writer ||
+        strcmp(av_schema_normalized(writer), av_schema_normalized(reader)) == 0;
     cctx_t c = {.plan = plan, .err = err};
     plan->root = compile(&c, av_schema_root(writer), av_schema_root(reader));
     free(c.memo);

@@ -41,12 +41,12 @@
 #include "mw_log.h"
 
 #define CTL_COMPONENT "meshctl"
-#define CTL_LINE_MAX (1024 * 1024)  /* longest input line */
-#define CTL_READ_BYTES (64 * 1024)  /* one read from stdin */
-#define CTL_BATCH_MSGS 10000        /* sends per loop turn */
-#define CTL_RETRY_MS 2              /* after a full queue */
-#define CTL_FLUSH_MS 30000          /* shutdown drain deadline */
-#define CTL_COMMIT_MS 1000          /* periodic commit */
+#define CTL_LINE_MAX (1024 * 1024) /* longest input line */
+#define CTL_READ_BYTES (64 * 1024) /* one read from stdin */
+#define CTL_BATCH_MSGS 10000       /* sends per loop turn */
+#define CTL_RETRY_MS 2             /* after a full queue */
+#define CTL_FLUSH_MS 30000         /* shutdown drain deadline */
+#define CTL_COMMIT_MS 1000         /* periodic commit */
 #define CTL_TICK_MS 100
 
 static const char ctl_console_usage[] =
@@ -88,20 +88,20 @@ typedef struct ctl_prod {
     struct event *in_ev;    /* stdin readable, or a pump for files/generator */
     struct event *retry_ev; /* resumes sending after MW_ERR_FULL */
     struct evbuffer *in;
-    bool in_pollable;       /* stdin is a pipe/tty/socket: EV_READ works */
-    int in_flags;           /* stdin's file status flags, restored at exit:
-                             * a shell sharing the tty must not inherit
-                             * O_NONBLOCK */
+    bool in_pollable; /* stdin is a pipe/tty/socket: EV_READ works */
+    int in_flags;     /* stdin's file status flags, restored at exit:
+                       * a shell sharing the tty must not inherit
+                       * O_NONBLOCK */
     const char *topic;
     const char *key_sep;
-    long long count;        /* generated messages, -1 = read stdin */
+    long long count; /* generated messages, -1 = read stdin */
     long long next_seq;
-    char *gen;              /* generated value buffer (size bytes) */
+    char *gen; /* generated value buffer (size bytes) */
     size_t size;
     uint64_t produced, delivered, failed;
-    bool input_done;        /* EOF, all generated, or stopping */
-    bool stalled;           /* waiting for retry_ev */
-    bool broken;            /* a fatal or input error: exit 1 */
+    bool input_done; /* EOF, all generated, or stopping */
+    bool stalled;    /* waiting for retry_ev */
+    bool broken;     /* a fatal or input error: exit 1 */
 } ctl_prod_t;
 
 static void ctl_prod_check_done(ctl_prod_t *p)
@@ -110,8 +110,7 @@ static void ctl_prod_check_done(ctl_prod_t *p)
         event_base_loopbreak(p->base);
 }
 
-static void ctl_prod_dr(void *opaque, void *msg_opaque,
-                        const bk_delivery_t *dr)
+static void ctl_prod_dr(void *opaque, void *msg_opaque, const bk_delivery_t *dr)
 {
     ctl_prod_t *p = opaque;
 
@@ -188,7 +187,8 @@ static int ctl_prod_send_lines(ctl_prod_t *p, bool eof)
         } else {
             len = (size_t)pos.pos;
         }
-        line = (const char *)evbuffer_pullup(p->in, (ev_ssize_t)(len + eol_len));
+        line =
+            (const char *)evbuffer_pullup(p->in, (ev_ssize_t)(len + eol_len));
         if (ctl_prod_send_line(p, line, len) == 1)
             return 1;
         evbuffer_drain(p->in, len + eol_len);
@@ -247,8 +247,10 @@ static void ctl_prod_pump(ctl_prod_t *p)
         full = ctl_prod_send_lines(p, p->input_done);
         if (!full && !p->input_done &&
             evbuffer_get_length(p->in) > CTL_LINE_MAX) {
-            fprintf(stderr, "meshctl: produce: input line longer than %d "
-                    "bytes\n", CTL_LINE_MAX);
+            fprintf(stderr,
+                    "meshctl: produce: input line longer than %d "
+                    "bytes\n",
+                    CTL_LINE_MAX);
             p->broken = p->input_done = true;
         }
     }
@@ -338,8 +340,8 @@ static int ctl_prod_setup_input(ctl_prod_t *p)
 {
     struct stat st;
 
-    p->in_pollable = p->count < 0 && fstat(STDIN_FILENO, &st) == 0 &&
-                     !S_ISREG(st.st_mode);
+    p->in_pollable =
+        p->count < 0 && fstat(STDIN_FILENO, &st) == 0 && !S_ISREG(st.st_mode);
     if (p->in_pollable) {
         p->in_flags = fcntl(STDIN_FILENO, F_GETFL);
         fcntl(STDIN_FILENO, F_SETFL, p->in_flags | O_NONBLOCK);
@@ -419,12 +421,12 @@ typedef struct ctl_cons {
     bk_consumer_t *cons;
     struct event *tick;
     const char *fmt;
-    long long max;      /* 0 = unlimited */
-    long long idle_ms;  /* 0 = never */
+    long long max;     /* 0 = unlimited */
+    long long idle_ms; /* 0 = never */
     uint64_t consumed;
     int64_t last_record_ms;
     int64_t last_commit_ms;
-    bool dirty;         /* stored offsets not yet committed */
+    bool dirty; /* stored offsets not yet committed */
     bool done;
     int rc;
 } ctl_cons_t;
@@ -602,8 +604,8 @@ static int ctl_cons_open(mw_conf_t *conf, ctl_cons_t *c,
         bk_consumer_subscribe(c->cons, (const char *const *)a->topics,
                               a->topic_cnt, &err) ||
         bk_consumer_attach(c->cons, c->base, ctl_cons_on_ready, c, &err) ||
-        !(*daemon = mw_daemon_new(c->base, CTL_COMPONENT, ctl_cons_on_signal,
-                                  c, &err))) {
+        !(*daemon = mw_daemon_new(c->base, CTL_COMPONENT, ctl_cons_on_signal, c,
+                                  &err))) {
         ctl_out_error("console consume", &err);
         return err.code == MW_ERR_CONFIG ? 2 : 1;
     }

@@ -29,16 +29,24 @@ static const char *const ctl_levels[] = {"debug", "info", "warn", "error",
                                          NULL};
 
 static const mw_conf_key_t ctl_keys[] = {
-    {.name = "bootstrap", .type = MW_CONF_STR, .dflt = "127.0.0.1:9092",
+    {.name = "bootstrap",
+     .type = MW_CONF_STR,
+     .dflt = "127.0.0.1:9092",
      .doc = "Kafka bootstrap servers (--bootstrap); sets "
             "kafka.bootstrap.servers unless that is given."},
-    {.name = "registry.url", .type = MW_CONF_STR,
+    {.name = "registry.url",
+     .type = MW_CONF_STR,
      .dflt = "http://127.0.0.1:8081",
      .doc = "Schema registry URL (--registry)."},
-    {.name = "json", .type = MW_CONF_BOOL, .dflt = "false",
+    {.name = "json",
+     .type = MW_CONF_BOOL,
+     .dflt = "false",
      .doc = "Print results as JSON (--json)."},
-    {.name = "log.level", .type = MW_CONF_ENUM, .dflt = "warn",
-     .allowed = ctl_levels, .doc = "Lowest log level written to stderr."},
+    {.name = "log.level",
+     .type = MW_CONF_ENUM,
+     .dflt = "warn",
+     .allowed = ctl_levels,
+     .doc = "Lowest log level written to stderr."},
 };
 
 static const char *const ctl_passthrough[] = {"kafka.", NULL};
@@ -102,7 +110,8 @@ static int ctl_globals(int argc, char **argv, char **out, int *out_cnt,
         }
         out[n++] = argv[i];
         if ((!strcmp(a, "-c") || !strcmp(a, "--config") || !strcmp(a, "-s") ||
-             !strcmp(a, "--set")) && i + 1 < argc)
+             !strcmp(a, "--set")) &&
+            i + 1 < argc)
             out[n++] = argv[++i];
     }
     *out_cnt = n;
@@ -135,7 +144,14 @@ static int ctl_configure(mw_conf_t *conf, int argc, char **argv, int *cmd)
 
     if (!gargv || !owned || ctl_globals(argc, argv, gargv, &gargc, owned, cmd))
         goto out;
-    if (mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = gargc, .argv = gargv, .envp = environ, .version = CTL_VERSION, .out = stdout, .args_out = &args}, &action, &err) ||
+    if (mw_conf_from_cli(conf,
+                         &(mw_conf_cli_t){.argc = gargc,
+                                          .argv = gargv,
+                                          .envp = environ,
+                                          .version = CTL_VERSION,
+                                          .out = stdout,
+                                          .args_out = &args},
+                         &action, &err) ||
         ctl_bootstrap(conf, &err) || bk_conf_keys_check(conf, &err)) {
         fprintf(stderr, "meshctl: %s\n", err.msg);
         goto out;

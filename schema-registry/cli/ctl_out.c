@@ -72,8 +72,7 @@ void ctl_out_topic(FILE *out, const bk_topic_info_t *info, bool json)
             info->partitions, info->replication);
     fprintf(out, "configs:%s\n", info->config_cnt ? "" : " (none)");
     for (size_t i = 0; i < info->config_cnt; i++)
-        fprintf(out, "  %s=%s\n", info->configs[i].key,
-                info->configs[i].value);
+        fprintf(out, "  %s=%s\n", info->configs[i].key, info->configs[i].value);
 }
 
 int ctl_out_format_check(const char *fmt, mw_err_t *err)
@@ -99,10 +98,18 @@ void ctl_out_record(FILE *out, const char *fmt, const bk_record_t *rec)
             continue;
         }
         switch (*++p) {
-        case 't': fputs(rec->topic, out); break;
-        case 'p': fprintf(out, "%d", (int)rec->partition); break;
-        case 'o': fprintf(out, "%lld", (long long)rec->offset); break;
-        case 'T': fprintf(out, "%lld", (long long)rec->timestamp_ms); break;
+        case 't':
+            fputs(rec->topic, out);
+            break;
+        case 'p':
+            fprintf(out, "%d", (int)rec->partition);
+            break;
+        case 'o':
+            fprintf(out, "%lld", (long long)rec->offset);
+            break;
+        case 'T':
+            fprintf(out, "%lld", (long long)rec->timestamp_ms);
+            break;
         case 'k':
             if (rec->key)
                 fwrite(rec->key, 1, rec->key_len, out);
@@ -111,7 +118,9 @@ void ctl_out_record(FILE *out, const char *fmt, const bk_record_t *rec)
             if (rec->value)
                 fwrite(rec->value, 1, rec->value_len, out);
             break;
-        default: fputc('%', out); break;
+        default:
+            fputc('%', out);
+            break;
         }
     }
     fputc('\n', out);

@@ -65,12 +65,14 @@ static int ctl_create_parse(int argc, char **argv, ctl_create_args_t *args)
         case 'p':
             if ((args->partitions = ctl_parse_count(optarg, 1)) < 0)
                 return ctl_usage("option --partitions: '%s' is not a "
-                                 "partition count (1..100000)", optarg);
+                                 "partition count (1..100000)",
+                                 optarg);
             break;
         case 'r':
             if ((args->replication = ctl_parse_count(optarg, 1)) < 0)
                 return ctl_usage("option --replication: '%s' is not a "
-                                 "replication factor (1..100000)", optarg);
+                                 "replication factor (1..100000)",
+                                 optarg);
             break;
         case 'c':
             eq = strchr(optarg, '=');
@@ -112,10 +114,14 @@ static int ctl_topic_create(bk_admin_t *admin, int argc, char **argv)
 
     if (rc)
         return rc;
-    rc = bk_admin_create_topic(admin, &(bk_topic_spec_t){
-        .name = args.name, .partitions = args.partitions,
-        .replication = args.replication, .configs = args.configs,
-        .config_cnt = args.config_cnt}, &err);
+    rc = bk_admin_create_topic(
+        admin,
+        &(bk_topic_spec_t){.name = args.name,
+                           .partitions = args.partitions,
+                           .replication = args.replication,
+                           .configs = args.configs,
+                           .config_cnt = args.config_cnt},
+        &err);
     if (rc == MW_ERR_EXISTS && args.if_not_exists)
         return 0;
     if (rc) {

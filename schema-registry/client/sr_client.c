@@ -39,16 +39,16 @@ typedef struct entry {
     char *key;
     uint32_t id;
     int version;
-    av_schema_t *schema;     /* kept, or NULL */
-    int64_t expires_ms;      /* latest cache only */
+    av_schema_t *schema; /* kept, or NULL */
+    int64_t expires_ms;  /* latest cache only */
 } entry_t;
 
 struct sr_client {
-    pthread_mutex_t lock;    /* held by every public call */
+    pthread_mutex_t lock; /* held by every public call */
     mw_http_conn_t *conn;
     char *url;
     int latest_ttl_ms;
-    mw_htab_t *cache;        /* key -> entry_t, at most CLIENT_CACHE_MAX */
+    mw_htab_t *cache; /* key -> entry_t, at most CLIENT_CACHE_MAX */
 };
 
 /* ------------------------------------------------------------ caches */
@@ -104,8 +104,8 @@ static int answer_error(const char *what, const mw_http_response_t *reply,
     json_t *body = reply->body ? json_loads(reply->body, 0, NULL) : NULL;
     json_t *jc = json_object_get(body, "error_code");
     const char *msg = json_string_value(json_object_get(body, "message"));
-    int code = json_is_integer(jc) ? (int)json_integer_value(jc)
-                                   : reply->status;
+    int code =
+        json_is_integer(jc) ? (int)json_integer_value(jc) : reply->status;
     int status = reply->status, mw;
     last_error_code = code;
     if (status == 404)
@@ -136,10 +136,13 @@ static int request(sr_client_t *client, const char *method, const char *path,
     char what[512];
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     mw_http_response_t reply = {0};
-    const mw_http_request_t rq = {
-        .method = method, .path = path, .accept = SR_PROTO_CT_V1 ", "
-        SR_PROTO_CT_JSON, .content_type = text ? SR_PROTO_CT_V1 : NULL,
-        .body = text, .len = text ? strlen(text) : 0};
+    const mw_http_request_t rq = {.method = method,
+                                  .path = path,
+                                  .accept =
+                                      SR_PROTO_CT_V1 ", " SR_PROTO_CT_JSON,
+                                  .content_type = text ? SR_PROTO_CT_V1 : NULL,
+                                  .body = text,
+                                  .len = text ? strlen(text) : 0};
     int rc = 0;
     snprintf(what, sizeof(what), "%s %s%s", method, client->url, path);
     *out = NULL;
@@ -161,11 +164,12 @@ static int request(sr_client_t *client, const char *method, const char *path,
         rc = answer_error(what, &reply, err);
     } else if (rc == 0) {
         json_error_t jerr;
-        *out = json_loads(reply.body ? reply.body : "", JSON_DECODE_ANY,
-                          &jerr);
+        *out = json_loads(reply.body ? reply.body : "", JSON_DECODE_ANY, &jerr);
         if (!*out)
-            rc = mw_err_set(err, MW_ERR_INVALID, "%s: answer is not JSON: "
-                            "%s", what, jerr.text);
+            rc = mw_err_set(err, MW_ERR_INVALID,
+                            "%s: answer is not JSON: "
+                            "%s",
+                            what, jerr.text);
     }
     mw_http_response_clear(&reply);
     free(text);
@@ -192,7 +196,8 @@ sr_client_t *sr_client_new(const char *url, int timeout_ms, mw_err_t *err)
         return NULL;
     }
     if (!url || timeout_ms <= 0) {
-        mw_err_set(err, MW_ERR_INVALID, "registry client needs a URL and a "
+        mw_err_set(err, MW_ERR_INVALID,
+                   "registry client needs a URL and a "
                    "positive timeout");
         free(client);
         return NULL;
@@ -263,14 +268,15 @@ static void remember_id(sr_client_t *client, uint32_t id, av_schema_t *sch)
 }
 
 /* The schema of one reference: /subjects/{subject}/versions/{version}. */
-static av_schema_t *fetch_ref(sr_client_t *client, const json_t *ref,
-                              int depth, mw_err_t *err)
+static av_schema_t *fetch_ref(sr_client_t *client, const json_t *ref, int depth,
+                              mw_err_t *err)
 {
     const char *subject = json_string_value(json_object_get(ref, "subject"));
     json_t *jv = json_object_get(ref, "version");
     char suffix[48];
     if (!subject || !json_is_integer(jv)) {
-        mw_err_set(err, MW_ERR_INVALID, "schema reference without subject "
+        mw_err_set(err, MW_ERR_INVALID,
+                   "schema reference without subject "
                    "and version");
         return NULL;
     }
@@ -304,9 +310,11 @@ static av_schema_t *parse_answer(sr_client_t *client, const json_t *obj,
             return hit;
     }
     if (!text || depth > CLIENT_REF_DEPTH || (type && strcmp(type, "AVRO"))) {
-        mw_err_set(err, type && strcmp(type, "AVRO") ? MW_ERR_UNSUPPORTED
-                                                     : MW_ERR_INVALID,
-                   "registry answer: %s", !text ? "no schema text"
+        mw_err_set(err,
+                   type && strcmp(type, "AVRO") ? MW_ERR_UNSUPPORTED
+                                                : MW_ERR_INVALID,
+                   "registry answer: %s",
+                   !text                      ? "no schema text"
                    : depth > CLIENT_REF_DEPTH ? "references nested too deep"
                                               : "schema type is not AVRO");
         return NULL;
@@ -314,9 +322,9 @@ static av_schema_t *parse_answer(sr_client_t *client, const json_t *obj,
     av_schema_t **deps = calloc(n ? n : 1, sizeof(*deps));
     av_schema_t *sch = NULL;
     size_t got = 0;
-    while (deps && got < n &&
-           (deps[got] = fetch_ref(client, json_array_get(refs, got), depth,
-                                  err)))
+    while (
+        deps && got < n &&
+        (deps[got] = fetch_ref(client, json_array_get(refs, got), depth, err)))
         got++;
     if (deps && got == n)
         sch = av_schema_parse(text, strlen(text), deps, n, err);
@@ -366,12 +374,13 @@ static char *schema_key(const char *prefix, const char *subject,
     return key;
 }
 
-static int post_schema(sr_client_t *client, const char *path,
-                       const char *text, json_t **ans, mw_err_t *err)
+static int post_schema(sr_client_t *client, const char *path, const char *text,
+                       json_t **ans, mw_err_t *err)
 {
     json_t *body = json_pack("{s:s}", "schema", text);
     if (!body)
-        return mw_err_set(err, MW_ERR_INVALID, "schema text is not valid "
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "schema text is not valid "
                           "UTF-8");
     int rc = request(client, "POST", path, body, ans, err);
     json_decref(body);
@@ -403,15 +412,16 @@ static int subject_schema(sr_client_t *client, const subject_req_t *req,
         json_t *jid = json_object_get(ans, "id");
         json_t *jv = json_object_get(ans, "version");
         if (rc == 0 && !json_is_integer(jid))
-            rc = mw_err_set(err, MW_ERR_INVALID, "POST %s: answer without "
-                            "an id", path);
+            rc = mw_err_set(err, MW_ERR_INVALID,
+                            "POST %s: answer without "
+                            "an id",
+                            path);
         if (rc == 0) {
             cache_put(client, key, (uint32_t)json_integer_value(jid),
                       json_is_integer(jv) ? (int)json_integer_value(jv) : 0,
                       NULL, 0);
             if (parsed)
-                remember_id(client, (uint32_t)json_integer_value(jid),
-                            parsed);
+                remember_id(client, (uint32_t)json_integer_value(jid), parsed);
             e = cache_get(client, key);
         }
     }
@@ -493,8 +503,10 @@ static int fetch_version(sr_client_t *client, const fetch_req_t *req,
     json_t *jid = json_object_get(ans, "id");
     json_t *jv = json_object_get(ans, "version");
     if (rc == 0 && (!json_is_integer(jid) || !json_is_integer(jv)))
-        rc = mw_err_set(err, MW_ERR_INVALID, "GET %s: answer without id or "
-                        "version", path);
+        rc = mw_err_set(err, MW_ERR_INVALID,
+                        "GET %s: answer without id or "
+                        "version",
+                        path);
     av_schema_t *sch = rc == 0 ? parse_answer(client, ans, 0, err) : NULL;
     if (rc == 0 && !sch)
         rc = err ? err->code : MW_ERR_INVALID;
@@ -513,9 +525,8 @@ static int fetch_version(sr_client_t *client, const fetch_req_t *req,
     return rc;
 }
 
-int sr_client_get_version(sr_client_t *client, const char *subject,
-                          int version, sr_client_version_t *out,
-                          mw_err_t *err)
+int sr_client_get_version(sr_client_t *client, const char *subject, int version,
+                          sr_client_version_t *out, mw_err_t *err)
 {
     char *key = NULL, v[16];
     memset(out, 0, sizeof(*out));
@@ -547,8 +558,8 @@ int sr_client_get_version(sr_client_t *client, const char *subject,
 int sr_client_get_latest(sr_client_t *client, const char *subject,
                          sr_client_version_t *out, mw_err_t *err)
 {
-    return sr_client_get_version(client, subject, SR_CLIENT_VERSION_LATEST,
-                                 out, err);
+    return sr_client_get_version(client, subject, SR_CLIENT_VERSION_LATEST, out,
+                                 err);
 }
 
 void sr_client_version_clear(sr_client_version_t *ver)
@@ -582,8 +593,10 @@ int sr_client_check_compat(sr_client_t *client, const char *subject,
     pthread_mutex_unlock(&client->lock);
     json_t *jc = json_object_get(ans, "is_compatible");
     if (rc == 0 && !json_is_boolean(jc))
-        rc = mw_err_set(err, MW_ERR_INVALID, "POST %s: answer without "
-                        "is_compatible", path);
+        rc = mw_err_set(err, MW_ERR_INVALID,
+                        "POST %s: answer without "
+                        "is_compatible",
+                        path);
     if (rc == 0 && compatible)
         *compatible = json_is_true(jc);
     json_decref(ans);

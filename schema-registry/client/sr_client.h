@@ -36,10 +36,10 @@ typedef struct sr_client sr_client_t;
 
 /* One subject version as the registry returns it. */
 typedef struct sr_client_version {
-    char *subject;         /* malloc'd */
+    char *subject; /* malloc'd */
     int version;
     uint32_t id;
-    av_schema_t *schema;   /* kept; released by sr_client_version_clear */
+    av_schema_t *schema; /* kept; released by sr_client_version_clear */
 } sr_client_version_t;
 
 /* New client for url ("http://host:port", a trailing '/' or path prefix
@@ -74,9 +74,8 @@ int sr_client_lookup(sr_client_t *client, const char *subject,
  * must be cleared with sr_client_version_clear. */
 int sr_client_get_latest(sr_client_t *client, const char *subject,
                          sr_client_version_t *out, mw_err_t *err);
-int sr_client_get_version(sr_client_t *client, const char *subject,
-                          int version, sr_client_version_t *out,
-                          mw_err_t *err);
+int sr_client_get_version(sr_client_t *client, const char *subject, int version,
+                          sr_client_version_t *out, mw_err_t *err);
 void sr_client_version_clear(sr_client_version_t *ver);
 
 /* Asks whether schema_text is compatible with the subject's version

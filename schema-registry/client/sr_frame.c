@@ -8,17 +8,19 @@
 #include "sr_frame.h"
 
 int sr_frame_parse(const void *data, size_t len, uint32_t *id,
-                         const uint8_t **body, size_t *body_len,
-                         mw_err_t *err)
+                   const uint8_t **body, size_t *body_len, mw_err_t *err)
 {
     const uint8_t *p = data;
     if (len < SR_FRAME_HEADER_LEN || !p)
-        return mw_err_set(err, MW_ERR_INVALID, "truncated header: %zu bytes, "
-                          "a Confluent header needs %d", len,
-                          SR_FRAME_HEADER_LEN);
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "truncated header: %zu bytes, "
+                          "a Confluent header needs %d",
+                          len, SR_FRAME_HEADER_LEN);
     if (p[0] != 0)
-        return mw_err_set(err, MW_ERR_INVALID, "bad magic byte 0x%02x "
-                          "(expected 0x00): not Confluent-framed Avro", p[0]);
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "bad magic byte 0x%02x "
+                          "(expected 0x00): not Confluent-framed Avro",
+                          p[0]);
     if (id)
         *id = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
               (uint32_t)p[3] << 8 | p[4];
@@ -48,8 +50,8 @@ int sr_frame_encode(const av_serde_plan_t *plan, uint32_t id,
     return rc ? rc : av_serde_json_to_avro(plan, value, out, err);
 }
 
-int sr_frame_decode(const av_serde_plan_t *plan, const void *data,
-                    size_t len, uint32_t *id, json_t **out, mw_err_t *err)
+int sr_frame_decode(const av_serde_plan_t *plan, const void *data, size_t len,
+                    uint32_t *id, json_t **out, mw_err_t *err)
 {
     const uint8_t *body = NULL;
     size_t body_len = 0;

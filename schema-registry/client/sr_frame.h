@@ -23,8 +23,7 @@
  * (fewer than 5 bytes) and "bad magic byte 0x..".  An id unknown to the
  * registry is the caller's to report. */
 int sr_frame_parse(const void *data, size_t len, uint32_t *id,
-                         const uint8_t **body, size_t *body_len,
-                         mw_err_t *err);
+                   const uint8_t **body, size_t *body_len, mw_err_t *err);
 
 /* Appends the 5-byte Confluent header for id to out. */
 int sr_frame_write(mw_buf_t *out, uint32_t id, mw_err_t *err);
@@ -35,7 +34,7 @@ int sr_frame_encode(const av_serde_plan_t *plan, uint32_t id,
 
 /* Header check then body decode with plan (whose writer the caller found
  * from the id, see sr_frame_parse).  *id may be NULL. */
-int sr_frame_decode(const av_serde_plan_t *plan, const void *data,
-                    size_t len, uint32_t *id, json_t **out, mw_err_t *err);
+int sr_frame_decode(const av_serde_plan_t *plan, const void *data, size_t len,
+                    uint32_t *id, json_t **out, mw_err_t *err);
 
 #endif /* SR_FRAME_H */

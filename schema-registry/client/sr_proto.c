@@ -171,9 +171,8 @@ _Static_assert(sizeof(sr_proto_compat_names) /
 
 const char *sr_proto_compat_name(sr_proto_compat_t level)
 {
-    return (unsigned)level < SR_PROTO_COMPAT__CNT
-               ? sr_proto_compat_names[level]
-               : "UNKNOWN";
+    return (unsigned)level < SR_PROTO_COMPAT__CNT ? sr_proto_compat_names[level]
+                                                  : "UNKNOWN";
 }
 
 int sr_proto_compat_parse(const char *name)

@@ -26,14 +26,14 @@
 /* Confluent error codes (io.confluent.kafka.schemaregistry.rest.exceptions.
  * Errors) plus the plain HTTP ones its REST layer answers with. */
 typedef enum sr_proto_code {
-    SR_PROTO_E_BAD_REQUEST = 400,         /* unparseable JSON body */
-    SR_PROTO_E_NOT_FOUND = 404,           /* unknown route */
-    SR_PROTO_E_METHOD = 405,              /* wrong method for the route */
-    SR_PROTO_E_NOT_ACCEPTABLE = 406,      /* Accept has none of our types */
-    SR_PROTO_E_INCOMPATIBLE = 409,        /* schema incompatible (HTTP 409) */
-    SR_PROTO_E_TOO_LARGE = 413,           /* body over request.max.bytes */
-    SR_PROTO_E_MEDIA_TYPE = 415,          /* unsupported Content-Type */
-    SR_PROTO_E_UNPROCESSABLE = 422,       /* JSON of the wrong shape */
+    SR_PROTO_E_BAD_REQUEST = 400,    /* unparseable JSON body */
+    SR_PROTO_E_NOT_FOUND = 404,      /* unknown route */
+    SR_PROTO_E_METHOD = 405,         /* wrong method for the route */
+    SR_PROTO_E_NOT_ACCEPTABLE = 406, /* Accept has none of our types */
+    SR_PROTO_E_INCOMPATIBLE = 409,   /* schema incompatible (HTTP 409) */
+    SR_PROTO_E_TOO_LARGE = 413,      /* body over request.max.bytes */
+    SR_PROTO_E_MEDIA_TYPE = 415,     /* unsupported Content-Type */
+    SR_PROTO_E_UNPROCESSABLE = 422,  /* JSON of the wrong shape */
     SR_PROTO_E_INTERNAL = 500,
     SR_PROTO_E_SUBJECT_NOT_FOUND = 40401,
     SR_PROTO_E_VERSION_NOT_FOUND = 40402,

@@ -39,32 +39,52 @@ const reg_api_route_t reg_api_routes[] = {
     {"schemas_types", {"schemas", "types"}, .get = reg_api_schema_types},
     {"schemas", {"schemas"}, .get = reg_api_schemas_list},
     {"schemas_id", {"schemas", "ids", "*"}, .get = reg_api_schema_by_id},
-    {"schemas_id_schema", {"schemas", "ids", "*", "schema"},
+    {"schemas_id_schema",
+     {"schemas", "ids", "*", "schema"},
      .get = reg_api_schema_by_id_raw},
-    {"schemas_id_versions", {"schemas", "ids", "*", "versions"},
+    {"schemas_id_versions",
+     {"schemas", "ids", "*", "versions"},
      .get = reg_api_schema_id_versions},
-    {"schemas_id_subjects", {"schemas", "ids", "*", "subjects"},
+    {"schemas_id_subjects",
+     {"schemas", "ids", "*", "subjects"},
      .get = reg_api_schema_id_subjects},
     {"subjects", {"subjects"}, .get = reg_api_subjects_list},
-    {"subject", {"subjects", "*"}, .post = reg_api_subject_lookup,
+    {"subject",
+     {"subjects", "*"},
+     .post = reg_api_subject_lookup,
      .del = reg_api_subject_delete},
-    {"subject_versions", {"subjects", "*", "versions"},
-     .get = reg_api_versions_list, .post = reg_api_register},
-    {"subject_version", {"subjects", "*", "versions", "*"},
-     .get = reg_api_version_get, .del = reg_api_version_delete},
-    {"subject_version_schema", {"subjects", "*", "versions", "*", "schema"},
+    {"subject_versions",
+     {"subjects", "*", "versions"},
+     .get = reg_api_versions_list,
+     .post = reg_api_register},
+    {"subject_version",
+     {"subjects", "*", "versions", "*"},
+     .get = reg_api_version_get,
+     .del = reg_api_version_delete},
+    {"subject_version_schema",
+     {"subjects", "*", "versions", "*", "schema"},
      .get = reg_api_version_schema_get},
     {"subject_version_referencedby",
      {"subjects", "*", "versions", "*", "referencedby"},
      .get = reg_api_version_referencedby},
-    {"config", {"config"}, .get = reg_api_config_get, .put = reg_api_config_put,
+    {"config",
+     {"config"},
+     .get = reg_api_config_get,
+     .put = reg_api_config_put,
      .del = reg_api_config_delete},
-    {"config_subject", {"config", "*"}, .get = reg_api_config_get,
-     .put = reg_api_config_put, .del = reg_api_config_delete},
+    {"config_subject",
+     {"config", "*"},
+     .get = reg_api_config_get,
+     .put = reg_api_config_put,
+     .del = reg_api_config_delete},
     {"mode", {"mode"}, .get = reg_api_mode_get, .put = reg_api_mode_put},
-    {"mode_subject", {"mode", "*"}, .get = reg_api_mode_get,
-     .put = reg_api_mode_put, .del = reg_api_mode_delete},
-    {"compatibility", {"compatibility", "subjects", "*", "versions"},
+    {"mode_subject",
+     {"mode", "*"},
+     .get = reg_api_mode_get,
+     .put = reg_api_mode_put,
+     .del = reg_api_mode_delete},
+    {"compatibility",
+     {"compatibility", "subjects", "*", "versions"},
      .post = reg_api_compat_check},
     {"compatibility_version",
      {"compatibility", "subjects", "*", "versions", "*"},
@@ -87,11 +107,9 @@ static void reg_api_healthz(reg_api_req_t *r)
     json_t *o = json_object();
     bool ready = reg_store_is_ready(r->api->store);
 
-    json_object_set_new(o, "status",
-                        json_string(ready ? "ok" : "unavailable"));
+    json_object_set_new(o, "status", json_string(ready ? "ok" : "unavailable"));
     if (!ready)
-        json_object_set_new(o, "reason",
-                            json_string("store is catching up"));
+        json_object_set_new(o, "reason", json_string("store is catching up"));
     r->ctype = "application/json";
     reg_api_reply_json(r, ready ? 200 : 503, o);
 }
@@ -280,9 +298,9 @@ static bool reg_api_read_body(reg_api_req_t *r)
     }
     if (len > r->api->conf.request_max_bytes) {
         reg_api_reply_err(r, SR_PROTO_E_TOO_LARGE,
-                      "Request body of %zu bytes is larger than "
-                      "request.max.bytes (%zu)",
-                      len, r->api->conf.request_max_bytes);
+                          "Request body of %zu bytes is larger than "
+                          "request.max.bytes (%zu)",
+                          len, r->api->conf.request_max_bytes);
         return false;
     }
     if (len == 0) {
@@ -291,15 +309,15 @@ static bool reg_api_read_body(reg_api_req_t *r)
     }
     if (reg_api_json_depth(data, len) > REG_API_DEPTH_MAX) {
         reg_api_reply_err(r, SR_PROTO_E_BAD_REQUEST,
-                      "JSON body nested deeper than %d levels",
-                      REG_API_DEPTH_MAX);
+                          "JSON body nested deeper than %d levels",
+                          REG_API_DEPTH_MAX);
         return false;
     }
     r->body = json_loadb(data, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!r->body) {
         reg_api_reply_err(r, SR_PROTO_E_BAD_REQUEST,
-                      "Unexpected JSON: %s (line %d, column %d)", jerr.text,
-                      jerr.line, jerr.column);
+                          "Unexpected JSON: %s (line %d, column %d)", jerr.text,
+                          jerr.line, jerr.column);
         return false;
     }
     return true;
@@ -307,7 +325,8 @@ static bool reg_api_read_body(reg_api_req_t *r)
 
 /* ---- dispatch ------------------------------------------------------ */
 
-static bool reg_api_route_match(const reg_api_route_t *rt, const reg_api_req_t *r)
+static bool reg_api_route_match(const reg_api_route_t *rt,
+                                const reg_api_req_t *r)
 {
     size_t n = 0;
 
@@ -327,7 +346,7 @@ static bool reg_api_route_match(const reg_api_route_t *rt, const reg_api_req_t *
 }
 
 static reg_api_handler_t *reg_api_route_handler(const reg_api_route_t *rt,
-                                        enum evhttp_cmd_type cmd)
+                                                enum evhttp_cmd_type cmd)
 {
     switch (cmd) {
     case EVHTTP_REQ_GET:
@@ -345,7 +364,8 @@ static reg_api_handler_t *reg_api_route_handler(const reg_api_route_t *rt,
 }
 
 /* Routes r: handler, or NULL after replying 404/405. */
-static reg_api_handler_t *reg_api_route(reg_api_req_t *r, enum evhttp_cmd_type cmd)
+static reg_api_handler_t *reg_api_route(reg_api_req_t *r,
+                                        enum evhttp_cmd_type cmd)
 {
     for (size_t i = 0; i < reg_api_route_cnt; i++) {
         reg_api_handler_t *h;
@@ -384,8 +404,8 @@ static void reg_api_handle(struct evhttp_request *req, void *arg)
         return;
     }
     reg_api_split_query(r, uri ? evhttp_uri_get_query(uri) : NULL);
-    r->ctype = reg_api_negotiate(evhttp_find_header(
-        evhttp_request_get_input_headers(req), "Accept"));
+    r->ctype = reg_api_negotiate(
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Accept"));
     if (!r->ctype) {
         r->ctype = SR_PROTO_CT_V1;
         reg_api_reply_code(r, SR_PROTO_E_NOT_ACCEPTABLE, NULL, NULL);
@@ -403,12 +423,12 @@ static void reg_api_handle(struct evhttp_request *req, void *arg)
 
 static int reg_api_metrics_init(reg_api_t *api)
 {
-    static const char *const classes[REG_API_CLASS_CNT] = {"other", "1xx", "2xx",
-                                                       "3xx", "4xx", "5xx"};
+    static const char *const classes[REG_API_CLASS_CNT] = {
+        "other", "1xx", "2xx", "3xx", "4xx", "5xx"};
     char labels[160];
 
-    api->route_metrics = calloc(reg_api_route_cnt + 1,
-                                sizeof(*api->route_metrics));
+    api->route_metrics =
+        calloc(reg_api_route_cnt + 1, sizeof(*api->route_metrics));
     if (!api->route_metrics)
         return MW_ERR_NOMEM;
     for (size_t i = 0; api->metrics && i <= reg_api_route_cnt; i++) {
@@ -417,18 +437,17 @@ static int reg_api_metrics_init(reg_api_t *api)
         reg_api_route_metrics_t *m = &api->route_metrics[i];
 
         for (size_t c = 0; c < REG_API_CLASS_CNT; c++) {
-            snprintf(labels, sizeof(labels), "route=\"%s\",code=\"%s\"",
-                     name, classes[c]);
+            snprintf(labels, sizeof(labels), "route=\"%s\",code=\"%s\"", name,
+                     classes[c]);
             m->requests[c] = mw_metrics_counter(
                 api->metrics, "mesh_registry_requests_total",
-                "REST requests answered, by route and status class.",
-                labels);
+                "REST requests answered, by route and status class.", labels);
         }
         snprintf(labels, sizeof(labels), "route=\"%s\"", name);
         m->latency = mw_metrics_histogram(
             api->metrics, "mesh_registry_request_duration_seconds",
-            "Time from request to answer, store round trip included.",
-            labels, NULL, 0);
+            "Time from request to answer, store round trip included.", labels,
+            NULL, 0);
     }
     return 0;
 }
@@ -446,7 +465,8 @@ reg_api_t *reg_api_new(const reg_api_conf_t *conf, mw_err_t *err)
     api->state = conf->state;
     api->store = conf->store;
     api->metrics = conf->metrics;
-    if (reg_api_metrics_init(api) != 0 || !(api->http = evhttp_new(api->base))) {
+    if (reg_api_metrics_init(api) != 0 ||
+        !(api->http = evhttp_new(api->base))) {
         mw_err_set(err, MW_ERR_NOMEM, "out of memory for the API");
         reg_api_destroy(api);
         return NULL;
@@ -455,15 +475,13 @@ reg_api_t *reg_api_new(const reg_api_conf_t *conf, mw_err_t *err)
      * 405 body rather than evhttp's HTML one. */
     evhttp_set_allowed_methods(
         api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                       EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                       EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
-                       EVHTTP_REQ_TRACE);
+                       EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                       EVHTTP_REQ_PATCH | EVHTTP_REQ_TRACE);
     /* evhttp's body limit sits one byte above ours, so a body of exactly
      * the limit passes and a larger one is refused before it is buffered. */
     evhttp_set_max_body_size(api->http,
                              (ev_ssize_t)conf->request_max_bytes + 1);
-    evhttp_set_max_headers_size(api->http,
-                                (ev_ssize_t)conf->header_max_bytes);
+    evhttp_set_max_headers_size(api->http, (ev_ssize_t)conf->header_max_bytes);
     evhttp_set_timeout_tv(api->http,
                           &(struct timeval){conf->timeout_ms / 1000,
                                             (conf->timeout_ms % 1000) * 1000});
@@ -485,7 +503,7 @@ int reg_api_port(const reg_api_t *api)
 }
 
 static void reg_api_disable_listener(struct evhttp_bound_socket *bound,
-                                 void *arg)
+                                     void *arg)
 {
     (void)arg;
     evconnlistener_disable(evhttp_bound_socket_get_listener(bound));

@@ -25,8 +25,8 @@ typedef struct reg_api reg_api_t;
 typedef struct reg_api_conf {
     struct event_base *base;  /* borrowed */
     const char *listener;     /* "http://127.0.0.1:8081", port 0 allowed */
-    reg_state_t *state;        /* borrowed, outlives the API */
-    reg_store_t *store;        /* borrowed, outlives the API */
+    reg_state_t *state;       /* borrowed, outlives the API */
+    reg_store_t *store;       /* borrowed, outlives the API */
     mw_metrics_t *metrics;    /* borrowed; may be NULL */
     size_t request_max_bytes; /* body limit (413 past it) */
     size_t schema_max_bytes;  /* schema text limit (42209 past it) */

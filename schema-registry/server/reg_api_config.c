@@ -45,8 +45,8 @@ static void reg_api_reply_ctx(reg_api_req_t *r)
 
 /* Appends one setting record (value NULL: delete) and answers body. */
 static void reg_api_setting_write(reg_api_req_t *r, const char *keytype,
-                                 const char *subject, json_t *value,
-                                 json_t *body)
+                                  const char *subject, json_t *value,
+                                  json_t *body)
 {
     r->ctx = body;
     r->ctx_free = reg_api_json_free;
@@ -57,10 +57,9 @@ static void reg_api_setting_write(reg_api_req_t *r, const char *keytype,
 
 /* The subject's own setting, or -1. */
 static int reg_api_own(const reg_api_req_t *r, const char *subject,
-                      bool is_mode)
+                       bool is_mode)
 {
-    const reg_state_subject_t *subj =
-        reg_state_subject(r->api->state, subject);
+    const reg_state_subject_t *subj = reg_state_subject(r->api->state, subject);
 
     return !subj ? -1 : is_mode ? subj->mode : subj->compat;
 }
@@ -80,8 +79,8 @@ void reg_api_config_get(reg_api_req_t *r)
         reg_api_reply_code(r, SR_PROTO_E_COMPAT_NOT_CONFIGURED, subject, NULL);
         return;
     }
-    reg_api_reply_json(r, 200, reg_api_one("compatibilityLevel",
-                                         sr_proto_compat_name(level)));
+    reg_api_reply_json(
+        r, 200, reg_api_one("compatibilityLevel", sr_proto_compat_name(level)));
 }
 
 void reg_api_config_put(reg_api_req_t *r)
@@ -94,7 +93,7 @@ void reg_api_config_put(reg_api_req_t *r)
         return;
     if (!json_is_object(r->body)) {
         reg_api_reply_err(r, SR_PROTO_E_UNPROCESSABLE,
-                         "Request body must be a JSON object");
+                          "Request body must be a JSON object");
         return;
     }
     name = json_string_value(json_object_get(r->body, "compatibility"));
@@ -104,8 +103,8 @@ void reg_api_config_put(reg_api_req_t *r)
     }
     name = sr_proto_compat_name(level);
     reg_api_setting_write(r, "CONFIG", subject,
-                         reg_api_one("compatibilityLevel", name),
-                         reg_api_one("compatibility", name));
+                          reg_api_one("compatibilityLevel", name),
+                          reg_api_one("compatibility", name));
 }
 
 void reg_api_config_delete(reg_api_req_t *r)
@@ -121,9 +120,9 @@ void reg_api_config_delete(reg_api_req_t *r)
         reg_api_reply_code(r, SR_PROTO_E_SUBJECT_NOT_FOUND, subject, NULL);
         return;
     }
-    reg_api_setting_write(r, "CONFIG", subject, NULL,
-                         reg_api_one("compatibilityLevel",
-                                    sr_proto_compat_name(old)));
+    reg_api_setting_write(
+        r, "CONFIG", subject, NULL,
+        reg_api_one("compatibilityLevel", sr_proto_compat_name(old)));
 }
 
 void reg_api_mode_get(reg_api_req_t *r)
@@ -167,24 +166,24 @@ void reg_api_mode_put(reg_api_req_t *r)
         return;
     if (!json_is_object(r->body)) {
         reg_api_reply_err(r, SR_PROTO_E_UNPROCESSABLE,
-                         "Request body must be a JSON object");
+                          "Request body must be a JSON object");
         return;
     }
     name = json_string_value(json_object_get(r->body, "mode"));
     if ((mode = sr_proto_mode_parse(name)) < 0) {
         reg_api_reply_err(r, SR_PROTO_E_INVALID_MODE,
-                         "Invalid mode. Valid values are READWRITE, "
-                         "READONLY, READONLY_OVERRIDE, IMPORT.");
+                          "Invalid mode. Valid values are READWRITE, "
+                          "READONLY, READONLY_OVERRIDE, IMPORT.");
         return;
     }
     if (mode == SR_PROTO_MODE_IMPORT && !reg_api_import_allowed(r, subject)) {
         reg_api_reply_err(r, SR_PROTO_E_NOT_PERMITTED,
-                         "Cannot import since found existing subjects");
+                          "Cannot import since found existing subjects");
         return;
     }
     name = sr_proto_mode_name(mode);
     reg_api_setting_write(r, "MODE", subject, reg_api_one("mode", name),
-                         reg_api_one("mode", name));
+                          reg_api_one("mode", name));
 }
 
 void reg_api_mode_delete(reg_api_req_t *r)
@@ -199,7 +198,7 @@ void reg_api_mode_delete(reg_api_req_t *r)
         return;
     }
     reg_api_setting_write(r, "MODE", subject, NULL,
-                         reg_api_one("mode", sr_proto_mode_name(old)));
+                          reg_api_one("mode", sr_proto_mode_name(old)));
 }
 
 /* The plain level behind a transitive one: checking against one chosen
@@ -237,9 +236,10 @@ static void reg_api_compat_answer(reg_api_req_t *r, int ok, json_t *msgs)
 
 /* Version r->seg[4] as the only previous schema (1-entry arrays); false
  * after replying 40401/40402. */
-static bool reg_api_compat_one(reg_api_req_t *r, const reg_state_subject_t *subj,
-                              av_schema_t ***prev, int **vers,
-                              const char ***texts, size_t *n)
+static bool reg_api_compat_one(reg_api_req_t *r,
+                               const reg_state_subject_t *subj,
+                               av_schema_t ***prev, int **vers,
+                               const char ***texts, size_t *n)
 {
     const reg_state_version_t *ver;
     const reg_state_schema_t *sch;
@@ -252,7 +252,7 @@ static bool reg_api_compat_one(reg_api_req_t *r, const reg_state_subject_t *subj
     }
     if (!(ver = reg_state_version(subj, v, false))) {
         reg_api_reply_code(r, SR_PROTO_E_VERSION_NOT_FOUND, r->seg[2],
-                          r->seg[4]);
+                           r->seg[4]);
         return false;
     }
     sch = reg_state_schema(r->api->state, ver->id);
@@ -292,8 +292,7 @@ static void reg_api_compat_run_req(reg_api_req_t *r, const av_schema_t *cand)
     }
     msgs = json_array();
     if (ok == 1)
-        ok = msgs ? reg_api_compat_run(level, cand, &prev, msgs)
-                  : MW_ERR_NOMEM;
+        ok = msgs ? reg_api_compat_run(level, cand, &prev, msgs) : MW_ERR_NOMEM;
     reg_api_compat_answer(r, ok, msgs);
 out:
     free(prev.schemas);

@@ -26,18 +26,18 @@ struct evhttp_request;
 struct reg_api_reg;
 
 #define REG_API_COMPONENT "api"
-#define REG_API_SEG_MAX 8         /* path segments of the longest route */
-#define REG_API_QUERY_MAX 16      /* query parameters kept */
-#define REG_API_DEPTH_MAX 256     /* JSON nesting of a body or a schema */
-#define REG_API_RETRY_MAX 20      /* registration attempts (lost races) */
-#define REG_API_CLASS_CNT 6       /* status classes 0xx..5xx, for metrics */
+#define REG_API_SEG_MAX 8     /* path segments of the longest route */
+#define REG_API_QUERY_MAX 16  /* query parameters kept */
+#define REG_API_DEPTH_MAX 256 /* JSON nesting of a body or a schema */
+#define REG_API_RETRY_MAX 20  /* registration attempts (lost races) */
+#define REG_API_CLASS_CNT 6   /* status classes 0xx..5xx, for metrics */
 
 typedef struct reg_api_req reg_api_req_t;
 typedef void(reg_api_handler_t)(reg_api_req_t *r);
 
 typedef struct reg_api_route {
-    const char *name;                  /* metrics label */
-    const char *pattern[REG_API_SEG_MAX];  /* "*" = a non-empty parameter */
+    const char *name;                     /* metrics label */
+    const char *pattern[REG_API_SEG_MAX]; /* "*" = a non-empty parameter */
     reg_api_handler_t *get, *post, *put, *del;
 } reg_api_route_t;
 
@@ -71,12 +71,12 @@ struct reg_api_req {
     struct evhttp_request *req;
     size_t route;               /* index for metrics */
     const char *ctype;          /* response Content-Type */
-    int64_t t0_us; /* mw_time_mono_us at arrival */
-    char *seg[REG_API_SEG_MAX];     /* URL-decoded path segments */
+    int64_t t0_us;              /* mw_time_mono_us at arrival */
+    char *seg[REG_API_SEG_MAX]; /* URL-decoded path segments */
     size_t seg_cnt;
     char *qname[REG_API_QUERY_MAX], *qval[REG_API_QUERY_MAX];
     size_t q_cnt;
-    json_t *body;               /* parsed body (POST/PUT) or NULL */
+    json_t *body; /* parsed body (POST/PUT) or NULL */
     /* Store appends in flight (see reg_api_append). */
     int pending;
     bool issuing;
@@ -99,13 +99,13 @@ bool reg_api_query_bool(const reg_api_req_t *r, const char *name);
 /* Replies and frees r.  body_json is consumed. */
 void reg_api_reply_json(reg_api_req_t *r, int status, json_t *body_json);
 void reg_api_reply_text(reg_api_req_t *r, int status, const char *body,
-                       size_t len);
+                        size_t len);
 /* Error reply with a free-text message. */
 void reg_api_reply_err(reg_api_req_t *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Error reply with the code's Confluent template. */
 void reg_api_reply_code(reg_api_req_t *r, int code, const char *subject,
-                    const char *version);
+                        const char *version);
 
 /* Validates a subject name (42208 replied when invalid, false returned). */
 bool reg_api_subject_ok(reg_api_req_t *r, const char *subject);
@@ -157,12 +157,12 @@ void reg_api_compat_check(reg_api_req_t *r);
 
 /* ---- reg_api_register.c: the candidate schema of a request body ---- */
 typedef struct reg_api_candidate {
-    av_schema_t *parsed;   /* kept */
-    const char *text;      /* normalised text (parsed's, borrowed) */
-    json_t *refs;          /* references array or NULL (kept) */
-    const char *key;       /* identity key (reg_state_key): text itself
-                            * without references */
-    char *key_owned;       /* key when built for references, else NULL */
+    av_schema_t *parsed; /* kept */
+    const char *text;    /* normalised text (parsed's, borrowed) */
+    json_t *refs;        /* references array or NULL (kept) */
+    const char *key;     /* identity key (reg_state_key): text itself
+                          * without references */
+    char *key_owned;     /* key when built for references, else NULL */
 } reg_api_candidate_t;
 
 /* Reads schema, schemaType, references from r->body and parses them.
@@ -190,12 +190,12 @@ int reg_api_compat_run(int level, const av_schema_t *candidate,
  * into malloc'd arrays (caller frees the arrays, not the entries).  *n = 0
  * and arrays NULL when none.  0 or MW_ERR_NOMEM. */
 int reg_api_live_previous(const reg_state_t *state,
-                         const reg_state_subject_t *subj,
-                      av_schema_t ***previous, int **versions,
-                      const char ***texts, size_t *n);
+                          const reg_state_subject_t *subj,
+                          av_schema_t ***previous, int **versions,
+                          const char ***texts, size_t *n);
 
 /* Schema JSON of a subject version, as GET /subjects/{s}/versions/{v}. */
 json_t *reg_api_version_json(const reg_state_t *state, const char *subject,
-                         const reg_state_version_t *ver);
+                             const reg_state_version_t *ver);
 
 #endif /* REG_API_INT_H */

@@ -40,8 +40,8 @@
 #include "av_compat.h"
 
 #define REG_API_REFS_MAX 256
-#define REG_API_BACKOFF_MIN_MS 5   /* first retry waits 5..10 ms */
-#define REG_API_BACKOFF_MAX_MS 50  /* the window doubles up to 5..50 ms */
+#define REG_API_BACKOFF_MIN_MS 5  /* first retry waits 5..10 ms */
+#define REG_API_BACKOFF_MAX_MS 50 /* the window doubles up to 5..50 ms */
 
 typedef struct reg_api_reg {
     struct reg_api_reg *next, *prev; /* api->reg_head list, while linked */
@@ -49,14 +49,14 @@ typedef struct reg_api_reg {
     struct event *timer; /* retry backoff, created on the first lost race */
     char *subject;
     reg_api_candidate_t cand;
-    int want_id;       /* IMPORT: the body's id, else 0 */
-    int want_version;  /* IMPORT: the body's version, else 0 */
-    int id, version;   /* what the current attempt wrote */
+    int want_id;      /* IMPORT: the body's id, else 0 */
+    int want_version; /* IMPORT: the body's version, else 0 */
+    int id, version;  /* what the current attempt wrote */
     int attempt;
-    bool linked;       /* on the api's list */
-    bool waiting;      /* another registration of the subject runs first */
-    bool ready;        /* its turn came: resume in reg_api_reg_drain */
-    bool reserved;     /* its record (id, version) is in the store */
+    bool linked;   /* on the api's list */
+    bool waiting;  /* another registration of the subject runs first */
+    bool ready;    /* its turn came: resume in reg_api_reg_drain */
+    bool reserved; /* its record (id, version) is in the store */
 } reg_api_reg_t;
 
 void reg_api_candidate_clear(reg_api_candidate_t *cand)
@@ -69,19 +69,19 @@ void reg_api_candidate_clear(reg_api_candidate_t *cand)
 
 /* Checks the body's fields' shapes; replies 422/42201 and returns false. */
 static bool reg_api_candidate_fields(reg_api_req_t *r, const char **text,
-                                 json_t **refs)
+                                     json_t **refs)
 {
     json_t *body = r->body, *jt;
     const char *type;
 
     if (!json_is_object(body)) {
         reg_api_reply_err(r, SR_PROTO_E_UNPROCESSABLE,
-                      "Request body must be a JSON object");
+                          "Request body must be a JSON object");
         return false;
     }
     jt = json_object_get(body, "schema");
-    if (!jt || json_is_null(jt) || (json_is_string(jt) &&
-                                    !json_string_length(jt))) {
+    if (!jt || json_is_null(jt) ||
+        (json_is_string(jt) && !json_string_length(jt))) {
         reg_api_reply_err(r, SR_PROTO_E_INVALID_SCHEMA, "Empty schema");
         return false;
     }
@@ -92,14 +92,15 @@ static bool reg_api_candidate_fields(reg_api_req_t *r, const char **text,
         (json_object_get(body, "schemaType") && !type &&
          !json_is_null(json_object_get(body, "schemaType")))) {
         reg_api_reply_err(r, SR_PROTO_E_UNPROCESSABLE,
-                      "Unrecognized field types: schema must be a string, "
-                      "schemaType a string, references an array");
+                          "Unrecognized field types: schema must be a string, "
+                          "schemaType a string, references an array");
         return false;
     }
     if (type && strcasecmp(type, "AVRO")) {
         reg_api_reply_err(r, SR_PROTO_E_INVALID_SCHEMA,
-                      "Invalid schema type %s: mesh-registry supports AVRO "
-                      "only", type);
+                          "Invalid schema type %s: mesh-registry supports AVRO "
+                          "only",
+                          type);
         return false;
     }
     return true;
@@ -118,25 +119,24 @@ bool reg_api_candidate_parse(reg_api_req_t *r, reg_api_candidate_t *cand)
     len = strlen(text);
     if (len > r->api->conf.schema_max_bytes) {
         reg_api_reply_err(r, SR_PROTO_E_SCHEMA_TOO_LARGE,
-                      "Schema of %zu bytes exceeds schema.max.bytes (%zu)",
-                      len, r->api->conf.schema_max_bytes);
+                          "Schema of %zu bytes exceeds schema.max.bytes (%zu)",
+                          len, r->api->conf.schema_max_bytes);
         return false;
     }
     if (reg_state_resolve_refs(r->api->state, refs, refv, REG_API_REFS_MAX,
-                              &ref_cnt, &err) != 0) {
-        reg_api_reply_err(r, SR_PROTO_E_INVALID_SCHEMA,
-                      "Invalid schema: %s", err.msg);
+                               &ref_cnt, &err) != 0) {
+        reg_api_reply_err(r, SR_PROTO_E_INVALID_SCHEMA, "Invalid schema: %s",
+                          err.msg);
         return false;
     }
     cand->parsed = av_schema_parse(text, len, refv, ref_cnt, &err);
     if (!cand->parsed) {
         reg_api_reply_err(r, SR_PROTO_E_INVALID_SCHEMA, "Invalid schema: %s",
-                      err.msg);
+                          err.msg);
         return false;
     }
-    cand->refs = json_is_array(refs) && json_array_size(refs)
-                     ? json_incref(refs)
-                     : NULL;
+    cand->refs =
+        json_is_array(refs) && json_array_size(refs) ? json_incref(refs) : NULL;
     cand->text = av_schema_normalized(cand->parsed);
     cand->key = reg_state_key(cand->text, cand->refs, &cand->key_owned);
     if (!cand->key) {
@@ -147,9 +147,9 @@ bool reg_api_candidate_parse(reg_api_req_t *r, reg_api_candidate_t *cand)
 }
 
 int reg_api_live_previous(const reg_state_t *state,
-                         const reg_state_subject_t *subj,
-                      av_schema_t ***previous, int **versions,
-                      const char ***texts, size_t *n)
+                          const reg_state_subject_t *subj,
+                          av_schema_t ***previous, int **versions,
+                          const char ***texts, size_t *n)
 {
     size_t cnt = 0;
 
@@ -322,9 +322,9 @@ void reg_api_register_close(reg_api_t *api)
     api->reg_closing = true;
     while (api->reg_head)
         reg_api_reply_err(api->reg_head->r, SR_PROTO_E_TIMEOUT,
-                         "mesh-registry is shutting down; the registration "
-                         "under subject %s was not written",
-                         api->reg_head->subject);
+                          "mesh-registry is shutting down; the registration "
+                          "under subject %s was not written",
+                          api->reg_head->subject);
 }
 
 /* One past the highest id applied or reserved by this instance's records
@@ -354,17 +354,15 @@ static void reg_api_reply_id(reg_api_req_t *r, int id)
 }
 
 /* The live version of subj holding key, or NULL. */
-static const reg_state_version_t *reg_api_find_key(const reg_state_t *state,
-                                              const reg_state_subject_t *subj,
-                                              const char *key,
-                                              bool include_deleted)
+static const reg_state_version_t *
+reg_api_find_key(const reg_state_t *state, const reg_state_subject_t *subj,
+                 const char *key, bool include_deleted)
 {
     for (size_t i = 0; subj && i < subj->version_cnt; i++) {
         const reg_state_version_t *ver = &subj->versions[i];
         const reg_state_schema_t *sch = reg_state_schema(state, ver->id);
 
-        if ((include_deleted || !ver->deleted) && sch &&
-            !strcmp(sch->key, key))
+        if ((include_deleted || !ver->deleted) && sch && !strcmp(sch->key, key))
             return ver;
     }
     return NULL;
@@ -373,7 +371,7 @@ static const reg_state_version_t *reg_api_find_key(const reg_state_t *state,
 /* Compatibility against the live versions; replies 409 and returns false
  * when incompatible. */
 static bool reg_api_reg_compatible(reg_api_req_t *r, reg_api_reg_t *reg,
-                               const reg_state_subject_t *subj)
+                                   const reg_state_subject_t *subj)
 {
     const reg_state_t *state = r->api->state;
     int level = reg_state_compat_for(state, reg->subject), ok;
@@ -382,9 +380,9 @@ static bool reg_api_reg_compatible(reg_api_req_t *r, reg_api_reg_t *reg,
     char *details = NULL;
 
     ok = MW_ERR_NOMEM;
-    if (msgs && reg_api_live_previous(state, subj, &prev.schemas,
-                                      &prev.versions, &prev.texts,
-                                      &prev.n) == 0)
+    if (msgs &&
+        reg_api_live_previous(state, subj, &prev.schemas, &prev.versions,
+                              &prev.texts, &prev.n) == 0)
         ok = reg_api_compat_run(level, reg->cand.parsed, &prev, msgs);
     if (ok == 0)
         details = json_dumps(msgs, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -396,16 +394,16 @@ static bool reg_api_reg_compatible(reg_api_req_t *r, reg_api_reg_t *reg,
         reg_api_reply_err(r, SR_PROTO_E_INTERNAL, "out of memory");
     else if (ok == 0)
         reg_api_reply_err(r, SR_PROTO_E_INCOMPATIBLE,
-                      "Schema being registered is incompatible with an "
-                      "earlier schema for subject \"%s\", details: %s",
-                      reg->subject, details ? details : "[]");
+                          "Schema being registered is incompatible with an "
+                          "earlier schema for subject \"%s\", details: %s",
+                          reg->subject, details ? details : "[]");
     free(details);
     return ok == 1;
 }
 
 /* Picks id and version (IMPORT: the body's); false after replying. */
 static bool reg_api_reg_pick(reg_api_req_t *r, reg_api_reg_t *reg,
-                         const reg_state_subject_t *subj)
+                             const reg_state_subject_t *subj)
 {
     const reg_state_t *state = r->api->state;
     const reg_state_schema_t *bound;
@@ -415,8 +413,9 @@ static bool reg_api_reg_pick(reg_api_req_t *r, reg_api_reg_t *reg,
         bound = reg_state_schema(state, reg->want_id);
         if (bound && strcmp(bound->key, reg->cand.key)) {
             reg_api_reply_err(r, SR_PROTO_E_NOT_PERMITTED,
-                          "Overwrite new schema with id %d is not "
-                          "permitted.", reg->want_id);
+                              "Overwrite new schema with id %d is not "
+                              "permitted.",
+                              reg->want_id);
             return false;
         }
         reg->id = reg->want_id;
@@ -427,8 +426,8 @@ static bool reg_api_reg_pick(reg_api_req_t *r, reg_api_reg_t *reg,
     if (reg->want_version) {
         if (reg_state_version(subj, reg->want_version, true)) {
             reg_api_reply_err(r, SR_PROTO_E_NOT_PERMITTED,
-                          "Version %d already exists in subject %s",
-                          reg->want_version, reg->subject);
+                              "Version %d already exists in subject %s",
+                              reg->want_version, reg->subject);
             return false;
         }
         reg->version = reg->want_version;
@@ -451,14 +450,15 @@ static void reg_api_reg_attempt(reg_api_req_t *r)
         return;
     if (reg->want_id && mode != SR_PROTO_MODE_IMPORT) {
         reg_api_reply_err(r, SR_PROTO_E_NOT_PERMITTED,
-                      "Subject %s is not in import mode", reg->subject);
+                          "Subject %s is not in import mode", reg->subject);
         return;
     }
     if ((have = reg_api_find_key(state, subj, reg->cand.key, false))) {
         if (reg->want_id && have->id != reg->want_id)
             reg_api_reply_err(r, SR_PROTO_E_ID_MISMATCH,
-                          "Schema already registered with id %d instead of "
-                          "input id %d", have->id, reg->want_id);
+                              "Schema already registered with id %d instead of "
+                              "input id %d",
+                              have->id, reg->want_id);
         else
             reg_api_reply_id(r, have->id);
         return;
@@ -508,8 +508,8 @@ static unsigned reg_api_reg_rand(void)
  * of colliding again in lock step. */
 static void reg_api_reg_backoff(reg_api_req_t *r, reg_api_reg_t *reg)
 {
-    int window = REG_API_BACKOFF_MIN_MS << (reg->attempt < 4 ? reg->attempt
-                                                             : 4);
+    int window = REG_API_BACKOFF_MIN_MS
+                 << (reg->attempt < 4 ? reg->attempt : 4);
     int ms;
     struct timeval tv;
 
@@ -524,7 +524,7 @@ static void reg_api_reg_backoff(reg_api_req_t *r, reg_api_reg_t *reg)
         reg->timer = evtimer_new(r->api->base, reg_api_reg_on_timer, reg);
     if (!reg->timer || evtimer_add(reg->timer, &tv) != 0)
         reg_api_reply_err(r, SR_PROTO_E_INTERNAL,
-                         "out of memory for a registration retry");
+                          "out of memory for a registration retry");
 }
 
 /* The record is durable and applied (or failed): did it win? */
@@ -539,7 +539,7 @@ static void reg_api_reg_done(reg_api_req_t *r)
     if (reg_api_store_failed(r))
         return;
     ver = reg_state_version(reg_state_subject(state, reg->subject),
-                           reg->version, true);
+                            reg->version, true);
     sch = ver ? reg_state_schema(state, ver->id) : NULL;
     if (ver && ver->id == reg->id && sch && !strcmp(sch->key, reg->cand.key)) {
         reg_api_reply_id(r, reg->id);
@@ -547,14 +547,15 @@ static void reg_api_reg_done(reg_api_req_t *r)
     }
     if (++reg->attempt >= REG_API_RETRY_MAX) {
         reg_api_reply_err(r, SR_PROTO_E_STORE,
-                      "Registration under subject %s lost %d races with "
-                      "other writers; try again", reg->subject,
-                      reg->attempt);
+                          "Registration under subject %s lost %d races with "
+                          "other writers; try again",
+                          reg->subject, reg->attempt);
         return;
     }
-    mw_log_debug(REG_API_COMPONENT, "registration lost a race", "subject=%s "
-                 "version=%d id=%d attempt=%d", mw_log_q(reg->subject),
-                 reg->version, reg->id, reg->attempt);
+    mw_log_debug(REG_API_COMPONENT, "registration lost a race",
+                 "subject=%s "
+                 "version=%d id=%d attempt=%d",
+                 mw_log_q(reg->subject), reg->version, reg->id, reg->attempt);
     reg_api_reg_backoff(r, reg);
 }
 
@@ -567,7 +568,7 @@ static bool reg_api_reg_import_fields(reg_api_req_t *r, reg_api_reg_t *reg)
     if ((jid && !json_is_null(jid) && !json_is_integer(jid)) ||
         (jver && !json_is_null(jver) && !json_is_integer(jver))) {
         reg_api_reply_err(r, SR_PROTO_E_UNPROCESSABLE,
-                      "id and version must be integers");
+                          "id and version must be integers");
         return false;
     }
     if (json_is_integer(jid) && json_integer_value(jid) > 0) {

@@ -33,15 +33,17 @@ static const reg_state_schema_t *reg_api_schema_of(reg_api_req_t *r)
     long long id = strtoll(s, &end, 10);
     const reg_state_schema_t *sch;
 
-    if (!*s || *end || (*s != '-' && (*s < '0' || *s > '9')) ||
-        id < INT_MIN || id > INT_MAX) {
+    if (!*s || *end || (*s != '-' && (*s < '0' || *s > '9')) || id < INT_MIN ||
+        id > INT_MAX) {
         reg_api_reply_code(r, SR_PROTO_E_NOT_FOUND, NULL, NULL);
         return NULL;
     }
     sch = reg_state_schema(r->api->state, (int)id);
     if (!sch)
-        reg_api_reply_err(r, SR_PROTO_E_SCHEMA_NOT_FOUND, "Schema %lld not "
-                         "found", id);
+        reg_api_reply_err(r, SR_PROTO_E_SCHEMA_NOT_FOUND,
+                          "Schema %lld not "
+                          "found",
+                          id);
     return sch;
 }
 
@@ -107,7 +109,7 @@ typedef struct reg_api_uses {
 } reg_api_uses_t;
 
 static void reg_api_use_cb(void *opaque, const reg_state_subject_t *subj,
-                          const reg_state_version_t *ver)
+                           const reg_state_version_t *ver)
 {
     reg_api_uses_t *u = opaque;
     json_t *o;
@@ -160,7 +162,7 @@ static void reg_api_schema_uses(reg_api_req_t *r, bool subjects_only)
     u.arr = json_array();
     reg_state_foreach_use(r->api->state, sch->id, reg_api_use_cb, &u);
     reg_api_reply_json(r, 200,
-                      subjects_only ? reg_api_sorted_unique(u.arr) : u.arr);
+                       subjects_only ? reg_api_sorted_unique(u.arr) : u.arr);
 }
 
 void reg_api_schema_id_versions(reg_api_req_t *r)
@@ -191,22 +193,20 @@ void reg_api_schemas_list(reg_api_req_t *r)
         if (prefix && strncmp(subj->name, prefix, strlen(prefix)))
             continue;
         if (latest) {
-            const reg_state_version_t *ver = reg_state_version(
-                subj, SR_PROTO_VERSION_LATEST, deleted);
+            const reg_state_version_t *ver =
+                reg_state_version(subj, SR_PROTO_VERSION_LATEST, deleted);
 
             if (ver)
-                json_array_append_new(arr, reg_api_version_json(
-                                               r->api->state, subj->name,
-                                               ver));
+                json_array_append_new(
+                    arr, reg_api_version_json(r->api->state, subj->name, ver));
             continue;
         }
         for (size_t i = 0; i < subj->version_cnt; i++) {
             const reg_state_version_t *ver = &subj->versions[i];
 
             if (!ver->deleted || deleted)
-                json_array_append_new(arr,
-                                      reg_api_version_json(r->api->state,
-                                                          subj->name, ver));
+                json_array_append_new(
+                    arr, reg_api_version_json(r->api->state, subj->name, ver));
         }
     }
     reg_api_reply_json(r, 200, arr);

@@ -17,7 +17,7 @@
 #include "reg_api_int.h"
 
 json_t *reg_api_version_json(const reg_state_t *state, const char *subject,
-                            const reg_state_version_t *ver)
+                             const reg_state_version_t *ver)
 {
     const reg_state_schema_t *sch = reg_state_schema(state, ver->id);
     json_t *o = json_object();
@@ -69,7 +69,7 @@ void reg_api_subjects_list(reg_api_req_t *r)
 /* The subject of r->seg[1] when it has versions visible with
  * include_deleted; NULL after replying 42208/40401. */
 static const reg_state_subject_t *reg_api_subject_of(reg_api_req_t *r,
-                                                   bool include_deleted)
+                                                     bool include_deleted)
 {
     const reg_state_subject_t *subj;
 
@@ -104,7 +104,7 @@ void reg_api_versions_list(reg_api_req_t *r)
 
 /* Version r->seg[3] of subject r->seg[1]; NULL after replying. */
 static const reg_state_version_t *reg_api_version_of(reg_api_req_t *r,
-                                                   bool include_deleted)
+                                                     bool include_deleted)
 {
     const reg_state_subject_t *subj;
     const reg_state_version_t *ver;
@@ -117,7 +117,7 @@ static const reg_state_version_t *reg_api_version_of(reg_api_req_t *r,
     ver = reg_state_version(subj, v, include_deleted);
     if (!ver)
         reg_api_reply_code(r, SR_PROTO_E_VERSION_NOT_FOUND, r->seg[1],
-                          r->seg[3]);
+                           r->seg[3]);
     return ver;
 }
 
@@ -128,7 +128,7 @@ void reg_api_version_get(reg_api_req_t *r)
 
     if (ver)
         reg_api_reply_json(r, 200,
-                          reg_api_version_json(r->api->state, r->seg[1], ver));
+                           reg_api_version_json(r->api->state, r->seg[1], ver));
 }
 
 void reg_api_version_schema_get(reg_api_req_t *r)
@@ -141,17 +141,18 @@ void reg_api_version_schema_get(reg_api_req_t *r)
         return;
     sch = reg_state_schema(r->api->state, ver->id);
     reg_api_reply_text(r, 200, sch ? sch->text : "",
-                      sch ? strlen(sch->text) : 0);
+                       sch ? strlen(sch->text) : 0);
 }
 
 /* True when schema sch references (subject, version). */
 static bool reg_api_refers_to(const reg_state_schema_t *sch,
-                             const char *subject, int version)
+                              const char *subject, int version)
 {
     size_t i;
     json_t *ref;
 
-    json_array_foreach(sch->refs, i, ref) {
+    json_array_foreach(sch->refs, i, ref)
+    {
         const char *s = json_string_value(json_object_get(ref, "subject"));
         json_t *v = json_object_get(ref, "version");
 
@@ -165,7 +166,7 @@ static bool reg_api_refers_to(const reg_state_schema_t *sch,
 /* Ids of live versions whose schema references (subject, version), sorted
  * and distinct, appended to arr. */
 static void reg_api_referrers(const reg_state_t *state, const char *subject,
-                             int version, json_t *arr)
+                              int version, json_t *arr)
 {
     size_t cnt;
     const reg_state_subject_t *const *all = reg_state_subjects(state, &cnt);
@@ -216,9 +217,9 @@ static bool reg_api_referenced(reg_api_req_t *r, int version)
     json_decref(arr);
     if (used)
         reg_api_reply_err(r, SR_PROTO_E_REFERENCE_EXISTS,
-                         "One or more references exist to the schema "
-                         "{magic=1,keytype=SCHEMA,subject=%s,version=%d}.",
-                         r->seg[1], version);
+                          "One or more references exist to the schema "
+                          "{magic=1,keytype=SCHEMA,subject=%s,version=%d}.",
+                          r->seg[1], version);
     return used;
 }
 
@@ -256,12 +257,12 @@ void reg_api_version_delete(reg_api_req_t *r)
         return;
     if (!permanent && ver->deleted) {
         reg_api_reply_code(r, SR_PROTO_E_VERSION_SOFT_DELETED, r->seg[1],
-                          r->seg[3]);
+                           r->seg[3]);
         return;
     }
     if (permanent && !ver->deleted) {
         reg_api_reply_code(r, SR_PROTO_E_VERSION_NOT_SOFT_DELETED, r->seg[1],
-                          r->seg[3]);
+                           r->seg[3]);
         return;
     }
     if (reg_api_referenced(r, ver->version))
@@ -293,7 +294,7 @@ void reg_api_subject_delete(reg_api_req_t *r)
     }
     if (permanent && subj->live_cnt) {
         reg_api_reply_code(r, SR_PROTO_E_SUBJECT_NOT_SOFT_DELETED, r->seg[1],
-                          NULL);
+                           NULL);
         return;
     }
     versions = json_array();
@@ -313,18 +314,17 @@ void reg_api_subject_delete(reg_api_req_t *r)
     for (size_t i = 0; permanent && i < json_array_size(versions); i++) {
         json_t *v = json_array_get(versions, i);
 
-        reg_api_append(r, reg_api_key_schema(r->seg[1],
-                                           (int)json_integer_value(v)),
-                      NULL);
+        reg_api_append(
+            r, reg_api_key_schema(r->seg[1], (int)json_integer_value(v)), NULL);
     }
     if (!permanent) {
         val = json_object();
         json_object_set_new(val, "subject", json_string(r->seg[1]));
-        json_object_set(val, "version",
-                        json_array_get(versions,
-                                       json_array_size(versions) - 1));
+        json_object_set(
+            val, "version",
+            json_array_get(versions, json_array_size(versions) - 1));
         reg_api_append(r, reg_api_key_setting("DELETE_SUBJECT", r->seg[1]),
-                      val);
+                       val);
     }
     reg_api_append_end(r);
 }
@@ -345,15 +345,15 @@ void reg_api_subject_lookup(reg_api_req_t *r)
     }
     for (size_t i = subj->version_cnt; i-- > 0 && !found;) {
         const reg_state_version_t *ver = &subj->versions[i];
-        const reg_state_schema_t *sch = reg_state_schema(r->api->state,
-                                                       ver->id);
+        const reg_state_schema_t *sch =
+            reg_state_schema(r->api->state, ver->id);
 
         if ((deleted || !ver->deleted) && sch && !strcmp(sch->key, cand.key))
             found = ver;
     }
     if (found)
-        reg_api_reply_json(r, 200, reg_api_version_json(r->api->state,
-                                                      r->seg[1], found));
+        reg_api_reply_json(
+            r, 200, reg_api_version_json(r->api->state, r->seg[1], found));
     else
         reg_api_reply_code(r, SR_PROTO_E_SCHEMA_NOT_FOUND, NULL, NULL);
 out:

@@ -44,24 +44,24 @@ static void reg_api_observe(reg_api_req_t *r, int status)
 }
 
 void reg_api_reply_text(reg_api_req_t *r, int status, const char *body,
-                       size_t len)
+                        size_t len)
 {
     reg_api_observe(r, status);
     mw_http_reply(r->req, status, r->ctype, body, len);
     if (status >= 500)
         mw_log_warn(REG_API_COMPONENT, "request failed", "route=%s status=%d",
                     r->route < reg_api_route_cnt ? reg_api_routes[r->route].name
-                                             : "none",
+                                                 : "none",
                     status);
     reg_api_req_free(r);
 }
 
 void reg_api_reply_json(reg_api_req_t *r, int status, json_t *body_json)
 {
-    char *body = body_json ? json_dumps(body_json, JSON_COMPACT |
-                                                       JSON_PRESERVE_ORDER |
-                                                       JSON_ENCODE_ANY)
-                           : NULL;
+    char *body =
+        body_json ? json_dumps(body_json, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                              JSON_ENCODE_ANY)
+                  : NULL;
 
     json_decref(body_json);
     if (!body) {
@@ -96,7 +96,7 @@ void reg_api_reply_err(reg_api_req_t *r, int code, const char *fmt, ...)
 }
 
 void reg_api_reply_code(reg_api_req_t *r, int code, const char *subject,
-                    const char *version)
+                        const char *version)
 {
     char msg[2048];
 
@@ -128,8 +128,7 @@ bool reg_api_subject_ok(reg_api_req_t *r, const char *subject)
     bool ok = subject && *subject && strcmp(subject, "__GLOBAL") &&
               strcmp(subject, "__EMPTY");
 
-    for (const unsigned char *p = (const unsigned char *)subject; ok && *p;
-         p++)
+    for (const unsigned char *p = (const unsigned char *)subject; ok && *p; p++)
         if (*p < 0x20 || *p == 0x7f)
             ok = false;
     if (!ok)
@@ -157,10 +156,10 @@ bool reg_api_writable(reg_api_req_t *r, const char *subject)
         return true;
     if (subject)
         reg_api_reply_err(r, SR_PROTO_E_NOT_PERMITTED,
-                      "Subject %s is in read-only mode", subject);
+                          "Subject %s is in read-only mode", subject);
     else
         reg_api_reply_err(r, SR_PROTO_E_NOT_PERMITTED,
-                      "The registry is in read-only mode");
+                          "The registry is in read-only mode");
     return false;
 }
 
@@ -173,7 +172,7 @@ static void reg_api_append_finish(reg_api_req_t *r)
 }
 
 static void reg_api_append_done(void *opaque, int64_t offset,
-                               const mw_err_t *err)
+                                const mw_err_t *err)
 {
     reg_api_req_t *r = opaque;
 
@@ -193,10 +192,9 @@ void reg_api_append_begin(reg_api_req_t *r, reg_api_done_t *on_done)
 
 void reg_api_append(reg_api_req_t *r, json_t *key, json_t *value)
 {
-    char *k = key ? json_dumps(key, JSON_COMPACT | JSON_PRESERVE_ORDER)
-                  : NULL;
-    char *v = value ? json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER)
-                    : NULL;
+    char *k = key ? json_dumps(key, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *v =
+        value ? json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     mw_err_t err = {0};
 
     if (!k || (value && !v)) {
@@ -205,7 +203,7 @@ void reg_api_append(reg_api_req_t *r, json_t *key, json_t *value)
     } else {
         r->pending++;
         if (reg_store_append(r->api->store, k, v, reg_api_append_done, r,
-                            &err) != 0) {
+                             &err) != 0) {
             r->pending--;
             if (!r->store_err.code)
                 r->store_err = err;
@@ -228,9 +226,9 @@ bool reg_api_store_failed(reg_api_req_t *r)
     if (!r->store_err.code)
         return false;
     reg_api_reply_err(r,
-                  r->store_err.code == MW_ERR_TIMEOUT ? SR_PROTO_E_TIMEOUT
-                                                      : SR_PROTO_E_STORE,
-                  "Error while writing to the store: %s", r->store_err.msg);
+                      r->store_err.code == MW_ERR_TIMEOUT ? SR_PROTO_E_TIMEOUT
+                                                          : SR_PROTO_E_STORE,
+                      "Error while writing to the store: %s", r->store_err.msg);
     return true;
 }
 
@@ -255,4 +253,3 @@ json_t *reg_api_key_setting(const char *keytype, const char *subject)
     json_object_set_new(k, "magic", json_integer(0));
     return k;
 }
-

@@ -92,8 +92,8 @@ static reg_state_ent_t *reg_state_by_id(const reg_state_t *state, int id)
 {
     if (!state->ids.cap)
         return NULL;
-    for (reg_state_ent_t *e = state->ids.b[reg_state_id_slot(id,
-                                                            state->ids.cap)];
+    for (reg_state_ent_t *e =
+             state->ids.b[reg_state_id_slot(id, state->ids.cap)];
          e; e = e->id_next)
         if (e->pub.id == id)
             return e;
@@ -101,7 +101,7 @@ static reg_state_ent_t *reg_state_by_id(const reg_state_t *state, int id)
 }
 
 static reg_state_ent_t *reg_state_by_key(const reg_state_t *state,
-                                       const char *key)
+                                         const char *key)
 {
     uint32_t h = (uint32_t)mw_hash_str(key);
 
@@ -221,7 +221,7 @@ static void reg_state_body_drop(reg_state_t *state, reg_state_ent_t *e)
 }
 
 const char *reg_state_body(reg_state_t *state, const reg_state_schema_t *sch,
-                          size_t *len)
+                           size_t *len)
 {
     reg_state_ent_t *e = (reg_state_ent_t *)sch;
 
@@ -236,7 +236,7 @@ const char *reg_state_body(reg_state_t *state, const reg_state_schema_t *sch,
 }
 
 void reg_state_set_body(reg_state_t *state, const reg_state_schema_t *sch,
-                       char *body, size_t len)
+                        char *body, size_t len)
 {
     reg_state_ent_t *e = (reg_state_ent_t *)sch;
 
@@ -294,9 +294,9 @@ reg_state_t *reg_state_new(mw_metrics_t *metrics)
         state->g_schemas = mw_metrics_gauge(
             metrics, "mesh_registry_schemas",
             "Schemas (distinct ids) held, soft-deleted included.", NULL);
-        state->g_subjects = mw_metrics_gauge(
-            metrics, "mesh_registry_subjects",
-            "Subjects with at least one live version.", NULL);
+        state->g_subjects =
+            mw_metrics_gauge(metrics, "mesh_registry_subjects",
+                             "Subjects with at least one live version.", NULL);
     }
     return state;
 }
@@ -334,13 +334,13 @@ const reg_state_schema_t *reg_state_schema(const reg_state_t *state, int id)
 }
 
 const reg_state_subject_t *reg_state_subject(const reg_state_t *state,
-                                           const char *name)
+                                             const char *name)
 {
     return mw_htab_get_str(state->subjects, name);
 }
 
 const reg_state_subject_t *const *reg_state_subjects(const reg_state_t *state,
-                                                   size_t *cnt)
+                                                     size_t *cnt)
 {
     *cnt = state->subj_cnt;
     return (const reg_state_subject_t *const *)state->subj_arr;
@@ -375,9 +375,8 @@ int reg_state_global_mode(const reg_state_t *state)
 
 int reg_state_compat_for(const reg_state_t *state, const char *subject)
 {
-    const reg_state_subject_t *subj = subject
-                                         ? reg_state_subject(state, subject)
-                                         : NULL;
+    const reg_state_subject_t *subj =
+        subject ? reg_state_subject(state, subject) : NULL;
 
     return subj && subj->compat >= 0 ? subj->compat
                                      : reg_state_global_compat(state);
@@ -385,9 +384,8 @@ int reg_state_compat_for(const reg_state_t *state, const char *subject)
 
 int reg_state_mode_for(const reg_state_t *state, const char *subject)
 {
-    const reg_state_subject_t *subj = subject
-                                         ? reg_state_subject(state, subject)
-                                         : NULL;
+    const reg_state_subject_t *subj =
+        subject ? reg_state_subject(state, subject) : NULL;
 
     return subj && subj->mode >= 0 ? subj->mode : reg_state_global_mode(state);
 }
@@ -403,7 +401,7 @@ size_t reg_state_live_subject_cnt(const reg_state_t *state)
 }
 
 const reg_state_version_t *reg_state_version(const reg_state_subject_t *subj,
-                                           int version, bool include_deleted)
+                                             int version, bool include_deleted)
 {
     if (!subj)
         return NULL;
@@ -433,7 +431,7 @@ const reg_state_version_t *reg_state_version(const reg_state_subject_t *subj,
 }
 
 void reg_state_foreach_use(const reg_state_t *state, int id,
-                          reg_state_usage_cb *cb, void *opaque)
+                           reg_state_usage_cb *cb, void *opaque)
 {
     for (size_t s = 0; s < state->subj_cnt; s++) {
         const reg_state_subject_t *subj = state->subj_arr[s];
@@ -445,7 +443,7 @@ void reg_state_foreach_use(const reg_state_t *state, int id,
 }
 
 const char *reg_state_key(const char *normalized, const json_t *refs,
-                         char **owned)
+                          char **owned)
 {
     char *r, *key;
     size_t n;
@@ -465,8 +463,8 @@ const char *reg_state_key(const char *normalized, const json_t *refs,
 }
 
 int reg_state_resolve_refs(const reg_state_t *state, const json_t *refs,
-                          av_schema_t **out, size_t max, size_t *cnt,
-                          mw_err_t *err)
+                           av_schema_t **out, size_t max, size_t *cnt,
+                           mw_err_t *err)
 {
     size_t i;
     json_t *ref;
@@ -476,10 +474,10 @@ int reg_state_resolve_refs(const reg_state_t *state, const json_t *refs,
         return 0;
     if (!json_is_array(refs))
         return mw_err_set(err, MW_ERR_INVALID, "references is not an array");
-    json_array_foreach(refs, i, ref) {
+    json_array_foreach(refs, i, ref)
+    {
         const char *name = json_string_value(json_object_get(ref, "name"));
-        const char *sname =
-            json_string_value(json_object_get(ref, "subject"));
+        const char *sname = json_string_value(json_object_get(ref, "subject"));
         json_t *jv = json_object_get(ref, "version");
         int v = json_is_integer(jv) ? (int)json_integer_value(jv) : 0;
         const reg_state_version_t *ver;
@@ -488,13 +486,15 @@ int reg_state_resolve_refs(const reg_state_t *state, const json_t *refs,
         if (!name || !sname || !json_is_integer(jv) || i >= max)
             return mw_err_set(err, MW_ERR_INVALID,
                               "references[%zu]: needs name, subject and "
-                              "version", i);
+                              "version",
+                              i);
         ver = reg_state_version(reg_state_subject(state, sname), v, true);
         sch = ver ? reg_state_schema(state, ver->id) : NULL;
         if (!sch || !sch->parsed)
             return mw_err_set(err, MW_ERR_NOT_FOUND,
                               "reference '%s' (subject '%s' version %d) not "
-                              "found", name, sname, v);
+                              "found",
+                              name, sname, v);
         out[(*cnt)++] = sch->parsed;
     }
     return 0;
@@ -503,7 +503,7 @@ int reg_state_resolve_refs(const reg_state_t *state, const json_t *refs,
 /* ---- apply -------------------------------------------------------- */
 
 static reg_state_subject_t *reg_state_subject_add(reg_state_t *state,
-                                                const char *name)
+                                                  const char *name)
 {
     reg_state_subject_t *subj = mw_htab_get_str(state->subjects, name);
 
@@ -532,7 +532,7 @@ static void reg_state_gauges(reg_state_t *state)
 
 /* Adds delta (+1/-1) to subj's live versions, tracking live subjects. */
 static void reg_state_live_delta(reg_state_t *state, reg_state_subject_t *subj,
-                                int delta)
+                                 int delta)
 {
     if (delta > 0 && subj->live_cnt++ == 0)
         state->live_subject_cnt++;
@@ -543,13 +543,13 @@ static void reg_state_live_delta(reg_state_t *state, reg_state_subject_t *subj,
 /* A recorded AVRO text parsed against its references; NULL when it does
  * not parse (then its identity is the raw text). */
 static av_schema_t *reg_state_parse(const reg_state_t *state, const char *text,
-                                   const json_t *refs)
+                                    const json_t *refs)
 {
     av_schema_t *refv[REG_STATE_REFS_MAX];
     size_t ref_cnt = 0;
 
     if (reg_state_resolve_refs(state, refs, refv, REG_STATE_REFS_MAX, &ref_cnt,
-                              NULL) != 0)
+                               NULL) != 0)
         return NULL;
     return av_schema_parse(text, strlen(text), refv, ref_cnt, NULL);
 }
@@ -567,8 +567,7 @@ static const char *reg_state_type_name(const char *type)
 
 /* Fills e's text, type, refs, key and parsed; MW_ERR_NOMEM. */
 static int reg_state_ent_fill(const reg_state_t *state, reg_state_ent_t *e,
-                             const char *text, const char *type,
-                             json_t *refs)
+                              const char *text, const char *type, json_t *refs)
 {
     const char *norm;
     char *owned;
@@ -579,9 +578,8 @@ static int reg_state_ent_fill(const reg_state_t *state, reg_state_ent_t *e,
             return MW_ERR_NOMEM;
         e->type_owned = 1;
     }
-    e->pub.refs = json_is_array(refs) && json_array_size(refs)
-                      ? json_incref(refs)
-                      : NULL;
+    e->pub.refs =
+        json_is_array(refs) && json_array_size(refs) ? json_incref(refs) : NULL;
     if (!strcmp(e->pub.type, "AVRO"))
         e->pub.parsed = reg_state_parse(state, text, e->pub.refs);
     norm = e->pub.parsed ? av_schema_normalized(e->pub.parsed) : NULL;
@@ -594,8 +592,7 @@ static int reg_state_ent_fill(const reg_state_t *state, reg_state_ent_t *e,
             return MW_ERR_NOMEM;
         e->text_owned = 1;
     }
-    e->pub.key = reg_state_key(norm ? norm : e->pub.text, e->pub.refs,
-                              &owned);
+    e->pub.key = reg_state_key(norm ? norm : e->pub.text, e->pub.refs, &owned);
     e->key_owned = owned != NULL;
     if (!e->pub.key)
         return MW_ERR_NOMEM;
@@ -604,8 +601,8 @@ static int reg_state_ent_fill(const reg_state_t *state, reg_state_ent_t *e,
 }
 
 static reg_state_ent_t *reg_state_schema_add(reg_state_t *state, int id,
-                                           const char *text,
-                                           const char *type, json_t *refs)
+                                             const char *text, const char *type,
+                                             json_t *refs)
 {
     reg_state_ent_t *e = calloc(1, sizeof(*e));
 
@@ -638,7 +635,7 @@ static void reg_state_schema_unuse(reg_state_t *state, reg_state_ent_t *e)
 
 /* Index where version is or would be inserted. */
 static size_t reg_state_version_pos(const reg_state_subject_t *subj,
-                                   int version)
+                                    int version)
 {
     size_t lo = 0, hi = subj->version_cnt;
 
@@ -654,7 +651,7 @@ static size_t reg_state_version_pos(const reg_state_subject_t *subj,
 }
 
 static void reg_state_version_remove(reg_state_t *state,
-                                    reg_state_subject_t *subj, int version)
+                                     reg_state_subject_t *subj, int version)
 {
     size_t i = reg_state_version_pos(subj, version);
     reg_state_ent_t *sch;
@@ -672,7 +669,7 @@ static void reg_state_version_remove(reg_state_t *state,
 }
 
 static int reg_state_version_insert(reg_state_subject_t *subj, size_t pos,
-                                   const reg_state_version_t *ver)
+                                    const reg_state_version_t *ver)
 {
     if (MW_VEC_RESERVE(&subj->versions, &subj->version_cap,
                        subj->version_cnt + 1) != 0)
@@ -688,8 +685,8 @@ static int reg_state_version_insert(reg_state_subject_t *subj, size_t pos,
 
 /* True when the record's schema differs from the one bound to its id. */
 static bool reg_state_schema_differs(const reg_state_t *state,
-                                    const reg_state_schema_t *sch,
-                                    const char *text, json_t *refs)
+                                     const reg_state_schema_t *sch,
+                                     const char *text, json_t *refs)
 {
     av_schema_t *parsed;
     const char *key;
@@ -700,7 +697,7 @@ static bool reg_state_schema_differs(const reg_state_t *state,
         return false;
     parsed = reg_state_parse(state, text, refs);
     key = reg_state_key(parsed ? av_schema_normalized(parsed) : text, refs,
-                       &owned);
+                        &owned);
     differs = !key || strcmp(key, sch->key) != 0;
     free(owned);
     av_schema_release(parsed);
@@ -709,15 +706,16 @@ static bool reg_state_schema_differs(const reg_state_t *state,
 
 /* Applies a SCHEMA record (value NULL: tombstone = permanent delete). */
 static void reg_state_apply_schema(reg_state_t *state, const char *subject,
-                                  int version, json_t *val)
+                                   int version, json_t *val)
 {
     reg_state_subject_t *subj = reg_state_subject_add(state, subject);
     int id = (int)json_integer_value(json_object_get(val, "id"));
     const char *text = json_string_value(json_object_get(val, "schema"));
     json_t *refs = json_object_get(val, "references");
-    reg_state_version_t ver = {.version = version, .id = id,
-                              .deleted = json_is_true(
-                                  json_object_get(val, "deleted"))};
+    reg_state_version_t ver = {
+        .version = version,
+        .id = id,
+        .deleted = json_is_true(json_object_get(val, "deleted"))};
     reg_state_ent_t *bound, *sch;
     size_t pos;
 
@@ -739,8 +737,8 @@ static void reg_state_apply_schema(reg_state_t *state, const char *subject,
         (pos < subj->version_cnt && subj->versions[pos].version == version &&
          subj->versions[pos].id != id)) {
         mw_log_debug(REG_STATE_COMPONENT, "schema record lost a race",
-                     "subject=%s version=%d id=%d", mw_log_q(subject),
-                     version, id);
+                     "subject=%s version=%d id=%d", mw_log_q(subject), version,
+                     id);
         return;
     }
     if (pos < subj->version_cnt && subj->versions[pos].version == version) {
@@ -768,7 +766,7 @@ static void reg_state_apply_schema(reg_state_t *state, const char *subject,
 }
 
 static void reg_state_apply_delete_subject(reg_state_t *state,
-                                          const char *subject, json_t *val)
+                                           const char *subject, json_t *val)
 {
     reg_state_subject_t *subj = mw_htab_get_str(state->subjects, subject);
     json_t *jv = json_object_get(val, "version");
@@ -784,11 +782,11 @@ static void reg_state_apply_delete_subject(reg_state_t *state,
 
 /* CONFIG and MODE: subject NULL is the global setting; val NULL deletes. */
 static void reg_state_apply_setting(reg_state_t *state, bool is_mode,
-                                   const char *subject, json_t *val)
+                                    const char *subject, json_t *val)
 {
     const char *name = json_string_value(
         json_object_get(val, is_mode ? "mode" : "compatibilityLevel"));
-    int v = !name ? -1
+    int v = !name     ? -1
             : is_mode ? sr_proto_mode_parse(name)
                       : sr_proto_compat_parse(name);
     reg_state_subject_t *subj = NULL;
@@ -819,7 +817,7 @@ static void reg_state_apply_json(reg_state_t *state, json_t *key, json_t *val)
     if (!strcmp(type, "SCHEMA") && subject && json_is_integer(jv) &&
         json_integer_value(jv) <= INT_MAX)
         reg_state_apply_schema(state, subject, (int)json_integer_value(jv),
-                              val);
+                               val);
     else if (!strcmp(type, "DELETE_SUBJECT") && subject)
         reg_state_apply_delete_subject(state, subject, val);
     else if (!strcmp(type, "CONFIG") || !strcmp(type, "MODE"))
@@ -833,9 +831,8 @@ void reg_state_apply(void *opaque, const reg_store_record_t *rec)
 {
     reg_state_t *state = opaque;
     json_t *key = json_loadb(rec->key, rec->key_len, 0, NULL);
-    json_t *val = rec->value
-                      ? json_loadb(rec->value, rec->value_len, 0, NULL)
-                      : NULL;
+    json_t *val =
+        rec->value ? json_loadb(rec->value, rec->value_len, 0, NULL) : NULL;
 
     if (!json_is_object(key) || (rec->value && !json_is_object(val))) {
         mw_log_warn(REG_STATE_COMPONENT, "record skipped",

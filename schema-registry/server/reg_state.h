@@ -64,10 +64,10 @@ typedef struct reg_state_subject {
     reg_state_version_t *versions; /* ascending by version */
     size_t version_cnt;
     size_t version_cap;
-    size_t live_cnt;  /* versions not soft-deleted */
-    int max_version;  /* highest version ever applied, 0 when none */
-    int compat;       /* sr_proto_compat_t, -1 when not configured */
-    int mode;         /* sr_proto_mode_t, -1 when not configured */
+    size_t live_cnt; /* versions not soft-deleted */
+    int max_version; /* highest version ever applied, 0 when none */
+    int compat;      /* sr_proto_compat_t, -1 when not configured */
+    int mode;        /* sr_proto_mode_t, -1 when not configured */
 } reg_state_subject_t;
 
 /* metrics (may be NULL) gets mesh_registry_schemas and
@@ -81,16 +81,16 @@ void reg_state_apply(void *opaque, const reg_store_record_t *rec);
 
 /* The subject named name, or NULL. */
 const reg_state_subject_t *reg_state_subject(const reg_state_t *state,
-                                           const char *name);
+                                             const char *name);
 
 /* All subjects (any state), in no particular order: *cnt entries. */
 const reg_state_subject_t *const *reg_state_subjects(const reg_state_t *state,
-                                                   size_t *cnt);
+                                                     size_t *cnt);
 
 /* The entry for version in subj, or NULL.  SR_PROTO_VERSION_LATEST gives
  * the newest live version (newest of all when include_deleted). */
 const reg_state_version_t *reg_state_version(const reg_state_subject_t *subj,
-                                           int version, bool include_deleted);
+                                             int version, bool include_deleted);
 
 /* The schema with this id, or NULL. */
 const reg_state_schema_t *reg_state_schema(const reg_state_t *state, int id);
@@ -103,15 +103,15 @@ int reg_state_id_for_key(const reg_state_t *state, const char *key);
  * malloc'd string, also stored in *owned for the caller to free.  NULL on
  * ENOMEM. */
 const char *reg_state_key(const char *normalized, const json_t *refs,
-                         char **owned);
+                          char **owned);
 
 /* Resolves references [{"name","subject","version"}] to parsed schemas:
  * out gets up to max borrowed pointers (*cnt of them).  MW_ERR_NOT_FOUND
  * when one is missing or unparsed, MW_ERR_INVALID when malformed; err names
  * the reference. */
 int reg_state_resolve_refs(const reg_state_t *state, const json_t *refs,
-                          av_schema_t **out, size_t max, size_t *cnt,
-                          mw_err_t *err);
+                           av_schema_t **out, size_t max, size_t *cnt,
+                           mw_err_t *err);
 
 /* Highest id ever applied (0 when none). */
 int reg_state_max_id(const reg_state_t *state);
@@ -131,20 +131,20 @@ size_t reg_state_live_subject_cnt(const reg_state_t *state);
 
 /* (subject, version) pairs using id: calls cb for each, subjects in no
  * particular order, versions ascending. */
-typedef void (reg_state_usage_cb)(void *opaque, const reg_state_subject_t *subj,
+typedef void(reg_state_usage_cb)(void *opaque, const reg_state_subject_t *subj,
                                  const reg_state_version_t *ver);
 void reg_state_foreach_use(const reg_state_t *state, int id,
-                          reg_state_usage_cb *cb, void *opaque);
+                           reg_state_usage_cb *cb, void *opaque);
 
 /* The cached GET /schemas/ids/{id} body of sch (len bytes, borrowed until
  * the next apply or set_body), marked as recently used; NULL when not
  * cached. */
 const char *reg_state_body(reg_state_t *state, const reg_state_schema_t *sch,
-                          size_t *len);
+                           size_t *len);
 
 /* Caches body (malloc'd, len bytes, consumed) for sch, evicting the least
  * recently used body beyond REG_STATE_BODY_CACHE_MAX. */
 void reg_state_set_body(reg_state_t *state, const reg_state_schema_t *sch,
-                       char *body, size_t len);
+                        char *body, size_t len);
 
 #endif /* REG_STATE_H */

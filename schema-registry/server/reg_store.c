@@ -32,7 +32,7 @@ static const reg_store_ops_t *const reg_store_backends[] = {
     &reg_store_kafka_ops,
 };
 
-#define REG_STORE_BACKEND_CNT \
+#define REG_STORE_BACKEND_CNT                                                  \
     (sizeof(reg_store_backends) / sizeof(reg_store_backends[0]))
 
 static const mw_conf_backend_t *reg_store_backend_at(size_t i)
@@ -41,7 +41,8 @@ static const mw_conf_backend_t *reg_store_backend_at(size_t i)
 }
 
 const mw_conf_choice_t reg_store_choice = {
-    .key = {.name = "storage", .dflt = "journal",
+    .key = {.name = "storage",
+            .dflt = "journal",
             .doc = "Where the registry's log lives: journal (fsynced file "
                    "under data.dir) or kafka (the compacted kafkastore.topic, "
                    "shared by several instances)."},
@@ -69,19 +70,22 @@ static const reg_store_ops_t *reg_store_find(const mw_conf_t *conf,
     mw_conf_choice_names(&reg_store_choice, names, sizeof(names));
     mw_err_set(err, MW_ERR_CONFIG,
                "key 'storage': unknown storage '%s' (expected one of: %s)",
-               mw_conf_get_str(conf, "storage") ? mw_conf_get_str(conf, "storage")
-                                                : "",
+               mw_conf_get_str(conf, "storage")
+                   ? mw_conf_get_str(conf, "storage")
+                   : "",
                names);
     return NULL;
 }
 
 reg_store_t *reg_store_open(struct event_base *base, const mw_conf_t *conf,
-                          mw_metrics_t *metrics, reg_store_apply_cb *apply,
-                          void *opaque, mw_err_t *err)
+                            mw_metrics_t *metrics, reg_store_apply_cb *apply,
+                            void *opaque, mw_err_t *err)
 {
-    const reg_store_env_t env = {.base = base, .conf = conf,
-                                .metrics = metrics, .apply = apply,
-                                .opaque = opaque};
+    const reg_store_env_t env = {.base = base,
+                                 .conf = conf,
+                                 .metrics = metrics,
+                                 .apply = apply,
+                                 .opaque = opaque};
     const reg_store_ops_t *ops = reg_store_find(conf, err);
     reg_store_t *store;
 
@@ -104,7 +108,7 @@ reg_store_t *reg_store_open(struct event_base *base, const mw_conf_t *conf,
 }
 
 int reg_store_append(reg_store_t *store, const char *key, const char *value,
-                    reg_store_done_cb *done, void *opaque, mw_err_t *err)
+                     reg_store_done_cb *done, void *opaque, mw_err_t *err)
 {
     size_t key_len = key ? strlen(key) : 0;
 

@@ -50,13 +50,13 @@ typedef struct reg_store_record {
 /* Applies one record to the registry's state.  Called in log order for
  * every record, at open (replay) and for each later record, including the
  * instance's own appends.  The record is borrowed for the call. */
-typedef void (reg_store_apply_cb)(void *opaque, const reg_store_record_t *rec);
+typedef void(reg_store_apply_cb)(void *opaque, const reg_store_record_t *rec);
 
 /* Completion of reg_store_append: err is NULL on success, when the record is
  * durable and has been applied (so the caller can read its effect from the
  * state); otherwise the record may or may not be in the log and the error
  * says why (MW_ERR_IO, MW_ERR_TRANSPORT, MW_ERR_TIMEOUT). */
-typedef void (reg_store_done_cb)(void *opaque, int64_t offset,
+typedef void(reg_store_done_cb)(void *opaque, int64_t offset,
                                 const mw_err_t *err);
 
 /* The `storage` key: its allowed values are the backends of reg_store.c's
@@ -73,15 +73,15 @@ extern const mw_conf_choice_t reg_store_choice;
  * NULL with err set (MW_ERR_CONFIG for bad keys, MW_ERR_IO for an
  * unreadable journal, MW_ERR_TRANSPORT when Kafka is unreachable). */
 reg_store_t *reg_store_open(struct event_base *base, const mw_conf_t *conf,
-                          mw_metrics_t *metrics, reg_store_apply_cb *apply,
-                          void *opaque, mw_err_t *err);
+                            mw_metrics_t *metrics, reg_store_apply_cb *apply,
+                            void *opaque, mw_err_t *err);
 
 /* Appends one record (key and value copied; value NULL = tombstone).  done
  * is called exactly once, on the loop thread, possibly before this
  * function returns (journal).  Returns 0 when accepted, or an error code
  * (and done is not called). */
 int reg_store_append(reg_store_t *store, const char *key, const char *value,
-                    reg_store_done_cb *done, void *opaque, mw_err_t *err);
+                     reg_store_done_cb *done, void *opaque, mw_err_t *err);
 
 /* True once the store has caught up with the log's end (always for the
  * journal).  The API answers writes with 50002/50003-style errors until

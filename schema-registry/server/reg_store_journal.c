@@ -72,10 +72,10 @@ typedef struct jr_list {
 
 typedef struct reg_journal {
     reg_store_env_t env;
-    char *path;      /* data.dir/schemas.journal */
-    int fd;          /* the journal, O_APPEND; the writer's once started */
-    int lock_fd;     /* holds the flock */
-    int efd;         /* eventfd: writer -> loop "done list not empty" */
+    char *path;  /* data.dir/schemas.journal */
+    int fd;      /* the journal, O_APPEND; the writer's once started */
+    int lock_fd; /* holds the flock */
+    int efd;     /* eventfd: writer -> loop "done list not empty" */
     struct event *done_ev;
     pthread_t writer;
     bool writer_started;
@@ -83,15 +83,15 @@ typedef struct reg_journal {
     size_t inflight;     /* appended, done not yet called; loop thread */
     bool closing;        /* loop thread */
 
-    pthread_mutex_t lock;  /* guards the fields below */
-    pthread_cond_t work;   /* pending not empty, or stop */
-    pthread_cond_t idle;   /* the writer finished a batch */
-    jr_list_t pending;     /* waiting for the writer */
-    jr_list_t done;        /* written (or failed), waiting for the loop */
-    bool busy;             /* writer holds a batch */
-    bool stop;             /* writer: exit once pending is empty */
-    bool abandon;          /* writer: fail what is pending (close timeout) */
-    int broken;            /* 0 or the MW_ERR_* that broke the journal */
+    pthread_mutex_t lock; /* guards the fields below */
+    pthread_cond_t work;  /* pending not empty, or stop */
+    pthread_cond_t idle;  /* the writer finished a batch */
+    jr_list_t pending;    /* waiting for the writer */
+    jr_list_t done;       /* written (or failed), waiting for the loop */
+    bool busy;            /* writer holds a batch */
+    bool stop;            /* writer: exit once pending is empty */
+    bool abandon;         /* writer: fail what is pending (close timeout) */
+    int broken;           /* 0 or the MW_ERR_* that broke the journal */
     char broken_msg[MW_ERR_MSG_MAX];
 
     mw_counter_t *appends_total;
@@ -137,8 +137,8 @@ static void jr_put32(unsigned char *p, uint32_t v)
 
 static uint32_t jr_get32(const unsigned char *p)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | (uint32_t)p[3];
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           (uint32_t)p[3];
 }
 
 static double jr_now_s(void)
@@ -204,15 +204,16 @@ static int jr_read_at(reg_journal_t *jr, void *buf, size_t len, off_t off,
     size_t got = 0;
 
     while (got < len) {
-        ssize_t n = pread(jr->fd, (char *)buf + got, len - got,
-                          off + (off_t)got);
+        ssize_t n =
+            pread(jr->fd, (char *)buf + got, len - got, off + (off_t)got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
             int e = errno;
-            return mw_err_set(err, MW_ERR_IO, "cannot read '%s' at offset "
-                              "%lld: %s", jr->path, (long long)off,
-                              strerror(e));
+            return mw_err_set(err, MW_ERR_IO,
+                              "cannot read '%s' at offset "
+                              "%lld: %s",
+                              jr->path, (long long)off, strerror(e));
         }
         if (n == 0)
             return 0;
@@ -245,9 +246,11 @@ static bool jr_tail_is_zero(reg_journal_t *jr, off_t off, off_t size)
 static int jr_cut(reg_journal_t *jr, off_t off, off_t size, const char *why,
                   mw_err_t *err)
 {
-    mw_log_warn(REG_STORE_COMPONENT, "journal tail cut", "path=%s offset=%lld "
-                "bytes=%lld reason=%s", mw_log_q(jr->path), (long long)off,
-                (long long)(size - off), mw_log_q(why));
+    mw_log_warn(REG_STORE_COMPONENT, "journal tail cut",
+                "path=%s offset=%lld "
+                "bytes=%lld reason=%s",
+                mw_log_q(jr->path), (long long)off, (long long)(size - off),
+                mw_log_q(why));
     if (ftruncate(jr->fd, off) != 0 || fdatasync(jr->fd) != 0) {
         int e = errno;
         return mw_err_set(err, MW_ERR_IO, "cannot truncate '%s' to %lld: %s",
@@ -268,13 +271,14 @@ static int jr_apply_body(reg_journal_t *jr, unsigned char *body, uint32_t len,
                     (value_len > 0 ? (uint64_t)value_len : 0);
     char *key = (char *)body + JR_BODY_HDR_LEN;
     char *value = key + key_len + 1;
-    reg_store_record_t rec = {.key = key, .key_len = key_len,
-                             .offset = ordinal};
+    reg_store_record_t rec = {
+        .key = key, .key_len = key_len, .offset = ordinal};
 
     if (value_len < -1 || need != len || key_len == 0)
-        return mw_err_set(err, MW_ERR_IO, "journal '%s' corrupt at offset "
-                          "%lld: record lengths do not match", jr->path,
-                          (long long)off);
+        return mw_err_set(err, MW_ERR_IO,
+                          "journal '%s' corrupt at offset "
+                          "%lld: record lengths do not match",
+                          jr->path, (long long)off);
     if (value_len >= 0) {
         memmove(value, key + key_len, (size_t)value_len);
         value[value_len] = '\0';
@@ -304,16 +308,19 @@ static int jr_replay_one(reg_journal_t *jr, off_t *off, off_t size,
     if (jr_get32(hdr) != JR_MAGIC) {
         if (jr_tail_is_zero(jr, *off, size))
             return jr_cut(jr, *off, size, "zeroed tail", err);
-        return mw_err_set(err, MW_ERR_IO, "journal '%s' corrupt at offset "
-                          "%lld: bad magic", jr->path, (long long)*off);
+        return mw_err_set(err, MW_ERR_IO,
+                          "journal '%s' corrupt at offset "
+                          "%lld: bad magic",
+                          jr->path, (long long)*off);
     }
     /* A length no append can produce is damage, not a torn write (which
      * leaves a true prefix of the record): checked before "short". */
     len = jr_get32(hdr + 4);
     if (len < JR_BODY_HDR_LEN || len > 2 * REG_STORE_RECORD_MAX_BYTES + 8)
-        return mw_err_set(err, MW_ERR_IO, "journal '%s' corrupt at offset "
-                          "%lld: bad length %u", jr->path, (long long)*off,
-                          len);
+        return mw_err_set(err, MW_ERR_IO,
+                          "journal '%s' corrupt at offset "
+                          "%lld: bad length %u",
+                          jr->path, (long long)*off, len);
     if ((off_t)len > size - *off - (off_t)JR_HDR_LEN)
         return jr_cut(jr, *off, size, "short record", err);
     if (!(body = malloc((size_t)len + 2)))
@@ -323,9 +330,10 @@ static int jr_replay_one(reg_journal_t *jr, off_t *off, off_t size,
     if (rc == 1 && jr_crc32c(body, len) != jr_get32(hdr + 8)) {
         rc = *off + (off_t)JR_HDR_LEN + (off_t)len == size
                  ? jr_cut(jr, *off, size, "bad checksum on last record", err)
-                 : mw_err_set(err, MW_ERR_IO, "journal '%s' corrupt at "
-                              "offset %lld: bad checksum", jr->path,
-                              (long long)*off);
+                 : mw_err_set(err, MW_ERR_IO,
+                              "journal '%s' corrupt at "
+                              "offset %lld: bad checksum",
+                              jr->path, (long long)*off);
     } else if (rc == 1 &&
                !(rc = jr_apply_body(jr, body, len, ordinal, *off, err))) {
         *off += (off_t)JR_HDR_LEN + (off_t)len;
@@ -348,14 +356,15 @@ static int jr_replay(reg_journal_t *jr, mw_err_t *err)
         return mw_err_set(err, MW_ERR_IO, "cannot stat '%s': %s", jr->path,
                           strerror(e));
     }
-    while ((rc = jr_replay_one(jr, &off, st.st_size, jr->next_offset,
-                               err)) == 1)
+    while ((rc = jr_replay_one(jr, &off, st.st_size, jr->next_offset, err)) ==
+           1)
         jr->next_offset++;
     if (rc < 0)
         return rc;
-    mw_log_info(REG_STORE_COMPONENT, "journal replayed", "path=%s records=%lld "
-                "bytes=%lld", mw_log_q(jr->path), (long long)jr->next_offset,
-                (long long)off);
+    mw_log_info(REG_STORE_COMPONENT, "journal replayed",
+                "path=%s records=%lld "
+                "bytes=%lld",
+                mw_log_q(jr->path), (long long)jr->next_offset, (long long)off);
     return 0;
 }
 
@@ -396,8 +405,8 @@ static unsigned char *jr_encode(const jr_item_t *batch, size_t *len)
         return NULL;
     for (const jr_item_t *it = batch; it; it = it->next) {
         unsigned char *rec = buf + pos, *body = rec + JR_HDR_LEN;
-        uint32_t body_len = (uint32_t)(JR_BODY_HDR_LEN + it->key_len +
-                                       it->value_len);
+        uint32_t body_len =
+            (uint32_t)(JR_BODY_HDR_LEN + it->key_len + it->value_len);
         jr_put32(body, (uint32_t)it->key_len);
         jr_put32(body + 4, it->value ? (uint32_t)it->value_len : 0xFFFFFFFFu);
         memcpy(body + JR_BODY_HDR_LEN, it->key, it->key_len);
@@ -430,8 +439,8 @@ static int jr_write_all(int fd, const unsigned char *buf, size_t len)
 /* Writer thread: one write and one fdatasync for the whole batch.  Returns
  * 0 or MW_ERR_IO with jr->broken_msg set (lock not held; broken_msg is
  * only read after broken is seen under the lock). */
-static int jr_write_batch(reg_journal_t *jr, const jr_item_t *batch,
-                          char *msg, size_t msg_size)
+static int jr_write_batch(reg_journal_t *jr, const jr_item_t *batch, char *msg,
+                          size_t msg_size)
 {
     size_t len = 0;
     unsigned char *buf = jr_encode(batch, &len);
@@ -444,8 +453,7 @@ static int jr_write_batch(reg_journal_t *jr, const jr_item_t *batch,
     }
     if (jr_write_all(jr->fd, buf, len) != 0 || fdatasync(jr->fd) != 0) {
         int e = errno;
-        snprintf(msg, msg_size, "cannot write '%s': %s", jr->path,
-                 strerror(e));
+        snprintf(msg, msg_size, "cannot write '%s': %s", jr->path, strerror(e));
         rc = MW_ERR_IO;
     } else {
         mw_histogram_observe(jr->fsync_seconds, jr_now_s() - t0);
@@ -478,8 +486,8 @@ static bool jr_writer_step(reg_journal_t *jr)
     pthread_mutex_unlock(&jr->lock);
 
     if (!code && (code = jr_write_batch(jr, batch.head, msg, sizeof(msg))))
-        mw_log_error(REG_STORE_COMPONENT, "journal write failed",
-                     "reason=%s", mw_log_q(msg));
+        mw_log_error(REG_STORE_COMPONENT, "journal write failed", "reason=%s",
+                     mw_log_q(msg));
     for (jr_item_t *it = batch.head; it; it = it->next)
         it->code = code;
 
@@ -532,17 +540,21 @@ static void jr_deliver(reg_journal_t *jr)
         jr->inflight--;
         mw_histogram_observe(jr->append_seconds, jr_now_s() - it->start_s);
         if (it->code == 0) {
-            reg_store_record_t rec = {
-                .key = it->key, .key_len = it->key_len, .value = it->value,
-                .value_len = it->value_len, .offset = it->offset};
+            reg_store_record_t rec = {.key = it->key,
+                                      .key_len = it->key_len,
+                                      .value = it->value,
+                                      .value_len = it->value_len,
+                                      .offset = it->offset};
             jr->env.apply(jr->env.opaque, &rec);
             it->done(it->opaque, it->offset, NULL);
         } else {
             mw_err_t err;
             mw_counter_inc(jr->errors_total);
-            mw_err_set(&err, it->code, it->code == MW_ERR_TIMEOUT
-                       ? "store closed before the record was written"
-                       : "journal '%s' is not writable", jr->path);
+            mw_err_set(&err, it->code,
+                       it->code == MW_ERR_TIMEOUT
+                           ? "store closed before the record was written"
+                           : "journal '%s' is not writable",
+                       jr->path);
             it->done(it->opaque, -1, &err);
         }
         jr_item_free(it);
@@ -576,8 +588,10 @@ static int jr_append(void *be, const char *key, const char *value,
     broken = jr->broken;
     pthread_mutex_unlock(&jr->lock);
     if (broken)
-        return mw_err_set(err, broken, "journal '%s' is not writable after "
-                          "an earlier error", jr->path);
+        return mw_err_set(err, broken,
+                          "journal '%s' is not writable after "
+                          "an earlier error",
+                          jr->path);
     if (!(it = calloc(1, sizeof(*it))) || !(it->key = strdup(key)) ||
         (value && !(it->value = strdup(value)))) {
         if (it)
@@ -613,18 +627,19 @@ static void jr_metrics(reg_journal_t *jr, mw_metrics_t *m)
 
     if (!m)
         return;
-    jr->appends_total = mw_metrics_counter(m, "mesh_registry_store_appends_total",
-                                           "Records appended to the store.", l);
+    jr->appends_total =
+        mw_metrics_counter(m, "mesh_registry_store_appends_total",
+                           "Records appended to the store.", l);
     jr->errors_total = mw_metrics_counter(m, "mesh_registry_store_errors_total",
                                           "Appends that failed.", l);
-    jr->bytes_total = mw_metrics_counter(m,
-        "mesh_registry_store_written_bytes_total",
-        "Bytes written to the journal.", l);
-    jr->fsync_seconds = mw_metrics_histogram(m,
-        "mesh_registry_store_fsync_seconds",
+    jr->bytes_total =
+        mw_metrics_counter(m, "mesh_registry_store_written_bytes_total",
+                           "Bytes written to the journal.", l);
+    jr->fsync_seconds = mw_metrics_histogram(
+        m, "mesh_registry_store_fsync_seconds",
         "Duration of one group commit (write + fdatasync).", l, NULL, 0);
-    jr->append_seconds = mw_metrics_histogram(m,
-        "mesh_registry_store_append_seconds",
+    jr->append_seconds = mw_metrics_histogram(
+        m, "mesh_registry_store_append_seconds",
         "From append to its done callback (durable and applied).", l, NULL, 0);
 }
 

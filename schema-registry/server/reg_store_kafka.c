@@ -46,17 +46,17 @@
 #include "mw_time.h"
 
 #define KS_DEFAULT_TOPIC "_schemas"
-#define KS_BATCH_MAX 1000          /* records per ready callback */
+#define KS_BATCH_MAX 1000 /* records per ready callback */
 #define KS_NOOP_KEY "{\"keytype\":\"NOOP\",\"magic\":0}"
 
 typedef struct ks_append {
     struct ks_append *next, *prev; /* send order */
     reg_store_done_cb *done;
     void *opaque;
-    int64_t offset;  /* from the delivery report; -1 before */
-    double start_s;  /* monotonic, for the deadline and the metric */
-    bool delivered;  /* delivery report arrived */
-    bool answered;   /* done was called */
+    int64_t offset; /* from the delivery report; -1 before */
+    double start_s; /* monotonic, for the deadline and the metric */
+    bool delivered; /* delivery report arrived */
+    bool answered;  /* done was called */
 } ks_append_t;
 
 typedef struct reg_kafka {
@@ -64,14 +64,14 @@ typedef struct reg_kafka {
     const char *topic; /* borrowed from conf */
     bk_producer_t *prod;
     bk_consumer_t *cons;
-    struct event *chore;         /* 1 s timer, see ks_on_chore */
-    ks_append_t *head, *tail;    /* in-flight appends */
-    size_t inflight;             /* entries not yet answered */
-    int64_t applied;             /* offset of the last record read, -1 */
-    int64_t noop_offset;         /* catch-up target, -1 until reported */
-    int noop_code;               /* the NOOP's delivery error */
+    struct event *chore;      /* 1 s timer, see ks_on_chore */
+    ks_append_t *head, *tail; /* in-flight appends */
+    size_t inflight;          /* entries not yet answered */
+    int64_t applied;          /* offset of the last record read, -1 */
+    int64_t noop_offset;      /* catch-up target, -1 until reported */
+    int noop_code;            /* the NOOP's delivery error */
     char noop_msg[MW_ERR_MSG_MAX];
-    int broken;                  /* MW_ERR_FATAL once the consumer died */
+    int broken; /* MW_ERR_FATAL once the consumer died */
     bool ready;
     bool closing;
     int append_timeout_ms;
@@ -156,8 +156,9 @@ static void ks_on_delivery(void *opaque, void *msg_opaque,
     a->delivered = true;
     a->offset = dr->offset;
     if (dr->code) {
-        mw_err_set(&err, dr->code == MW_ERR_TIMEOUT ? MW_ERR_TIMEOUT
-                                                    : MW_ERR_TRANSPORT,
+        mw_err_set(&err,
+                   dr->code == MW_ERR_TIMEOUT ? MW_ERR_TIMEOUT
+                                              : MW_ERR_TRANSPORT,
                    "cannot write to topic '%s': %s", ks->topic, dr->message);
         ks_answer(ks, a, &err);
     } else if (a->answered || a->offset <= ks->applied) {
@@ -168,8 +169,11 @@ static void ks_on_delivery(void *opaque, void *msg_opaque,
 static int ks_send(reg_kafka_t *ks, const char *key, const char *value,
                    void *msg_opaque, mw_err_t *err)
 {
-    bk_message_t msg = {.topic = ks->topic, .partition = 0, .key = key,
-                        .key_len = strlen(key), .value = value,
+    bk_message_t msg = {.topic = ks->topic,
+                        .partition = 0,
+                        .key = key,
+                        .key_len = strlen(key),
+                        .value = value,
                         .value_len = value ? strlen(value) : 0};
 
     return bk_producer_send(ks->prod, &msg, msg_opaque, err);
@@ -185,8 +189,9 @@ static int ks_append(void *be, const char *key, const char *value,
     if (ks->closing || !ks->ready || ks->broken)
         return mw_err_set(err, ks->broken ? ks->broken : MW_ERR_STATE,
                           "store on topic '%s' is %s", ks->topic,
-                          ks->broken ? "broken" : ks->closing ? "closing"
-                                                              : "not ready");
+                          ks->broken    ? "broken"
+                          : ks->closing ? "closing"
+                                        : "not ready");
     if (ks->inflight >= REG_STORE_INFLIGHT_MAX)
         return mw_err_set(err, MW_ERR_FULL, "%u kafka appends in flight",
                           (unsigned)REG_STORE_INFLIGHT_MAX);
@@ -219,8 +224,8 @@ static int ks_apply(reg_kafka_t *ks, const bk_record_t *rec)
 {
     char *buf;
     reg_store_record_t out = {.key_len = rec->key_len,
-                             .value_len = rec->value_len,
-                             .offset = rec->offset};
+                              .value_len = rec->value_len,
+                              .offset = rec->offset};
 
     if (rec->offset <= ks->applied)
         return 0; /* a re-fetch after a broker hand-over */
@@ -307,8 +312,10 @@ static void ks_on_chore(evutil_socket_t fd, short what, void *opaque)
         next = a->next;
         if (a->answered || a->start_s > limit)
             continue;
-        mw_err_set(&err, MW_ERR_TIMEOUT, "record not read back from topic "
-                   "'%s' within %d ms", ks->topic, ks->append_timeout_ms);
+        mw_err_set(&err, MW_ERR_TIMEOUT,
+                   "record not read back from topic "
+                   "'%s' within %d ms",
+                   ks->topic, ks->append_timeout_ms);
         ks_answer(ks, a, &err);
     }
 }
@@ -326,17 +333,22 @@ static int ks_ensure_topic(reg_kafka_t *ks, mw_err_t *err)
 
     if (!admin)
         return err ? err->code : MW_ERR_CONFIG;
-    rc = bk_admin_create_topic(admin, &(bk_topic_spec_t){
-        .name = ks->topic, .partitions = 1,
-        .replication = BK_REPLICATION_DEFAULT, .configs = cfg,
-        .config_cnt = 1}, err);
+    rc = bk_admin_create_topic(
+        admin,
+        &(bk_topic_spec_t){.name = ks->topic,
+                           .partitions = 1,
+                           .replication = BK_REPLICATION_DEFAULT,
+                           .configs = cfg,
+                           .config_cnt = 1},
+        err);
     if (rc == 0)
         mw_log_info(REG_STORE_COMPONENT, "schemas topic created", "topic=%s",
                     mw_log_q(ks->topic));
     else if (rc == MW_ERR_EXISTS)
         rc = bk_admin_describe_topic(admin, ks->topic, &info, err);
     if (rc == 0 && info && info->partitions != 1)
-        rc = mw_err_set(err, MW_ERR_CONFIG, "key 'kafkastore.topic': topic "
+        rc = mw_err_set(err, MW_ERR_CONFIG,
+                        "key 'kafkastore.topic': topic "
                         "'%s' has %d partitions, the registry needs exactly 1",
                         ks->topic, info->partitions);
     for (size_t i = 0; rc == 0 && info && i < info->config_cnt; i++)
@@ -361,11 +373,10 @@ static int ks_clients(reg_kafka_t *ks, mw_err_t *err)
      *    cluster inside mesh-broker waits the full time; Kafka answers at
      *    once).  50 ms costs an idle instance 20 empty fetches a second.
      * Both stay overridable by the user's kafka.* keys. */
-    const char *props[] = {"group.id", group, "fetch.wait.max.ms", "50",
-                           NULL};
+    const char *props[] = {"group.id", group, "fetch.wait.max.ms", "50", NULL};
 
-    ks->prod = bk_producer_new(ks->env.conf, ks_on_delivery, ks,
-                               ks->env.metrics, err);
+    ks->prod =
+        bk_producer_new(ks->env.conf, ks_on_delivery, ks, ks->env.metrics, err);
     if (!ks->prod)
         return err ? err->code : MW_ERR_CONFIG;
     snprintf(group, sizeof(group), "mesh-registry-store-%ld-%lld",
@@ -390,23 +401,28 @@ static int ks_catch_up(reg_kafka_t *ks, mw_err_t *err)
     while (rc >= 0 && !ks->ready) {
         bk_producer_poll(ks->prod, 0);
         if (ks->noop_code)
-            return mw_err_set(err, MW_ERR_TRANSPORT, "cannot write to topic "
-                              "'%s': %s", ks->topic, ks->noop_msg);
+            return mw_err_set(err, MW_ERR_TRANSPORT,
+                              "cannot write to topic "
+                              "'%s': %s",
+                              ks->topic, ks->noop_msg);
         if (ks->noop_offset >= 0 && ks->applied >= ks->noop_offset) {
             ks->ready = true;
             break;
         }
         if (ks_now_s() > deadline)
-            return mw_err_set(err, MW_ERR_TIMEOUT, "topic '%s' not read to "
+            return mw_err_set(err, MW_ERR_TIMEOUT,
+                              "topic '%s' not read to "
                               "its end within %lld ms (kafkastore.init."
-                              "timeout.ms)", ks->topic, timeout_ms);
+                              "timeout.ms)",
+                              ks->topic, timeout_ms);
         rc = ks_consume(ks, 100, KS_BATCH_MAX, err);
     }
     if (rc < 0)
         return rc;
-    mw_log_info(REG_STORE_COMPONENT, "schemas topic replayed", "topic=%s "
-                "end_offset=%lld", mw_log_q(ks->topic),
-                (long long)ks->applied);
+    mw_log_info(REG_STORE_COMPONENT, "schemas topic replayed",
+                "topic=%s "
+                "end_offset=%lld",
+                mw_log_q(ks->topic), (long long)ks->applied);
     return 0;
 }
 
@@ -416,8 +432,7 @@ static int ks_attach(reg_kafka_t *ks, mw_err_t *err)
     int rc;
 
     if ((rc = bk_producer_attach(ks->prod, ks->env.base, err)) ||
-        (rc = bk_consumer_attach(ks->cons, ks->env.base, ks_on_ready, ks,
-                                 err)))
+        (rc = bk_consumer_attach(ks->cons, ks->env.base, ks_on_ready, ks, err)))
         return rc;
     ks->chore = event_new(ks->env.base, -1, EV_PERSIST, ks_on_chore, ks);
     if (!ks->chore || event_add(ks->chore, &one_s) != 0)
@@ -433,15 +448,16 @@ static void ks_metrics(reg_kafka_t *ks, mw_metrics_t *m)
 
     if (!m)
         return;
-    ks->appends_total = mw_metrics_counter(m, "mesh_registry_store_appends_total",
-                                           "Records appended to the store.", l);
+    ks->appends_total =
+        mw_metrics_counter(m, "mesh_registry_store_appends_total",
+                           "Records appended to the store.", l);
     ks->errors_total = mw_metrics_counter(m, "mesh_registry_store_errors_total",
                                           "Appends that failed.", l);
-    ks->applied_total = mw_metrics_counter(m,
-        "mesh_registry_store_applied_total",
+    ks->applied_total = mw_metrics_counter(
+        m, "mesh_registry_store_applied_total",
         "Records read from the log and applied (all instances' records).", l);
-    ks->append_seconds = mw_metrics_histogram(m,
-        "mesh_registry_store_append_seconds",
+    ks->append_seconds = mw_metrics_histogram(
+        m, "mesh_registry_store_append_seconds",
         "From append to its done callback (durable and applied).", l, NULL, 0);
 }
 
@@ -508,7 +524,8 @@ static void ks_close(void *be, int timeout_ms)
             break;
     for (ks_append_t *a = ks->head, *next; a; a = next) {
         next = a->next;
-        mw_err_set(&err, MW_ERR_TIMEOUT, "store closed before the record "
+        mw_err_set(&err, MW_ERR_TIMEOUT,
+                   "store closed before the record "
                    "was read back");
         if (!a->answered)
             ks_answer(ks, a, &err);
@@ -525,18 +542,27 @@ static int ks_is_ready(const void *be)
 
 /* storage=kafka's keys (kafka.* passthrough keys go to librdkafka). */
 static const mw_conf_key_t ks_keys[] = {
-    {.name = "kafka.bootstrap.servers", .type = MW_CONF_STR,
+    {.name = "kafka.bootstrap.servers",
+     .type = MW_CONF_STR,
      .dflt = "127.0.0.1:9092",
      .doc = "Kafka cluster of storage=kafka."},
-    {.name = "kafkastore.topic", .type = MW_CONF_STR, .dflt = KS_DEFAULT_TOPIC,
+    {.name = "kafkastore.topic",
+     .type = MW_CONF_STR,
+     .dflt = KS_DEFAULT_TOPIC,
      .doc = "Topic of storage=kafka (created compacted with one partition "
             "when missing)."},
-    {.name = "kafkastore.init.timeout.ms", .type = MW_CONF_INT,
-     .dflt = "60000", .min = 1, .max = 3600000,
+    {.name = "kafkastore.init.timeout.ms",
+     .type = MW_CONF_INT,
+     .dflt = "60000",
+     .min = 1,
+     .max = 3600000,
      .doc = "storage=kafka: how long start-up may take to read the topic to "
             "its end."},
-    {.name = "kafkastore.timeout.ms", .type = MW_CONF_INT, .dflt = "30000",
-     .min = 1, .max = 3600000,
+    {.name = "kafkastore.timeout.ms",
+     .type = MW_CONF_INT,
+     .dflt = "30000",
+     .min = 1,
+     .max = 3600000,
      .doc = "storage=kafka: how long a write may take to be read back "
             "before the request fails with 50002."},
 };

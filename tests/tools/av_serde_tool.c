@@ -21,8 +21,9 @@
  * decode reads one Confluent message and prints the value as compact Avro
  * JSON on one line; decode-hex reads one hex-encoded Confluent message per
  * line and prints one line each, the value or "error: <message>", so one
- * process can check thousands of inputs (the fuzz test).  Errors go to stderr with exit 1 (2 for usage), so
- * the fuzz test can tell a clean rejection from a crash.
+ * process can check thousands of inputs (the fuzz test).  Errors go to stderr
+ * with exit 1 (2 for usage), so the fuzz test can tell a clean rejection from a
+ * crash.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,8 +66,8 @@ static av_schema_t *load_schema(const char *path, mw_err_t *err)
     size_t len = 0;
     char *text = read_stream(f, &len);
     fclose(f);
-    av_schema_t *schema = text ? av_schema_parse(text, len, NULL, 0, err)
-                               : NULL;
+    av_schema_t *schema =
+        text ? av_schema_parse(text, len, NULL, 0, err) : NULL;
     if (!text)
         mw_err_set(err, MW_ERR_IO, "%s: cannot read", path);
     else if (!schema)
@@ -82,8 +83,7 @@ static int encode(av_serde_plan_t *plan, const char *id_text, mw_err_t *err)
     if (*end || id > 0xffffffffUL)
         return mw_err_set(err, MW_ERR_INVALID, "bad schema id %s", id_text);
     json_error_t jerr;
-    json_t *value = json_loadf(stdin, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                               &jerr);
+    json_t *value = json_loadf(stdin, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!value)
         return mw_err_set(err, MW_ERR_INVALID, "stdin:%d: %s", jerr.line,
                           jerr.text);
@@ -148,8 +148,7 @@ static int with_registry(int argc, char **argv, mw_err_t *err)
         data = read_stream(stdin, &len);
         if (argc == 4 && !(reader = load_schema(argv[3], err)))
             rc = -1;
-        if (rc == 0 && sr_frame_parse(data, len, &id, NULL, NULL,
-                                            err) != 0)
+        if (rc == 0 && sr_frame_parse(data, len, &id, NULL, NULL, err) != 0)
             rc = -1;
         writer = rc == 0 ? sr_client_get_schema_by_id(client, id, err) : NULL;
     }
@@ -249,14 +248,15 @@ static void client_line(sr_client_t *client, char *line)
     if (n == 0)
         return;
     if ((strcmp(w[0], "register") == 0 || strcmp(w[0], "lookup") == 0 ||
-         strcmp(w[0], "compat") == 0) && file && !(text = read_file(file, &err)))
+         strcmp(w[0], "compat") == 0) &&
+        file && !(text = read_file(file, &err)))
         rc = -1;
     else if (strcmp(w[0], "register") == 0 && n == 3 &&
              (rc = sr_client_register(client, w[1], text, &id, &err)) == 0)
         printf("ok %u\n", id);
     else if (strcmp(w[0], "lookup") == 0 && n == 3 &&
-             (rc = sr_client_lookup(client, w[1], text, &id, &version,
-                                    &err)) == 0)
+             (rc = sr_client_lookup(client, w[1], text, &id, &version, &err)) ==
+                 0)
         printf("ok %u %d\n", id, version);
     else if ((strcmp(w[0], "latest") == 0 || strcmp(w[0], "version") == 0) &&
              (rc = sr_client_get_version(client, w[1], n > 2 ? atoi(w[2]) : -1,
@@ -310,20 +310,18 @@ int main(int argc, char **argv)
         return rc == 0 ? 0 : 1;
     }
     if ((argc == 5 && strcmp(argv[1], "encode-registry") == 0) ||
-        ((argc == 3 || argc == 4) &&
-         strcmp(argv[1], "decode-registry") == 0)) {
+        ((argc == 3 || argc == 4) && strcmp(argv[1], "decode-registry") == 0)) {
         rc = with_registry(argc, argv, &err);
         if (rc != 0)
-            fprintf(stderr, "av_serde_tool: %s (%s, error_code %d)\n",
-                    err.msg, mw_err_name(err.code),
-                    sr_client_last_error_code());
+            fprintf(stderr, "av_serde_tool: %s (%s, error_code %d)\n", err.msg,
+                    mw_err_name(err.code), sr_client_last_error_code());
         return rc == 0 ? 0 : 1;
     }
     int enc = argc == 4 && strcmp(argv[1], "encode") == 0;
-    int dec = (argc == 3 || argc == 4) &&
-              (strcmp(argv[1], "decode") == 0 ||
-               strcmp(argv[1], "decode-body") == 0 ||
-               strcmp(argv[1], "decode-hex") == 0);
+    int dec =
+        (argc == 3 || argc == 4) && (strcmp(argv[1], "decode") == 0 ||
+                                     strcmp(argv[1], "decode-body") == 0 ||
+                                     strcmp(argv[1], "decode-hex") == 0);
     if (!enc && !dec) {
         fprintf(stderr,
                 "usage: av_serde_tool encode SCHEMA ID < json\n"

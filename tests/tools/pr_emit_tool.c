@@ -35,31 +35,53 @@
 #include "mw_vec.h"
 #include "pr_emit.h"
 
-static const char *const tool_strategies[] = {"topic", "record",
-                                              "topic_record", NULL};
+static const char *const tool_strategies[] = {"topic", "record", "topic_record",
+                                              NULL};
 
 /* The emitter's keys, as mesh-producer declares them. */
 static const mw_conf_key_t tool_keys[] = {
     {.name = "topic", .type = MW_CONF_STR, .doc = "Default topic."},
-    {.name = "registry.url", .type = MW_CONF_STR,
-     .dflt = "http://127.0.0.1:8081", .doc = "Registry."},
-    {.name = "kafka.bootstrap.servers", .type = MW_CONF_STR,
-     .dflt = "127.0.0.1:9092", .doc = "Kafka."},
+    {.name = "registry.url",
+     .type = MW_CONF_STR,
+     .dflt = "http://127.0.0.1:8081",
+     .doc = "Registry."},
+    {.name = "kafka.bootstrap.servers",
+     .type = MW_CONF_STR,
+     .dflt = "127.0.0.1:9092",
+     .doc = "Kafka."},
     {.name = "value.subject", .type = MW_CONF_STR, .doc = "Subject."},
-    {.name = "value.schema.id", .type = MW_CONF_INT, .min = 1,
-     .max = 2147483647, .doc = "Id."},
-    {.name = "value.schema.version", .type = MW_CONF_STR, .dflt = "latest",
+    {.name = "value.schema.id",
+     .type = MW_CONF_INT,
+     .min = 1,
+     .max = 2147483647,
+     .doc = "Id."},
+    {.name = "value.schema.version",
+     .type = MW_CONF_STR,
+     .dflt = "latest",
      .doc = "Version."},
     {.name = "key.subject", .type = MW_CONF_STR, .doc = "Key subject."},
-    {.name = "subject.name.strategy", .type = MW_CONF_ENUM, .dflt = "topic",
-     .allowed = tool_strategies, .doc = "Strategy."},
-    {.name = "auto.register", .type = MW_CONF_BOOL, .dflt = "false",
+    {.name = "subject.name.strategy",
+     .type = MW_CONF_ENUM,
+     .dflt = "topic",
+     .allowed = tool_strategies,
+     .doc = "Strategy."},
+    {.name = "auto.register",
+     .type = MW_CONF_BOOL,
+     .dflt = "false",
      .doc = "Register inline schemas."},
     {.name = "dlq.topic", .type = MW_CONF_STR, .doc = "DLQ topic."},
-    {.name = "max.inflight.bytes", .type = MW_CONF_INT, .dflt = "67108864",
-     .min = 1, .max = 68719476736LL, .doc = "Bound."},
-    {.name = "flush.timeout.ms", .type = MW_CONF_INT, .dflt = "30000",
-     .min = 0, .max = 3600000, .doc = "Destroy's flush deadline."},
+    {.name = "max.inflight.bytes",
+     .type = MW_CONF_INT,
+     .dflt = "67108864",
+     .min = 1,
+     .max = 68719476736LL,
+     .doc = "Bound."},
+    {.name = "flush.timeout.ms",
+     .type = MW_CONF_INT,
+     .dflt = "30000",
+     .min = 0,
+     .max = 3600000,
+     .doc = "Destroy's flush deadline."},
 };
 
 static const char *const tool_passthrough[] = {"kafka.", NULL};
@@ -147,8 +169,8 @@ static int tool_send_one(tool_t *tool, size_t i, mw_err_t *err)
     };
     int rc;
 
-    ev.value_schema.id = json_integer_value(json_object_get(o,
-                                            "value_schema_id"));
+    ev.value_schema.id =
+        json_integer_value(json_object_get(o, "value_schema_id"));
     ev.value_schema.schema = tool_str(o, "value_schema");
     ev.value_schema.subject = tool_str(o, "value_subject");
     ev.key_schema.schema = tool_str(o, "key_schema");
@@ -156,7 +178,8 @@ static int tool_send_one(tool_t *tool, size_t i, mw_err_t *err)
     c->line = i + 1;
     if (tool_str(o, "dlq")) {
         const char *raw = tool_str(o, "dlq");
-        pr_dead_letter_t dl = {.raw = raw, .raw_len = strlen(raw),
+        pr_dead_letter_t dl = {.raw = raw,
+                               .raw_len = strlen(raw),
                                .reason = tool_str(o, "reason"),
                                .origin = &ev};
 
@@ -224,14 +247,13 @@ static int tool_read_lines(tool_t *tool)
         json_t *o = json_loadb(line, (size_t)len, 0, &jerr);
 
         if (!o || !json_is_object(o)) {
-            fprintf(stderr, "pr_emit_tool: line %zu: %s\n",
-                    tool->line_cnt + 1, o ? "not an object" : jerr.text);
+            fprintf(stderr, "pr_emit_tool: line %zu: %s\n", tool->line_cnt + 1,
+                    o ? "not an object" : jerr.text);
             json_decref(o);
             free(line);
             return -1;
         }
-        if (MW_VEC_RESERVE(&tool->lines, &tool->line_cap,
-                           tool->line_cnt + 1)) {
+        if (MW_VEC_RESERVE(&tool->lines, &tool->line_cap, tool->line_cnt + 1)) {
             json_decref(o);
             free(line);
             return -1;
@@ -274,8 +296,7 @@ static int tool_run(tool_t *tool, const mw_conf_t *conf, mw_metrics_t *met)
     event_active(tool->pump_ev, EV_TIMEOUT, 0);
     event_base_dispatch(tool->base);
     tool_summary(tool);
-    pr_emit_destroy(tool->emit,
-                    (int)mw_conf_get_int(conf, "flush.timeout.ms"));
+    pr_emit_destroy(tool->emit, (int)mw_conf_get_int(conf, "flush.timeout.ms"));
     event_free(tool->pump_ev);
     event_free(tool->watch_ev);
     return 0;
@@ -287,12 +308,17 @@ int main(int argc, char **argv)
     mw_err_t err = {0};
     mw_conf_action_t action = MW_CONF_RUN;
     mw_conf_t *conf = mw_conf_new(&tool_program, tool_keys,
-                                  sizeof(tool_keys) / sizeof(*tool_keys),
-                                  &err);
+                                  sizeof(tool_keys) / sizeof(*tool_keys), &err);
     mw_metrics_t *met = mw_metrics_new();
     int rc = 2;
 
-    if (!conf || mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = argc, .argv = argv, .envp = environ, .version = "0", .out = stdout}, &action, &err) != 0) {
+    if (!conf || mw_conf_from_cli(conf,
+                                  &(mw_conf_cli_t){.argc = argc,
+                                                   .argv = argv,
+                                                   .envp = environ,
+                                                   .version = "0",
+                                                   .out = stdout},
+                                  &action, &err) != 0) {
         fprintf(stderr, "pr_emit_tool: %s\n", err.msg);
         goto out;
     }

@@ -27,7 +27,6 @@
 #include "av_serde.h"
 #include "unit_av.h"
 
-
 typedef struct fix {
     av_schema_t *schema;
     av_serde_plan_t *plan;
@@ -75,14 +74,16 @@ enum { ANY = 0, SAME, DECLINE, REJECT };
 
 /* Runs both paths on text and checks the contract; want narrows the
  * expected outcome for hand cases.  Returns the outcome. */
-__attribute__((unused)) static int agree_n(const av_serde_plan_t *plan, const char *text, size_t len,
-                   int want, stats_t *st, const char *ctx)
+__attribute__((unused)) static int agree_n(const av_serde_plan_t *plan,
+                                           const char *text, size_t len,
+                                           int want, stats_t *st,
+                                           const char *ctx)
 {
     mw_buf_t *slow = mw_buf_new(0), *fast = mw_buf_new(0);
     mw_err_t err = {0};
     json_error_t jerr;
-    json_t *doc = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                             &jerr);
+    json_t *doc =
+        json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     int slow_ok = doc && av_serde_json_to_avro(plan, doc, slow, &err) == 0;
     json_decref(doc);
     assert_int_equal(mw_buf_append(fast, "HDR", 3), 0);
@@ -97,7 +98,8 @@ __attribute__((unused)) static int agree_n(const av_serde_plan_t *plan, const ch
     if (rc == 0) {
         if (!slow_ok)
             fail_msg("%s: transcoder accepted what the slow path rejects "
-                     "(%s): '%s'", ctx, doc ? err.msg : jerr.text, shown);
+                     "(%s): '%s'",
+                     ctx, doc ? err.msg : jerr.text, shown);
         if (mw_buf_len(fast) != mw_buf_len(slow) + 3 ||
             memcmp(mw_buf_data(fast) + 3, mw_buf_data(slow),
                    mw_buf_len(slow)) != 0) {
@@ -112,8 +114,7 @@ __attribute__((unused)) static int agree_n(const av_serde_plan_t *plan, const ch
             st->same++;
     } else {
         if (mw_buf_len(fast) != 3 || memcmp(mw_buf_data(fast), "HDR", 3))
-            fail_msg("%s: declined text changed the output: '%s'", ctx,
-                     shown);
+            fail_msg("%s: declined text changed the output: '%s'", ctx, shown);
         if (rc != MW_ERR_UNSUPPORTED)
             fail_msg("%s: unexpected code %s (%s) for '%s'", ctx,
                      mw_err_name(rc), ferr.msg, shown);
@@ -130,25 +131,31 @@ __attribute__((unused)) static int agree_n(const av_serde_plan_t *plan, const ch
     }
     if (want != ANY && want != outcome)
         fail_msg("%s: '%s': want %s, got %s (slow: %s; fast: %s)", ctx, shown,
-                 want == SAME ? "same bytes" : want == DECLINE ? "decline"
-                                                               : "reject",
-                 outcome == SAME ? "same bytes" : outcome == DECLINE
-                                                      ? "decline"
-                                                      : "reject",
-                 slow_ok ? "ok" : doc ? err.msg : jerr.text, ferr.msg);
+                 want == SAME      ? "same bytes"
+                 : want == DECLINE ? "decline"
+                                   : "reject",
+                 outcome == SAME      ? "same bytes"
+                 : outcome == DECLINE ? "decline"
+                                      : "reject",
+                 slow_ok ? "ok"
+                 : doc   ? err.msg
+                         : jerr.text,
+                 ferr.msg);
     free(shown);
     mw_buf_destroy(slow);
     mw_buf_destroy(fast);
     return outcome;
 }
 
-__attribute__((unused)) static int agree(const av_serde_plan_t *plan, const char *text, int want)
+__attribute__((unused)) static int agree(const av_serde_plan_t *plan,
+                                         const char *text, int want)
 {
     return agree_n(plan, text, strlen(text), want, NULL, "hand case");
 }
 
 /* One schema, many texts with the same expectation. */
-__attribute__((unused)) static void each(const char *schema, int want, const char *const *texts)
+__attribute__((unused)) static void each(const char *schema, int want,
+                                         const char *const *texts)
 {
     fix_t f = fix_new(schema);
     for (size_t i = 0; texts[i]; i++)

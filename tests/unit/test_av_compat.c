@@ -81,8 +81,7 @@ static int run_case(const char *dir, av_compat_result_t *res)
     }
     int ok = strcmp(line, expected) == 0;
     if (!ok)
-        print_error("case %s: got '%s', expected '%s'\n", dir, line,
-                    expected);
+        print_error("case %s: got '%s', expected '%s'\n", dir, line, expected);
     free(expected);
     av_schema_release(reader);
     av_schema_release(writer);
@@ -120,18 +119,23 @@ static void test_case_suite(void **state)
 
 /* ------------------------------------------------------------ levels */
 
-#define V_A "{\"type\":\"record\",\"name\":\"R\",\"fields\":[" \
-            "{\"name\":\"a\",\"type\":\"int\"}]}"
-#define V_AB "{\"type\":\"record\",\"name\":\"R\",\"fields\":[" \
-             "{\"name\":\"a\",\"type\":\"int\"}," \
-             "{\"name\":\"b\",\"type\":\"string\"}]}"
-#define V_AB_DFLT "{\"type\":\"record\",\"name\":\"R\",\"fields\":[" \
-                  "{\"name\":\"a\",\"type\":\"int\"}," \
-                  "{\"name\":\"b\",\"type\":\"string\",\"default\":\"x\"}]}"
-#define V_A_LONG "{\"type\":\"record\",\"name\":\"R\",\"fields\":[" \
-                 "{\"name\":\"a\",\"type\":\"long\"}]}"
-#define V_A_STRING "{\"type\":\"record\",\"name\":\"R\",\"fields\":[" \
-                   "{\"name\":\"a\",\"type\":\"string\"}]}"
+#define V_A                                                                    \
+    "{\"type\":\"record\",\"name\":\"R\",\"fields\":["                         \
+    "{\"name\":\"a\",\"type\":\"int\"}]}"
+#define V_AB                                                                   \
+    "{\"type\":\"record\",\"name\":\"R\",\"fields\":["                         \
+    "{\"name\":\"a\",\"type\":\"int\"},"                                       \
+    "{\"name\":\"b\",\"type\":\"string\"}]}"
+#define V_AB_DFLT                                                              \
+    "{\"type\":\"record\",\"name\":\"R\",\"fields\":["                         \
+    "{\"name\":\"a\",\"type\":\"int\"},"                                       \
+    "{\"name\":\"b\",\"type\":\"string\",\"default\":\"x\"}]}"
+#define V_A_LONG                                                               \
+    "{\"type\":\"record\",\"name\":\"R\",\"fields\":["                         \
+    "{\"name\":\"a\",\"type\":\"long\"}]}"
+#define V_A_STRING                                                             \
+    "{\"type\":\"record\",\"name\":\"R\",\"fields\":["                         \
+    "{\"name\":\"a\",\"type\":\"string\"}]}"
 
 typedef struct mode_case {
     av_compat_level_t level;
@@ -194,8 +198,8 @@ static void test_transitive_stops_at_newest_failure(void **state)
 {
     (void)state;
     /* Both versions reject the candidate; only the newest is reported. */
-    mode_case_t mc = {AV_COMPAT_BACKWARD_TRANSITIVE, V_A_STRING,
-                      {V_A_LONG, V_A}, 2, 0};
+    mode_case_t mc = {
+        AV_COMPAT_BACKWARD_TRANSITIVE, V_A_STRING, {V_A_LONG, V_A}, 2, 0};
     av_compat_result_t *res = check_mode(&mc);
     assert_int_equal(av_compat_result_cnt(res), 1);
     const av_compat_msg_t *m = av_compat_result_get(res, 0);
@@ -248,14 +252,12 @@ static void test_level_names(void **state)
         assert_int_equal(av_compat_level_parse(name, &level, NULL), 0);
         assert_int_equal(level, i);
     }
-    assert_int_equal(av_compat_level_parse("full_transitive", &level, NULL),
-                     0);
+    assert_int_equal(av_compat_level_parse("full_transitive", &level, NULL), 0);
     assert_int_equal(level, AV_COMPAT_FULL_TRANSITIVE);
     assert_int_equal(av_compat_level_parse("SIDEWAYS", &level, &err),
                      MW_ERR_INVALID);
     assert_non_null(strstr(err.msg, "SIDEWAYS"));
-    assert_string_equal(av_compat_level_name(AV_COMPAT_LEVEL__CNT),
-                        "UNKNOWN");
+    assert_string_equal(av_compat_level_name(AV_COMPAT_LEVEL__CNT), "UNKNOWN");
     assert_string_equal(av_compat_err_name(AV_COMPAT_MISSING_UNION_BRANCH),
                         "MISSING_UNION_BRANCH");
 }

@@ -14,51 +14,86 @@
 static void test_numbers(void **state)
 {
     (void)state;
-    each("\"int\"", SAME, (const char *[]){
-        "0", "-0", "1", "-1", "2147483647", "-2147483648", "12.0", "1e2",
-        "1E2", "1e+2", "-0.0", "0.0e5", "2.147483647e9", " 7 ", "\n\t\r 7",
-        NULL});
-    each("\"int\"", REJECT, (const char *[]){
-        "2147483648", "-2147483649", "12.5", "1e10", "01", "-01", "+1",
-        "1.", ".5", "1e", "1e+", "-", "--1", "0x10", "1 2", "1,", "[1]",
-        "\"1\"", "true", "null", "", " ", "1e400", "NaN", "Infinity", "1x",
-        "9223372036854775808", "-", "1.e5", NULL});
-    each("\"long\"", SAME, (const char *[]){
-        "9223372036854775807", "-9223372036854775808", "1e18", "-9.2e18",
-        "4611686018427387904", "123456789.0", NULL});
-    each("\"long\"", REJECT, (const char *[]){
-        "9223372036854775808", "-9223372036854775809", "9.3e18",
-        "9.223372036854775807e18", "99999999999999999999", "1.5", NULL});
-    each("\"double\"", SAME, (const char *[]){
-        "0", "-0", "-0.0", "1.5", "1e-400", "-1e-400", "4.9e-324",
-        "1.7976931348623157e308", "123456789012345678", "\"NaN\"",
-        "\"Infinity\"", "\"-Infinity\"", "3.141592653589793238462643383",
-        "1E-7", "0.1", "9223372036854775807", NULL});
-    each("\"double\"", REJECT, (const char *[]){
-        "1e400", "-1e400", "1.7976931348623159e308", "NaN", "Infinity",
-        "\"nan\"", "\"NaN \"", "\"\"", "null", "1.5.5", NULL});
-    each("\"float\"", SAME, (const char *[]){
-        "3.4028235e38", "1e39", "16777217", "\"-Infinity\"", "1e-50", NULL});
+    each("\"int\"", SAME,
+         (const char *[]){"0", "-0", "1", "-1", "2147483647", "-2147483648",
+                          "12.0", "1e2", "1E2", "1e+2", "-0.0", "0.0e5",
+                          "2.147483647e9", " 7 ", "\n\t\r 7", NULL});
+    each("\"int\"", REJECT,
+         (const char *[]){"2147483648", "-2147483649", "12.5",
+                          "1e10",       "01",          "-01",
+                          "+1",         "1.",          ".5",
+                          "1e",         "1e+",         "-",
+                          "--1",        "0x10",        "1 2",
+                          "1,",         "[1]",         "\"1\"",
+                          "true",       "null",        "",
+                          " ",          "1e400",       "NaN",
+                          "Infinity",   "1x",          "9223372036854775808",
+                          "-",          "1.e5",        NULL});
+    each("\"long\"", SAME,
+         (const char *[]){"9223372036854775807", "-9223372036854775808", "1e18",
+                          "-9.2e18", "4611686018427387904", "123456789.0",
+                          NULL});
+    each("\"long\"", REJECT,
+         (const char *[]){"9223372036854775808", "-9223372036854775809",
+                          "9.3e18", "9.223372036854775807e18",
+                          "99999999999999999999", "1.5", NULL});
+    each("\"double\"", SAME,
+         (const char *[]){"0", "-0", "-0.0", "1.5", "1e-400", "-1e-400",
+                          "4.9e-324", "1.7976931348623157e308",
+                          "123456789012345678", "\"NaN\"", "\"Infinity\"",
+                          "\"-Infinity\"", "3.141592653589793238462643383",
+                          "1E-7", "0.1", "9223372036854775807", NULL});
+    each("\"double\"", REJECT,
+         (const char *[]){"1e400", "-1e400", "1.7976931348623159e308", "NaN",
+                          "Infinity", "\"nan\"", "\"NaN \"", "\"\"", "null",
+                          "1.5.5", NULL});
+    each("\"float\"", SAME,
+         (const char *[]){"3.4028235e38", "1e39", "16777217", "\"-Infinity\"",
+                          "1e-50", NULL});
 }
 
 static void test_strings(void **state)
 {
     (void)state;
-    each("\"string\"", SAME, (const char *[]){
-        "\"\"", "\"abc\"", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"",
-        "\"\\u00e9\\u20ac\"", "\"\\ud83d\\ude00\"", "\"\\uD83D\\uDE00\"",
-        "\"a\\u0000b\"", "\"\\u0000\"", "\"\xc3\xa9\xe2\x82\xac\"",
-        "\"\xf0\x9f\x98\x80\"", "\"\xf4\x8f\xbf\xbf\"", "\"\x7f\"",
-        "\"\xef\xbb\xbf\"", "\"\\u007f\\u0080\\u07ff\\u0800\\uffff\"",
-        NULL});
-    each("\"string\"", REJECT, (const char *[]){
-        "\"abc", "\"\\", "\"\\u12\"", "\"\\u12g4\"", "\"\\x\"", "\"\\'\"",
-        "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"",
-        "\"\\ud800\\n\"", "\"\\ud800x\"", "\"\x01\"", "\"\n\"", "\"\t\"",
-        "\"\xc0\x80\"", "\"\xc1\xbf\"", "\"\xe0\x80\x80\"",
-        "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xf5\x80\x80\x80\"",
-        "\"\xc3\"", "\"\xc3", "\"\x80\"", "\"\xff\"", "\"\xe2\x82\"",
-        "'abc'", "abc", "\xef\xbb\xbf\"a\"", "\"a\" \"b\"", NULL});
+    each("\"string\"", SAME,
+         (const char *[]){"\"\"", "\"abc\"", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"",
+                          "\"\\u00e9\\u20ac\"", "\"\\ud83d\\ude00\"",
+                          "\"\\uD83D\\uDE00\"", "\"a\\u0000b\"", "\"\\u0000\"",
+                          "\"\xc3\xa9\xe2\x82\xac\"", "\"\xf0\x9f\x98\x80\"",
+                          "\"\xf4\x8f\xbf\xbf\"", "\"\x7f\"",
+                          "\"\xef\xbb\xbf\"",
+                          "\"\\u007f\\u0080\\u07ff\\u0800\\uffff\"", NULL});
+    each("\"string\"", REJECT,
+         (const char *[]){"\"abc",
+                          "\"\\",
+                          "\"\\u12\"",
+                          "\"\\u12g4\"",
+                          "\"\\x\"",
+                          "\"\\'\"",
+                          "\"\\ud800\"",
+                          "\"\\udc00\"",
+                          "\"\\ud800\\u0041\"",
+                          "\"\\ud800\\n\"",
+                          "\"\\ud800x\"",
+                          "\"\x01\"",
+                          "\"\n\"",
+                          "\"\t\"",
+                          "\"\xc0\x80\"",
+                          "\"\xc1\xbf\"",
+                          "\"\xe0\x80\x80\"",
+                          "\"\xed\xa0\x80\"",
+                          "\"\xf4\x90\x80\x80\"",
+                          "\"\xf5\x80\x80\x80\"",
+                          "\"\xc3\"",
+                          "\"\xc3",
+                          "\"\x80\"",
+                          "\"\xff\"",
+                          "\"\xe2\x82\"",
+                          "'abc'",
+                          "abc",
+                          "\xef\xbb\xbf\"a\"",
+                          "\"a\" \"b\"",
+                          NULL});
     /* a raw NUL byte is a control character to jansson */
     fix_t f = fix_new("\"string\"");
     agree_n(f.plan, "\"a\0b\"", 5, REJECT, NULL, "raw NUL");
@@ -70,22 +105,24 @@ static void test_strings(void **state)
 static void test_bytes_fixed_decimal(void **state)
 {
     (void)state;
-    each("\"bytes\"", SAME, (const char *[]){
-        "\"\"", "\"\\u0000\\u00ff\\u0080\"", "\"\xc3\xbf\xc2\x80\x7f\"",
-        "\"\\n\\\"\"", NULL});
-    each("\"bytes\"", REJECT, (const char *[]){
-        "\"\\u0100\"", "\"\xc4\x80\"", "\"\xe2\x82\xac\"", "\"\\ud83d\\ude00\"",
-        "1", NULL});
+    each("\"bytes\"", SAME,
+         (const char *[]){"\"\"", "\"\\u0000\\u00ff\\u0080\"",
+                          "\"\xc3\xbf\xc2\x80\x7f\"", "\"\\n\\\"\"", NULL});
+    each("\"bytes\"", REJECT,
+         (const char *[]){"\"\\u0100\"", "\"\xc4\x80\"", "\"\xe2\x82\xac\"",
+                          "\"\\ud83d\\ude00\"", "1", NULL});
     const char *fx = "{\"type\":\"fixed\",\"name\":\"F\",\"size\":3}";
     each(fx, SAME, (const char *[]){"\"abc\"", "\"\\u00ff\\u0000a\"", NULL});
     each(fx, REJECT, (const char *[]){"\"ab\"", "\"abcd\"", "3", NULL});
     const char *db = "{\"type\":\"bytes\",\"logicalType\":\"decimal\","
                      "\"precision\":10,\"scale\":2}";
-    each(db, SAME, (const char *[]){
-        "-12.34", "0", "1", "-1", "127", "128", "-128", "-129", "12.345",
-        "1e3", "92233720368547758.07e-3", "\"\\u00fb.\"", NULL});
-    each(db, REJECT, (const char *[]){"1e17", "92233720368547758.07",
-                                  "-1e300", "null", NULL});
+    each(db, SAME,
+         (const char *[]){"-12.34", "0", "1", "-1", "127", "128", "-128",
+                          "-129", "12.345", "1e3", "92233720368547758.07e-3",
+                          "\"\\u00fb.\"", NULL});
+    each(db, REJECT,
+         (const char *[]){"1e17", "92233720368547758.07", "-1e300", "null",
+                          NULL});
     const char *df = "{\"type\":\"fixed\",\"name\":\"D\",\"size\":2,"
                      "\"logicalType\":\"decimal\",\"precision\":4,"
                      "\"scale\":1}";
@@ -108,31 +145,33 @@ static const char *rec_schema =
 static void test_records(void **state)
 {
     (void)state;
-    each(rec_schema, SAME, (const char *[]){
-        "{\"id\":1,\"name\":\"n\",\"tags\":[],\"opt\":null,"
-        "\"sub\":{\"a\":1,\"b\":\"c\"},\"req\":true}",
-        /* any order */
-        "{\"req\":false,\"sub\":{\"b\":\"c\",\"a\":2},\"opt\":{\"int\":5},"
-        "\"tags\":[\"q\"],\"name\":\"n\",\"id\":-3}",
-        "{\"name\":\"n\",\"id\":1,\"req\":true}",
-        "{\"id\":1,\"req\":true,\"name\":\"late\"}",
-        /* defaults, including a record default filled from its own */
-        "{\"id\":1,\"req\":true}", "{\"req\":true,\"id\":1}",
-        "{\"id\":1,\"sub\":{\"b\":\"\"},\"req\":true}",
-        "{\"\\u0069d\":1,\"req\":true}", " { \"id\" : 1 , \"req\" : true } ",
-        NULL});
-    each(rec_schema, REJECT, (const char *[]){
-        "{\"id\":1}", "{\"req\":true}", "{\"id\":1,\"req\":true,\"x\":1}",
-        "{\"id\":1,\"req\":true,}", "{\"id\":1 \"req\":true}",
-        "{\"id\":1,\"req\":true", "{\"id\":1,\"req\":true}}",
-        "{\"id\":1,\"req\":true}x", "{\"id\\u0000\":1,\"req\":true}",
-        "{\"id\":1,\"sub\":{},\"req\":true}", "[1]", "null", "{id:1}",
-        "{\"id\":1,\"req\":true,\"\\u0000\":1}", NULL});
+    each(rec_schema, SAME,
+         (const char *[]){
+             "{\"id\":1,\"name\":\"n\",\"tags\":[],\"opt\":null,"
+             "\"sub\":{\"a\":1,\"b\":\"c\"},\"req\":true}",
+             /* any order */
+             "{\"req\":false,\"sub\":{\"b\":\"c\",\"a\":2},\"opt\":{\"int\":5},"
+             "\"tags\":[\"q\"],\"name\":\"n\",\"id\":-3}",
+             "{\"name\":\"n\",\"id\":1,\"req\":true}",
+             "{\"id\":1,\"req\":true,\"name\":\"late\"}",
+             /* defaults, including a record default filled from its own */
+             "{\"id\":1,\"req\":true}", "{\"req\":true,\"id\":1}",
+             "{\"id\":1,\"sub\":{\"b\":\"\"},\"req\":true}",
+             "{\"\\u0069d\":1,\"req\":true}",
+             " { \"id\" : 1 , \"req\" : true } ", NULL});
+    each(rec_schema, REJECT,
+         (const char *[]){
+             "{\"id\":1}", "{\"req\":true}", "{\"id\":1,\"req\":true,\"x\":1}",
+             "{\"id\":1,\"req\":true,}", "{\"id\":1 \"req\":true}",
+             "{\"id\":1,\"req\":true", "{\"id\":1,\"req\":true}}",
+             "{\"id\":1,\"req\":true}x", "{\"id\\u0000\":1,\"req\":true}",
+             "{\"id\":1,\"sub\":{},\"req\":true}", "[1]", "null", "{id:1}",
+             "{\"id\":1,\"req\":true,\"\\u0000\":1}", NULL});
     /* jansson keeps the last of duplicate keys: declined */
-    each(rec_schema, DECLINE, (const char *[]){
-        "{\"id\":1,\"id\":2,\"req\":true}",
-        "{\"req\":true,\"id\":1,\"req\":false}",
-        "{\"id\":1,\"req\":true,\"\\u0069d\":2}", NULL});
+    each(rec_schema, DECLINE,
+         (const char *[]){"{\"id\":1,\"id\":2,\"req\":true}",
+                          "{\"req\":true,\"id\":1,\"req\":false}",
+                          "{\"id\":1,\"req\":true,\"\\u0069d\":2}", NULL});
 }
 
 static void test_unions_enums(void **state)
@@ -145,19 +184,22 @@ static void test_unions_enums(void **state)
                     "\"type\":\"int\"}]},{\"type\":\"enum\",\"name\":\"E\","
                     "\"symbols\":[\"P\",\"Q\"]},{\"type\":\"array\","
                     "\"items\":\"int\"}]";
-    each(u, SAME, (const char *[]){
-        "null", "{\"string\":\"s\"}", "{\"long\":5}", "{\"x.A\":{\"v\":1}}",
-        "{\"y.A\":{\"w\":1}}", "{\"E\":\"Q\"}", "{\"array\":[1,2]}",
-        "{ \"null\" : null }", "{\"\\u0073tring\":\"s\"}", NULL});
-    each(u, REJECT, (const char *[]){
-        "{}", "\"s\"", "{\"int\":1}", "{\"A\":{\"v\":1}}", "{\"E\":\"R\"}",
-        "{\"string\":1}", "5", "[]", "{\"string\":\"s\"", "nul", NULL});
-    each(u, DECLINE, (const char *[]){
-        "{\"string\":\"a\",\"string\":\"b\"}", NULL});
+    each(u, SAME,
+         (const char *[]){"null", "{\"string\":\"s\"}", "{\"long\":5}",
+                          "{\"x.A\":{\"v\":1}}", "{\"y.A\":{\"w\":1}}",
+                          "{\"E\":\"Q\"}", "{\"array\":[1,2]}",
+                          "{ \"null\" : null }", "{\"\\u0073tring\":\"s\"}",
+                          NULL});
+    each(u, REJECT,
+         (const char *[]){"{}", "\"s\"", "{\"int\":1}", "{\"A\":{\"v\":1}}",
+                          "{\"E\":\"R\"}", "{\"string\":1}", "5", "[]",
+                          "{\"string\":\"s\"", "nul", NULL});
+    each(u, DECLINE,
+         (const char *[]){"{\"string\":\"a\",\"string\":\"b\"}", NULL});
     /* a unique short name picks a named branch */
     each("[\"null\",{\"type\":\"enum\",\"name\":\"E\",\"namespace\":\"n\","
-         "\"symbols\":[\"P\"]}]", SAME,
-         (const char *[]){"{\"E\":\"P\"}", "{\"n.E\":\"P\"}", NULL});
+         "\"symbols\":[\"P\"]}]",
+         SAME, (const char *[]){"{\"E\":\"P\"}", "{\"n.E\":\"P\"}", NULL});
     const char *e = "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":"
                     "[\"A\",\"BB\",\"C_1\"]}";
     each(e, SAME, (const char *[]){"\"A\"", "\"BB\"", "\"C_1\"", NULL});
@@ -174,18 +216,21 @@ static void test_containers(void **state)
     size_t n = 0;
     const char *a = "{\"type\":\"array\",\"items\":\"long\"}";
     const char *m = "{\"type\":\"map\",\"values\":\"int\"}";
-    each(a, SAME, (const char *[]){"[]", "[ ]", "[1]", "[1,2,-3]",
-                                    "[ 1 , 2 ]", NULL});
-    each(a, REJECT, (const char *[]){"[", "[1,]", "[,1]", "[1 2]", "]",
-                                     "[1]]", "{}", NULL});
-    each(m, SAME, (const char *[]){"{}", "{\"a\":1}", "{\"b\":1,\"a\":2}",
-                                    "{\"\":0}", "{\"\\u00e9\\n\":1}",
-                                    "{\"\xc3\xa9\":1,\"e\\u0301\":2}", NULL});
-    each(m, REJECT, (const char *[]){"{\"a\":1,}", "{\"a\"}", "{\"a\":}",
-                                     "{\"a\\u0000\":1}", "{1:1}", "[]",
-                                     NULL});
-    each(m, DECLINE, (const char *[]){"{\"a\":1,\"a\":2}",
-                                      "{\"a\":1,\"b\":2,\"\\u0061\":3}", NULL});
+    each(a, SAME,
+         (const char *[]){"[]", "[ ]", "[1]", "[1,2,-3]", "[ 1 , 2 ]", NULL});
+    each(a, REJECT,
+         (const char *[]){"[", "[1,]", "[,1]", "[1 2]", "]", "[1]]", "{}",
+                          NULL});
+    each(m, SAME,
+         (const char *[]){"{}", "{\"a\":1}", "{\"b\":1,\"a\":2}", "{\"\":0}",
+                          "{\"\\u00e9\\n\":1}",
+                          "{\"\xc3\xa9\":1,\"e\\u0301\":2}", NULL});
+    each(m, REJECT,
+         (const char *[]){"{\"a\":1,}", "{\"a\"}", "{\"a\":}",
+                          "{\"a\\u0000\":1}", "{1:1}", "[]", NULL});
+    each(m, DECLINE,
+         (const char *[]){"{\"a\":1,\"a\":2}",
+                          "{\"a\":1,\"b\":2,\"\\u0061\":3}", NULL});
     /* 64 and more items: the count takes two varint bytes */
     fix_t f = fix_new(a);
     for (int cnt = 60; cnt < 70; cnt++) {
@@ -217,14 +262,16 @@ static void test_wide_record(void **state)
                                        "\"fields\":[");
     (void)state;
     for (int i = 0; i < 20; i++)
-        n += (size_t)sprintf(schema + n, "%s{\"name\":\"field_%d\",\"type\":"
-                             "\"int\",\"default\":%d}", i ? "," : "", i, -i);
+        n += (size_t)sprintf(schema + n,
+                             "%s{\"name\":\"field_%d\",\"type\":"
+                             "\"int\",\"default\":%d}",
+                             i ? "," : "", i, -i);
     sprintf(schema + n, "]}");
     fix_t f = fix_new(schema);
     n = (size_t)sprintf(text, "{");
     for (int i = 19; i >= 0; i -= 1 + (i % 3 == 0))
-        n += (size_t)sprintf(text + n, "%s\"field_%d\":%d", n > 1 ? "," : "",
-                             i, i * 7);
+        n += (size_t)sprintf(text + n, "%s\"field_%d\":%d", n > 1 ? "," : "", i,
+                             i * 7);
     sprintf(text + n, "}");
     agree(f.plan, text, SAME);
     agree(f.plan, "{}", SAME);
@@ -236,14 +283,15 @@ static void test_wide_record(void **state)
     n = (size_t)sprintf(big, "{\"type\":\"record\",\"name\":\"V\","
                              "\"fields\":[");
     for (int i = 0; i < 300; i++)
-        n += (size_t)sprintf(big + n, "%s{\"name\":\"f%d\",\"type\":"
-                             "\"long\",\"default\":%d}", i ? "," : "", i, i);
+        n += (size_t)sprintf(big + n,
+                             "%s{\"name\":\"f%d\",\"type\":"
+                             "\"long\",\"default\":%d}",
+                             i ? "," : "", i, i);
     sprintf(big + n, "]}");
     f = fix_new(big);
     n = (size_t)sprintf(txt, "{");
     for (int i = 299; i >= 0; i -= 2)
-        n += (size_t)sprintf(txt + n, "%s\"f%d\":%d", n > 1 ? "," : "", i,
-                             -i);
+        n += (size_t)sprintf(txt + n, "%s\"f%d\":%d", n > 1 ? "," : "", i, -i);
     sprintf(txt + n, "}");
     agree(f.plan, txt, SAME);
     fix_free(&f);
@@ -275,12 +323,13 @@ static void test_depth(void **state)
             size_t n = 0;
             for (int i = 0; i < levels; i++)
                 n += (size_t)sprintf(text + n, style == 0 ? "{\"kids\":[],"
-                                     "\"next\":{\"N\":"
-                                     : style == 1 ? "{\"next\":null,"
-                                                    "\"kids\":["
-                                                  : "{\"pad\":{\"q\":{\"r\""
-                                                    ":2}},\"next\":null,"
-                                                    "\"kids\":[");
+                                                            "\"next\":{\"N\":"
+                                               : style == 1
+                                                   ? "{\"next\":null,"
+                                                     "\"kids\":["
+                                                   : "{\"pad\":{\"q\":{\"r\""
+                                                     ":2}},\"next\":null,"
+                                                     "\"kids\":[");
             n += (size_t)sprintf(text + n, "{\"kids\":[],\"next\":null}");
             for (int i = 0; i < levels; i++)
                 n += (size_t)sprintf(text + n, style == 0 ? "}}" : "]}");
@@ -300,10 +349,12 @@ static void test_depth(void **state)
 static void test_api_edges(void **state)
 {
     (void)state;
-    av_schema_t *w = unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
-                           "{\"name\":\"a\",\"type\":\"int\"}]}");
-    av_schema_t *r = unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
-                           "{\"name\":\"a\",\"type\":\"long\"}]}");
+    av_schema_t *w =
+        unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
+                    "{\"name\":\"a\",\"type\":\"int\"}]}");
+    av_schema_t *r =
+        unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
+                    "{\"name\":\"a\",\"type\":\"long\"}]}");
     av_serde_plan_t *rp = av_serde_plan_new(w, r, NULL);
     av_serde_plan_t *wp = av_serde_plan_new(w, NULL, NULL);
     mw_buf_t *out = mw_buf_new(4);
@@ -313,8 +364,8 @@ static void test_api_edges(void **state)
     assert_int_equal(av_jtext_encode(wp, "{\"a\":1}", 7, out, NULL), 0);
     assert_int_equal(mw_buf_len(out), 1);
     /* past out's maximum: MW_ERR_FULL, out unchanged */
-    assert_int_equal(av_jtext_encode(wp, "{\"a\":-2147483648}", 17, out,
-                                     &err), MW_ERR_FULL);
+    assert_int_equal(av_jtext_encode(wp, "{\"a\":-2147483648}", 17, out, &err),
+                     MW_ERR_FULL);
     assert_int_equal(mw_buf_len(out), 1);
     assert_int_equal(av_jtext_encode(wp, NULL, 0, out, &err),
                      MW_ERR_UNSUPPORTED);
@@ -354,16 +405,18 @@ static void test_member_first(void **state)
     assert_int_equal(av_jtext_member_first(t1, strlen(t1), "z", &v, &vn),
                      MW_ERR_NOT_FOUND);
     /* The first of two (a text the transcoder declines: never used so). */
-    assert_int_equal(av_jtext_member_first("{\"k\":1,\"k\":2}", 15, "k", &v,
-                                           &vn), 0);
+    assert_int_equal(
+        av_jtext_member_first("{\"k\":1,\"k\":2}", 15, "k", &v, &vn), 0);
     assert_memory_equal(v, "1", vn);
     /* What comes after the member is not read. */
     assert_int_equal(av_jtext_member_first("{\"k\":1,@", 9, "k", &v, &vn), 0);
-    static const char *bad[] = {"[1]", "{\"a\":tru,\"k\":1}", "{\"k\" 1}",
-                                "{\"a\":1 \"k\":1}", "", NULL};
+    static const char *bad[] = {"[1]",       "{\"a\":tru,\"k\":1}",
+                                "{\"k\" 1}", "{\"a\":1 \"k\":1}",
+                                "",          NULL};
     for (size_t i = 0; bad[i]; i++)
-        assert_int_equal(av_jtext_member_first(bad[i], strlen(bad[i]), "k",
-                                               &v, &vn), MW_ERR_UNSUPPORTED);
+        assert_int_equal(
+            av_jtext_member_first(bad[i], strlen(bad[i]), "k", &v, &vn),
+            MW_ERR_UNSUPPORTED);
 }
 
 static void test_members(void **state)
@@ -390,16 +443,29 @@ static void test_members(void **state)
     assert_int_equal(av_jtext_member("{}", 2, "key", &v, &vn),
                      MW_ERR_NOT_FOUND);
     /* nested duplicates are jansson's business: fine */
-    assert_int_equal(av_jtext_member("{\"v\":{\"a\":1,\"a\":2}}", 19, "v", &v,
-                                     &vn), 0);
-    static const char *bad[] = {
-        "{\"key\":1,\"key\":2}", "{\"key\":1,\"k\\u0065y\":2}", "[1]", "1",
-        "{\"key\":1", "{\"key\":1}x", "{\"key\":01}", "{\"a\\u0000\":1}",
-        "{\"key\":\"\xc3\"}", "{\"key\":1e400}", "{\"key\":[1,]}", "",
-        "{\"key\":tru}", "{\"key\" 1}", "{,}", "{\"key\":1,}", NULL};
+    assert_int_equal(
+        av_jtext_member("{\"v\":{\"a\":1,\"a\":2}}", 19, "v", &v, &vn), 0);
+    static const char *bad[] = {"{\"key\":1,\"key\":2}",
+                                "{\"key\":1,\"k\\u0065y\":2}",
+                                "[1]",
+                                "1",
+                                "{\"key\":1",
+                                "{\"key\":1}x",
+                                "{\"key\":01}",
+                                "{\"a\\u0000\":1}",
+                                "{\"key\":\"\xc3\"}",
+                                "{\"key\":1e400}",
+                                "{\"key\":[1,]}",
+                                "",
+                                "{\"key\":tru}",
+                                "{\"key\" 1}",
+                                "{,}",
+                                "{\"key\":1,}",
+                                NULL};
     for (size_t i = 0; bad[i]; i++)
-        assert_int_equal(av_jtext_member(bad[i], strlen(bad[i]), "key", &v,
-                                         &vn), MW_ERR_UNSUPPORTED);
+        assert_int_equal(
+            av_jtext_member(bad[i], strlen(bad[i]), "key", &v, &vn),
+            MW_ERR_UNSUPPORTED);
     /* past AV_JTEXT_SKIP_DEPTH: declined, never a crash */
     size_t n = 0;
     char *deep = malloc(40000);

@@ -41,10 +41,30 @@ static const char *branch_key(const av_node_t *b, int short_name)
 /* Valid UTF-8 made of pieces that stress escaping; NUL when allowed. */
 static json_t *rand_string(int allow_nul, size_t max_pieces)
 {
-    static const char *pieces[] = {
-        "a", "b", "Z", "0", "9", " ", "\"", "\\", "/", "\n", "\t", "\x01",
-        "\x1f", "\x7f", "\xc3\xa9", "\xc3\xbf", "\xc2\x80", "\xe2\x82\xac",
-        "\xf0\x9f\x98\x80", "\xef\xbf\xbf", "~", "key", "NaN", "A"};
+    static const char *pieces[] = {"a",
+                                   "b",
+                                   "Z",
+                                   "0",
+                                   "9",
+                                   " ",
+                                   "\"",
+                                   "\\",
+                                   "/",
+                                   "\n",
+                                   "\t",
+                                   "\x01",
+                                   "\x1f",
+                                   "\x7f",
+                                   "\xc3\xa9",
+                                   "\xc3\xbf",
+                                   "\xc2\x80",
+                                   "\xe2\x82\xac",
+                                   "\xf0\x9f\x98\x80",
+                                   "\xef\xbf\xbf",
+                                   "~",
+                                   "key",
+                                   "NaN",
+                                   "A"};
     char buf[256];
     size_t n = 0, cnt = rn(max_pieces + 1);
     for (size_t i = 0; i < cnt; i++) {
@@ -83,7 +103,7 @@ static json_t *rand_bytes(size_t cnt)
 static json_t *gen_int(int64_t lo, int64_t hi)
 {
     if (rn(300) == 0)
-        return rn(2) ? json_real((double)rn(1000) / 8.0 + 0.5)
+        return rn(2)             ? json_real((double)rn(1000) / 8.0 + 0.5)
                : hi == INT32_MAX ? json_integer((json_int_t)hi + 1 + rn(3))
                                  : json_real(1e19);
     switch (rn(12)) {
@@ -121,8 +141,7 @@ static json_t *gen_real(void)
     case 5:
         return json_real(3.4e38 * (double)rn(3));
     default:
-        return json_real((double)(int64_t)rnd() /
-                         (double)(1ull << rn(64)));
+        return json_real((double)(int64_t)rnd() / (double)(1ull << rn(64)));
     }
 }
 
@@ -167,8 +186,10 @@ static json_t *gen_record(const av_node_t *n, int depth)
 
 static json_t *gen_container(const av_node_t *n, int depth)
 {
-    size_t cnt = depth > 8 ? 0 : depth > 2 ? rn(2) : chance(4) ? 60 + rn(10)
-                                                               : rn(5);
+    size_t cnt = depth > 8   ? 0
+                 : depth > 2 ? rn(2)
+                 : chance(4) ? 60 + rn(10)
+                             : rn(5);
     if (n->type == AV_ARRAY) {
         json_t *a = json_array();
         for (size_t i = 0; i < cnt; i++)
@@ -298,8 +319,7 @@ static size_t tokens(const text_t *t, tok_t *out, size_t max)
             size_t j = i;
             while (j < t->n && strchr(" \t\r\n", t->b[j]))
                 j++;
-            out[cnt++] = (tok_t){s, i, j < t->n && t->b[j] == ':' ? 'k'
-                                                                  : 's'};
+            out[cnt++] = (tok_t){s, i, j < t->n && t->b[j] == ':' ? 'k' : 's'};
         } else if (c == '-' || (c >= '0' && c <= '9')) {
             while (i < t->n && strchr("0123456789.eE+-", t->b[i]))
                 i++;
@@ -338,29 +358,85 @@ static const char *pick(const char *const *list, size_t cnt)
 
 static void mutate(text_t *t)
 {
-    static const char *bytes[] = {
-        "\"", "\\", "{", "}", "[", "]", ",", ":", "0", "-", "e", ".", " ",
-        "n", "u", "\x80", "\xc3", "\xff", "\x00", "\x01", "\n", "1", "a"};
+    static const char *bytes[] = {"\"",   "\\",   "{",  "}",    "[",    "]",
+                                  ",",    ":",    "0",  "-",    "e",    ".",
+                                  " ",    "n",    "u",  "\x80", "\xc3", "\xff",
+                                  "\x00", "\x01", "\n", "1",    "a"};
     static const char *numbers[] = {
-        "-0", "0", "1E2", "1e+2", "12.0", "1.5", "-0.0", "1e400", "-1e400",
-        "1e-400", "9223372036854775807", "9223372036854775808",
-        "-9223372036854775808", "-9223372036854775809", "2147483647",
-        "2147483648", "-2147483649", "01", "1.", ".5", "+1", "0e0",
-        "123456789012345678901234567890", "4.9e-324",
-        "1.7976931348623157e308", "1.7976931348623159e308", "1e19", "9.3e18",
-        "-9.2e18", "3.4028235e38", "1e39", "0.1", "1.e1", "2e", "-",
-        "1e0000000400", "12345678901234567890123456789012345678901234567890"
-        "12345678901234567890.5", "-1", "127", "-128", "255"};
-    static const char *values[] = {
-        "null", "true", "false", "0", "-1", "1.5", "\"x\"", "\"\"", "[]",
-        "{}", "[1]", "{\"a\":1}", "\"NaN\"", "{\"string\":\"a\"}",
-        "{\"long\":1}", "{\"null\":null}", "\"\\u0000\"", "\"\\u00ff\"",
-        "\"A\"", "\"abc\"", "\"Infinity\"", "[null]", "{\"\":1}"};
-    static const char *escapes[] = {
-        "\\u0000", "\\ud800", "\\udc00", "\\ud83d\\ude00", "\\u00e9",
-        "\\u0100", "\\n", "\\x", "\\", "\x01", "\xc3\xa9", "\xed\xa0\x80",
-        "\xc0\x80", "\xff", "\"", "\\u12", "\\/", "\\u0041", "\xf4\x90\x80\x80",
-        "\\uDBFF\\uDFFF"};
+        "-0",
+        "0",
+        "1E2",
+        "1e+2",
+        "12.0",
+        "1.5",
+        "-0.0",
+        "1e400",
+        "-1e400",
+        "1e-400",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "2147483647",
+        "2147483648",
+        "-2147483649",
+        "01",
+        "1.",
+        ".5",
+        "+1",
+        "0e0",
+        "123456789012345678901234567890",
+        "4.9e-324",
+        "1.7976931348623157e308",
+        "1.7976931348623159e308",
+        "1e19",
+        "9.3e18",
+        "-9.2e18",
+        "3.4028235e38",
+        "1e39",
+        "0.1",
+        "1.e1",
+        "2e",
+        "-",
+        "1e0000000400",
+        "12345678901234567890123456789012345678901234567890"
+        "12345678901234567890.5",
+        "-1",
+        "127",
+        "-128",
+        "255"};
+    static const char *values[] = {"null",         "true",
+                                   "false",        "0",
+                                   "-1",           "1.5",
+                                   "\"x\"",        "\"\"",
+                                   "[]",           "{}",
+                                   "[1]",          "{\"a\":1}",
+                                   "\"NaN\"",      "{\"string\":\"a\"}",
+                                   "{\"long\":1}", "{\"null\":null}",
+                                   "\"\\u0000\"",  "\"\\u00ff\"",
+                                   "\"A\"",        "\"abc\"",
+                                   "\"Infinity\"", "[null]",
+                                   "{\"\":1}"};
+    static const char *escapes[] = {"\\u0000",
+                                    "\\ud800",
+                                    "\\udc00",
+                                    "\\ud83d\\ude00",
+                                    "\\u00e9",
+                                    "\\u0100",
+                                    "\\n",
+                                    "\\x",
+                                    "\\",
+                                    "\x01",
+                                    "\xc3\xa9",
+                                    "\xed\xa0\x80",
+                                    "\xc0\x80",
+                                    "\xff",
+                                    "\"",
+                                    "\\u12",
+                                    "\\/",
+                                    "\\u0041",
+                                    "\xf4\x90\x80\x80",
+                                    "\\uDBFF\\uDFFF"};
     tok_t toks[512];
     const tok_t *k;
     const char *s;
@@ -557,8 +633,8 @@ static void test_differential(void **state)
     char ctx[96];
     (void)state;
     print_message("differential: seed=0x%llx (MESH_JTEXT_SEED), %zu values "
-                  "per schema, %d mutants each\n", (unsigned long long)seed,
-                  iter, MUTANTS);
+                  "per schema, %d mutants each\n",
+                  (unsigned long long)seed, iter, MUTANTS);
     for (size_t s = 0; s < sizeof(diff_schemas) / sizeof(diff_schemas[0]);
          s++) {
         fix_t f = fix_new(diff_schemas[s]);
@@ -580,8 +656,8 @@ static void test_differential(void **state)
                 m.n = t.n;
                 for (int j = 0, cnt = 1 + (int)rn(3); j < cnt; j++)
                     mutate(&m);
-                snprintf(ctx, sizeof(ctx), "schema %zu value %zu mutant %d",
-                         s, it, k);
+                snprintf(ctx, sizeof(ctx), "schema %zu value %zu mutant %d", s,
+                         it, k);
                 agree_n(f.plan, m.b, m.n, ANY, &mut, ctx);
                 if (m.cap < t.n + 1) {
                     m.b = realloc(m.b, t.n + 1);
@@ -592,8 +668,9 @@ static void test_differential(void **state)
             free(t.b);
         }
         print_message("schema %2zu: clean %zu same %zu rejected; mutants %zu "
-                      "same %zu declined %zu rejected\n", s, clean.same,
-                      clean.rejected, mut.same, mut.declined, mut.rejected);
+                      "same %zu declined %zu rejected\n",
+                      s, clean.same, clean.rejected, mut.same, mut.declined,
+                      mut.rejected);
         assert_true(clean.same > iter / 3);
         assert_true(mut.same > 0 && mut.rejected > 0);
         total_same += clean.same + mut.same;
@@ -618,12 +695,11 @@ static void test_differential_members(void **state)
     for (size_t it = 0; it < iter * (MUTANTS + 1); it++) {
         json_t *doc = json_object();
         if (chance(90))
-            json_object_set_new(doc, "key", chance(50) ? json_integer(
-                                                            (int64_t)rnd())
-                                                       : rand_string(1, 4));
+            json_object_set_new(doc, "key",
+                                chance(50) ? json_integer((int64_t)rnd())
+                                           : rand_string(1, 4));
         if (chance(95))
-            json_object_set_new(doc, "value",
-                                gen(av_schema_root(f.schema), 0));
+            json_object_set_new(doc, "value", gen(av_schema_root(f.schema), 0));
         if (chance(30))
             json_object_set_new(doc, "traceparent", rand_string(1, 3));
         if (chance(30))
@@ -632,8 +708,8 @@ static void test_differential_members(void **state)
         t.b = dump_random(doc, &t.n);
         t.cap = t.n + 1;
         json_decref(doc);
-        for (int j = 0, cnt = it % (MUTANTS + 1) ? 1 + (int)rn(3) : 0;
-             j < cnt; j++)
+        for (int j = 0, cnt = it % (MUTANTS + 1) ? 1 + (int)rn(3) : 0; j < cnt;
+             j++)
             mutate(&t);
         av_jtext_span_t sp[3];
         char *exact = malloc(t.n ? t.n : 1); /* ASan: no byte past n */
@@ -643,8 +719,8 @@ static void test_differential_members(void **state)
             if (sp[i].ptr)
                 sp[i].ptr = t.b + (sp[i].ptr - exact);
         free(exact);
-        json_t *ref = json_loadb(t.b, t.n, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                                 NULL);
+        json_t *ref =
+            json_loadb(t.b, t.n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
         char *shown = show(t.b, t.n);
         if (rc != 0) {
             assert_int_equal(rc, MW_ERR_UNSUPPORTED);
@@ -660,12 +736,11 @@ static void test_differential_members(void **state)
                              shown);
                 if (!want)
                     continue;
-                json_t *got = json_loadb(sp[i].ptr, sp[i].len,
-                                         JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                                         NULL);
+                json_t *got =
+                    json_loadb(sp[i].ptr, sp[i].len,
+                               JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
                 if (!json_equal(want, got))
-                    fail_msg("member %s: value differs: '%s'", names[i],
-                             shown);
+                    fail_msg("member %s: value differs: '%s'", names[i], shown);
                 json_decref(got);
             }
             if (sp[1].ptr) {
@@ -679,8 +754,8 @@ static void test_differential_members(void **state)
         free(t.b);
     }
     print_message("members: seed=0x%llx, %zu found, %zu declined, %zu values "
-                  "transcoded\n", (unsigned long long)seed, found, declined,
-                  transcoded);
+                  "transcoded\n",
+                  (unsigned long long)seed, found, declined, transcoded);
     assert_true(found > iter && declined > iter && transcoded > iter / 2);
     fix_free(&f);
 }

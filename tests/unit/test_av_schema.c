@@ -50,8 +50,7 @@ static av_schema_t *parse_str(const char *text, mw_err_t *err)
 }
 
 /* Compares with an expected file when there is one. */
-static void compare_file(const char *dir, const char *file,
-                           const char *got)
+static void compare_file(const char *dir, const char *file, const char *got)
 {
     char path[2048];
     snprintf(path, sizeof(path), "%s/%s", dir, file);
@@ -71,8 +70,7 @@ static void check_roundtrip(const char *dir, av_schema_t *sch)
     av_schema_t *again = parse_str(av_schema_normalized(sch), &err);
     if (!again)
         fail_msg("%s: normalised form does not parse: %s", dir, err.msg);
-    assert_string_equal(av_schema_normalized(again),
-                        av_schema_normalized(sch));
+    assert_string_equal(av_schema_normalized(again), av_schema_normalized(sch));
     assert_string_equal(av_schema_canonical(again), av_schema_canonical(sch));
     assert_true(av_schema_fingerprint(again) == av_schema_fingerprint(sch));
     av_schema_release(again);
@@ -112,8 +110,7 @@ static void run_invalid(const char *dir)
     mw_err_clear(&err);
     av_schema_t *sch = av_schema_parse(text, len, NULL, 0, &err);
     if (sch)
-        fail_msg("%s: accepted, normalised %s", dir,
-                 av_schema_normalized(sch));
+        fail_msg("%s: accepted, normalised %s", dir, av_schema_normalized(sch));
     assert_int_equal(err.code, MW_ERR_INVALID);
     if (!strstr(err.msg, want))
         fail_msg("%s:\n  want ...%s...\n  got  %s", dir, want, err.msg);
@@ -176,7 +173,8 @@ static void test_normalized_equality(void **state)
         "{\"type\":\"record\",\"name\":\"a.R\",\"fields\":[{\"name\":\"x\","
         "\"type\":{\"type\":\"int\"},\"default\":1,\"doc\":\"d\"},{\"name\":"
         "\"m\",\"type\":{\"type\":\"map\",\"values\":\"R\"},\"default\":"
-        "{\"a\":{\"x\":1,\"m\":{}},\"b\":{\"x\":2,\"m\":{}}}}],\"y\":[true],\"z\":1}",
+        "{\"a\":{\"x\":1,\"m\":{}},\"b\":{\"x\":2,\"m\":{}}}}],\"y\":[true],"
+        "\"z\":1}",
     };
     mw_err_t err;
     (void)state;
@@ -217,8 +215,8 @@ static void test_canonical_and_fingerprint(void **state)
         {"\"int\"", "\"int\"", 0x7275d51a3f395c8fULL},
         {"{\"type\":\"int\"}", "\"int\"", 0x7275d51a3f395c8fULL},
         {"\"null\"", "\"null\"", 0x63dd24e7cc258f8aULL},
-        {"{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}",
-         "\"long\"", 0xd054e14493f41db7ULL},
+        {"{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}", "\"long\"",
+         0xd054e14493f41db7ULL},
         {"{\"namespace\":\"x.y\",\"type\":\"fixed\",\"name\":\"F\","
          "\"size\":016,\"doc\":\"d\"}",
          NULL, 0},
@@ -263,7 +261,8 @@ static void test_references(void **state)
     (void)state;
     av_schema_t *addr = parse_str(
         "{\"type\":\"record\",\"name\":\"Address\",\"namespace\":\"com.x\","
-        "\"fields\":[{\"name\":\"city\",\"type\":\"string\"}]}", &err);
+        "\"fields\":[{\"name\":\"city\",\"type\":\"string\"}]}",
+        &err);
     assert_non_null(addr);
     const char *text =
         "{\"type\":\"record\",\"name\":\"User\",\"namespace\":\"com.x\","
@@ -313,7 +312,8 @@ static void test_recursive_graph(void **state)
     av_schema_t *sch = parse_str(
         "{\"type\":\"record\",\"name\":\"Node\",\"fields\":[{\"name\":\"v\","
         "\"type\":\"int\"},{\"name\":\"next\",\"type\":[\"null\",\"Node\"],"
-        "\"default\":null}]}", &err);
+        "\"default\":null}]}",
+        &err);
     assert_non_null(sch);
     const av_node_t *root = av_schema_root(sch);
     assert_int_equal(root->type, AV_RECORD);
@@ -381,7 +381,8 @@ static void test_node_attributes(void **state)
         "{\"name\":\"s\",\"type\":{\"type\":\"enum\",\"name\":\"S\","
         "\"symbols\":[\"X\",\"Y\"],\"default\":\"Y\"}},"
         "{\"name\":\"t\",\"type\":{\"type\":\"long\",\"logicalType\":"
-        "\"local-timestamp-micros\"}}]}", &err);
+        "\"local-timestamp-micros\"}}]}",
+        &err);
     if (!sch)
         fail_msg("%s", err.msg);
     const av_node_t *r = av_schema_root(sch);
@@ -400,8 +401,7 @@ static void test_node_attributes(void **state)
     assert_int_equal(d->type->scale, 2);
     assert_int_equal(d->order, AV_ORDER_IGNORE);
     assert_string_equal(d->aliases[0], "dd");
-    assert_string_equal(json_string_value(json_object_get(d->props, "p")),
-                        "v");
+    assert_string_equal(json_string_value(json_object_get(d->props, "p")), "v");
     /* fixed(2) holds at most 4 digits: the decimal is ignored. */
     assert_int_equal(r->fields[1].type->logical, AV_LOGICAL_NONE);
     assert_int_equal(r->fields[1].type->size, 2);
@@ -441,7 +441,8 @@ static void test_graph_outlives_text(void **state)
     static const char src[] =
         "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"n.s\","
         "\"doc\":\"rd\",\"aliases\":[\"Old\"],\"x-r\":[1,2],\"fields\":["
-        "{\"name\":\"e\",\"doc\":\"fd\",\"aliases\":[\"ee\"],\"x-f\":{\"k\":\"v\"},"
+        "{\"name\":\"e\",\"doc\":\"fd\",\"aliases\":[\"ee\"],\"x-f\":{\"k\":"
+        "\"v\"},"
         "\"type\":{\"type\":\"enum\",\"name\":\"E\",\"namespace\":\"o\","
         "\"symbols\":[\"A\",\"B\"],\"default\":\"B\"},\"default\":\"A\"},"
         "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"long\"},"
@@ -464,7 +465,7 @@ static void test_graph_outlives_text(void **state)
     char *norm = strdup(av_schema_normalized(sch));
     memset(text, 'x', strlen(text));
     free(text);
-    av_schema_release(ref);   /* the schema keeps its own reference */
+    av_schema_release(ref); /* the schema keeps its own reference */
 
     const av_node_t *r = av_schema_root(sch);
     assert_string_equal(r->fullname, "n.s.R");
@@ -486,10 +487,10 @@ static void test_graph_outlives_text(void **state)
     assert_string_equal(e->space, "o");
     assert_string_equal(e->symbols[1], "B");
     assert_string_equal(e->enum_default, "B");
-    assert_int_equal(json_integer_value(json_object_get(r->fields[1].dflt,
-                                                        "b")), 2);
-    assert_string_equal(json_string_value(json_array_get(r->fields[2].dflt,
-                                                         0)), "x");
+    assert_int_equal(
+        json_integer_value(json_object_get(r->fields[1].dflt, "b")), 2);
+    assert_string_equal(json_string_value(json_array_get(r->fields[2].dflt, 0)),
+                        "x");
     assert_int_equal(r->fields[2].type->items->logical, AV_LOGICAL_UUID);
     assert_int_equal(r->fields[3].type->size, 4);
     assert_string_equal(r->fields[3].type->fullname, "a.b.D");
@@ -527,13 +528,16 @@ static void test_large_and_pretty(void **state)
     char *compact = NULL, *pretty = NULL;
     size_t clen = 0, plen = 0;
     grow(&compact, &clen, "{\"type\":\"record\",\"name\":\"Big\",\"fields\":[");
-    grow(&pretty, &plen, "{\n    \"type\" : \"record\",\n    \"name\" : "
-                         "\"Big\",\n    \"fields\" : [\n");
+    grow(&pretty, &plen,
+         "{\n    \"type\" : \"record\",\n    \"name\" : "
+         "\"Big\",\n    \"fields\" : [\n");
     for (int i = 0; i < 500; i++) {
-        grow(&compact, &clen, "%s{\"name\":\"f%d\",\"type\":[\"null\","
+        grow(&compact, &clen,
+             "%s{\"name\":\"f%d\",\"type\":[\"null\","
              "{\"type\":\"long\",\"k\":%d}],\"default\":null}",
              i ? "," : "", i, i);
-        grow(&pretty, &plen, "%s        {\n            \"default\" : null,\n"
+        grow(&pretty, &plen,
+             "%s        {\n            \"default\" : null,\n"
              "            \"name\" : \"f%d\",\n            \"type\" : [ "
              "\"null\", { \"k\" : %d, \"type\" : \"long\" } ]\n        }",
              i ? ",\n" : "", i, i);
@@ -575,7 +579,8 @@ static void test_canonical_lazy(void **state)
     mw_err_t err;
     av_schema_t *sch = parse_str(
         "{\"type\":\"record\",\"name\":\"L\",\"doc\":\"x\",\"fields\":["
-        "{\"name\":\"a\",\"type\":\"int\",\"default\":1}]}", &err);
+        "{\"name\":\"a\",\"type\":\"int\",\"default\":1}]}",
+        &err);
     assert_non_null(sch);
     pthread_t th[4];
     void *res[4];
@@ -587,8 +592,9 @@ static void test_canonical_lazy(void **state)
     for (int i = 1; i < 4; i++)
         assert_ptr_equal(res[i], res[0]);
     assert_ptr_equal(av_schema_canonical(sch), res[0]);
-    assert_string_equal(res[0], "{\"name\":\"L\",\"type\":\"record\","
-                                "\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}");
+    assert_string_equal(res[0],
+                        "{\"name\":\"L\",\"type\":\"record\","
+                        "\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}");
     av_schema_release(sch);
 }
 

@@ -214,8 +214,8 @@ static void run_bad_case(const char *name)
         json_decref(value);
     }
     if (rc != MW_ERR_INVALID || !strstr(err.msg, want))
-        fail_msg("%s: want error containing '%s', got %d '%s'", name, want,
-                 rc, err.msg);
+        fail_msg("%s: want error containing '%s', got %d '%s'", name, want, rc,
+                 err.msg);
     av_serde_plan_destroy(plan);
     free(hex);
     free(want);
@@ -350,13 +350,13 @@ static void test_frame(void **state)
     assert_int_equal(sr_frame_write(buf, 0x01020304u, &err), 0);
     mw_buf_append(buf, "\x02", 1);
     assert_memory_equal(mw_buf_data(buf), "\x00\x01\x02\x03\x04\x02", 6);
-    assert_int_equal(sr_frame_parse(mw_buf_data(buf), 6, &id, &body,
-                                          &body_len, &err), 0);
+    assert_int_equal(
+        sr_frame_parse(mw_buf_data(buf), 6, &id, &body, &body_len, &err), 0);
     assert_int_equal(id, 0x01020304u);
     assert_int_equal(body_len, 1);
     assert_int_equal(body[0], 2);
-    assert_int_equal(sr_frame_parse("\x00\x00", 2, &id, &body,
-                                          &body_len, &err), MW_ERR_INVALID);
+    assert_int_equal(sr_frame_parse("\x00\x00", 2, &id, &body, &body_len, &err),
+                     MW_ERR_INVALID);
     assert_non_null(strstr(err.msg, "truncated header"));
     mw_buf_destroy(buf);
 }
@@ -365,8 +365,9 @@ static void test_frame(void **state)
  * doesn't appear in writer"): the reader adds a defaulted field. */
 static void test_reader_default_missing_in_writer(void **state)
 {
-    av_schema_t *w = unit_schema("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
-                           "{\"name\":\"id\",\"type\":\"int\"}]}");
+    av_schema_t *w =
+        unit_schema("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
+                    "{\"name\":\"id\",\"type\":\"int\"}]}");
     av_schema_t *r = unit_schema(
         "{\"type\":\"record\",\"name\":\"U\",\"fields\":["
         "{\"name\":\"region\",\"type\":\"string\",\"default\":\"eu\"},"
@@ -392,15 +393,19 @@ static void test_reader_default_missing_in_writer(void **state)
 
 static void test_resolution_errors(void **state)
 {
-    av_schema_t *w = unit_schema("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
-                           "{\"name\":\"id\",\"type\":\"string\"}]}");
-    av_schema_t *r1 = unit_schema("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
-                            "{\"name\":\"id\",\"type\":\"string\"},"
-                            "{\"name\":\"x\",\"type\":\"int\"}]}");
-    av_schema_t *r2 = unit_schema("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
-                            "{\"name\":\"id\",\"type\":\"int\"}]}");
-    av_schema_t *r3 = unit_schema("{\"type\":\"record\",\"name\":\"V\",\"fields\":["
-                            "{\"name\":\"id\",\"type\":\"string\"}]}");
+    av_schema_t *w =
+        unit_schema("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
+                    "{\"name\":\"id\",\"type\":\"string\"}]}");
+    av_schema_t *r1 =
+        unit_schema("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
+                    "{\"name\":\"id\",\"type\":\"string\"},"
+                    "{\"name\":\"x\",\"type\":\"int\"}]}");
+    av_schema_t *r2 =
+        unit_schema("{\"type\":\"record\",\"name\":\"U\",\"fields\":["
+                    "{\"name\":\"id\",\"type\":\"int\"}]}");
+    av_schema_t *r3 =
+        unit_schema("{\"type\":\"record\",\"name\":\"V\",\"fields\":["
+                    "{\"name\":\"id\",\"type\":\"string\"}]}");
     mw_err_t err = {0};
     (void)state;
     assert_null(av_serde_plan_new(w, r1, &err));
@@ -455,8 +460,10 @@ static void test_special_values(void **state)
         "\"scale\":1}}]}");
     mw_err_t err = {0};
     (void)state;
-    json_t *out = roundtrip(w, NULL, "{\"d\":\"NaN\",\"f\":\"-Infinity\","
-                            "\"l\":12.0,\"dec\":-12.34,\"fx\":1}", &err);
+    json_t *out = roundtrip(w, NULL,
+                            "{\"d\":\"NaN\",\"f\":\"-Infinity\","
+                            "\"l\":12.0,\"dec\":-12.34,\"fx\":1}",
+                            &err);
     assert_non_null(out);
     json_t *want = jparse("{\"d\":\"NaN\",\"f\":\"-Infinity\",\"l\":12,"
                           "\"dec\":\"\\u00fb.\","
@@ -469,10 +476,12 @@ static void test_special_values(void **state)
 
 static void test_cache_and_encode_guard(void **state)
 {
-    av_schema_t *w = unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
-                           "{\"name\":\"a\",\"type\":\"int\"}]}");
-    av_schema_t *r = unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
-                           "{\"name\":\"a\",\"type\":\"long\"}]}");
+    av_schema_t *w =
+        unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
+                    "{\"name\":\"a\",\"type\":\"int\"}]}");
+    av_schema_t *r =
+        unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
+                    "{\"name\":\"a\",\"type\":\"long\"}]}");
     mw_err_t err = {0};
     av_serde_cache_t *cache = av_serde_cache_new(2, &err);
     (void)state;
@@ -491,8 +500,8 @@ static void test_cache_and_encode_guard(void **state)
     assert_int_equal(mw_buf_len(buf), 6);
     json_t *back = NULL;
     uint32_t id = 0;
-    assert_int_equal(sr_frame_decode(p2, mw_buf_data(buf), 6, &id, &back,
-                                     &err), 0);
+    assert_int_equal(sr_frame_decode(p2, mw_buf_data(buf), 6, &id, &back, &err),
+                     0);
     assert_int_equal(id, 9);
     assert_true(json_is_integer(json_object_get(back, "a")));
     json_decref(back);

@@ -20,9 +20,8 @@ static const mw_conf_key_t keys[] = {
     {.name = "json", .type = MW_CONF_BOOL, .dflt = "false", .doc = "JSON."},
 };
 static const char *const passthrough[] = {"kafka.", NULL};
-static const mw_conf_program_t prog = {.name = "test",
-                                       .summary = "test",
-                                       .passthrough = passthrough};
+static const mw_conf_program_t prog = {
+    .name = "test", .summary = "test", .passthrough = passthrough};
 
 static mw_conf_t *conf_with(const char *key, const char *value)
 {
@@ -37,7 +36,7 @@ static mw_conf_t *conf_with(const char *key, const char *value)
 }
 
 static void expect_effective(const mw_conf_t *conf, bk_role_t role,
-                         const char *rdkey, const char *want)
+                             const char *rdkey, const char *want)
 {
     char buf[256];
     mw_err_t err;
@@ -89,7 +88,7 @@ static void test_producer_defaults(void **state)
 
     (void)state;
     expect_effective(conf, BK_ROLE_PRODUCER, "bootstrap.servers",
-                 "127.0.0.1:9092");
+                     "127.0.0.1:9092");
     expect_effective(conf, BK_ROLE_PRODUCER, "enable.idempotence", "true");
     expect_effective(conf, BK_ROLE_PRODUCER, "acks", "-1");
     expect_effective(conf, BK_ROLE_PRODUCER, "partitioner", "murmur2_random");
@@ -103,7 +102,8 @@ static void test_consumer_defaults(void **state)
 
     (void)state;
     expect_effective(conf, BK_ROLE_CONSUMER, "enable.auto.commit", "false");
-    expect_effective(conf, BK_ROLE_CONSUMER, "enable.auto.offset.store", "false");
+    expect_effective(conf, BK_ROLE_CONSUMER, "enable.auto.offset.store",
+                     "false");
     expect_effective(conf, BK_ROLE_CONSUMER, "auto.offset.reset", "smallest");
     /* Deep local queue: librdkafka 2.0.2 stalls ~1 s per refill past it. */
     expect_effective(conf, BK_ROLE_CONSUMER, "queued.min.messages", "1000000");
@@ -131,8 +131,7 @@ static void test_first_bootstrap(void **state)
     mw_err_t err;
 
     (void)state;
-    assert_int_equal(bk_conf_first_bootstrap(conf, buf, sizeof(buf), &err),
-                     0);
+    assert_int_equal(bk_conf_first_bootstrap(conf, buf, sizeof(buf), &err), 0);
     assert_string_equal(buf, "h1:1");
     mw_conf_destroy(conf);
 }
@@ -144,9 +143,9 @@ static void test_unknown_property_lookup(void **state)
     mw_err_t err;
 
     (void)state;
-    assert_int_equal(bk_conf_effective(conf, BK_ROLE_ADMIN, "nope", buf,
-                                       sizeof(buf), &err),
-                     MW_ERR_NOT_FOUND);
+    assert_int_equal(
+        bk_conf_effective(conf, BK_ROLE_ADMIN, "nope", buf, sizeof(buf), &err),
+        MW_ERR_NOT_FOUND);
     assert_string_equal(bk_role_name(BK_ROLE_CONSUMER), "consumer");
     mw_conf_destroy(conf);
 }

@@ -156,8 +156,7 @@ static void feed_consumer(fixture_t *f, int rtt_us, int lag, int rxmsgs,
 {
     char doc[sizeof(consumer_fmt) + 64];
 
-    snprintf(doc, sizeof(doc), consumer_fmt, rtt_us, lag, lag, rxmsgs,
-             rxbytes);
+    snprintf(doc, sizeof(doc), consumer_fmt, rtt_us, lag, lag, rxmsgs, rxbytes);
     feed(f->cons, doc);
 }
 
@@ -173,8 +172,7 @@ static void test_producer_series(void **state)
     expect_line(text, "mesh_kafka_outq_bytes{client=\"producer\"} 3400");
     expect_line(text, "# TYPE mesh_kafka_tx_msgs_total counter");
     expect_line(text, "mesh_kafka_tx_msgs_total{client=\"producer\"} 1000");
-    expect_line(text,
-                "mesh_kafka_tx_bytes_total{client=\"producer\"} 100000");
+    expect_line(text, "mesh_kafka_tx_bytes_total{client=\"producer\"} 100000");
     expect_line(text, "mesh_kafka_rx_msgs_total{client=\"producer\"} 0");
     expect_line(text, "mesh_kafka_rx_bytes_total{client=\"producer\"} 0");
     /* rtt.avg is in microseconds. */
@@ -209,8 +207,7 @@ static void test_consumer_series(void **state)
     expect_no(text, "partition=\"2\"");
     expect_no(text, "partition=\"-1\"");
     expect_line(text, "mesh_kafka_rx_msgs_total{client=\"consumer\"} 5000");
-    expect_line(text,
-                "mesh_kafka_rx_bytes_total{client=\"consumer\"} 600000");
+    expect_line(text, "mesh_kafka_rx_bytes_total{client=\"consumer\"} 600000");
     expect_line(text, "mesh_kafka_tx_msgs_total{client=\"consumer\"} 0");
     expect_line(text, "mesh_kafka_outq_msgs{client=\"consumer\"} 0");
     expect_line(text, "mesh_kafka_broker_rtt_seconds{client=\"consumer\","
@@ -278,17 +275,16 @@ static void test_malformed_ignored(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         mw_err_t err;
         mw_err_clear(&err);
-        assert_int_equal(bk_stats_update(f->prod, bad[i], strlen(bad[i]),
-                                         &err),
+        assert_int_equal(bk_stats_update(f->prod, bad[i], strlen(bad[i]), &err),
                          MW_ERR_INVALID);
         assert_int_equal(err.code, MW_ERR_INVALID);
         assert_non_null(strstr(err.msg, "kafka statistics JSON"));
     }
     /* The document is cut at len: a valid prefix parses, a cut one
      * does not. */
-    assert_int_equal(bk_stats_update(f->prod, producer_doc,
-                                     strlen(producer_doc) / 2, NULL),
-                     MW_ERR_INVALID);
+    assert_int_equal(
+        bk_stats_update(f->prod, producer_doc, strlen(producer_doc) / 2, NULL),
+        MW_ERR_INVALID);
     after = render(f->reg);
     assert_string_equal(before, after);
     free(after);
@@ -306,8 +302,7 @@ static void test_malformed_ignored(void **state)
                   "{\"consumer_lag\":\"9\"}}}}}");
     after = render(f->reg);
     expect_line(after, "mesh_kafka_tx_msgs_total{client=\"producer\"} 1000");
-    expect_line(after,
-                "mesh_kafka_tx_bytes_total{client=\"producer\"} 100000");
+    expect_line(after, "mesh_kafka_tx_bytes_total{client=\"producer\"} 100000");
     expect_no(after, "broker=\"3\"");
     expect_no(after, "topic=\"t\"");
     expect_line(after, "mesh_kafka_outq_msgs{client=\"producer\"} 12");
@@ -335,10 +330,8 @@ static void test_len_bounds_document(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_producer_series, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_consumer_series, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_producer_series, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_consumer_series, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counters_monotonic, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_malformed_ignored, setup,

@@ -54,10 +54,11 @@ static int setup(void **state)
     mw_err_t err = {0};
     f->env = unit_schema(ENVELOPE);
     f->plain = unit_schema(PLAIN);
-    assert_int_equal(mat_envelope_inspect(av_schema_root(f->env),
-                                          &f->env_shape, &err), 0);
-    assert_int_equal(mat_envelope_inspect(av_schema_root(f->plain),
-                                          &f->plain_shape, &err), 0);
+    assert_int_equal(
+        mat_envelope_inspect(av_schema_root(f->env), &f->env_shape, &err), 0);
+    assert_int_equal(
+        mat_envelope_inspect(av_schema_root(f->plain), &f->plain_shape, &err),
+        0);
     *state = f;
     return 0;
 }
@@ -87,9 +88,9 @@ static void test_inspect(void **state)
     av_schema_release(s);
     /* before/after/op present but after is not a record. */
     s = unit_schema("{\"type\":\"record\",\"name\":\"X\",\"fields\":["
-              "{\"name\":\"before\",\"type\":\"string\"},"
-              "{\"name\":\"after\",\"type\":\"string\"},"
-              "{\"name\":\"op\",\"type\":\"string\"}]}");
+                    "{\"name\":\"before\",\"type\":\"string\"},"
+                    "{\"name\":\"after\",\"type\":\"string\"},"
+                    "{\"name\":\"op\",\"type\":\"string\"}]}");
     assert_int_equal(mat_envelope_inspect(av_schema_root(s), &shape, &err),
                      MW_ERR_INVALID);
     av_schema_release(s);
@@ -105,12 +106,11 @@ static void check_op(fixture_t *f, const char *op, bool append, bool skip,
              "{\"before\":{\"s.t.Value\":{\"id\":1,\"v\":\"old\"}},"
              "\"after\":%s,\"source\":{\"ts_ms\":111,\"db\":\"d\"},"
              "\"op\":\"%s\",\"ts_ms\":{\"long\":222}}",
-             op[0] == 'd' ? "null"
-                          : "{\"s.t.Value\":{\"id\":1,\"v\":\"new\"}}",
+             op[0] == 'd' ? "null" : "{\"s.t.Value\":{\"id\":1,\"v\":\"new\"}}",
              op);
     json_t *v = js(text);
-    assert_int_equal(mat_envelope_read(&f->env_shape, v, true, append, &ev,
-                                       &err), 0);
+    assert_int_equal(
+        mat_envelope_read(&f->env_shape, v, true, append, &ev, &err), 0);
     assert_int_equal(ev.skip, skip);
     assert_int_equal(ev.op_code, op[0]);
     if (!skip) {
@@ -142,20 +142,22 @@ static void test_bad_events(void **state)
     mw_err_t err = {0};
     json_t *v = js("{\"before\":null,\"after\":null,\"source\":{\"ts_ms\":1,"
                    "\"db\":\"d\"},\"op\":\"c\",\"ts_ms\":null}");
-    assert_int_equal(mat_envelope_read(&f->env_shape, v, true, false, &ev,
-                                       &err), MW_ERR_INVALID);
+    assert_int_equal(
+        mat_envelope_read(&f->env_shape, v, true, false, &ev, &err),
+        MW_ERR_INVALID);
     assert_non_null(strstr(err.msg, "after"));
     json_decref(v);
     v = js("{\"before\":null,\"after\":null,\"source\":{\"ts_ms\":1,"
            "\"db\":\"d\"},\"op\":\"x\",\"ts_ms\":null}");
-    assert_int_equal(mat_envelope_read(&f->env_shape, v, true, false, &ev,
-                                       &err), MW_ERR_INVALID);
+    assert_int_equal(
+        mat_envelope_read(&f->env_shape, v, true, false, &ev, &err),
+        MW_ERR_INVALID);
     json_decref(v);
     /* A delete without a before image: the key alone finds the row. */
     v = js("{\"before\":null,\"after\":null,\"source\":{\"ts_ms\":1,"
            "\"db\":\"d\"},\"op\":\"d\",\"ts_ms\":null}");
-    assert_int_equal(mat_envelope_read(&f->env_shape, v, true, false, &ev,
-                                       &err), 0);
+    assert_int_equal(
+        mat_envelope_read(&f->env_shape, v, true, false, &ev, &err), 0);
     assert_int_equal(ev.op, MAT_OP_DELETE);
     assert_null(ev.row);
     json_decref(v);
@@ -168,26 +170,27 @@ static void test_plain_and_tombstone(void **state)
     mw_err_t err = {0};
     json_t *v = js("{\"id\":3,\"op\":\"d\"}");
     /* A plain record named like an envelope field is still plain. */
-    assert_int_equal(mat_envelope_read(&f->plain_shape, v, true, false, &ev,
-                                       &err), 0);
+    assert_int_equal(
+        mat_envelope_read(&f->plain_shape, v, true, false, &ev, &err), 0);
     assert_false(ev.skip);
     assert_int_equal(ev.op, MAT_OP_UPSERT);
     assert_ptr_equal(ev.row, v);
     assert_int_equal(ev.source_ts_ms, -1);
     /* No op letter: a history sink writes what the record did instead. */
     assert_int_equal(ev.op_code, 0);
-    assert_int_equal(mat_envelope_read(&f->plain_shape, v, false, false, &ev,
-                                       &err), 0);
+    assert_int_equal(
+        mat_envelope_read(&f->plain_shape, v, false, false, &ev, &err), 0);
     assert_int_equal(ev.op, MAT_OP_APPEND);
-    assert_int_equal(mat_envelope_read(&f->plain_shape, v, true, true, &ev,
-                                       &err), 0);
+    assert_int_equal(
+        mat_envelope_read(&f->plain_shape, v, true, true, &ev, &err), 0);
     assert_int_equal(ev.op, MAT_OP_APPEND);
     json_decref(v);
-    assert_int_equal(mat_envelope_read(&f->env_shape, NULL, true, false, &ev,
-                                       &err), 0);
+    assert_int_equal(
+        mat_envelope_read(&f->env_shape, NULL, true, false, &ev, &err), 0);
     assert_true(ev.skip);
-    assert_int_equal(mat_envelope_read(&f->plain_shape, json_null(), true,
-                                       false, &ev, &err), 0);
+    assert_int_equal(
+        mat_envelope_read(&f->plain_shape, json_null(), true, false, &ev, &err),
+        0);
     assert_true(ev.skip);
 }
 

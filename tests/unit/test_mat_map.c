@@ -84,20 +84,30 @@ static void test_type_mapping(void **state)
         mat_col_type_t type;
         bool nullable;
     } want[] = {
-        {"b", MAT_COL_BOOL, false}, {"i", MAT_COL_INT32, false},
-        {"l", MAT_COL_INT64, false}, {"f", MAT_COL_FLOAT, false},
-        {"d", MAT_COL_DOUBLE, false}, {"s", MAT_COL_TEXT, false},
-        {"by", MAT_COL_BYTES, false}, {"dec", MAT_COL_DECIMAL, false},
-        {"fdec", MAT_COL_DECIMAL, false}, {"day", MAT_COL_DATE, false},
+        {"b", MAT_COL_BOOL, false},
+        {"i", MAT_COL_INT32, false},
+        {"l", MAT_COL_INT64, false},
+        {"f", MAT_COL_FLOAT, false},
+        {"d", MAT_COL_DOUBLE, false},
+        {"s", MAT_COL_TEXT, false},
+        {"by", MAT_COL_BYTES, false},
+        {"dec", MAT_COL_DECIMAL, false},
+        {"fdec", MAT_COL_DECIMAL, false},
+        {"day", MAT_COL_DATE, false},
         {"tm", MAT_COL_TIME_MICROS, false},
         {"tu", MAT_COL_TIME_MICROS, false},
         {"tsm", MAT_COL_TIMESTAMP_MICROS, false},
         {"tsu", MAT_COL_TIMESTAMP_MICROS, false},
-        {"u", MAT_COL_UUID, false}, {"e", MAT_COL_TEXT, false},
-        {"fx", MAT_COL_BYTES, false}, {"arr", MAT_COL_JSON, false},
-        {"m", MAT_COL_JSON, false}, {"ns", MAT_COL_TEXT, true},
-        {"multi", MAT_COL_JSON, false}, {"addr_city", MAT_COL_TEXT, false},
-        {"addr_zip", MAT_COL_INT32, true}, {"alt_city", MAT_COL_TEXT, true},
+        {"u", MAT_COL_UUID, false},
+        {"e", MAT_COL_TEXT, false},
+        {"fx", MAT_COL_BYTES, false},
+        {"arr", MAT_COL_JSON, false},
+        {"m", MAT_COL_JSON, false},
+        {"ns", MAT_COL_TEXT, true},
+        {"multi", MAT_COL_JSON, false},
+        {"addr_city", MAT_COL_TEXT, false},
+        {"addr_zip", MAT_COL_INT32, true},
+        {"alt_city", MAT_COL_TEXT, true},
         {"alt_zip", MAT_COL_INT32, true},
     };
     av_schema_t *s = unit_schema(ALL_TYPES);
@@ -220,25 +230,22 @@ static void test_nested_json(void **state)
     av_schema_release(s);
 }
 
-static const char *ROW_V1 =
-    "{\"type\":\"record\",\"name\":\"V\",\"fields\":["
-    "{\"name\":\"name\",\"type\":\"string\"},"
-    "{\"name\":\"id\",\"type\":\"long\"},"
-    "{\"name\":\"qty\",\"type\":\"int\"}]}";
+static const char *ROW_V1 = "{\"type\":\"record\",\"name\":\"V\",\"fields\":["
+                            "{\"name\":\"name\",\"type\":\"string\"},"
+                            "{\"name\":\"id\",\"type\":\"long\"},"
+                            "{\"name\":\"qty\",\"type\":\"int\"}]}";
 static const char *ROW_V2 =
     "{\"type\":\"record\",\"name\":\"V\",\"fields\":["
     "{\"name\":\"name\",\"type\":\"string\"},"
     "{\"name\":\"id\",\"type\":\"long\"},"
     "{\"name\":\"qty\",\"type\":\"int\"},"
     "{\"name\":\"note\",\"type\":[\"null\",\"string\"],\"default\":null}]}";
-static const char *ROW_BAD =
-    "{\"type\":\"record\",\"name\":\"V\",\"fields\":["
-    "{\"name\":\"name\",\"type\":\"string\"},"
-    "{\"name\":\"id\",\"type\":\"long\"},"
-    "{\"name\":\"qty\",\"type\":\"string\"}]}";
-static const char *KEY =
-    "{\"type\":\"record\",\"name\":\"K\",\"fields\":["
-    "{\"name\":\"id\",\"type\":\"long\"}]}";
+static const char *ROW_BAD = "{\"type\":\"record\",\"name\":\"V\",\"fields\":["
+                             "{\"name\":\"name\",\"type\":\"string\"},"
+                             "{\"name\":\"id\",\"type\":\"long\"},"
+                             "{\"name\":\"qty\",\"type\":\"string\"}]}";
+static const char *KEY = "{\"type\":\"record\",\"name\":\"K\",\"fields\":["
+                         "{\"name\":\"id\",\"type\":\"long\"}]}";
 
 static void test_keys(void **state)
 {
@@ -246,8 +253,8 @@ static void test_keys(void **state)
     av_schema_t *row = unit_schema(ROW_V1), *key = unit_schema(KEY);
     av_schema_t *skey = unit_schema("\"string\"");
     av_schema_t *bad = unit_schema("{\"type\":\"record\",\"name\":\"K2\","
-                             "\"fields\":[{\"name\":\"nope\",\"type\":"
-                             "\"int\"}]}");
+                                   "\"fields\":[{\"name\":\"nope\",\"type\":"
+                                   "\"int\"}]}");
     mw_err_t err = {0};
     mat_map_t *map = mat_map_new(av_schema_root(row), av_schema_root(key),
                                  MAT_NESTED_FLATTEN, "t", "tp", &err);
@@ -261,7 +268,7 @@ static void test_keys(void **state)
     /* The key comes from the record key when given (a delete's row may be
      * missing), else from the row. */
     json_t *k = js("{\"id\":42}"), *r = js("{\"name\":\"a\",\"id\":1,"
-                                            "\"qty\":2}");
+                                           "\"qty\":2}");
     mat_value_t v[8];
     assert_int_equal(mat_map_row(map, NULL, k, v, &err), 0);
     assert_int_equal(v[0].u.i, 42);
@@ -289,8 +296,8 @@ static void test_keys(void **state)
     assert_int_equal(err.code, MW_ERR_INVALID);
     assert_non_null(strstr(err.msg, "nope"));
     /* Not a record. */
-    assert_null(mat_map_new(av_schema_root(skey), NULL, MAT_NESTED_FLATTEN,
-                            "t", "tp", &err));
+    assert_null(mat_map_new(av_schema_root(skey), NULL, MAT_NESTED_FLATTEN, "t",
+                            "tp", &err));
     json_decref(k);
     json_decref(r);
     json_decref(sk);
@@ -311,10 +318,10 @@ static void test_evolution(void **state)
     assert_non_null(map);
     const mat_table_t *t = mat_map_table(map);
     assert_int_equal(t->version, 1);
-    assert_int_equal(mat_map_merge(map, av_schema_root(v1),
-                                   av_schema_root(key), &err), 0);
-    assert_int_equal(mat_map_merge(map, av_schema_root(v2),
-                                   av_schema_root(key), &err), 1);
+    assert_int_equal(
+        mat_map_merge(map, av_schema_root(v1), av_schema_root(key), &err), 0);
+    assert_int_equal(
+        mat_map_merge(map, av_schema_root(v2), av_schema_root(key), &err), 1);
     t = mat_map_table(map);
     assert_int_equal(t->version, 2);
     assert_int_equal(t->col_cnt, 4);
@@ -331,12 +338,12 @@ static void test_evolution(void **state)
     assert_false(v[3].is_null);
     assert_memory_equal(v[3].u.s.ptr, "n", 1);
     /* Back to v1: no change (note stays, nullable). */
-    assert_int_equal(mat_map_merge(map, av_schema_root(v1),
-                                   av_schema_root(key), &err), 0);
+    assert_int_equal(
+        mat_map_merge(map, av_schema_root(v1), av_schema_root(key), &err), 0);
     /* A type change is refused and changes nothing. */
-    assert_int_equal(mat_map_merge(map, av_schema_root(bad),
-                                   av_schema_root(key), &err),
-                     MW_ERR_INVALID);
+    assert_int_equal(
+        mat_map_merge(map, av_schema_root(bad), av_schema_root(key), &err),
+        MW_ERR_INVALID);
     assert_non_null(strstr(err.msg, "incompatible change of column qty"));
     assert_int_equal(mat_map_table(map)->col_cnt, 4);
     assert_int_equal(mat_map_table(map)->version, 2);
@@ -357,8 +364,8 @@ static void test_removed_required_column(void **state)
     (void)state;
     av_schema_t *v1 = unit_schema(ROW_V1);
     av_schema_t *fewer = unit_schema("{\"type\":\"record\",\"name\":\"V\","
-                               "\"fields\":[{\"name\":\"id\",\"type\":"
-                               "\"long\"}]}");
+                                     "\"fields\":[{\"name\":\"id\",\"type\":"
+                                     "\"long\"}]}");
     mw_err_t err = {0};
     mat_map_t *map = mat_map_new(av_schema_root(v1), NULL, MAT_NESTED_FLATTEN,
                                  "t", "tp", &err);

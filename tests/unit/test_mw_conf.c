@@ -26,20 +26,37 @@ static const char *const storage_vals[] = {"journal", "kafka", NULL};
 static const char *const passthrough[] = {"kafka.", NULL};
 
 static const mw_conf_key_t keys[] = {
-    {.name = "brokers", .type = MW_CONF_INT, .dflt = "3", .min = 1,
-     .max = 16, .doc = "Number of mock brokers."},
-    {.name = "bootstrap.listener", .type = MW_CONF_LISTENER,
-     .dflt = "127.0.0.1:9092", .doc = "Stable bootstrap address."},
-    {.name = "state.dir", .type = MW_CONF_STR, .dflt = "./.mesh",
+    {.name = "brokers",
+     .type = MW_CONF_INT,
+     .dflt = "3",
+     .min = 1,
+     .max = 16,
+     .doc = "Number of mock brokers."},
+    {.name = "bootstrap.listener",
+     .type = MW_CONF_LISTENER,
+     .dflt = "127.0.0.1:9092",
+     .doc = "Stable bootstrap address."},
+    {.name = "state.dir",
+     .type = MW_CONF_STR,
+     .dflt = "./.mesh",
      .doc = "Where state files go."},
-    {.name = "storage", .type = MW_CONF_ENUM, .dflt = "journal",
-     .allowed = storage_vals, .doc = "Storage | backend."},
-    {.name = "verbose", .type = MW_CONF_BOOL, .dflt = "false",
+    {.name = "storage",
+     .type = MW_CONF_ENUM,
+     .dflt = "journal",
+     .allowed = storage_vals,
+     .doc = "Storage | backend."},
+    {.name = "verbose",
+     .type = MW_CONF_BOOL,
+     .dflt = "false",
      .doc = "Chatty logs."},
-    {.name = "auth.password", .type = MW_CONF_STR, .secret = true,
+    {.name = "auth.password",
+     .type = MW_CONF_STR,
+     .secret = true,
      .doc = "Password."},
     {.name = "group-id", .type = MW_CONF_STR, .doc = "Consumer group."},
-    {.name = "offset", .type = MW_CONF_INT, .dflt = "-5",
+    {.name = "offset",
+     .type = MW_CONF_INT,
+     .dflt = "-5",
      .doc = "Unbounded integer."},
 };
 #define KEY_CNT (sizeof(keys) / sizeof(keys[0]))
@@ -86,8 +103,8 @@ typedef struct collect {
     int stop_at; /* return non-zero on this call (1-based), 0 = never */
 } collect_t;
 
-static int collect_cb(const char *subkey, const char *value,
-                      const char *origin, void *opaque)
+static int collect_cb(const char *subkey, const char *value, const char *origin,
+                      void *opaque)
 {
     collect_t *c = opaque;
     size_t n = strlen(c->text);
@@ -124,7 +141,10 @@ static void test_defaults(void **state)
 static void test_bad_default(void **state)
 {
     static const mw_conf_key_t bad[] = {
-        {.name = "brokers", .type = MW_CONF_INT, .dflt = "x", .min = 1,
+        {.name = "brokers",
+         .type = MW_CONF_INT,
+         .dflt = "x",
+         .min = 1,
          .max = 16},
     };
     static const mw_conf_key_t dup[] = {
@@ -144,27 +164,27 @@ static void test_bad_default(void **state)
 static void test_file_forms(void **state)
 {
     const char *text =
-        "\xEF\xBB\xBF# comment after a BOM\n"           /* 1 */
-        "! bang comment\n"                           /* 2 */
-        "   # indented comment\n"                    /* 3 */
-        "\n"                                         /* 4 */
-        "brokers=4\n"                                /* 5 */
-        "bootstrap.listener : 127.0.0.1:0\n"         /* 6 */
-        "state.dir   /tmp/x y\n"                     /* 7 */
-        "storage:KAFKA\n"                            /* 8 */
-        "\tverbose = yes \n"                         /* 9 */
-        "kafka.a\\=b\\:c = 1\n"                      /* 10 */
-        "kafka.long = one, \\\n"                     /* 11 */
-        "             two, \\\n"                     /* 12 */
-        "   three\n"                                 /* 13 */
+        "\xEF\xBB\xBF# comment after a BOM\n"                       /* 1 */
+        "! bang comment\n"                                          /* 2 */
+        "   # indented comment\n"                                   /* 3 */
+        "\n"                                                        /* 4 */
+        "brokers=4\n"                                               /* 5 */
+        "bootstrap.listener : 127.0.0.1:0\n"                        /* 6 */
+        "state.dir   /tmp/x y\n"                                    /* 7 */
+        "storage:KAFKA\n"                                           /* 8 */
+        "\tverbose = yes \n"                                        /* 9 */
+        "kafka.a\\=b\\:c = 1\n"                                     /* 10 */
+        "kafka.long = one, \\\n"                                    /* 11 */
+        "             two, \\\n"                                    /* 12 */
+        "   three\n"                                                /* 13 */
         "kafka.esc = t\\tn\\nb\\\\ \\u00e9\\ud83d\\ude00 \\# \\q\n" /* 14 */
-        "kafka.empty =\n"                            /* 15 */
-        "kafka.crlf = v\r\n"                         /* 16 */
-        "kafka.hash = #not a comment\n"              /* 17 */
-        "kafka.cont = a\\\n"                         /* 18 */
-        "  # still value\n"                          /* 19 */
-        "kafka.bs = ends in backslash\\\\\n"         /* 20 */
-        "kafka.last = no newline";                   /* 21 */
+        "kafka.empty =\n"                                           /* 15 */
+        "kafka.crlf = v\r\n"                                        /* 16 */
+        "kafka.hash = #not a comment\n"                             /* 17 */
+        "kafka.cont = a\\\n"                                        /* 18 */
+        "  # still value\n"                                         /* 19 */
+        "kafka.bs = ends in backslash\\\\\n"                        /* 20 */
+        "kafka.last = no newline";                                  /* 21 */
     char path[64], expect[1024];
     mw_err_t err = {0};
     mw_conf_t *conf = new_conf();
@@ -183,8 +203,7 @@ static void test_file_forms(void **state)
     assert_int_equal(mw_conf_get_enum(conf, "storage"), 1);
     assert_string_equal(mw_conf_get_str(conf, "storage"), "kafka");
     assert_true(mw_conf_get_bool(conf, "verbose"));
-    assert_int_equal(mw_conf_foreach_prefix(conf, "kafka.", collect_cb, &c),
-                     0);
+    assert_int_equal(mw_conf_foreach_prefix(conf, "kafka.", collect_cb, &c), 0);
     snprintf(expect, sizeof(expect),
              "a=b:c=1@%1$s:10;long=one, two, three@%1$s:11;"
              "esc=t\tn\nb\\ \xc3\xa9\xf0\x9f\x98\x80 # q@%1$s:14;"
@@ -226,15 +245,13 @@ static void test_file_errors(void **state)
                      ":3: malformed \\uXXXX escape");
     check_file_error("kafka.x = \\ud800 alone\n", "",
                      ":1: malformed \\uXXXX escape");
-    check_file_error("kafka.x = \\u0000\n", "",
-                     ":1: \\u0000 is not allowed");
+    check_file_error("kafka.x = \\u0000\n", "", ":1: \\u0000 is not allowed");
     check_file_error("brokers = 99\n", "key 'brokers': value '99' (from ",
                      ":1) is out of range; expected an integer in [1, 16]");
     /* A logical line is reported at its first natural line. */
     check_file_error("kafka.a = x\nkafka.a\\\n  b\n = value\n", "",
                      ":4: missing key before '= value'");
-    assert_int_equal(mw_conf_load_file(conf, "/nonexistent/x.properties",
-                                       &err),
+    assert_int_equal(mw_conf_load_file(conf, "/nonexistent/x.properties", &err),
                      MW_ERR_CONFIG);
     assert_msg(&err, "cannot read '/nonexistent/x.properties': No such file "
                      "or directory");
@@ -245,9 +262,13 @@ static void test_file_errors(void **state)
 
 static void test_env(void **state)
 {
-    char *envp[] = {"PATH=/bin", "MESH_BROKERS=5", "MESH_GROUP_ID=g1",
-                    "MESH_KAFKA_SOCKET_TIMEOUT_MS=1000", "MESH_UNRELATED=1",
-                    "MESH_KAFKA_=ignored", NULL};
+    char *envp[] = {"PATH=/bin",
+                    "MESH_BROKERS=5",
+                    "MESH_GROUP_ID=g1",
+                    "MESH_KAFKA_SOCKET_TIMEOUT_MS=1000",
+                    "MESH_UNRELATED=1",
+                    "MESH_KAFKA_=ignored",
+                    NULL};
     char *bad[] = {"MESH_BROKERS=abc", NULL};
     mw_err_t err = {0};
     mw_conf_t *conf = new_conf();
@@ -283,9 +304,15 @@ static void test_cli_precedence(void **state)
     write_tmp(path, sizeof(path),
               "brokers=4\nstorage=kafka\nverbose=on\nstate.dir=/f\n"
               "kafka.acks=0\nkafka.linger.ms=5\n");
-    char *argv[] = {"mesh-test", "-c", path, "--set", "brokers=6",
-                    "-s", "kafka.acks=all", NULL};
-    assert_int_equal(mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = 7, .argv = argv, .envp = envp, .version = "1.0", .out = stdout}, &action, &err),
+    char *argv[] = {"mesh-test",      "-c", path, "--set", "brokers=6", "-s",
+                    "kafka.acks=all", NULL};
+    assert_int_equal(mw_conf_from_cli(conf,
+                                      &(mw_conf_cli_t){.argc = 7,
+                                                       .argv = argv,
+                                                       .envp = envp,
+                                                       .version = "1.0",
+                                                       .out = stdout},
+                                      &action, &err),
                      0);
     assert_int_equal(action, MW_CONF_RUN);
     assert_int_equal(mw_conf_get_int(conf, "brokers"), 6);
@@ -298,8 +325,7 @@ static void test_cli_precedence(void **state)
     assert_string_equal(mw_conf_get_str(conf, "state.dir"), "/f");
     /* Overriding a passthrough key keeps its first position. */
     mw_conf_foreach_prefix(conf, "kafka.", collect_cb, &c);
-    snprintf(origin, sizeof(origin), "acks=all@--set;linger.ms=5@%s:6;",
-             path);
+    snprintf(origin, sizeof(origin), "acks=all@--set;linger.ms=5@%s:6;", path);
     assert_string_equal(c.text, origin);
     unlink(path);
     mw_conf_destroy(conf);
@@ -318,10 +344,25 @@ static void test_cli_forms(void **state)
     write_tmp(path2, sizeof(path2), "brokers=9\n");
     char config_eq[80];
     snprintf(config_eq, sizeof(config_eq), "--config=%s", path2);
-    char *argv[] = {"p", "--config", path1, config_eq, "--set=verbose=1",
-                    "-sgroup-id=a=b", "--set", "kafka.x=y",
-                    "--", "-not-an-option", NULL};
-    assert_int_equal(mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = 10, .argv = argv, .envp = NULL, .version = "1.0", .out = stdout, .args_out = &first}, &action, &err),
+    char *argv[] = {"p",
+                    "--config",
+                    path1,
+                    config_eq,
+                    "--set=verbose=1",
+                    "-sgroup-id=a=b",
+                    "--set",
+                    "kafka.x=y",
+                    "--",
+                    "-not-an-option",
+                    NULL};
+    assert_int_equal(mw_conf_from_cli(conf,
+                                      &(mw_conf_cli_t){.argc = 10,
+                                                       .argv = argv,
+                                                       .envp = NULL,
+                                                       .version = "1.0",
+                                                       .out = stdout,
+                                                       .args_out = &first},
+                                      &action, &err),
                      0);
     assert_int_equal(first, 9);
     assert_int_equal(mw_conf_get_int(conf, "brokers"), 9);
@@ -341,7 +382,14 @@ static void check_cli_error(int argc, char **argv, int *args_out,
     mw_conf_action_t action;
     mw_conf_t *conf = new_conf();
 
-    assert_int_equal(mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = argc, .argv = argv, .envp = NULL, .version = "1.0", .out = stdout, .args_out = args_out}, &action, &err),
+    assert_int_equal(mw_conf_from_cli(conf,
+                                      &(mw_conf_cli_t){.argc = argc,
+                                                       .argv = argv,
+                                                       .envp = NULL,
+                                                       .version = "1.0",
+                                                       .out = stdout,
+                                                       .args_out = args_out},
+                                      &action, &err),
                      MW_ERR_CONFIG);
     assert_msg(&err, expected);
     mw_conf_destroy(conf);
@@ -357,8 +405,7 @@ static void test_cli_errors(void **state)
     char *pos[] = {"p", "foo", NULL};
     char *unknown[] = {"p", "--set", "boostrap.listener=h:1", NULL};
     char *badval[] = {"p", "--set=brokers=0", NULL};
-    char *sub[] = {"p", "--set", "brokers=2", "topic", "list", "--json",
-                   NULL};
+    char *sub[] = {"p", "--set", "brokers=2", "topic", "list", "--json", NULL};
     mw_err_t err = {0};
     mw_conf_action_t action;
     mw_conf_t *conf = new_conf();
@@ -384,7 +431,14 @@ static void test_cli_errors(void **state)
                     "key 'brokers': value '0' (from --set) is out of range; "
                     "expected an integer in [1, 16]");
     /* Sub-commands: parsing stops at the first positional argument. */
-    assert_int_equal(mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = 6, .argv = sub, .envp = NULL, .version = "1.0", .out = stdout, .args_out = &first}, &action, &err),
+    assert_int_equal(mw_conf_from_cli(conf,
+                                      &(mw_conf_cli_t){.argc = 6,
+                                                       .argv = sub,
+                                                       .envp = NULL,
+                                                       .version = "1.0",
+                                                       .out = stdout,
+                                                       .args_out = &first},
+                                      &action, &err),
                      0);
     assert_int_equal(first, 3);
     assert_int_equal(mw_conf_get_int(conf, "brokers"), 2);
@@ -397,9 +451,9 @@ static void test_unknown_key(void **state)
     mw_conf_t *conf = new_conf();
 
     (void)state;
-    assert_int_equal(mw_conf_set(conf, "boostrap.listener", "h:1", "--set",
-                                 &err),
-                     MW_ERR_CONFIG);
+    assert_int_equal(
+        mw_conf_set(conf, "boostrap.listener", "h:1", "--set", &err),
+        MW_ERR_CONFIG);
     assert_msg(&err, "unknown key 'boostrap.listener' (from --set); did you "
                      "mean 'bootstrap.listener'?");
     mw_conf_set(conf, "BROKERS", "2", "--set", &err);
@@ -500,16 +554,16 @@ static void test_parse_listener(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        assert_int_equal(mw_conf_parse_listener(good[i].in, host,
-                                                sizeof(host), &port, &err),
-                         0);
+        assert_int_equal(
+            mw_conf_parse_listener(good[i].in, host, sizeof(host), &port, &err),
+            0);
         assert_string_equal(host, good[i].host);
         assert_int_equal(port, good[i].port);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(mw_conf_parse_listener(bad[i].in, host, sizeof(host),
-                                                &port, &err),
-                         MW_ERR_INVALID);
+        assert_int_equal(
+            mw_conf_parse_listener(bad[i].in, host, sizeof(host), &port, &err),
+            MW_ERR_INVALID);
         assert_string_equal(err.msg, bad[i].why);
     }
     assert_int_equal(mw_conf_parse_listener("abcdef:1", host, 4, &port, &err),
@@ -520,8 +574,10 @@ static void test_parse_listener(void **state)
 static void test_passthrough(void **state)
 {
     static const mw_conf_key_t kkeys[] = {
-        {.name = "kafka.bootstrap.servers", .type = MW_CONF_STR,
-         .dflt = "127.0.0.1:9092", .doc = "Brokers."},
+        {.name = "kafka.bootstrap.servers",
+         .type = MW_CONF_STR,
+         .dflt = "127.0.0.1:9092",
+         .doc = "Brokers."},
     };
     char *envp[] = {"MESH_KAFKA_BOOTSTRAP_SERVERS=h:1", NULL};
     mw_err_t err = {0};
@@ -536,13 +592,11 @@ static void test_passthrough(void **state)
     assert_true(mw_conf_is_set(conf, "kafka.b"));
     assert_false(mw_conf_is_set(conf, "kafka.z"));
     assert_null(mw_conf_origin(conf, "kafka.z"));
-    assert_int_equal(mw_conf_foreach_prefix(conf, "kafka.", collect_cb, &c),
-                     0);
+    assert_int_equal(mw_conf_foreach_prefix(conf, "kafka.", collect_cb, &c), 0);
     assert_string_equal(c.text, "b=4@p;a=2@o;c=3@o;");
     memset(&c, 0, sizeof(c));
     c.stop_at = 2;
-    assert_int_equal(mw_conf_foreach_prefix(conf, "kafka.", collect_cb, &c),
-                     7);
+    assert_int_equal(mw_conf_foreach_prefix(conf, "kafka.", collect_cb, &c), 7);
     assert_int_equal(c.calls, 2);
     mw_conf_destroy(conf);
 
@@ -569,7 +623,13 @@ static char *cli_output(char **argv, int argc, mw_conf_action_t *action)
     mw_conf_t *conf = new_conf();
 
     assert_non_null(out);
-    assert_int_equal(mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = argc, .argv = argv, .envp = NULL, .version = "1.2.3", .out = out}, action, &err),
+    assert_int_equal(mw_conf_from_cli(conf,
+                                      &(mw_conf_cli_t){.argc = argc,
+                                                       .argv = argv,
+                                                       .envp = NULL,
+                                                       .version = "1.2.3",
+                                                       .out = out},
+                                      action, &err),
                      0);
     fclose(out);
     mw_conf_destroy(conf);
@@ -696,7 +756,9 @@ static void test_passthrough_doc(void **state)
 static void test_required(void **state)
 {
     static const mw_conf_key_t rkeys[] = {
-        {.name = "topic", .type = MW_CONF_STR, .required = true,
+        {.name = "topic",
+         .type = MW_CONF_STR,
+         .required = true,
          .doc = "Topic."},
     };
     char *argv[] = {"p", NULL};
@@ -707,7 +769,13 @@ static void test_required(void **state)
 
     (void)state;
     assert_non_null(conf);
-    assert_int_equal(mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = 1, .argv = argv, .envp = NULL, .version = "1", .out = stdout}, &action, &err),
+    assert_int_equal(mw_conf_from_cli(conf,
+                                      &(mw_conf_cli_t){.argc = 1,
+                                                       .argv = argv,
+                                                       .envp = NULL,
+                                                       .version = "1",
+                                                       .out = stdout},
+                                      &action, &err),
                      MW_ERR_CONFIG);
     assert_msg(&err, "required key 'topic' is not set; set it in the "
                      "properties file, in the environment or with --set "
@@ -715,7 +783,13 @@ static void test_required(void **state)
     mw_conf_set(conf, "topic", "", "--set", &err);
     assert_int_equal(mw_conf_finalize(conf, &err), MW_ERR_CONFIG);
     assert_msg(&err, "required key 'topic' is empty (from --set)");
-    assert_int_equal(mw_conf_from_cli(conf, &(mw_conf_cli_t){.argc = 1, .argv = argv, .envp = envp, .version = "1", .out = stdout}, &action, &err),
+    assert_int_equal(mw_conf_from_cli(conf,
+                                      &(mw_conf_cli_t){.argc = 1,
+                                                       .argv = argv,
+                                                       .envp = envp,
+                                                       .version = "1",
+                                                       .out = stdout},
+                                      &action, &err),
                      0);
     assert_string_equal(mw_conf_get_str(conf, "topic"), "t1");
     mw_conf_destroy(conf);
@@ -731,17 +805,13 @@ static void test_log_effective(void **state)
 
     (void)state;
     assert_non_null(out);
-    assert_int_equal(mw_conf_set(conf, "auth.password", "hunter2", "--set",
-                                 &err),
-                     0);
-    assert_int_equal(mw_conf_set(conf, "kafka.sasl.password", "s3cr3tpw",
-                                 "--set", &err),
-                     0);
-    assert_int_equal(mw_conf_set(conf, "kafka.ssl.key.pem", "PEMDATA",
-                                 "--set", &err),
-                     0);
-    assert_int_equal(mw_conf_set(conf, "kafka.acks", "all", "--set", &err),
-                     0);
+    assert_int_equal(
+        mw_conf_set(conf, "auth.password", "hunter2", "--set", &err), 0);
+    assert_int_equal(
+        mw_conf_set(conf, "kafka.sasl.password", "s3cr3tpw", "--set", &err), 0);
+    assert_int_equal(
+        mw_conf_set(conf, "kafka.ssl.key.pem", "PEMDATA", "--set", &err), 0);
+    assert_int_equal(mw_conf_set(conf, "kafka.acks", "all", "--set", &err), 0);
     mw_log_set_stream(out);
     mw_conf_log_effective(conf, "test");
     mw_log_set_stream(NULL);
@@ -768,26 +838,38 @@ static int sink_pg_check(const mw_conf_t *conf, mw_err_t *err)
 {
     const char *ci = mw_conf_get_str(conf, "pg.conninfo");
     if (!ci || !*ci)
-        return mw_err_set(err, MW_ERR_CONFIG, "key 'pg.conninfo': required "
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "key 'pg.conninfo': required "
                           "with sink=pg");
     return 0;
 }
 
 static const mw_conf_key_t sink_file_keys[] = {
-    {.name = "file.dir", .type = MW_CONF_STR, .dflt = "/tmp/out",
+    {.name = "file.dir",
+     .type = MW_CONF_STR,
+     .dflt = "/tmp/out",
      .doc = "sink=file: where files go."},
 };
 static const mw_conf_key_t sink_pg_keys[] = {
-    {.name = "pg.conninfo", .type = MW_CONF_STR, .secret = true,
+    {.name = "pg.conninfo",
+     .type = MW_CONF_STR,
+     .secret = true,
      .doc = "sink=pg: libpq connection string."},
-    {.name = "pg.schema", .type = MW_CONF_STR, .dflt = "public",
+    {.name = "pg.schema",
+     .type = MW_CONF_STR,
+     .dflt = "public",
      .doc = "sink=pg: schema."},
 };
 static const mw_conf_backend_t sink_backends[] = {
-    {.name = "file", .doc = "Files in a directory.", .keys = sink_file_keys,
+    {.name = "file",
+     .doc = "Files in a directory.",
+     .keys = sink_file_keys,
      .key_cnt = 1},
-    {.name = "pg", .doc = "PostgreSQL tables.", .keys = sink_pg_keys,
-     .key_cnt = 2, .check = sink_pg_check},
+    {.name = "pg",
+     .doc = "PostgreSQL tables.",
+     .keys = sink_pg_keys,
+     .key_cnt = 2,
+     .check = sink_pg_check},
     {.name = "null", .doc = "Nothing is kept."},
 };
 
@@ -804,7 +886,9 @@ static const mw_conf_choice_t sink_choice = {
 };
 static const mw_conf_choice_t *const choices[] = {&sink_choice, NULL};
 static const mw_conf_program_t choice_prog = {
-    .name = "mesh-test", .summary = "Backend choices.", .choices = choices,
+    .name = "mesh-test",
+    .summary = "Backend choices.",
+    .choices = choices,
 };
 
 static int choice_cli(const char *const *args, mw_conf_t **out, char *msg)
@@ -821,7 +905,13 @@ static int choice_cli(const char *const *args, mw_conf_t **out, char *msg)
     argv[argc] = NULL;
     *out = mw_conf_new(&choice_prog, keys, 2, &err);
     assert_non_null(*out);
-    int rc = mw_conf_from_cli(*out, &(mw_conf_cli_t){.argc = argc, .argv = argv, .envp = envp, .version = "1", .out = stdout}, &action, &err);
+    int rc = mw_conf_from_cli(*out,
+                              &(mw_conf_cli_t){.argc = argc,
+                                               .argv = argv,
+                                               .envp = envp,
+                                               .version = "1",
+                                               .out = stdout},
+                              &action, &err);
     snprintf(msg, MW_ERR_MSG_MAX, "%s", err.msg);
     return rc;
 }
@@ -846,8 +936,7 @@ static void test_backend_choice(void **state)
     assert_int_equal(choice_cli(pg_args, &conf, msg), MW_ERR_CONFIG);
     assert_string_equal(msg, "key 'pg.conninfo': required with sink=pg");
     mw_conf_destroy(conf);
-    const char *pg_ok[] = {"--set", "sink=PG", "--set", "pg.conninfo=x",
-                           NULL};
+    const char *pg_ok[] = {"--set", "sink=PG", "--set", "pg.conninfo=x", NULL};
     assert_int_equal(choice_cli(pg_ok, &conf, msg), 0);
     assert_string_equal(mw_conf_chosen(conf, &sink_choice)->name, "pg");
     mw_conf_destroy(conf);
@@ -890,17 +979,17 @@ static void test_listener_url(void **state)
 {
     char url[128];
     (void)state;
-    assert_int_equal(mw_conf_listener_url("0.0.0.0:9092", 40, url,
-                                          sizeof(url), NULL), 0);
+    assert_int_equal(
+        mw_conf_listener_url("0.0.0.0:9092", 40, url, sizeof(url), NULL), 0);
     assert_string_equal(url, "http://127.0.0.1:40");
-    assert_int_equal(mw_conf_listener_url("http://[::1]:0", 81, url,
-                                          sizeof(url), NULL), 0);
+    assert_int_equal(
+        mw_conf_listener_url("http://[::1]:0", 81, url, sizeof(url), NULL), 0);
     assert_string_equal(url, "http://[::1]:81");
-    assert_int_equal(mw_conf_listener_url("localhost:1", 2, url,
-                                          sizeof(url), NULL), 0);
+    assert_int_equal(
+        mw_conf_listener_url("localhost:1", 2, url, sizeof(url), NULL), 0);
     assert_string_equal(url, "http://localhost:2");
-    assert_int_equal(mw_conf_listener_url("nohost", 2, url, sizeof(url),
-                                          NULL), MW_ERR_INVALID);
+    assert_int_equal(mw_conf_listener_url("nohost", 2, url, sizeof(url), NULL),
+                     MW_ERR_INVALID);
 }
 
 int main(void)

@@ -56,8 +56,7 @@ static void test_names_and_classes(void **state)
     assert_int_equal(mw_err_class(MW_ERR_INVALID), MW_ERR_CLASS_PERMANENT);
     assert_int_equal(mw_err_class(MW_ERR_CONFIG), MW_ERR_CLASS_FATAL);
     assert_int_equal(mw_err_class(-999), MW_ERR_CLASS_FATAL);
-    assert_string_equal(mw_err_class_name(MW_ERR_CLASS_RETRIABLE),
-                        "retriable");
+    assert_string_equal(mw_err_class_name(MW_ERR_CLASS_RETRIABLE), "retriable");
     for (int c = 0; c > -MW_ERR__CNT; c--)
         assert_string_not_equal(mw_err_name(c), "MW_ERR_UNKNOWN");
 }

@@ -159,13 +159,17 @@ static void test_ops_healthz(void **state)
     mw_http_response_t resp;
     char url[128];
     url_for(url, sizeof(url), fx->port, "/healthz");
-    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"}, CALL_TIMEOUT_MS, &resp, &err), 0);
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"},
+                                  CALL_TIMEOUT_MS, &resp, &err),
+                     0);
     assert_int_equal(resp.status, 200);
     assert_string_equal(resp.body, "{\"status\":\"ok\"}");
     mw_http_response_clear(&resp);
 
     atomic_store(&broker_up, false);
-    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"}, CALL_TIMEOUT_MS, &resp, &err), 0);
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"},
+                                  CALL_TIMEOUT_MS, &resp, &err),
+                     0);
     assert_int_equal(resp.status, 503);
     assert_string_equal(resp.body, "{\"status\":\"unavailable\","
                                    "\"reason\":\"broker: no broker up\"}");
@@ -185,17 +189,28 @@ static void test_ops_metrics_and_paths(void **state)
     mw_http_response_t resp;
     char url[128];
     url_for(url, sizeof(url), fx->port, "/nope?x=1");
-    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"}, CALL_TIMEOUT_MS, &resp, &err), 0);
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"},
+                                  CALL_TIMEOUT_MS, &resp, &err),
+                     0);
     assert_int_equal(resp.status, 404);
     assert_non_null(strstr(resp.body, "\"error_code\":404"));
     mw_http_response_clear(&resp);
 
     url_for(url, sizeof(url), fx->port, "/metrics");
-    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "POST", .content_type = "application/json", .body = "{}", .len = 2}, CALL_TIMEOUT_MS, &resp, &err), 0);
+    assert_int_equal(
+        mw_http_call(url,
+                     &(mw_http_request_t){.method = "POST",
+                                          .content_type = "application/json",
+                                          .body = "{}",
+                                          .len = 2},
+                     CALL_TIMEOUT_MS, &resp, &err),
+        0);
     assert_int_equal(resp.status, 405);
     mw_http_response_clear(&resp);
 
-    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"}, CALL_TIMEOUT_MS, &resp, &err), 0);
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"},
+                                  CALL_TIMEOUT_MS, &resp, &err),
+                     0);
     assert_int_equal(resp.status, 200);
     assert_non_null(strstr(resp.body,
                            "# TYPE mesh_ops_requests_total counter\n"
@@ -243,8 +258,7 @@ static void echo_handle(struct evhttp_request *req, void *arg)
     int too_big = 0;
     char *body = mw_http_body(req, 16, &len, &too_big);
     if (!body) {
-        mw_http_reply_error(req, too_big ? 413 : 500, "body over %d bytes",
-                            16);
+        mw_http_reply_error(req, too_big ? 413 : 500, "body over %d bytes", 16);
         return;
     }
     mw_http_reply(req, 200, "text/plain", body, len);
@@ -266,20 +280,36 @@ static void test_call_roundtrip(void **state)
     loop_start(&lt);
 
     url_for(url, sizeof(url), port, "/echo");
-    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "PUT", .content_type = "text/plain", .body = "hello", .len = 5}, CALL_TIMEOUT_MS, &resp, &err), 0);
+    assert_int_equal(
+        mw_http_call(url,
+                     &(mw_http_request_t){.method = "PUT",
+                                          .content_type = "text/plain",
+                                          .body = "hello",
+                                          .len = 5},
+                     CALL_TIMEOUT_MS, &resp, &err),
+        0);
     assert_int_equal(resp.status, 200);
     assert_int_equal(resp.len, 5);
     assert_string_equal(resp.body, "hello");
     mw_http_response_clear(&resp);
     assert_null(resp.body);
 
-    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "DELETE", .content_type = "text/plain", .body = "0123456789abcdefXYZ", .len = 19}, CALL_TIMEOUT_MS, &resp, &err), 0);
+    assert_int_equal(
+        mw_http_call(url,
+                     &(mw_http_request_t){.method = "DELETE",
+                                          .content_type = "text/plain",
+                                          .body = "0123456789abcdefXYZ",
+                                          .len = 19},
+                     CALL_TIMEOUT_MS, &resp, &err),
+        0);
     assert_int_equal(resp.status, 413);
     assert_string_equal(
         resp.body, "{\"error_code\":413,\"message\":\"body over 16 bytes\"}");
     mw_http_response_clear(&resp);
 
-    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"}, CALL_TIMEOUT_MS, &resp, &err), 0);
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"},
+                                  CALL_TIMEOUT_MS, &resp, &err),
+                     0);
     assert_int_equal(resp.status, 200);
     assert_null(resp.body); /* empty body */
     mw_http_response_clear(&resp);
@@ -311,10 +341,12 @@ static void test_conn_keep_alive(void **state)
     conn = mw_http_conn_new(url, CALL_TIMEOUT_MS, &err);
     assert_non_null(conn);
     for (int i = 0; i < 3; i++) {
-        const mw_http_request_t rq = {.method = "POST", .path = "/echo?x=1",
+        const mw_http_request_t rq = {.method = "POST",
+                                      .path = "/echo?x=1",
                                       .content_type = "text/plain",
                                       .accept = "text/plain",
-                                      .body = "again", .len = 5};
+                                      .body = "again",
+                                      .len = 5};
         assert_int_equal(mw_http_conn_call(conn, &rq, &resp, &err), 0);
         assert_int_equal(resp.status, 200);
         assert_string_equal(resp.body, "again");
@@ -338,7 +370,8 @@ static void test_call_refused(void **state)
     mw_http_response_t resp;
     char url[128];
     url_for(url, sizeof(url), closed_port(), "/topics");
-    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"}, CALL_TIMEOUT_MS, &resp, &err),
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"},
+                                  CALL_TIMEOUT_MS, &resp, &err),
                      MW_ERR_TRANSPORT);
     assert_int_equal(err.code, MW_ERR_TRANSPORT);
     assert_non_null(strstr(err.msg, url));
@@ -362,7 +395,8 @@ static void test_call_timeout(void **state)
     mw_http_response_t resp;
     char url[128];
     url_for(url, sizeof(url), ntohs(sa.sin_port), "/slow");
-    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"}, 200, &resp, &err),
+    assert_int_equal(mw_http_call(url, &(mw_http_request_t){.method = "GET"},
+                                  200, &resp, &err),
                      MW_ERR_TIMEOUT);
     assert_non_null(strstr(err.msg, url));
     close(fd);
@@ -373,13 +407,21 @@ static void test_call_bad_input(void **state)
     (void)state;
     mw_err_t err;
     mw_http_response_t resp;
-    assert_int_equal(mw_http_call("not a url", &(mw_http_request_t){.method = "GET"}, 100, &resp, &err),
+    assert_int_equal(mw_http_call("not a url",
+                                  &(mw_http_request_t){.method = "GET"}, 100,
+                                  &resp, &err),
                      MW_ERR_INVALID);
-    assert_int_equal(mw_http_call("https://127.0.0.1:1/", &(mw_http_request_t){.method = "GET"}, 100, &resp, &err),
+    assert_int_equal(mw_http_call("https://127.0.0.1:1/",
+                                  &(mw_http_request_t){.method = "GET"}, 100,
+                                  &resp, &err),
                      MW_ERR_INVALID);
-    assert_int_equal(mw_http_call("http://127.0.0.1:1/", &(mw_http_request_t){.method = "BREW"}, 100, &resp, &err),
+    assert_int_equal(mw_http_call("http://127.0.0.1:1/",
+                                  &(mw_http_request_t){.method = "BREW"}, 100,
+                                  &resp, &err),
                      MW_ERR_INVALID);
-    assert_int_equal(mw_http_call("http://127.0.0.1:1/", &(mw_http_request_t){.method = "GET"}, 0, &resp, &err),
+    assert_int_equal(mw_http_call("http://127.0.0.1:1/",
+                                  &(mw_http_request_t){.method = "GET"}, 0,
+                                  &resp, &err),
                      MW_ERR_INVALID);
 }
 

@@ -38,8 +38,8 @@ static int teardown(void **state)
 static void test_line_shape(void **state)
 {
     (void)state;
-    mw_log_info("broker", "bootstrap listening", "addr=%s port=%d",
-                "127.0.0.1", 9092);
+    mw_log_info("broker", "bootstrap listening", "addr=%s port=%d", "127.0.0.1",
+                9092);
     fflush(capture);
     assert_non_null(strstr(captured, "ts="));
     assert_non_null(strstr(captured, " level=info component=broker "
@@ -98,8 +98,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_line_shape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_levels_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quoting, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_long_line_is_cut_not_split,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_line_is_cut_not_split, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("mw_log", tests, NULL, NULL);
 }

@@ -53,13 +53,13 @@ static void test_render_exact(void **state)
     mw_metrics_t *reg = mw_metrics_new();
     static const double bounds[] = {0.005, 0.1, 1};
     /* Registered out of name order: rendering sorts families. */
-    mw_histogram_t *h = mw_metrics_histogram(
-        reg, "mesh_test_send_seconds", "Send latency.", "topic=\"orders\"",
-        bounds, 3);
-    mw_counter_t *c1 = mw_metrics_counter(
-        reg, "mesh_test_records_total",
-        "Records seen, with a \\ and\na newline.",
-        "topic=\"orders\",partition=\"0\"");
+    mw_histogram_t *h =
+        mw_metrics_histogram(reg, "mesh_test_send_seconds", "Send latency.",
+                             "topic=\"orders\"", bounds, 3);
+    mw_counter_t *c1 =
+        mw_metrics_counter(reg, "mesh_test_records_total",
+                           "Records seen, with a \\ and\na newline.",
+                           "topic=\"orders\",partition=\"0\"");
     mw_counter_t *c2 =
         mw_metrics_counter(reg, "mesh_test_records_total", "ignored", NULL);
     mw_gauge_t *g1 = mw_metrics_gauge(reg, "mesh_test_queue_depth",

@@ -48,8 +48,7 @@ static void test_out_of_order_acks(void **state)
     (void)state;
     for (int i = 0; i < 5; i++)
         assert_int_equal(
-            pr_checkpoint_window_push(win, (uint64_t)(i + 1) * 10, &seq[i]),
-            0);
+            pr_checkpoint_window_push(win, (uint64_t)(i + 1) * 10, &seq[i]), 0);
     assert_int_equal(pr_checkpoint_window_ack(win, seq[2]), 0);
     assert_int_equal(pr_checkpoint_window_ack(win, seq[4]), 0);
     assert_int_equal(pr_checkpoint_window_committed(win), 0);
@@ -76,8 +75,8 @@ static void test_scrambled_acks_with_growth(void **state)
 
     (void)state;
     for (unsigned i = 0; i < N; i++) {
-        assert_int_equal(pr_checkpoint_window_push(win, (i + 1) * 7ull,
-                                                   &seq[i]), 0);
+        assert_int_equal(
+            pr_checkpoint_window_push(win, (i + 1) * 7ull, &seq[i]), 0);
         order[i] = i;
     }
     for (unsigned i = N - 1; i > 0; i--) {
@@ -150,7 +149,9 @@ static void test_save_load_round_trip(void **state)
 {
     char file[256];
     pr_checkpoint_entry_t in[2] = {
-        {.path = "/var/log/app.log", .dev = 2049, .ino = 1u << 31,
+        {.path = "/var/log/app.log",
+         .dev = 2049,
+         .ino = 1u << 31,
          .offset = 123456789012ull},
         {.path = "with \"quote\"", .dev = 1, .ino = 2, .offset = 0}};
     pr_checkpoint_entry_t *out = NULL;
@@ -198,14 +199,12 @@ static void test_load_missing_and_garbage(void **state)
     assert_non_null(fp);
     fputs("{\"version\":1,\"files\":[{\"path\":\"a\",\"dev\":1}]}", fp);
     fclose(fp);
-    assert_int_equal(pr_checkpoint_load(file, &out, &n, &err),
-                     MW_ERR_INVALID);
+    assert_int_equal(pr_checkpoint_load(file, &out, &n, &err), MW_ERR_INVALID);
     assert_non_null(strstr(err.msg, "files[0]"));
     fp = fopen(file, "w");
     fputs("not json", fp);
     fclose(fp);
-    assert_int_equal(pr_checkpoint_load(file, &out, &n, &err),
-                     MW_ERR_INVALID);
+    assert_int_equal(pr_checkpoint_load(file, &out, &n, &err), MW_ERR_INVALID);
     assert_non_null(strstr(err.msg, "bad.ckpt"));
 }
 
@@ -215,8 +214,7 @@ static void test_save_into_missing_dir_fails(void **state)
     mw_err_t err = {0};
 
     (void)state;
-    assert_int_equal(pr_checkpoint_save("/nonexistent-dir/x.ckpt", &e, 1,
-                                        &err),
+    assert_int_equal(pr_checkpoint_save("/nonexistent-dir/x.ckpt", &e, 1, &err),
                      MW_ERR_IO);
     assert_non_null(strstr(err.msg, "x.ckpt"));
 }
@@ -228,8 +226,8 @@ int main(void)
         cmocka_unit_test(test_out_of_order_acks),
         cmocka_unit_test(test_scrambled_acks_with_growth),
         cmocka_unit_test(test_bound_and_cancel),
-        cmocka_unit_test_setup_teardown(test_save_load_round_trip,
-                                        tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_save_load_round_trip, tmpdir_setup,
+                                        tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_load_missing_and_garbage,
                                         tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test(test_save_into_missing_dir_fails),

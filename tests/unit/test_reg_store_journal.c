@@ -53,9 +53,14 @@ typedef struct fixture {
 
 static const char *const storages[] = {"journal", "kafka", NULL};
 static const mw_conf_key_t keys[] = {
-    {.name = "storage", .type = MW_CONF_ENUM, .dflt = "journal",
-     .doc = "backend", .allowed = storages},
-    {.name = "data.dir", .type = MW_CONF_STR, .dflt = "./data",
+    {.name = "storage",
+     .type = MW_CONF_ENUM,
+     .dflt = "journal",
+     .doc = "backend",
+     .allowed = storages},
+    {.name = "data.dir",
+     .type = MW_CONF_STR,
+     .dflt = "./data",
      .doc = "journal directory"},
 };
 static const mw_conf_program_t prog = {.name = "test_reg_store_journal",
@@ -108,8 +113,7 @@ static int setup(void **state)
     f->base = event_base_new();
     f->conf = mw_conf_new(&prog, keys, 2, &err);
     assert_non_null(f->conf);
-    assert_int_equal(mw_conf_set(f->conf, "data.dir", f->dir, "test", &err),
-                     0);
+    assert_int_equal(mw_conf_set(f->conf, "data.dir", f->dir, "test", &err), 0);
     *state = f;
     return 0;
 }
@@ -153,7 +157,8 @@ static void append_n(fixture_t *f, reg_store_t *store, int n, int first)
         snprintf(key, sizeof(key), "{\"keytype\":\"SCHEMA\",\"n\":%d}", i);
         snprintf(value, sizeof(value), "{\"id\":%d}", i);
         assert_int_equal(reg_store_append(store, key, i % 5 == 4 ? NULL : value,
-                                         on_done, &f->probe, &err), 0);
+                                          on_done, &f->probe, &err),
+                         0);
     }
 }
 
@@ -197,7 +202,8 @@ static off_t file_size(const char *path)
 static off_t rec_size(int i)
 {
     char key[64], value[64];
-    int klen = snprintf(key, sizeof(key), "{\"keytype\":\"SCHEMA\",\"n\":%d}", i);
+    int klen =
+        snprintf(key, sizeof(key), "{\"keytype\":\"SCHEMA\",\"n\":%d}", i);
     int vlen = snprintf(value, sizeof(value), "{\"id\":%d}", i);
 
     return HDR + BODY_HDR + klen + (i % 5 == 4 ? 0 : vlen);
@@ -414,10 +420,12 @@ static void test_bad_input(void **state)
     mw_err_t err;
     reg_store_t *store = open_store(f, &err);
 
-    assert_int_equal(reg_store_append(store, "", "{}", on_done, &f->probe,
-                                     &err), MW_ERR_INVALID);
-    assert_int_equal(reg_store_append(store, NULL, "{}", on_done, &f->probe,
-                                     &err), MW_ERR_INVALID);
+    assert_int_equal(
+        reg_store_append(store, "", "{}", on_done, &f->probe, &err),
+        MW_ERR_INVALID);
+    assert_int_equal(
+        reg_store_append(store, NULL, "{}", on_done, &f->probe, &err),
+        MW_ERR_INVALID);
     reg_store_close(store, 1000);
     assert_int_equal(f->probe.done, 0);
     reg_store_close(NULL, 0);
@@ -437,8 +445,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_crc_on_last_record, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_zeroed_tail, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mid_file_corruption_refused,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mid_file_corruption_refused, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_impossible_length_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_lock_conflict, setup, teardown),

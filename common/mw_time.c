@@ -30,6 +30,11 @@ int64_t mw_time_mono_ms(void)
     return time_ns(CLOCK_MONOTONIC) / 1000000;
 }
 
+double mw_time_mono_s(void)
+{
+    return (double)time_ns(CLOCK_MONOTONIC) / 1e9;
+}
+
 int64_t mw_time_coarse_ms(void)
 {
     return time_ns(CLOCK_MONOTONIC_COARSE) / 1000000;

@@ -17,6 +17,8 @@
 int64_t mw_time_mono_ns(void);
 int64_t mw_time_mono_us(void);
 int64_t mw_time_mono_ms(void);
+/* Monotonic, in seconds, for durations observed into _seconds histograms. */
+double mw_time_mono_s(void);
 /* Monotonic, coarse (a few ms of resolution), in ms. */
 int64_t mw_time_coarse_ms(void);
 /* Wall clock: milliseconds since the Unix epoch. */

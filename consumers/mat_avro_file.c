@@ -79,9 +79,7 @@ static int put_le(mw_buf_t *out, uint64_t bits, size_t n)
 {
     uint8_t b[8];
 
-    for (size_t i = 0; i < n; i++)
-        b[i] = (uint8_t)(bits >> (8 * i));
-    return mw_buf_append(out, b, n);
+    return mw_buf_append(out, b, av_le_put(b, bits, n));
 }
 
 /* Decimal text ("-12.5") -> the unscaled value at `scale` as big-endian

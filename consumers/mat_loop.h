@@ -15,7 +15,7 @@
  * always stops its partition.
  *
  * Thread: the loop thread only (the event_base's); the sink's blocking
- * calls run there too, which is the materializer's own loop (STYLE 7).
+ * calls run there too, which is the materializer's own loop (docs/STYLE.md §8).
  */
 #ifndef MAT_LOOP_H
 #define MAT_LOOP_H

@@ -1,6 +1,6 @@
 /*
- * mat_sink: the front of mesh-materializer's output ports (STYLE 1: one ops
- * table, one file per backend — mat_sqlite*.c, mat_pg*.c, mat_avro*.c —
+ * mat_sink: the front of mesh-materializer's output ports (docs/STYLE.md §3:
+ * one ops table, one file per backend — mat_sqlite*.c, mat_pg*.c, mat_avro*.c —
  * named only in mat_sink.c's registration table; each backend declares its
  * own configuration keys and checks in its ops table).
  *
@@ -23,7 +23,7 @@
  *
  * Thread: the materializer's loop thread; a sink may block in commit
  * (fsync, a PostgreSQL round trip): the loop runs nothing else meanwhile,
- * which is the sink's own loop (STYLE 7).
+ * which is the sink's own loop (docs/STYLE.md §8).
  */
 #ifndef MAT_SINK_H
 #define MAT_SINK_H

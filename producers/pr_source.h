@@ -1,7 +1,7 @@
 /*
- * pr_source: the front of mesh-producer's sources (STYLE 1: one ops table,
- * one file per backend, backends named only in pr_source.c's registration
- * table).
+ * pr_source: the front of mesh-producer's sources (docs/STYLE.md §3: one ops
+ * table, one file per backend, backends named only in pr_source.c's
+ * registration table).
  *
  * A source reads changes from an operational system and hands each one to
  * the emitter (pr_emit.h); it acknowledges its own position (an HTTP

@@ -117,8 +117,7 @@ static int put_le(jt_t *t, uint64_t u, size_t n)
 {
     if (grow(t, 8) != 0)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        t->o[t->n++] = (uint8_t)(u >> (8 * i));
+    t->n += av_le_put(t->o + t->n, u, n);
     return 0;
 }
 

@@ -112,9 +112,7 @@ static int wr_long(wr_t *w, int64_t v)
 static int wr_le(wr_t *w, uint64_t u, size_t n)
 {
     uint8_t b[8];
-    for (size_t i = 0; i < n; i++)
-        b[i] = (uint8_t)(u >> (8 * i));
-    return wr_raw(w, b, n);
+    return wr_raw(w, b, av_le_put(b, u, n));
 }
 
 /* ------------------------------------------------------------ scalars */

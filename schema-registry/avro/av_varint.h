@@ -1,6 +1,7 @@
 /*
  * av_varint: Avro's zig-zag varints, the encoding of every int, long,
- * length, count and union index in Avro binary.  A value v is mapped to
+ * length, count and union index in Avro binary (and, beside them, the
+ * little-endian words of float and double).  A value v is mapped to
  * (v << 1) ^ (v >> 63), so small magnitudes of either sign stay short, then
  * written 7 bits a byte, low bits first, the high bit set on every byte but
  * the last: at most AV_VARINT_MAX bytes for a long.
@@ -61,6 +62,15 @@ static inline av_varint_rc_t av_varint_get(const uint8_t **p,
         }
     }
     return AV_VARINT_LONG;
+}
+
+/* Writes the low n bytes of bits little-endian (n = 4 for a float's bits,
+ * 8 for a double's: Avro's only fixed-width primitives); returns n. */
+static inline size_t av_le_put(uint8_t *out, uint64_t bits, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (uint8_t)(bits >> (8 * i));
+    return n;
 }
 
 #endif /* AV_VARINT_H */

@@ -39,6 +39,7 @@
 #include "ctl_out.h"
 #include "mw_daemon.h"
 #include "mw_log.h"
+#include "mw_time.h"
 
 #define CTL_COMPONENT "meshctl"
 #define CTL_LINE_MAX (1024 * 1024) /* longest input line */
@@ -58,14 +59,6 @@ static const char ctl_console_usage[] =
 
 /* Bad usage of this command: message, this command's usage, exit 2. */
 #define ctl_usage(...) ctl_out_usage(ctl_console_usage, __VA_ARGS__)
-
-static int64_t ctl_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool ctl_parse_ll(const char *s, long long min, long long *out)
 {
@@ -447,7 +440,7 @@ static void ctl_cons_commit(ctl_cons_t *c, bool sync)
         mw_log_warn(CTL_COMPONENT, "offset commit failed", "reason=%s",
                     mw_log_q(err.msg));
     c->dirty = false;
-    c->last_commit_ms = ctl_now_ms();
+    c->last_commit_ms = mw_time_mono_ms();
 }
 
 /* Loop thread: records are waiting; take them all (the adapter wakes us
@@ -474,7 +467,7 @@ static void ctl_cons_on_ready(void *opaque)
         bk_record_destroy(rec);
         c->consumed++;
         c->dirty = true;
-        c->last_record_ms = ctl_now_ms();
+        c->last_record_ms = mw_time_mono_ms();
         if (c->max && (long long)c->consumed >= c->max)
             ctl_cons_stop(c);
     }
@@ -487,7 +480,7 @@ static void ctl_cons_on_assigned(void *opaque, bk_partition_list_t *parts)
     ctl_cons_t *c = opaque;
 
     (void)parts;
-    c->last_record_ms = ctl_now_ms();
+    c->last_record_ms = mw_time_mono_ms();
 }
 
 /* Revoked hook: commit before the partitions go so their next owner
@@ -508,7 +501,7 @@ static void ctl_cons_on_revoked(void *opaque, const bk_partition_list_t *parts)
 static void ctl_cons_on_tick(evutil_socket_t fd, short what, void *arg)
 {
     ctl_cons_t *c = arg;
-    int64_t now = ctl_now_ms();
+    int64_t now = mw_time_mono_ms();
 
     (void)fd;
     (void)what;
@@ -629,7 +622,7 @@ static int ctl_consume(mw_conf_t *conf, int argc, char **argv)
         return rc;
     if (!(c.base = event_base_new()))
         return 1;
-    c.last_record_ms = c.last_commit_ms = ctl_now_ms();
+    c.last_record_ms = c.last_commit_ms = mw_time_mono_ms();
     rc = ctl_cons_open(conf, &c, &a, &daemon);
     if (rc == 0) {
         event_base_dispatch(c.base);

@@ -9,6 +9,7 @@
  */
 #include "reg_store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,20 +78,40 @@ static const reg_store_ops_t *reg_store_find(const mw_conf_t *conf,
     return NULL;
 }
 
+/* The metrics both backends keep, under one set of names. */
+static void reg_store_stats_register(reg_store_stats_t *st, mw_metrics_t *m,
+                                     const char *name)
+{
+    char l[64];
+
+    if (!m)
+        return;
+    snprintf(l, sizeof(l), "storage=\"%s\"", name);
+    st->appends_total =
+        mw_metrics_counter(m, "mesh_registry_store_appends_total",
+                           "Records appended to the store.", l);
+    st->errors_total = mw_metrics_counter(m, "mesh_registry_store_errors_total",
+                                          "Appends that failed.", l);
+    st->append_seconds = mw_metrics_histogram(
+        m, "mesh_registry_store_append_seconds",
+        "From append to its done callback (durable and applied).", l, NULL, 0);
+}
+
 reg_store_t *reg_store_open(struct event_base *base, const mw_conf_t *conf,
                             mw_metrics_t *metrics, reg_store_apply_cb *apply,
                             void *opaque, mw_err_t *err)
 {
-    const reg_store_env_t env = {.base = base,
-                                 .conf = conf,
-                                 .metrics = metrics,
-                                 .apply = apply,
-                                 .opaque = opaque};
+    reg_store_env_t env = {.base = base,
+                           .conf = conf,
+                           .metrics = metrics,
+                           .apply = apply,
+                           .opaque = opaque};
     const reg_store_ops_t *ops = reg_store_find(conf, err);
     reg_store_t *store;
 
     if (!ops)
         return NULL;
+    reg_store_stats_register(&env.stats, metrics, ops->conf.name);
     store = calloc(1, sizeof(*store));
     if (!store) {
         mw_err_set(err, MW_ERR_NOMEM, "out of memory for the store");

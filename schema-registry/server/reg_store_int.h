@@ -24,11 +24,21 @@
  * answers MW_ERR_FULL. */
 #define REG_STORE_INFLIGHT_MAX 4096
 
-/* What a backend gets at open: the public open's arguments. */
+/* The metrics every backend keeps, labelled storage="<name>", registered
+ * once by the front; all NULL when the program has no metrics registry. */
+typedef struct reg_store_stats {
+    mw_counter_t *appends_total;    /* appends accepted */
+    mw_counter_t *errors_total;     /* appends that failed */
+    mw_histogram_t *append_seconds; /* append to its done callback */
+} reg_store_stats_t;
+
+/* What a backend gets at open: the public open's arguments, and the
+ * shared metrics. */
 typedef struct reg_store_env {
     struct event_base *base;
     const mw_conf_t *conf;
     mw_metrics_t *metrics; /* may be NULL */
+    reg_store_stats_t stats;
     reg_store_apply_cb *apply;
     void *opaque;
 } reg_store_env_t;

@@ -141,11 +141,6 @@ static uint32_t jr_get32(const unsigned char *p)
            (uint32_t)p[3];
 }
 
-static double jr_now_s(void)
-{
-    return (double)mw_time_mono_us() / 1e6;
-}
-
 /* ------------------------------------------------------------ files */
 
 /* Makes a new directory entry durable (the journal file just created). */
@@ -444,7 +439,7 @@ static int jr_write_batch(reg_journal_t *jr, const jr_item_t *batch, char *msg,
 {
     size_t len = 0;
     unsigned char *buf = jr_encode(batch, &len);
-    double t0 = jr_now_s();
+    double t0 = mw_time_mono_s();
     int rc = 0;
 
     if (!buf) {
@@ -456,7 +451,7 @@ static int jr_write_batch(reg_journal_t *jr, const jr_item_t *batch, char *msg,
         snprintf(msg, msg_size, "cannot write '%s': %s", jr->path, strerror(e));
         rc = MW_ERR_IO;
     } else {
-        mw_histogram_observe(jr->fsync_seconds, jr_now_s() - t0);
+        mw_histogram_observe(jr->fsync_seconds, mw_time_mono_s() - t0);
         mw_counter_add(jr->bytes_total, len);
     }
     free(buf);
@@ -538,7 +533,8 @@ static void jr_deliver(reg_journal_t *jr)
     for (it = done.head; it; it = next) {
         next = it->next;
         jr->inflight--;
-        mw_histogram_observe(jr->append_seconds, jr_now_s() - it->start_s);
+        mw_histogram_observe(jr->append_seconds,
+                             mw_time_mono_s() - it->start_s);
         if (it->code == 0) {
             reg_store_record_t rec = {.key = it->key,
                                       .key_len = it->key_len,
@@ -602,7 +598,7 @@ static int jr_append(void *be, const char *key, const char *value,
     it->value_len = value ? strlen(value) : 0;
     it->done = done;
     it->opaque = opaque;
-    it->start_s = jr_now_s();
+    it->start_s = mw_time_mono_s();
     it->offset = jr->next_offset++;
     jr->inflight++;
     mw_counter_inc(jr->appends_total);
@@ -621,26 +617,22 @@ static int jr_is_ready(const void *be)
 
 /* ------------------------------------------------------------ lifecycle */
 
-static void jr_metrics(reg_journal_t *jr, mw_metrics_t *m)
+static void jr_metrics(reg_journal_t *jr, const reg_store_env_t *env)
 {
     const char *l = "storage=\"journal\"";
+    mw_metrics_t *m = env->metrics;
 
+    jr->appends_total = env->stats.appends_total;
+    jr->errors_total = env->stats.errors_total;
+    jr->append_seconds = env->stats.append_seconds;
     if (!m)
         return;
-    jr->appends_total =
-        mw_metrics_counter(m, "mesh_registry_store_appends_total",
-                           "Records appended to the store.", l);
-    jr->errors_total = mw_metrics_counter(m, "mesh_registry_store_errors_total",
-                                          "Appends that failed.", l);
     jr->bytes_total =
         mw_metrics_counter(m, "mesh_registry_store_written_bytes_total",
                            "Bytes written to the journal.", l);
     jr->fsync_seconds = mw_metrics_histogram(
         m, "mesh_registry_store_fsync_seconds",
         "Duration of one group commit (write + fdatasync).", l, NULL, 0);
-    jr->append_seconds = mw_metrics_histogram(
-        m, "mesh_registry_store_append_seconds",
-        "From append to its done callback (durable and applied).", l, NULL, 0);
 }
 
 /* Opens the journal file and the lock; replays.  Loop thread. */
@@ -699,7 +691,7 @@ static void *jr_open(const reg_store_env_t *env, mw_err_t *err)
     pthread_mutex_init(&jr->lock, NULL);
     pthread_cond_init(&jr->work, NULL);
     pthread_cond_init(&jr->idle, NULL);
-    jr_metrics(jr, env->metrics);
+    jr_metrics(jr, env);
     if (asprintf(&jr->path, "%s/%s", dir, JR_FILE) < 0) {
         jr->path = NULL;
         mw_err_set(err, MW_ERR_NOMEM, "out of memory for the journal");

@@ -85,11 +85,6 @@ typedef struct reg_kafka {
 /* msg_opaque of the NOOP records the store sends itself. */
 static char ks_noop_marker;
 
-static double ks_now_s(void)
-{
-    return (double)mw_time_mono_us() / 1e6;
-}
-
 /* ------------------------------------------------------------ appends */
 
 static void ks_unlink(reg_kafka_t *ks, ks_append_t *a)
@@ -111,7 +106,7 @@ static void ks_answer(reg_kafka_t *ks, ks_append_t *a, const mw_err_t *err)
     if (!a->answered) {
         a->answered = true;
         ks->inflight--;
-        mw_histogram_observe(ks->append_seconds, ks_now_s() - a->start_s);
+        mw_histogram_observe(ks->append_seconds, mw_time_mono_s() - a->start_s);
         if (err)
             mw_counter_inc(ks->errors_total);
         a->done(a->opaque, err ? -1 : a->offset, err);
@@ -200,7 +195,7 @@ static int ks_append(void *be, const char *key, const char *value,
     a->done = done;
     a->opaque = opaque;
     a->offset = -1;
-    a->start_s = ks_now_s();
+    a->start_s = mw_time_mono_s();
     if ((rc = ks_send(ks, key, value, a, err)) != 0) {
         free(a);
         return rc;
@@ -302,7 +297,7 @@ static void ks_on_ready(void *opaque)
 static void ks_on_chore(evutil_socket_t fd, short what, void *opaque)
 {
     reg_kafka_t *ks = opaque;
-    double limit = ks_now_s() - ks->append_timeout_ms / 1000.0;
+    double limit = mw_time_mono_s() - ks->append_timeout_ms / 1000.0;
     ks_append_t *a, *next;
     mw_err_t err;
 
@@ -395,7 +390,7 @@ static int ks_catch_up(reg_kafka_t *ks, mw_err_t *err)
 {
     long long timeout_ms =
         mw_conf_get_int(ks->env.conf, "kafkastore.init.timeout.ms");
-    double deadline = ks_now_s() + (double)timeout_ms / 1000.0;
+    double deadline = mw_time_mono_s() + (double)timeout_ms / 1000.0;
     int rc = ks_send(ks, KS_NOOP_KEY, NULL, &ks_noop_marker, err);
 
     while (rc >= 0 && !ks->ready) {
@@ -409,7 +404,7 @@ static int ks_catch_up(reg_kafka_t *ks, mw_err_t *err)
             ks->ready = true;
             break;
         }
-        if (ks_now_s() > deadline)
+        if (mw_time_mono_s() > deadline)
             return mw_err_set(err, MW_ERR_TIMEOUT,
                               "topic '%s' not read to "
                               "its end within %lld ms (kafkastore.init."
@@ -442,23 +437,19 @@ static int ks_attach(reg_kafka_t *ks, mw_err_t *err)
     return 0;
 }
 
-static void ks_metrics(reg_kafka_t *ks, mw_metrics_t *m)
+static void ks_metrics(reg_kafka_t *ks, const reg_store_env_t *env)
 {
-    const char *l = "storage=\"kafka\"";
+    mw_metrics_t *m = env->metrics;
 
+    ks->appends_total = env->stats.appends_total;
+    ks->errors_total = env->stats.errors_total;
+    ks->append_seconds = env->stats.append_seconds;
     if (!m)
         return;
-    ks->appends_total =
-        mw_metrics_counter(m, "mesh_registry_store_appends_total",
-                           "Records appended to the store.", l);
-    ks->errors_total = mw_metrics_counter(m, "mesh_registry_store_errors_total",
-                                          "Appends that failed.", l);
     ks->applied_total = mw_metrics_counter(
         m, "mesh_registry_store_applied_total",
-        "Records read from the log and applied (all instances' records).", l);
-    ks->append_seconds = mw_metrics_histogram(
-        m, "mesh_registry_store_append_seconds",
-        "From append to its done callback (durable and applied).", l, NULL, 0);
+        "Records read from the log and applied (all instances' records).",
+        "storage=\"kafka\"");
 }
 
 static void ks_destroy(reg_kafka_t *ks)
@@ -496,7 +487,7 @@ static void *ks_open(const reg_store_env_t *env, mw_err_t *err)
     ks->applied = ks->noop_offset = -1;
     ks->append_timeout_ms =
         (int)mw_conf_get_int(env->conf, "kafkastore.timeout.ms");
-    ks_metrics(ks, env->metrics);
+    ks_metrics(ks, env);
     if (ks_ensure_topic(ks, err) || ks_clients(ks, err) ||
         ks_catch_up(ks, err) || ks_attach(ks, err)) {
         mw_err_prefix(err, "kafka store");
@@ -511,7 +502,8 @@ static void *ks_open(const reg_store_env_t *env, mw_err_t *err)
 static void ks_close(void *be, int timeout_ms)
 {
     reg_kafka_t *ks = be;
-    double deadline = ks_now_s() + (timeout_ms > 0 ? timeout_ms : 0) / 1000.0;
+    double deadline =
+        mw_time_mono_s() + (timeout_ms > 0 ? timeout_ms : 0) / 1000.0;
     mw_err_t err;
 
     ks->closing = true;
@@ -519,7 +511,7 @@ static void ks_close(void *be, int timeout_ms)
         mw_log_warn(REG_STORE_COMPONENT, "store flush incomplete", "reason=%s",
                     mw_log_q(err.msg));
     /* Read back what was delivered so its writers get their answer. */
-    while (ks->inflight && !ks->broken && ks_now_s() < deadline)
+    while (ks->inflight && !ks->broken && mw_time_mono_s() < deadline)
         if (ks_consume(ks, 50, KS_BATCH_MAX, &err) < 0)
             break;
     for (ks_append_t *a = ks->head, *next; a; a = next) {

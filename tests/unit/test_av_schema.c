@@ -79,7 +79,7 @@ static void check_roundtrip(const char *dir, av_schema_t *sch)
 static void run_valid(const char *dir)
 {
     char path[2048];
-    size_t len;
+    size_t len = 0;
     mw_err_t err;
     snprintf(path, sizeof(path), "%s/schema.avsc", dir);
     char *text = unit_read_file(path, &len);
@@ -98,7 +98,7 @@ static void run_valid(const char *dir)
 static void run_invalid(const char *dir)
 {
     char path[2048];
-    size_t len;
+    size_t len = 0;
     mw_err_t err;
     snprintf(path, sizeof(path), "%s/schema.avsc", dir);
     char *text = unit_read_file(path, &len);

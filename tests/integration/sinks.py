@@ -2,24 +2,33 @@
 
 Each adapter builds its sink's settings and reads the output port back:
 
-    sink = SqliteSink(tmp_path) / PgSink(postgres)
+    sink = SqliteSink(tmp_path) / PgSink(postgres) / AvroSink(tmp_path)
     sink.sets(mesh_broker, registry, topic, group, **extra)  # settings
     sink.offsets(topic)     # {partition: next_offset} stored by the sink
     sink.columns()          # the table's column names, in order
     sink.rows(columns)      # {id: row dict}, values as cdcgen expects them
+    sink.stores_groups      # False: the sink keeps no group id (avro)
     sink.groups()           # set of group_id values in _mesh_offsets
-    sink.commit_metric      # a histogram the sink observes at each batch
+    sink.commit_metric      # a histogram the sink observes at each commit
+                            # point (a batch; for avro a file's rename)
+    sink.column_added_log   # the sink's log line when its table gains a
+                            # column; None when it has none (avro)
     sink.check_evolved()    # sink-specific checks of the evolved table
     sink.check_storage()    # sink-specific checks of the storage settings
 
 The table is "items" (table.name) in the sink's own database file or
-schema.  wait_offsets, progress and assert_exact are written once on top.
+schema; for avro its state is the history in the final files under
+<tmp_path>/avro/<topic>/, replayed (AvroSink).  wait_offsets, progress and
+assert_exact are written once on top.
 kill_seed() is the random seed of a test that kills at random moments:
 printed at its start, MESH_TEST_SEED overrides it.
 """
 
+import json
 import os
+import pathlib
 import random
+import re
 import sqlite3
 import time
 import uuid
@@ -58,6 +67,8 @@ class SqliteSink:
     poll = 0.1          # seconds between offset reads while waiting
     progress_poll = 0.02
     commit_metric = "mesh_materializer_sqlite_commit_seconds_count"
+    column_added_log = "column added"
+    stores_groups = True
 
     def __init__(self, tmp_path):
         self.db = tmp_path / "out.db"
@@ -139,6 +150,8 @@ class PgSink:
     poll = 0.2
     progress_poll = 0.05
     commit_metric = "mesh_materializer_pg_flush_seconds_count"
+    column_added_log = "column added"
+    stores_groups = True
 
     def __init__(self, postgres):
         self.pg = postgres
@@ -206,6 +219,187 @@ class PgSink:
 
     def check_storage(self):
         """Nothing beyond rows and offsets to check."""
+
+
+class AvroSink:
+    """sink=avro under <tmp_path>/avro, read with fastavro.  The durable
+    state is the final (renamed) files only: .part-*.avro.tmp files are
+    never read.  A final file is immutable (renamed without replacing), so
+    its header and rows are read once and cached.
+
+    The output port is a history (one row per change, _op the change
+    event's op letter, the key columns the table's own, here id); rows()
+    replays it per partition in offset order into the final state, as a
+    table sink holds it.  Small avro.roll.ms / avro.roll.records make the
+    state durable soon after the input stops (an idle file rolls at the
+    next tick, every batch.max.ms)."""
+    name = "avro"
+    poll = 0.2
+    progress_poll = 0.05
+    # The rename is the avro sink's commit point: one observation per file
+    # made durable (consumers/mat_avro.c).
+    commit_metric = "mesh_materializer_avro_roll_seconds_count"
+    # The table's columns are appended to the file schema only; the loop's
+    # "table gained columns" is the log line (checked by the test).
+    column_added_log = None
+    # Files carry topic, partition and offsets, no group id.
+    stores_groups = False
+    ROLL = {"avro.roll.records": "20000", "avro.roll.ms": "300"}
+    META = ["_topic", "_partition", "_offset", "_op", "_ts_ms"]
+    UPSERT_OPS = {"c", "u", "r", "upsert"}
+    FINAL = re.compile(r"^part-(\d+)-(\d+)\.avro$")
+    TMP = re.compile(r"^\.part-(\d+)-(\d+)\.avro\.tmp$")
+
+    def __init__(self, tmp_path):
+        self.dir = tmp_path / "avro"
+        self.topic = None
+        self._files = {}        # path -> (meta, schema fields, rows|None)
+
+    def sets(self, mesh_broker, registry, topic, group, **extra):
+        self.topic = topic
+        return base_sets(mesh_broker, registry, topic, group,
+                         **{"sink": "avro", "avro.dir": str(self.dir),
+                            **self.ROLL, **extra})
+
+    # ---- files
+
+    def entries(self, topic=None):
+        """[(dt dir name, file name, path)] of every entry under
+        <avro.dir>/<topic>/dt=*/."""
+        out = []
+        top = pathlib.Path(self.dir, topic or self.topic)
+        if not top.is_dir():
+            return out
+        for day in sorted(os.listdir(top)):
+            for name in sorted(os.listdir(top / day)):
+                out.append((day, name, top / day / name))
+        return out
+
+    def final_files(self, topic=None):
+        """{partition: [(start, path)] sorted by start}."""
+        parts = {}
+        for _, name, path in self.entries(topic):
+            m = self.FINAL.match(name)
+            if m:
+                parts.setdefault(int(m.group(1)), []).append(
+                    (int(m.group(2)), path))
+        for files in parts.values():
+            files.sort()
+        return parts
+
+    def _read(self, path, rows=False):
+        """(metadata, table fields [(name, type)], rows or None)."""
+        import fastavro
+        got = self._files.get(path)
+        if got and (got[2] is not None or not rows):
+            return got
+        with open(path, "rb") as f:
+            reader = fastavro.reader(f)
+            meta = dict(reader.metadata)
+            schema = json.loads(meta["avro.schema"])
+            fields = [(fl["name"], fl["type"]) for fl in schema["fields"]]
+            assert [n for n, _ in fields[:len(self.META)]] == self.META, \
+                (path, fields)
+            data = list(reader) if rows else None
+        got = (meta, fields[len(self.META):], data)
+        self._files[path] = got
+        return got
+
+    # ---- the adapter
+
+    def offsets(self, topic):
+        """{partition: meshwork.next_offset of its final file with the
+        highest start offset} (where a restart resumes); {} before any."""
+        return {p: int(self._read(files[-1][1])[0]["meshwork.next_offset"])
+                for p, files in self.final_files(topic).items()}
+
+    def columns(self):
+        """The table's columns of the files' writer schemas (metadata
+        columns excluded): the widest; every other file's is a prefix
+        (columns are only appended)."""
+        shapes = [[n for n, _ in self._read(path)[1]]
+                  for files in self.final_files().values()
+                  for _, path in files]
+        widest = max(shapes, key=len, default=[])
+        for cols in shapes:
+            assert widest[:len(cols)] == cols, (cols, widest)
+        return widest
+
+    def rows(self, columns):
+        """Replays each partition's final files in offset order: an upsert
+        (c, u, r, upsert) replaces the key's row, a delete (d) removes it.
+        Checks on the way that the files of a partition hold disjoint,
+        increasing offset ranges, each file starting at or after its
+        predecessor's next_offset and ending before its own."""
+        out = {}
+        where = {}
+        for part, files in self.final_files().items():
+            resume = 0
+            for start, path in files:
+                meta, _, data = self._read(path, rows=True)
+                assert int(meta["meshwork.start_offset"]) == start, path
+                assert data and data[0]["_offset"] == start, path
+                assert start >= resume, (
+                    f"{path} starts at {start}, before the previous file's "
+                    f"next_offset {resume}")
+                last = -1
+                for rec in data:
+                    off = rec["_offset"]
+                    assert rec["_partition"] == part, path
+                    assert off > last, f"{path}: offset {off} after {last}"
+                    last = off
+                    key = rec["id"]
+                    if where.get(key, part) != part:
+                        raise AssertionError(f"key {key} in partitions "
+                                             f"{where[key]} and {part}")
+                    where[key] = part
+                    if rec["_op"] == "d":
+                        out.pop(key, None)
+                    else:
+                        assert rec["_op"] in self.UPSERT_OPS, (path, rec)
+                        out[key] = {c: rec.get(c) for c in columns}
+                resume = int(meta["meshwork.next_offset"])
+                assert resume > last, path
+        return out
+
+    def groups(self):
+        raise AssertionError("the avro sink stores no group id")
+
+    def check_evolved(self):
+        """The evolved schema: the v2 column is appended as a nullable
+        string, the rest keep their Avro types; a partition's files switch
+        from the v1 to the v2 shape once (a new shape rolls the file), and
+        every partition has v2 files."""
+        want = [("id", "long"), ("name", "string"), ("qty", "int"),
+                ("price", "double"), ("active", "boolean"),
+                ("note", "string")]
+        for part, files in self.final_files().items():
+            widths = []
+            for _, path in files:
+                fields = self._read(path)[1]
+                got = [(n, t[1] if isinstance(t, list) else t)
+                       for n, t in fields]
+                assert all(isinstance(t, list) and t[0] == "null"
+                           for _, t in fields), (path, fields)
+                assert got == want[:len(got)], (path, got)
+                widths.append(len(got))
+            assert widths == sorted(widths), (part, widths)
+            assert widths[-1] == len(want), (part, widths)
+
+    def check_storage(self):
+        """After a clean stop: no temporary file left, every file has its
+        final name in its dt=YYYY-MM-DD directory and its header names its
+        topic, partition and start offset."""
+        for day, name, path in self.entries():
+            assert re.match(r"^dt=\d{4}-\d{2}-\d{2}$", day), path
+            assert not self.TMP.match(name), f"temporary file left: {path}"
+            m = self.FINAL.match(name)
+            assert m, f"unexpected file {path}"
+            meta = self._read(path)[0]
+            assert meta["meshwork.topic"] == self.topic, path
+            assert meta["meshwork.partition"] == m.group(1), path
+            assert meta["meshwork.start_offset"] == m.group(2), path
+            assert meta["avro.codec"] == "deflate", path
 
 
 def wait_offsets(sink, topic, end_offsets, timeout, mats=()):

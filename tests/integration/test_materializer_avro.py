@@ -18,6 +18,10 @@ files' rows, keyed by (_partition, _offset):
 - files roll by avro.roll.records and by avro.roll.ms, an idle file too
   (no further record needed);
 - _op is the change event's op letter (c, u, d, r).
+
+The files' replayed final state under five SIGKILLs, schema evolution,
+dead letters and SIGTERM is checked with the other sinks'
+(test_materializer_sinks.py, AvroSink in sinks.py).
 """
 
 import os

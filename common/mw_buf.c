@@ -6,11 +6,13 @@
  */
 #include "mw_buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mw_err.h"
+#include "mw_vec.h"
 
 #define MW_BUF_DEFAULT_MAX ((size_t)64 << 20)
 
@@ -45,30 +47,16 @@ void mw_buf_destroy(mw_buf_t *buf)
     free(buf);
 }
 
-/* Makes room for extra more bytes plus the NUL.  Doubling like mw_vec,
- * except that the last step stops at max_bytes + 1, never past it, so it
- * is not MW_VEC_RESERVE (which always lands on a doubling). */
+/* Makes room for extra more bytes plus the NUL: doubling, the last step
+ * stopping at the maximum (mw_vec). */
 static int buf_reserve(mw_buf_t *buf, size_t extra)
 {
-    size_t need, cap;
-    char *data;
-
     if (extra > buf->max_bytes - buf->len)
         return MW_ERR_FULL;
-    need = buf->len + extra + 1;
-    if (need <= buf->cap)
-        return 0;
-    cap = buf->cap;
-    while (cap < need)
-        cap = cap * 2;
-    if (cap > buf->max_bytes + 1)
-        cap = buf->max_bytes + 1;
-    data = realloc(buf->data, cap);
-    if (!data)
-        return MW_ERR_NOMEM;
-    buf->data = data;
-    buf->cap = cap;
-    return 0;
+    size_t max_cap = buf->max_bytes < SIZE_MAX ? buf->max_bytes + 1 : SIZE_MAX;
+
+    return MW_VEC_RESERVE_MAX(&buf->data, &buf->cap, buf->len + extra + 1,
+                              max_cap);
 }
 
 int mw_buf_append(mw_buf_t *buf, const void *data, size_t len)

@@ -20,6 +20,13 @@ int mw_vec_reserve(void *itemsp, size_t *cap, size_t need, size_t elem_size,
 int mw_vec_reserve_max(void *itemsp, size_t *cap, size_t need, size_t max_cnt,
                        size_t elem_size, bool zero)
 {
+    return mw_vec_reserve_ext(itemsp, cap, need, max_cnt, elem_size, zero,
+                              NULL);
+}
+
+int mw_vec_reserve_ext(void *itemsp, size_t *cap, size_t need, size_t max_cnt,
+                       size_t elem_size, bool zero, const void *inline_buf)
+{
     size_t old = *cap, next = old ? old : VEC_MIN_CAP;
     void *items, *grown;
 
@@ -37,7 +44,13 @@ int mw_vec_reserve_max(void *itemsp, size_t *cap, size_t need, size_t max_cnt,
     if (elem_size && next > SIZE_MAX / elem_size)
         return MW_ERR_NOMEM;
     memcpy(&items, itemsp, sizeof(items));
-    grown = realloc(items, next * elem_size);
+    if (inline_buf && items == inline_buf) {
+        grown = malloc(next * elem_size);
+        if (grown && old)
+            memcpy(grown, items, old * elem_size);
+    } else {
+        grown = realloc(items, next * elem_size);
+    }
     if (!grown)
         return MW_ERR_NOMEM;
     if (zero)

@@ -34,11 +34,22 @@ int mw_vec_reserve(void *itemsp, size_t *cap, size_t need, size_t elem_size,
 int mw_vec_reserve_max(void *itemsp, size_t *cap, size_t need, size_t max_cnt,
                        size_t elem_size, bool zero);
 
+/* The general form: max_cnt as above (SIZE_MAX: none); inline_buf, when
+ * not NULL, is storage of *cap elements the array starts in (on the stack
+ * or inside the owner's struct, so short arrays cost no allocation): while
+ * the array is still there, growing allocates and copies instead of
+ * reallocating. */
+int mw_vec_reserve_ext(void *itemsp, size_t *cap, size_t need, size_t max_cnt,
+                       size_t elem_size, bool zero, const void *inline_buf);
+
 #define MW_VEC_RESERVE(itemsp, capp, need)                                     \
     mw_vec_reserve((itemsp), (capp), (need), sizeof(**(itemsp)), false)
 #define MW_VEC_RESERVE_MAX(itemsp, capp, need, max_cnt)                        \
     mw_vec_reserve_max((itemsp), (capp), (need), (max_cnt),                    \
                        sizeof(**(itemsp)), false)
+#define MW_VEC_RESERVE_INLINE(itemsp, capp, need, max_cnt, inline_buf)         \
+    mw_vec_reserve_ext((itemsp), (capp), (need), (max_cnt),                    \
+                       sizeof(**(itemsp)), false, (inline_buf))
 #define MW_VEC_RESERVE_ZERO(itemsp, capp, need)                                \
     mw_vec_reserve((itemsp), (capp), (need), sizeof(**(itemsp)), true)
 

@@ -17,6 +17,7 @@
 
 #include "bk_admin_int.h"
 #include "mw_log.h"
+#include "mw_vec.h"
 
 /* Registration table: tried in order. */
 static const bk_admin_ops_t *const bk_admin_backends[] = {
@@ -167,13 +168,11 @@ int bk_topic_info_set_name(bk_topic_info_t *info, const char *name,
 int bk_topic_info_add_config(bk_topic_info_t *info, const char *key,
                              const char *value, mw_err_t *err)
 {
-    bk_kv_t *grown =
-        realloc(info->configs, (info->config_cnt + 1) * sizeof(*grown));
     bk_kv_t *kv;
 
-    if (!grown)
+    if (MW_VEC_RESERVE(&info->configs, &info->config_cap,
+                       info->config_cnt + 1) != 0)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    info->configs = grown;
     kv = &info->configs[info->config_cnt];
     kv->key = strdup(key);
     kv->value = strdup(value ? value : "");

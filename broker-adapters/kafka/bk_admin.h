@@ -42,6 +42,7 @@ typedef struct bk_topic_info {
     bk_kv_t *configs; /* configs explicitly set on the topic (not broker
                        * defaults); only filled by describe */
     size_t config_cnt;
+    size_t config_cap; /* room in configs (bk_topic_info_add_config) */
 } bk_topic_info_t;
 
 /* New admin from conf's kafka.* keys.  conf is borrowed and must outlive

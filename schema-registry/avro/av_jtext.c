@@ -27,12 +27,14 @@
 #include "av_jtext.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "av_jtext_int.h"
 #include "av_serde_int.h"
 #include "av_varint.h"
+#include "mw_vec.h"
 
 /* Largest output built here; past it the slow path reports MW_ERR_FULL
  * against the caller's own limit.  A string is decoded in place, so the
@@ -79,20 +81,11 @@ static int grow(jt_t *t, size_t need)
         return 0;
     if (need > OUT_MAX - t->n)
         return no(t, "encoded value larger than 64 MiB");
-    size_t cap = t->cap * 2;
-    while (cap - t->n < need)
-        cap *= 2;
-    if (cap > OUT_MAX)
-        cap = OUT_MAX;
-    uint8_t *o = t->o == t->stack_out ? malloc(cap) : realloc(t->o, cap);
-    if (!o) {
+    if (MW_VEC_RESERVE_INLINE(&t->o, &t->cap, t->n + need, OUT_MAX,
+                              t->stack_out) != 0) {
         t->code = MW_ERR_NOMEM;
         return no(t, "out of memory");
     }
-    if (t->o == t->stack_out)
-        memcpy(o, t->stack_out, t->n);
-    t->o = o;
-    t->cap = cap;
     return 0;
 }
 
@@ -568,21 +561,11 @@ static uint32_t field_of(const av_op_t *op, const char *k, size_t n,
 static int slots_open(jt_t *t, rec_t *r)
 {
     size_t cnt = r->op->cnt;
-    if (t->slot_cap - t->slot_top < cnt) {
-        size_t cap = t->slot_cap * 2;
-        while (cap - t->slot_top < cnt)
-            cap *= 2;
-        slot_t *s = t->slots == t->stack_slots
-                        ? malloc(cap * sizeof(*s))
-                        : realloc(t->slots, cap * sizeof(*s));
-        if (!s) {
-            t->code = MW_ERR_NOMEM;
-            return no(t, "out of memory");
-        }
-        if (t->slots == t->stack_slots)
-            memcpy(s, t->stack_slots, t->slot_top * sizeof(*s));
-        t->slots = s;
-        t->slot_cap = cap;
+    if (t->slot_cap - t->slot_top < cnt &&
+        MW_VEC_RESERVE_INLINE(&t->slots, &t->slot_cap, t->slot_top + cnt,
+                              SIZE_MAX, t->stack_slots) != 0) {
+        t->code = MW_ERR_NOMEM;
+        return no(t, "out of memory");
     }
     r->base = t->slot_top;
     r->mark = t->n;

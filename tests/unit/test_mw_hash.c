@@ -143,6 +143,25 @@ static void test_vec_grows_zeroes_and_refuses_overflow(void **state)
     assert_int_equal(MW_VEC_RESERVE_MAX(&buf, &bcap, 65, 100), 0);
     assert_int_equal(bcap, 100);
     free(buf);
+
+    /* An array that starts in inline storage moves to the heap, contents
+     * kept, the inline storage untouched and never freed. */
+    int inline_arr[4] = {1, 2, 3, 4};
+    int *arr2 = inline_arr;
+    size_t cap2 = 4;
+    assert_int_equal(
+        MW_VEC_RESERVE_INLINE(&arr2, &cap2, 4, SIZE_MAX, inline_arr), 0);
+    assert_ptr_equal(arr2, inline_arr); /* enough room: still inline */
+    assert_int_equal(
+        MW_VEC_RESERVE_INLINE(&arr2, &cap2, 5, SIZE_MAX, inline_arr), 0);
+    assert_ptr_not_equal(arr2, inline_arr);
+    assert_int_equal(cap2, 8);
+    assert_memory_equal(arr2, inline_arr, sizeof(inline_arr));
+    assert_int_equal(
+        MW_VEC_RESERVE_INLINE(&arr2, &cap2, 100, SIZE_MAX, inline_arr),
+        0); /* heap now: realloc */
+    assert_int_equal(arr2[3], 4);
+    free(arr2);
 }
 
 static void test_time_is_monotonic(void **state)

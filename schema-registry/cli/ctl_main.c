@@ -25,9 +25,6 @@
 
 extern char **environ;
 
-static const char *const ctl_levels[] = {"debug", "info", "warn", "error",
-                                         NULL};
-
 static const mw_conf_key_t ctl_keys[] = {
     {.name = "bootstrap",
      .type = MW_CONF_STR,
@@ -45,7 +42,7 @@ static const mw_conf_key_t ctl_keys[] = {
     {.name = "log.level",
      .type = MW_CONF_ENUM,
      .dflt = "warn",
-     .allowed = ctl_levels,
+     .allowed = mw_log_level_names,
      .doc = "Lowest log level written to stderr."},
 };
 

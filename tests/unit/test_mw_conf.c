@@ -61,6 +61,21 @@ static const mw_conf_key_t keys[] = {
 };
 #define KEY_CNT (sizeof(keys) / sizeof(keys[0]))
 
+/* The command line of most cases: version "1", help to stdout. */
+static const mw_conf_cli_t *cli(int argc, char **argv, char **envp,
+                                int *args_out)
+{
+    static mw_conf_cli_t c;
+
+    c = (mw_conf_cli_t){.argc = argc,
+                        .argv = argv,
+                        .envp = envp,
+                        .version = "1",
+                        .out = stdout,
+                        .args_out = args_out};
+    return &c;
+}
+
 static const mw_conf_program_t prog = {
     .name = "mesh-test",
     .summary = "A program for tests.",
@@ -306,14 +321,8 @@ static void test_cli_precedence(void **state)
               "kafka.acks=0\nkafka.linger.ms=5\n");
     char *argv[] = {"mesh-test",      "-c", path, "--set", "brokers=6", "-s",
                     "kafka.acks=all", NULL};
-    assert_int_equal(mw_conf_from_cli(conf,
-                                      &(mw_conf_cli_t){.argc = 7,
-                                                       .argv = argv,
-                                                       .envp = envp,
-                                                       .version = "1.0",
-                                                       .out = stdout},
-                                      &action, &err),
-                     0);
+    assert_int_equal(
+        mw_conf_from_cli(conf, cli(7, argv, envp, NULL), &action, &err), 0);
     assert_int_equal(action, MW_CONF_RUN);
     assert_int_equal(mw_conf_get_int(conf, "brokers"), 6);
     assert_string_equal(mw_conf_origin(conf, "brokers"), "--set");
@@ -355,15 +364,8 @@ static void test_cli_forms(void **state)
                     "--",
                     "-not-an-option",
                     NULL};
-    assert_int_equal(mw_conf_from_cli(conf,
-                                      &(mw_conf_cli_t){.argc = 10,
-                                                       .argv = argv,
-                                                       .envp = NULL,
-                                                       .version = "1.0",
-                                                       .out = stdout,
-                                                       .args_out = &first},
-                                      &action, &err),
-                     0);
+    assert_int_equal(
+        mw_conf_from_cli(conf, cli(10, argv, NULL, &first), &action, &err), 0);
     assert_int_equal(first, 9);
     assert_int_equal(mw_conf_get_int(conf, "brokers"), 9);
     assert_string_equal(mw_conf_get_str(conf, "state.dir"), "/one");
@@ -382,15 +384,9 @@ static void check_cli_error(int argc, char **argv, int *args_out,
     mw_conf_action_t action;
     mw_conf_t *conf = new_conf();
 
-    assert_int_equal(mw_conf_from_cli(conf,
-                                      &(mw_conf_cli_t){.argc = argc,
-                                                       .argv = argv,
-                                                       .envp = NULL,
-                                                       .version = "1.0",
-                                                       .out = stdout,
-                                                       .args_out = args_out},
-                                      &action, &err),
-                     MW_ERR_CONFIG);
+    assert_int_equal(
+        mw_conf_from_cli(conf, cli(argc, argv, NULL, args_out), &action, &err),
+        MW_ERR_CONFIG);
     assert_msg(&err, expected);
     mw_conf_destroy(conf);
 }
@@ -431,15 +427,8 @@ static void test_cli_errors(void **state)
                     "key 'brokers': value '0' (from --set) is out of range; "
                     "expected an integer in [1, 16]");
     /* Sub-commands: parsing stops at the first positional argument. */
-    assert_int_equal(mw_conf_from_cli(conf,
-                                      &(mw_conf_cli_t){.argc = 6,
-                                                       .argv = sub,
-                                                       .envp = NULL,
-                                                       .version = "1.0",
-                                                       .out = stdout,
-                                                       .args_out = &first},
-                                      &action, &err),
-                     0);
+    assert_int_equal(
+        mw_conf_from_cli(conf, cli(6, sub, NULL, &first), &action, &err), 0);
     assert_int_equal(first, 3);
     assert_int_equal(mw_conf_get_int(conf, "brokers"), 2);
     mw_conf_destroy(conf);
@@ -769,28 +758,17 @@ static void test_required(void **state)
 
     (void)state;
     assert_non_null(conf);
-    assert_int_equal(mw_conf_from_cli(conf,
-                                      &(mw_conf_cli_t){.argc = 1,
-                                                       .argv = argv,
-                                                       .envp = NULL,
-                                                       .version = "1",
-                                                       .out = stdout},
-                                      &action, &err),
-                     MW_ERR_CONFIG);
+    assert_int_equal(
+        mw_conf_from_cli(conf, cli(1, argv, NULL, NULL), &action, &err),
+        MW_ERR_CONFIG);
     assert_msg(&err, "required key 'topic' is not set; set it in the "
                      "properties file, in the environment or with --set "
                      "topic=...");
     mw_conf_set(conf, "topic", "", "--set", &err);
     assert_int_equal(mw_conf_finalize(conf, &err), MW_ERR_CONFIG);
     assert_msg(&err, "required key 'topic' is empty (from --set)");
-    assert_int_equal(mw_conf_from_cli(conf,
-                                      &(mw_conf_cli_t){.argc = 1,
-                                                       .argv = argv,
-                                                       .envp = envp,
-                                                       .version = "1",
-                                                       .out = stdout},
-                                      &action, &err),
-                     0);
+    assert_int_equal(
+        mw_conf_from_cli(conf, cli(1, argv, envp, NULL), &action, &err), 0);
     assert_string_equal(mw_conf_get_str(conf, "topic"), "t1");
     mw_conf_destroy(conf);
 }
@@ -905,13 +883,7 @@ static int choice_cli(const char *const *args, mw_conf_t **out, char *msg)
     argv[argc] = NULL;
     *out = mw_conf_new(&choice_prog, keys, 2, &err);
     assert_non_null(*out);
-    int rc = mw_conf_from_cli(*out,
-                              &(mw_conf_cli_t){.argc = argc,
-                                               .argv = argv,
-                                               .envp = envp,
-                                               .version = "1",
-                                               .out = stdout},
-                              &action, &err);
+    int rc = mw_conf_from_cli(*out, cli(argc, argv, envp, NULL), &action, &err);
     snprintf(msg, MW_ERR_MSG_MAX, "%s", err.msg);
     return rc;
 }

@@ -30,8 +30,9 @@
  *      The rename is the commit point: before it nothing of the file
  *      exists, after it all of it does.
  *   4. load_offset takes the final file of the partition with the highest
- *      start offset and returns its meshwork.next_offset (0 when there is
- *      none: the history starts at the log's beginning), after removing the
+ *      start offset, whatever its row count (a tail file of point 6 has
+ *      none), and returns its meshwork.next_offset (0 when there is none:
+ *      the history starts at the log's beginning), after removing the
  *      partition's temporary files, whose rows are consumed again.
  *   Final files of a partition therefore hold disjoint, consecutive offset
  *   ranges: each file starts at or after its predecessor's next_offset, and
@@ -42,6 +43,22 @@
  *      partition moving to another member, revoked and assigned again to
  *      this process, or a clean stop, loses nothing and duplicates
  *      nothing.
+ *   6. Records that make no row (a tombstone, a dead letter, a skipped op)
+ *      still move committed_next, but with no file open nothing would
+ *      carry it to a header, and a restart would consume them again (a
+ *      poison record dead-lettered twice).  So when committed_next is
+ *      ahead of the durable next offset (the last final file's) and no
+ *      file is open, a zero-row tail file part-P-<durable next>.avro is
+ *      written with next_offset = committed_next: a valid container (the
+ *      schema in its header, no data block) made durable like any file
+ *      (point 3).  It is written where an open file would roll: at a
+ *      commit or tick once avro.roll.ms has passed since the offset got
+ *      ahead, at release, at load_offset and at close; not at every
+ *      commit, which would leave one file per batch of tombstones.  Its
+ *      schema and dt= directory are its predecessor's (read back from disk
+ *      after a restart), so the table shape and the layout do not move;
+ *      the ranges of point 4 stay consecutive (it starts where its
+ *      predecessor ends and ends before the next file's first row).
  *
  * Thread: the materializer's loop thread; commit blocks on fsync by design
  * (mat_sink.h).
@@ -96,9 +113,15 @@ typedef struct avro_part {
     /* Committed state. */
     int64_t committed_next; /* -1 unknown */
     mat_avro_file_t *file;  /* open file, NULL between files */
+    char *file_schema;      /* its schema (a copy: shapes are replaced) */
     size_t file_col_cnt;
     int64_t file_day;
     int64_t file_opened_ms;
+    /* Durable state: the partition's last final file (point 6). */
+    int64_t durable_next;  /* its meshwork.next_offset, -1 unknown */
+    char *durable_schema;  /* its avro.schema, NULL when there is none */
+    int64_t durable_day;   /* its dt= day, 0 when there is none */
+    int64_t tail_since_ms; /* committed_next ahead with no file, -1 not */
     mw_counter_t *files_total;
     mw_counter_t *rows_total;
     struct avro_part *next;
@@ -237,6 +260,8 @@ static void part_free(avro_part_t *part)
 {
     mw_buf_destroy(part->pend);
     free(part->rows);
+    free(part->file_schema);
+    free(part->durable_schema);
     free(part->topic);
     free(part);
 }
@@ -263,6 +288,8 @@ static avro_part_t *part_get(avro_sink_t *sink, const char *topic,
     part->partition = partition;
     part->staged_next = -1;
     part->committed_next = -1;
+    part->durable_next = -1;
+    part->tail_since_ms = -1;
     snprintf(labels, sizeof(labels), "topic=\"%s\"", topic);
     part->files_total = mw_metrics_counter(
         sink->metrics, "mesh_materializer_avro_files_total",
@@ -386,12 +413,16 @@ static int part_open_file(avro_sink_t *sink, avro_part_t *part,
 
     if (rc)
         return rc;
+    free(part->file_schema);
+    if (!(part->file_schema = strdup(spec.schema_json)))
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     part->file = mat_avro_file_open(&spec, err);
     if (!part->file)
         return err ? err->code : MW_ERR_IO;
     part->file_col_cnt = part->pend_col_cnt;
     part->file_day = day;
     part->file_opened_ms = mw_time_mono_ms();
+    part->tail_since_ms = -1; /* the file will carry the offset */
     return 0;
 }
 
@@ -406,6 +437,12 @@ static int part_roll(avro_sink_t *sink, avro_part_t *part, int64_t next_offset,
     part->file = NULL;
     if (rc)
         return rc;
+    free(part->durable_schema);
+    part->durable_schema = part->file_schema;
+    part->file_schema = NULL;
+    part->durable_next = next_offset;
+    part->durable_day = part->file_day;
+    part->tail_since_ms = -1;
     mw_counter_inc(part->files_total);
     mw_counter_add(part->rows_total, (uint64_t)rows);
     mw_histogram_observe(sink->roll_seconds,
@@ -417,8 +454,84 @@ static int part_roll(avro_sink_t *sink, avro_part_t *part, int64_t next_offset,
     return 0;
 }
 
+/* The schema of a zero-row tail file (point 6), malloc'd: the last final
+ * file's, so the tail keeps the table shape its predecessor has (readers
+ * that take the shape from the newest file see no change); with no final
+ * file yet, the topic's current shape; with none known either (only
+ * dead letters so far), the metadata columns alone, a prefix of every
+ * later shape. */
+static char *tail_schema(const avro_sink_t *sink, const avro_part_t *part,
+                         mw_err_t *err)
+{
+    const char *known = part->durable_schema;
+    char *text;
+
+    for (const avro_shape_t *shape = sink->shapes; !known && shape;
+         shape = shape->next)
+        if (strcmp(shape->topic, part->topic) == 0)
+            known = shape->schema_json;
+    if (!known) {
+        mat_table_t table = {.name = "row", .topic = part->topic};
+        return mat_avro_schema_json(&table, err);
+    }
+    if (!(text = strdup(known)))
+        mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    return text;
+}
+
+/* Point 6: makes committed_next durable when no open file will carry it,
+ * with a zero-row file part-<p>-<durable_next>.avro whose next_offset is
+ * committed_next, made durable like any file (part_roll).  It lands in
+ * the dt= directory of its predecessor: it has no row, hence no day of its
+ * own, and stays beside the rows it follows. */
+static int part_write_tail(avro_sink_t *sink, avro_part_t *part, mw_err_t *err)
+{
+    char dir[4096];
+    mat_avro_file_spec_t spec = {
+        .dir = dir,
+        .topic = part->topic,
+        .partition = part->partition,
+        .start_offset = part->durable_next,
+    };
+    int rc;
+
+    if (part->file || part->durable_next < 0 ||
+        part->committed_next <= part->durable_next)
+        return 0;
+    rc = day_dir(sink, part, part->durable_day, dir, sizeof(dir), err);
+    if (rc)
+        return rc;
+    free(part->file_schema);
+    if (!(part->file_schema = tail_schema(sink, part, err)))
+        return err ? err->code : MW_ERR_NOMEM;
+    spec.schema_json = part->file_schema;
+    if (!(part->file = mat_avro_file_open(&spec, err)))
+        return err ? err->code : MW_ERR_IO;
+    part->file_day = part->durable_day;
+    return part_roll(sink, part, part->committed_next, err);
+}
+
+/* A tail waits avro.roll.ms, like an open file, from the moment the
+ * committed offset got ahead of the durable one: writing one at every
+ * commit would leave a file per batch of a partition that only gets
+ * tombstones; after the wait, rows of later batches may have opened a file
+ * that carries the offset instead. */
+static int part_tail_due(avro_sink_t *sink, avro_part_t *part, int64_t now,
+                         mw_err_t *err)
+{
+    if (part->file || part->durable_next < 0 ||
+        part->committed_next <= part->durable_next)
+        return 0;
+    if (part->tail_since_ms < 0)
+        part->tail_since_ms = now;
+    if (now - part->tail_since_ms < sink->roll_ms)
+        return 0;
+    return part_write_tail(sink, part, err);
+}
+
 /* Writes the partition's pending rows (commit, point 2), rolling on a new
- * shape, a new day or avro.roll.records; then applies avro.roll.ms. */
+ * shape, a new day or avro.roll.records; then applies avro.roll.ms, to the
+ * open file or to a tail without one (point 6). */
 static int part_commit(avro_sink_t *sink, avro_part_t *part, mw_err_t *err)
 {
     const char *data = mw_buf_data(part->pend);
@@ -449,6 +562,8 @@ static int part_commit(avro_sink_t *sink, avro_part_t *part, mw_err_t *err)
     if (!rc && part->file &&
         mw_time_mono_ms() - part->file_opened_ms >= sink->roll_ms)
         rc = part_roll(sink, part, part->committed_next, err);
+    else if (!rc)
+        rc = part_tail_due(sink, part, mw_time_mono_ms(), err);
     return rc;
 }
 
@@ -481,10 +596,28 @@ static bool parse_name(const char *name, const char *prefix, const char *suffix,
 
 typedef struct avro_scan {
     int32_t partition;
+    int64_t day;        /* of the dt= directory being read */
     int64_t best_start; /* -1 none */
+    int64_t best_day;
     char best_path[4096];
     int removed; /* temporary files removed */
 } avro_scan_t;
+
+/* "dt=YYYY-MM-DD" -> days since the epoch; false when name is not one. */
+static bool parse_day(const char *name, int64_t *day)
+{
+    struct tm tm = {0};
+    int n = 0;
+
+    if (sscanf(name, "dt=%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &n) != 3 ||
+        name[n] != '\0')
+        return false;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *day = day_of((int64_t)timegm(&tm) * 1000);
+    return true;
+}
 
 /* One dt=... directory: remembers the partition's final file with the
  * highest start offset and removes its temporary files (rows a crash cut
@@ -511,6 +644,7 @@ static int scan_day(const char *dir, avro_scan_t *scan, mw_err_t *err)
         } else if (parse_name(ent->d_name, "part-", ".avro", &p, &start) &&
                    p == scan->partition && start > scan->best_start) {
             scan->best_start = start;
+            scan->best_day = scan->day;
             snprintf(scan->best_path, sizeof(scan->best_path), "%s", path);
         }
     }
@@ -534,7 +668,7 @@ static int scan_topic(const avro_sink_t *sink, const char *topic,
                           topic_dir, strerror(errno));
     }
     while (!rc && (ent = readdir(d)) != NULL) {
-        if (strncmp(ent->d_name, "dt=", 3) != 0)
+        if (!parse_day(ent->d_name, &scan->day))
             continue;
         if (snprintf(dir, sizeof(dir), "%s/%s", topic_dir, ent->d_name) <
             (int)sizeof(dir))
@@ -579,27 +713,40 @@ static int avro_load_offset(void *state, const char *topic, int32_t partition,
     avro_sink_t *sink = state;
     avro_part_t *part = part_get(sink, topic, partition, false, NULL);
     avro_scan_t scan = {.partition = partition, .best_start = -1};
+    char *schema = NULL;
     int rc = 0;
 
-    /* Point 5: rows this process committed for the partition become
-     * durable before the directory is read; a batch still pending is
-     * dropped and consumed again from the offset returned. */
+    /* Point 5: offsets this process committed for the partition become
+     * durable before the directory is read (the open file rolls, or a
+     * tail file is written); a batch still pending is dropped and
+     * consumed again from the offset returned. */
     if (part) {
         part_drop_pending(part);
-        if (part->file)
-            rc = part_roll(sink, part, part->committed_next, err);
+        rc = part->file ? part_roll(sink, part, part->committed_next, err)
+                        : part_write_tail(sink, part, err);
         if (rc)
             return fail(sink, rc, err);
     }
     rc = scan_topic(sink, topic, &scan, err);
     if (!rc && scan.best_start >= 0)
-        rc = mat_avro_file_read_next(scan.best_path, next_offset, err);
+        rc = mat_avro_file_read_header(scan.best_path, next_offset, &schema,
+                                       err);
     else if (!rc)
         *next_offset = 0;
-    if (rc)
+    /* The partition exists from here on, so that a tail of row-less
+     * records before any row knows where it starts (point 6). */
+    if (!rc && !part && !(part = part_get(sink, topic, partition, true, err)))
+        rc = MW_ERR_NOMEM;
+    if (rc) {
+        free(schema);
         return rc;
-    if (part)
-        part->committed_next = *next_offset;
+    }
+    part->committed_next = *next_offset;
+    part->durable_next = *next_offset;
+    free(part->durable_schema);
+    part->durable_schema = schema; /* NULL with no file: tail_schema */
+    part->durable_day = scan.best_start >= 0 ? scan.best_day : 0;
+    part->tail_since_ms = -1;
     mw_log_info(COMP, "offset recovered",
                 "topic=%s partition=%" PRId32 " next_offset=%" PRId64
                 " file=%s tmp_removed=%d",
@@ -684,9 +831,10 @@ static int avro_commit(void *state, mw_err_t *err)
     return 0;
 }
 
-/* Revoke (loop committed just before): the partition's open file rolls so
- * the next owner, which resumes at the last final file's next_offset,
- * neither repeats nor misses its rows. */
+/* Revoke (loop committed just before): the partition's open file rolls, or
+ * its tail file is written (point 6), so the next owner, which resumes at
+ * the last final file's next_offset, neither repeats nor misses its
+ * records. */
 static int avro_release(void *state, const char *topic, int32_t partition,
                         mw_err_t *err)
 {
@@ -697,15 +845,17 @@ static int avro_release(void *state, const char *topic, int32_t partition,
     if (sink->failed)
         return mw_err_set(err, MW_ERR_STATE, "avro sink failed earlier: %s",
                           sink->reason);
-    if (!part || !part->file)
+    if (!part)
         return 0;
     part_drop_pending(part);
-    rc = part_roll(sink, part, part->committed_next, err);
+    rc = part->file ? part_roll(sink, part, part->committed_next, err)
+                    : part_write_tail(sink, part, err);
     return rc ? fail(sink, rc, err) : 0;
 }
 
 /* Between batches: files idle for avro.roll.ms roll without waiting for a
- * record (their rows are committed; only their visibility was pending). */
+ * record (their rows are committed; only their visibility was pending),
+ * and so do tails without a file (point 6). */
 static int avro_tick(void *state, mw_err_t *err)
 {
     avro_sink_t *sink = state;
@@ -714,9 +864,12 @@ static int avro_tick(void *state, mw_err_t *err)
     if (sink->failed)
         return 0; /* reported by health; begin refuses further batches */
     for (avro_part_t *part = sink->parts; part; part = part->next) {
-        if (!part->file || now - part->file_opened_ms < sink->roll_ms)
-            continue;
-        int rc = part_roll(sink, part, part->committed_next, err);
+        int rc = 0;
+
+        if (part->file && now - part->file_opened_ms >= sink->roll_ms)
+            rc = part_roll(sink, part, part->committed_next, err);
+        else if (!part->file)
+            rc = part_tail_due(sink, part, now, err);
         if (rc)
             return fail(sink, rc, err);
     }
@@ -741,8 +894,9 @@ static bool avro_health(void *state, char *reason, size_t reason_size)
 }
 
 /* A clean stop (the loop committed its last batch just before): every
- * open file rolls, so nothing committed waits for a replay.  A pending
- * batch was not committed and is dropped. */
+ * open file rolls and every tail without one is written (point 6), so
+ * nothing committed waits for a replay.  A pending batch was not committed
+ * and is dropped. */
 static void avro_close(void *state)
 {
     avro_sink_t *sink = state;
@@ -754,8 +908,9 @@ static void avro_close(void *state)
         mw_err_t err = {0};
 
         sink->parts = part->next;
-        if (part->file && !sink->failed &&
-            part_roll(sink, part, part->committed_next, &err) != 0)
+        if (!sink->failed &&
+            (part->file ? part_roll(sink, part, part->committed_next, &err)
+                        : part_write_tail(sink, part, &err)) != 0)
             mw_log_error(COMP, "cannot roll file at close",
                          "topic=%s partition=%" PRId32 " error=%s", part->topic,
                          part->partition, mw_log_q(err.msg));
@@ -793,7 +948,8 @@ static const mw_conf_key_t avro_keys[] = {
      .max = 86400000,
      .doc = "sink=" AVRO_SINK ": a file is closed and renamed once it has "
             "been open this long, at the next commit or, when idle, at the "
-            "next tick (every batch.max.ms)."},
+            "next tick (every batch.max.ms); an offset moved by records that "
+            "made no row waits as long for its zero-row tail file."},
 };
 
 /* mw_conf_backend_t.check: runs at configuration time (exit 2). */

@@ -631,75 +631,100 @@ static int get_long(FILE *fp, int64_t *v)
     return -1;
 }
 
-/* Reads one metadata entry; *is_next when its key is meshwork.next_offset,
- * whose value then lands in val (NUL-terminated). */
-static int get_entry(FILE *fp, bool *is_next, char *val, size_t val_size)
+/* What the sink reads back from a header. */
+typedef struct header_vals {
+    char next[NEXT_WIDTH + 8]; /* meshwork.next_offset, "" until found */
+    char **schema_json;        /* avro.schema wanted when not NULL */
+} header_vals_t;
+
+/* Reads one metadata entry, keeping the values header_vals_t wants. */
+static int get_entry(FILE *fp, header_vals_t *vals)
 {
     static const char key_next[] = "meshwork.next_offset";
+    static const char key_schema[] = "avro.schema";
     char key[64];
     int64_t len;
+    bool is_next = false, is_schema = false;
 
     if (get_long(fp, &len) || len < 0 || (size_t)len > HEADER_MAX)
         return -1;
-    *is_next = (size_t)len == sizeof(key_next) - 1;
-    if (*is_next && fread(key, 1, (size_t)len, fp) != (size_t)len)
+    if ((size_t)len < sizeof(key)) {
+        if (fread(key, 1, (size_t)len, fp) != (size_t)len)
+            return -1;
+        key[len] = '\0';
+        is_next = strcmp(key, key_next) == 0;
+        is_schema = vals->schema_json && strcmp(key, key_schema) == 0;
+    } else if (fseek(fp, (long)len, SEEK_CUR) != 0) {
         return -1;
-    if (*is_next)
-        *is_next = memcmp(key, key_next, (size_t)len) == 0;
-    else if (fseek(fp, (long)len, SEEK_CUR) != 0)
-        return -1;
+    }
     if (get_long(fp, &len) || len < 0 || (size_t)len > HEADER_MAX)
         return -1;
-    if (*is_next && (size_t)len < val_size) {
-        if (fread(val, 1, (size_t)len, fp) != (size_t)len)
+    if (is_next && (size_t)len < sizeof(vals->next)) {
+        if (fread(vals->next, 1, (size_t)len, fp) != (size_t)len)
             return -1;
-        val[len] = '\0';
+        vals->next[len] = '\0';
         return 0;
     }
-    *is_next = false;
+    if (is_schema && !*vals->schema_json) {
+        char *text = malloc((size_t)len + 1);
+        if (!text || fread(text, 1, (size_t)len, fp) != (size_t)len) {
+            free(text);
+            return -1;
+        }
+        text[len] = '\0';
+        *vals->schema_json = text;
+        return 0;
+    }
     return fseek(fp, (long)len, SEEK_CUR) == 0 ? 0 : -1;
 }
 
-static int scan_header(FILE *fp, char *val, size_t val_size)
+/* Walks the whole metadata map: our files write avro.schema before
+ * meshwork.next_offset, but nothing in the format promises an order. */
+static int scan_header(FILE *fp, header_vals_t *vals)
 {
     char magic[4];
     int64_t cnt, size;
 
     if (fread(magic, 1, 4, fp) != 4 || memcmp(magic, "Obj\1", 4) != 0)
         return -1;
-    while (get_long(fp, &cnt) == 0 && cnt != 0) {
+    while (get_long(fp, &cnt) == 0) {
+        if (cnt == 0)
+            return vals->next[0] ? 0 : -1;
         if (cnt < 0 && get_long(fp, &size) != 0) /* block byte size */
             return -1;
-        for (int64_t i = 0; i < (cnt < 0 ? -cnt : cnt); i++) {
-            bool is_next;
-            if (get_entry(fp, &is_next, val, val_size) != 0)
+        for (int64_t i = 0; i < (cnt < 0 ? -cnt : cnt); i++)
+            if (get_entry(fp, vals) != 0)
                 return -1;
-            if (is_next)
-                return 0;
-        }
     }
     return -1;
 }
 
-int mat_avro_file_read_next(const char *path, int64_t *next_offset,
-                            mw_err_t *err)
+int mat_avro_file_read_header(const char *path, int64_t *next_offset,
+                              char **schema_json, mw_err_t *err)
 {
-    char val[NEXT_WIDTH + 8], *end;
+    header_vals_t vals = {.schema_json = schema_json};
+    char *end;
     FILE *fp = fopen(path, "rbe");
     int rc;
 
+    if (schema_json)
+        *schema_json = NULL;
     if (!fp)
         return io_err(err, "cannot open", path);
-    rc = scan_header(fp, val, sizeof(val));
+    rc = scan_header(fp, &vals);
     fclose(fp);
-    if (rc == 0) {
+    if (rc == 0 && (!schema_json || *schema_json)) {
         errno = 0;
-        *next_offset = strtoll(val, &end, 10);
-        if (errno == 0 && *end == '\0' && end != val && *next_offset >= 0)
+        *next_offset = strtoll(vals.next, &end, 10);
+        if (errno == 0 && *end == '\0' && end != vals.next && *next_offset >= 0)
             return 0;
+    }
+    if (schema_json) {
+        free(*schema_json);
+        *schema_json = NULL;
     }
     return mw_err_set(err, MW_ERR_INVALID,
                       "'%s' is not an Avro file of the avro sink (no "
-                      "meshwork.next_offset in its header)",
-                      path);
+                      "meshwork.next_offset%s in its header)",
+                      path, schema_json ? " or avro.schema" : "");
 }

@@ -65,7 +65,9 @@ int mat_avro_file_append(mat_avro_file_t *file, const void *row, size_t len,
 
 int64_t mat_avro_file_rows(const mat_avro_file_t *file);
 
-/* Makes the file durable and visible: closes the writer, writes
+/* Makes the file durable and visible (a file with no row appended is a
+ * valid container with no data block: a zero-row tail file): closes the
+ * writer, writes
  * next_offset into the header, fsyncs the file, renames it to
  * part-<partition>-<start>.avro without replacing an existing file
  * (MW_ERR_EXISTS: another writer produced it), fsyncs the directory.
@@ -77,10 +79,13 @@ int mat_avro_file_finish(mat_avro_file_t *file, int64_t next_offset,
  * Accepts NULL. */
 void mat_avro_file_discard(mat_avro_file_t *file);
 
-/* Reads meshwork.next_offset from a finished file's header.
+/* Reads meshwork.next_offset from a finished file's header and, when
+ * schema_json is not NULL, its avro.schema (malloc'd, free(); NULL on
+ * failure): recovery keeps the table shape of the last file for a zero-row
+ * tail file written before any row of this process.
  * MW_ERR_IO, MW_ERR_INVALID (not one of ours). */
-int mat_avro_file_read_next(const char *path, int64_t *next_offset,
-                            mw_err_t *err);
+int mat_avro_file_read_header(const char *path, int64_t *next_offset,
+                              char **schema_json, mw_err_t *err);
 
 /* fsync of a directory (after creating or renaming an entry in it). */
 int mat_avro_fsync_dir(const char *dir, mw_err_t *err);

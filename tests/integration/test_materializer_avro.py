@@ -10,7 +10,9 @@ files' rows, keyed by (_partition, _offset):
 - every file is readable by fastavro, by python3-avro and by avro-c's
   avrocat (Debian's avro-bin), its name matches its first row (start offset,
   UTC day of the row's source timestamp) and its header's
-  meshwork.next_offset is where the partition resumes;
+  meshwork.next_offset is where the partition resumes; a file without rows
+  is only a tail file, which moves the offset past records that made no
+  row (test_materializer_tail.py);
 - after each SIGKILL no temporary file carries a final name, every final file
   is complete, no change appears twice and each partition's files hold
   exactly the history's prefix up to the last file's next_offset; after a
@@ -107,23 +109,37 @@ def read_file(path):
 def check_files(avro_dir, topic, history, complete):
     """The invariants every state of the directory keeps (after a SIGKILL
     too); complete: the whole history must be there (after SIGTERM).
+    A file without rows is only allowed as a tail file (the durable offset
+    of records that made no row, consumers/mat_avro.c point 6): it starts
+    at its predecessor's next_offset (0 for a partition's first file), ends
+    after its start and sits in its predecessor's dt= directory.
     Returns {partition: [row count of each file]}."""
-    by_part, nexts, counts = {}, {}, {}
+    by_part, nexts, counts, finals = {}, {}, {}, []
     for path in avro_files(avro_dir, topic):
         m = FINAL.match(path.name)
         if not m:
             assert TMP.match(path.name), f"unexpected file {path}"
             continue
-        part, start = int(m.group(1)), int(m.group(2))
+        finals.append((int(m.group(1)), int(m.group(2)), path))
+    prev = {}  # partition -> (next_offset, dt directory) of its last file
+    for part, start, path in sorted(finals):
         rows, meta = read_file(path)
-        assert rows, f"empty file {path}"
-        assert rows[0]["_offset"] == start, path
-        ts = rows[0]["_ts_ms"]
-        day = ts.strftime("%Y-%m-%d") if ts else "1970-01-01"
-        assert path.parent.name == "dt=" + day, path
         assert meta["meshwork.start_offset"] == str(start)
         nxt = int(meta["meshwork.next_offset"])
-        assert nxt > rows[-1]["_offset"], path
+        prev_next, prev_dir = prev.get(part, (0, "dt=1970-01-01"))
+        if not rows:
+            assert start == prev_next, (
+                f"empty file {path} does not start at the previous file's "
+                f"next_offset {prev_next}")
+            assert nxt > start, f"empty file {path} moves no offset"
+            assert path.parent.name == prev_dir, path
+        else:
+            assert rows[0]["_offset"] == start, path
+            ts = rows[0]["_ts_ms"]
+            day = ts.strftime("%Y-%m-%d") if ts else "1970-01-01"
+            assert path.parent.name == "dt=" + day, path
+            assert nxt > rows[-1]["_offset"], path
+        prev[part] = (nxt, path.parent.name)
         nexts[part] = max(nexts.get(part, 0), nxt)
         counts.setdefault(part, []).append(len(rows))
         for r in rows:

@@ -33,6 +33,17 @@ static const mat_column_t bench_cols[] = {
 #define BENCH_COL_CNT (sizeof bench_cols / sizeof bench_cols[0])
 #define BENCH_TS0 INT64_C(1700000000000000) /* 2023-11-14, microseconds */
 
+/* The table both benchmarks write: "t", version 1, keyed by id. */
+static inline mat_table_t bench_table(void)
+{
+    return (mat_table_t){.name = "t",
+                         .topic = "bench",
+                         .cols = bench_cols,
+                         .col_cnt = BENCH_COL_CNT,
+                         .key_cnt = 1,
+                         .version = 1};
+}
+
 /* The text buffers a row's values point into. */
 typedef struct bench_text {
     char name[64], amount[32];

@@ -355,12 +355,7 @@ static int check_same_as_raw(const pg_bench_t *b)
 static int sink_round(const pg_bench_t *b, mat_pg_strategy_t strategy,
                       phase_pair_t *out)
 {
-    mat_table_t table = {.name = "t",
-                         .topic = "bench",
-                         .cols = bench_cols,
-                         .col_cnt = BENCH_COL_CNT,
-                         .key_cnt = 1,
-                         .version = 1};
+    mat_table_t table = bench_table();
     mw_err_t err = {0};
     int64_t offset = 0;
     if (run_sql(b->conn, "DROP TABLE IF EXISTS " SCHEMA ".t"))

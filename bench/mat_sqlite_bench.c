@@ -124,12 +124,7 @@ static double sink_phase(mat_sink_t *sink, const mat_table_t *table,
 
 static int sink_round(const sq_bench_t *b, phase_pair_t *out)
 {
-    mat_table_t table = {.name = "t",
-                         .topic = "bench",
-                         .cols = bench_cols,
-                         .col_cnt = BENCH_COL_CNT,
-                         .key_cnt = 1,
-                         .version = 1};
+    mat_table_t table = bench_table();
     mw_err_t err = {0};
     int64_t offset = 0;
     remove_db(b->sink_path);

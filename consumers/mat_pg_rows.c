@@ -54,6 +54,7 @@
 #include <string.h>
 
 #include "mw_hash.h"
+#include "mw_hex.h"
 #include "mw_vec.h"
 
 #define COPY_CHUNK_BYTES (1u << 20)
@@ -141,17 +142,6 @@ static int put_fixed(mw_buf_t *buf, uint64_t v, size_t size)
     return mw_buf_append(buf, f, 4 + size);
 }
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* uuid text as uuid_in() reads it: optional braces, 32 hex digits, a
  * hyphen allowed after any group of four. */
 static int parse_uuid(const char *s, size_t len, unsigned char out[16])
@@ -162,7 +152,7 @@ static int parse_uuid(const char *s, size_t len, unsigned char out[16])
     for (int b = 0; b < 16; b++) {
         if (i + 2 > len)
             return -1;
-        int hi = hex_val(s[i]), lo = hex_val(s[i + 1]);
+        int hi = mw_hex_val(s[i]), lo = mw_hex_val(s[i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[b] = (unsigned char)(hi << 4 | lo);

@@ -154,13 +154,36 @@ static size_t utf8_put(uint8_t *o, uint32_t cp)
     return 4;
 }
 
+/* The character at p that is neither plain nor the closing quote: an
+ * escape or a UTF-8 sequence, whose code point goes to *cp and whose
+ * flags are added to *fl.  The byte after it, or NULL for a bad escape or
+ * sequence or a raw control character.  Shared by decode and skip so that
+ * both accept exactly the same strings. */
+static inline const char *string_special(const char *p, const char *end,
+                                         uint32_t *cp, unsigned *fl)
+{
+    size_t k;
+    switch (av_jtext_cls[(uint8_t)*p]) {
+    case AV_JC_ESC:
+        if (!(k = escape(p + 1, end, cp)))
+            return NULL;
+        *fl |= AV_JS_ESC | (*cp == 0 ? AV_JS_NUL : 0);
+        return p + 1 + k;
+    case AV_JC_HIGH:
+        if (!(k = utf8_seq(p, end, cp)))
+            return NULL;
+        return p + k;
+    default:
+        return NULL; /* raw control character */
+    }
+}
+
 const char *av_jtext_string_decode(const char *p, const char *end, uint8_t *dst,
                                    int latin1, size_t *len, unsigned *flags)
 {
     uint8_t *o = dst;
     unsigned fl = 0;
     uint32_t cp;
-    size_t k;
     for (;;) {
         const char *run = p;
         while (p < end && av_jtext_cls[(uint8_t)*p] == AV_JC_PLAIN)
@@ -169,25 +192,13 @@ const char *av_jtext_string_decode(const char *p, const char *end, uint8_t *dst,
         o += p - run;
         if (p >= end)
             return NULL;
-        switch (av_jtext_cls[(uint8_t)*p]) {
-        case AV_JC_QUOTE:
+        if (av_jtext_cls[(uint8_t)*p] == AV_JC_QUOTE) {
             *len = (size_t)(o - dst);
             *flags = fl;
             return p + 1;
-        case AV_JC_ESC:
-            if (!(k = escape(p + 1, end, &cp)))
-                return NULL;
-            fl |= AV_JS_ESC | (cp == 0 ? AV_JS_NUL : 0);
-            p += 1 + k;
-            break;
-        case AV_JC_HIGH:
-            if (!(k = utf8_seq(p, end, &cp)))
-                return NULL;
-            p += k;
-            break;
-        default:
-            return NULL; /* raw control character */
         }
+        if (!(p = string_special(p, end, &cp, &fl)))
+            return NULL;
         /* 1. latin1 (bytes, fixed): one byte per code point up to 255;
          * 2. UTF-8: the code point re-encoded, which for a raw sequence
          *    gives back its own bytes. */
@@ -206,30 +217,17 @@ const char *av_jtext_string_skip(const char *p, const char *end,
 {
     unsigned fl = 0;
     uint32_t cp;
-    size_t k;
     for (;;) {
         while (p < end && av_jtext_cls[(uint8_t)*p] == AV_JC_PLAIN)
             p++;
         if (p >= end)
             return NULL;
-        switch (av_jtext_cls[(uint8_t)*p]) {
-        case AV_JC_QUOTE:
+        if (av_jtext_cls[(uint8_t)*p] == AV_JC_QUOTE) {
             *flags = fl;
             return p + 1;
-        case AV_JC_ESC:
-            if (!(k = escape(p + 1, end, &cp)))
-                return NULL;
-            fl |= AV_JS_ESC | (cp == 0 ? AV_JS_NUL : 0);
-            p += 1 + k;
-            break;
-        case AV_JC_HIGH:
-            if (!(k = utf8_seq(p, end, &cp)))
-                return NULL;
-            p += k;
-            break;
-        default:
-            return NULL;
         }
+        if (!(p = string_special(p, end, &cp, &fl)))
+            return NULL;
     }
 }
 

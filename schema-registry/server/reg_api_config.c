@@ -64,6 +64,43 @@ static int reg_api_own(const reg_api_req_t *r, const char *subject,
     return !subj ? -1 : is_mode ? subj->mode : subj->compat;
 }
 
+/* The subject's own setting (the global one without a subject), or -1. */
+static int reg_api_setting_level(const reg_api_req_t *r, const char *subject,
+                                 bool is_mode)
+{
+    const reg_state_t *state = r->api->state;
+
+    if (subject)
+        return reg_api_own(r, subject, is_mode);
+    return is_mode ? reg_state_global_mode(state)
+                   : reg_state_global_compat(state);
+}
+
+/* As reg_api_setting_level, falling back to the global setting when the
+ * request says defaultToGlobal=true. */
+static int reg_api_setting_effective(const reg_api_req_t *r,
+                                     const char *subject, bool is_mode)
+{
+    int level = reg_api_setting_level(r, subject, is_mode);
+
+    if (level < 0 && reg_api_query_bool(r, "defaultToGlobal"))
+        level = reg_api_setting_level(r, NULL, is_mode);
+    return level;
+}
+
+/* The checks every PUT starts with; false after replying. */
+static bool reg_api_setting_put_ok(reg_api_req_t *r, const char *subject)
+{
+    if (subject && !reg_api_subject_ok(r, subject))
+        return false;
+    if (!json_is_object(r->body)) {
+        reg_api_reply_err(r, SR_PROTO_E_UNPROCESSABLE,
+                          "Request body must be a JSON object");
+        return false;
+    }
+    return true;
+}
+
 void reg_api_config_get(reg_api_req_t *r)
 {
     const char *subject = reg_api_setting_subject(r);
@@ -71,11 +108,7 @@ void reg_api_config_get(reg_api_req_t *r)
 
     if (subject && !reg_api_subject_ok(r, subject))
         return;
-    level = subject ? reg_api_own(r, subject, false)
-                    : reg_state_global_compat(r->api->state);
-    if (level < 0 && reg_api_query_bool(r, "defaultToGlobal"))
-        level = reg_state_global_compat(r->api->state);
-    if (level < 0) {
+    if ((level = reg_api_setting_effective(r, subject, false)) < 0) {
         reg_api_reply_code(r, SR_PROTO_E_COMPAT_NOT_CONFIGURED, subject, NULL);
         return;
     }
@@ -89,13 +122,8 @@ void reg_api_config_put(reg_api_req_t *r)
     const char *name;
     int level;
 
-    if (subject && !reg_api_subject_ok(r, subject))
+    if (!reg_api_setting_put_ok(r, subject))
         return;
-    if (!json_is_object(r->body)) {
-        reg_api_reply_err(r, SR_PROTO_E_UNPROCESSABLE,
-                          "Request body must be a JSON object");
-        return;
-    }
     name = json_string_value(json_object_get(r->body, "compatibility"));
     if ((level = sr_proto_compat_parse(name)) < 0) {
         reg_api_reply_code(r, SR_PROTO_E_INVALID_COMPAT, NULL, NULL);
@@ -114,9 +142,7 @@ void reg_api_config_delete(reg_api_req_t *r)
 
     if (subject && !reg_api_subject_ok(r, subject))
         return;
-    old = subject ? reg_api_own(r, subject, false)
-                  : reg_state_global_compat(r->api->state);
-    if (old < 0) {
+    if ((old = reg_api_setting_level(r, subject, false)) < 0) {
         reg_api_reply_code(r, SR_PROTO_E_SUBJECT_NOT_FOUND, subject, NULL);
         return;
     }
@@ -132,11 +158,7 @@ void reg_api_mode_get(reg_api_req_t *r)
 
     if (subject && !reg_api_subject_ok(r, subject))
         return;
-    mode = subject ? reg_api_own(r, subject, true)
-                   : reg_state_global_mode(r->api->state);
-    if (mode < 0 && reg_api_query_bool(r, "defaultToGlobal"))
-        mode = reg_state_global_mode(r->api->state);
-    if (mode < 0) {
+    if ((mode = reg_api_setting_effective(r, subject, true)) < 0) {
         reg_api_reply_code(r, SR_PROTO_E_MODE_NOT_CONFIGURED, subject, NULL);
         return;
     }
@@ -162,13 +184,8 @@ void reg_api_mode_put(reg_api_req_t *r)
     const char *name;
     int mode;
 
-    if (subject && !reg_api_subject_ok(r, subject))
+    if (!reg_api_setting_put_ok(r, subject))
         return;
-    if (!json_is_object(r->body)) {
-        reg_api_reply_err(r, SR_PROTO_E_UNPROCESSABLE,
-                          "Request body must be a JSON object");
-        return;
-    }
     name = json_string_value(json_object_get(r->body, "mode"));
     if ((mode = sr_proto_mode_parse(name)) < 0) {
         reg_api_reply_err(r, SR_PROTO_E_INVALID_MODE,

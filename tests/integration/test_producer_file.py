@@ -75,6 +75,22 @@ def register(registry, topic):
     assert status == 200, body
 
 
+def broker_topic(mesh_broker, registry, topic, parts, dlq=False):
+    """topic on mesh-broker (with a one-partition topic.dlq when asked) and
+    its value schema registered: where every mesh-broker test starts."""
+    mesh_broker.create_topic(topic, parts)
+    if dlq:
+        mesh_broker.create_topic(f"{topic}.dlq", 1)
+    register(registry, topic)
+
+
+def log_and_ckpt(tmp_path, log_name="app.log"):
+    """The log file's path and the checkpoint directory, created."""
+    log, ckpt = tmp_path / log_name, tmp_path / "ckpt"
+    ckpt.mkdir()
+    return log, ckpt
+
+
 def file_sets(bootstrap, registry, topic, paths, ckpt_dir, **extra):
     sets = {"source": "file", "topic": topic, "registry.url": registry.url,
             "kafka.bootstrap.servers": bootstrap, "kafka.linger.ms": "5",
@@ -229,10 +245,8 @@ def test_million_lines_three_sigkills(mesh_broker, registry, producers,
     # on a loaded machine could find their first batches gone: lines that
     # looked lost though Kafka had acknowledged them.
     topic, parts, total = unique_topic, 96, 1_000_000
-    mesh_broker.create_topic(topic, parts)
-    register(registry, topic)
-    log, ckpt = tmp_path / "app.log", tmp_path / "ckpt"
-    ckpt.mkdir()
+    broker_topic(mesh_broker, registry, topic, parts)
+    log, ckpt = log_and_ckpt(tmp_path)
     log.touch()
     writer = LineWriter()
     sets = file_sets(mesh_broker.bootstrap, registry, topic, [log], ckpt)
@@ -294,10 +308,8 @@ def test_rotation_truncation_and_clean_restart(mesh_broker, registry,
                                                producers, unique_topic,
                                                tmp_path, timeout):
     topic, parts = unique_topic, 8
-    mesh_broker.create_topic(topic, parts)
-    register(registry, topic)
-    log, ckpt = tmp_path / "app.log", tmp_path / "ckpt"
-    ckpt.mkdir()
+    broker_topic(mesh_broker, registry, topic, parts)
+    log, ckpt = log_and_ckpt(tmp_path)
     writer = LineWriter()
     writer.append(log, 10_000)
     sets = file_sets(mesh_broker.bootstrap, registry, topic, [log], ckpt)
@@ -344,11 +356,8 @@ def test_bad_lines_go_to_the_dlq(mesh_broker, registry, producers,
                                  unique_topic, tmp_path, timeout):
     from producer import read_topic
     topic = unique_topic
-    mesh_broker.create_topic(topic, 2)
-    mesh_broker.create_topic(f"{topic}.dlq", 1)
-    register(registry, topic)
-    log, ckpt = tmp_path / "app.log", tmp_path / "ckpt"
-    ckpt.mkdir()
+    broker_topic(mesh_broker, registry, topic, 2, dlq=True)
+    log, ckpt = log_and_ckpt(tmp_path)
     long_line = '{"k":"k1","seq":1,"pad":"' + "x" * 1_100_000 + '"}'
     bad = ["this is not json", '{"seq": 5}', '{"k":"k2","seq":"x"}',
            long_line]
@@ -439,8 +448,7 @@ def test_envelope_lines_fast_and_slow_paths(mesh_broker, registry, producers,
     ]
     bad = ['{"key":"f","value":{"id":"nine","name":"v","amount":9}}',
            '{"key":"g"}']
-    log, ckpt = tmp_path / "env.log", tmp_path / "ckpt"
-    ckpt.mkdir()
+    log, ckpt = log_and_ckpt(tmp_path, "env.log")
     with open(log, "w") as f:
         for line, *_ in cases:
             f.write(line + "\n")
@@ -470,10 +478,8 @@ def test_envelope_lines_fast_and_slow_paths(mesh_broker, registry, producers,
 def test_brokers_down_and_up_no_loss(mesh_broker, registry, producers,
                                      unique_topic, tmp_path, timeout):
     topic, parts, total = unique_topic, 12, 200_000
-    mesh_broker.create_topic(topic, parts)
-    register(registry, topic)
-    log, ckpt = tmp_path / "app.log", tmp_path / "ckpt"
-    ckpt.mkdir()
+    broker_topic(mesh_broker, registry, topic, parts)
+    log, ckpt = log_and_ckpt(tmp_path)
     writer = LineWriter()
     writer.append(log, 50_000)
     coll = Collector(mesh_broker.bootstrap, topic, parts)
@@ -505,8 +511,7 @@ def test_real_kafka_end_to_end(real_kafka, registry, producers, unique_topic,
     for f in admin.create_topics([NewTopic(topic, parts, 1)]).values():
         f.result(timeout(30))
     register(registry, topic)
-    log, ckpt = tmp_path / "app.log", tmp_path / "ckpt"
-    ckpt.mkdir()
+    log, ckpt = log_and_ckpt(tmp_path)
     writer = LineWriter()
     writer.append(log, total)
     coll = Collector(real_kafka.bootstrap, topic, parts)
@@ -525,8 +530,7 @@ def test_checkpoint_dir_created_and_tuning_keys(mesh_broker, registry,
     """A missing checkpoint.dir is created (mkdir -p) instead of failing
     every save; the file source's tuning keys are declared and bounded."""
     topic, parts = unique_topic, 2
-    mesh_broker.create_topic(topic, parts)
-    register(registry, topic)
+    broker_topic(mesh_broker, registry, topic, parts)
     log, ckpt = tmp_path / "app.log", tmp_path / "new" / "nested" / "ckpt"
     writer = LineWriter()
     writer.append(log, 1000)

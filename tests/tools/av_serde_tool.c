@@ -33,6 +33,7 @@
 
 #include "mw_buf.h"
 #include "mw_err.h"
+#include "mw_hex.h"
 #include "sr_client.h"
 #include "av_schema.h"
 #include "av_serde.h"
@@ -177,25 +178,14 @@ static int with_registry(int argc, char **argv, mw_err_t *err)
     return rc;
 }
 
-static int hex_val(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void decode_hex_line(av_serde_plan_t *plan, const char *line,
                             uint8_t *bin)
 {
     size_t n = 0;
     mw_err_t err = {0};
     json_t *value = NULL;
-    for (; hex_val(line[0]) >= 0 && hex_val(line[1]) >= 0; line += 2)
-        bin[n++] = (uint8_t)(hex_val(line[0]) << 4 | hex_val(line[1]));
+    for (; mw_hex_val(line[0]) >= 0 && mw_hex_val(line[1]) >= 0; line += 2)
+        bin[n++] = (uint8_t)(mw_hex_val(line[0]) << 4 | mw_hex_val(line[1]));
     if (sr_frame_decode(plan, bin, n, NULL, &value, &err) != 0) {
         printf("error: %s\n", err.msg);
         return;

@@ -160,17 +160,23 @@ static av_compat_result_t *check_mode(const mode_case_t *mc)
     return res;
 }
 
+/* The case passes: the result holds no message. */
+static void expect_compatible(const mode_case_t *mc)
+{
+    av_compat_result_t *res = check_mode(mc);
+    assert_true(av_compat_result_is_compatible(res));
+    av_compat_result_destroy(res);
+}
+
 static void test_transitive_vs_latest(void **state)
 {
     (void)state;
     /* b without default reads v2 (which has b) but not v1. */
     mode_case_t back = {AV_COMPAT_BACKWARD, V_AB, {V_A, V_AB_DFLT}, 2, 0};
-    av_compat_result_t *res = check_mode(&back);
-    assert_true(av_compat_result_is_compatible(res));
-    av_compat_result_destroy(res);
+    expect_compatible(&back);
 
     back.level = AV_COMPAT_BACKWARD_TRANSITIVE;
-    res = check_mode(&back);
+    av_compat_result_t *res = check_mode(&back);
     assert_int_equal(av_compat_result_cnt(res), 1);
     const av_compat_msg_t *m = av_compat_result_get(res, 0);
     assert_int_equal(m->type, AV_COMPAT_READER_FIELD_MISSING_DEFAULT_VALUE);
@@ -182,9 +188,7 @@ static void test_transitive_vs_latest(void **state)
 
     /* Old v1 needs b, which the candidate drops; v2 has a default. */
     mode_case_t fwd = {AV_COMPAT_FORWARD, V_A, {V_AB, V_AB_DFLT}, 2, 0};
-    res = check_mode(&fwd);
-    assert_true(av_compat_result_is_compatible(res));
-    av_compat_result_destroy(res);
+    expect_compatible(&fwd);
     fwd.level = AV_COMPAT_FORWARD_TRANSITIVE;
     res = check_mode(&fwd);
     assert_int_equal(av_compat_result_cnt(res), 1);
@@ -215,11 +219,9 @@ static void test_full_and_none(void **state)
     (void)state;
     /* int -> long: the new schema reads old data, the old cannot read new. */
     mode_case_t mc = {AV_COMPAT_BACKWARD, V_A_LONG, {V_A}, 1, 0};
-    av_compat_result_t *res = check_mode(&mc);
-    assert_true(av_compat_result_is_compatible(res));
-    av_compat_result_destroy(res);
+    expect_compatible(&mc);
     mc.level = AV_COMPAT_FULL;
-    res = check_mode(&mc);
+    av_compat_result_t *res = check_mode(&mc);
     assert_int_equal(av_compat_result_cnt(res), 1);
     assert_int_equal(av_compat_result_get(res, 0)->reader_is_new, 0);
     assert_int_equal(av_compat_result_get(res, 0)->append_schema, 0);
@@ -232,14 +234,10 @@ static void test_full_and_none(void **state)
     assert_int_equal(av_compat_result_get(res, 1)->reader_is_new, 1);
     av_compat_result_destroy(res);
     both.level = AV_COMPAT_NONE;
-    res = check_mode(&both);
-    assert_true(av_compat_result_is_compatible(res));
-    av_compat_result_destroy(res);
+    expect_compatible(&both);
     both.level = AV_COMPAT_FULL;
     both.n = 0;
-    res = check_mode(&both);
-    assert_true(av_compat_result_is_compatible(res));
-    av_compat_result_destroy(res);
+    expect_compatible(&both);
 }
 
 static void test_level_names(void **state)
@@ -264,16 +262,25 @@ static void test_level_names(void **state)
 
 /* ------------------------------------------------------- formatting */
 
+/* The case's messages as the verbose answer words them, the one previous
+ * schema being version 3 with the text V_A. */
+static json_t *confluent_messages(const mode_case_t *mc)
+{
+    static const int versions[] = {3};
+    static const char *const texts[] = {V_A};
+    av_compat_result_t *res = check_mode(mc);
+    json_t *out = json_array();
+    assert_int_equal(av_compat_format_messages(res, versions, texts, 1, out),
+                     0);
+    av_compat_result_destroy(res);
+    return out;
+}
+
 static void test_confluent_messages(void **state)
 {
     (void)state;
     mode_case_t mc = {AV_COMPAT_BACKWARD, V_AB, {V_A}, 1, 0};
-    av_compat_result_t *res = check_mode(&mc);
-    int versions[] = {3};
-    const char *texts[] = {V_A};
-    json_t *out = json_array();
-    assert_int_equal(av_compat_format_messages(res, versions, texts, 1, out),
-                     0);
+    json_t *out = confluent_messages(&mc);
     assert_int_equal(json_array_size(out), 3);
     assert_string_equal(
         json_string_value(json_array_get(out, 0)),
@@ -285,14 +292,10 @@ static void test_confluent_messages(void **state)
     assert_string_equal(json_string_value(json_array_get(out, 2)),
                         "{oldSchema: '" V_A "'}");
     json_decref(out);
-    av_compat_result_destroy(res);
 
     /* FULL, forward half only: Confluent adds no schema notes. */
     mode_case_t full = {AV_COMPAT_FULL, V_A_LONG, {V_A}, 1, 0};
-    res = check_mode(&full);
-    out = json_array();
-    assert_int_equal(av_compat_format_messages(res, versions, texts, 1, out),
-                     0);
+    out = confluent_messages(&full);
     assert_int_equal(json_array_size(out), 1);
     assert_string_equal(
         json_string_value(json_array_get(out, 0)),
@@ -301,7 +304,6 @@ static void test_confluent_messages(void **state)
         "the new schema', additionalInfo:'reader type: INT not compatible "
         "with writer type: LONG'}");
     json_decref(out);
-    av_compat_result_destroy(res);
 }
 
 static void test_recursive_self_and_reuse(void **state)

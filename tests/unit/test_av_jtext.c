@@ -349,12 +349,8 @@ static void test_depth(void **state)
 static void test_api_edges(void **state)
 {
     (void)state;
-    av_schema_t *w =
-        unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
-                    "{\"name\":\"a\",\"type\":\"int\"}]}");
-    av_schema_t *r =
-        unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
-                    "{\"name\":\"a\",\"type\":\"long\"}]}");
+    av_schema_t *w, *r;
+    unit_int_long_pair(&w, &r);
     av_serde_plan_t *rp = av_serde_plan_new(w, r, NULL);
     av_serde_plan_t *wp = av_serde_plan_new(w, NULL, NULL);
     mw_buf_t *out = mw_buf_new(4);

@@ -335,6 +335,13 @@ static size_t tokens(const text_t *t, tok_t *out, size_t max)
     return cnt;
 }
 
+/* The token's text replaced by s. */
+static void t_replace_tok(text_t *t, const tok_t *k, const char *s)
+{
+    t_erase(t, k->s, k->e - k->s);
+    t_insert(t, k->s, s, strlen(s));
+}
+
 /* A random token of one of the kinds, or NULL. */
 static const tok_t *pick_tok(const text_t *t, tok_t *toks, const char *kinds)
 {
@@ -465,20 +472,12 @@ static void mutate(text_t *t)
         break;
     }
     case 5: /* a value swapped for another type */
-        if ((k = pick_tok(t, toks, "snl"))) {
-            size_t ks = k->s, ke = k->e;
-            s = PICK(values);
-            t_erase(t, ks, ke - ks);
-            t_insert(t, ks, s, strlen(s));
-        }
+        if ((k = pick_tok(t, toks, "snl")))
+            t_replace_tok(t, k, PICK(values));
         break;
     case 6: /* a tricky number */
-        if ((k = pick_tok(t, toks, "n"))) {
-            size_t ks = k->s, ke = k->e;
-            s = PICK(numbers);
-            t_erase(t, ks, ke - ks);
-            t_insert(t, ks, s, strlen(s));
-        }
+        if ((k = pick_tok(t, toks, "n")))
+            t_replace_tok(t, k, PICK(numbers));
         break;
     case 7: /* an escape or raw bytes inside a string or key */
         if ((k = pick_tok(t, toks, "sk")) && k->e - k->s >= 2) {

@@ -476,12 +476,8 @@ static void test_special_values(void **state)
 
 static void test_cache_and_encode_guard(void **state)
 {
-    av_schema_t *w =
-        unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
-                    "{\"name\":\"a\",\"type\":\"int\"}]}");
-    av_schema_t *r =
-        unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
-                    "{\"name\":\"a\",\"type\":\"long\"}]}");
+    av_schema_t *w, *r;
+    unit_int_long_pair(&w, &r);
     mw_err_t err = {0};
     av_serde_cache_t *cache = av_serde_cache_new(2, &err);
     (void)state;

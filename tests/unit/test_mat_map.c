@@ -76,6 +76,18 @@ static const char *ALL_TYPES =
     "{\"name\":\"alt\",\"type\":[\"null\",\"A\"],\"default\":null}"
     "]}";
 
+/* ALL_TYPES mapped without a key schema, as table "tbl" of "topic"; the
+ * schema, which the map borrows, goes to *s. */
+static mat_map_t *all_types_map(mat_nested_t nested, av_schema_t **s)
+{
+    mw_err_t err = {0};
+    *s = unit_schema(ALL_TYPES);
+    mat_map_t *map =
+        mat_map_new(av_schema_root(*s), NULL, nested, "tbl", "topic", &err);
+    assert_non_null(map);
+    return map;
+}
+
 static void test_type_mapping(void **state)
 {
     (void)state;
@@ -110,11 +122,8 @@ static void test_type_mapping(void **state)
         {"alt_city", MAT_COL_TEXT, true},
         {"alt_zip", MAT_COL_INT32, true},
     };
-    av_schema_t *s = unit_schema(ALL_TYPES);
-    mw_err_t err = {0};
-    mat_map_t *map = mat_map_new(av_schema_root(s), NULL, MAT_NESTED_FLATTEN,
-                                 "tbl", "topic", &err);
-    assert_non_null(map);
+    av_schema_t *s;
+    mat_map_t *map = all_types_map(MAT_NESTED_FLATTEN, &s);
     const mat_table_t *t = mat_map_table(map);
     assert_string_equal(t->name, "tbl");
     assert_string_equal(t->topic, "topic");
@@ -139,11 +148,9 @@ static void test_type_mapping(void **state)
 static void test_row_values(void **state)
 {
     (void)state;
-    av_schema_t *s = unit_schema(ALL_TYPES);
+    av_schema_t *s;
+    mat_map_t *map = all_types_map(MAT_NESTED_FLATTEN, &s);
     mw_err_t err = {0};
-    mat_map_t *map = mat_map_new(av_schema_root(s), NULL, MAT_NESTED_FLATTEN,
-                                 "tbl", "topic", &err);
-    assert_non_null(map);
     const mat_table_t *t = mat_map_table(map);
     /* dec: -12345 as two's complement 0xcfc7 -> -123.45;
      * fdec: 5 in 8 bytes, scale 3 -> 0.005. */
@@ -206,11 +213,9 @@ static void test_row_values(void **state)
 static void test_nested_json(void **state)
 {
     (void)state;
-    av_schema_t *s = unit_schema(ALL_TYPES);
+    av_schema_t *s;
+    mat_map_t *map = all_types_map(MAT_NESTED_JSON, &s);
     mw_err_t err = {0};
-    mat_map_t *map = mat_map_new(av_schema_root(s), NULL, MAT_NESTED_JSON,
-                                 "tbl", "topic", &err);
-    assert_non_null(map);
     const mat_table_t *t = mat_map_table(map);
     size_t i;
     assert_int_equal(col(t, "addr", &i)->type, MAT_COL_JSON);

@@ -1,5 +1,5 @@
 /*
- * unit_av: the Avro helper the unit tests that parse schemas share.
+ * unit_av: the Avro helpers the unit tests that parse schemas share.
  * Include after <cmocka.h>.
  */
 #ifndef UNIT_AV_H
@@ -19,6 +19,16 @@ static inline av_schema_t *unit_schema(const char *text)
     if (!s)
         fail_msg("schema %s: %s", text, err.msg);
     return s;
+}
+
+/* Record C with one field a, an int in the writer *w and a long in the
+ * reader *r: the smallest pair whose plan must resolve (a promotion). */
+static inline void unit_int_long_pair(av_schema_t **w, av_schema_t **r)
+{
+    *w = unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
+                     "{\"name\":\"a\",\"type\":\"int\"}]}");
+    *r = unit_schema("{\"type\":\"record\",\"name\":\"C\",\"fields\":["
+                     "{\"name\":\"a\",\"type\":\"long\"}]}");
 }
 
 #endif /* UNIT_AV_H */

@@ -44,9 +44,7 @@ static const mw_conf_backend_t *reg_store_backend_at(size_t i)
 const mw_conf_choice_t reg_store_choice = {
     .key = {.name = "storage",
             .dflt = "journal",
-            .doc = "Where the registry's log lives: journal (fsynced file "
-                   "under data.dir) or kafka (the compacted kafkastore.topic, "
-                   "shared by several instances)."},
+            .doc = "Where the registry's log lives:"},
     .backend_at = reg_store_backend_at,
 };
 

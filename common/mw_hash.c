@@ -14,12 +14,15 @@
 
 #include "mw_err.h"
 
-#define HTAB_MIN_CAP 16
+#define HTAB_MIN_CAP 4
 
+/* 24 bytes: the low 32 bits of the hash are enough to place an entry (a
+ * table never has 2^32 slots) and to skip most mismatches before memcmp;
+ * keys longer than 4 GiB are refused. */
 typedef struct htab_slot {
-    uint64_t hash;
+    uint32_t hash;
+    uint32_t key_len;
     const void *key; /* NULL: empty */
-    size_t key_len;
     void *val;
 } htab_slot_t;
 
@@ -69,7 +72,7 @@ void mw_htab_destroy(mw_htab_t *tab)
 }
 
 /* The slot holding key, or the empty slot where it would go. */
-static htab_slot_t *htab_find(const mw_htab_t *tab, uint64_t hash,
+static htab_slot_t *htab_find(const mw_htab_t *tab, uint32_t hash,
                               const void *key, size_t key_len)
 {
     size_t mask = tab->cap - 1;
@@ -121,11 +124,13 @@ void *mw_htab_get_str(const mw_htab_t *tab, const char *key)
 int mw_htab_put(mw_htab_t *tab, const void *key, size_t key_len, void *val,
                 void **old)
 {
-    uint64_t hash = mw_hash_bytes(key, key_len);
+    uint32_t hash = (uint32_t)mw_hash_bytes(key, key_len);
     htab_slot_t *s;
 
     if (old)
         *old = NULL;
+    if (key_len > UINT32_MAX)
+        return MW_ERR_INVALID;
     if (tab->cap) {
         s = htab_find(tab, hash, key, key_len);
         if (s->key) {

@@ -47,7 +47,8 @@ void *mw_htab_get_str(const mw_htab_t *tab, const char *key);
 /* Stores val (not NULL) under key (borrowed, see above).  A value already
  * under key is replaced and returned in *old (NULL when there was none; old
  * may be NULL when the caller knows the key is new).  0, MW_ERR_FULL past
- * max_cnt, or MW_ERR_NOMEM; on error the table is unchanged. */
+ * max_cnt, MW_ERR_INVALID for a key over 4 GiB, or MW_ERR_NOMEM; on
+ * error the table is unchanged. */
 int mw_htab_put(mw_htab_t *tab, const void *key, size_t key_len, void *val,
                 void **old);
 int mw_htab_put_str(mw_htab_t *tab, const char *key, void *val, void **old);

@@ -212,11 +212,6 @@ const mw_conf_t *mw_run_conf(const mw_run_t *run)
     return run->conf;
 }
 
-const char *mw_run_name(const mw_run_t *run)
-{
-    return run->prog->conf->name;
-}
-
 void mw_run_stop(mw_run_t *run, const char *why)
 {
     if (run->stopping)

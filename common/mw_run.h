@@ -88,8 +88,6 @@ int mw_run_main(const mw_run_prog_t *prog, void *app, int argc, char **argv);
 struct event_base *mw_run_base(const mw_run_t *run);
 mw_metrics_t *mw_run_metrics(const mw_run_t *run);
 const mw_conf_t *mw_run_conf(const mw_run_t *run);
-/* The program's name, for log lines. */
-const char *mw_run_name(const mw_run_t *run);
 
 /* Starts the shutdown as a signal would (idempotent): logs why, calls
  * stop(). */

@@ -96,4 +96,11 @@ if ! bench/registry_bench.sh "$BUILD"; then
     echo "bench: registry_bench FAILED" >&2
     failed=1
 fi
+
+echo
+echo "== PostgreSQL CDC: mesh-producer source=pg vs pg_recvlogical vs Debezium (private PostgreSQL)"
+if ! bench/pg_cdc_bench.sh "$BUILD"; then
+    echo "bench: pg_cdc_bench FAILED" >&2
+    failed=1
+fi
 exit "$failed"

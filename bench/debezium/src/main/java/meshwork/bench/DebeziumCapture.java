@@ -152,6 +152,7 @@ public final class DebeziumCapture {
                 })
                 .notifying((List<ChangeEvent<String, String>> batch,
                         DebeziumEngine.RecordCommitter<ChangeEvent<String, String>> committer) -> {
+                    long arrived = System.nanoTime();
                     StringBuilder sb = new StringBuilder(256 * batch.size());
                     for (ChangeEvent<String, String> ev : batch) {
                         sb.append("{\"topic\":\"").append(ev.destination())
@@ -162,11 +163,13 @@ public final class DebeziumCapture {
                         synchronized (LOCK) {
                             out.write(sb.toString());
                             out.flush();
-                            long now = System.nanoTime();
+                            // The window opens when the first batch
+                            // arrives (its own writing is inside it) and
+                            // closes when the last one is written.
                             if (events == 0) {
-                                firstNs = now;
+                                firstNs = arrived;
                             }
-                            lastNs = now;
+                            lastNs = System.nanoTime();
                             events += batch.size();
                         }
                     } catch (IOException e) {

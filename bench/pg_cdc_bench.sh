@@ -28,9 +28,11 @@
 # runs from the first change event it received to the last one: JVM
 # start-up, connection and slot set-up are outside it.  Peak RSS is the
 # process's maximum resident set (GNU time's %M, for Debezium also its
-# own VmHWM).  DEBEZIUM_JAVA_OPTS goes to the JVM (default none: the
+# own VmHWM); the note gives each one's CPU seconds, user + system, over
+# its whole run (start-up included).  DEBEZIUM_JAVA_OPTS goes to the JVM (default none: the
 # JVM's own heap sizing, a quarter of the machine's memory at most), e.g.
-# "-Xmx512m" to see Debezium with a capped heap.  Needs java 17 and mvn for Debezium (the row says why it was
+# "-Xmx512m" to see Debezium with a capped heap; DEBEZIUM_ARGS goes to
+# the capture program, e.g. "--set value.converter.schemas.enable=false".  Needs java 17 and mvn for Debezium (the row says why it was
 # skipped otherwise) and python3.  Exit status 1 when a reader failed or
 # missed changes.
 set -u
@@ -100,11 +102,15 @@ RESULTS="$T/results"
 : >"$RESULTS"
 # row NAME CHANGES WINDOW_S RSS_KB NOTE
 row() { echo "$1|$2|$3|$4|$5" >>"$RESULTS"; }
+# GNU time's output, "-f '%M %U %S'": peak RSS in KB, and the CPU seconds
+# (user + system) of the whole run, start-up included.
+rss_of() { tail -n 1 "$1" | awk '{ print $1 }'; }
+cpu_of() { tail -n 1 "$1" | awk '{ printf "CPU %.1f s", $2 + $3 }'; }
 
 # -- a. pg_recvlogical ----------------------------------------------------
 say "pg_recvlogical (pgoutput, proto_version=1) to a file, --endpos $END_LSN"
 r0=$(date +%s.%N)
-$TIME -f "%M" -o "$T/recv.time" "$PG_BIN/pg_recvlogical" -h 127.0.0.1 \
+$TIME -f "%M %U %S" -o "$T/recv.time" "$PG_BIN/pg_recvlogical" -h 127.0.0.1 \
     -p "$PG_PORT" -U postgres -d "$PG_DB" --slot cdc_recvlogical --start \
     --no-loop -F 0 -o proto_version=1 -o publication_names=cdc_pub \
     --endpos "$END_LSN" -f "$T/recv.out" 2>"$T/recv.err"
@@ -124,7 +130,7 @@ else
     [ "${got:-0}" -eq "$EXPECTED" ] || { note="MISSED (got ${got:-0})"; failed=1; }
     row pg_recvlogical "${got:-0}" \
         "$(echo "$r0 $r1" | awk '{ printf "%.3f", $2 - $1 }')" \
-        "$(tail -n 1 "$T/recv.time")" "$note"
+        "$(rss_of "$T/recv.time")" "${note:+$note; }$(cpu_of "$T/recv.time")"
 fi
 rm -f "$T/recv.out"
 
@@ -135,8 +141,8 @@ if ! JAR=$("$TOP/bench/debezium/build.sh" "$BUILD" 2>"$T/dbz-build.err"); then
     row "Debezium 3.6.1" - - - "not built (needs java 17 and mvn)"
 else
     say "Debezium embedded engine (pgoutput, JSON with schemas) to /dev/null"
-    # shellcheck disable=SC2086 # DEBEZIUM_JAVA_OPTS: words on purpose
-    $TIME -f "%M" -o "$T/dbz.time" java ${DEBEZIUM_JAVA_OPTS:-} \
+    # shellcheck disable=SC2086 # DEBEZIUM_*: split into words on purpose
+    $TIME -f "%M %U %S" -o "$T/dbz.time" java ${DEBEZIUM_JAVA_OPTS:-} \
         -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
         -cp "$JAR:$BUILD/debezium/lib/*" meshwork.bench.DebeziumCapture \
         --host 127.0.0.1 --port "$PG_PORT" --db "$PG_DB" --user postgres \
@@ -144,7 +150,7 @@ else
         --slot cdc_debezium --publication cdc_pub --state-dir "$T/dbz" \
         --snapshot-mode no_data --out /dev/null --max-events "$EXPECTED" \
         --idle-ms 20000 --start-timeout-ms 120000 \
-        --set tombstones.on.delete=false 2>"$T/dbz.err"
+        --set tombstones.on.delete=false ${DEBEZIUM_ARGS:-} 2>"$T/dbz.err"
     rc=$?
     grep -v '^debezium: events=' "$T/dbz.err" | tail -n 20 >&2
     line=$(grep '^debezium: events=' "$T/dbz.err")
@@ -159,7 +165,7 @@ else
     fi
     [ -n "$hwm" ] && note="${note:+$note; }VmHWM $((hwm / 1024)) MB"
     row "Debezium 3.6.1" "${got:-0}" "${win:-0}" \
-        "$(tail -n 1 "$T/dbz.time")" "$note"
+        "$(rss_of "$T/dbz.time")" "$note; $(cpu_of "$T/dbz.time")"
 fi
 
 # -- c. mesh-producer source=pg ------------------------------------------
@@ -167,7 +173,8 @@ fi
 # (publication cdc_pub, server 127.0.0.1:$PG_PORT, database $PG_DB, user
 # postgres) and calls: row "mesh-producer pg" CHANGES WINDOW_S RSS_KB NOTE,
 # with WINDOW_S from the first change read to the last one, like
-# Debezium's.  $EXPECTED changes; $T is a scratch directory.
+# Debezium's (e.g. $TIME -f "%M %U %S" -o FILE around the daemon, then
+# rss_of FILE and cpu_of FILE for RSS_KB and the note).  $EXPECTED changes; $T is a scratch directory.
 run_mesh_pg() {
     row "mesh-producer pg" - - - "run_mesh_pg not written yet"
 }

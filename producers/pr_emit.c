@@ -704,6 +704,16 @@ int pr_emit_send(pr_emit_t *emit, const pr_event_t *ev, pr_emit_done_cb *done,
     return rc;
 }
 
+int pr_emit_register(pr_emit_t *emit, const char *topic, bool key,
+                     const char *schema_text, uint32_t *id, mw_err_t *err)
+{
+    if (pr_topic_check(topic, err) != 0)
+        return err->code;
+    return pr_emit_schema_register(emit->sch, topic,
+                                   key ? PR_EMIT_SIDE_KEY : PR_EMIT_SIDE_VALUE,
+                                   schema_text, id, err);
+}
+
 int pr_emit_check(pr_emit_t *emit, const pr_event_t *ev,
                   uint32_t *key_schema_id, uint32_t *value_schema_id,
                   mw_err_t *err)

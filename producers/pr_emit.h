@@ -133,6 +133,17 @@ int pr_emit_check(pr_emit_t *emit, const pr_event_t *ev,
                   uint32_t *key_schema_id, uint32_t *value_schema_id,
                   mw_err_t *err);
 
+/* Registers schema_text, a schema the source derived itself (the pg
+ * source: a table's shape), for the key (key true) or the value of topic,
+ * under the subject subject.name.strategy gives, whatever auto.register
+ * says: the registry's compatibility rules and policies decide.  *id gets
+ * its id, for events that name it (pr_schema_ref_t.id).  Blocks for the
+ * registry round trip.  Errors: MW_ERR_INVALID with the registry's reason
+ * when it refused the schema (sr_client_last_error_code() tells 409 from
+ * 422), MW_ERR_TRANSPORT / MW_ERR_TIMEOUT when it could not be asked. */
+int pr_emit_register(pr_emit_t *emit, const char *topic, bool key,
+                     const char *schema_text, uint32_t *id, mw_err_t *err);
+
 /* Raw input that could not become an event.  Every pointer borrowed for
  * the duration of pr_emit_dead_letter. */
 typedef struct pr_dead_letter {

@@ -58,4 +58,10 @@ int pr_emit_schema_resolve(pr_emit_schema_t *sch, const char *topic,
                            pr_emit_side_t side, const pr_schema_ref_t *ref,
                            const pr_emit_resolved_t **out, mw_err_t *err);
 
+/* pr_emit_register's work: schema_text registered under the subject the
+ * naming strategy gives for (topic, side), whatever auto.register says. */
+int pr_emit_schema_register(pr_emit_schema_t *sch, const char *topic,
+                            pr_emit_side_t side, const char *schema_text,
+                            uint32_t *id, mw_err_t *err);
+
 #endif /* PR_EMIT_INT_H */

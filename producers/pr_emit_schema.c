@@ -249,13 +249,14 @@ static int pr_strategy_subject(const pr_emit_schema_t *sch, const char *topic,
     return 0;
 }
 
-/* An inline schema: registered (auto.register) or looked up under its
- * subject, then fetched by id so every path shares the client's one
- * object per id. */
+/* An inline schema: registered (auto.register, or always when the source
+ * derived it: force) or looked up under its subject, then fetched by id so
+ * every path shares the client's one object per id. */
 static int pr_inline(pr_emit_schema_t *sch, const char *topic,
                      pr_emit_side_t side, const pr_schema_ref_t *ref,
-                     pr_emit_resolved_t *res, mw_err_t *err)
+                     bool force, pr_emit_resolved_t *res, mw_err_t *err)
 {
+    bool reg = force || sch->auto_register;
     char subject[PR_SUBJECT_MAX];
     const char *name = NULL;
     uint32_t id = 0;
@@ -276,12 +277,12 @@ static int pr_inline(pr_emit_schema_t *sch, const char *topic,
     av_schema_release(parsed);
     if (rc != 0)
         return err ? err->code : MW_ERR_INVALID;
-    if (sch->auto_register)
+    if (reg)
         rc = sr_client_register(sch->client, subject, ref->schema, &id, err);
     else
         rc =
             sr_client_lookup(sch->client, subject, ref->schema, &id, NULL, err);
-    if (rc == MW_ERR_NOT_FOUND && !sch->auto_register)
+    if (rc == MW_ERR_NOT_FOUND && !reg)
         return mw_err_set(err, MW_ERR_NOT_FOUND,
                           "%s schema is not "
                           "registered under subject '%s' and auto.register "
@@ -305,7 +306,7 @@ static int pr_fetch(pr_emit_schema_t *sch, const char *topic,
         return mw_err_set(err, MW_ERR_NOT_FOUND,
                           "schema id %" PRId64 " does not exist", ref->id);
     if (ref->schema)
-        return pr_inline(sch, topic, side, ref, res, err);
+        return pr_inline(sch, topic, side, ref, false, res, err);
     if (ref->subject)
         return pr_by_subject(sch, ref->subject, ref->version, res, err);
     if (side == PR_EMIT_SIDE_VALUE && sch->value_id)
@@ -434,5 +435,19 @@ int pr_emit_schema_resolve(pr_emit_schema_t *sch, const char *topic,
     }
     pr_remember(sch, topic, side, ref, e);
     *out = e->res.schema ? &e->res : NULL;
+    return 0;
+}
+
+int pr_emit_schema_register(pr_emit_schema_t *sch, const char *topic,
+                            pr_emit_side_t side, const char *schema_text,
+                            uint32_t *id, mw_err_t *err)
+{
+    pr_schema_ref_t ref = {.schema = schema_text};
+    pr_emit_resolved_t res = {0};
+
+    if (pr_inline(sch, topic, side, &ref, true, &res, err) != 0)
+        return err ? err->code : MW_ERR_INVALID;
+    *id = res.id;
+    av_schema_release(res.schema);
     return 0;
 }

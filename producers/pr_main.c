@@ -117,7 +117,7 @@ static const mw_conf_key_t pr_keys[] = {
             "ports is written here atomically (for tests and supervisors)."},
 };
 
-static const char *const pr_passthrough[] = {"kafka.", NULL};
+static const char *const pr_passthrough[] = {"kafka.", "topic.map.", NULL};
 
 static const mw_conf_choice_t *const pr_choices[] = {&pr_source_choice, NULL};
 
@@ -130,7 +130,11 @@ static const mw_conf_program_t pr_program = {
     .passthrough = pr_passthrough,
     .passthrough_doc = "kafka.* keys are passed to librdkafka as they are "
                        "(the producer is idempotent with acks=all by "
-                       "default); refusals name the full key.",
+                       "default); refusals name the full key.  "
+                       "topic.map.<schema.table> = TOPIC (source=pg) sends "
+                       "that table's changes to TOPIC instead of "
+                       "<topic.prefix>.<schema>.<table>; a table not in "
+                       "pg.tables is refused.",
     .choices = pr_choices,
 };
 
@@ -190,6 +194,17 @@ static void pr_on_cron(evutil_socket_t fd, short what, void *arg)
     mw_run_fail(app->run, &err);
 }
 
+/* A source that cannot go on: orderly shutdown, exit 1. */
+static void pr_on_source_fail(void *opaque, const mw_err_t *err)
+{
+    pr_app_t *app = opaque;
+
+    if (app->failed)
+        return;
+    app->failed = true;
+    mw_run_fail(app->run, err);
+}
+
 /* /healthz: the source's own health, and Kafka reachable. */
 static bool pr_health(void *opaque, char *reason, size_t reason_size)
 {
@@ -221,7 +236,9 @@ static int pr_start(mw_run_t *run, void *opaque, mw_err_t *err)
     pr_app_t *app = opaque;
     pr_source_env_t env = {.base = mw_run_base(run),
                            .conf = mw_run_conf(run),
-                           .metrics = mw_run_metrics(run)};
+                           .metrics = mw_run_metrics(run),
+                           .fail = pr_on_source_fail,
+                           .fail_opaque = app};
     const char *topic;
 
     app->run = run;

@@ -14,11 +14,13 @@
 
 extern const pr_source_ops_t pr_source_http_ops;
 extern const pr_source_ops_t pr_source_file_ops;
+extern const pr_source_ops_t pr_source_pg_ops;
 
 /* The registration table: a new backend is one line here. */
 static const pr_source_ops_t *const pr_backends[] = {
     &pr_source_http_ops,
     &pr_source_file_ops,
+    &pr_source_pg_ops,
 };
 
 #define PR_BACKEND_CNT (sizeof(pr_backends) / sizeof(*pr_backends))

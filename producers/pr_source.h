@@ -39,12 +39,19 @@ struct event_base;
 
 typedef struct pr_source pr_source_t;
 
+/* A source that cannot go on (the registry refused a table's new schema,
+ * the replication slot was lost) reports it here: the daemon shuts down in
+ * order (events in flight still complete) and exits 1. */
+typedef void(pr_source_fail_cb)(void *opaque, const mw_err_t *err);
+
 /* What a backend's open gets, all borrowed: they outlive the source. */
 typedef struct pr_source_env {
     struct event_base *base;
     const mw_conf_t *conf;
     pr_emit_t *emit;
     mw_metrics_t *metrics;
+    pr_source_fail_cb *fail;
+    void *fail_opaque;
 } pr_source_env_t;
 
 /* One backend.  Each backend file defines one `const pr_source_ops_t`. */

@@ -11,6 +11,9 @@ the server could not enter them), chowned to the `postgres` system user,
 and initdb/postgres run as that user (Popen user=/group=, which switches
 before exec so the PID we hold is the postmaster itself).
 
+wal_level is logical unless asked otherwise (PgServer(wal_level=
+"replica")), so the pg source's tests can open replication slots.
+
 fsync stays on: the materializer tests check durability, and a server that
 lies about fsync would make them meaningless.
 
@@ -43,8 +46,9 @@ def _free_port():
 
 
 class PgServer:
-    def __init__(self, dbname="mesh", user="postgres"):
+    def __init__(self, dbname="mesh", user="postgres", wal_level="logical"):
         self.dbname = dbname
+        self.wal_level = wal_level
         self.user = user
         self.port = None
         self.proc = None
@@ -105,7 +109,12 @@ class PgServer:
                 "-c", "synchronous_commit=on",
                 "-c", "max_connections=64",
                 "-c", "logging_collector=off",
-                "-c", "log_min_messages=warning"]
+                "-c", "log_min_messages=warning",
+                # the pg source's tests need logical decoding; the
+                # materializer's do not mind it
+                "-c", f"wal_level={self.wal_level}",
+                "-c", "max_replication_slots=32",
+                "-c", "max_wal_senders=32"]
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=log,

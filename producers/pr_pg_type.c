@@ -1,0 +1,969 @@
+/*
+ * pr_pg_type: how a PostgreSQL column becomes an Avro field, the way
+ * Debezium's PostgreSQL connector with Confluent's Avro converter
+ * represents it under its default settings (decimal.handling.mode=precise,
+ * time.precision.mode=adaptive, interval.handling.mode=numeric,
+ * binary.handling.mode=bytes), so a consumer written for Debezium reads
+ * our events unchanged.  The table is in docs/CDC.md.
+ *
+ * Values arrive as PostgreSQL's text output (pgoutput's default, and what
+ * the snapshot's SELECT returns), under fixed session settings (DateStyle
+ * ISO, TimeZone UTC, IntervalStyle iso_8601, extra_float_digits 3), and
+ * are written as Avro JSON text for the emitter's transcoder: numbers as
+ * numbers, bytes and decimals as JSON strings of code points 0-255, the
+ * temporal types as Debezium's integers or ISO-8601 strings.
+ *
+ * Thread: any; plain functions.
+ */
+#include "pr_pg_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Built-in type oids (pg_type.dat; fixed across versions). */
+enum {
+    OID_BOOL = 16,
+    OID_BYTEA = 17,
+    OID_CHAR = 18,
+    OID_NAME = 19,
+    OID_INT8 = 20,
+    OID_INT2 = 21,
+    OID_INT4 = 23,
+    OID_TEXT = 25,
+    OID_OID = 26,
+    OID_JSON = 114,
+    OID_XML = 142,
+    OID_FLOAT4 = 700,
+    OID_FLOAT8 = 701,
+    OID_BPCHAR = 1042,
+    OID_VARCHAR = 1043,
+    OID_DATE = 1082,
+    OID_TIME = 1083,
+    OID_TIMESTAMP = 1114,
+    OID_TIMESTAMPTZ = 1184,
+    OID_INTERVAL = 1186,
+    OID_TIMETZ = 1266,
+    OID_NUMERIC = 1700,
+    OID_UUID = 2950,
+    OID_JSONB = 3802
+};
+
+#define VSD_NAME "io.debezium.data.VariableScaleDecimal"
+
+void pr_pg_type_clear(pr_pg_type_t *t)
+{
+    if (!t)
+        return;
+    free(t->labels);
+    if (t->elem) {
+        pr_pg_type_clear(t->elem);
+        free(t->elem);
+    }
+    memset(t, 0, sizeof(*t));
+}
+
+/* time/timestamp typmod: fractional digits, -1 when unconstrained (6). */
+static int time_precision(int32_t typmod)
+{
+    return typmod < 0 ? 6 : (int)typmod;
+}
+
+bool pr_pg_type_builtin(uint32_t oid, int32_t typmod, pr_pg_type_t *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->oid = oid;
+    t->precision = -1;
+    switch (oid) {
+    case OID_INT2:
+        t->kind = PR_PG_INT16;
+        return true;
+    case OID_INT4:
+    case OID_OID:
+        t->kind = oid == OID_OID ? PR_PG_INT64 : PR_PG_INT32;
+        return true;
+    case OID_INT8:
+        t->kind = PR_PG_INT64;
+        return true;
+    case OID_FLOAT4:
+        t->kind = PR_PG_FLOAT32;
+        return true;
+    case OID_FLOAT8:
+        t->kind = PR_PG_FLOAT64;
+        return true;
+    case OID_BOOL:
+        t->kind = PR_PG_BOOL;
+        return true;
+    case OID_TEXT:
+    case OID_VARCHAR:
+    case OID_BPCHAR:
+    case OID_CHAR:
+    case OID_NAME:
+    case OID_XML:
+        t->kind = PR_PG_STRING;
+        return true;
+    case OID_BYTEA:
+        t->kind = PR_PG_BYTES;
+        return true;
+    case OID_NUMERIC:
+        /* typmod = ((precision << 16) | scale) + VARHDRSZ; -1: free */
+        if (typmod < 4) {
+            t->kind = PR_PG_VARDEC;
+            return true;
+        }
+        t->kind = PR_PG_DECIMAL;
+        t->precision = (int)(((uint32_t)(typmod - 4) >> 16) & 0xffff);
+        t->scale = (int)((typmod - 4) & 0x7ff);
+        return true;
+    case OID_DATE:
+        t->kind = PR_PG_DATE;
+        return true;
+    case OID_TIME:
+        t->kind = time_precision(typmod) <= 3 ? PR_PG_TIME_MS : PR_PG_TIME_US;
+        return true;
+    case OID_TIMETZ:
+        t->kind = PR_PG_TIMETZ;
+        return true;
+    case OID_TIMESTAMP:
+        t->kind = time_precision(typmod) <= 3 ? PR_PG_TS_MS : PR_PG_TS_US;
+        return true;
+    case OID_TIMESTAMPTZ:
+        t->kind = PR_PG_TSTZ;
+        return true;
+    case OID_INTERVAL:
+        t->kind = PR_PG_INTERVAL;
+        return true;
+    case OID_UUID:
+        t->kind = PR_PG_UUID;
+        return true;
+    case OID_JSON:
+    case OID_JSONB:
+        t->kind = PR_PG_JSON;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ------------------------------------------------------------- schema */
+
+static int connect_named(mw_buf_t *out, const char *avro, const char *name)
+{
+    return mw_buf_appendf(out,
+                          "{\"type\":\"%s\",\"connect.version\":1,"
+                          "\"connect.name\":\"%s\"}",
+                          avro, name);
+}
+
+int pr_pg_type_schema(const pr_pg_type_t *t, bool *named, mw_buf_t *out)
+{
+    switch (t->kind) {
+    case PR_PG_INT16:
+        return mw_buf_appendf(out, "{\"type\":\"int\","
+                                   "\"connect.type\":\"int16\"}");
+    case PR_PG_INT32:
+        return mw_buf_appendf(out, "\"int\"");
+    case PR_PG_INT64:
+        return mw_buf_appendf(out, "\"long\"");
+    case PR_PG_FLOAT32:
+        return mw_buf_appendf(out, "\"float\"");
+    case PR_PG_FLOAT64:
+        return mw_buf_appendf(out, "\"double\"");
+    case PR_PG_BOOL:
+        return mw_buf_appendf(out, "\"boolean\"");
+    case PR_PG_STRING:
+        return mw_buf_appendf(out, "\"string\"");
+    case PR_PG_BYTES:
+        return mw_buf_appendf(out, "\"bytes\"");
+    case PR_PG_DECIMAL:
+        return mw_buf_appendf(
+            out,
+            "{\"type\":\"bytes\",\"scale\":%d,\"precision\":%d,"
+            "\"connect.version\":1,\"connect.parameters\":{\"scale\":\"%d\","
+            "\"connect.decimal.precision\":\"%d\"},\"connect.name\":"
+            "\"org.apache.kafka.connect.data.Decimal\",\"logicalType\":"
+            "\"decimal\"}",
+            t->scale, t->precision, t->scale, t->precision);
+    case PR_PG_VARDEC:
+        if (*named)
+            return mw_buf_appendf(out, "\"" VSD_NAME "\"");
+        *named = true;
+        return mw_buf_appendf(
+            out, "{\"type\":\"record\",\"name\":\"VariableScaleDecimal\","
+                 "\"namespace\":\"io.debezium.data\",\"fields\":[{\"name\":"
+                 "\"scale\",\"type\":\"int\"},{\"name\":\"value\",\"type\":"
+                 "\"bytes\"}],\"connect.doc\":\"Variable scaled decimal\","
+                 "\"connect.version\":1,\"connect.name\":\"" VSD_NAME "\"}");
+    case PR_PG_DATE:
+        return connect_named(out, "int", "io.debezium.time.Date");
+    case PR_PG_TIME_MS:
+        return connect_named(out, "int", "io.debezium.time.Time");
+    case PR_PG_TIME_US:
+        return connect_named(out, "long", "io.debezium.time.MicroTime");
+    case PR_PG_TIMETZ:
+        return connect_named(out, "string", "io.debezium.time.ZonedTime");
+    case PR_PG_TS_MS:
+        return connect_named(out, "long", "io.debezium.time.Timestamp");
+    case PR_PG_TS_US:
+        return connect_named(out, "long", "io.debezium.time.MicroTimestamp");
+    case PR_PG_TSTZ:
+        return connect_named(out, "string", "io.debezium.time.ZonedTimestamp");
+    case PR_PG_INTERVAL:
+        return connect_named(out, "long", "io.debezium.time.MicroDuration");
+    case PR_PG_UUID:
+        return connect_named(out, "string", "io.debezium.data.Uuid");
+    case PR_PG_JSON:
+        return connect_named(out, "string", "io.debezium.data.Json");
+    case PR_PG_ENUM:
+        if (mw_buf_appendf(out, "{\"type\":\"string\",\"connect.version\":1,"
+                                "\"connect.parameters\":{\"allowed\":") != 0 ||
+            pr_pg_json_str(out, t->labels ? t->labels : "",
+                           t->labels ? strlen(t->labels) : 0) != 0)
+            return MW_ERR_NOMEM;
+        return mw_buf_appendf(out,
+                              "},\"connect.name\":\"io.debezium.data.Enum\"}");
+    case PR_PG_ARRAY:
+        /* Debezium's array elements are optional: items ["null", T]. */
+        if (mw_buf_appendf(out, "{\"type\":\"array\",\"items\":[\"null\",") !=
+                0 ||
+            pr_pg_type_schema(t->elem, named, out) != 0)
+            return MW_ERR_NOMEM;
+        return mw_buf_appendf(out, "]}");
+    }
+    return MW_ERR_INVALID;
+}
+
+const char *pr_pg_type_branch(const pr_pg_type_t *t)
+{
+    switch (t->kind) {
+    case PR_PG_INT16:
+    case PR_PG_INT32:
+    case PR_PG_DATE:
+    case PR_PG_TIME_MS:
+        return "int";
+    case PR_PG_INT64:
+    case PR_PG_TIME_US:
+    case PR_PG_TS_MS:
+    case PR_PG_TS_US:
+    case PR_PG_INTERVAL:
+        return "long";
+    case PR_PG_FLOAT32:
+        return "float";
+    case PR_PG_FLOAT64:
+        return "double";
+    case PR_PG_BOOL:
+        return "boolean";
+    case PR_PG_BYTES:
+    case PR_PG_DECIMAL:
+        return "bytes";
+    case PR_PG_VARDEC:
+        return VSD_NAME;
+    case PR_PG_ARRAY:
+        return "array";
+    default:
+        return "string";
+    }
+}
+
+/* ------------------------------------------------------------- values */
+
+int pr_pg_json_str(mw_buf_t *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0;
+
+    if (mw_buf_append(out, "\"", 1) != 0)
+        return MW_ERR_NOMEM;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        if (mw_buf_append(out, s + run, i - run) != 0)
+            return MW_ERR_NOMEM;
+        if (c == '"' || c == '\\') {
+            esc[1] = (char)c;
+            if (mw_buf_append(out, esc, 2) != 0)
+                return MW_ERR_NOMEM;
+        } else if (mw_buf_append(out, esc, 6) != 0) {
+            return MW_ERR_NOMEM;
+        }
+        run = i + 1;
+    }
+    if (mw_buf_append(out, s + run, len - run) != 0 ||
+        mw_buf_append(out, "\"", 1) != 0)
+        return MW_ERR_NOMEM;
+    return 0;
+}
+
+/* Bytes as Avro's JSON encoding has them: a string of code points 0-255. */
+static int json_bytes(mw_buf_t *out, const uint8_t *b, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    if (mw_buf_append(out, "\"", 1) != 0)
+        return MW_ERR_NOMEM;
+    for (size_t i = 0; i < len; i++) {
+        char esc[6] = {'\\', 'u', '0', '0', hex[b[i] >> 4], hex[b[i] & 15]};
+        int rc;
+
+        if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '"' && b[i] != '\\')
+            rc = mw_buf_append(out, (const char *)&b[i], 1);
+        else
+            rc = mw_buf_append(out, esc, 6);
+        if (rc != 0)
+            return MW_ERR_NOMEM;
+    }
+    return mw_buf_append(out, "\"", 1) != 0 ? MW_ERR_NOMEM : 0;
+}
+
+static int bad_value(mw_err_t *err, const char *type, const char *text,
+                     size_t len)
+{
+    mw_err_set(err, MW_ERR_INVALID, "%s value '%.*s' does not parse", type,
+               (int)(len > 64 ? 64 : len), text);
+    return MW_ERR_INVALID;
+}
+
+/* Digits of an integer (optional sign), copied as the JSON number. */
+static int int_value(const char *s, size_t len, mw_buf_t *out, mw_err_t *err)
+{
+    size_t i = s[0] == '-' ? 1 : 0;
+
+    if (len == i || len > 20)
+        return bad_value(err, "integer", s, len);
+    for (size_t j = i; j < len; j++)
+        if (s[j] < '0' || s[j] > '9')
+            return bad_value(err, "integer", s, len);
+    return mw_buf_append(out, s, len);
+}
+
+static int float_value(const char *s, size_t len, mw_buf_t *out, mw_err_t *err)
+{
+    char tmp[64], *end;
+
+    if ((len == 3 && !memcmp(s, "NaN", 3)) ||
+        (len == 8 && !memcmp(s, "Infinity", 8)) ||
+        (len == 9 && !memcmp(s, "-Infinity", 9)))
+        return pr_pg_json_str(out, s, len);
+    if (len == 0 || len >= sizeof(tmp))
+        return bad_value(err, "float", s, len);
+    memcpy(tmp, s, len);
+    tmp[len] = 0;
+    errno = 0;
+    (void)strtod(tmp, &end);
+    if (*end || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
+        return bad_value(err, "float", s, len);
+    /* "-0" and "1e+308" are JSON numbers as PostgreSQL prints them. */
+    return mw_buf_append(out, s, len);
+}
+
+/* Unscaled decimal digits (optional '-') -> big-endian two's complement,
+ * shortest form (Java's BigInteger.toByteArray, which Connect's Decimal
+ * uses). */
+static int unscaled_bytes(bool neg, const char *digits, size_t n,
+                          mw_buf_t *out)
+{
+    uint8_t mag[64]; /* little-endian magnitude: 154 digits fit; larger
+                      * values (numeric allows 131072 digits) grow it */
+    uint8_t *m = mag;
+    size_t cap = sizeof(mag), used = 1, i;
+    int rc;
+
+    mag[0] = 0;
+    for (i = 0; i < n; i++) {
+        unsigned carry = (unsigned)(digits[i] - '0');
+
+        for (size_t j = 0; j < used; j++) {
+            unsigned v = m[j] * 10u + carry;
+
+            m[j] = (uint8_t)v;
+            carry = v >> 8;
+        }
+        if (carry) {
+            if (used == cap) {
+                uint8_t *bigger = malloc(cap * 2);
+
+                if (!bigger) {
+                    if (m != mag)
+                        free(m);
+                    return MW_ERR_NOMEM;
+                }
+                memcpy(bigger, m, used);
+                if (m != mag)
+                    free(m);
+                m = bigger;
+                cap *= 2;
+            }
+            m[used++] = (uint8_t)carry;
+        }
+    }
+    while (used > 1 && m[used - 1] == 0)
+        used--;
+    if (neg && !(used == 1 && m[0] == 0)) {
+        /* two's complement: invert and add one */
+        unsigned carry = 1;
+
+        for (size_t j = 0; j < used; j++) {
+            unsigned v = (uint8_t)~m[j] + carry;
+
+            m[j] = (uint8_t)v;
+            carry = v >> 8;
+        }
+    } else {
+        neg = false;
+    }
+    {
+        /* big-endian, with a sign byte when the top bit disagrees */
+        uint8_t sign = neg ? 0xff : 0x00;
+        bool need_sign = ((m[used - 1] & 0x80) != 0) != neg;
+        size_t total = used + (need_sign ? 1 : 0);
+        uint8_t *be = malloc(total);
+
+        if (!be) {
+            if (m != mag)
+                free(m);
+            return MW_ERR_NOMEM;
+        }
+        i = 0;
+        if (need_sign)
+            be[i++] = sign;
+        for (size_t j = used; j-- > 0;)
+            be[i++] = m[j];
+        rc = json_bytes(out, be, total);
+        free(be);
+    }
+    if (m != mag)
+        free(m);
+    return rc;
+}
+
+/* numeric text ("-123.450") -> sign, digits without the point, the
+ * number of fractional digits.  Writes the digits into buf. */
+static int numeric_split(const char *s, size_t len, char *buf, size_t cap,
+                         bool *neg, size_t *ndig, int *frac, mw_err_t *err)
+{
+    size_t i = 0, n = 0;
+    int f = -1;
+
+    *neg = false;
+    if (i < len && (s[i] == '-' || s[i] == '+'))
+        *neg = s[i++] == '-';
+    if (i == len)
+        return bad_value(err, "numeric", s, len);
+    for (; i < len; i++) {
+        if (s[i] == '.' && f < 0) {
+            f = 0;
+            continue;
+        }
+        if (s[i] < '0' || s[i] > '9' || n >= cap)
+            return bad_value(err, "numeric", s, len);
+        buf[n++] = s[i];
+        if (f >= 0)
+            f++;
+    }
+    *ndig = n;
+    *frac = f < 0 ? 0 : f;
+    return 0;
+}
+
+static int decimal_value(const pr_pg_type_t *t, const char *s, size_t len,
+                         mw_buf_t *out, mw_err_t *err)
+{
+    size_t cap = len + (size_t)(t->scale > 0 ? t->scale : 0) + 1, n = 0;
+    char *digits = malloc(cap);
+    bool neg = false;
+    int frac = 0, rc;
+
+    if (!digits)
+        return MW_ERR_NOMEM;
+    if (len == 3 && !memcmp(s, "NaN", 3)) {
+        free(digits);
+        return mw_err_set(err, MW_ERR_UNSUPPORTED,
+                          "numeric NaN has no decimal representation");
+    }
+    rc = numeric_split(s, len, digits, cap, &neg, &n, &frac, err);
+    if (rc == 0 && t->kind == PR_PG_DECIMAL) {
+        /* rescale to the column's scale (the text has exactly that many
+         * fractional digits, but a rounding-free pad costs nothing) */
+        while (frac < t->scale)
+            digits[n++] = '0', frac++;
+        if (frac > t->scale)
+            n -= (size_t)(frac - t->scale), frac = t->scale;
+        rc = unscaled_bytes(neg, digits, n, out);
+    } else if (rc == 0) {
+        rc = mw_buf_appendf(out, "{\"scale\":%d,\"value\":", frac);
+        if (rc == 0)
+            rc = unscaled_bytes(neg, digits, n, out);
+        if (rc == 0)
+            rc = mw_buf_append(out, "}", 1);
+    }
+    free(digits);
+    return rc;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* bytea's hex output "\x00ff" (bytea_output = hex, the default). */
+static int bytea_value(const char *s, size_t len, mw_buf_t *out, mw_err_t *err)
+{
+    uint8_t *b;
+    size_t n;
+    int rc;
+
+    if (len < 2 || s[0] != '\\' || s[1] != 'x' || (len - 2) % 2)
+        return bad_value(err, "bytea", s, len);
+    n = (len - 2) / 2;
+    b = malloc(n ? n : 1);
+    if (!b)
+        return MW_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
+
+        if (hi < 0 || lo < 0) {
+            free(b);
+            return bad_value(err, "bytea", s, len);
+        }
+        b[i] = (uint8_t)(hi << 4 | lo);
+    }
+    rc = json_bytes(out, b, n);
+    free(b);
+    return rc;
+}
+
+/* ------------------------------------------------------------ temporal */
+
+typedef struct cur {
+    const char *p, *end;
+} cur_t;
+
+static bool cur_num(cur_t *c, int min_digits, int64_t *v)
+{
+    int n = 0;
+
+    *v = 0;
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9' && n < 18) {
+        *v = *v * 10 + (*c->p++ - '0');
+        n++;
+    }
+    return n >= min_digits;
+}
+
+static bool cur_lit(cur_t *c, char ch)
+{
+    if (c->p < c->end && *c->p == ch) {
+        c->p++;
+        return true;
+    }
+    return false;
+}
+
+/* Fraction ".123456" -> microseconds (at most 6 digits, as PostgreSQL
+ * keeps). */
+static int64_t cur_frac_us(cur_t *c)
+{
+    int64_t us = 0;
+    int n = 0;
+
+    if (!cur_lit(c, '.'))
+        return 0;
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+        if (n < 6)
+            us = us * 10 + (*c->p - '0');
+        n++;
+        c->p++;
+    }
+    for (; n < 6; n++)
+        us *= 10;
+    return us;
+}
+
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    int64_t era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    int64_t era, doe, yoe, doy, mp;
+
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    *y = yoe + era * 400;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y += *m <= 2;
+}
+
+/* " BC" at the very end: year Y BC is astronomical year 1 - Y. */
+static bool strip_bc(cur_t *c)
+{
+    if (c->end - c->p >= 3 && !memcmp(c->end - 3, " BC", 3)) {
+        c->end -= 3;
+        return true;
+    }
+    return false;
+}
+
+static bool parse_date(cur_t *c, bool bc, int64_t *days)
+{
+    int64_t y, m, d;
+
+    if (!cur_num(c, 4, &y) || !cur_lit(c, '-') || !cur_num(c, 2, &m) ||
+        !cur_lit(c, '-') || !cur_num(c, 2, &d) || m < 1 || m > 12 || d < 1 ||
+        d > 31)
+        return false;
+    *days = days_from_civil(bc ? 1 - y : y, m, d);
+    return true;
+}
+
+static bool parse_time_us(cur_t *c, int64_t *us)
+{
+    int64_t h, mi, s;
+
+    if (!cur_num(c, 2, &h) || !cur_lit(c, ':') || !cur_num(c, 2, &mi) ||
+        !cur_lit(c, ':') || !cur_num(c, 2, &s) || h > 24 || mi > 59 || s > 60)
+        return false;
+    *us = ((h * 60 + mi) * 60 + s) * 1000000 + cur_frac_us(c);
+    return true;
+}
+
+/* "+HH[:MM[:SS]]" -> seconds east of UTC. */
+static bool parse_offset(cur_t *c, int64_t *secs)
+{
+    int64_t h, m = 0, s = 0;
+    int sign;
+
+    if (cur_lit(c, '+'))
+        sign = 1;
+    else if (cur_lit(c, '-'))
+        sign = -1;
+    else
+        return false;
+    if (!cur_num(c, 2, &h))
+        return false;
+    if (cur_lit(c, ':') && !cur_num(c, 2, &m))
+        return false;
+    if (cur_lit(c, ':') && !cur_num(c, 2, &s))
+        return false;
+    *secs = sign * (h * 3600 + m * 60 + s);
+    return true;
+}
+
+/* Fraction of us (0..999999) as Java's ISO formatter prints nanoseconds:
+ * nothing when zero, else the digits without trailing zeros. */
+static void frac_text(int64_t us, char out[8])
+{
+    int n = 6;
+
+    out[0] = 0;
+    if (!us)
+        return;
+    snprintf(out, 8, ".%06lld", (long long)us);
+    while (n > 0 && out[n] == '0')
+        out[n--] = 0;
+}
+
+static int ts_value(const pr_pg_type_t *t, const char *s, size_t len,
+                    mw_buf_t *out, mw_err_t *err)
+{
+    cur_t c = {s, s + len};
+    bool bc = strip_bc(&c);
+    int64_t days, us, off = 0;
+    char frac[8], text[64];
+    int64_t y;
+    int m, d;
+    int64_t sec;
+
+    if (!parse_date(&c, bc, &days) || !cur_lit(&c, ' ') || !parse_time_us(&c, &us))
+        return bad_value(err, "timestamp", s, len);
+    if (t->kind == PR_PG_TSTZ && !parse_offset(&c, &off))
+        return bad_value(err, "timestamptz", s, len);
+    if (c.p != c.end)
+        return bad_value(err, "timestamp", s, len);
+    us = days * 86400000000LL + us - off * 1000000;
+    if (t->kind == PR_PG_TS_US)
+        return mw_buf_appendf(out, "%lld", (long long)us);
+    if (t->kind == PR_PG_TS_MS) {
+        int64_t ms = us / 1000 - (us % 1000 < 0 ? 1 : 0);
+
+        return mw_buf_appendf(out, "%lld", (long long)ms);
+    }
+    /* ZonedTimestamp: ISO-8601 in UTC */
+    sec = us / 1000000 - (us % 1000000 < 0 ? 1 : 0);
+    us -= sec * 1000000;
+    days = sec / 86400 - (sec % 86400 < 0 ? 1 : 0);
+    sec -= days * 86400;
+    civil_from_days(days, &y, &m, &d);
+    /* ZonedTimestamp keeps six fraction digits (ZonedTime trims them) */
+    snprintf(frac, sizeof(frac), ".%06lld", (long long)us);
+    snprintf(text, sizeof(text), "%04lld-%02d-%02dT%02lld:%02lld:%02lld%sZ",
+             (long long)y, m, d, (long long)(sec / 3600),
+             (long long)(sec / 60 % 60), (long long)(sec % 60), frac);
+    return pr_pg_json_str(out, text, strlen(text));
+}
+
+static int date_value(const char *s, size_t len, mw_buf_t *out, mw_err_t *err)
+{
+    cur_t c = {s, s + len};
+    bool bc = strip_bc(&c);
+    int64_t days;
+
+    if (!parse_date(&c, bc, &days) || c.p != c.end)
+        return bad_value(err, "date", s, len);
+    if (days < INT32_MIN || days > INT32_MAX)
+        return bad_value(err, "date", s, len);
+    return mw_buf_appendf(out, "%lld", (long long)days);
+}
+
+static int time_value(const pr_pg_type_t *t, const char *s, size_t len,
+                      mw_buf_t *out, mw_err_t *err)
+{
+    cur_t c = {s, s + len};
+    int64_t us, off = 0, sec;
+    char frac[8], text[40];
+
+    if (!parse_time_us(&c, &us))
+        return bad_value(err, "time", s, len);
+    if (t->kind != PR_PG_TIMETZ) {
+        if (c.p != c.end)
+            return bad_value(err, "time", s, len);
+        if (t->kind == PR_PG_TIME_MS)
+            return mw_buf_appendf(out, "%lld", (long long)(us / 1000));
+        return mw_buf_appendf(out, "%lld", (long long)us);
+    }
+    if (!parse_offset(&c, &off) || c.p != c.end)
+        return bad_value(err, "timetz", s, len);
+    /* ZonedTime: the time in UTC, wrapped into the day */
+    us -= off * 1000000;
+    us %= 86400000000LL;
+    if (us < 0)
+        us += 86400000000LL;
+    sec = us / 1000000;
+    frac_text(us % 1000000, frac);
+    snprintf(text, sizeof(text), "%02lld:%02lld:%02lld%sZ",
+             (long long)(sec / 3600), (long long)(sec / 60 % 60),
+             (long long)(sec % 60), frac);
+    return pr_pg_json_str(out, text, strlen(text));
+}
+
+/* IntervalStyle iso_8601: "P1Y2M3DT4H5M6.789S", components signed. */
+static int interval_value(const char *s, size_t len, mw_buf_t *out,
+                          mw_err_t *err)
+{
+    /* Debezium's MicroDuration: months count 365.25 / 12 days each */
+    const double days_per_month = 365.25 / 12.0;
+    cur_t c = {s, s + len};
+    bool in_time = false, neg_all = false;
+    int64_t years = 0, months = 0, days = 0, hours = 0, minutes = 0;
+    double seconds = 0;
+
+    neg_all = cur_lit(&c, '-');
+    if (!cur_lit(&c, 'P'))
+        return bad_value(err, "interval", s, len);
+    while (c.p < c.end) {
+        bool neg;
+        int64_t v;
+        double frac = 0;
+        char unit;
+
+        if (cur_lit(&c, 'T')) {
+            in_time = true;
+            continue;
+        }
+        neg = cur_lit(&c, '-');
+        if (!cur_num(&c, 1, &v))
+            return bad_value(err, "interval", s, len);
+        if (c.p < c.end && *c.p == '.') {
+            double scale = 0.1;
+
+            c.p++;
+            while (c.p < c.end && *c.p >= '0' && *c.p <= '9') {
+                frac += (*c.p++ - '0') * scale;
+                scale /= 10;
+            }
+        }
+        if (c.p == c.end)
+            return bad_value(err, "interval", s, len);
+        unit = *c.p++;
+        if (neg)
+            v = -v, frac = -frac;
+        if (!in_time && unit == 'Y')
+            years += v;
+        else if (!in_time && unit == 'M')
+            months += v;
+        else if (!in_time && unit == 'W')
+            days += 7 * v;
+        else if (!in_time && unit == 'D')
+            days += v;
+        else if (in_time && unit == 'H')
+            hours += v;
+        else if (in_time && unit == 'M')
+            minutes += v;
+        else if (in_time && unit == 'S')
+            seconds += (double)v + frac;
+        else
+            return bad_value(err, "interval", s, len);
+    }
+    if (neg_all) {
+        years = -years, months = -months, days = -days;
+        hours = -hours, minutes = -minutes, seconds = -seconds;
+    }
+    {
+        double ndays = (double)(years * 12 + months) * days_per_month +
+                       (double)days;
+        double nsecs =
+            ((ndays * 24 + (double)hours) * 60 + (double)minutes) * 60 +
+            seconds;
+
+        return mw_buf_appendf(out, "%lld", (long long)(nsecs * 1e6));
+    }
+}
+
+/* ---------------------------------------------------------------- arrays */
+
+/* One-dimensional array text "{a,"b c",NULL}" (an optional "[l:u]="
+ * dimension decoration is skipped): each element through its type, as
+ * the items' union ["null", T]. */
+static int array_value(const pr_pg_type_t *t, const char *s, size_t len,
+                       mw_buf_t *out, mw_err_t *err)
+{
+    const char *p = s, *end = s + len;
+    char *elem = malloc(len + 1);
+    bool first = true;
+    int rc = 0;
+
+    if (!elem)
+        return MW_ERR_NOMEM;
+    if (p < end && *p == '[') {
+        p = memchr(p, '=', len);
+        p = p ? p + 1 : end;
+    }
+    if (p >= end || *p != '{' || end[-1] != '}') {
+        free(elem);
+        return bad_value(err, "array", s, len);
+    }
+    p++;
+    end--;
+    if (mw_buf_append(out, "[", 1) != 0)
+        rc = MW_ERR_NOMEM;
+    while (rc == 0 && p < end) {
+        size_t n = 0;
+        bool quoted = false;
+
+        if (*p == '{') {
+            rc = mw_err_set(err, MW_ERR_UNSUPPORTED,
+                            "multi-dimensional arrays are not supported");
+            break;
+        }
+        if (*p == '"') {
+            quoted = true;
+            for (p++; p < end && *p != '"'; p++) {
+                if (*p == '\\' && p + 1 < end)
+                    p++;
+                elem[n++] = *p;
+            }
+            if (p >= end) {
+                rc = bad_value(err, "array", s, len);
+                break;
+            }
+            p++;
+        } else {
+            while (p < end && *p != ',')
+                elem[n++] = *p++;
+        }
+        if (!first && mw_buf_append(out, ",", 1) != 0)
+            rc = MW_ERR_NOMEM;
+        first = false;
+        if (rc == 0 && !quoted && n == 4 && !memcmp(elem, "NULL", 4)) {
+            rc = mw_buf_append(out, "null", 4);
+        } else if (rc == 0) {
+            rc = mw_buf_appendf(out, "{\"%s\":", pr_pg_type_branch(t->elem));
+            if (rc == 0)
+                rc = pr_pg_type_value(t->elem, elem, n, out, err);
+            if (rc == 0)
+                rc = mw_buf_append(out, "}", 1);
+        }
+        if (rc == 0 && p < end && *p++ != ',')
+            rc = bad_value(err, "array", s, len);
+    }
+    if (rc == 0 && mw_buf_append(out, "]", 1) != 0)
+        rc = MW_ERR_NOMEM;
+    free(elem);
+    return rc;
+}
+
+int pr_pg_type_value(const pr_pg_type_t *t, const char *text, size_t len,
+                     mw_buf_t *out, mw_err_t *err)
+{
+    switch (t->kind) {
+    case PR_PG_INT16:
+    case PR_PG_INT32:
+    case PR_PG_INT64:
+        return int_value(text, len, out, err);
+    case PR_PG_FLOAT32:
+    case PR_PG_FLOAT64:
+        return float_value(text, len, out, err);
+    case PR_PG_BOOL:
+        if (len == 1 && (text[0] == 't' || text[0] == 'f'))
+            return mw_buf_appendf(out, text[0] == 't' ? "true" : "false");
+        return bad_value(err, "boolean", text, len);
+    case PR_PG_BYTES:
+        return bytea_value(text, len, out, err);
+    case PR_PG_DECIMAL:
+    case PR_PG_VARDEC:
+        return decimal_value(t, text, len, out, err);
+    case PR_PG_DATE:
+        return date_value(text, len, out, err);
+    case PR_PG_TIME_MS:
+    case PR_PG_TIME_US:
+    case PR_PG_TIMETZ:
+        return time_value(t, text, len, out, err);
+    case PR_PG_TS_MS:
+    case PR_PG_TS_US:
+    case PR_PG_TSTZ:
+        return ts_value(t, text, len, out, err);
+    case PR_PG_INTERVAL:
+        return interval_value(text, len, out, err);
+    case PR_PG_ARRAY:
+        return array_value(t, text, len, out, err);
+    default:
+        return pr_pg_json_str(out, text, len);
+    }
+}
+
+bool pr_pg_type_placeholder(const pr_pg_type_t *t, mw_buf_t *out)
+{
+    static const char ph[] = PR_PG_UNAVAILABLE;
+
+    switch (t->kind) {
+    case PR_PG_STRING:
+    case PR_PG_JSON:
+    case PR_PG_BYTES: /* the placeholder's bytes, as Debezium sends */
+        return pr_pg_json_str(out, ph, sizeof(ph) - 1) == 0;
+    default:
+        return false;
+    }
+}

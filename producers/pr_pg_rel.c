@@ -234,7 +234,8 @@ static int cat_read(PGconn *qc, const char *nspname, const char *relname,
     static const char sql[] =
         "SELECT c.oid, c.relreplident, a.attname, a.atttypid, a.atttypmod, "
         "a.attnotnull, col_description(c.oid, a.attnum), "
-        "coalesce(array_position(i.indkey::int2[], a.attnum), 0) "
+        "coalesce((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY "
+        "AS k(attnum, n) WHERE k.attnum = a.attnum), 0) "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND "
         "NOT a.attisdropped LEFT JOIN pg_index i ON i.indrelid = c.oid AND "

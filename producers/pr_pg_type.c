@@ -674,14 +674,14 @@ static bool parse_offset(cur_t *c, int64_t *secs)
 
 /* Fraction of us (0..999999) as Java's ISO formatter prints nanoseconds:
  * nothing when zero, else the digits without trailing zeros. */
-static void frac_text(int64_t us, char out[8])
+static void frac_text(int64_t us, char out[16])
 {
     int n = 6;
 
     out[0] = 0;
     if (!us)
         return;
-    snprintf(out, 8, ".%06lld", (long long)us);
+    snprintf(out, 16, ".%06lld", (long long)(us % 1000000));
     while (n > 0 && out[n] == '0')
         out[n--] = 0;
 }
@@ -692,7 +692,7 @@ static int ts_value(const pr_pg_type_t *t, const char *s, size_t len,
     cur_t c = {s, s + len};
     bool bc = strip_bc(&c);
     int64_t days, us, off = 0;
-    char frac[8], text[64];
+    char frac[16], text[64];
     int64_t y;
     int m, d;
     int64_t sec;
@@ -718,7 +718,7 @@ static int ts_value(const pr_pg_type_t *t, const char *s, size_t len,
     sec -= days * 86400;
     civil_from_days(days, &y, &m, &d);
     /* ZonedTimestamp keeps six fraction digits (ZonedTime trims them) */
-    snprintf(frac, sizeof(frac), ".%06lld", (long long)us);
+    snprintf(frac, sizeof(frac), ".%06lld", (long long)(us % 1000000));
     snprintf(text, sizeof(text), "%04lld-%02d-%02dT%02lld:%02lld:%02lld%sZ",
              (long long)y, m, d, (long long)(sec / 3600),
              (long long)(sec / 60 % 60), (long long)(sec % 60), frac);
@@ -743,7 +743,7 @@ static int time_value(const pr_pg_type_t *t, const char *s, size_t len,
 {
     cur_t c = {s, s + len};
     int64_t us, off = 0, sec;
-    char frac[8], text[40];
+    char frac[16], text[40];
 
     if (!parse_time_us(&c, &us))
         return bad_value(err, "time", s, len);

@@ -206,8 +206,8 @@ static int map_check_cb(const char *subkey, const char *value,
         }
     }
     return mw_err_set(m->err, MW_ERR_CONFIG,
-                      "key 'topic.map.%s' (%s): %s is not in pg.tables",
-                      subkey, origin, subkey);
+                      "key 'topic.map.%s' (%s): %s is not in pg.tables", subkey,
+                      origin, subkey);
 }
 
 static int pg_check(const mw_conf_t *conf, mw_err_t *err)
@@ -270,7 +270,8 @@ int pr_pg_state_save(pr_pg_src_t *src, mw_err_t *err)
     json_object_set_new(st, "db", json_string(src->db));
     json_object_set_new(st, "slot_created", json_true());
     json_object_set_new(snap, "done", json_boolean(src->snap_done));
-    json_object_set_new(snap, "table", json_integer((json_int_t)src->snap_table));
+    json_object_set_new(snap, "table",
+                        json_integer((json_int_t)src->snap_table));
     for (size_t i = 0; src->snap_key && i < src->snap_nkey; i++)
         json_array_append_new(key, json_string(src->snap_key[i]));
     json_object_set_new(snap, "key", src->snap_key ? key : json_null());
@@ -388,11 +389,12 @@ int pr_pg_send(pr_pg_src_t *src, pr_checkpoint_window_t *win, uint64_t offset,
     snprintf(pos, sizeof(pos), "%X/%X", (unsigned)(offset >> 32),
              (unsigned)offset);
     if (win == src->snap_win)
-        snprintf(pos, sizeof(pos), "snapshot:%llu",
-                 (unsigned long long)offset);
+        snprintf(pos, sizeof(pos), "snapshot:%llu", (unsigned long long)offset);
     rc = pr_checkpoint_window_push(win, offset, &ctx->seq);
     if (rc != 0) {
         free(ctx);
+        /* the tick resumes once acknowledgements made room */
+        src->wait_window = rc == MW_ERR_FULL;
         if (rc == MW_ERR_FULL)
             return mw_err_set(err, rc, "acknowledgement window full");
         return mw_err_set(err, rc, "out of memory for the window");
@@ -404,8 +406,8 @@ int pr_pg_send(pr_pg_src_t *src, pr_checkpoint_window_t *win, uint64_t offset,
         /* The transcoder declined the text: the jansson path gives the
          * precise error, or sends it. */
         json_error_t jerr;
-        json_t *k = json_loadb(ev.key_text, ev.key_text_len,
-                               JSON_DECODE_ANY, &jerr);
+        json_t *k =
+            json_loadb(ev.key_text, ev.key_text_len, JSON_DECODE_ANY, &jerr);
         json_t *v = tombstone ? NULL
                               : json_loadb(ev.value_text, ev.value_text_len,
                                            JSON_DECODE_ANY, &jerr);
@@ -425,6 +427,8 @@ int pr_pg_send(pr_pg_src_t *src, pr_checkpoint_window_t *win, uint64_t offset,
     if (rc != 0) {
         pr_checkpoint_window_cancel_last(win);
         free(ctx);
+        /* the emitter calls room_cb once it has room again */
+        src->wait_room = rc == MW_ERR_FULL;
         return rc;
     }
     src->outstanding++;
@@ -584,9 +588,11 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         else
             pr_pg_repl_chores(src);
     }
-    /* a stalled pump (window full) restarts once acks made room */
-    if (src->phase == PR_PG_STREAMING && src->have_pend && !src->wait_room)
+    /* a pump stalled by a full window restarts once acks made room */
+    if (src->wait_window) {
+        src->wait_window = false;
         schedule_cont(src);
+    }
 }
 
 static void pg_conf_free(pr_pg_src_t *src)
@@ -661,9 +667,9 @@ static void *pg_open(const pr_source_env_t *env, mw_err_t *err)
             src->metrics, "mesh_producer_pg_changes_total",
             "Change events sent, by Debezium op (c u d r t).", label);
     }
-    src->m_tx = mw_metrics_counter(src->metrics,
-                                   "mesh_producer_pg_transactions_total",
-                                   "Committed transactions read.", NULL);
+    src->m_tx =
+        mw_metrics_counter(src->metrics, "mesh_producer_pg_transactions_total",
+                           "Committed transactions read.", NULL);
     src->m_tombstones =
         mw_metrics_counter(src->metrics, "mesh_producer_pg_tombstones_total",
                            "Tombstones sent after deletes.", NULL);
@@ -680,8 +686,7 @@ static void *pg_open(const pr_source_env_t *env, mw_err_t *err)
         "WAL bytes between the server's end and the confirmed LSN.", NULL);
     src->m_retained = mw_metrics_gauge(
         src->metrics, "mesh_producer_pg_slot_retained_wal_bytes",
-        "WAL the slot holds on the server (current LSN - restart_lsn).",
-        NULL);
+        "WAL the slot holds on the server (current LSN - restart_lsn).", NULL);
     src->m_lag_ms = mw_metrics_gauge(
         src->metrics, "mesh_producer_pg_replication_lag_ms",
         "Milliseconds between the last transaction's commit and its "

@@ -63,8 +63,8 @@ static int field_value(const pr_pg_col_t *c, const pr_pgout_col_t *v,
             return mw_buf_append(out, "null", 4);
         return empty_value(&c->type, out);
     }
-    if (c->optional && mw_buf_appendf(out, "{\"%s\":",
-                                      pr_pg_type_branch(&c->type)) != 0)
+    if (c->optional &&
+        mw_buf_appendf(out, "{\"%s\":", pr_pg_type_branch(&c->type)) != 0)
         return MW_ERR_NOMEM;
     if (v->kind == 'u') {
         if (!pr_pg_type_placeholder(&c->type, out))
@@ -156,8 +156,9 @@ static int sequence_value(const pr_pg_origin_t *org, mw_buf_t *out)
 static int source_value(const pr_pg_rel_t *rel, const pr_pg_origin_t *org,
                         mw_buf_t *out)
 {
-    int rc = mw_buf_appendf(out, "{\"version\":\"%s\",\"connector\":\"%s\","
-                                 "\"name\":",
+    int rc = mw_buf_appendf(out,
+                            "{\"version\":\"%s\",\"connector\":\"%s\","
+                            "\"name\":",
                             PR_PG_VERSION, PR_PG_CONNECTOR);
 
     if (rc == 0)
@@ -238,11 +239,11 @@ int pr_pg_event_value(const pr_pg_rel_t *rel, char op,
                             ",\"op\":\"%c\",\"ts_ms\":{\"long\":%lld},"
                             "\"ts_us\":{\"long\":%lld},\"ts_ns\":{\"long\":"
                             "%lld}}",
-                            op, (long long)(now_us / 1000),
-                            (long long)now_us, (long long)now_us * 1000);
+                            op, (long long)(now_us / 1000), (long long)now_us,
+                            (long long)now_us * 1000);
     if (rc == MW_ERR_NOMEM || rc == MW_ERR_FULL)
-        return mw_err_set(err, rc, "table %s.%s: event too large",
-                          rel->nspname, rel->relname);
+        return mw_err_set(err, rc, "table %s.%s: event too large", rel->nspname,
+                          rel->relname);
     return rc;
 }
 
@@ -287,8 +288,8 @@ static void tx_collection(pr_pg_rel_t *rel, void *opaque)
     if (!rel->events || w->rc)
         return;
     snprintf(name, sizeof(name), "%s.%s", rel->nspname, rel->relname);
-    w->rc = mw_buf_appendf(w->out, "%s{\"data_collection\":",
-                           w->first ? "" : ",");
+    w->rc =
+        mw_buf_appendf(w->out, "%s{\"data_collection\":", w->first ? "" : ",");
     if (w->rc == 0)
         w->rc = pr_pg_json_str(w->out, name, strlen(name));
     if (w->rc == 0)
@@ -297,14 +298,14 @@ static void tx_collection(pr_pg_rel_t *rel, void *opaque)
     w->first = false;
 }
 
-int pr_pg_tx_value(mw_buf_t *out, bool begin, const char *tx_id,
-                   int64_t ts_ms, uint64_t events, pr_pg_rels_t *rels)
+int pr_pg_tx_value(mw_buf_t *out, bool begin, const char *tx_id, int64_t ts_ms,
+                   uint64_t events, pr_pg_rels_t *rels)
 {
     tx_walk_t w = {out, true, 0};
 
     mw_buf_reset(out);
-    w.rc = mw_buf_appendf(out, "{\"status\":\"%s\",\"id\":",
-                          begin ? "BEGIN" : "END");
+    w.rc = mw_buf_appendf(
+        out, "{\"status\":\"%s\",\"id\":", begin ? "BEGIN" : "END");
     if (w.rc == 0)
         w.rc = pr_pg_json_str(out, tx_id, strlen(tx_id));
     if (w.rc == 0 && begin)

@@ -159,10 +159,10 @@ typedef enum pr_pg_kind {
 /* What a column's type maps to.  Arrays hold their element's mapping. */
 typedef struct pr_pg_type {
     pr_pg_kind_t kind;
-    uint32_t oid;  /* the column's type (a domain: the domain's) */
-    int precision; /* DECIMAL: digits; -1 unknown */
-    int scale;     /* DECIMAL */
-    char *labels;  /* ENUM: "a,b,c" (owned) */
+    uint32_t oid;            /* the column's type (a domain: the domain's) */
+    int precision;           /* DECIMAL: digits; -1 unknown */
+    int scale;               /* DECIMAL */
+    char *labels;            /* ENUM: "a,b,c" (owned) */
     struct pr_pg_type *elem; /* ARRAY (owned) */
 } pr_pg_type_t;
 
@@ -232,7 +232,7 @@ typedef struct pr_pg_rel {
 typedef struct pr_pg_rels pr_pg_rels_t;
 
 typedef struct pr_pg_rels_conf {
-    const char *prefix; /* topic.prefix */
+    const char *prefix;    /* topic.prefix */
     const mw_conf_t *conf; /* topic.map.* */
     pr_emit_t *emit;
 } pr_pg_rels_conf_t;
@@ -306,8 +306,8 @@ int pr_pg_event_value(const pr_pg_rel_t *rel, char op,
  * TransactionMetadata) and the BEGIN / END values. */
 const char *pr_pg_tx_key_schema(void);
 const char *pr_pg_tx_value_schema(void);
-int pr_pg_tx_value(mw_buf_t *out, bool begin, const char *tx_id,
-                   int64_t ts_ms, uint64_t events, pr_pg_rels_t *rels);
+int pr_pg_tx_value(mw_buf_t *out, bool begin, const char *tx_id, int64_t ts_ms,
+                   uint64_t events, pr_pg_rels_t *rels);
 
 /* ------------------------------------------------------------ source */
 
@@ -339,9 +339,9 @@ typedef struct pr_pg_pending {
 /* One snapshot chunk whose rows are in flight. */
 typedef struct pr_pg_chunk {
     uint64_t seq;
-    size_t table;   /* index into tables */
+    size_t table; /* index into tables */
     bool table_done;
-    char **key;     /* the chunk's last key (texts), owned; NULL: none */
+    char **key; /* the chunk's last key (texts), owned; NULL: none */
     size_t nkey;
 } pr_pg_chunk_t;
 
@@ -393,7 +393,8 @@ typedef struct pr_pg_src {
     uint64_t tx_events;
     pr_pg_pending_t pend;
     bool have_pend;
-    bool wait_room;
+    bool wait_room;   /* the emitter is full: its room callback resumes */
+    bool wait_window; /* a window is full: the tick resumes */
     bool reply_now;
     uint64_t outstanding; /* records sent, outcome not yet known */
     uint64_t failed_cnt;
@@ -419,7 +420,7 @@ typedef struct pr_pg_src {
     size_t rd_table;     /* read position: the next chunk's table ... */
     char **rd_key;       /* ... after this key (NULL: from the start) */
     size_t rd_nkey;
-    bool cursor_open;    /* a table without key is read by a cursor */
+    bool cursor_open; /* a table without key is read by a cursor */
     pr_pgout_col_t *snap_cols;
     size_t snap_cols_cap;
 

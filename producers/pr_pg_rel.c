@@ -162,8 +162,8 @@ static int type_resolve(PGconn *qc, uint32_t oid, int32_t typmod, int depth,
     if (pr_pg_type_builtin(oid, typmod, t))
         return 0;
     if (depth > PR_PG_TYPE_DEPTH)
-        return mw_err_set(err, MW_ERR_UNSUPPORTED,
-                          "type %u nests too deeply", oid);
+        return mw_err_set(err, MW_ERR_UNSUPPORTED, "type %u nests too deeply",
+                          oid);
     snprintf(oidtxt, sizeof(oidtxt), "%u", oid);
     res = PQexecParams(qc, sql, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -192,9 +192,9 @@ static int type_resolve(PGconn *qc, uint32_t oid, int32_t typmod, int depth,
         } else if (cat == 'A' && elem) {
             t->kind = PR_PG_ARRAY;
             t->elem = calloc(1, sizeof(*t->elem));
-            rc = t->elem ? type_resolve(qc, elem, typmod, depth + 1, t->elem,
-                                        err)
-                         : MW_ERR_NOMEM;
+            rc = t->elem
+                     ? type_resolve(qc, elem, typmod, depth + 1, t->elem, err)
+                     : MW_ERR_NOMEM;
         }
     }
     PQclear(res);
@@ -416,8 +416,7 @@ static int rel_register(pr_pg_rels_t *rels, pr_pg_rel_t *rel, mw_err_t *err)
         rc = MW_ERR_NOMEM;
         goto out;
     }
-    snprintf(ns, sizeof(ns), "%s.%s.%s", ns_parts[0], ns_parts[1],
-             ns_parts[2]);
+    snprintf(ns, sizeof(ns), "%s.%s.%s", ns_parts[0], ns_parts[1], ns_parts[2]);
     free(rel->value_name);
     free(rel->key_schema);
     free(rel->value_schema);
@@ -447,8 +446,8 @@ static int rel_register(pr_pg_rels_t *rels, pr_pg_rel_t *rel, mw_err_t *err)
                       rel->relname);
         goto out;
     }
-    if ((rc = pr_emit_register(rels->emit, rel->topic, false,
-                               rel->value_schema, &rel->value_id, err)) != 0) {
+    if ((rc = pr_emit_register(rels->emit, rel->topic, false, rel->value_schema,
+                               &rel->value_id, err)) != 0) {
         mw_err_prefix(err, "table %s.%s: value schema", rel->nspname,
                       rel->relname);
         goto out;
@@ -581,9 +580,8 @@ static int rels_put(pr_pg_rels_t *rels, pr_pg_rel_t *rel)
     for (size_t i = 0; i < rels->cnt; i++) {
         pr_pg_rel_t *old = rels->rels[i];
 
-        if (old->relid == rel->relid ||
-            (!strcmp(old->nspname, rel->nspname) &&
-             !strcmp(old->relname, rel->relname))) {
+        if (old->relid == rel->relid || (!strcmp(old->nspname, rel->nspname) &&
+                                         !strcmp(old->relname, rel->relname))) {
             rel->events = old->events;
             rel_free(old);
             rels->rels[i] = rel;

@@ -32,7 +32,7 @@
 #include "mw_log.h"
 #include "mw_time.h"
 
-#define PR_PG_BUDGET 4096 /* messages per loop callback */
+#define PR_PG_BUDGET 4096             /* messages per loop callback */
 #define PR_PG_EPOCH_MS 946684800000LL /* 2000-01-01 in Unix ms */
 #define PR_PG_STATS_MS 5000
 
@@ -67,8 +67,7 @@ static pr_lsn_t parse_lsn(const char *s)
     return (pr_lsn_t)hi << 32 | lo;
 }
 
-static PGconn *pg_connect(const char *conninfo, bool replication,
-                          mw_err_t *err)
+static PGconn *pg_connect(const char *conninfo, bool replication, mw_err_t *err)
 {
     const char *keys[] = {"dbname", "options", "application_name",
                           replication ? "replication" : NULL, NULL};
@@ -249,8 +248,8 @@ static int ensure_publication(pr_pg_src_t *src, mw_err_t *err)
         }
         if (rc == 0 && !has && nsp && rel) {
             snprintf(sql, sizeof(sql), "%s PUBLICATION %s %s TABLE %s.%s",
-                     exists ? "ALTER" : "CREATE", pub,
-                     exists ? "ADD" : "FOR", nsp, rel);
+                     exists ? "ALTER" : "CREATE", pub, exists ? "ADD" : "FOR",
+                     nsp, rel);
             res = q_exec(src->qc, sql, 0, NULL, PGRES_COMMAND_OK,
                          exists ? "adding a table to the publication"
                                 : "creating the publication",
@@ -430,7 +429,9 @@ int pr_pg_repl_connect(pr_pg_src_t *src, mw_err_t *err)
         mw_gauge_set(src->m_connected, 1);
         return 0;
     }
-    if ((rc = ensure_publication(src, err)) != 0)
+    /* the tables exist before anything is created for them */
+    if ((rc = check_tables(src, false, err)) != 0 ||
+        (rc = ensure_publication(src, err)) != 0)
         goto fail;
     src->repl = pg_connect(src->conninfo, true, err);
     if (!src->repl) {
@@ -445,9 +446,9 @@ int pr_pg_repl_connect(pr_pg_src_t *src, mw_err_t *err)
     src->snap_needed = src->snap_mode != PR_PG_SNAP_NEVER && !src->snap_done;
     if (!src->snap_needed)
         src->snap_done = true;
-    /* tables: their shape now only for the snapshot; the stream's
-     * Relation messages give theirs */
-    if ((rc = check_tables(src, src->snap_needed, err)) != 0)
+    /* the tables' shape now only for the snapshot; the stream's Relation
+     * messages give theirs */
+    if (src->snap_needed && (rc = check_tables(src, true, err)) != 0)
         goto fail;
     if (!src->state_found || created) {
         if ((rc = pr_pg_state_save(src, err)) != 0)
@@ -583,8 +584,8 @@ void pr_pg_repl_chores(pr_pg_src_t *src)
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
             mw_gauge_set(src->m_retained, atof(PQgetvalue(res, 0, 0)));
         else if (PQresultStatus(res) == PGRES_TUPLES_OK)
-            mw_log_error(PR_PG_COMP, "replication slot disappeared",
-                         "slot=%s", src->slot);
+            mw_log_error(PR_PG_COMP, "replication slot disappeared", "slot=%s",
+                         src->slot);
         PQclear(res);
     }
     if (src->hb_ms > 0 && now - src->last_hb_ms >= src->hb_ms) {
@@ -642,9 +643,9 @@ static int readback(pr_pg_src_t *src, const pr_pg_rel_t *rel,
         char *nsp = quote_ident(src->qc, rel->nspname);
         char *tab = quote_ident(src->qc, rel->relname);
 
-        len += (size_t)snprintf(sql + len, sizeof(sql) - len,
-                                " FROM %s.%s WHERE ", nsp ? nsp : "",
-                                tab ? tab : "");
+        len +=
+            (size_t)snprintf(sql + len, sizeof(sql) - len, " FROM %s.%s WHERE ",
+                             nsp ? nsp : "", tab ? tab : "");
         PQfreemem(nsp);
         PQfreemem(tab);
     }
@@ -653,17 +654,17 @@ static int readback(pr_pg_src_t *src, const pr_pg_rel_t *rel,
         char *val = strndup(v->data ? v->data : "", v->len);
 
         q = quote_ident(src->qc, rel->cols[rel->keys[k]].name);
-        len += (size_t)snprintf(sql + len, sizeof(sql) - len,
-                                "%s%s::text = $%zu", k ? " AND " : "",
-                                q ? q : "", k + 1);
+        len +=
+            (size_t)snprintf(sql + len, sizeof(sql) - len, "%s%s::text = $%zu",
+                             k ? " AND " : "", q ? q : "", k + 1);
         PQfreemem(q);
         params[np++] = val;
     }
     if (len >= sizeof(sql))
         rc = mw_err_set(err, MW_ERR_UNSUPPORTED, "read-back query too long");
     if (rc == 0) {
-        PGresult *res = q_exec(src->qc, sql, (int)np, params,
-                               PGRES_TUPLES_OK, "reading back a value", err);
+        PGresult *res = q_exec(src->qc, sql, (int)np, params, PGRES_TUPLES_OK,
+                               "reading back a value", err);
 
         if (!res) {
             rc = MW_ERR_TRANSPORT;
@@ -727,14 +728,13 @@ static int send_change(pr_pg_src_t *src, pr_pg_rel_t *rel, char op,
 
         rc = readback(src, rel, cols, after->nvals, err);
         if (rc == 0)
-            rc = pr_pg_event_value(rel, op, before, after, &org, src->vbuf,
-                                   err);
+            rc =
+                pr_pg_event_value(rel, op, before, after, &org, src->vbuf, err);
     }
     if (rc != 0)
         return rc;
-    rc = pr_pg_send(src, src->win, src->tx_base, rel, rel->topic,
-                    rel->key_id, tombstone ? 0 : rel->value_id, tombstone,
-                    err);
+    rc = pr_pg_send(src, src->win, src->tx_base, rel, rel->topic, rel->key_id,
+                    tombstone ? 0 : rel->value_id, tombstone, err);
     if (rc != 0)
         return rc;
     if (tombstone) {
@@ -788,11 +788,9 @@ static int tx_marker(pr_pg_src_t *src, bool begin, mw_err_t *err)
     snprintf(topic, sizeof(topic), "%s.transaction", src->prefix);
     if (!ids[0] || !ids[1]) {
         if ((rc = pr_emit_register(src->emit, topic, true,
-                                   pr_pg_tx_key_schema(), &ids[0], err)) !=
-                0 ||
+                                   pr_pg_tx_key_schema(), &ids[0], err)) != 0 ||
             (rc = pr_emit_register(src->emit, topic, false,
-                                   pr_pg_tx_value_schema(), &ids[1], err)) !=
-                0)
+                                   pr_pg_tx_value_schema(), &ids[1], err)) != 0)
             return rc;
     }
     mw_buf_reset(src->kbuf);
@@ -829,8 +827,8 @@ static int process(pr_pg_src_t *src, mw_err_t *err)
             src->tx_base = src->pushed;
             src->tx_events = 0;
             pr_pg_rels_each(src->rels, reset_counts, NULL);
-            snprintf(src->tx_id, sizeof(src->tx_id), "%u:%" PRIu64,
-                     src->xid, m->u.begin.final_lsn);
+            snprintf(src->tx_id, sizeof(src->tx_id), "%u:%" PRIu64, src->xid,
+                     m->u.begin.final_lsn);
             src->pend.step = 1;
         }
         if (src->emit_tx && src->pend.step == 1) {
@@ -852,6 +850,7 @@ static int process(pr_pg_src_t *src, mw_err_t *err)
             if (end < src->pushed)
                 end = src->pushed;
             rc = pr_checkpoint_window_push(src->win, end, &seq);
+            src->wait_window = rc == MW_ERR_FULL;
             if (rc != 0)
                 return mw_err_set(err, rc, "acknowledgement window full");
             pr_checkpoint_window_ack(src->win, seq);
@@ -868,12 +867,16 @@ static int process(pr_pg_src_t *src, mw_err_t *err)
         bool changed = false;
 
         rc = pr_pg_rels_on_relation(src->rels, src->qc, m, &changed, err);
-        if (rc == MW_ERR_INVALID)
+        if (rc == MW_ERR_INVALID) {
+            char why[MW_ERR_MSG_MAX];
+
+            snprintf(why, sizeof(why), "%s", err->msg);
             return mw_err_set(err, MW_ERR_FATAL,
                               "%s; the source stopped without confirming "
                               "this transaction (the slot stays at %X/%X)",
-                              err->msg, (unsigned)(src->confirmed >> 32),
+                              why, (unsigned)(src->confirmed >> 32),
                               (unsigned)src->confirmed);
+        }
         return rc;
     }
     case 'I':
@@ -916,8 +919,8 @@ static int process(pr_pg_src_t *src, mw_err_t *err)
     case 'T':
         for (; (uint32_t)src->pend.step < m->u.truncate.nrels;
              src->pend.step++) {
-            rel = pr_pg_rels_find(src->rels,
-                                  pr_pgout_relid_at(m, (uint32_t)src->pend.step));
+            rel = pr_pg_rels_find(
+                src->rels, pr_pgout_relid_at(m, (uint32_t)src->pend.step));
             if (!rel)
                 continue;
             if ((rc = send_change(src, rel, 't', NULL, NULL, NULL, false, err)))
@@ -970,8 +973,6 @@ void pr_pg_repl_pump(pr_pg_src_t *src)
         if (src->have_pend) {
             rc = process(src, &err);
             if (rc == MW_ERR_FULL) {
-                src->wait_room = pr_emit_inflight_bytes(src->emit) >=
-                                 pr_emit_max_inflight_bytes(src->emit);
                 return; /* the room callback or the tick resumes */
             }
             if (rc == MW_ERR_TRANSPORT || rc == MW_ERR_TIMEOUT) {
@@ -1012,15 +1013,14 @@ void pr_pg_repl_pump(pr_pg_src_t *src)
             PQfreemem(buf);
             continue;
         }
-        src->pend = (pr_pg_pending_t){.buf = buf, .len = len,
-                                      .lsn = be64(buf + 1)};
+        src->pend =
+            (pr_pg_pending_t){.buf = buf, .len = len, .lsn = be64(buf + 1)};
         if (be64(buf + 9) > src->wal_end)
             src->wal_end = be64(buf + 9);
         src->have_pend = true;
         if (pr_pgout_decode(src->dec, (const uint8_t *)buf + 25,
                             (size_t)len - 25, &src->pend.msg, &err) != 0) {
-            mw_err_prefix(&err, "at LSN %X/%X",
-                          (unsigned)(src->pend.lsn >> 32),
+            mw_err_prefix(&err, "at LSN %X/%X", (unsigned)(src->pend.lsn >> 32),
                           (unsigned)src->pend.lsn);
             pr_pg_halt(src, &err);
             return;

@@ -86,11 +86,10 @@ static int exec_ok(PGconn *qc, const char *sql, mw_err_t *err)
     int rc = 0;
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        rc = mw_err_set(err,
-                        PQstatus(qc) == CONNECTION_OK ? MW_ERR_CONFIG
-                                                      : MW_ERR_TRANSPORT,
-                        "postgres: snapshot: %s: %s", sql,
-                        PQresultErrorMessage(res));
+        rc = mw_err_set(
+            err,
+            PQstatus(qc) == CONNECTION_OK ? MW_ERR_CONFIG : MW_ERR_TRANSPORT,
+            "postgres: snapshot: %s: %s", sql, PQresultErrorMessage(res));
     PQclear(res);
     return rc;
 }
@@ -101,8 +100,8 @@ int pr_pg_snap_begin(pr_pg_src_t *src, mw_err_t *err)
     int rc;
 
     pr_pg_snap_clear(src);
-    rc = exec_ok(src->qc,
-                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+    rc = exec_ok(src->qc, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                 err);
     if (rc == 0 && src->snap_exported) {
         snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT '%s'",
                  src->snap_name);
@@ -111,9 +110,8 @@ int pr_pg_snap_begin(pr_pg_src_t *src, mw_err_t *err)
     if (rc != 0)
         return rc;
     src->rd_table = src->snap_table;
-    if (src->snap_key &&
-        copy_key(src->snap_key, src->snap_nkey, &src->rd_key,
-                 &src->rd_nkey) != 0)
+    if (src->snap_key && copy_key(src->snap_key, src->snap_nkey, &src->rd_key,
+                                  &src->rd_nkey) != 0)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     src->snap_first = src->snap_table == 0 && !src->snap_key;
     /* chunk numbers restart: the window only orders this run's chunks */
@@ -131,14 +129,11 @@ int pr_pg_snap_begin(pr_pg_src_t *src, mw_err_t *err)
 
 /* SELECT of the next chunk of rel after rd_key (or the cursor's next
  * rows); the result is kept in snap_res. */
-static int query_chunk(pr_pg_src_t *src, const pr_pg_rel_t *rel,
-                       mw_err_t *err)
+static int query_chunk(pr_pg_src_t *src, const pr_pg_rel_t *rel, mw_err_t *err)
 {
     mw_buf_t *q = mw_buf_new(0);
-    char *nsp = PQescapeIdentifier(src->qc, rel->nspname,
-                                   strlen(rel->nspname));
-    char *tab = PQescapeIdentifier(src->qc, rel->relname,
-                                   strlen(rel->relname));
+    char *nsp = PQescapeIdentifier(src->qc, rel->nspname, strlen(rel->nspname));
+    char *tab = PQescapeIdentifier(src->qc, rel->relname, strlen(rel->relname));
     const char **params = NULL;
     PGresult *res;
     int rc = 0;
@@ -146,8 +141,8 @@ static int query_chunk(pr_pg_src_t *src, const pr_pg_rel_t *rel,
     if (!q || !nsp || !tab)
         goto nomem;
     if (!rel->nkeys && src->cursor_open) {
-        rc = mw_buf_appendf(q, "FETCH %lld FROM mesh_snapshot",
-                            src->chunk_rows);
+        rc =
+            mw_buf_appendf(q, "FETCH %lld FROM mesh_snapshot", src->chunk_rows);
     } else {
         rc = mw_buf_appendf(q, "%sSELECT ",
                             rel->nkeys ? ""
@@ -157,8 +152,7 @@ static int query_chunk(pr_pg_src_t *src, const pr_pg_rel_t *rel,
             char *c = PQescapeIdentifier(src->qc, rel->cols[i].name,
                                          strlen(rel->cols[i].name));
 
-            rc = c ? mw_buf_appendf(q, "%s%s", i ? ", " : "", c)
-                   : MW_ERR_NOMEM;
+            rc = c ? mw_buf_appendf(q, "%s%s", i ? ", " : "", c) : MW_ERR_NOMEM;
             PQfreemem(c);
         }
         if (rc == 0)
@@ -194,8 +188,10 @@ static int query_chunk(pr_pg_src_t *src, const pr_pg_rel_t *rel,
     if (!rel->nkeys && !src->cursor_open) {
         res = PQexec(src->qc, mw_buf_data(q));
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            rc = mw_err_set(err, MW_ERR_TRANSPORT, "postgres: snapshot of "
-                            "%s.%s: %s", rel->nspname, rel->relname,
+            rc = mw_err_set(err, MW_ERR_TRANSPORT,
+                            "postgres: snapshot of "
+                            "%s.%s: %s",
+                            rel->nspname, rel->relname,
                             PQresultErrorMessage(res));
             PQclear(res);
             goto out;
@@ -214,9 +210,8 @@ static int query_chunk(pr_pg_src_t *src, const pr_pg_rel_t *rel,
         for (size_t k = 0; k < src->rd_nkey; k++)
             params[k] = src->rd_key[k];
     }
-    res = PQexecParams(src->qc, mw_buf_data(q),
-                       params ? (int)src->rd_nkey : 0, NULL, params, NULL,
-                       NULL, 0);
+    res = PQexecParams(src->qc, mw_buf_data(q), params ? (int)src->rd_nkey : 0,
+                       NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = mw_err_set(err,
                         PQstatus(src->qc) == CONNECTION_OK ? MW_ERR_CONFIG
@@ -248,8 +243,7 @@ static bool chunk_ends_table(const pr_pg_src_t *src)
 /* Records the chunk (its table, whether it ends it, its last key) and
  * pushes its marker, acknowledged at once: the window's prefix passes it
  * once its rows are acknowledged. */
-static int close_chunk(pr_pg_src_t *src, const pr_pg_rel_t *rel,
-                       mw_err_t *err)
+static int close_chunk(pr_pg_src_t *src, const pr_pg_rel_t *rel, mw_err_t *err)
 {
     int n = PQntuples(src->snap_res);
     bool done = chunk_ends_table(src);
@@ -280,7 +274,7 @@ static int close_chunk(pr_pg_src_t *src, const pr_pg_rel_t *rel,
     }
     src->nchunks++;
     if (pr_checkpoint_window_push(src->snap_win, c->seq, &seq) != 0)
-        return mw_err_set(err, MW_ERR_FULL, "snapshot window full");
+        return mw_err_set(err, MW_ERR_NOMEM, "snapshot window full");
     pr_checkpoint_window_ack(src->snap_win, seq);
     pr_pg_snap_acked(src);
     if (done) {
@@ -375,8 +369,6 @@ int pr_pg_snap_pump(pr_pg_src_t *src, mw_err_t *err)
 
             rc = send_row(src, rel, src->snap_row, last, table_last, err);
             if (rc == MW_ERR_FULL) {
-                src->wait_room = pr_emit_inflight_bytes(src->emit) >=
-                                 pr_emit_max_inflight_bytes(src->emit);
                 return 0;
             }
             if (rc != 0)
@@ -434,6 +426,6 @@ void pr_pg_snap_acked(pr_pg_src_t *src)
                     src->ntables);
     }
     if (moved && pr_pg_state_save(src, &err) != 0)
-        mw_log_error(PR_PG_COMP, "cannot save the snapshot state",
-                     "error=%s", mw_log_q(err.msg));
+        mw_log_error(PR_PG_COMP, "cannot save the snapshot state", "error=%s",
+                     mw_log_q(err.msg));
 }

@@ -363,8 +363,7 @@ static int float_value(const char *s, size_t len, mw_buf_t *out, mw_err_t *err)
 /* Unscaled decimal digits (optional '-') -> big-endian two's complement,
  * shortest form (Java's BigInteger.toByteArray, which Connect's Decimal
  * uses). */
-static int unscaled_bytes(bool neg, const char *digits, size_t n,
-                          mw_buf_t *out)
+static int unscaled_bytes(bool neg, const char *digits, size_t n, mw_buf_t *out)
 {
     uint8_t mag[64]; /* little-endian magnitude: 154 digits fit; larger
                       * values (numeric allows 131072 digits) grow it */
@@ -692,12 +691,13 @@ static int ts_value(const pr_pg_type_t *t, const char *s, size_t len,
     cur_t c = {s, s + len};
     bool bc = strip_bc(&c);
     int64_t days, us, off = 0;
-    char frac[16], text[64];
+    char frac[16], text[96];
     int64_t y;
     int m, d;
     int64_t sec;
 
-    if (!parse_date(&c, bc, &days) || !cur_lit(&c, ' ') || !parse_time_us(&c, &us))
+    if (!parse_date(&c, bc, &days) || !cur_lit(&c, ' ') ||
+        !parse_time_us(&c, &us))
         return bad_value(err, "timestamp", s, len);
     if (t->kind == PR_PG_TSTZ && !parse_offset(&c, &off))
         return bad_value(err, "timestamptz", s, len);
@@ -832,8 +832,8 @@ static int interval_value(const char *s, size_t len, mw_buf_t *out,
         hours = -hours, minutes = -minutes, seconds = -seconds;
     }
     {
-        double ndays = (double)(years * 12 + months) * days_per_month +
-                       (double)days;
+        double ndays =
+            (double)(years * 12 + months) * days_per_month + (double)days;
         double nsecs =
             ((ndays * 24 + (double)hours) * 60 + (double)minutes) * 60 +
             seconds;

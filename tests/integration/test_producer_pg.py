@@ -413,3 +413,302 @@ def test_pg_kill9_200k_changes_replay_exactly(mesh_broker, registry, postgres,
                       v["after"]["big"] == PLACEHOLDER)
     print(f"updates with an unavailable TOASTed value: {unavailable}")
     assert unavailable > 0
+
+
+# ------------------------------------------------------------ snapshot
+
+def _wait_caught_up(db, slot, timeout=120):
+    end_lsn = lsn_int(db.psql("SELECT pg_current_wal_lsn()"))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = slot_info(db, slot)
+        if info and lsn_int(info[0]) >= end_lsn:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"slot {slot} never caught up: {slot_info(db, slot)}")
+
+
+def _state(path):
+    try:
+        return json.loads(pathlib.Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def test_pg_snapshot_handover_no_gap_no_overlap(mesh_broker, registry,
+                                                postgres, make_producer,
+                                                tmp_path):
+    db = fresh_db(postgres)
+    db.psql("CREATE TABLE public.big (id int PRIMARY KEY, v int, "
+            "pad text); INSERT INTO big SELECT g, 0, repeat('p', 50) FROM "
+            "generate_series(1, 30000) g")
+    mesh_broker.create_topic("meshtest.public.big", 8)
+    stop = threading.Event()
+    rng = random.Random(SEED)
+
+    def writer():
+        while not stop.is_set():
+            i = rng.randint(1, 40000)
+            db.psql(f"BEGIN; UPDATE big SET v = v + 1 WHERE id = {i}; "
+                    f"INSERT INTO big VALUES ({40000 + i}, 1, 'n') ON "
+                    f"CONFLICT (id) DO UPDATE SET v = big.v + 1; "
+                    f"DELETE FROM big WHERE id = {rng.randint(1, 40000)}; "
+                    "COMMIT;")
+
+    w = threading.Thread(target=writer)
+    w.start()
+    try:
+        time.sleep(0.3)
+        make_producer(sets=pg_sets(db, mesh_broker.bootstrap, registry,
+                                   "public.big", "handover", tmp_path,
+                                   **{"snapshot.chunk.rows": 1000}))
+        time.sleep(3)
+    finally:
+        stop.set()
+        w.join()
+    _wait_caught_up(db, "handover")
+    recs = read_all(mesh_broker.bootstrap, "meshtest.public.big",
+                    registry.url)
+    snap = [r for r in recs if r[1] and r[1]["op"] == "r"]
+    stream = [r for r in recs if r[1] and r[1]["op"] != "r"]
+    assert len(snap) >= 29000 and stream, (len(snap), len(stream))
+    # the rows are the state at the slot's consistent point, and the
+    # stream starts right after it: every write adds 1 to v, so a key's
+    # first streamed change is an update to r's v + 1 or a delete (an
+    # overlap would repeat r's v, a gap skip one), and a key the snapshot
+    # did not have starts with its insert
+    consistent = snap[0][1]["source"]["lsn"]
+    assert all(r[1]["source"]["lsn"] == consistent for r in snap)
+    assert min(r[1]["source"]["lsn"] for r in stream) >= consistent
+    assert len({r[0]["id"] for r in snap}) == len(snap)
+    first = {}
+    for k, v, _h, p, o in sorted(recs, key=lambda r: (r[3], r[4])):
+        if v is not None and v["op"] != "r":
+            first.setdefault(k["id"], v)
+    seen = {r[0]["id"]: r[1]["after"]["v"] for r in snap}
+    checked = 0
+    for i, v in first.items():
+        if i in seen:
+            assert v["op"] in ("u", "d"), (i, v["op"])
+            if v["op"] == "u":
+                assert v["after"]["v"] == seen[i] + 1, (i, seen[i], v)
+                checked += 1
+        else:
+            assert v["op"] == "c", (i, v["op"])
+    assert checked > 0
+    # ... and together they give the table exactly (no gap)
+    _compare(db, recs, "big", ["id"], ["id", "v", "pad"])
+
+
+def test_pg_snapshot_resumes_after_kill(mesh_broker, registry, postgres,
+                                        make_producer, tmp_path):
+    rows = 60000
+    db = fresh_db(postgres)
+    db.psql("CREATE TABLE public.huge (id int PRIMARY KEY, v text); "
+            "INSERT INTO huge SELECT g, md5(g::text) FROM "
+            f"generate_series(1, {rows}) g")
+    mesh_broker.create_topic("meshtest.public.huge", 8)
+    state_dir = tmp_path / "state"
+    sets = pg_sets(db, mesh_broker.bootstrap, registry, "public.huge",
+                   "resume", state_dir, **{"snapshot.chunk.rows": 500,
+                                           "max.inflight.bytes": 262144})
+    p = make_producer(sets=sets, workdir=tmp_path / "p")
+    state_file = state_dir / "resume.json"
+    deadline = time.monotonic() + 60
+    saved = None
+    while time.monotonic() < deadline:
+        st = _state(state_file)
+        if st and st["snapshot"]["key"] and \
+                int(st["snapshot"]["key"][0]) >= rows // 4:
+            break
+        time.sleep(0.01)
+    p.kill()
+    st = _state(state_file)
+    assert st and not st["snapshot"]["done"] and st["snapshot"]["key"], st
+    saved = int(st["snapshot"]["key"][0])
+    assert saved < rows, "the snapshot finished before the kill"
+    print(f"killed with the snapshot saved at id {saved} of {rows}")
+    db.psql(f"UPDATE huge SET v = 'changed' WHERE id IN (1, {rows})")
+    make_producer(sets=sets, workdir=tmp_path / "p")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        st = _state(state_file)
+        if st and st["snapshot"]["done"]:
+            break
+        time.sleep(0.1)
+    assert st["snapshot"]["done"], st
+    _wait_caught_up(db, "resume")
+    recs = read_all(mesh_broker.bootstrap, "meshtest.public.huge",
+                    registry.url)
+    reads = {}
+    for k, v, *_ in recs:
+        if v and v["op"] == "r":
+            reads[k["id"]] = reads.get(k["id"], 0) + 1
+    # rows up to the saved chunk were read once: not started over
+    assert all(reads[i] == 1 for i in range(1, saved + 1))
+    assert set(reads) == set(range(1, rows + 1))
+    print(f"snapshot reads {sum(reads.values())} for {rows} rows")
+    _compare(db, recs, "huge", ["id"], ["id", "v"])
+
+
+# ------------------------------------------------------- schema changes
+
+def test_pg_schema_change_new_version_or_halt(mesh_broker, registry, postgres,
+                                              make_producer, tmp_path):
+    db = fresh_db(postgres)
+    db.psql("CREATE TABLE public.s (id int PRIMARY KEY, a text)")
+    topic = "meshtest.public.s"
+    sets = pg_sets(db, mesh_broker.bootstrap, registry, "public.s", "alter",
+                   tmp_path / "state")
+    p = make_producer(sets=sets, workdir=tmp_path / "p")
+    wait_streaming(db, "alter")
+    db.psql("INSERT INTO s VALUES (1, 'x')")
+    db.psql("ALTER TABLE s ADD COLUMN b int; INSERT INTO s VALUES (2, 'y', 5)")
+    recs = read_changes(mesh_broker.bootstrap, topic, registry.url, 2)
+    assert recs[1][1]["after"] == {"id": 2, "a": "y", "b": 5}
+    status, versions = registry.get(f"/subjects/{topic}-value/versions")
+    assert status == 200 and versions == [1, 2], versions
+    _wait_caught_up(db, "alter")
+    # a required column without an Avro default: not BACKWARD compatible
+    db.psql("ALTER TABLE s ADD COLUMN c int NOT NULL DEFAULT 0; "
+            "INSERT INTO s VALUES (3, 'z', 6, 7)")
+    after = lsn_int(db.psql("SELECT pg_current_wal_lsn()"))
+    p.expect_exit = 1
+    code = p.wait_exit(60)
+    assert code == 1, p.log()[-2000:]
+    log = p.log()
+    assert "table public.s: value schema" in log and \
+        "incompatible" in log.lower(), log[-2000:]
+    confirmed = lsn_int(slot_info(db, "alter")[0])
+    assert confirmed < after, "the slot moved past the refused change"
+    status, versions = registry.get(f"/subjects/{topic}-value/versions")
+    assert versions == [1, 2]
+    # restarted, it halts again at the same change: nothing was skipped
+    p2 = make_producer(sets=sets, workdir=tmp_path / "p", wait=False)
+    p2.expect_exit = 1
+    assert p2.wait_exit(60) == 1
+    assert lsn_int(slot_info(db, "alter")[0]) == confirmed
+    assert len(read_changes(mesh_broker.bootstrap, topic, registry.url, 2,
+                            timeout=3)) == 2
+
+
+# ---------------------------------------------------------- the slot
+
+def test_pg_idle_tables_do_not_pin_wal(mesh_broker, registry, postgres,
+                                       make_producer, tmp_path):
+    db = fresh_db(postgres)
+    db.psql("CREATE TABLE public.watched (id int PRIMARY KEY); "
+            "CREATE TABLE public.churn (id int, pad text)")
+    make_producer(sets=pg_sets(db, mesh_broker.bootstrap, registry,
+                               "public.watched", "idle", tmp_path))
+    wait_streaming(db, "idle")
+    start = lsn_int(db.psql("SELECT pg_current_wal_lsn()"))
+    worst_lag = 0
+    for i in range(8):
+        db.psql("INSERT INTO churn SELECT g, repeat('x', 200) FROM "
+                "generate_series(1, 20000) g")
+        time.sleep(0.5)
+        cur = lsn_int(db.psql("SELECT pg_current_wal_lsn()"))
+        lag = cur - lsn_int(slot_info(db, "idle")[0])
+        worst_lag = max(worst_lag, lag)
+    db.psql("CHECKPOINT")
+    time.sleep(1)
+    total = lsn_int(db.psql("SELECT pg_current_wal_lsn()")) - start
+    info = slot_info(db, "idle")
+    retained = int(info[1])
+    print(f"WAL written {total} bytes; confirmed lag at most {worst_lag}; "
+          f"retained after a checkpoint {retained}")
+    assert total > 20_000_000
+    assert worst_lag < total / 4
+    assert retained < total / 2
+
+
+def test_pg_dropped_slot_is_reported_not_recreated(mesh_broker, registry,
+                                                   postgres, make_producer,
+                                                   tmp_path):
+    db = fresh_db(postgres)
+    db.psql("CREATE TABLE public.d (id int PRIMARY KEY)")
+    sets = pg_sets(db, mesh_broker.bootstrap, registry, "public.d", "gone",
+                   tmp_path / "state")
+    p = make_producer(sets=sets, workdir=tmp_path / "p")
+    wait_streaming(db, "gone")
+    assert p.stop() == 0
+    db.psql("SELECT pg_drop_replication_slot('gone')")
+    p2 = make_producer(sets=sets, workdir=tmp_path / "p", wait=False)
+    p2.expect_exit = 1
+    assert p2.wait_exit(30) == 1
+    assert "is gone" in p2.log() and "gone.json" in p2.log()
+    assert slot_info(db, "gone") is None
+
+
+def test_pg_connection_loss_is_retried(mesh_broker, registry, postgres,
+                                       make_producer, tmp_path):
+    db = fresh_db(postgres)
+    db.psql("CREATE TABLE public.r (id int PRIMARY KEY, v int)")
+    p = make_producer(sets=pg_sets(db, mesh_broker.bootstrap, registry,
+                                   "public.r", "retry", tmp_path))
+    wait_streaming(db, "retry")
+    db.psql("INSERT INTO r SELECT g, 0 FROM generate_series(1, 1000) g")
+    for _ in range(2):
+        db.psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{db.name}' AND pid <> pg_backend_pid()")
+        db.psql("UPDATE r SET v = v + 1")
+        time.sleep(0.5)
+    _wait_caught_up(db, "retry", timeout=60)
+    recs = read_all(mesh_broker.bootstrap, "meshtest.public.r", registry.url)
+    _compare(db, recs, "r", ["id"], ["id", "v"])
+    assert "postgres connection lost, retrying" in p.log()
+    status, _ = p.health()
+    assert status == 200
+
+
+# --------------------------------------------------------- configuration
+
+def _start_fail(make_producer, sets, tmp_path, name):
+    p = make_producer(sets=sets, workdir=tmp_path / name, wait=False)
+    code = p.wait_exit(30)
+    p.expect_exit = code
+    return code, p.log()
+
+
+def test_pg_bad_configuration(mesh_broker, registry, postgres, make_producer,
+                              tmp_path):
+    db = fresh_db(postgres)
+    db.psql("CREATE TABLE public.ok (id int PRIMARY KEY); "
+            "CREATE ROLE norepl LOGIN")
+    base = pg_sets(db, mesh_broker.bootstrap, registry, "public.ok", "cfg",
+                   tmp_path / "state")
+    cases = [
+        ({"pg.tables": "public.nope"},
+         "key 'pg.tables': table public.nope does not exist"),
+        ({"pg.tables": "nodot"}, "key 'pg.tables': 'nodot' is not"),
+        ({"topic.map.public.other": "x"}, "public.other is not in pg.tables"),
+        ({"pg.slot": "Bad-Slot"}, "key 'pg.slot'"),
+        ({"snapshot.mode": "sometimes"}, "snapshot.mode"),
+        ({"pg.conninfo": db.conninfo.replace("user=postgres", "user=norepl")},
+         "lacks the REPLICATION attribute"),
+    ]
+    for i, (extra, message) in enumerate(cases):
+        code, log = _start_fail(make_producer, {**base, **extra}, tmp_path,
+                                f"c{i}")
+        assert code == 2 and message in log, (extra, code, log[-1500:])
+    assert slot_info(db, "cfg") is None
+
+
+def test_pg_wal_level_not_logical(mesh_broker, registry, make_producer,
+                                  tmp_path):
+    from pgserver import PgServer
+
+    pg = PgServer(wal_level="replica")
+    pg.start()
+    try:
+        pg.psql("CREATE TABLE public.t (id int PRIMARY KEY)")
+        code, log = _start_fail(
+            make_producer,
+            {"source": "pg", "pg.conninfo": pg.conninfo,
+             "pg.tables": "public.t", "pg.state.dir": str(tmp_path / "s"),
+             "registry.url": registry.url,
+             "kafka.bootstrap.servers": mesh_broker.bootstrap}, tmp_path, "w")
+        assert code == 2 and "wal_level is 'replica'" in log, log[-1500:]
+    finally:
+        pg.stop()

@@ -95,13 +95,36 @@ static void reg_store_stats_register(reg_store_stats_t *st, mw_metrics_t *m,
         "From append to its done callback (durable and applied).", l, NULL, 0);
 }
 
+const reg_store_log_t reg_store_log_schemas = {
+    .name = "schemas",
+    .journal_file = "schemas.journal",
+    .topic_key = "kafkastore.topic",
+};
+
+const reg_store_log_t reg_store_log_catalog = {
+    .name = "catalog",
+    .journal_file = "catalog.journal",
+    .topic_key = "kafkastore.catalog.topic",
+};
+
 reg_store_t *reg_store_open(struct event_base *base, const mw_conf_t *conf,
                             mw_metrics_t *metrics, reg_store_apply_cb *apply,
                             void *opaque, mw_err_t *err)
 {
+    return reg_store_open_log(base, conf, metrics, &reg_store_log_schemas,
+                              apply, opaque, err);
+}
+
+reg_store_t *reg_store_open_log(struct event_base *base, const mw_conf_t *conf,
+                                mw_metrics_t *metrics,
+                                const reg_store_log_t *log,
+                                reg_store_apply_cb *apply, void *opaque,
+                                mw_err_t *err)
+{
     reg_store_env_t env = {.base = base,
                            .conf = conf,
                            .metrics = metrics,
+                           .log = log,
                            .apply = apply,
                            .opaque = opaque};
     const reg_store_ops_t *ops = reg_store_find(conf, err);
@@ -121,8 +144,8 @@ reg_store_t *reg_store_open(struct event_base *base, const mw_conf_t *conf,
         free(store);
         return NULL;
     }
-    mw_log_info(REG_STORE_COMPONENT, "store opened", "storage=%s",
-                ops->conf.name);
+    mw_log_info(REG_STORE_COMPONENT, "store opened", "storage=%s log=%s",
+                ops->conf.name, log->name);
     return store;
 }
 

@@ -17,6 +17,7 @@
 
 #include "bk_conf.h"
 #include "ctl_console.h"
+#include "ctl_product.h"
 #include "ctl_topic.h"
 #include "mw_conf.h"
 #include "mw_log.h"
@@ -183,6 +184,10 @@ int main(int argc, char **argv)
         rc = ctl_topic_main(conf, argc - cmd, argv + cmd);
     } else if (rc == 0 && !strcmp(argv[cmd], "console")) {
         rc = ctl_console_main(conf, argc - cmd, argv + cmd);
+    } else if (rc == 0 && !strcmp(argv[cmd], "product")) {
+        rc = ctl_product_main(conf, argc - cmd, argv + cmd);
+    } else if (rc == 0 && !strcmp(argv[cmd], "mesh")) {
+        rc = ctl_product_mesh_main(conf, argc - cmd, argv + cmd);
     } else if (rc == 0) {
         fprintf(stderr, "meshctl: unknown command '%s'; see 'meshctl --help'\n",
                 argv[cmd]);

@@ -244,7 +244,7 @@ static json_t *dp_fields_json(const dp_output_t *out)
         const av_field_t *f = &root->fields[i];
         const dp_field_t *d = dp_field_of(out, f->name);
         json_array_append_new(
-            arr, json_pack("{s:s,s:s?,s:s?}", "name", f->name, "classification",
+            arr, json_pack("{s:s,s:s*,s:s*}", "name", f->name, "classification",
                            d ? d->classification : NULL, "description",
                            d && d->description ? d->description : f->doc));
     }
@@ -258,7 +258,7 @@ static json_t *dp_schema_json(const dp_output_t *out, const dp_schema_t *s,
 
     if (!s)
         return json_null();
-    return json_pack("{s:s,s:s,s:s?}", "subject",
+    return json_pack("{s:s,s:s,s:s*}", "subject",
                      dp_output_subject(out, is_key, subject, sizeof(subject)),
                      "schema", s->text, "file", s->file);
 }
@@ -295,7 +295,7 @@ static json_t *dp_input_json(const dp_input_t *in)
 {
     if (in->kind == DP_INPUT_PRODUCT)
         return json_pack("{s:s,s:s}", "name", in->name, "product", in->ref);
-    return json_pack("{s:s,s:s,s:s?}", "name", in->name, "source", in->source,
+    return json_pack("{s:s,s:s,s:s*}", "name", in->name, "source", in->source,
                      "location", in->location);
 }
 

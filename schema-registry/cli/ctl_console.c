@@ -646,6 +646,10 @@ int ctl_console_main(mw_conf_t *conf, int argc, char **argv)
 {
     const char *sub = argc > 1 ? argv[1] : "";
 
+    if (ctl_out_wants_help(argc, argv)) {
+        fputs(ctl_console_usage, stdout);
+        return 0;
+    }
     if (!strcmp(sub, "produce"))
         return ctl_produce(conf, argc - 1, argv + 1);
     if (!strcmp(sub, "consume"))

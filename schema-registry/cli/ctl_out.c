@@ -169,3 +169,11 @@ void ctl_out_table(FILE *out, const char *const *headers, size_t cols,
                 fprintf(out, "%-*s  ", (int)width[c], v ? v : "-");
         }
 }
+
+bool ctl_out_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return true;
+    return false;
+}

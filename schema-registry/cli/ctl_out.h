@@ -45,6 +45,10 @@ void ctl_out_table(FILE *out, const char *const *headers, size_t cols,
 /* root (consumed) as indented JSON and a newline. */
 void ctl_out_json(FILE *out, json_t *root);
 
+/* Whether argv (a command's arguments) asks for help (--help or -h): the
+ * command then prints its usage on stdout and exits 0. */
+bool ctl_out_wants_help(int argc, char **argv);
+
 /* Prints "meshctl: <message>" and then usage to stderr; returns 2 (the
  * exit code for bad usage), so a parser can `return ctl_out_usage(...)`. */
 int ctl_out_usage(const char *usage, const char *fmt, ...)

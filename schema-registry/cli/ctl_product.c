@@ -422,15 +422,10 @@ int ctl_product_main(const mw_conf_t *conf, int argc, char **argv)
 {
     const char *sub = argc > 1 ? argv[1] : NULL;
 
-    if (sub && (!strcmp(sub, "--help") || !strcmp(sub, "-h"))) {
+    if (ctl_out_wants_help(argc, argv)) {
         fputs(ctl_product_usage, stdout);
         return 0;
     }
-    for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(ctl_product_usage, stdout);
-            return 0;
-        }
     if (!sub)
         return ctl_usage("product: missing sub-command");
     if (!strcmp(sub, "validate"))
@@ -474,11 +469,10 @@ int ctl_product_mesh_main(const mw_conf_t *conf, int argc, char **argv)
     mw_err_t err;
     int c, rc = 0;
 
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(ctl_product_usage, stdout);
-            return 0;
-        }
+    if (ctl_out_wants_help(argc, argv)) {
+        fputs(ctl_product_usage, stdout);
+        return 0;
+    }
     if (argc < 2 || strcmp(argv[1], "lineage"))
         return ctl_usage("mesh: unknown or missing sub-command '%s'",
                          argc > 1 ? argv[1] : "");

@@ -148,9 +148,26 @@ static yaml_node_t *dp_get(dp_ctx_t *c, yaml_node_t *map, const char *key)
     return NULL;
 }
 
+/* A key path cut to DP_WHERE_MAX bytes ends in "...": a message may
+ * then name a shortened path, never a wrong one. */
+static void dp_where_cut(char *buf, size_t cap, int n)
+{
+    if (n >= (int)cap && cap > 4)
+        memcpy(buf + cap - 4, "...", 4);
+}
+
 static void dp_where(char *buf, const char *parent, const char *key)
 {
-    snprintf(buf, DP_WHERE_MAX, "%s%s%s", parent, *parent ? "." : "", key);
+    dp_where_cut(
+        buf, DP_WHERE_MAX,
+        snprintf(buf, DP_WHERE_MAX, "%s%s%s", parent, *parent ? "." : "", key));
+}
+
+/* "parent[i]" into buf (DP_WHERE_MAX bytes). */
+static void dp_where_at(char *buf, const char *parent, size_t i)
+{
+    dp_where_cut(buf, DP_WHERE_MAX,
+                 snprintf(buf, DP_WHERE_MAX, "%s[%zu]", parent, i));
 }
 
 /* A string value: *out in the pool, or NULL when absent and optional. */
@@ -422,7 +439,7 @@ static int dp_fields(dp_ctx_t *c, yaml_node_t *port, const char *parent,
                                        NULL};
     yaml_node_t *seq = dp_get(c, port, "fields");
     const av_node_t *root;
-    char where[DP_WHERE_MAX], fw[DP_WHERE_MAX + 24];
+    char where[DP_WHERE_MAX], fw[DP_WHERE_MAX];
     dp_field_t *fields;
     int rc;
 
@@ -441,7 +458,7 @@ static int dp_fields(dp_ctx_t *c, yaml_node_t *port, const char *parent,
         yaml_node_t *f =
             yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
         size_t k;
-        snprintf(fw, sizeof(fw), "%s[%zu]", where, i);
+        dp_where_at(fw, where, i);
         fields[i].pos = dp_pos(f);
         if ((rc = dp_expect(c, f, YAML_MAPPING_NODE, fw)) ||
             (rc = dp_keys(c, f, fw, keys)) ||
@@ -585,7 +602,7 @@ static int dp_outputs(dp_ctx_t *c, yaml_node_t *root)
             yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
         dp_output_t *out = &prod->outputs[i];
         const char *type;
-        snprintf(where, sizeof(where), "output_ports[%zu]", i);
+        dp_where_at(where, "output_ports", i);
         out->pos = dp_pos(p);
         if ((rc = dp_expect(c, p, YAML_MAPPING_NODE, where)) ||
             (rc = dp_ident(c, p, "name", where, true, &out->name)) ||
@@ -695,7 +712,7 @@ static int dp_inputs(dp_ctx_t *c, yaml_node_t *root)
               dp_product_alloc(prod, prod->input_cnt, sizeof(dp_input_t))))
         return dp_oom(c);
     for (size_t i = 0; i < prod->input_cnt; i++) {
-        snprintf(where, sizeof(where), "input_ports[%zu]", i);
+        dp_where_at(where, "input_ports", i);
         if ((rc = dp_input(c,
                            yaml_document_get_node(
                                c->doc, seq->data.sequence.items.start[i]),
@@ -732,7 +749,7 @@ static int dp_tags(dp_ctx_t *c, yaml_node_t *root)
     for (size_t i = 0; i < c->prod->tag_cnt; i++) {
         yaml_node_t *t =
             yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
-        snprintf(where, sizeof(where), "tags[%zu]", i);
+        dp_where_at(where, "tags", i);
         if ((rc = dp_expect(c, t, YAML_SCALAR_NODE, where)))
             return rc;
         if (!(c->prod->tags[i] =

@@ -200,9 +200,10 @@ def test_half_way_failure_reports_what_was_done(bins, registry, mesh_broker,
     assert entry(registry)["output_ports"][0]["value_schema"]["version"] == 1
 
 
-def test_broker_refusing_the_topic_leaves_nothing(bins, registry, mesh_broker,
+def test_existing_topic_that_differs_is_refused(bins, registry, mesh_broker,
                                                   products):
-    """The first step fails: nothing was done, and the report says so."""
+    """A topic that exists with other partitions: refused before anything
+    changes."""
     f = products / "orders.yaml"
     # An existing topic the descriptor does not match is refused by plan,
     # before anything changes.
@@ -386,3 +387,41 @@ def test_validate_names_file_line_col(bins, products, edit, where):
            "'orders/events@1' among the descriptors given" in dangling.stderr
     assert meshctl(bins, None, None, "product", "bogus").returncode == 2
     assert meshctl(bins, None, None, "product", "--help").returncode == 0
+
+
+def test_broker_refusing_the_second_topic(bins, registry, mesh_broker,
+                                          products):
+    """The broker refuses a topic half-way (a replication factor above its
+    three brokers): the first topic exists, nothing else was done, and the
+    report says exactly that."""
+    f = products / "two.yaml"
+    f.write_text("""\
+domain: shop
+name: carts
+version: 1
+owner: {team: shop}
+output_ports:
+  - name: carts
+    value_schema: {file: order.avsc}
+  - name: audit
+    topic: shop.carts-audit.v1
+    replication: 5
+    value_schema: {file: order.avsc}
+""")
+    res = meshctl(bins, registry, mesh_broker, "product", "apply", f)
+    assert res.returncode == 1, (res.stdout, res.stderr)
+    err = res.stderr
+    assert "failed at topic shop.carts-audit.v1 (1 partition)" in err
+    assert "replication_factor" in err
+    done = err[err.index("Done before the failure:"):err.index("Not done:")]
+    assert done.splitlines()[1:] == ["  + topic shop.carts.v1 (1 partition)"]
+    not_done = err[err.index("Not done:"):err.index("To finish:")]
+    assert "- topic shop.carts-audit.v1" in not_done
+    assert "- schema shop.carts.v1-value (new version)" in not_done
+    assert "- catalog entry shop/carts@1" in not_done
+    undo = err[err.index("To undo what was done:"):]
+    assert undo.splitlines()[1:] == [
+        "  delete topic shop.carts.v1 "
+        "(kafka-topics.sh --delete --topic shop.carts.v1)"]
+    assert registry.get("/subjects")[1] == []
+    assert registry.get("/catalog/products/shop/carts")[0] == 404

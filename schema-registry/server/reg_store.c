@@ -18,6 +18,7 @@
 
 struct reg_store {
     const reg_store_ops_t *ops;
+    const reg_store_log_t *log;
     void *be; /* the backend's state */
 };
 
@@ -139,6 +140,7 @@ reg_store_t *reg_store_open_log(struct event_base *base, const mw_conf_t *conf,
         return NULL;
     }
     store->ops = ops;
+    store->log = log;
     store->be = ops->open(&env, err);
     if (!store->be) {
         free(store);
@@ -179,7 +181,7 @@ void reg_store_close(reg_store_t *store, int timeout_ms)
     if (!store)
         return;
     store->ops->close(store->be, timeout_ms);
-    mw_log_info(REG_STORE_COMPONENT, "store closed", "storage=%s",
-                store->ops->conf.name);
+    mw_log_info(REG_STORE_COMPONENT, "store closed", "storage=%s log=%s",
+                store->ops->conf.name, store->log->name);
     free(store);
 }

@@ -285,9 +285,9 @@ static void ks_on_ready(void *opaque)
         bk_consumer_kick(ks->cons); /* let the loop serve others first */
     } else if (n < 0 && !ks->broken) {
         ks->broken = n;
-        mw_log_error(REG_STORE_COMPONENT, "schemas topic unreadable",
-                     "topic=%s reason=%s", mw_log_q(ks->topic),
-                     mw_log_q(err.msg));
+        mw_log_error(REG_STORE_COMPONENT, "store topic unreadable",
+                     "log=%s topic=%s reason=%s", ks->env.log->name,
+                     mw_log_q(ks->topic), mw_log_q(err.msg));
     }
 }
 
@@ -338,8 +338,8 @@ static int ks_ensure_topic(reg_kafka_t *ks, mw_err_t *err)
                            .config_cnt = 1},
         err);
     if (rc == 0)
-        mw_log_info(REG_STORE_COMPONENT, "schemas topic created", "topic=%s",
-                    mw_log_q(ks->topic));
+        mw_log_info(REG_STORE_COMPONENT, "store topic created",
+                    "log=%s topic=%s", ks->env.log->name, mw_log_q(ks->topic));
     else if (rc == MW_ERR_EXISTS)
         rc = bk_admin_describe_topic(admin, ks->topic, &info, err);
     if (rc == 0 && info && info->partitions != 1)
@@ -350,9 +350,9 @@ static int ks_ensure_topic(reg_kafka_t *ks, mw_err_t *err)
     for (size_t i = 0; rc == 0 && info && i < info->config_cnt; i++)
         if (!strcmp(info->configs[i].key, "cleanup.policy") &&
             strcmp(info->configs[i].value, "compact"))
-            mw_log_warn(REG_STORE_COMPONENT, "schemas topic not compacted",
-                        "topic=%s cleanup.policy=%s", mw_log_q(ks->topic),
-                        mw_log_q(info->configs[i].value));
+            mw_log_warn(REG_STORE_COMPONENT, "store topic not compacted",
+                        "log=%s topic=%s cleanup.policy=%s", ks->env.log->name,
+                        mw_log_q(ks->topic), mw_log_q(info->configs[i].value));
     bk_topic_info_destroy(info);
     bk_admin_destroy(admin);
     return rc;
@@ -415,9 +415,8 @@ static int ks_catch_up(reg_kafka_t *ks, mw_err_t *err)
     }
     if (rc < 0)
         return rc;
-    mw_log_info(REG_STORE_COMPONENT, "schemas topic replayed",
-                "topic=%s "
-                "end_offset=%lld",
+    mw_log_info(REG_STORE_COMPONENT, "store topic replayed",
+                "log=%s topic=%s end_offset=%lld", ks->env.log->name,
                 mw_log_q(ks->topic), (long long)ks->applied);
     return 0;
 }

@@ -235,6 +235,7 @@ static void ctl_plan_strip(json_t *current)
     json_t *port;
 
     json_object_del(current, "versions");
+    json_object_del(current, "materializers");
     json_array_foreach(json_object_get(current, "output_ports"), i, port)
     {
         json_object_del(port, "status");

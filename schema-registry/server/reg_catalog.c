@@ -211,11 +211,31 @@ const json_t *reg_catalog_get(const reg_catalog_t *cat, const char *domain,
     return e ? e->entry : NULL;
 }
 
+/* The live facts of one port as answered: the last report, and whether
+ * it keeps the product's freshness promise (absent when either side is
+ * unknown). */
+static json_t *cat_port_status(const cat_entry_t *e, const char *port)
+{
+    json_t *st = port ? json_object_get(e->status, port) : NULL;
+    json_t *sla =
+        json_object_get(json_object_get(e->entry, "sla"), "freshness_ms");
+    json_t *fresh = json_object_get(st, "freshness_ms"), *out;
+
+    if (!st)
+        return json_null();
+    out = json_deep_copy(st);
+    if (json_is_integer(sla) && json_is_integer(fresh))
+        json_object_set_new(
+            out, "freshness_kept",
+            json_boolean(json_integer_value(fresh) <= json_integer_value(sla)));
+    return out;
+}
+
 json_t *reg_catalog_entry_json(const reg_catalog_t *cat, const char *domain,
                                const char *name, int version)
 {
     const cat_entry_t *e = cat_lookup(cat, domain, name, version);
-    json_t *out, *versions, *ports;
+    json_t *out, *versions, *ports, *served;
     size_t i;
     json_t *port;
 
@@ -229,12 +249,18 @@ json_t *reg_catalog_entry_json(const reg_catalog_t *cat, const char *domain,
             json_array_append_new(versions, json_integer(cat->v[i].version));
     json_object_set_new(out, "versions", versions);
     ports = json_object_get(out, "output_ports");
+    served = json_array();
     json_array_foreach(ports, i, port)
     {
         const char *pn = json_string_value(json_object_get(port, "name"));
-        json_t *st = pn ? json_object_get(e->status, pn) : NULL;
-        json_object_set_new(port, "status", st ? json_incref(st) : json_null());
+        json_t *st = cat_port_status(e, pn);
+        json_t *mat = json_object_get(st, "materializer");
+        if (json_is_string(mat))
+            json_array_append_new(served, json_pack("{s:s,s:O}", "port", pn,
+                                                    "materializer", mat));
+        json_object_set_new(port, "status", st);
     }
+    json_object_set_new(out, "materializers", served);
     return out;
 }
 

@@ -53,9 +53,11 @@ const json_t *reg_catalog_get(const reg_catalog_t *cat, const char *domain,
                               const char *name, int version);
 
 /* The entry as GET /catalog/products/{d}/{n} answers it: a new object with
- * the recorded entry, "versions" (every major version recorded) and, per
- * output port, "status" (the last live facts reported, or null).  NULL
- * when absent. */
+ * the recorded entry, "versions" (every major version recorded),
+ * "materializers" ([{"port","materializer"}]: who reported serving which
+ * output port) and, per output port, "status" (the last live facts
+ * reported, with "freshness_kept" when the product promises a freshness,
+ * or null).  NULL when absent. */
 json_t *reg_catalog_entry_json(const reg_catalog_t *cat, const char *domain,
                                const char *name, int version);
 

@@ -350,6 +350,19 @@ def test_port_status_over_http(bins, registry, mesh_broker, products):
     port = entry(registry)["output_ports"][1]
     assert port["status"]["materializer"] == "mat-pg"
     assert port["status"]["freshness_ms"] == 800
+    e = entry(registry)
+    assert e["materializers"] == [{"port": "orders-table",
+                                   "materializer": "mat-pg"}]
+    # sla.freshness is 5m: 800 ms keeps it, an hour does not.
+    assert e["output_ports"][1]["status"]["freshness_kept"] is True
+    assert registry.put(path, {"materializer": "mat-pg",
+                               "freshness_ms": 3600000})[0] == 200
+    assert entry(registry)["output_ports"][1]["status"]["freshness_kept"] \
+        is False
+    # Live facts are not part of the product: apply still sees no change.
+    again = ok(meshctl(bins, registry, mesh_broker, "product", "apply",
+                       products / "orders.yaml"))
+    assert "No changes" in again.stdout
     assert registry.post(path, {"rows": 12})[0] == 200
     assert entry(registry)["output_ports"][1]["status"]["rows"] == 12
     status, body = registry.put(path, {"rows": -1})

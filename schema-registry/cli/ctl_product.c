@@ -89,11 +89,23 @@ static int ctl_mesh_load(ctl_mesh_t *mesh, char **files, int cnt,
         return 1;
     }
     for (int i = 0; i < cnt; i++) {
-        if (!(mesh->prods[mesh->cnt] = dp_product_load(files[i], &err))) {
+        dp_product_t *prod = dp_product_load(files[i], &err);
+        if (!prod) {
             fprintf(stderr, "meshctl: %s\n", err.msg);
             return 1;
         }
-        mesh->cnt++;
+        mesh->prods[mesh->cnt++] = prod;
+        /* One product, one descriptor: two would make references and the
+         * order of apply ambiguous. */
+        for (size_t j = 0; j + 1 < mesh->cnt; j++)
+            if (!strcmp(dp_product_ref(mesh->prods[j]), dp_product_ref(prod))) {
+                fprintf(stderr,
+                        "meshctl: %s: product %s is described by %s "
+                        "already\n",
+                        files[i], dp_product_ref(prod),
+                        dp_product_file(mesh->prods[j]));
+                return 1;
+            }
     }
     for (size_t i = 0; i < mesh->cnt; i++) {
         const dp_validate_opts_t opts = {
@@ -284,10 +296,13 @@ static int ctl_product_list(const mw_conf_t *conf, int argc, char **argv)
                              argv[optind - 1]);
         if (!(enc = sr_client_encode(optarg)))
             return 1;
-        off += (size_t)snprintf(query + off,
-                                off < sizeof(query) ? sizeof(query) - off : 0,
-                                "%c%s=%s", off ? '&' : '?', name, enc);
+        if (off < sizeof(query))
+            off += (size_t)snprintf(query + off, sizeof(query) - off, "%c%s=%s",
+                                    off ? '&' : '?', name, enc);
         free(enc);
+        if (off >= sizeof(query))
+            return ctl_usage("product list: filters longer than %zu bytes",
+                             sizeof(query) - 1);
     }
     if (optind < argc)
         return ctl_usage("unexpected argument '%s'", argv[optind]);

@@ -104,6 +104,17 @@ static int dp_expect(dp_ctx_t *c, const yaml_node_t *n, yaml_node_type_t type,
                    dp_kind(n));
 }
 
+/* "a, b, c" of names (NULL-terminated) into buf, cut at cap. */
+static void dp_join(char *buf, size_t cap, const char *const *names)
+{
+    size_t off = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; names[i] && off < cap; i++)
+        off += (size_t)snprintf(buf + off, cap - off, "%s%s", i ? ", " : "",
+                                names[i]);
+}
+
 /* Checks that every key of map is in allowed (NULL-terminated) and
  * appears once. */
 static int dp_keys(dp_ctx_t *c, yaml_node_t *map, const char *where,
@@ -111,12 +122,8 @@ static int dp_keys(dp_ctx_t *c, yaml_node_t *map, const char *where,
 {
     yaml_node_pair_t *p, *q;
     char list[512];
-    size_t off = 0;
 
-    for (size_t i = 0; allowed[i]; i++)
-        off += (size_t)snprintf(list + off,
-                                off < sizeof(list) ? sizeof(list) - off : 0,
-                                "%s%s", i ? ", " : "", allowed[i]);
+    dp_join(list, sizeof(list), allowed);
     for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
@@ -176,6 +183,7 @@ static int dp_str(dp_ctx_t *c, yaml_node_t *map, const char *key,
 {
     yaml_node_t *v = dp_get(c, map, key);
     char where[DP_WHERE_MAX];
+    int rc;
 
     dp_where(where, parent, key);
     *out = NULL;
@@ -184,8 +192,8 @@ static int dp_str(dp_ctx_t *c, yaml_node_t *map, const char *key,
                        *parent ? ": " : "", key);
     if (!v)
         return 0;
-    if (dp_expect(c, v, YAML_SCALAR_NODE, where))
-        return c->err ? c->err->code : MW_ERR_INVALID;
+    if ((rc = dp_expect(c, v, YAML_SCALAR_NODE, where)))
+        return rc;
     if (!dp_scalar(v)[0])
         return dp_fail(c, v, "%s: must not be empty", where);
     if (!(*out = dp_product_keep(c->prod, strdup(dp_scalar(v)))))
@@ -229,7 +237,6 @@ static int dp_enum(dp_ctx_t *c, yaml_node_t *map, const char *key,
                    const char **out)
 {
     char where[DP_WHERE_MAX], list[256];
-    size_t off = 0;
     int rc = dp_str(c, map, key, parent, false, out);
 
     if (rc || !*out)
@@ -237,10 +244,7 @@ static int dp_enum(dp_ctx_t *c, yaml_node_t *map, const char *key,
     for (size_t i = 0; allowed[i]; i++)
         if (!strcmp(allowed[i], *out))
             return 0;
-    for (size_t i = 0; allowed[i]; i++)
-        off += (size_t)snprintf(list + off,
-                                off < sizeof(list) ? sizeof(list) - off : 0,
-                                "%s%s", i ? ", " : "", allowed[i]);
+    dp_join(list, sizeof(list), allowed);
     dp_where(where, parent, key);
     return dp_fail(c, dp_get(c, map, key), "%s: '%s' is not one of: %s", where,
                    *out, list);

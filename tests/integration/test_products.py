@@ -398,6 +398,10 @@ def test_validate_names_file_line_col(bins, products, edit, where):
     assert dangling.returncode == 1
     assert "billing.yaml:11:14: input_ports[0].product: no product " \
            "'orders/events@1' among the descriptors given" in dangling.stderr
+    twice = meshctl(bins, None, None, "product", "validate",
+                    products / "users.yaml", products / "users.yaml")
+    assert twice.returncode == 1
+    assert "product users/profiles@2 is described by" in twice.stderr
     assert meshctl(bins, None, None, "product", "bogus").returncode == 2
     assert meshctl(bins, None, None, "product", "--help").returncode == 0
 

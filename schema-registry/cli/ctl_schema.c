@@ -299,13 +299,21 @@ static av_schema_t *ctl_subject_schema(sr_client_t *client, const char *subject,
     sr_client_version_t ver = {0};
     av_schema_t *sch;
     mw_err_t err;
-    int v = version ? atoi(version) : SR_CLIENT_VERSION_LATEST;
+    int v = SR_CLIENT_VERSION_LATEST;
+    char *end;
 
-    if ((version && strcmp(version, "latest") && v < 1) ||
-        sr_client_get_version(
-            client, subject,
-            version && strcmp(version, "latest") ? v : SR_CLIENT_VERSION_LATEST,
-            &ver, &err)) {
+    if (version && strcmp(version, "latest")) {
+        long n = strtol(version, &end, 10);
+        if (!*version || *end || n < 1 || n > 2147483647L) {
+            fprintf(stderr,
+                    "meshctl: --version: '%s' is not a version (1.. or "
+                    "latest)\n",
+                    version);
+            return NULL;
+        }
+        v = (int)n;
+    }
+    if (sr_client_get_version(client, subject, v, &ver, &err)) {
         ctl_out_error("schema", &err);
         return NULL;
     }

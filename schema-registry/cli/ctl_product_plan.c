@@ -322,10 +322,14 @@ static void ctl_step_text(const ctl_plan_t *plan, const ctl_step_t *s,
 {
     const dp_output_t *o = s->out;
 
+    char retention[48] = "";
+
+    if (s->kind == CTL_STEP_TOPIC && o->retention_ms)
+        snprintf(retention, sizeof(retention), ", retention.ms=%lld",
+                 o->retention_ms);
     if (s->kind == CTL_STEP_TOPIC)
         snprintf(buf, cap, "topic %s (%d partition%s%s%s%s)", o->topic,
-                 o->partitions, o->partitions == 1 ? "" : "s",
-                 o->retention_ms ? ", retention set" : "",
+                 o->partitions, o->partitions == 1 ? "" : "s", retention,
                  o->cleanup_policy ? ", cleanup.policy=" : "",
                  o->cleanup_policy ? o->cleanup_policy : "");
     else if (s->kind == CTL_STEP_SCHEMA && s->version)

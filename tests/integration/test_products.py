@@ -311,6 +311,10 @@ def test_lineage_renders_as_dot_and_mermaid(bins, registry, mesh_broker,
                                             products):
     files = [products / f"{n}.yaml" for n in ("orders", "users", "billing")]
     ok(meshctl(bins, registry, mesh_broker, "product", "apply", *files))
+    # billing's inputs resolve in the catalog now, without their files.
+    alone = ok(meshctl(bins, registry, None, "product", "validate",
+                       "--catalog", products / "billing.yaml"))
+    assert "product billing/invoices@1 is valid" in alone.stdout
     graph = json.loads(ok(meshctl(bins, registry, None, "mesh", "lineage",
                                   "--format", "json")).stdout)
     assert {(e["from"], e["to"]) for e in graph["edges"]} == {

@@ -11,6 +11,8 @@
  *      compatibility check of the subject's level; an incompatible schema
  *      refuses the whole plan with Confluent's reasons and names the way
  *      forward (a new major version, i.e. a new topic beside the old one);
+ *      a subject whose mode refuses registrations (READONLY, IMPORT) is
+ *      refused here too, rather than half-way through apply;
  *   3. the catalog entry: equal to what the catalog holds (nothing to do)
  *      or new/changed (record it).
  * Every check runs before any change, so a refusal changes nothing.
@@ -201,6 +203,34 @@ static int ctl_plan_compat(ctl_plan_t *plan, ctl_step_t *s, mw_err_t *err)
     return rc;
 }
 
+/* A new schema's subject must take registrations: its mode (its own, else
+ * the global one) is READWRITE. */
+static int ctl_plan_mode(ctl_plan_t *plan, const ctl_step_t *s, mw_err_t *err)
+{
+    char *enc = sr_client_encode(s->subject), *path = NULL;
+    json_t *ans = NULL;
+    const char *mode;
+    int rc;
+
+    if (!enc || asprintf(&path, "/mode/%s?defaultToGlobal=true", enc) < 0) {
+        free(enc);
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    }
+    rc = sr_client_call(plan->env->client, "GET", path, NULL, &ans, err);
+    mode = json_string_value(json_object_get(ans, "mode"));
+    if (rc == 0 && mode && strcmp(mode, "READWRITE"))
+        rc = dp_product_err(
+            plan->prod, s->schema->pos, err, MW_ERR_INVALID,
+            "output port '%s': subject %s is in mode %s and takes no "
+            "registration; nothing was changed (meshctl subject mode %s "
+            "--set READWRITE lifts it)",
+            s->out->name, s->subject, mode, s->subject);
+    json_decref(ans);
+    free(path);
+    free(enc);
+    return rc;
+}
+
 static int ctl_plan_schema(ctl_plan_t *plan, const dp_output_t *out,
                            const dp_schema_t *schema, bool is_key,
                            mw_err_t *err)
@@ -222,9 +252,10 @@ static int ctl_plan_schema(ctl_plan_t *plan, const dp_output_t *out,
     s->change = true;
     /* 40401: no such subject yet, version 1 without any check; 40403: the
      * subject has other schemas, the new one must be compatible. */
-    if (sr_client_last_error_code() == SR_PROTO_E_SUBJECT_NOT_FOUND)
-        return 0;
-    return ctl_plan_compat(plan, s, err);
+    if (sr_client_last_error_code() != SR_PROTO_E_SUBJECT_NOT_FOUND &&
+        (rc = ctl_plan_compat(plan, s, err)))
+        return rc;
+    return ctl_plan_mode(plan, s, err);
 }
 
 /* The catalog's entry without what the registry adds to it (versions,

@@ -163,41 +163,67 @@ def test_breaking_change_refused_and_nothing_changes(bins, registry,
     assert "done:" not in res.stderr
 
 
-def test_half_way_failure_reports_what_was_done(bins, registry, mesh_broker,
-                                                products):
-    """The registry refuses the value schema (its subject is READONLY)
-    after the topic and the key schema went through: the report lists what
-    was done, what was not, and how to finish or undo; once the cause is
-    gone, applying again finishes."""
+def test_readonly_subject_refused_before_anything_changes(
+        bins, registry, mesh_broker, products):
+    """A subject that takes no registration (READONLY) is found by the
+    plan: apply refuses before creating the topic."""
     f = products / "orders.yaml"
     subject = "orders.events.v1-value"
     status, _ = registry.put(f"/mode/{quote(subject)}", {"mode": "READONLY"})
     assert status == 200
-
     res = meshctl(bins, registry, mesh_broker, "product", "apply", f)
     assert res.returncode == 1, (res.stdout, res.stderr)
-    err = res.stderr
-    assert "failed at schema orders.events.v1-value (new version)" in err
-    assert "42205" in err
-    done = err[err.index("Done before the failure:"):err.index("Not done:")]
-    assert "+ topic orders.events.v1 (3 partitions" in done
-    assert "+ schema orders.events.v1-key version 1 (id 1)" in done
-    not_done = err[err.index("Not done:"):err.index("To finish:")]
-    assert "- schema orders.events.v1-value" in not_done
-    assert "- catalog entry orders/events@1" in not_done
-    assert "To undo what was done:" in err
-    assert "meshctl schema delete orders.events.v1-key --version 1 " \
-           "--permanent" in err
-    assert "kafka-topics.sh --delete --topic orders.events.v1" in err
+    assert f"subject {subject} is in mode READONLY" in res.stderr
+    assert "done:" not in res.stderr
+    assert mesh_broker.request("GET", "/topics/orders.events.v1")[0] == 404
+    assert versions(registry, "orders.events.v1-key") == []
     assert registry.get("/catalog/products/orders/events")[0] == 404
 
-    assert registry.delete(f"/mode/{quote(subject)}")[0] == 200
-    fin = ok(meshctl(bins, registry, mesh_broker, "product", "apply", f))
-    assert "= topic orders.events.v1 (3 partitions" in fin.stdout
-    assert "(unchanged)" in fin.stdout
-    assert "Apply complete: 2 changes." in fin.stdout
-    assert versions(registry, subject) == [1]
-    assert entry(registry)["output_ports"][0]["value_schema"]["version"] == 1
+
+def test_half_way_failure_reports_what_was_done(bins, tmp_path, mesh_broker,
+                                                products):
+    """The registry refuses the catalog entry (larger than its
+    request.max.bytes) after the topic and both schemas went through: the
+    report lists what was done, what was not, and how to finish or undo;
+    with the cause gone, applying again finishes."""
+    f = products / "orders.yaml"
+    workdir = tmp_path / "reg"
+    small = MeshRegistry(bins / "mesh-registry", workdir,
+                         sets={"request.max.bytes": 1024})
+    try:
+        res = meshctl(bins, small, mesh_broker, "product", "apply", f)
+    finally:
+        assert small.stop() == 0
+    assert res.returncode == 1, (res.stdout, res.stderr)
+    err = res.stderr
+    assert "failed at catalog entry orders/events@1" in err
+    done = err[err.index("Done before the failure:"):err.index("Not done:")]
+    assert done.splitlines()[1:] == [
+        "  + topic orders.events.v1 (3 partitions, retention.ms=604800000, "
+        "cleanup.policy=delete)",
+        "  + schema orders.events.v1-key version 1 (id 1)",
+        "  + schema orders.events.v1-value version 1 (id 2)"]
+    not_done = err[err.index("Not done:"):err.index("To finish:")]
+    assert not_done.splitlines()[1:] == ["  - catalog entry orders/events@1"]
+    undo = err[err.index("To undo what was done:"):].splitlines()[1:]
+    assert undo == [
+        "  meshctl schema delete orders.events.v1-value --version 1 "
+        "--permanent",
+        "  meshctl schema delete orders.events.v1-key --version 1 "
+        "--permanent",
+        "  delete topic orders.events.v1 "
+        "(kafka-topics.sh --delete --topic orders.events.v1)"]
+
+    reg = MeshRegistry(bins / "mesh-registry", workdir)
+    try:
+        assert reg.get("/catalog/products/orders/events")[0] == 404
+        fin = ok(meshctl(bins, reg, mesh_broker, "product", "apply", f))
+        assert fin.stdout.count("(unchanged)") == 3
+        assert "Apply complete: 1 change." in fin.stdout
+        assert versions(reg, "orders.events.v1-value") == [1]
+        assert entry(reg)["output_ports"][0]["value_schema"]["version"] == 1
+    finally:
+        assert reg.stop() == 0
 
 
 def test_existing_topic_that_differs_is_refused(bins, registry, mesh_broker,

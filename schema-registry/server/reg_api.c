@@ -116,7 +116,8 @@ static void reg_api_root(reg_api_req_t *r)
 static void reg_api_healthz(reg_api_req_t *r)
 {
     json_t *o = json_object();
-    bool ready = reg_store_is_ready(r->api->store);
+    bool ready = reg_store_is_ready(r->api->store) &&
+                 reg_store_is_ready(r->api->catalog_store);
 
     json_object_set_new(o, "status", json_string(ready ? "ok" : "unavailable"));
     if (!ready)

@@ -31,6 +31,7 @@ LIBDIRS := common \
            broker-adapters/embedded \
            schema-registry/avro \
            schema-registry/client \
+           schema-registry/product \
            schema-registry/server \
            schema-registry/cli \
            producers \
@@ -46,7 +47,8 @@ MAIN_mesh-producer := producers/pr_main.c
 MAIN_mesh-materializer := consumers/mat_main.c
 PROGRAMS := $(foreach p,$(ALL_PROGRAMS),$(if $(wildcard $(MAIN_$(p))),$(p)))
 
-PKGS    := rdkafka jansson libevent libevent_pthreads avro-c sqlite3 libpq
+PKGS    := rdkafka jansson libevent libevent_pthreads avro-c sqlite3 libpq \
+           yaml-0.1
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wno-format-zero-length
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(WARN) -MMD -MP \
@@ -144,7 +146,7 @@ DEB_PKGS := build-essential pkg-config librdkafka-dev libavro-dev \
             libjansson-dev libevent-dev libcmocka-dev libpq-dev \
             libsqlite3-dev libyaml-dev kcat python3 python3-venv \
             python3-pytest python3-avro avro-bin postgresql maven \
-            openjdk-17-jre-headless curl wrk clang-format
+            openjdk-17-jre-headless curl wrk clang-format graphviz
 
 deps: $(BUILD)/.deps-debian $(VENV)/.done
 

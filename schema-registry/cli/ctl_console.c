@@ -16,6 +16,12 @@
  * after the last printed record) and at exit.  stdout is flushed before
  * each commit: what is committed has been printed.
  *
+ * --avro (both): values in Confluent's framing, through the registry
+ * (ctl_avro): produce encodes each JSON line with the latest schema of
+ * --value-subject (default TOPIC-value), consume prints each value as one
+ * line of Avro JSON; a value that does not decode is reported on stderr
+ * with its partition and offset, and the exit code is 1.
+ *
  * Everything runs on the main thread; librdkafka's callbacks arrive there
  * through the adapter's loop integration.
  */
@@ -36,6 +42,7 @@
 
 #include "bk_consumer.h"
 #include "bk_producer.h"
+#include "ctl_avro.h"
 #include "ctl_out.h"
 #include "mw_daemon.h"
 #include "mw_log.h"
@@ -53,9 +60,11 @@
 static const char ctl_console_usage[] =
     "usage: meshctl console produce TOPIC [--key-sep SEP]\n"
     "                               [--count N --size BYTES]\n"
+    "                               [--avro [--value-subject S]]\n"
     "       meshctl console consume TOPIC... [--group G] [--from-beginning]\n"
     "                               [--max N] [--idle-exit-ms MS]\n"
-    "                               [--format '%t %p %o %k %v']\n";
+    "                               [--format '%t %p %o %k %v'] [--avro]\n"
+    "       (produce ... and consume ... are the same commands)\n";
 
 /* Bad usage of this command: message, this command's usage, exit 2. */
 #define ctl_usage(...) ctl_out_usage(ctl_console_usage, __VA_ARGS__)
@@ -87,7 +96,10 @@ typedef struct ctl_prod {
                        * O_NONBLOCK */
     const char *topic;
     const char *key_sep;
-    long long count; /* generated messages, -1 = read stdin */
+    ctl_avro_t *avro;      /* --avro: values encoded through the registry */
+    const char *subject;   /* --value-subject, else subject_buf */
+    char subject_buf[300]; /* TOPIC-value */
+    long long count;       /* generated messages, -1 = read stdin */
     long long next_seq;
     char *gen; /* generated value buffer (size bytes) */
     size_t size;
@@ -153,13 +165,29 @@ static int ctl_prod_send_line(ctl_prod_t *p, const char *line, size_t len)
 {
     const char *sep = NULL;
 
+    const char *value = line;
+    size_t value_len = len, key_len = 0;
+    mw_err_t err;
+
     if (p->key_sep)
         sep = memmem(line, len, p->key_sep, strlen(p->key_sep));
-    if (!sep)
-        return ctl_prod_send(p, NULL, 0, line, len);
-    return ctl_prod_send(p, line, (size_t)(sep - line),
-                         sep + strlen(p->key_sep),
-                         len - (size_t)(sep - line) - strlen(p->key_sep));
+    if (sep) {
+        key_len = (size_t)(sep - line);
+        value = sep + strlen(p->key_sep);
+        value_len = len - key_len - strlen(p->key_sep);
+    }
+    if (p->avro && ctl_avro_encode(p->avro, p->subject, value, value_len,
+                                   (const void **)&value, &value_len, &err)) {
+        /* A line that does not fit the schema stops the input: the lines
+         * after it would land out of order once it is fixed. */
+        fprintf(stderr, "meshctl: console produce: line %llu: %s\n",
+                (unsigned long long)(p->produced + p->failed + 1), err.msg);
+        p->failed++;
+        p->broken = true;
+        p->input_done = true;
+        return -1;
+    }
+    return ctl_prod_send(p, sep ? line : NULL, key_len, value, value_len);
 }
 
 /* Sends complete lines from the buffer; at EOF also a last unterminated
@@ -299,6 +327,8 @@ static int ctl_prod_parse(int argc, char **argv, ctl_prod_t *p)
         {"key-sep", required_argument, NULL, 'k'},
         {"count", required_argument, NULL, 'n'},
         {"size", required_argument, NULL, 's'},
+        {"avro", no_argument, NULL, 'a'},
+        {"value-subject", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0}};
     long long size = 100;
     int c;
@@ -308,6 +338,10 @@ static int ctl_prod_parse(int argc, char **argv, ctl_prod_t *p)
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         if (c == 'k' && optarg[0])
             p->key_sep = optarg;
+        else if (c == 'a')
+            p->subject = p->subject ? p->subject : "";
+        else if (c == 'S' && optarg[0])
+            p->subject = optarg;
         else if (c == 'n' && ctl_parse_ll(optarg, 0, &p->count))
             continue;
         else if (c == 's' && ctl_parse_ll(optarg, 1, &size) &&
@@ -324,6 +358,13 @@ static int ctl_prod_parse(int argc, char **argv, ctl_prod_t *p)
         return ctl_usage("console produce: expected exactly one TOPIC");
     p->topic = argv[optind];
     p->size = (size_t)size;
+    if (p->subject && p->count >= 0)
+        return ctl_usage("console produce: --avro encodes stdin's lines, "
+                         "not --count payloads");
+    if (p->subject && !p->subject[0]) {
+        snprintf(p->subject_buf, sizeof(p->subject_buf), "%s-value", p->topic);
+        p->subject = p->subject_buf;
+    }
     return 0;
 }
 
@@ -369,7 +410,8 @@ static int ctl_produce(const mw_conf_t *conf, int argc, char **argv)
     rc = 1;
     if (!(p.base = event_base_new()))
         goto out;
-    if (!(p.prod = bk_producer_new(conf, ctl_prod_dr, &p, NULL, &err)) ||
+    if ((p.subject && !(p.avro = ctl_avro_new(conf, &err))) ||
+        !(p.prod = bk_producer_new(conf, ctl_prod_dr, &p, NULL, &err)) ||
         bk_producer_attach(p.prod, p.base, &err) ||
         !(daemon = mw_daemon_new(p.base, CTL_COMPONENT, ctl_prod_on_signal, &p,
                                  &err))) {
@@ -402,6 +444,7 @@ out:
     free(p.gen);
     mw_daemon_destroy(daemon);
     bk_producer_destroy(p.prod);
+    ctl_avro_destroy(p.avro);
     if (p.base)
         event_base_free(p.base);
     return rc;
@@ -414,6 +457,8 @@ typedef struct ctl_cons {
     bk_consumer_t *cons;
     struct event *tick;
     const char *fmt;
+    ctl_avro_t *avro; /* --avro: values decoded through the registry */
+    bool want_avro;
     long long max;     /* 0 = unlimited */
     long long idle_ms; /* 0 = never */
     uint64_t consumed;
@@ -443,6 +488,29 @@ static void ctl_cons_commit(ctl_cons_t *c, bool sync)
     c->last_commit_ms = mw_time_mono_ms();
 }
 
+/* Prints rec, its value decoded when --avro. */
+static void ctl_cons_print(ctl_cons_t *c, const bk_record_t *rec)
+{
+    bk_record_t shown = *rec;
+    const char *text;
+    mw_err_t err;
+
+    if (!c->avro || !rec->value) {
+        ctl_out_record(stdout, c->fmt, rec);
+        return;
+    }
+    if (!(text = ctl_avro_decode(c->avro, rec->value, rec->value_len, &err))) {
+        fprintf(stderr, "meshctl: console consume: %s [%d] offset %lld: %s\n",
+                rec->topic, (int)rec->partition, (long long)rec->offset,
+                err.msg);
+        c->rc = 1;
+        return;
+    }
+    shown.value = text;
+    shown.value_len = strlen(text);
+    ctl_out_record(stdout, c->fmt, &shown);
+}
+
 /* Loop thread: records are waiting; take them all (the adapter wakes us
  * again only once the queue was empty). */
 static void ctl_cons_on_ready(void *opaque)
@@ -460,7 +528,7 @@ static void ctl_cons_on_ready(void *opaque)
         }
         if (!rec)
             return;
-        ctl_out_record(stdout, c->fmt, rec);
+        ctl_cons_print(c, rec);
         if (bk_consumer_store(c->cons, rec, &err))
             mw_log_warn(CTL_COMPONENT, "offset store failed", "reason=%s",
                         mw_log_q(err.msg));
@@ -535,6 +603,7 @@ static int ctl_cons_parse(int argc, char **argv, ctl_cons_t *c,
         {"max", required_argument, NULL, 'm'},
         {"idle-exit-ms", required_argument, NULL, 'i'},
         {"format", required_argument, NULL, 'f'},
+        {"avro", no_argument, NULL, 'a'},
         {NULL, 0, NULL, 0}};
     mw_err_t err;
     int opt;
@@ -546,6 +615,8 @@ static int ctl_cons_parse(int argc, char **argv, ctl_cons_t *c,
             a->group = optarg;
         else if (opt == 'b')
             a->from_beginning = true;
+        else if (opt == 'a')
+            c->want_avro = true;
         else if (opt == 'm' && ctl_parse_ll(optarg, 1, &c->max))
             continue;
         else if (opt == 'i' && ctl_parse_ll(optarg, 1, &c->idle_ms))
@@ -591,7 +662,8 @@ static int ctl_cons_open(mw_conf_t *conf, ctl_cons_t *c,
     mw_err_t err;
 
     snprintf(group, sizeof(group), "meshctl-console-%d", (int)getpid());
-    if (ctl_cons_offset_reset(conf, a->from_beginning, &err) ||
+    if ((c->want_avro && !(c->avro = ctl_avro_new(conf, &err))) ||
+        ctl_cons_offset_reset(conf, a->from_beginning, &err) ||
         !(c->cons = bk_consumer_new(conf, a->group ? a->group : group, &ops, c,
                                     NULL, &err)) ||
         bk_consumer_subscribe(c->cons, (const char *const *)a->topics,
@@ -638,6 +710,7 @@ static int ctl_consume(mw_conf_t *conf, int argc, char **argv)
         event_free(c.tick);
     mw_daemon_destroy(daemon);
     bk_consumer_destroy(c.cons);
+    ctl_avro_destroy(c.avro);
     event_base_free(c.base);
     return rc;
 }
@@ -646,6 +719,10 @@ int ctl_console_main(mw_conf_t *conf, int argc, char **argv)
 {
     const char *sub = argc > 1 ? argv[1] : "";
 
+    if (ctl_out_wants_help(argc, argv)) {
+        fputs(ctl_console_usage, stdout);
+        return 0;
+    }
     if (!strcmp(sub, "produce"))
         return ctl_produce(conf, argc - 1, argv + 1);
     if (!strcmp(sub, "consume"))

@@ -17,6 +17,8 @@
 
 #include "bk_conf.h"
 #include "ctl_console.h"
+#include "ctl_product.h"
+#include "ctl_schema.h"
 #include "ctl_topic.h"
 #include "mw_conf.h"
 #include "mw_log.h"
@@ -50,17 +52,28 @@ static const char *const ctl_passthrough[] = {"kafka.", NULL};
 
 static const mw_conf_program_t ctl_prog = {
     .name = "meshctl",
-    .summary = "Meshwork admin CLI: topics and console produce/consume.",
+    .summary = "Meshwork admin CLI: data products, schemas and subjects, "
+               "topics, console produce/consume.",
     .help_extra =
         "Global options: --bootstrap SERVERS, --registry URL, --json.\n"
-        "Commands:\n"
+        "Commands (each takes --help; docs/meshctl.md):\n"
+        "  product validate|plan|apply FILE...    product list|show\n"
+        "  mesh lineage [--format json|dot|mermaid] [FILE...]\n"
+        "  schema register|get|list|diff|check|delete\n"
+        "  subject list|versions|config|mode\n"
         "  topic create NAME [--partitions N] [--replication N] "
         "[--config K=V]...\n"
         "  topic list\n"
         "  topic describe NAME\n"
         "  console produce TOPIC [--key-sep SEP] [--count N --size BYTES]\n"
+        "                  [--avro [--value-subject S]]\n"
         "  console consume TOPIC... [--group G] [--from-beginning] [--max N]\n"
-        "                  [--idle-exit-ms MS] [--format '%t %p %o %k %v']\n"
+        "                  [--idle-exit-ms MS] [--format '%t %p %o %k %v'] "
+        "[--avro]\n"
+        "  produce ..., consume ...: the same as console produce, console "
+        "consume\n"
+        "Exit codes: 0 ok, 1 failure (an incompatible check included), 2 "
+        "usage.\n"
         "Any kafka.* key is passed to librdkafka (e.g. --set "
         "kafka.fetch.wait.max.ms=10).",
     .passthrough = ctl_passthrough,
@@ -164,6 +177,22 @@ out:
     return rc;
 }
 
+/* `consume ...` and `produce ...` are `console consume ...` and
+ * `console produce ...` (the spelling of kafka-avro-console-*). */
+static int ctl_console_alias(mw_conf_t *conf, int argc, char **argv)
+{
+    char **args = calloc((size_t)argc + 2, sizeof(*args));
+    int rc;
+
+    if (!args)
+        return 1;
+    args[0] = "console";
+    memcpy(args + 1, argv, (size_t)argc * sizeof(*args));
+    rc = ctl_console_main(conf, argc + 1, args);
+    free(args);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     mw_err_t err;
@@ -183,6 +212,17 @@ int main(int argc, char **argv)
         rc = ctl_topic_main(conf, argc - cmd, argv + cmd);
     } else if (rc == 0 && !strcmp(argv[cmd], "console")) {
         rc = ctl_console_main(conf, argc - cmd, argv + cmd);
+    } else if (rc == 0 && (!strcmp(argv[cmd], "consume") ||
+                           !strcmp(argv[cmd], "produce"))) {
+        rc = ctl_console_alias(conf, argc - cmd, argv + cmd);
+    } else if (rc == 0 && !strcmp(argv[cmd], "schema")) {
+        rc = ctl_schema_main(conf, argc - cmd, argv + cmd);
+    } else if (rc == 0 && !strcmp(argv[cmd], "subject")) {
+        rc = ctl_schema_subject_main(conf, argc - cmd, argv + cmd);
+    } else if (rc == 0 && !strcmp(argv[cmd], "product")) {
+        rc = ctl_product_main(conf, argc - cmd, argv + cmd);
+    } else if (rc == 0 && !strcmp(argv[cmd], "mesh")) {
+        rc = ctl_product_mesh_main(conf, argc - cmd, argv + cmd);
     } else if (rc == 0) {
         fprintf(stderr, "meshctl: unknown command '%s'; see 'meshctl --help'\n",
                 argv[cmd]);

@@ -138,3 +138,42 @@ int ctl_out_usage(const char *usage, const char *fmt, ...)
     fputs(usage, stderr);
     return 2;
 }
+
+void ctl_out_json(FILE *out, json_t *root)
+{
+    ctl_json_print(out, root);
+}
+
+void ctl_out_table(FILE *out, const char *const *headers, size_t cols,
+                   const char *const *cells, size_t rows)
+{
+    size_t width[16] = {0};
+
+    if (cols > sizeof(width) / sizeof(width[0]))
+        cols = sizeof(width) / sizeof(width[0]);
+    for (size_t c = 0; c < cols; c++) {
+        width[c] = strlen(headers[c]);
+        for (size_t r = 0; r < rows; r++) {
+            const char *v = cells[r * cols + c];
+            if (strlen(v ? v : "-") > width[c])
+                width[c] = strlen(v ? v : "-");
+        }
+    }
+    for (size_t r = 0; r <= rows; r++)
+        for (size_t c = 0; c < cols; c++) {
+            const char *v = r ? cells[(r - 1) * cols + c] : headers[c];
+            /* The last column is not padded: no trailing blanks. */
+            if (c + 1 == cols)
+                fprintf(out, "%s\n", v ? v : "-");
+            else
+                fprintf(out, "%-*s  ", (int)width[c], v ? v : "-");
+        }
+}
+
+bool ctl_out_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return true;
+    return false;
+}

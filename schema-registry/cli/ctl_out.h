@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "bk_admin.h"
 #include "bk_consumer.h"
 #include "mw_err.h"
@@ -33,6 +35,19 @@ int ctl_out_format_check(const char *fmt, mw_err_t *err);
 /* Writes rec with fmt (checked) and a newline.  Null keys and values print
  * as empty. */
 void ctl_out_record(FILE *out, const char *fmt, const bk_record_t *rec);
+
+/* An aligned table: a header row of cols names, then rows rows of cols
+ * cells each (cells[row * cols + col]; NULL prints as "-").  Columns are
+ * as wide as their widest cell, two spaces apart. */
+void ctl_out_table(FILE *out, const char *const *headers, size_t cols,
+                   const char *const *cells, size_t rows);
+
+/* root (consumed) as indented JSON and a newline. */
+void ctl_out_json(FILE *out, json_t *root);
+
+/* Whether argv (a command's arguments) asks for help (--help or -h): the
+ * command then prints its usage on stdout and exits 0. */
+bool ctl_out_wants_help(int argc, char **argv);
 
 /* Prints "meshctl: <message>" and then usage to stderr; returns 2 (the
  * exit code for bad usage), so a parser can `return ctl_out_usage(...)`. */

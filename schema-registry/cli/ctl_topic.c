@@ -170,6 +170,10 @@ int ctl_topic_main(const mw_conf_t *conf, int argc, char **argv)
     mw_err_t err;
     int rc;
 
+    if (ctl_out_wants_help(argc, argv)) {
+        fputs(ctl_topic_usage, stdout);
+        return 0;
+    }
     if (!sub || (strcmp(sub, "create") && strcmp(sub, "list") &&
                  strcmp(sub, "describe")))
         return ctl_usage("topic: unknown or missing sub-command '%s'",

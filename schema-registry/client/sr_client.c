@@ -603,3 +603,78 @@ int sr_client_check_compat(sr_client_t *client, const char *subject,
     free(path);
     return rc;
 }
+
+/* ------------------------------------------------------------ admin */
+
+int sr_client_call(sr_client_t *client, const char *method, const char *path,
+                   const json_t *body, json_t **out, mw_err_t *err)
+{
+    json_t *ans = NULL;
+    int rc;
+
+    pthread_mutex_lock(&client->lock);
+    last_error_code = 0;
+    rc = request(client, method, path, body, &ans, err);
+    pthread_mutex_unlock(&client->lock);
+    if (out)
+        *out = ans;
+    else
+        json_decref(ans);
+    return rc;
+}
+
+char *sr_client_encode(const char *s)
+{
+    return evhttp_uriencode(s, -1, 0);
+}
+
+/* "/catalog/products/<domain>/<name>" plus suffix, encoded. */
+static char *catalog_path(const char *domain, const char *name,
+                          const char *suffix)
+{
+    char *d = evhttp_uriencode(domain, -1, 0),
+         *n = evhttp_uriencode(name, -1, 0);
+    char *path = NULL;
+
+    if (d && n &&
+        asprintf(&path, "/catalog/products/%s/%s%s", d, n, suffix) < 0)
+        path = NULL;
+    free(d);
+    free(n);
+    return path;
+}
+
+int sr_client_catalog_get(sr_client_t *client, const char *domain,
+                          const char *name, int version, json_t **out,
+                          mw_err_t *err)
+{
+    char suffix[32] = "";
+    char *path;
+    int rc;
+
+    if (version > 0)
+        snprintf(suffix, sizeof(suffix), "?version=%d", version);
+    if (!(path = catalog_path(domain, name, suffix)))
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    rc = sr_client_call(client, "GET", path, NULL, out, err);
+    free(path);
+    return rc;
+}
+
+int sr_client_catalog_put(sr_client_t *client, const json_t *entry,
+                          mw_err_t *err)
+{
+    const char *domain = json_string_value(json_object_get(entry, "domain"));
+    const char *name = json_string_value(json_object_get(entry, "name"));
+    char *path;
+    int rc;
+
+    if (!domain || !name)
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "catalog entry without domain and name");
+    if (!(path = catalog_path(domain, name, "")))
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    rc = sr_client_call(client, "PUT", path, entry, NULL, err);
+    free(path);
+    return rc;
+}

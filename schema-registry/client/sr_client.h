@@ -26,6 +26,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "mw_err.h"
 #include "av_schema.h"
 
@@ -83,6 +85,31 @@ void sr_client_version_clear(sr_client_version_t *ver);
 int sr_client_check_compat(sr_client_t *client, const char *subject,
                            int version, const char *schema_text,
                            int *compatible, mw_err_t *err);
+
+/* One call of the registry's REST API that has no typed function above
+ * (the admin calls of meshctl: subjects, versions, config, mode, deletes,
+ * verbose compatibility).  path starts with '/' and is already encoded
+ * (sr_client_encode for a path segment); body (borrowed, may be NULL) is
+ * sent as JSON.  *out gets the parsed 2xx answer (a new reference, any
+ * JSON value).  Retries and errors as everywhere in the client. */
+int sr_client_call(sr_client_t *client, const char *method, const char *path,
+                   const json_t *body, json_t **out, mw_err_t *err);
+
+/* s encoded as one URL path segment ('/' included); malloc'd, NULL on
+ * ENOMEM. */
+char *sr_client_encode(const char *s);
+
+/* The catalog entry of domain/name (version 0: its highest major version)
+ * as GET /catalog/products/{d}/{n} answers it: *out a new reference, or
+ * MW_ERR_NOT_FOUND when the catalog has none. */
+int sr_client_catalog_get(sr_client_t *client, const char *domain,
+                          const char *name, int version, json_t **out,
+                          mw_err_t *err);
+
+/* Records entry (borrowed; its "domain", "name" and "version" say where)
+ * with PUT /catalog/products/{d}/{n}. */
+int sr_client_catalog_put(sr_client_t *client, const json_t *entry,
+                          mw_err_t *err);
 
 /* The registry error_code (40401, 42201, 409, ...) of the calling thread's
  * last sr_client call, 0 when it succeeded or failed before the registry

@@ -89,6 +89,17 @@ const reg_api_route_t reg_api_routes[] = {
     {"compatibility_version",
      {"compatibility", "subjects", "*", "versions", "*"},
      .post = reg_api_compat_check},
+    {"catalog_products", {"catalog", "products"}, .get = reg_api_catalog_list},
+    {"catalog_product",
+     {"catalog", "products", "*", "*"},
+     .get = reg_api_catalog_get,
+     .put = reg_api_catalog_put,
+     .del = reg_api_catalog_delete},
+    {"catalog_port_status",
+     {"catalog", "products", "*", "*", "ports", "*", "status"},
+     .put = reg_api_catalog_status_put,
+     .post = reg_api_catalog_status_put},
+    {"catalog_lineage", {"catalog", "lineage"}, .get = reg_api_catalog_lineage},
     {"healthz", {"healthz"}, .get = reg_api_healthz},
     {"metrics", {"metrics"}, .get = reg_api_metrics},
 };
@@ -105,7 +116,8 @@ static void reg_api_root(reg_api_req_t *r)
 static void reg_api_healthz(reg_api_req_t *r)
 {
     json_t *o = json_object();
-    bool ready = reg_store_is_ready(r->api->store);
+    bool ready = reg_store_is_ready(r->api->store) &&
+                 reg_store_is_ready(r->api->catalog_store);
 
     json_object_set_new(o, "status", json_string(ready ? "ok" : "unavailable"));
     if (!ready)
@@ -464,6 +476,8 @@ reg_api_t *reg_api_new(const reg_api_conf_t *conf, mw_err_t *err)
     api->base = conf->base;
     api->state = conf->state;
     api->store = conf->store;
+    api->catalog = conf->catalog;
+    api->catalog_store = conf->catalog_store;
     api->metrics = conf->metrics;
     if (reg_api_metrics_init(api) != 0 ||
         !(api->http = evhttp_new(api->base))) {

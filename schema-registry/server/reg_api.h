@@ -15,6 +15,7 @@
 
 #include "mw_err.h"
 #include "mw_metrics.h"
+#include "reg_catalog.h"
 #include "reg_state.h"
 #include "reg_store.h"
 
@@ -23,15 +24,17 @@ struct event_base;
 typedef struct reg_api reg_api_t;
 
 typedef struct reg_api_conf {
-    struct event_base *base;  /* borrowed */
-    const char *listener;     /* "http://127.0.0.1:8081", port 0 allowed */
-    reg_state_t *state;       /* borrowed, outlives the API */
-    reg_store_t *store;       /* borrowed, outlives the API */
-    mw_metrics_t *metrics;    /* borrowed; may be NULL */
-    size_t request_max_bytes; /* body limit (413 past it) */
-    size_t schema_max_bytes;  /* schema text limit (42209 past it) */
-    size_t header_max_bytes;  /* request line + headers */
-    int timeout_ms;           /* idle / slow client timeout */
+    struct event_base *base;    /* borrowed */
+    const char *listener;       /* "http://127.0.0.1:8081", port 0 allowed */
+    reg_state_t *state;         /* borrowed, outlives the API */
+    reg_store_t *store;         /* borrowed, outlives the API */
+    reg_catalog_t *catalog;     /* borrowed, outlives the API */
+    reg_store_t *catalog_store; /* borrowed: the catalog's log */
+    mw_metrics_t *metrics;      /* borrowed; may be NULL */
+    size_t request_max_bytes;   /* body limit (413 past it) */
+    size_t schema_max_bytes;    /* schema text limit (42209 past it) */
+    size_t header_max_bytes;    /* request line + headers */
+    int timeout_ms;             /* idle / slow client timeout */
 } reg_api_conf_t;
 
 /* Binds the listener and starts serving.  NULL with err set (the message

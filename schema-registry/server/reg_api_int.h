@@ -51,6 +51,8 @@ struct reg_api {
     struct evhttp *http;
     reg_state_t *state;
     reg_store_t *store;
+    reg_catalog_t *catalog;     /* the data-product catalog */
+    reg_store_t *catalog_store; /* the catalog's log */
     mw_metrics_t *metrics;
     reg_api_conf_t conf;
     int port;
@@ -120,6 +122,9 @@ bool reg_api_writable(reg_api_req_t *r, const char *subject);
 void reg_api_append_begin(reg_api_req_t *r, reg_api_done_t *on_done);
 void reg_api_append(reg_api_req_t *r, json_t *key, json_t *value);
 void reg_api_append_end(reg_api_req_t *r);
+/* reg_api_append to another store than the schemas' (the catalog's). */
+void reg_api_append_to(reg_api_req_t *r, reg_store_t *store, json_t *key,
+                       json_t *value);
 /* Replies 50001/50002 for r->store_err; true when it did. */
 bool reg_api_store_failed(reg_api_req_t *r);
 
@@ -154,6 +159,12 @@ void reg_api_mode_get(reg_api_req_t *r);
 void reg_api_mode_put(reg_api_req_t *r);
 void reg_api_mode_delete(reg_api_req_t *r);
 void reg_api_compat_check(reg_api_req_t *r);
+void reg_api_catalog_list(reg_api_req_t *r);
+void reg_api_catalog_get(reg_api_req_t *r);
+void reg_api_catalog_put(reg_api_req_t *r);
+void reg_api_catalog_delete(reg_api_req_t *r);
+void reg_api_catalog_status_put(reg_api_req_t *r);
+void reg_api_catalog_lineage(reg_api_req_t *r);
 
 /* ---- reg_api_register.c: the candidate schema of a request body ---- */
 typedef struct reg_api_candidate {

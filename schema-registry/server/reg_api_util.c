@@ -192,6 +192,12 @@ void reg_api_append_begin(reg_api_req_t *r, reg_api_done_t *on_done)
 
 void reg_api_append(reg_api_req_t *r, json_t *key, json_t *value)
 {
+    reg_api_append_to(r, r->api->store, key, value);
+}
+
+void reg_api_append_to(reg_api_req_t *r, reg_store_t *store, json_t *key,
+                       json_t *value)
+{
     char *k = key ? json_dumps(key, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     char *v =
         value ? json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -202,8 +208,7 @@ void reg_api_append(reg_api_req_t *r, json_t *key, json_t *value)
             mw_err_set(&r->store_err, MW_ERR_NOMEM, "out of memory");
     } else {
         r->pending++;
-        if (reg_store_append(r->api->store, k, v, reg_api_append_done, r,
-                             &err) != 0) {
+        if (reg_store_append(store, k, v, reg_api_append_done, r, &err) != 0) {
             r->pending--;
             if (!r->store_err.code)
                 r->store_err = err;

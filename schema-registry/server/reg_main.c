@@ -25,6 +25,7 @@
 #include "mw_log.h"
 #include "mw_run.h"
 #include "reg_api.h"
+#include "reg_catalog.h"
 #include "reg_state.h"
 #include "reg_store.h"
 
@@ -95,6 +96,8 @@ static const mw_conf_program_t reg_program = {
 typedef struct reg_app {
     reg_state_t *state;
     reg_store_t *store;
+    reg_catalog_t *catalog;
+    reg_store_t *catalog_store;
     reg_api_t *api;
 } reg_app_t;
 
@@ -109,6 +112,8 @@ static void reg_stop(mw_run_t *run, void *opaque, const char *why)
     reg_api_stop_accepting(app->api);
     reg_store_close(app->store, REG_STORE_CLOSE_MS);
     app->store = NULL;
+    reg_store_close(app->catalog_store, REG_STORE_CLOSE_MS);
+    app->catalog_store = NULL;
     mw_run_break(run);
 }
 
@@ -120,6 +125,8 @@ static int reg_open_api(reg_app_t *app, mw_run_t *run, mw_err_t *err)
         .listener = mw_conf_get_str(conf, "listeners"),
         .state = app->state,
         .store = app->store,
+        .catalog = app->catalog,
+        .catalog_store = app->catalog_store,
         .metrics = mw_run_metrics(run),
         .request_max_bytes = (size_t)mw_conf_get_int(conf, "request.max.bytes"),
         .schema_max_bytes = (size_t)mw_conf_get_int(conf, "schema.max.bytes"),
@@ -148,7 +155,16 @@ static int reg_start(mw_run_t *run, void *opaque, mw_err_t *err)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory for the state");
     app->store = reg_store_open(mw_run_base(run), conf, mw_run_metrics(run),
                                 reg_state_apply, app->state, err);
-    if (!app->store || reg_open_api(app, run, err) != 0)
+    if (!app->store)
+        return err->code;
+    /* The catalog has its own log (reg_store.h), opened the same way. */
+    app->catalog = reg_catalog_new();
+    if (!app->catalog)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory for the catalog");
+    app->catalog_store = reg_store_open_log(
+        mw_run_base(run), conf, mw_run_metrics(run), &reg_store_log_catalog,
+        reg_catalog_apply, app->catalog, err);
+    if (!app->catalog_store || reg_open_api(app, run, err) != 0)
         return err->code;
     if (mw_conf_listener_url(mw_conf_get_str(conf, "listeners"),
                              reg_api_port(app->api), url, sizeof(url),
@@ -158,10 +174,11 @@ static int reg_start(mw_run_t *run, void *opaque, mw_err_t *err)
     if (mw_daemon_write_file(path, url, err) != 0)
         return mw_err_prefix(err, "data.dir");
     mw_log_info(REG_COMPONENT, "mesh-registry ready",
-                "url=%s storage=%s schemas=%zu subjects=%zu", url,
+                "url=%s storage=%s schemas=%zu subjects=%zu products=%zu", url,
                 reg_store_backend_name(app->store),
                 reg_state_schema_cnt(app->state),
-                reg_state_live_subject_cnt(app->state));
+                reg_state_live_subject_cnt(app->state),
+                reg_catalog_product_cnt(app->catalog));
     return 0;
 }
 
@@ -172,7 +189,9 @@ static void reg_destroy(void *opaque)
     reg_app_t *app = opaque;
 
     reg_store_close(app->store, REG_STORE_CLOSE_MS);
+    reg_store_close(app->catalog_store, REG_STORE_CLOSE_MS);
     reg_api_destroy(app->api);
+    reg_catalog_destroy(app->catalog);
     reg_state_destroy(app->state);
 }
 

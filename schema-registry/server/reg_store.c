@@ -18,6 +18,7 @@
 
 struct reg_store {
     const reg_store_ops_t *ops;
+    const reg_store_log_t *log;
     void *be; /* the backend's state */
 };
 
@@ -95,13 +96,36 @@ static void reg_store_stats_register(reg_store_stats_t *st, mw_metrics_t *m,
         "From append to its done callback (durable and applied).", l, NULL, 0);
 }
 
+const reg_store_log_t reg_store_log_schemas = {
+    .name = "schemas",
+    .journal_file = "schemas.journal",
+    .topic_key = "kafkastore.topic",
+};
+
+const reg_store_log_t reg_store_log_catalog = {
+    .name = "catalog",
+    .journal_file = "catalog.journal",
+    .topic_key = "kafkastore.catalog.topic",
+};
+
 reg_store_t *reg_store_open(struct event_base *base, const mw_conf_t *conf,
                             mw_metrics_t *metrics, reg_store_apply_cb *apply,
                             void *opaque, mw_err_t *err)
 {
+    return reg_store_open_log(base, conf, metrics, &reg_store_log_schemas,
+                              apply, opaque, err);
+}
+
+reg_store_t *reg_store_open_log(struct event_base *base, const mw_conf_t *conf,
+                                mw_metrics_t *metrics,
+                                const reg_store_log_t *log,
+                                reg_store_apply_cb *apply, void *opaque,
+                                mw_err_t *err)
+{
     reg_store_env_t env = {.base = base,
                            .conf = conf,
                            .metrics = metrics,
+                           .log = log,
                            .apply = apply,
                            .opaque = opaque};
     const reg_store_ops_t *ops = reg_store_find(conf, err);
@@ -116,13 +140,14 @@ reg_store_t *reg_store_open(struct event_base *base, const mw_conf_t *conf,
         return NULL;
     }
     store->ops = ops;
+    store->log = log;
     store->be = ops->open(&env, err);
     if (!store->be) {
         free(store);
         return NULL;
     }
-    mw_log_info(REG_STORE_COMPONENT, "store opened", "storage=%s",
-                ops->conf.name);
+    mw_log_info(REG_STORE_COMPONENT, "store opened", "storage=%s log=%s",
+                ops->conf.name, log->name);
     return store;
 }
 
@@ -156,7 +181,7 @@ void reg_store_close(reg_store_t *store, int timeout_ms)
     if (!store)
         return;
     store->ops->close(store->be, timeout_ms);
-    mw_log_info(REG_STORE_COMPONENT, "store closed", "storage=%s",
-                store->ops->conf.name);
+    mw_log_info(REG_STORE_COMPONENT, "store closed", "storage=%s log=%s",
+                store->ops->conf.name, store->log->name);
     free(store);
 }

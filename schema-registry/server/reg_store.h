@@ -66,6 +66,20 @@ typedef void(reg_store_done_cb)(void *opaque, int64_t offset,
  * program puts it in its mw_conf_program_t.choices. */
 extern const mw_conf_choice_t reg_store_choice;
 
+/* Which log a store holds.  The registry keeps two: the schemas
+ * (`_schemas` records, reg_store_log_schemas) and the data-product catalog
+ * (reg_store_log_catalog, records of reg_catalog.h), each in its own
+ * journal file or its own compacted topic, so that Confluent's and
+ * Karapace's readers of `_schemas` never meet a record they do not know. */
+typedef struct reg_store_log {
+    const char *name;         /* "schemas", "catalog": for logs */
+    const char *journal_file; /* file under data.dir (storage=journal) */
+    const char *topic_key;    /* the key naming the topic (storage=kafka) */
+} reg_store_log_t;
+
+extern const reg_store_log_t reg_store_log_schemas;
+extern const reg_store_log_t reg_store_log_catalog;
+
 /* Opens the backend chosen by conf's `storage` key (conf declares it and
  * the chosen backend's keys, plus data.dir), replays the whole log through
  * apply before returning, and keeps applying new records as they arrive
@@ -75,6 +89,14 @@ extern const mw_conf_choice_t reg_store_choice;
 reg_store_t *reg_store_open(struct event_base *base, const mw_conf_t *conf,
                             mw_metrics_t *metrics, reg_store_apply_cb *apply,
                             void *opaque, mw_err_t *err);
+
+/* reg_store_open for another log than the schemas' (log is static).  Both
+ * logs count in the same store metrics. */
+reg_store_t *reg_store_open_log(struct event_base *base, const mw_conf_t *conf,
+                                mw_metrics_t *metrics,
+                                const reg_store_log_t *log,
+                                reg_store_apply_cb *apply, void *opaque,
+                                mw_err_t *err);
 
 /* Appends one record (key and value copied; value NULL = tombstone).  done
  * is called exactly once, on the loop thread, possibly before this

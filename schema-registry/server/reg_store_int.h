@@ -39,6 +39,7 @@ typedef struct reg_store_env {
     const mw_conf_t *conf;
     mw_metrics_t *metrics; /* may be NULL */
     reg_store_stats_t stats;
+    const reg_store_log_t *log; /* which log: its file or topic key */
     reg_store_apply_cb *apply;
     void *opaque;
 } reg_store_env_t;

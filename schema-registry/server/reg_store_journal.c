@@ -49,8 +49,6 @@
 #define JR_MAGIC 0x4d574a31u /* "MWJ1" */
 #define JR_HDR_LEN 12u       /* magic, body_len, crc */
 #define JR_BODY_HDR_LEN 8u   /* key_len, value_len */
-#define JR_FILE "schemas.journal"
-#define JR_LOCK_FILE "schemas.journal.lock"
 
 /* One queued append.  Owned by the queue it is on; moves loop -> writer ->
  * loop under jr->lock. */
@@ -161,7 +159,7 @@ static int jr_lock(reg_journal_t *jr, const char *dir, mw_err_t *err)
     char path[4200], pid[32] = "";
     ssize_t n;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, JR_LOCK_FILE);
+    snprintf(path, sizeof(path), "%s/%s.lock", dir, jr->env.log->journal_file);
     jr->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (jr->lock_fd < 0) {
         int e = errno;
@@ -692,7 +690,7 @@ static void *jr_open(const reg_store_env_t *env, mw_err_t *err)
     pthread_cond_init(&jr->work, NULL);
     pthread_cond_init(&jr->idle, NULL);
     jr_metrics(jr, env);
-    if (asprintf(&jr->path, "%s/%s", dir, JR_FILE) < 0) {
+    if (asprintf(&jr->path, "%s/%s", dir, env->log->journal_file) < 0) {
         jr->path = NULL;
         mw_err_set(err, MW_ERR_NOMEM, "out of memory for the journal");
         goto fail;

@@ -46,6 +46,7 @@
 #include "mw_time.h"
 
 #define KS_DEFAULT_TOPIC "_schemas"
+#define KS_CATALOG_TOPIC "_mesh_catalog"
 #define KS_BATCH_MAX 1000 /* records per ready callback */
 #define KS_NOOP_KEY "{\"keytype\":\"NOOP\",\"magic\":0}"
 
@@ -284,9 +285,9 @@ static void ks_on_ready(void *opaque)
         bk_consumer_kick(ks->cons); /* let the loop serve others first */
     } else if (n < 0 && !ks->broken) {
         ks->broken = n;
-        mw_log_error(REG_STORE_COMPONENT, "schemas topic unreadable",
-                     "topic=%s reason=%s", mw_log_q(ks->topic),
-                     mw_log_q(err.msg));
+        mw_log_error(REG_STORE_COMPONENT, "store topic unreadable",
+                     "log=%s topic=%s reason=%s", ks->env.log->name,
+                     mw_log_q(ks->topic), mw_log_q(err.msg));
     }
 }
 
@@ -337,21 +338,21 @@ static int ks_ensure_topic(reg_kafka_t *ks, mw_err_t *err)
                            .config_cnt = 1},
         err);
     if (rc == 0)
-        mw_log_info(REG_STORE_COMPONENT, "schemas topic created", "topic=%s",
-                    mw_log_q(ks->topic));
+        mw_log_info(REG_STORE_COMPONENT, "store topic created",
+                    "log=%s topic=%s", ks->env.log->name, mw_log_q(ks->topic));
     else if (rc == MW_ERR_EXISTS)
         rc = bk_admin_describe_topic(admin, ks->topic, &info, err);
     if (rc == 0 && info && info->partitions != 1)
         rc = mw_err_set(err, MW_ERR_CONFIG,
-                        "key 'kafkastore.topic': topic "
+                        "key '%s': topic "
                         "'%s' has %d partitions, the registry needs exactly 1",
-                        ks->topic, info->partitions);
+                        ks->env.log->topic_key, ks->topic, info->partitions);
     for (size_t i = 0; rc == 0 && info && i < info->config_cnt; i++)
         if (!strcmp(info->configs[i].key, "cleanup.policy") &&
             strcmp(info->configs[i].value, "compact"))
-            mw_log_warn(REG_STORE_COMPONENT, "schemas topic not compacted",
-                        "topic=%s cleanup.policy=%s", mw_log_q(ks->topic),
-                        mw_log_q(info->configs[i].value));
+            mw_log_warn(REG_STORE_COMPONENT, "store topic not compacted",
+                        "log=%s topic=%s cleanup.policy=%s", ks->env.log->name,
+                        mw_log_q(ks->topic), mw_log_q(info->configs[i].value));
     bk_topic_info_destroy(info);
     bk_admin_destroy(admin);
     return rc;
@@ -414,9 +415,8 @@ static int ks_catch_up(reg_kafka_t *ks, mw_err_t *err)
     }
     if (rc < 0)
         return rc;
-    mw_log_info(REG_STORE_COMPONENT, "schemas topic replayed",
-                "topic=%s "
-                "end_offset=%lld",
+    mw_log_info(REG_STORE_COMPONENT, "store topic replayed",
+                "log=%s topic=%s end_offset=%lld", ks->env.log->name,
                 mw_log_q(ks->topic), (long long)ks->applied);
     return 0;
 }
@@ -481,9 +481,10 @@ static void *ks_open(const reg_store_env_t *env, mw_err_t *err)
         return NULL;
     }
     ks->env = *env;
-    ks->topic = mw_conf_get_str(env->conf, "kafkastore.topic");
+    ks->topic = mw_conf_get_str(env->conf, env->log->topic_key);
     if (!ks->topic || !ks->topic[0])
-        ks->topic = KS_DEFAULT_TOPIC;
+        ks->topic = env->log == &reg_store_log_catalog ? KS_CATALOG_TOPIC
+                                                       : KS_DEFAULT_TOPIC;
     ks->applied = ks->noop_offset = -1;
     ks->append_timeout_ms =
         (int)mw_conf_get_int(env->conf, "kafkastore.timeout.ms");
@@ -543,6 +544,12 @@ static const mw_conf_key_t ks_keys[] = {
      .dflt = KS_DEFAULT_TOPIC,
      .doc = "Topic of storage=kafka (created compacted with one partition "
             "when missing)."},
+    {.name = "kafkastore.catalog.topic",
+     .type = MW_CONF_STR,
+     .dflt = KS_CATALOG_TOPIC,
+     .doc = "Topic of storage=kafka for the data-product catalog (its own "
+            "compacted topic, so readers of kafkastore.topic never see its "
+            "records)."},
     {.name = "kafkastore.init.timeout.ms",
      .type = MW_CONF_INT,
      .dflt = "60000",

@@ -27,8 +27,9 @@ FOLDERS = {
     "broker-adapters/embedded": ("eb_", ("mw_", "bk_")),
     "schema-registry/avro": ("av_", ("mw_",)),
     "schema-registry/client": ("sr_", ("mw_", "av_")),
-    "schema-registry/server": ("reg_", ("mw_", "bk_", "av_", "sr_")),
-    "schema-registry/cli": ("ctl_", ("mw_", "bk_", "av_", "sr_")),
+    "schema-registry/product": ("dp_", ("mw_", "av_")),
+    "schema-registry/server": ("reg_", ("mw_", "bk_", "av_", "sr_", "dp_")),
+    "schema-registry/cli": ("ctl_", ("mw_", "bk_", "av_", "sr_", "dp_")),
     "producers": ("pr_", ("mw_", "bk_", "av_", "sr_")),
     "consumers": ("mat_", ("mw_", "bk_", "av_", "sr_")),
 }

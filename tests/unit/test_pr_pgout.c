@@ -258,7 +258,7 @@ static void test_values_as_debezium(void **state)
     check_value(1700, NUMERIC_12_3, "-0.001", "\"\\u00ff\"");
     check_value(1700, NUMERIC_12_3, "999999999.999",
                 "\"\\u0000\\u00e8\\u00d4\\u00a5\\u000f\\u00ff\"");
-    check_value(1700, NUMERIC_12_3, "-128.000", "\"\\u00fe\\u00c7\\u0080\"");
+    check_value(1700, NUMERIC_12_3, "-128.000", "\"\\u00fe\\u000c\\u0000\"");
     /* numeric: VariableScaleDecimal {scale, value} */
     check_value(1700, -1, "0", "{\"scale\":0,\"value\":\"\\u0000\"}");
     check_value(1700, -1, "-12345678901234567890.5",
@@ -271,7 +271,7 @@ static void test_values_as_debezium(void **state)
     check_value(25, -1, "tab\t\"q\"", "\"tab\\u0009\\\"q\\\"\"");
     check_value(1082, -1, "2024-02-29", "19782");
     check_value(1082, -1, "0001-01-01", "-719162");
-    check_value(1082, -1, "0044-03-15 BC", "-737627");
+    check_value(1082, -1, "0044-03-15 BC", "-735160");
     check_value(1083, -1, "13:45:56.123456", "49556123456");
     check_value(1083, -1, "23:59:59.999999", "86399999999");
     check_value(1266, -1, "13:45:56.5+02", "\"11:45:56.5Z\"");

@@ -32,7 +32,9 @@
 # its whole run (start-up included).  DEBEZIUM_JAVA_OPTS goes to the JVM (default none: the
 # JVM's own heap sizing, a quarter of the machine's memory at most), e.g.
 # "-Xmx512m" to see Debezium with a capped heap; DEBEZIUM_ARGS goes to
-# the capture program, e.g. "--set value.converter.schemas.enable=false".  Needs java 17 and mvn for Debezium (the row says why it was
+# the capture program, e.g. "--set value.converter.schemas.enable=false";
+# PG_CDC_NO_DEBEZIUM=1 leaves Debezium out (profiling runs, see
+# bench/pg_mesh_run.py's PG_MESH_PERF).  Needs java 17 and mvn for Debezium (the row says why it was
 # skipped otherwise) and python3.  Exit status 1 when a reader failed or
 # missed changes.
 set -u
@@ -135,7 +137,9 @@ fi
 rm -f "$T/recv.out"
 
 # -- b. Debezium ----------------------------------------------------------
-if ! JAR=$("$TOP/bench/debezium/build.sh" "$BUILD" 2>"$T/dbz-build.err"); then
+if [ -n "${PG_CDC_NO_DEBEZIUM:-}" ]; then
+    row "Debezium 3.6.1" - - - "skipped (PG_CDC_NO_DEBEZIUM)"
+elif ! JAR=$("$TOP/bench/debezium/build.sh" "$BUILD" 2>"$T/dbz-build.err"); then
     say "Debezium not built:"
     cat "$T/dbz-build.err" >&2
     row "Debezium 3.6.1" - - - "not built (needs java 17 and mvn)"

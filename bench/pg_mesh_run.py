@@ -17,9 +17,15 @@ up, connection and schema registration are outside it, as they are for
 Debezium.  Peak RSS is the daemon's VmHWM read just before SIGTERM.
 
 Prints one line: "mesh: events=N window_s=S vm_hwm_kb=K cpu_s=C".
+With PG_MESH_PERF=FILE in the environment, `perf record -g` samples the
+daemon during the run into FILE (for `perf report -i FILE`);
+PG_MESH_PERF_OPTS replaces -g (e.g. "--call-graph dwarf").
 """
 
+import os
 import pathlib
+import signal
+import subprocess
 import sys
 import time
 
@@ -76,6 +82,14 @@ def main():
                 "log.level": "warn"}
         producer = MeshProducer(bins / "mesh-producer", scratch / "producer",
                                 sets=sets)
+        perf = None
+        if os.environ.get("PG_MESH_PERF"):
+            perf = subprocess.Popen(
+                ["perf", "record", "-q",
+                 *os.environ.get("PG_MESH_PERF_OPTS", "-g").split(), "-F",
+                 "4000", "-o",
+                 os.environ["PG_MESH_PERF"], "-p", str(producer.proc.pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + DEADLINE_S
         first = last = None
         n = 0
@@ -88,10 +102,13 @@ def main():
                 last = now
                 break
             time.sleep(POLL_S)
+        if perf is not None:
+            perf.send_signal(signal.SIGINT)
+            perf.wait()
         hwm = proc_stat(producer.proc.pid, "VmHWM")
         cpu = cpu_seconds(producer.proc.pid)
         window = (last - first) if first and last else 0
-        print(f"mesh: events={n} window_s={window:.3f} vm_hwm_kb={hwm} "
+        print(f"mesh: events={int(n)} window_s={window:.3f} vm_hwm_kb={hwm} "
               f"cpu_s={cpu:.1f}")
         code = producer.stop()
         producer = None

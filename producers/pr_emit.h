@@ -74,6 +74,15 @@ typedef struct pr_event {
     size_t key_text_len;
     const char *value_text;
     size_t value_text_len;
+    /* Instead of the JSON forms, the Avro binary bodies a source encoded
+     * itself against its own registered schemas (the pg source: it
+     * derived them from the table), which key_schema.id and
+     * value_schema.id must then name: the emitter only adds Confluent's
+     * framing.  key_avro NULL: no key; value_avro NULL: a tombstone. */
+    const void *key_avro;
+    size_t key_avro_len;
+    const void *value_avro;
+    size_t value_avro_len;
     /* With value_text and no key_text: the key is the value of this
      * top-level member of value_text (file.key.field), found once the
      * value was transcoded, which proves the text valid and its keys

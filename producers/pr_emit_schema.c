@@ -39,6 +39,7 @@
 #define PR_REGISTRY_TIMEOUT_MS 10000
 #define PR_SCHEMA_MAX_ENTRIES 4096
 #define PR_SUBJECT_MAX 512
+#define PR_BY_ID_SLOTS 16
 
 typedef enum pr_strategy {
     PR_STRATEGY_TOPIC = 0,
@@ -70,6 +71,15 @@ struct pr_emit_schema {
         char topic[PR_TOPIC_MAX + 1];
         pr_schema_entry_t *entry;
     } last[PR_EMIT_SIDE__CNT];
+    /* The last references by id alone (sources that register their own
+     * schemas and name them by id: pg, one key and one value id per
+     * table): an id means the same schema on every topic, so no cache key
+     * needs building. */
+    struct {
+        uint32_t id;
+        pr_schema_entry_t *entry;
+    } by_id[PR_BY_ID_SLOTS];
+    unsigned by_id_next;
 };
 
 const char *pr_emit_side_name(pr_emit_side_t side)
@@ -382,12 +392,34 @@ static bool pr_ref_is_default(const pr_schema_ref_t *ref)
     return ref->id == 0 && !ref->schema && !ref->subject && ref->version == 0;
 }
 
+static bool pr_ref_is_id(const pr_schema_ref_t *ref)
+{
+    return ref->id > 0 && ref->id <= UINT32_MAX && !ref->schema &&
+           !ref->subject && ref->version == 0;
+}
+
+static pr_schema_entry_t *pr_by_id_find(const pr_emit_schema_t *sch,
+                                        uint32_t id)
+{
+    for (unsigned i = 0; i < PR_BY_ID_SLOTS; i++)
+        if (sch->by_id[i].id == id && sch->by_id[i].entry)
+            return sch->by_id[i].entry;
+    return NULL;
+}
+
 static void pr_remember(pr_emit_schema_t *sch, const char *topic,
                         pr_emit_side_t side, const pr_schema_ref_t *ref,
                         pr_schema_entry_t *e)
 {
     size_t len = strlen(topic);
 
+    if (pr_ref_is_id(ref) && !pr_by_id_find(sch, (uint32_t)ref->id)) {
+        unsigned i = sch->by_id_next++ % PR_BY_ID_SLOTS;
+
+        sch->by_id[i].id = (uint32_t)ref->id;
+        sch->by_id[i].entry = e;
+        return;
+    }
     if (!pr_ref_is_default(ref) || len >= sizeof(sch->last[side].topic))
         return;
     memcpy(sch->last[side].topic, topic, len + 1);
@@ -405,6 +437,10 @@ int pr_emit_schema_resolve(pr_emit_schema_t *sch, const char *topic,
     if (pr_ref_is_default(ref) && sch->last[side].entry &&
         !strcmp(sch->last[side].topic, topic)) {
         e = sch->last[side].entry;
+        *out = e->res.schema ? &e->res : NULL;
+        return 0;
+    }
+    if (pr_ref_is_id(ref) && (e = pr_by_id_find(sch, (uint32_t)ref->id))) {
         *out = e->res.schema ? &e->res : NULL;
         return 0;
     }

@@ -363,6 +363,30 @@ static void rec_done(void *opaque, const pr_result_t *res)
     free(ctx);
 }
 
+/* "%X/%X" as PostgreSQL writes LSNs, without printf (once per event). */
+static void lsn_text(uint64_t lsn, char out[20])
+{
+    static const char hex[] = "0123456789ABCDEF";
+    uint32_t part[2] = {(uint32_t)(lsn >> 32), (uint32_t)lsn};
+    size_t n = 0;
+
+    for (int p = 0; p < 2; p++) {
+        bool lead = true;
+
+        for (int shift = 28; shift >= 0; shift -= 4) {
+            unsigned d = (part[p] >> shift) & 15;
+
+            if (lead && d == 0 && shift)
+                continue;
+            lead = false;
+            out[n++] = hex[d];
+        }
+        if (p == 0)
+            out[n++] = '/';
+    }
+    out[n] = 0;
+}
+
 int pr_pg_send(pr_pg_src_t *src, pr_checkpoint_window_t *win, uint64_t offset,
                const pr_pg_rel_t *rel, const char *topic, uint32_t key_id,
                uint32_t value_id, bool tombstone, mw_err_t *err)
@@ -374,22 +398,32 @@ int pr_pg_send(pr_pg_src_t *src, pr_checkpoint_window_t *win, uint64_t offset,
                      .key_schema = {.id = key_id},
                      .value_schema = {.id = value_id},
                      .source = "pg",
-                     .position = pos,
-                     .key_text = mw_buf_data(src->kbuf),
-                     .key_text_len = mw_buf_len(src->kbuf)};
+                     .position = pos};
     int rc;
 
-    (void)rel;
     if (!ctx)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory for a record");
-    if (!tombstone) {
+    if (rel) {
+        /* a change: Avro binary bodies; no key bytes (a table without
+         * key, a truncate): no key */
+        if (mw_buf_len(src->kbuf)) {
+            ev.key_avro = mw_buf_data(src->kbuf);
+            ev.key_avro_len = mw_buf_len(src->kbuf);
+        }
+        if (!tombstone) {
+            ev.value_avro = mw_buf_data(src->vbuf);
+            ev.value_avro_len = mw_buf_len(src->vbuf);
+        }
+    } else {
+        ev.key_text = mw_buf_data(src->kbuf);
+        ev.key_text_len = mw_buf_len(src->kbuf);
         ev.value_text = mw_buf_data(src->vbuf);
         ev.value_text_len = mw_buf_len(src->vbuf);
     }
-    snprintf(pos, sizeof(pos), "%X/%X", (unsigned)(offset >> 32),
-             (unsigned)offset);
     if (win == src->snap_win)
         snprintf(pos, sizeof(pos), "snapshot:%llu", (unsigned long long)offset);
+    else
+        lsn_text(offset, pos);
     rc = pr_checkpoint_window_push(win, offset, &ctx->seq);
     if (rc != 0) {
         free(ctx);

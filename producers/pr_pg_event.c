@@ -1,9 +1,11 @@
 /*
- * pr_pg_event: one change as Debezium's envelope, written as Avro JSON
- * text for the emitter's transcoder (no jansson tree per event): the key
- * record of the primary-key columns, and the value {before, after,
- * source, transaction, op, ts_ms, ts_us, ts_ns} with the schemas of
- * pr_pg_rel.c.  Also the transaction topic's BEGIN / END records.
+ * pr_pg_event: one change as Debezium's envelope, encoded straight to
+ * Avro binary against the schemas the source derived and registered
+ * (pr_pg_rel.c): the key record of the primary-key columns, and the value
+ * {before, after, source, transaction, op, ts_ms, ts_us, ts_ns}.  No JSON
+ * text and no jansson tree per event: the emitter only adds the
+ * framing.  Also the transaction topic's BEGIN / END records (as Avro
+ * JSON text: two per transaction, through the emitter's transcoder).
  *
  * Images (before / after) hold pgoutput's columns: text, null ('n') or
  * unchanged TOAST ('u').  An unchanged TOASTed value is never sent as a
@@ -23,68 +25,38 @@
 
 #include "mw_time.h"
 
-/* What a NOT NULL column holds in a before image that only has the key
- * (REPLICA IDENTITY DEFAULT): its type's empty value. */
-static int empty_value(const pr_pg_type_t *t, mw_buf_t *out)
-{
-    switch (t->kind) {
-    case PR_PG_BOOL:
-        return mw_buf_appendf(out, "false");
-    case PR_PG_BYTES:
-        return mw_buf_appendf(out, "\"\"");
-    case PR_PG_DECIMAL:
-        return mw_buf_appendf(out, "\"\\u0000\"");
-    case PR_PG_VARDEC:
-        return mw_buf_appendf(out, "{\"scale\":0,\"value\":\"\\u0000\"}");
-    case PR_PG_ARRAY:
-        return mw_buf_appendf(out, "[]");
-    case PR_PG_STRING:
-    case PR_PG_TIMETZ:
-    case PR_PG_TSTZ:
-    case PR_PG_UUID:
-    case PR_PG_JSON:
-    case PR_PG_ENUM:
-        return mw_buf_appendf(out, "\"\"");
-    default:
-        return mw_buf_appendf(out, "0");
-    }
-}
-
-/* One field's value: v may be NULL (no column at all in the image). */
+/* One field's value: v may be NULL (no column at all in the image).  An
+ * optional field is the union ["null", T]: its branch index first. */
 static int field_value(const pr_pg_col_t *c, const pr_pgout_col_t *v,
-                       const pr_pgout_col_t *old, mw_buf_t *out, mw_err_t *err)
+                       const pr_pgout_col_t *old, pr_pg_out_t *o, mw_err_t *err)
 {
     int rc;
 
-    if (v && v->kind == 'u' && old && (old->kind == 't'))
+    if (v && v->kind == 'u' && old && old->kind == 't')
         v = old;
     if (!v || v->kind == 'n') {
         if (c->optional)
-            return mw_buf_append(out, "null", 4);
-        return empty_value(&c->type, out);
+            return pr_pg_avro_long(o->buf, 0);
+        return pr_pg_type_empty(&c->type, o);
     }
-    if (c->optional &&
-        mw_buf_appendf(out, "{\"%s\":", pr_pg_type_branch(&c->type)) != 0)
+    if (c->optional && pr_pg_avro_long(o->buf, 1) != 0)
         return MW_ERR_NOMEM;
     if (v->kind == 'u') {
-        if (!pr_pg_type_placeholder(&c->type, out))
+        if (!pr_pg_type_placeholder(&c->type, o))
             return mw_err_set(err, MW_ERR_UNSUPPORTED,
                               "column %s: unchanged TOASTed value without a "
                               "placeholder",
                               c->name);
-        rc = 0;
-    } else if (v->kind == 'b') {
+        return 0;
+    }
+    if (v->kind == 'b')
         return mw_err_set(err, MW_ERR_UNSUPPORTED,
                           "column %s: binary values are not requested",
                           c->name);
-    } else {
-        rc = pr_pg_type_value(&c->type, v->data, v->len, out, err);
-        if (rc != 0)
-            return mw_err_prefix(err, "column %s", c->name);
-    }
-    if (rc == 0 && c->optional)
-        rc = mw_buf_append(out, "}", 1);
-    return rc;
+    rc = pr_pg_type_value(&c->type, v->data, v->len, o, err);
+    if (rc != 0)
+        return mw_err_prefix(err, "column %s", c->name);
+    return 0;
 }
 
 static const pr_pgout_col_t *img_at(const pr_pg_image_t *img, size_t i)
@@ -95,110 +67,91 @@ static const pr_pgout_col_t *img_at(const pr_pg_image_t *img, size_t i)
 int pr_pg_event_key(const pr_pg_rel_t *rel, const pr_pg_image_t *img,
                     mw_buf_t *out, mw_err_t *err)
 {
-    int rc;
+    pr_pg_out_t o = {out, true};
+    int rc = 0;
 
     mw_buf_reset(out);
-    if (!rel->nkeys)
-        return mw_buf_append(out, "null", 4);
-    rc = mw_buf_append(out, "{", 1);
-    for (size_t k = 0; rc == 0 && k < rel->nkeys; k++) {
-        const pr_pg_col_t *c = &rel->cols[rel->keys[k]];
-
-        rc = mw_buf_appendf(out, "%s\"%s\":", k ? "," : "", c->avro_name);
-        if (rc == 0)
-            rc = field_value(c, img_at(img, rel->keys[k]), NULL, out, err);
-    }
-    if (rc == 0)
-        rc = mw_buf_append(out, "}", 1);
+    for (size_t k = 0; rc == 0 && k < rel->nkeys; k++)
+        rc = field_value(&rel->cols[rel->keys[k]], img_at(img, rel->keys[k]),
+                         NULL, &o, err);
     return rc;
 }
 
+/* before / after: the union ["null", Value]. */
 static int row_value(const pr_pg_rel_t *rel, const pr_pg_image_t *img,
-                     const pr_pg_image_t *old, mw_buf_t *out, mw_err_t *err)
+                     const pr_pg_image_t *old, pr_pg_out_t *o, mw_err_t *err)
 {
-    int rc;
+    int rc = pr_pg_avro_long(o->buf, img ? 1 : 0);
 
-    if (!img)
-        return mw_buf_append(out, "null", 4);
-    rc = mw_buf_appendf(out, "{\"%s\":{", rel->value_name);
-    for (size_t i = 0; rc == 0 && i < rel->ncols; i++) {
-        const pr_pg_col_t *c = &rel->cols[i];
-
-        rc = mw_buf_appendf(out, "%s\"%s\":", i ? "," : "", c->avro_name);
-        if (rc == 0)
-            rc = field_value(c, img_at(img, i), img_at(old, i), out, err);
-    }
-    if (rc == 0)
-        rc = mw_buf_append(out, "}}", 2);
+    for (size_t i = 0; rc == 0 && img && i < rel->ncols; i++)
+        rc = field_value(&rel->cols[i], img_at(img, i), img_at(old, i), o, err);
     return rc;
 }
 
-/* LSNs as Debezium's source.sequence: ["<last commit>","<this change>"]. */
+/* A ["null", "long"] union holding v. */
+static int opt_long(mw_buf_t *out, int64_t v)
+{
+    if (pr_pg_avro_long(out, 1) != 0)
+        return MW_ERR_NOMEM;
+    return pr_pg_avro_long(out, v);
+}
+
+/* Debezium's source.sequence: ["<last commit>","<this change>"], a JSON
+ * array of LSN strings in a ["null", "string"] union. */
 static int sequence_value(const pr_pg_origin_t *org, mw_buf_t *out)
 {
     char seq[64];
+    int n;
 
     if (!org->lsn)
-        return mw_buf_append(out, "null", 4);
+        return pr_pg_avro_long(out, 0);
     if (org->last_commit_lsn)
-        snprintf(seq, sizeof(seq), "[\"%llu\",\"%llu\"]",
-                 (unsigned long long)org->last_commit_lsn,
-                 (unsigned long long)org->lsn);
+        n = snprintf(seq, sizeof(seq), "[\"%llu\",\"%llu\"]",
+                     (unsigned long long)org->last_commit_lsn,
+                     (unsigned long long)org->lsn);
     else
-        snprintf(seq, sizeof(seq), "[null,\"%llu\"]",
-                 (unsigned long long)org->lsn);
-    if (mw_buf_append(out, "{\"string\":", 10) != 0 ||
-        pr_pg_json_str(out, seq, strlen(seq)) != 0)
+        n = snprintf(seq, sizeof(seq), "[null,\"%llu\"]",
+                     (unsigned long long)org->lsn);
+    if (pr_pg_avro_long(out, 1) != 0)
         return MW_ERR_NOMEM;
-    return mw_buf_append(out, "}", 1);
+    return pr_pg_avro_str(out, seq, (size_t)n);
 }
 
+/* The source record, field by field in the schema's order (pr_pg_rel.c):
+ * version, connector, name (the constant head), ts_ms, snapshot, db,
+ * sequence, ts_us, ts_ns, schema, table (the constant tail), txId, lsn,
+ * xmin, origin, origin_lsn. */
 static int source_value(const pr_pg_rel_t *rel, const pr_pg_origin_t *org,
                         mw_buf_t *out)
 {
-    int rc = mw_buf_appendf(out,
-                            "{\"version\":\"%s\",\"connector\":\"%s\","
-                            "\"name\":",
-                            PR_PG_VERSION, PR_PG_CONNECTOR);
+    const char *mark = org->snapshot ? org->snapshot_mark : "false";
+    int rc = mw_buf_append(out, rel->src_head, rel->src_head_len);
 
     if (rc == 0)
-        rc = pr_pg_json_str(out, org->server, strlen(org->server));
+        rc = pr_pg_avro_long(out, org->ts_ms);
+    /* snapshot: [Enum string, "null"], branch 0 */
     if (rc == 0)
-        rc = mw_buf_appendf(out,
-                            ",\"ts_ms\":%lld,\"snapshot\":{\"string\":\"%s\"},"
-                            "\"db\":",
-                            (long long)org->ts_ms,
-                            org->snapshot ? org->snapshot_mark : "false");
+        rc = pr_pg_avro_long(out, 0);
     if (rc == 0)
-        rc = pr_pg_json_str(out, org->db, strlen(org->db));
+        rc = pr_pg_avro_str(out, mark, strlen(mark));
     if (rc == 0)
-        rc = mw_buf_append(out, ",\"sequence\":", 12);
+        rc = pr_pg_avro_str(out, org->db, strlen(org->db));
     if (rc == 0)
         rc = sequence_value(org, out);
     if (rc == 0)
-        rc = mw_buf_appendf(out,
-                            ",\"ts_us\":{\"long\":%lld},\"ts_ns\":{\"long\":"
-                            "%lld},\"schema\":",
-                            (long long)org->ts_ms * 1000,
-                            (long long)org->ts_ms * 1000000);
+        rc = opt_long(out, org->ts_ms * 1000);
     if (rc == 0)
-        rc = pr_pg_json_str(out, rel->nspname, strlen(rel->nspname));
+        rc = opt_long(out, org->ts_ms * 1000000);
     if (rc == 0)
-        rc = mw_buf_append(out, ",\"table\":", 9);
+        rc = mw_buf_append(out, rel->src_tail, rel->src_tail_len);
     if (rc == 0)
-        rc = pr_pg_json_str(out, rel->relname, strlen(rel->relname));
-    if (rc == 0 && org->xid)
-        rc = mw_buf_appendf(out, ",\"txId\":{\"long\":%u}", org->xid);
-    else if (rc == 0)
-        rc = mw_buf_appendf(out, ",\"txId\":null");
-    if (rc == 0 && org->lsn)
-        rc = mw_buf_appendf(out, ",\"lsn\":{\"long\":%llu}",
-                            (unsigned long long)org->lsn);
-    else if (rc == 0)
-        rc = mw_buf_appendf(out, ",\"lsn\":null");
+        rc = org->xid ? opt_long(out, org->xid) : pr_pg_avro_long(out, 0);
     if (rc == 0)
-        rc = mw_buf_appendf(out, ",\"xmin\":null,\"origin\":null,"
-                                 "\"origin_lsn\":null}");
+        rc = org->lsn ? opt_long(out, (int64_t)org->lsn)
+                      : pr_pg_avro_long(out, 0);
+    /* xmin, origin, origin_lsn: null */
+    if (rc == 0)
+        rc = mw_buf_append(out, "\0\0\0", 3);
     return rc;
 }
 
@@ -207,40 +160,36 @@ int pr_pg_event_value(const pr_pg_rel_t *rel, char op,
                       const pr_pg_origin_t *org, mw_buf_t *out, mw_err_t *err)
 {
     int64_t now_us = mw_time_wall_ms() * 1000;
+    pr_pg_out_t o = {out, true};
+    char opstr[1] = {op};
     int rc;
 
     mw_buf_reset(out);
-    rc = mw_buf_append(out, "{\"before\":", 10);
+    rc = row_value(rel, before, NULL, &o, err);
     if (rc == 0)
-        rc = row_value(rel, before, NULL, out, err);
-    if (rc == 0)
-        rc = mw_buf_append(out, ",\"after\":", 9);
-    if (rc == 0)
-        rc = row_value(rel, after, before, out, err);
-    if (rc == 0)
-        rc = mw_buf_append(out, ",\"source\":", 10);
+        rc = row_value(rel, after, before, &o, err);
     if (rc == 0)
         rc = source_value(rel, org, out);
+    /* transaction: ["null", event.block] */
     if (rc == 0 && org->tx_id) {
-        rc = mw_buf_appendf(out, ",\"transaction\":{\"event.block\":{\"id\":");
+        rc = pr_pg_avro_long(out, 1);
         if (rc == 0)
-            rc = pr_pg_json_str(out, org->tx_id, strlen(org->tx_id));
+            rc = pr_pg_avro_str(out, org->tx_id, strlen(org->tx_id));
         if (rc == 0)
-            rc = mw_buf_appendf(out,
-                                ",\"total_order\":%llu,"
-                                "\"data_collection_order\":%llu}}",
-                                (unsigned long long)org->total_order,
-                                (unsigned long long)org->collection_order);
+            rc = pr_pg_avro_long(out, (int64_t)org->total_order);
+        if (rc == 0)
+            rc = pr_pg_avro_long(out, (int64_t)org->collection_order);
     } else if (rc == 0) {
-        rc = mw_buf_appendf(out, ",\"transaction\":null");
+        rc = pr_pg_avro_long(out, 0);
     }
     if (rc == 0)
-        rc = mw_buf_appendf(out,
-                            ",\"op\":\"%c\",\"ts_ms\":{\"long\":%lld},"
-                            "\"ts_us\":{\"long\":%lld},\"ts_ns\":{\"long\":"
-                            "%lld}}",
-                            op, (long long)(now_us / 1000), (long long)now_us,
-                            (long long)now_us * 1000);
+        rc = pr_pg_avro_str(out, opstr, 1);
+    if (rc == 0)
+        rc = opt_long(out, now_us / 1000);
+    if (rc == 0)
+        rc = opt_long(out, now_us);
+    if (rc == 0)
+        rc = opt_long(out, now_us * 1000);
     if (rc == MW_ERR_NOMEM || rc == MW_ERR_FULL)
         return mw_err_set(err, rc, "table %s.%s: event too large", rel->nspname,
                           rel->relname);

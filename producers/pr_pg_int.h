@@ -184,20 +184,49 @@ int pr_pg_type_schema(const pr_pg_type_t *t, bool *named, mw_buf_t *out);
  * "string", "io.debezium.data.VariableScaleDecimal", ...). */
 const char *pr_pg_type_branch(const pr_pg_type_t *t);
 
-/* Appends the Avro JSON value of PostgreSQL's text output text[0..len) of
- * a value of type t (DateStyle ISO, TimeZone UTC, IntervalStyle
- * iso_8601, extra_float_digits 3: the session settings both connections
- * use).  MW_ERR_INVALID naming the type when the text does not parse. */
+/* Where values are written: Avro binary (the events), or Avro's JSON
+ * encoding of the same value (readable: the unit tests compare it with
+ * Debezium's values, and with the binary decoded by the registry's
+ * codec). */
+typedef struct pr_pg_out {
+    mw_buf_t *buf;
+    bool avro;
+} pr_pg_out_t;
+
+/* Writes the value of PostgreSQL's text output text[0..len) of a value
+ * of type t (DateStyle ISO, TimeZone UTC, IntervalStyle iso_8601,
+ * extra_float_digits 3: the session settings both connections use), as
+ * t's Avro type (no union branch).  MW_ERR_INVALID naming the type when
+ * the text does not parse. */
 int pr_pg_type_value(const pr_pg_type_t *t, const char *text, size_t len,
-                     mw_buf_t *out, mw_err_t *err);
+                     pr_pg_out_t *out, mw_err_t *err);
 
 /* The placeholder value of t for an unchanged TOASTed column: Debezium's
  * string (or its bytes); false for types that have none (the caller reads
- * the value back, pr_pg_rel.c). */
-bool pr_pg_type_placeholder(const pr_pg_type_t *t, mw_buf_t *out);
+ * the value back, pr_pg_repl.c). */
+bool pr_pg_type_placeholder(const pr_pg_type_t *t, pr_pg_out_t *out);
+
+/* The value a NOT NULL column of type t holds in a before image that only
+ * has the key (REPLICA IDENTITY DEFAULT): the type's empty value. */
+int pr_pg_type_empty(const pr_pg_type_t *t, pr_pg_out_t *out);
+
+/* Avro binary: a long (zig-zag varint; also int, union index, count) and
+ * a string or bytes (length, then the bytes). */
+int pr_pg_avro_long(mw_buf_t *out, int64_t v);
+int pr_pg_avro_str(mw_buf_t *out, const char *s, size_t len);
 
 /* Appends s[0..len) as a JSON string literal. */
 int pr_pg_json_str(mw_buf_t *out, const char *s, size_t len);
+
+/* Appends v in decimal (no printf: the per-event path avoids it). */
+int pr_pg_put_int(mw_buf_t *out, int64_t v);
+int pr_pg_put_uint(mw_buf_t *out, uint64_t v);
+
+/* Appends the NUL-terminated s. */
+static inline int pr_pg_put(mw_buf_t *out, const char *s)
+{
+    return mw_buf_append(out, s, __builtin_strlen(s));
+}
 
 /* --------------------------------------------------------- relations */
 
@@ -221,8 +250,12 @@ typedef struct pr_pg_rel {
     size_t ncols;
     pr_pg_col_t *cols;
     size_t nkeys;
-    size_t *keys;       /* indexes into cols, in key order */
-    char *value_name;   /* "<prefix>.<schema>.<table>.Value" */
+    size_t *keys;     /* indexes into cols, in key order */
+    char *value_name; /* "<prefix>.<schema>.<table>.Value" */
+    /* the constant parts of the source record in Avro binary, made once:
+     * version, connector, name; then schema, table */
+    char *src_head, *src_tail;
+    size_t src_head_len, src_tail_len;
     char *key_schema;   /* schema texts, NULL for a table without key */
     char *value_schema; /* the envelope's */
     uint32_t key_id, value_id;
@@ -288,12 +321,12 @@ typedef struct pr_pg_image {
     size_t nvals;
 } pr_pg_image_t;
 
-/* Builds the key text (Avro JSON of the Key record; "null" for a table
- * without key) from image into out. */
+/* Encodes the Key record (Avro binary; empty for a table without key:
+ * then the record has no key) from image into out. */
 int pr_pg_event_key(const pr_pg_rel_t *rel, const pr_pg_image_t *img,
                     mw_buf_t *out, mw_err_t *err);
 
-/* Builds the envelope's Avro JSON text: op 'c','u','d','r' or 't'; before
+/* Encodes the envelope (Avro binary): op 'c','u','d','r' or 't'; before
  * and after may be NULL.  In after, an unchanged TOASTed column ('u')
  * takes its value from before when before has it (REPLICA IDENTITY
  * FULL), else the placeholder (pr_pg_type_placeholder); for types
@@ -440,8 +473,10 @@ int pr_pg_state_save(pr_pg_src_t *src, mw_err_t *err);
 void pr_pg_halt(pr_pg_src_t *src, const mw_err_t *err);
 /* Connection lost or refused: closes both, schedules a reconnect. */
 void pr_pg_down(pr_pg_src_t *src, const char *why);
-/* Sends one record (key and value texts in src->kbuf / src->vbuf; value
- * NULL-length: tombstone) to topic and pushes it into win at offset.
+/* Sends one record to topic and pushes it into win at offset: a change
+ * of rel (src->kbuf / src->vbuf hold its Avro binary key and value;
+ * tombstone: no value), or with rel NULL a transaction marker (the
+ * buffers hold Avro JSON text).
  * MW_ERR_FULL: retry later (room callback); other errors are fatal. */
 int pr_pg_send(pr_pg_src_t *src, pr_checkpoint_window_t *win, uint64_t offset,
                const pr_pg_rel_t *rel, const char *topic, uint32_t key_id,

@@ -57,6 +57,8 @@ static void rel_free(pr_pg_rel_t *r)
     free(r->relname);
     free(r->topic);
     free(r->value_name);
+    free(r->src_head);
+    free(r->src_tail);
     free(r->key_schema);
     free(r->value_schema);
     free(r);
@@ -402,6 +404,36 @@ static int envelope_schema(const pr_pg_rel_t *rel, const char *ns,
     return rc;
 }
 
+/* The constant parts of every event's source record, in Avro binary,
+ * made once per shape: version, connector and name; schema and table. */
+static int rel_texts(pr_pg_rels_t *rels, pr_pg_rel_t *rel)
+{
+    mw_buf_t *b = mw_buf_new(0);
+    int rc = b ? 0 : MW_ERR_NOMEM;
+
+    free(rel->src_head);
+    free(rel->src_tail);
+    rel->src_head = rel->src_tail = NULL;
+    if (rc == 0)
+        rc = pr_pg_avro_str(b, PR_PG_VERSION, strlen(PR_PG_VERSION));
+    if (rc == 0)
+        rc = pr_pg_avro_str(b, PR_PG_CONNECTOR, strlen(PR_PG_CONNECTOR));
+    if (rc == 0)
+        rc = pr_pg_avro_str(b, rels->prefix, strlen(rels->prefix));
+    if (rc == 0)
+        rel->src_head = mw_buf_steal(b, &rel->src_head_len);
+    if (rc == 0)
+        rc = pr_pg_avro_str(b, rel->nspname, strlen(rel->nspname));
+    if (rc == 0)
+        rc = pr_pg_avro_str(b, rel->relname, strlen(rel->relname));
+    if (rc == 0)
+        rel->src_tail = mw_buf_steal(b, &rel->src_tail_len);
+    if (rc == 0 && (!rel->src_head || !rel->src_tail))
+        rc = MW_ERR_NOMEM;
+    mw_buf_destroy(b);
+    return rc;
+}
+
 /* Derives rel's schema texts and registers them. */
 static int rel_register(pr_pg_rels_t *rels, pr_pg_rel_t *rel, mw_err_t *err)
 {
@@ -427,6 +459,8 @@ static int rel_register(pr_pg_rels_t *rels, pr_pg_rel_t *rel, mw_err_t *err)
         goto out;
     }
     sprintf(rel->value_name, "%s.Value", ns);
+    if ((rc = rel_texts(rels, rel)) != 0)
+        goto out;
     if (rel->nkeys && (rc = row_schema(rel, ns, true, &named, kb)) != 0)
         goto out;
     if ((rc = envelope_schema(rel, ns, vb)) != 0)

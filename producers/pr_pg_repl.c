@@ -718,7 +718,10 @@ static int send_change(pr_pg_src_t *src, pr_pg_rel_t *rel, char op,
                        mw_err_t *err)
 {
     pr_pg_origin_t org = origin_of(src, rel);
-    int rc = pr_pg_event_key(rel, kimg, src->kbuf, err);
+    int rc = kimg ? pr_pg_event_key(rel, kimg, src->kbuf, err) : 0;
+
+    if (!kimg)
+        mw_buf_reset(src->kbuf); /* a truncate has no key */
 
     if (rc == 0 && !tombstone)
         rc = pr_pg_event_value(rel, op, before, after, &org, src->vbuf, err);

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "av_varint.h"
+
 /* Built-in type oids (pg_type.dat; fixed across versions). */
 enum {
     OID_BOOL = 16,
@@ -298,6 +300,27 @@ int pr_pg_json_str(mw_buf_t *out, const char *s, size_t len)
     return 0;
 }
 
+int pr_pg_put_uint(mw_buf_t *out, uint64_t v)
+{
+    char digits[24];
+    size_t i = sizeof(digits);
+
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return mw_buf_append(out, digits + i, sizeof(digits) - i);
+}
+
+int pr_pg_put_int(mw_buf_t *out, int64_t v)
+{
+    if (v >= 0)
+        return pr_pg_put_uint(out, (uint64_t)v);
+    if (mw_buf_append(out, "-", 1) != 0)
+        return MW_ERR_NOMEM;
+    return pr_pg_put_uint(out, 0 - (uint64_t)v);
+}
+
 /* Bytes as Avro's JSON encoding has them: a string of code points 0-255. */
 static int json_bytes(mw_buf_t *out, const uint8_t *b, size_t len)
 {
@@ -319,6 +342,70 @@ static int json_bytes(mw_buf_t *out, const uint8_t *b, size_t len)
     return mw_buf_append(out, "\"", 1) != 0 ? MW_ERR_NOMEM : 0;
 }
 
+int pr_pg_avro_long(mw_buf_t *out, int64_t v)
+{
+    uint8_t b[10];
+
+    return mw_buf_append(out, b, av_varint_put(b, v));
+}
+
+int pr_pg_avro_str(mw_buf_t *out, const char *s, size_t len)
+{
+    if (pr_pg_avro_long(out, (int64_t)len) != 0)
+        return MW_ERR_NOMEM;
+    return mw_buf_append(out, s, len);
+}
+
+static int w_long(pr_pg_out_t *o, int64_t v)
+{
+    return o->avro ? pr_pg_avro_long(o->buf, v) : pr_pg_put_int(o->buf, v);
+}
+
+static int w_str(pr_pg_out_t *o, const char *s, size_t len)
+{
+    return o->avro ? pr_pg_avro_str(o->buf, s, len)
+                   : pr_pg_json_str(o->buf, s, len);
+}
+
+static int w_bytes(pr_pg_out_t *o, const uint8_t *b, size_t len)
+{
+    return o->avro ? pr_pg_avro_str(o->buf, (const char *)b, len)
+                   : json_bytes(o->buf, b, len);
+}
+
+static int w_bool(pr_pg_out_t *o, bool v)
+{
+    uint8_t b = v ? 1 : 0;
+
+    return o->avro ? mw_buf_append(o->buf, &b, 1)
+                   : pr_pg_put(o->buf, v ? "true" : "false");
+}
+
+/* A float or double: Avro's little-endian IEEE 754; in JSON the text as
+ * PostgreSQL printed it (the shortest exact form), "NaN" and the
+ * infinities as the strings Avro's JSON encoding uses. */
+static int w_real(pr_pg_out_t *o, bool single, double v, const char *text,
+                  size_t len, bool special)
+{
+    uint8_t b[8];
+
+    if (!o->avro)
+        return special ? pr_pg_json_str(o->buf, text, len)
+                       : mw_buf_append(o->buf, text, len);
+    if (single) {
+        float f = (float)v;
+        uint32_t bits;
+
+        memcpy(&bits, &f, 4);
+        return mw_buf_append(o->buf, b, av_le_put(b, bits, 4));
+    } else {
+        uint64_t bits;
+
+        memcpy(&bits, &v, 8);
+        return mw_buf_append(o->buf, b, av_le_put(b, bits, 8));
+    }
+}
+
 static int bad_value(mw_err_t *err, const char *type, const char *text,
                      size_t len)
 {
@@ -327,43 +414,49 @@ static int bad_value(mw_err_t *err, const char *type, const char *text,
     return MW_ERR_INVALID;
 }
 
-/* Digits of an integer (optional sign), copied as the JSON number. */
-static int int_value(const char *s, size_t len, mw_buf_t *out, mw_err_t *err)
+/* An integer (optional sign) within int64. */
+static int int_value(const char *s, size_t len, pr_pg_out_t *o, mw_err_t *err)
 {
-    size_t i = s[0] == '-' ? 1 : 0;
+    size_t i = len && s[0] == '-' ? 1 : 0;
+    uint64_t mag = 0;
 
     if (len == i || len > 20)
         return bad_value(err, "integer", s, len);
-    for (size_t j = i; j < len; j++)
-        if (s[j] < '0' || s[j] > '9')
+    for (size_t j = i; j < len; j++) {
+        if (s[j] < '0' || s[j] > '9' || mag > (UINT64_MAX - 9) / 10)
             return bad_value(err, "integer", s, len);
-    return mw_buf_append(out, s, len);
+        mag = mag * 10 + (uint64_t)(s[j] - '0');
+    }
+    if (mag > (i ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+        return bad_value(err, "integer", s, len);
+    return w_long(o, i ? (int64_t)(0 - mag) : (int64_t)mag);
 }
 
-static int float_value(const char *s, size_t len, mw_buf_t *out, mw_err_t *err)
+static int float_value(const char *s, size_t len, bool single, pr_pg_out_t *o,
+                       mw_err_t *err)
 {
     char tmp[64], *end;
+    bool special = (len == 3 && !memcmp(s, "NaN", 3)) ||
+                   (len == 8 && !memcmp(s, "Infinity", 8)) ||
+                   (len == 9 && !memcmp(s, "-Infinity", 9));
+    double v;
 
-    if ((len == 3 && !memcmp(s, "NaN", 3)) ||
-        (len == 8 && !memcmp(s, "Infinity", 8)) ||
-        (len == 9 && !memcmp(s, "-Infinity", 9)))
-        return pr_pg_json_str(out, s, len);
     if (len == 0 || len >= sizeof(tmp))
         return bad_value(err, "float", s, len);
     memcpy(tmp, s, len);
     tmp[len] = 0;
     errno = 0;
-    (void)strtod(tmp, &end);
-    if (*end || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
+    v = strtod(tmp, &end);
+    if (*end || !(special || s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
         return bad_value(err, "float", s, len);
-    /* "-0" and "1e+308" are JSON numbers as PostgreSQL prints them. */
-    return mw_buf_append(out, s, len);
+    return w_real(o, single, v, s, len, special);
 }
 
 /* Unscaled decimal digits (optional '-') -> big-endian two's complement,
  * shortest form (Java's BigInteger.toByteArray, which Connect's Decimal
  * uses). */
-static int unscaled_bytes(bool neg, const char *digits, size_t n, mw_buf_t *out)
+static int unscaled_bytes(bool neg, const char *digits, size_t n,
+                          pr_pg_out_t *o)
 {
     uint8_t mag[64]; /* little-endian magnitude: 154 digits fit; larger
                       * values (numeric allows 131072 digits) grow it */
@@ -431,7 +524,7 @@ static int unscaled_bytes(bool neg, const char *digits, size_t n, mw_buf_t *out)
             be[i++] = sign;
         for (size_t j = used; j-- > 0;)
             be[i++] = m[j];
-        rc = json_bytes(out, be, total);
+        rc = w_bytes(o, be, total);
         free(be);
     }
     if (m != mag)
@@ -469,7 +562,7 @@ static int numeric_split(const char *s, size_t len, char *buf, size_t cap,
 }
 
 static int decimal_value(const pr_pg_type_t *t, const char *s, size_t len,
-                         mw_buf_t *out, mw_err_t *err)
+                         pr_pg_out_t *o, mw_err_t *err)
 {
     size_t cap = len + (size_t)(t->scale > 0 ? t->scale : 0) + 1, n = 0;
     char *digits = malloc(cap);
@@ -491,13 +584,22 @@ static int decimal_value(const pr_pg_type_t *t, const char *s, size_t len,
             digits[n++] = '0', frac++;
         if (frac > t->scale)
             n -= (size_t)(frac - t->scale), frac = t->scale;
-        rc = unscaled_bytes(neg, digits, n, out);
+        rc = unscaled_bytes(neg, digits, n, o);
+    } else if (rc == 0 && o->avro) {
+        /* VariableScaleDecimal: the record {scale, value} */
+        rc = w_long(o, frac);
+        if (rc == 0)
+            rc = unscaled_bytes(neg, digits, n, o);
     } else if (rc == 0) {
-        rc = mw_buf_appendf(out, "{\"scale\":%d,\"value\":", frac);
+        rc = pr_pg_put(o->buf, "{\"scale\":");
         if (rc == 0)
-            rc = unscaled_bytes(neg, digits, n, out);
+            rc = pr_pg_put_int(o->buf, frac);
         if (rc == 0)
-            rc = mw_buf_append(out, "}", 1);
+            rc = pr_pg_put(o->buf, ",\"value\":");
+        if (rc == 0)
+            rc = unscaled_bytes(neg, digits, n, o);
+        if (rc == 0)
+            rc = mw_buf_append(o->buf, "}", 1);
     }
     free(digits);
     return rc;
@@ -515,7 +617,7 @@ static int hexval(char c)
 }
 
 /* bytea's hex output "\x00ff" (bytea_output = hex, the default). */
-static int bytea_value(const char *s, size_t len, mw_buf_t *out, mw_err_t *err)
+static int bytea_value(const char *s, size_t len, pr_pg_out_t *o, mw_err_t *err)
 {
     uint8_t *b;
     size_t n;
@@ -536,7 +638,7 @@ static int bytea_value(const char *s, size_t len, mw_buf_t *out, mw_err_t *err)
         }
         b[i] = (uint8_t)(hi << 4 | lo);
     }
-    rc = json_bytes(out, b, n);
+    rc = w_bytes(o, b, n);
     free(b);
     return rc;
 }
@@ -685,13 +787,23 @@ static void frac_text(int64_t us, char out[16])
         out[n--] = 0;
 }
 
+/* n decimal digits of v (0 <= v < 10^n), zero-padded; returns the end. */
+static char *digits(char *p, int64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + n;
+}
+
 static int ts_value(const pr_pg_type_t *t, const char *s, size_t len,
-                    mw_buf_t *out, mw_err_t *err)
+                    pr_pg_out_t *o, mw_err_t *err)
 {
     cur_t c = {s, s + len};
     bool bc = strip_bc(&c);
     int64_t days, us, off = 0;
-    char frac[16], text[96];
+    char text[96];
     int64_t y;
     int m, d;
     int64_t sec;
@@ -705,27 +817,42 @@ static int ts_value(const pr_pg_type_t *t, const char *s, size_t len,
         return bad_value(err, "timestamp", s, len);
     us = days * 86400000000LL + us - off * 1000000;
     if (t->kind == PR_PG_TS_US)
-        return mw_buf_appendf(out, "%lld", (long long)us);
-    if (t->kind == PR_PG_TS_MS) {
-        int64_t ms = us / 1000 - (us % 1000 < 0 ? 1 : 0);
-
-        return mw_buf_appendf(out, "%lld", (long long)ms);
-    }
-    /* ZonedTimestamp: ISO-8601 in UTC */
+        return w_long(o, us);
+    if (t->kind == PR_PG_TS_MS)
+        return w_long(o, us / 1000 - (us % 1000 < 0 ? 1 : 0));
+    /* ZonedTimestamp: ISO-8601 in UTC, six fraction digits (ZonedTime
+     * trims them) */
     sec = us / 1000000 - (us % 1000000 < 0 ? 1 : 0);
     us -= sec * 1000000;
     days = sec / 86400 - (sec % 86400 < 0 ? 1 : 0);
     sec -= days * 86400;
     civil_from_days(days, &y, &m, &d);
-    /* ZonedTimestamp keeps six fraction digits (ZonedTime trims them) */
-    snprintf(frac, sizeof(frac), ".%06lld", (long long)(us % 1000000));
-    snprintf(text, sizeof(text), "%04lld-%02d-%02dT%02lld:%02lld:%02lld%sZ",
-             (long long)y, m, d, (long long)(sec / 3600),
-             (long long)(sec / 60 % 60), (long long)(sec % 60), frac);
-    return pr_pg_json_str(out, text, strlen(text));
+    {
+        char *p = text;
+
+        if (y < 0 || y > 9999) {
+            p += snprintf(p, 24, "%04lld", (long long)y);
+        } else {
+            p = digits(p, y, 4);
+        }
+        *p++ = '-';
+        p = digits(p, m, 2);
+        *p++ = '-';
+        p = digits(p, d, 2);
+        *p++ = 'T';
+        p = digits(p, sec / 3600, 2);
+        *p++ = ':';
+        p = digits(p, sec / 60 % 60, 2);
+        *p++ = ':';
+        p = digits(p, sec % 60, 2);
+        *p++ = '.';
+        p = digits(p, us, 6);
+        *p++ = 'Z';
+        return w_str(o, text, (size_t)(p - text));
+    }
 }
 
-static int date_value(const char *s, size_t len, mw_buf_t *out, mw_err_t *err)
+static int date_value(const char *s, size_t len, pr_pg_out_t *o, mw_err_t *err)
 {
     cur_t c = {s, s + len};
     bool bc = strip_bc(&c);
@@ -735,11 +862,11 @@ static int date_value(const char *s, size_t len, mw_buf_t *out, mw_err_t *err)
         return bad_value(err, "date", s, len);
     if (days < INT32_MIN || days > INT32_MAX)
         return bad_value(err, "date", s, len);
-    return mw_buf_appendf(out, "%lld", (long long)days);
+    return w_long(o, days);
 }
 
 static int time_value(const pr_pg_type_t *t, const char *s, size_t len,
-                      mw_buf_t *out, mw_err_t *err)
+                      pr_pg_out_t *o, mw_err_t *err)
 {
     cur_t c = {s, s + len};
     int64_t us, off = 0, sec;
@@ -751,8 +878,8 @@ static int time_value(const pr_pg_type_t *t, const char *s, size_t len,
         if (c.p != c.end)
             return bad_value(err, "time", s, len);
         if (t->kind == PR_PG_TIME_MS)
-            return mw_buf_appendf(out, "%lld", (long long)(us / 1000));
-        return mw_buf_appendf(out, "%lld", (long long)us);
+            return w_long(o, us / 1000);
+        return w_long(o, us);
     }
     if (!parse_offset(&c, &off) || c.p != c.end)
         return bad_value(err, "timetz", s, len);
@@ -766,11 +893,11 @@ static int time_value(const pr_pg_type_t *t, const char *s, size_t len,
     snprintf(text, sizeof(text), "%02lld:%02lld:%02lld%sZ",
              (long long)(sec / 3600), (long long)(sec / 60 % 60),
              (long long)(sec % 60), frac);
-    return pr_pg_json_str(out, text, strlen(text));
+    return w_str(o, text, strlen(text));
 }
 
 /* IntervalStyle iso_8601: "P1Y2M3DT4H5M6.789S", components signed. */
-static int interval_value(const char *s, size_t len, mw_buf_t *out,
+static int interval_value(const char *s, size_t len, pr_pg_out_t *o,
                           mw_err_t *err)
 {
     /* Debezium's MicroDuration: months count 365.25 / 12 days each */
@@ -838,7 +965,7 @@ static int interval_value(const char *s, size_t len, mw_buf_t *out,
             ((ndays * 24 + (double)hours) * 60 + (double)minutes) * 60 +
             seconds;
 
-        return mw_buf_appendf(out, "%lld", (long long)(nsecs * 1e6));
+        return w_long(o, (int64_t)(nsecs * 1e6));
     }
 }
 
@@ -846,29 +973,27 @@ static int interval_value(const char *s, size_t len, mw_buf_t *out,
 
 /* One-dimensional array text "{a,"b c",NULL}" (an optional "[l:u]="
  * dimension decoration is skipped): each element through its type, as
- * the items' union ["null", T]. */
+ * the items' union ["null", T].  In Avro binary an array is one block
+ * (its count, the items, then 0), so the items are written to a scratch
+ * buffer first. */
 static int array_value(const pr_pg_type_t *t, const char *s, size_t len,
-                       mw_buf_t *out, mw_err_t *err)
+                       pr_pg_out_t *o, mw_err_t *err)
 {
     const char *p = s, *end = s + len;
     char *elem = malloc(len + 1);
-    bool first = true;
-    int rc = 0;
+    mw_buf_t *items = mw_buf_new(0);
+    pr_pg_out_t io = {items, o->avro};
+    int64_t count = 0;
+    int rc = elem && items ? 0 : MW_ERR_NOMEM;
 
-    if (!elem)
-        return MW_ERR_NOMEM;
-    if (p < end && *p == '[') {
+    if (rc == 0 && p < end && *p == '[') {
         p = memchr(p, '=', len);
         p = p ? p + 1 : end;
     }
-    if (p >= end || *p != '{' || end[-1] != '}') {
-        free(elem);
-        return bad_value(err, "array", s, len);
-    }
+    if (rc == 0 && (p >= end || *p != '{' || end[-1] != '}'))
+        rc = bad_value(err, "array", s, len);
     p++;
     end--;
-    if (mw_buf_append(out, "[", 1) != 0)
-        rc = MW_ERR_NOMEM;
     while (rc == 0 && p < end) {
         size_t n = 0;
         bool quoted = false;
@@ -894,67 +1019,89 @@ static int array_value(const pr_pg_type_t *t, const char *s, size_t len,
             while (p < end && *p != ',')
                 elem[n++] = *p++;
         }
-        if (!first && mw_buf_append(out, ",", 1) != 0)
+        if (!o->avro && count && mw_buf_append(items, ",", 1) != 0)
             rc = MW_ERR_NOMEM;
-        first = false;
+        count++;
         if (rc == 0 && !quoted && n == 4 && !memcmp(elem, "NULL", 4)) {
-            rc = mw_buf_append(out, "null", 4);
+            rc = o->avro ? pr_pg_avro_long(items, 0)
+                         : mw_buf_append(items, "null", 4);
         } else if (rc == 0) {
-            rc = mw_buf_appendf(out, "{\"%s\":", pr_pg_type_branch(t->elem));
+            if (o->avro) {
+                rc = pr_pg_avro_long(items, 1);
+            } else {
+                rc = pr_pg_put(items, "{\"");
+                if (rc == 0)
+                    rc = pr_pg_put(items, pr_pg_type_branch(t->elem));
+                if (rc == 0)
+                    rc = pr_pg_put(items, "\":");
+            }
             if (rc == 0)
-                rc = pr_pg_type_value(t->elem, elem, n, out, err);
-            if (rc == 0)
-                rc = mw_buf_append(out, "}", 1);
+                rc = pr_pg_type_value(t->elem, elem, n, &io, err);
+            if (rc == 0 && !o->avro)
+                rc = mw_buf_append(items, "}", 1);
         }
         if (rc == 0 && p < end && *p++ != ',')
             rc = bad_value(err, "array", s, len);
     }
-    if (rc == 0 && mw_buf_append(out, "]", 1) != 0)
-        rc = MW_ERR_NOMEM;
+    if (rc == 0 && o->avro) {
+        if (count)
+            rc = pr_pg_avro_long(o->buf, count);
+        if (rc == 0)
+            rc = mw_buf_append(o->buf, mw_buf_data(items), mw_buf_len(items));
+        if (rc == 0)
+            rc = pr_pg_avro_long(o->buf, 0);
+    } else if (rc == 0) {
+        rc = mw_buf_append(o->buf, "[", 1);
+        if (rc == 0)
+            rc = mw_buf_append(o->buf, mw_buf_data(items), mw_buf_len(items));
+        if (rc == 0)
+            rc = mw_buf_append(o->buf, "]", 1);
+    }
+    mw_buf_destroy(items);
     free(elem);
     return rc;
 }
 
 int pr_pg_type_value(const pr_pg_type_t *t, const char *text, size_t len,
-                     mw_buf_t *out, mw_err_t *err)
+                     pr_pg_out_t *o, mw_err_t *err)
 {
     switch (t->kind) {
     case PR_PG_INT16:
     case PR_PG_INT32:
     case PR_PG_INT64:
-        return int_value(text, len, out, err);
+        return int_value(text, len, o, err);
     case PR_PG_FLOAT32:
     case PR_PG_FLOAT64:
-        return float_value(text, len, out, err);
+        return float_value(text, len, t->kind == PR_PG_FLOAT32, o, err);
     case PR_PG_BOOL:
         if (len == 1 && (text[0] == 't' || text[0] == 'f'))
-            return mw_buf_appendf(out, text[0] == 't' ? "true" : "false");
+            return w_bool(o, text[0] == 't');
         return bad_value(err, "boolean", text, len);
     case PR_PG_BYTES:
-        return bytea_value(text, len, out, err);
+        return bytea_value(text, len, o, err);
     case PR_PG_DECIMAL:
     case PR_PG_VARDEC:
-        return decimal_value(t, text, len, out, err);
+        return decimal_value(t, text, len, o, err);
     case PR_PG_DATE:
-        return date_value(text, len, out, err);
+        return date_value(text, len, o, err);
     case PR_PG_TIME_MS:
     case PR_PG_TIME_US:
     case PR_PG_TIMETZ:
-        return time_value(t, text, len, out, err);
+        return time_value(t, text, len, o, err);
     case PR_PG_TS_MS:
     case PR_PG_TS_US:
     case PR_PG_TSTZ:
-        return ts_value(t, text, len, out, err);
+        return ts_value(t, text, len, o, err);
     case PR_PG_INTERVAL:
-        return interval_value(text, len, out, err);
+        return interval_value(text, len, o, err);
     case PR_PG_ARRAY:
-        return array_value(t, text, len, out, err);
+        return array_value(t, text, len, o, err);
     default:
-        return pr_pg_json_str(out, text, len);
+        return w_str(o, text, len);
     }
 }
 
-bool pr_pg_type_placeholder(const pr_pg_type_t *t, mw_buf_t *out)
+bool pr_pg_type_placeholder(const pr_pg_type_t *t, pr_pg_out_t *o)
 {
     static const char ph[] = PR_PG_UNAVAILABLE;
 
@@ -962,8 +1109,38 @@ bool pr_pg_type_placeholder(const pr_pg_type_t *t, mw_buf_t *out)
     case PR_PG_STRING:
     case PR_PG_JSON:
     case PR_PG_BYTES: /* the placeholder's bytes, as Debezium sends */
-        return pr_pg_json_str(out, ph, sizeof(ph) - 1) == 0;
+        return w_str(o, ph, sizeof(ph) - 1) == 0;
     default:
         return false;
+    }
+}
+
+int pr_pg_type_empty(const pr_pg_type_t *t, pr_pg_out_t *o)
+{
+    static const uint8_t zero = 0;
+
+    switch (t->kind) {
+    case PR_PG_BOOL:
+        return w_bool(o, false);
+    case PR_PG_FLOAT32:
+    case PR_PG_FLOAT64:
+        return w_real(o, t->kind == PR_PG_FLOAT32, 0.0, "0", 1, false);
+    case PR_PG_DECIMAL:
+        return w_bytes(o, &zero, 1);
+    case PR_PG_VARDEC:
+        return decimal_value(t, "0", 1, o, NULL);
+    case PR_PG_ARRAY:
+        return o->avro ? pr_pg_avro_long(o->buf, 0) : pr_pg_put(o->buf, "[]");
+    case PR_PG_BYTES:
+        return w_bytes(o, &zero, 0);
+    case PR_PG_STRING:
+    case PR_PG_TIMETZ:
+    case PR_PG_TSTZ:
+    case PR_PG_UUID:
+    case PR_PG_JSON:
+    case PR_PG_ENUM:
+        return w_str(o, "", 0);
+    default:
+        return w_long(o, 0);
     }
 }

@@ -25,6 +25,15 @@
 
 #include "mw_time.h"
 
+static bool is_special_numeric(const pr_pg_type_t *t, const pr_pgout_col_t *v)
+{
+    if (t->kind != PR_PG_DECIMAL && t->kind != PR_PG_VARDEC)
+        return false;
+    return (v->len == 3 && !memcmp(v->data, "NaN", 3)) ||
+           (v->len == 8 && !memcmp(v->data, "Infinity", 8)) ||
+           (v->len == 9 && !memcmp(v->data, "-Infinity", 9));
+}
+
 /* One field's value: v may be NULL (no column at all in the image).  An
  * optional field is the union ["null", T]: its branch index first. */
 static int field_value(const pr_pg_col_t *c, const pr_pgout_col_t *v,
@@ -34,6 +43,10 @@ static int field_value(const pr_pg_col_t *c, const pr_pgout_col_t *v,
 
     if (v && v->kind == 'u' && old && old->kind == 't')
         v = old;
+    /* numeric's NaN and infinities have no decimal form: null (the
+     * column's empty value when NOT NULL), as Debezium's precise mode */
+    if (v && v->kind == 't' && is_special_numeric(&c->type, v))
+        v = NULL;
     if (!v || v->kind == 'n') {
         if (c->optional)
             return pr_pg_avro_long(o->buf, 0);

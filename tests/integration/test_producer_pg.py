@@ -712,3 +712,81 @@ def test_pg_wal_level_not_logical(mesh_broker, registry, make_producer,
         assert code == 2 and "wal_level is 'replica'" in log, log[-1500:]
     finally:
         pg.stop()
+
+
+# ------------------------------------------------------ more behaviours
+
+def test_pg_brokers_down_and_up_no_loss(mesh_broker, registry, postgres,
+                                        make_producer, tmp_path):
+    db = fresh_db(postgres)
+    db.psql("CREATE TABLE public.k (id int PRIMARY KEY, v int)")
+    mesh_broker.create_topic("meshtest.public.k", 4)
+    p = make_producer(sets=pg_sets(db, mesh_broker.bootstrap, registry,
+                                   "public.k", "outage", tmp_path))
+    wait_streaming(db, "outage")
+    db.psql("INSERT INTO k SELECT g, 0 FROM generate_series(1, 2000) g")
+    read_changes(mesh_broker.bootstrap, "meshtest.public.k", registry.url, 1)
+    for b in (1, 2, 3):
+        mesh_broker.broker_down(b)
+    db.psql("UPDATE k SET v = 1 WHERE id % 2 = 0")
+    db.psql("DELETE FROM k WHERE id % 7 = 0")
+    time.sleep(3)
+    # nothing was acknowledged, so the slot did not move past the outage
+    stuck = lsn_int(slot_info(db, "outage")[0])
+    assert stuck < lsn_int(db.psql("SELECT pg_current_wal_lsn()"))
+    for b in (1, 2, 3):
+        mesh_broker.broker_up(b)
+    db.psql("INSERT INTO k VALUES (5000, 5)")
+    _wait_caught_up(db, "outage", timeout=90)
+    recs = read_all(mesh_broker.bootstrap, "meshtest.public.k", registry.url)
+    _compare(db, recs, "k", ["id"], ["id", "v"])
+    assert p.stop() == 0
+
+
+def test_pg_snapshot_modes(mesh_broker, registry, postgres, make_producer,
+                           tmp_path):
+    db = fresh_db(postgres)
+    db.psql("CREATE TABLE public.m (id int PRIMARY KEY); "
+            "INSERT INTO m SELECT generate_series(1, 50)")
+    topic = "meshtest.public.m"
+    # initial_only: the rows, then nothing more and no slot at all
+    p = make_producer(sets=pg_sets(db, mesh_broker.bootstrap, registry,
+                                   "public.m", "only", tmp_path / "a",
+                                   **{"snapshot.mode": "initial_only"}))
+    recs = read_changes(mesh_broker.bootstrap, topic, registry.url, 50)
+    assert {r[1]["op"] for r in recs} == {"r"}
+    assert slot_info(db, "only") is None
+    assert p.stop() == 0
+    # never: a slot and the stream, no rows of before
+    p = make_producer(sets=pg_sets(db, mesh_broker.bootstrap, registry,
+                                   "public.m", "never", tmp_path / "b",
+                                   **{"snapshot.mode": "never"}))
+    wait_streaming(db, "never")
+    db.psql("INSERT INTO m VALUES (100); TRUNCATE m")
+    recs = read_changes(mesh_broker.bootstrap, topic, registry.url, 52)
+    tail = [r for r in recs if r[1] is None or r[1]["op"] != "r"]
+    assert [r[1]["op"] for r in tail] == ["c", "t"], tail
+    assert tail[1][0] is None  # a truncate has no key
+    assert p.stop() == 0
+
+
+def test_pg_heartbeat_and_slot_metrics(mesh_broker, registry, postgres,
+                                       make_producer, tmp_path):
+    db = fresh_db(postgres)
+    db.psql("CREATE TABLE public.w (id int PRIMARY KEY); "
+            "CREATE TABLE public.hb (at timestamptz)")
+    p = make_producer(sets=pg_sets(
+        db, mesh_broker.bootstrap, registry, "public.w", "beat", tmp_path,
+        **{"heartbeat.interval.ms": 200,
+           "heartbeat.action.query": "INSERT INTO hb VALUES (now())"}))
+    wait_streaming(db, "beat")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if int(db.psql("SELECT count(*) FROM hb")) >= 3:
+            break
+        time.sleep(0.2)
+    assert int(db.psql("SELECT count(*) FROM hb")) >= 3
+    p.wait_metric("mesh_producer_pg_connected", 1)
+    p.wait_metric("mesh_producer_pg_confirmed_lsn", 1)
+    assert p.metric("mesh_producer_pg_slot_retained_wal_bytes") >= 0
+    assert ("mesh_producer_pg_lag_bytes", frozenset()) in p.metrics()

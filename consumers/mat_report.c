@@ -205,7 +205,11 @@ void mat_report_send(mat_report_t *rep, const mat_loop_facts_t *facts)
     mw_err_t err = {0};
     char why[512];
 
-    rep->next_due_ms = mw_time_mono_ms() + rep->interval_ms;
+    /* On the interval's grid, so a once-a-second chores tick does not
+     * stretch a 1000 ms interval to two ticks. */
+    rep->next_due_ms += rep->interval_ms;
+    if (rep->next_due_ms <= mw_time_mono_ms())
+        rep->next_due_ms = mw_time_mono_ms() + rep->interval_ms;
     if (!body) {
         report_failed(rep, "out of memory");
         return;

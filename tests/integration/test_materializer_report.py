@@ -11,9 +11,14 @@ components: mesh-broker, mesh-registry, meshctl and mesh-materializer
 - the registry stopped: reports fail, are counted and logged once, the sink
   keeps applying; the registry restarted on the same port and data:
   reports resume and show the records applied meanwhile;
+- the registry hanging (SIGSTOP): each report costs the loop one short
+  timeout (a quarter of the interval), the sink keeps up and the ops
+  endpoint answers promptly;
 - bad catalog.* values exit 2 naming the key.
 """
 
+import os
+import signal
 import subprocess
 import time
 
@@ -163,6 +168,45 @@ def test_reports_live_facts_and_survives_a_registry_outage(
     assert mat.stop() == 0, mat.log()[-3000:]
     assert read_offsets(db, TOPIC) == {
         p: o for p, o in second.end_offsets.items() if o > 0}
+
+
+def test_a_hanging_registry_costs_the_loop_one_short_timeout(
+        bins, registry, mesh_broker, make_materializer, tmp_path, timeout):
+    apply(bins, registry, mesh_broker, descriptor(tmp_path))
+    gen = cdcgen.CdcGen(mesh_broker.bootstrap, registry.url, TOPIC,
+                        partitions=3, keys=100, seed=23, create=False)
+    gen.produce(300)
+    first = gen.result()
+    db = tmp_path / "hang.db"
+    mat = make_materializer(report_sets(mesh_broker, registry, db))
+    wait_offsets(db, TOPIC, first.end_offsets, timeout(60), mat)
+    wait_status(registry, lambda s: s.get("rows") == first.events,
+                timeout(30), mat, f"rows {first.events}")
+    # Stopped, not gone: connections are accepted and never answered.
+    os.kill(registry.proc.pid, signal.SIGSTOP)
+    try:
+        mat.wait_metric(REPORTS, 2, timeout=timeout(30), result="failed")
+        gen.produce(700)
+        second = gen.result()
+        wait_offsets(db, TOPIC, second.end_offsets, timeout(60), mat)
+        assert_state(db, TABLE, second.expected, second.columns)
+        slowest = 0.0
+        for _ in range(30):
+            t0 = time.monotonic()
+            assert mat.health()[0] == 200
+            slowest = max(slowest, time.monotonic() - t0)
+            time.sleep(0.1)
+        # A report blocks the loop for its 250 ms timeout at most.
+        assert slowest < 0.25 + 0.5 * timeout(1), slowest
+        log = mat.log()
+        assert log.count("catalog report failed") == 1, log[-3000:]
+        assert "no response within 250 ms" in log, log[-3000:]
+    finally:
+        os.kill(registry.proc.pid, signal.SIGCONT)
+    total = sum(second.end_offsets.values())
+    wait_status(registry, lambda s: s.get("offset") == total and
+                s.get("rows") == second.events, timeout(30), mat,
+                f"offset {total} once the registry answers again")
 
 
 def test_a_refused_report_is_counted_and_never_fatal(

@@ -101,7 +101,7 @@ static loop_part_t *loop_part_add(mat_loop_t *loop, const char *topic,
     }
     p->partition = partition;
     p->next = p->batch_start = p->batch_next = -1;
-    p->batch_ts_ms = p->fresh_ts_ms = -1;
+    p->batch_ts_ms = p->fresh_ts_ms = p->committed = -1;
     loop_part_metrics(loop, p);
     loop->parts[loop->part_cnt++] = p;
     return p;
@@ -177,6 +177,8 @@ static void loop_batch_done(mat_loop_t *loop)
         if (p->batch_next < 0)
             continue;
         mw_counter_add(p->applied, p->batch_applied);
+        loop->applied_total += p->batch_applied;
+        p->committed = p->batch_next;
         mw_counter_inc(p->batches);
         mw_histogram_observe(p->apply_s, secs);
         if (p->batch_ts_ms > p->fresh_ts_ms)
@@ -344,7 +346,7 @@ static void loop_on_assigned(void *opaque, bk_partition_list_t *parts)
             loop_fatal(loop, &err);
             return;
         }
-        p->next = next;
+        p->next = p->committed = next;
         e->offset = next >= 0 ? next : BK_OFFSET_BEGINNING;
         mw_log_info(LOOP_COMPONENT, "partition assigned",
                     "topic=%s "
@@ -438,7 +440,9 @@ static void loop_on_backoff(evutil_socket_t fd, short what, void *arg)
 
 /* Chores, every LOOP_CRON_MS: (1) freshness gauges; (2) every
  * LOOP_LAG_EVERY ticks, lag gauges from the partitions' high watermarks
- * (a short blocking query per partition, LOOP_LAG_BUDGET_MS in all). */
+ * (a short blocking query per partition, LOOP_LAG_BUDGET_MS in all);
+ * (3) the program's chore callback (the catalog report when due, one
+ * short HTTP call bounded by its own timeout, mat_report.h). */
 static void loop_on_cron(evutil_socket_t fd, short what, void *arg)
 {
     mat_loop_t *loop = arg;
@@ -460,6 +464,8 @@ static void loop_on_cron(evutil_socket_t fd, short what, void *arg)
             mw_gauge_set(p->lag,
                          (double)(wm.high > p->next ? wm.high - p->next : 0));
     }
+    if (loop->chore_cb && !loop->stopping && !loop->fatal)
+        loop->chore_cb(loop->chore_opaque);
 }
 
 /* ---- life cycle ----------------------------------------------------------*/
@@ -574,7 +580,9 @@ mat_loop_t *mat_loop_new(const mat_loop_deps_t *deps, mw_err_t *err)
                          .sink = deps->sink,
                          .metrics = metrics,
                          .fatal_cb = deps->fatal_cb,
-                         .fatal_opaque = deps->fatal_opaque};
+                         .fatal_opaque = deps->fatal_opaque,
+                         .chore_cb = deps->chore_cb,
+                         .chore_opaque = deps->chore_opaque};
     if (loop_settings(loop, conf, err) != 0)
         goto fail;
     loop->cons =
@@ -655,6 +663,20 @@ bool mat_loop_health(mat_loop_t *loop, char *reason, size_t reason_size)
         return true;
     snprintf(reason, reason_size, "%s", loop->health_reason);
     return false;
+}
+
+void mat_loop_facts(const mat_loop_t *loop, mat_loop_facts_t *facts)
+{
+    *facts = (mat_loop_facts_t){.applied = loop->applied_total,
+                                .newest_ts_ms = -1,
+                                .partitions = loop->part_cnt};
+    for (size_t i = 0; i < loop->part_cnt; i++) {
+        const loop_part_t *p = loop->parts[i];
+        if (p->committed > 0)
+            facts->offset += p->committed;
+        if (p->fresh_ts_ms > facts->newest_ts_ms)
+            facts->newest_ts_ms = p->fresh_ts_ms;
+    }
 }
 
 void mat_loop_destroy(mat_loop_t *loop)

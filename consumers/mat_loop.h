@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mat_sink.h"
 #include "mw_conf.h"
@@ -37,6 +38,11 @@ typedef struct mat_loop mat_loop_t;
  * exit 1.  err is borrowed for the call. */
 typedef void(mat_loop_fatal_cb)(void *opaque, const mw_err_t *err);
 
+/* Called on the loop thread at the end of every chores tick (once a
+ * second, not while stopping): the program's own periodic work (the
+ * catalog report, mat_report), which must return quickly. */
+typedef void(mat_loop_chore_cb)(void *opaque);
+
 /* What a loop is built on; everything borrowed, outliving the loop. */
 typedef struct mat_loop_deps {
     struct event_base *base;
@@ -44,8 +50,20 @@ typedef struct mat_loop_deps {
     mat_sink_t *sink;
     mw_metrics_t *metrics;
     mat_loop_fatal_cb *fatal_cb;
-    void *fatal_opaque; /* fatal_cb's first argument */
+    void *fatal_opaque;          /* fatal_cb's first argument */
+    mat_loop_chore_cb *chore_cb; /* or NULL */
+    void *chore_opaque;          /* chore_cb's first argument */
 } mat_loop_deps_t;
+
+/* What this instance serves now, for the catalog's live facts. */
+typedef struct mat_loop_facts {
+    int64_t offset;       /* committed next offsets, summed over the
+                           * partitions assigned here that have one */
+    uint64_t applied;     /* changes committed to the sink since start */
+    int64_t newest_ts_ms; /* newest committed source timestamp over the
+                           * assigned partitions, -1 when none */
+    size_t partitions;    /* partitions assigned here */
+} mat_loop_facts_t;
 
 /* Builds the loop from conf's keys (topics, group.id, mode, table.name,
  * reader.schema, nested, batch.*, dlq.topic, on.error, registry.url,
@@ -64,6 +82,9 @@ int mat_loop_stop(mat_loop_t *loop, int timeout_ms, mw_err_t *err);
 /* For /healthz: false with a reason while a partition is stopped or the
  * loop is backing off after a sink failure. */
 bool mat_loop_health(mat_loop_t *loop, char *reason, size_t reason_size);
+
+/* Fills facts from the loop's bookkeeping (no I/O). */
+void mat_loop_facts(const mat_loop_t *loop, mat_loop_facts_t *facts);
 
 /* Destroys; call mat_loop_stop first for a clean stop (without it the
  * batch in progress is rolled back).  Accepts NULL. */

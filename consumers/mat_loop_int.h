@@ -61,6 +61,7 @@ typedef struct loop_part {
     uint64_t batch_applied;
     int64_t batch_ts_ms; /* newest source timestamp in the batch */
     int64_t fresh_ts_ms; /* newest committed source timestamp, -1 */
+    int64_t committed;   /* next offset the sink stored, -1 unknown */
     bool stopped;        /* on.error=stop or incompatible schema */
     mw_counter_t *applied, *batches, *dlq;
     mw_histogram_t *apply_s;
@@ -74,6 +75,8 @@ struct mat_loop {
     mw_metrics_t *metrics;
     mat_loop_fatal_cb *fatal_cb;
     void *fatal_opaque;
+    mat_loop_chore_cb *chore_cb;
+    void *chore_opaque;
     bk_consumer_t *cons;
     bk_producer_t *dlq;
     sr_client_t *client;
@@ -106,6 +109,7 @@ struct mat_loop {
     struct event *cron_ev;    /* lag and freshness gauges */
     struct event *tick_ev;    /* sink tick, every batch.max.ms */
     unsigned cron_ticks;
+    uint64_t applied_total; /* changes committed since start */
 };
 
 /* mat_loop_rec.c */

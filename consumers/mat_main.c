@@ -7,7 +7,8 @@
  * included; the sink key, each sink's own keys and their checks come from
  * mat_sink's registration table, checked at configuration time too),
  * serves /healthz and /metrics and writes ready.file; this file builds the
- * sink and the consuming loop on it and starts consuming.
+ * sink, the consuming loop on it and the catalog reporter (mat_report,
+ * called from the loop's chores) and starts consuming.
  *
  * Shutdown (first SIGTERM/SIGINT, or a fatal error), in phases bounded by
  * shutdown.timeout.ms: stop polling (leave the loop), commit the batch in
@@ -24,6 +25,7 @@
 
 #include "bk_conf.h"
 #include "mat_loop.h"
+#include "mat_report.h"
 #include "mat_sink.h"
 #include "mw_conf.h"
 #include "mw_err.h"
@@ -93,6 +95,27 @@ static const mw_conf_key_t mat_keys[] = {
      .dflt = "http://127.0.0.1:8081",
      .doc = "Schema registry (Confluent-compatible) holding the writers' "
             "schemas."},
+    {.name = "catalog.product",
+     .type = MW_CONF_STR,
+     .doc = "Data product whose output port this materializer serves, as "
+            "domain/name or domain/name@major: its live facts (offset, rows, "
+            "freshness) are reported to the catalog at registry.url.  Unset: "
+            "no reports."},
+    {.name = "catalog.port",
+     .type = MW_CONF_STR,
+     .doc = "The output port of catalog.product served here (required with "
+            "it)."},
+    {.name = "catalog.materializer",
+     .type = MW_CONF_STR,
+     .doc = "Name reported as the port's materializer (default "
+            "<group.id>@<host>/<pid>)."},
+    {.name = "catalog.report.interval.ms",
+     .type = MW_CONF_INT,
+     .dflt = "5000",
+     .min = 1000,
+     .max = 3600000,
+     .doc = "Time between two catalog reports; each is one HTTP call with "
+            "a timeout of a quarter of this, at most 1000 ms."},
     {.name = "kafka.bootstrap.servers",
      .type = MW_CONF_STR,
      .dflt = "127.0.0.1:9092",
@@ -135,7 +158,28 @@ typedef struct mat_app {
     mw_run_t *run;
     mat_sink_t *sink;
     mat_loop_t *loop;
+    mat_report_t *report; /* NULL: catalog reports off */
 } mat_app_t;
+
+/* Configuration-time checks: the kafka.* keys, then the catalog.* keys. */
+static int mat_check(const mw_conf_t *conf, mw_err_t *err)
+{
+    if (bk_conf_keys_check(conf, err) != 0)
+        return err->code;
+    return mat_report_conf_check(conf, err);
+}
+
+/* The loop's chores tick (once a second): the catalog report when due. */
+static void mat_on_chore(void *opaque)
+{
+    mat_app_t *app = opaque;
+    mat_loop_facts_t facts;
+
+    if (!mat_report_due(app->report))
+        return;
+    mat_loop_facts(app->loop, &facts);
+    mat_report_send(app->report, &facts);
+}
 
 static void mat_on_fatal(void *opaque, const mw_err_t *err)
 {
@@ -175,9 +219,13 @@ static int mat_start(mw_run_t *run, void *opaque, mw_err_t *err)
                                                 .sink = app->sink,
                                                 .metrics = mw_run_metrics(run),
                                                 .fatal_cb = mat_on_fatal,
-                                                .fatal_opaque = app},
+                                                .fatal_opaque = app,
+                                                .chore_cb = mat_on_chore,
+                                                .chore_opaque = app},
                              err);
-    if (!app->loop || mat_loop_start(app->loop, err) != 0)
+    if (!app->loop ||
+        mat_report_new(conf, mw_run_metrics(run), &app->report, err) != 0 ||
+        mat_loop_start(app->loop, err) != 0)
         return err->code;
     mw_log_info(MAT_COMPONENT, "mesh-materializer ready", "sink=%s",
                 mat_sink_name(app->sink));
@@ -208,6 +256,7 @@ static void mat_destroy(void *opaque)
     mat_app_t *app = opaque;
 
     mat_loop_destroy(app->loop);
+    mat_report_destroy(app->report);
     mat_sink_close(app->sink);
 }
 
@@ -216,7 +265,7 @@ static const mw_run_prog_t mat_prog = {
     .keys = mat_keys,
     .key_cnt = sizeof(mat_keys) / sizeof(*mat_keys),
     .version = MAT_VERSION,
-    .check = bk_conf_keys_check,
+    .check = mat_check,
     .start = mat_start,
     .stop = mat_stop,
     .drain = mat_drain,

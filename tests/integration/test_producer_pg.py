@@ -790,3 +790,103 @@ def test_pg_heartbeat_and_slot_metrics(mesh_broker, registry, postgres,
     p.wait_metric("mesh_producer_pg_confirmed_lsn", 1)
     assert p.metric("mesh_producer_pg_slot_retained_wal_bytes") >= 0
     assert ("mesh_producer_pg_lag_bytes", frozenset()) in p.metrics()
+
+
+# ---------------------------------------------- into the output ports
+
+MAT_DDL = """
+CREATE TABLE public.acct (id bigint PRIMARY KEY, owner text NOT NULL,
+    balance numeric(14, 2), seen timestamptz, tags text[]);
+CREATE TABLE public.docs (id int PRIMARY KEY, title text, body text);
+ALTER TABLE public.docs ALTER COLUMN body SET STORAGE EXTERNAL;
+"""
+
+
+def _sink_rows_sqlite(path, table, cols):
+    import sqlite3
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return {r[0]: dict(zip(cols, r)) for r in con.execute(
+            f"SELECT {', '.join(cols)} FROM {table}")}
+    finally:
+        con.close()
+
+
+def _norm(v):
+    if v is None:
+        return None
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode()
+    try:
+        return str(decimal.Decimal(str(v)).normalize())
+    except decimal.InvalidOperation:
+        return str(v)
+
+
+@pytest.mark.parametrize("sink", ["sqlite", "postgres"])
+def test_pg_materializes_into_output_ports(sink, mesh_broker, registry,
+                                           postgres, make_producer,
+                                           make_materializer, tmp_path):
+    db = fresh_db(postgres)
+    db.psql(MAT_DDL)
+    db.psql("INSERT INTO acct SELECT g, 'o' || g, g * 1.25, now(), "
+            "ARRAY['a', 'b'] FROM generate_series(1, 300) g; "
+            "INSERT INTO docs SELECT g, 't' || g, repeat(md5(g::text), 400) "
+            "FROM generate_series(1, 40) g")
+    make_producer(sets=pg_sets(db, mesh_broker.bootstrap, registry,
+                               "public.acct,public.docs", "mat", tmp_path))
+    wait_streaming(db, "mat")
+    db.psql("UPDATE acct SET balance = balance + 1 WHERE id % 3 = 0; "
+            "DELETE FROM acct WHERE id % 10 = 0; "
+            "UPDATE acct SET id = id + 1000 WHERE id = 7; "
+            "UPDATE docs SET title = 'changed' WHERE id % 2 = 0; "
+            "DELETE FROM docs WHERE id = 5")
+    _wait_caught_up(db, "mat")
+    topics = "meshtest.public.acct,meshtest.public.docs"
+    sets = {"topics": topics, "group.id": f"mat-{sink}",
+            "registry.url": registry.url,
+            "kafka.bootstrap.servers": mesh_broker.bootstrap,
+            "kafka.fetch.wait.max.ms": "10", "sink": sink}
+    if sink == "sqlite":
+        out = tmp_path / "port.db"
+        sets["sqlite.path"] = str(out)
+    else:
+        schema = f"port_{db.name}"
+        postgres.psql(f"CREATE SCHEMA {schema}")
+        sets.update({"postgres.conninfo": postgres.conninfo,
+                     "postgres.schema": schema})
+    m = make_materializer(sets=sets)
+    for t, n in (("acct", 270), ("docs", 39)):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if sink == "sqlite":
+                    got = len(_sink_rows_sqlite(out, f"meshtest_public_{t}",
+                                                ["id"]))
+                else:
+                    got = int(postgres.psql(
+                        f"SELECT count(*) FROM {schema}.meshtest_public_{t}"))
+            except Exception:
+                got = -1
+            if got == n:
+                break
+            time.sleep(0.2)
+        assert got == n, (t, got)
+    time.sleep(1)  # the last batches: counts reached, values settle
+    for t, cols in (("acct", ["id", "owner", "balance", "seen", "tags"]),
+                    ("docs", ["id", "title", "body"])):
+        want = {int(r[0]): r for r in db.rows(
+            f"SELECT {', '.join(cols)} FROM {t}")}
+        if sink == "sqlite":
+            got = _sink_rows_sqlite(out, f"meshtest_public_{t}", cols)
+        else:
+            got = {int(r[0]): dict(zip(cols, r)) for r in postgres.rows(
+                f"SELECT {', '.join(cols)} FROM {schema}.meshtest_public_{t}")}
+        assert set(got) == set(want), t
+        for k, row in want.items():
+            for c, v in zip(cols, row):
+                if c in ("seen", "tags"):
+                    assert got[k][c] is not None, (t, k, c)
+                    continue
+                assert _norm(got[k][c]) == _norm(v), (t, k, c, got[k][c], v)
+    assert m.stop() == 0

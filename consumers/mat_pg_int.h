@@ -22,6 +22,7 @@
 #include "mat_sink.h"
 #include "mw_buf.h"
 #include "mw_err.h"
+#include "mw_metrics.h"
 
 extern const mat_sink_ops_t mat_sink_pg_ops;
 
@@ -42,6 +43,8 @@ typedef struct mat_pg_col {
     mat_col_type_t type;
     int precision, scale;
     bool is_key;
+    bool nullable; /* the Avro field's nullability (the SQL column is
+                    * nullable either way, except keys) */
 } mat_pg_col_t;
 
 /* One pending change: where its binary COPY tuple is. */
@@ -82,6 +85,15 @@ typedef struct mat_pg_tab {
     int32_t *slots;  /* open addressing: row index or -1 */
     size_t slot_cap; /* power of two, >= 2 * row_cnt */
     size_t del_cnt;  /* rows whose op is DELETE */
+    /* Some pending upsert holds Debezium's unavailable-value placeholder
+     * (mat_envelope.h): the flush merges, and resolves it first. */
+    bool has_placeholders;
+    /* Placeholders that found no stored value in the open transaction
+     * (added to unavailable_total at commit), and whether the table logged
+     * one yet. */
+    uint64_t unavailable_pending;
+    bool unavailable_logged;
+    mw_counter_t *unavailable_total;
 } mat_pg_tab_t;
 
 /* Rows, and bytes of pending tuples, kept per table before an early

@@ -722,12 +722,13 @@ static int sq_step(mat_sqlite_t *st, sqlite3_stmt *stmt,
 }
 
 /* With no stored row: NULL instead of each placeholder of a nullable
- * column (the INSERT is bound already), each one counted, the first of
- * the table logged. */
-static int sq_unbind_placeholders(sq_table_t *t, const mat_table_t *table,
-                                  sqlite3_stmt *stmt,
-                                  const mat_change_t *change)
+ * column (the INSERT is bound already); *cnt gets the placeholders and
+ * *first the column of the first. */
+static int sq_unbind_placeholders(const mat_table_t *table, sqlite3_stmt *stmt,
+                                  const mat_change_t *change, uint64_t *cnt,
+                                  const mat_column_t **first)
 {
+    *cnt = 0;
     for (size_t i = table->key_cnt; i < table->col_cnt; i++) {
         const mat_column_t *col = &table->cols[i];
         int rc;
@@ -735,17 +736,8 @@ static int sq_unbind_placeholders(sq_table_t *t, const mat_table_t *table,
         if (!sq_col_may_keep(col) ||
             !mat_envelope_is_unavailable(col->type, &change->values[i]))
             continue;
-        t->unavailable_pending++;
-        if (!t->unavailable_logged) {
-            t->unavailable_logged = true;
-            mw_log_warn(SQ_COMP, "unavailable value without a stored row",
-                        "table=%s column=%s stored=%s topic=%s "
-                        "partition=%" PRId32 " offset=%" PRId64,
-                        mw_log_q(table->name), mw_log_q(col->name),
-                        col->nullable ? "null" : "placeholder",
-                        mw_log_q(change->topic), change->partition,
-                        change->offset);
-        }
+        if ((*cnt)++ == 0)
+            *first = col;
         if (col->nullable && (rc = sqlite3_bind_null(stmt, (int)i + 1)))
             return rc;
     }
@@ -753,12 +745,15 @@ static int sq_unbind_placeholders(sq_table_t *t, const mat_table_t *table,
 }
 
 /* An upsert holding the placeholder: the KEEP update, else an insert with
- * the placeholders unbound (module comment). */
+ * the placeholders unbound (module comment), counted once it is written
+ * and the table's first logged. */
 static int sq_apply_keep(mat_sqlite_t *st, sq_table_t *t,
                          const mat_table_t *table, const mat_change_t *change,
                          mw_err_t *err)
 {
+    const mat_column_t *first = NULL;
     sqlite3_stmt *stmt;
+    uint64_t cnt = 0;
     int changes = 0, rc;
 
     if ((rc = sq_table_stmt(st, t, table, SQ_STMT_KEEP, &stmt, err)) ||
@@ -768,12 +763,25 @@ static int sq_apply_keep(mat_sqlite_t *st, sq_table_t *t,
     if ((rc = sq_table_stmt(st, t, table, SQ_STMT_INSERT, &stmt, err)) ||
         (rc = sq_bind_change(table, stmt, table->col_cnt, change, err)))
         return rc;
-    if ((rc = sq_unbind_placeholders(t, table, stmt, change)) != SQLITE_OK) {
+    rc = sq_unbind_placeholders(table, stmt, change, &cnt, &first);
+    if (rc != SQLITE_OK) {
         sqlite3_reset(stmt);
         return mw_err_set(err, mat_sq_code(rc), "table '%s': binding: %s",
                           table->name, sqlite3_errstr(rc));
     }
-    return sq_step(st, stmt, table, change, NULL, err);
+    if ((rc = sq_step(st, stmt, table, change, NULL, err)))
+        return rc;
+    t->unavailable_pending += cnt;
+    if (cnt && !t->unavailable_logged) {
+        t->unavailable_logged = true;
+        mw_log_warn(SQ_COMP, "unavailable value without a stored row",
+                    "table=%s column=%s stored=%s topic=%s "
+                    "partition=%" PRId32 " offset=%" PRId64,
+                    mw_log_q(table->name), mw_log_q(first->name),
+                    first->nullable ? "null" : "placeholder",
+                    mw_log_q(change->topic), change->partition, change->offset);
+    }
+    return 0;
 }
 
 /* ops.apply: one upsert, delete or append through the shape's cached

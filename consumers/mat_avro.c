@@ -60,6 +60,13 @@
  *      the ranges of point 4 stay consecutive (it starts where its
  *      predecessor ends and ends before the next file's first row).
  *
+ * Debezium's unavailable-value placeholder (mat_envelope.h: an unchanged
+ * TOASTed column of an UPDATE) is written as it came: a file is the
+ * change history, not the row, and rewriting it would need the previous
+ * row, which the sink does not keep.  A reader replaying the files into a
+ * table keeps the column's previous value where a c/u/r row holds it
+ * (tests/integration/sinks.py, AvroSink, does).
+ *
  * Thread: the materializer's loop thread; commit blocks on fsync by design
  * (mat_sink.h).
  */

@@ -168,3 +168,18 @@ int mat_envelope_read(const mat_envelope_shape_t *shape, const json_t *value,
     ev->row = value;
     return 0;
 }
+
+bool mat_envelope_change_has_placeholders(const mat_change_t *change)
+{
+    return change->op == MAT_OP_UPSERT &&
+           (change->src_op == 'c' || change->src_op == 'r' ||
+            change->src_op == 'u');
+}
+
+bool mat_envelope_is_unavailable(mat_col_type_t type, const mat_value_t *value)
+{
+    return (type == MAT_COL_TEXT || type == MAT_COL_BYTES) && !value->is_null &&
+           value->u.s.len == MAT_ENVELOPE_UNAVAILABLE_LEN && value->u.s.ptr &&
+           memcmp(value->u.s.ptr, MAT_ENVELOPE_UNAVAILABLE,
+                  MAT_ENVELOPE_UNAVAILABLE_LEN) == 0;
+}

@@ -23,6 +23,22 @@
 #include "mw_err.h"
 #include "av_schema.h"
 
+/* Debezium's "unavailable value" placeholder.  Debezium's PostgreSQL
+ * connector (and mesh-producer's pg source) cannot read a TOASTed column
+ * that an UPDATE left unchanged when the table has REPLICA IDENTITY
+ * DEFAULT: the WAL carries no value for it.  The change event then holds
+ * this string in the column (a string column), or its ASCII bytes (a
+ * bytes column), meaning "unchanged", not a new value.  Written literally
+ * it would overwrite the stored value, so the table sinks keep the stored
+ * value instead (mat_sqlite_table.c, mat_pg_rows.c); with no stored row
+ * they write NULL into a nullable column and the placeholder into a
+ * non-nullable one, and count it (mesh_materializer_unavailable_values_
+ * total).  The avro sink writes a history and keeps it as it is.  Debezium
+ * lets a connector choose another text (unavailable.value.placeholder);
+ * only the default one is recognised. */
+#define MAT_ENVELOPE_UNAVAILABLE "__debezium_unavailable_value"
+#define MAT_ENVELOPE_UNAVAILABLE_LEN (sizeof MAT_ENVELOPE_UNAVAILABLE - 1)
+
 /* What a value schema looks like (plain data). */
 typedef struct mat_envelope_shape {
     bool is_envelope;
@@ -55,5 +71,20 @@ int mat_envelope_inspect(const av_node_t *root, mat_envelope_shape_t *shape,
 int mat_envelope_read(const mat_envelope_shape_t *shape, const json_t *value,
                       bool has_key, bool append, mat_envelope_event_t *ev,
                       mw_err_t *err);
+
+/* True when change may carry the placeholder with its meaning: an upsert
+ * of a Debezium change event, whatever its op letter (c, r or u).
+ * Debezium only sends it in u events, but a c or r of a row that exists
+ * (a snapshot read again, another source writing Debezium's envelope) is
+ * the same upsert, and a row that does not exist gets NULL either way.
+ * Plain records (src_op 0) and appends (mode = append: a history) keep
+ * the text as data.  Any thread. */
+bool mat_envelope_change_has_placeholders(const mat_change_t *change);
+
+/* True when a value of a column of type `type` is the placeholder: a
+ * non-NULL text or bytes value equal to MAT_ENVELOPE_UNAVAILABLE byte for
+ * byte.  Every other type (uuid, json, decimal, ...) is never one.  Any
+ * thread. */
+bool mat_envelope_is_unavailable(mat_col_type_t type, const mat_value_t *value);
 
 #endif /* MAT_ENVELOPE_H */

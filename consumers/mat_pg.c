@@ -83,6 +83,7 @@ typedef struct mat_pg {
     size_t tab_cnt, tab_cap;
     pg_offset_t *offs; /* offsets stored in the open batch */
     size_t off_cnt, off_cap;
+    mw_metrics_t *metrics; /* borrowed; NULL without metrics */
     mw_counter_t *reconnects;
     mw_histogram_t *flush_seconds;
 } mat_pg_t;
@@ -401,7 +402,8 @@ static int tab_set_shape(mat_pg_tab_t *tab, const mat_table_t *table)
                                       .type = c->type,
                                       .precision = c->precision,
                                       .scale = c->scale,
-                                      .is_key = c->is_key};
+                                      .is_key = c->is_key,
+                                      .nullable = c->nullable};
         tab->col_cnt = i + 1;
         tab->key_cnt += c->is_key;
         if (!tab->cols[i].name || (unsigned)c->type >= MAT_COL__CNT) {
@@ -433,6 +435,15 @@ static mat_pg_tab_t *tab_get(mat_pg_t *pg, const char *name)
     tab->qname = qualified(pg, name);
     tab->idx = (int)pg->tab_cnt;
     tab->direct = true; /* a new table, or catching up: try COPY first */
+    if (pg->metrics) {
+        char labels[512];
+        snprintf(labels, sizeof labels, "table=\"%s\"", name);
+        tab->unavailable_total = mw_metrics_counter(
+            pg->metrics, "mesh_materializer_unavailable_values_total",
+            "Debezium unavailable-value placeholders with no stored value to "
+            "keep (stored as NULL, or as the placeholder when not nullable).",
+            labels);
+    }
     if (!tab->name || !tab->qname) {
         tab_destroy(tab);
         return NULL;
@@ -618,6 +629,7 @@ static void *pg_open(const mw_conf_t *conf, mw_metrics_t *metrics,
         return NULL;
     }
     pg->strategy = MAT_PG_ADAPTIVE;
+    pg->metrics = metrics;
     if (metrics) {
         pg->reconnects = mw_metrics_counter(
             metrics, "mesh_materializer_pg_reconnects_total",
@@ -676,6 +688,7 @@ static void reset_batch(mat_pg_t *pg)
     for (size_t i = 0; i < pg->tab_cnt; i++) {
         mat_pg_rows_clear(pg->tabs[i]);
         pg->tabs[i]->flushed_in_tx = false;
+        pg->tabs[i]->unavailable_pending = 0;
     }
     for (size_t i = 0; i < pg->off_cnt; i++)
         free(pg->offs[i].topic);
@@ -811,6 +824,21 @@ static int write_offsets(mat_pg_t *pg, mw_err_t *err)
 
 /* Writes every table's pending rows, the offsets, then COMMIT.  On failure
  * the transaction stays open for rollback() (the front calls it). */
+/* After a commit: counts the table's placeholders that found no stored
+ * value (mat_pg_rows.c), logging the first of the table. */
+static void note_unavailable(mat_pg_tab_t *tab)
+{
+    if (tab->unavailable_pending == 0)
+        return;
+    mw_counter_add(tab->unavailable_total, tab->unavailable_pending);
+    if (!tab->unavailable_logged) {
+        tab->unavailable_logged = true;
+        mw_log_warn(LOG_COMP, "unavailable value without a stored row",
+                    "table=%s values=%" PRIu64 " stored=null_when_nullable",
+                    mw_log_q(tab->name), tab->unavailable_pending);
+    }
+}
+
 static int pg_commit(void *state, mw_err_t *err)
 {
     mat_pg_t *pg = state;
@@ -838,6 +866,7 @@ static int pg_commit(void *state, mw_err_t *err)
         mat_pg_tab_t *tab = pg->tabs[i];
         tab->verified = tab->verified || tab->pending;
         tab->pending = false;
+        note_unavailable(tab);
     }
     reset_batch(pg);
     return 0;

@@ -1,11 +1,12 @@
 /*
- * mat_pg_int: declarations shared by the PostgreSQL sink's two files.
+ * mat_pg_int: declarations shared by the PostgreSQL sink's files.
  *
  * mat_pg.c owns the connection, the transaction, DDL (tables, columns,
  * _mesh_offsets) and the error translation; mat_pg_rows.c owns a table's
  * pending changes (binary COPY tuples, deduplicated by key) and writes
  * them: by COPY straight into the table while batches bring only new keys,
- * else by COPY into a temporary staging table and one merge.
+ * else by COPY into a temporary staging table and one merge; mat_pg_keep.c
+ * resolves Debezium's unavailable-value placeholder in those rows.
  *
  * Thread: the materializer's loop thread only.
  */
@@ -22,6 +23,7 @@
 #include "mat_sink.h"
 #include "mw_buf.h"
 #include "mw_err.h"
+#include "mw_metrics.h"
 
 extern const mat_sink_ops_t mat_sink_pg_ops;
 
@@ -42,6 +44,8 @@ typedef struct mat_pg_col {
     mat_col_type_t type;
     int precision, scale;
     bool is_key;
+    bool nullable; /* the Avro field's nullability (the SQL column is
+                    * nullable either way, except keys) */
 } mat_pg_col_t;
 
 /* One pending change: where its binary COPY tuple is. */
@@ -82,6 +86,15 @@ typedef struct mat_pg_tab {
     int32_t *slots;  /* open addressing: row index or -1 */
     size_t slot_cap; /* power of two, >= 2 * row_cnt */
     size_t del_cnt;  /* rows whose op is DELETE */
+    /* Some pending upsert holds Debezium's unavailable-value placeholder
+     * (mat_envelope.h): the flush merges, and resolves it first. */
+    bool has_placeholders;
+    /* Placeholders that found no stored value in the open transaction
+     * (added to unavailable_total at commit), and whether the table logged
+     * one yet. */
+    uint64_t unavailable_pending;
+    bool unavailable_logged;
+    mw_counter_t *unavailable_total;
 } mat_pg_tab_t;
 
 /* Rows, and bytes of pending tuples, kept per table before an early
@@ -123,6 +136,27 @@ size_t mat_pg_rows_bytes(const mat_pg_tab_t *tab);
  * failure: the transaction is lost then anyway). */
 int mat_pg_rows_flush(PGconn *conn, mat_pg_tab_t *tab,
                       mat_pg_strategy_t strategy, mw_err_t *err);
+
+/* Appends the name of tab's staging table (pg_temp."_mesh_stg_<idx>_<v>"). */
+int mat_pg_rows_staging_name(mw_buf_t *buf, const mat_pg_tab_t *tab);
+
+/* ---- mat_pg_keep.c: Debezium's unavailable-value placeholder */
+
+/* Whether change, an upsert, holds the placeholder in a text or bytea
+ * non-key column (mat_envelope.h). */
+bool mat_pg_keep_has_placeholder(const mat_pg_tab_t *tab,
+                                 const mat_change_t *change);
+
+/* row, a pending upsert holding a placeholder, replaces old, the key's
+ * pending change: rewrites row's tuple at the end of the rows' buffer with
+ * old's value for each placeholder (NULL when old is a delete and the
+ * column nullable).  MW_ERR_NOMEM, MW_ERR_FULL (row unchanged). */
+int mat_pg_keep_merge(mat_pg_tab_t *tab, const mat_pg_row_t *old,
+                      mat_pg_row_t *row);
+
+/* Appends the statements that resolve the placeholders in tab's staging
+ * table (the first one returns the count of those without a row). */
+int mat_pg_keep_resolve_sql(mw_buf_t *sql, const mat_pg_tab_t *tab);
 
 /* Drops tab's pending rows. */
 void mat_pg_rows_clear(mat_pg_tab_t *tab);

@@ -45,6 +45,11 @@
  *
  * The order of deletes and upserts within a flush does not matter: after
  * deduplication each key has one change.
+ *
+ * Debezium's unavailable-value placeholder in an upsert is resolved by
+ * mat_pg_keep.c: when the upsert replaces the key's pending change, and
+ * in the staging table of a flush whose rows hold one (which therefore
+ * always merges).
  */
 #include "mat_pg_int.h"
 
@@ -421,8 +426,10 @@ static int rows_push(mat_pg_tab_t *tab, const mat_pg_row_t *row)
     return 0;
 }
 
-/* Files a keyed row: replaces the pending change of its key if any. */
-static int rows_put_keyed(mat_pg_tab_t *tab, mat_pg_row_t *row)
+/* Files a keyed row: replaces the pending change of its key if any
+ * (merging the placeholders of row, an upsert holding one, into it). */
+static int rows_put_keyed(mat_pg_tab_t *tab, mat_pg_row_t *row,
+                          bool placeholder)
 {
     if (2 * (tab->row_cnt + 1) > tab->slot_cap && slots_grow(tab) != 0)
         return MW_ERR_NOMEM;
@@ -432,6 +439,9 @@ static int rows_put_keyed(mat_pg_tab_t *tab, mat_pg_row_t *row)
         mat_pg_row_t *old = &tab->rows[tab->slots[s]];
         if (old->hash != row->hash || !key_equal(tab, old, row))
             continue;
+        int rc = placeholder ? mat_pg_keep_merge(tab, old, row) : 0;
+        if (rc != 0)
+            return rc;
         tab->del_cnt -= old->op == MAT_OP_DELETE;
         tab->del_cnt += row->op == MAT_OP_DELETE;
         *old = *row;
@@ -468,10 +478,15 @@ int mat_pg_rows_add(mat_pg_tab_t *tab, const mat_change_t *change,
     /* A row that fails half-way leaves bytes no row points at: harmless,
      * they are never sent and go with the next clear. */
     int rc = put_tuple(buf, tab, change, del, &row.key_len, err);
+    bool placeholder =
+        keyed && !del && rc == 0 && mat_pg_keep_has_placeholder(tab, change);
     if (rc == 0) {
         row.len = (uint32_t)(mw_buf_len(buf) - row.off);
-        rc = keyed ? rows_put_keyed(tab, &row) : rows_push(tab, &row);
+        rc = keyed ? rows_put_keyed(tab, &row, placeholder)
+                   : rows_push(tab, &row);
     }
+    /* Conservative: a placeholder merged away costs a merge. */
+    tab->has_placeholders = tab->has_placeholders || (rc == 0 && placeholder);
     if (rc == MW_ERR_NOMEM || (rc == MW_ERR_FULL && row.off == 0))
         return mw_err_set(err, rc,
                           "table '%s': row too large or out of "
@@ -497,6 +512,7 @@ void mat_pg_rows_clear(mat_pg_tab_t *tab)
             mw_buf_reset(tab->data[k]);
     tab->row_cnt = 0;
     tab->del_cnt = 0;
+    tab->has_placeholders = false;
     if (tab->slots)
         memset(tab->slots, 0xff, tab->slot_cap * sizeof(*tab->slots));
 }
@@ -588,7 +604,8 @@ static int copy_tuples(PGconn *conn, const mat_pg_tab_t *tab, bool deletes,
 typedef struct flush_run {
     bool copy_kind[3]; /* per COPY FROM STDIN in order: true = deletes */
     size_t copy_cnt;
-    long long count;  /* the value of a one-row result, or -1 */
+    long long counts[2]; /* the values of one-row results, in order */
+    size_t count_cnt;
     char sqlstate[6]; /* of the first error, "" when none */
 } flush_run_t;
 
@@ -598,7 +615,7 @@ typedef struct flush_run {
 static int run_with_copy(PGconn *conn, const mat_pg_tab_t *tab, const char *sql,
                          flush_run_t *run, mw_err_t *err)
 {
-    run->count = -1;
+    run->count_cnt = 0;
     run->sqlstate[0] = '\0';
     if (!PQsendQuery(conn, sql))
         return mat_pg_error(conn, NULL, "sending a COPY", err);
@@ -621,7 +638,9 @@ static int run_with_copy(PGconn *conn, const mat_pg_tab_t *tab, const char *sql,
             PQputCopyEnd(conn, crc ? "mesh-materializer gave up" : NULL);
         } else if (st == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
                    PQnfields(res) == 1) {
-            run->count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+            if (run->count_cnt < 2)
+                run->counts[run->count_cnt++] =
+                    strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && rc == 0) {
             const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
             snprintf(run->sqlstate, sizeof run->sqlstate, "%s",
@@ -679,7 +698,7 @@ static int append_on_conflict(mw_buf_t *sql, const mat_pg_tab_t *tab)
     return rc;
 }
 
-static int append_staging_name(mw_buf_t *sql, const mat_pg_tab_t *tab)
+int mat_pg_rows_staging_name(mw_buf_t *sql, const mat_pg_tab_t *tab)
 {
     return mw_buf_appendf(sql, "pg_temp.\"_mesh_stg_%d_%" PRIu32 "\"", tab->idx,
                           tab->version);
@@ -691,7 +710,7 @@ static int staging_sql(mw_buf_t *sql, const mat_pg_tab_t *tab)
     char type[64];
     int rc = mw_buf_appendf(sql, "CREATE TEMP TABLE IF NOT EXISTS ");
     if (rc == 0)
-        rc = append_staging_name(sql, tab);
+        rc = mat_pg_rows_staging_name(sql, tab);
     for (size_t i = 0; rc == 0 && i < tab->col_cnt; i++) {
         rc = mw_buf_appendf(sql, "%s", i ? ", " : " (");
         if (rc == 0)
@@ -707,7 +726,7 @@ static int staging_sql(mw_buf_t *sql, const mat_pg_tab_t *tab)
     if (rc == 0 && tab->flushed_in_tx) {
         rc = mw_buf_appendf(sql, "DELETE FROM ");
         if (rc == 0)
-            rc = append_staging_name(sql, tab);
+            rc = mat_pg_rows_staging_name(sql, tab);
         if (rc == 0)
             rc = mw_buf_appendf(sql, "; ");
     }
@@ -720,7 +739,7 @@ static int copy_sql(mw_buf_t *sql, const mat_pg_tab_t *tab, bool staging,
 {
     int rc = mw_buf_appendf(sql, "COPY ");
     if (rc == 0)
-        rc = staging ? append_staging_name(sql, tab)
+        rc = staging ? mat_pg_rows_staging_name(sql, tab)
                      : mw_buf_appendf(sql, "%s", tab->qname);
     if (rc == 0)
         rc = mw_buf_appendf(sql, " (");
@@ -736,7 +755,7 @@ static int merge_delete_sql(mw_buf_t *sql, const mat_pg_tab_t *tab)
 {
     int rc = mw_buf_appendf(sql, "DELETE FROM %s t USING ", tab->qname);
     if (rc == 0)
-        rc = append_staging_name(sql, tab);
+        rc = mat_pg_rows_staging_name(sql, tab);
     if (rc == 0)
         rc = mw_buf_appendf(sql, " s WHERE s.\"_mesh_del\"");
     for (size_t i = 0; rc == 0 && i < tab->key_cnt; i++) {
@@ -768,7 +787,7 @@ static int merge_upsert_sql(mw_buf_t *sql, const mat_pg_tab_t *tab,
     if (rc == 0)
         rc = mw_buf_appendf(sql, " FROM ");
     if (rc == 0)
-        rc = append_staging_name(sql, tab);
+        rc = mat_pg_rows_staging_name(sql, tab);
     if (rc == 0)
         rc = mw_buf_appendf(sql, " WHERE NOT \"_mesh_del\"");
     if (rc == 0)
@@ -801,6 +820,8 @@ static int keyed_sql(mw_buf_t *sql, const mat_pg_tab_t *tab, bool direct,
         if (rc == 0)
             rc = merge_delete_sql(sql, tab);
     }
+    if (rc == 0 && upserts > 0 && !direct && tab->has_placeholders)
+        rc = mat_pg_keep_resolve_sql(sql, tab);
     if (rc == 0 && upserts > 0 && !direct)
         rc = merge_upsert_sql(sql, tab, count_new);
     if (rc == 0 && upserts > 0 && direct) {
@@ -845,7 +866,8 @@ static int flush_keyed(PGconn *conn, mat_pg_tab_t *tab,
     size_t upserts = tab->row_cnt - tab->del_cnt;
     flush_run_t run;
     int rc;
-    if (adaptive && tab->direct && upserts > 0) {
+    bool resolve = tab->has_placeholders && upserts > 0;
+    if (adaptive && tab->direct && upserts > 0 && !resolve) {
         rc = flush_once(conn, tab, true, false, &run, err);
         tab->flushed_in_tx = tab->flushed_in_tx || tab->del_cnt > 0;
         if (rc == 0 || strcmp(run.sqlstate, SQLSTATE_UNIQUE_VIOLATION) != 0)
@@ -864,8 +886,12 @@ static int flush_keyed(PGconn *conn, mat_pg_tab_t *tab,
     }
     bool count_new = adaptive && upserts > 0;
     rc = flush_once(conn, tab, false, count_new, &run, err);
-    if (rc == 0 && count_new)
-        tab->direct = run.count == (long long)upserts;
+    /* The one-row results: the placeholders without a row (resolve), then
+     * the rows inserted (count_new). */
+    if (rc == 0 && resolve && run.count_cnt > 0)
+        tab->unavailable_pending += (uint64_t)run.counts[0];
+    if (rc == 0 && count_new && run.count_cnt == 1u + resolve)
+        tab->direct = run.counts[resolve] == (long long)upserts;
     tab->flushed_in_tx = tab->flushed_in_tx || rc == 0;
     return rc;
 }

@@ -368,6 +368,7 @@ static int sq_commit(void *state, mw_err_t *err)
             o->committed = o->pending;
         o->pending = SQ_OFFSET_UNKNOWN;
     }
+    mat_sq_tables_committed(st);
     st->in_batch = false;
     st->unhealthy[0] = '\0'; /* a durable batch: the disk works again */
     return 0;
@@ -534,6 +535,7 @@ static void *sq_open(const mw_conf_t *conf, mw_metrics_t *metrics,
         sq_close(st);
         return NULL;
     }
+    st->metrics = metrics;
     if (metrics) {
         st->commit_seconds = mw_metrics_histogram(
             metrics, "mesh_materializer_sqlite_commit_seconds",

@@ -26,14 +26,29 @@
 #define SQ_COMP "mat_sqlite"
 #define SQ_OFFSETS_TABLE "_mesh_offsets"
 
-/* Statement slots per table, indexed by what they do. */
-enum { SQ_STMT_UPSERT = 0, SQ_STMT_DELETE, SQ_STMT_INSERT, SQ_STMT__CNT };
+/* Statement slots per table, indexed by what they do.  SQ_STMT_KEEP is
+ * the UPDATE of an upsert that carries Debezium's unavailable-value
+ * placeholder (mat_envelope.h): it keeps the stored value of such a
+ * column. */
+enum {
+    SQ_STMT_UPSERT = 0,
+    SQ_STMT_DELETE,
+    SQ_STMT_INSERT,
+    SQ_STMT_KEEP,
+    SQ_STMT__CNT
+};
 
 typedef struct sq_table {
     char *name;
     uint32_t version;
     size_t col_cnt, key_cnt;
     sqlite3_stmt *stmt[SQ_STMT__CNT]; /* prepared lazily, NULL until used */
+    /* Placeholders that found no stored row in the open batch (counted
+     * into unavailable_total at commit), and whether the table logged one
+     * yet. */
+    uint64_t unavailable_pending;
+    bool unavailable_logged;
+    mw_counter_t *unavailable_total;
 } sq_table_t;
 
 /* What this instance knows of a partition's stored next offset. */
@@ -56,6 +71,7 @@ typedef struct mat_sqlite {
     size_t offset_cnt, offset_cap;
     bool in_batch;
     char unhealthy[MW_ERR_MSG_MAX]; /* last fatal error; "" if healthy */
+    mw_metrics_t *metrics;          /* borrowed; NULL without metrics */
     mw_histogram_t *commit_seconds;
     mw_counter_t *fenced_total;
 } mat_sqlite_t;
@@ -77,6 +93,9 @@ int mat_sq_exec(mat_sqlite_t *st, const char *sql, const char *what,
 /* Forgets every cached table shape and its statements (after a rollback
  * the database may no longer have a column the cache believes in). */
 void mat_sq_tables_drop(mat_sqlite_t *st);
+/* Adds each table's placeholders without a stored row of the batch just
+ * committed to its counter. */
+void mat_sq_tables_committed(mat_sqlite_t *st);
 /* ops.ensure_table and ops.apply (mat_sink.h). */
 int mat_sq_ensure_table(void *state, const mat_table_t *table, mw_err_t *err);
 int mat_sq_apply(void *state, const mat_table_t *table,

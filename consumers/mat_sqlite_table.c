@@ -11,6 +11,17 @@
  * table, shape version and kind (upsert, delete, append), converting each
  * value to its SQLite form (sq_type_sql; temporal types as ISO 8601 text).
  *
+ * Debezium's unavailable-value placeholder (mat_envelope.h): an upsert of
+ * a change event holding it in a text or blob column does not take the
+ * upsert statement.  It runs the table's KEEP statement, an UPDATE by key
+ * that sets such a column to `CASE WHEN ?n IS <placeholder> THEN "c" ELSE
+ * ?n END` (its stored value), and when that finds no row, the plain INSERT
+ * with NULL for the placeholder of a nullable column (a non-nullable one
+ * stores the placeholder: there is nothing else to write).  Every other
+ * change, and an upsert without the placeholder, keeps the statement it
+ * had; the check costs a length compare per text or blob column of a
+ * change event.
+ *
  * Thread: the materializer's loop thread only.
  */
 #include "mat_sqlite_int.h"
@@ -20,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mat_envelope.h"
 #include "mw_log.h"
 #include "mw_vec.h"
 
@@ -218,6 +230,31 @@ static sq_table_t *sq_table_find(mat_sqlite_t *st, const char *name)
     return NULL;
 }
 
+/* The table's series of mesh_materializer_unavailable_values_total (NULL
+ * without metrics: the counter functions accept it). */
+static mw_counter_t *sq_unavailable_counter(mat_sqlite_t *st, const char *name)
+{
+    char labels[512];
+
+    if (!st->metrics)
+        return NULL;
+    snprintf(labels, sizeof labels, "table=\"%s\"", name);
+    return mw_metrics_counter(
+        st->metrics, "mesh_materializer_unavailable_values_total",
+        "Debezium unavailable-value placeholders with no stored value to "
+        "keep (stored as NULL, or as the placeholder when not nullable).",
+        labels);
+}
+
+void mat_sq_tables_committed(mat_sqlite_t *st)
+{
+    for (size_t i = 0; i < st->table_cnt; i++) {
+        sq_table_t *t = &st->tables[i];
+        mw_counter_add(t->unavailable_total, t->unavailable_pending);
+        t->unavailable_pending = 0;
+    }
+}
+
 /* Records a shape that now exists in the database, replacing the entry's
  * statements when the shape changed. */
 static int sq_table_remember(mat_sqlite_t *st, const mat_table_t *table,
@@ -239,6 +276,7 @@ static int sq_table_remember(mat_sqlite_t *st, const mat_table_t *table,
                               "memory caching its shape",
                               table->name);
         st->table_cnt++;
+        t->unavailable_total = sq_unavailable_counter(st, table->name);
     }
     sq_table_clear_stmts(t);
     t->version = table->version;
@@ -292,6 +330,51 @@ static int sq_sql_insert(const mat_table_t *table, bool upsert, char **text,
     return sq_finish(sql, table->name, text, err);
 }
 
+/* Whether a column may hold the placeholder: a text or blob non-key
+ * column (the key is never left out of a change event). */
+static bool sq_col_may_keep(const mat_column_t *col)
+{
+    return !col->is_key &&
+           (col->type == MAT_COL_TEXT || col->type == MAT_COL_BYTES);
+}
+
+/* UPDATE "t" SET "c"=CASE WHEN ?3 IS '<placeholder>' THEN "c" ELSE ?3 END,
+ * "d"=?4,... WHERE "k1"=?1 AND ...: the parameters are numbered as in the
+ * insert statements, so one binding serves both.  A blob column compares
+ * with the placeholder as a blob (a blob never IS a text). */
+static int sq_sql_keep(const mat_table_t *table, char **text, mw_err_t *err)
+{
+    sqlite3_str *sql = sqlite3_str_new(NULL);
+
+    sqlite3_str_appendall(sql, "UPDATE ");
+    sq_ident(sql, table->name);
+    sqlite3_str_appendall(sql, " SET ");
+    for (size_t i = table->key_cnt; i < table->col_cnt; i++) {
+        const mat_column_t *col = &table->cols[i];
+        int n = (int)i + 1;
+
+        if (i > table->key_cnt)
+            sqlite3_str_appendall(sql, ",");
+        sq_ident(sql, col->name);
+        if (!sq_col_may_keep(col)) {
+            sqlite3_str_appendf(sql, "=?%d", n);
+            continue;
+        }
+        sqlite3_str_appendf(sql, "=CASE WHEN ?%d IS %s'%s'%s THEN ", n,
+                            col->type == MAT_COL_BYTES ? "CAST(" : "",
+                            MAT_ENVELOPE_UNAVAILABLE,
+                            col->type == MAT_COL_BYTES ? " AS BLOB)" : "");
+        sq_ident(sql, col->name);
+        sqlite3_str_appendf(sql, " ELSE ?%d END", n);
+    }
+    for (size_t i = 0; i < table->key_cnt; i++) {
+        sqlite3_str_appendall(sql, i ? " AND " : " WHERE ");
+        sq_ident(sql, table->cols[i].name);
+        sqlite3_str_appendf(sql, "=?%d", (int)i + 1);
+    }
+    return sq_finish(sql, table->name, text, err);
+}
+
 /* DELETE FROM "t" WHERE "k1"=?1 AND ... */
 static int sq_sql_delete(const mat_table_t *table, char **text, mw_err_t *err)
 {
@@ -318,6 +401,8 @@ static int sq_table_stmt(mat_sqlite_t *st, sq_table_t *t,
     if (!t->stmt[slot]) {
         if (slot == SQ_STMT_DELETE)
             rc = sq_sql_delete(table, &sql, err);
+        else if (slot == SQ_STMT_KEEP)
+            rc = sq_sql_keep(table, &sql, err);
         else
             rc = sq_sql_insert(table, slot == SQ_STMT_UPSERT, &sql, err);
         if (rc == 0)
@@ -601,6 +686,104 @@ static int sq_bind_change(const mat_table_t *table, sqlite3_stmt *stmt,
     return 0;
 }
 
+/* Whether an upsert carries the placeholder in a column that keeps it. */
+static bool sq_has_placeholder(const mat_table_t *table,
+                               const mat_change_t *change)
+{
+    if (!mat_envelope_change_has_placeholders(change))
+        return false;
+    for (size_t i = table->key_cnt; i < table->col_cnt; i++)
+        if (sq_col_may_keep(&table->cols[i]) &&
+            mat_envelope_is_unavailable(table->cols[i].type,
+                                        &change->values[i]))
+            return true;
+    return false;
+}
+
+/* Steps a bound statement once and resets it; *changes gets the rows it
+ * changed. */
+static int sq_step(mat_sqlite_t *st, sqlite3_stmt *stmt,
+                   const mat_table_t *table, const mat_change_t *change,
+                   int *changes, mw_err_t *err)
+{
+    int rc = sqlite3_step(stmt);
+
+    if (rc != SQLITE_DONE)
+        rc = mat_sq_fail(st, err, rc,
+                         "table '%s': %s at %s[%" PRId32 "]@%" PRId64,
+                         table->name, mat_op_name(change->op), change->topic,
+                         change->partition, change->offset);
+    else
+        rc = 0;
+    if (changes)
+        *changes = sqlite3_changes(st->db);
+    sqlite3_reset(stmt);
+    return rc;
+}
+
+/* With no stored row: NULL instead of each placeholder of a nullable
+ * column (the INSERT is bound already); *cnt gets the placeholders and
+ * *first the column of the first. */
+static int sq_unbind_placeholders(const mat_table_t *table, sqlite3_stmt *stmt,
+                                  const mat_change_t *change, uint64_t *cnt,
+                                  const mat_column_t **first)
+{
+    *cnt = 0;
+    for (size_t i = table->key_cnt; i < table->col_cnt; i++) {
+        const mat_column_t *col = &table->cols[i];
+        int rc;
+
+        if (!sq_col_may_keep(col) ||
+            !mat_envelope_is_unavailable(col->type, &change->values[i]))
+            continue;
+        if ((*cnt)++ == 0)
+            *first = col;
+        if (col->nullable && (rc = sqlite3_bind_null(stmt, (int)i + 1)))
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+/* An upsert holding the placeholder: the KEEP update, else an insert with
+ * the placeholders unbound (module comment), counted once it is written
+ * and the table's first logged. */
+static int sq_apply_keep(mat_sqlite_t *st, sq_table_t *t,
+                         const mat_table_t *table, const mat_change_t *change,
+                         mw_err_t *err)
+{
+    const mat_column_t *first = NULL;
+    sqlite3_stmt *stmt;
+    uint64_t cnt = 0;
+    int changes = 0, rc;
+
+    if ((rc = sq_table_stmt(st, t, table, SQ_STMT_KEEP, &stmt, err)) ||
+        (rc = sq_bind_change(table, stmt, table->col_cnt, change, err)) ||
+        (rc = sq_step(st, stmt, table, change, &changes, err)) || changes > 0)
+        return rc;
+    if ((rc = sq_table_stmt(st, t, table, SQ_STMT_INSERT, &stmt, err)) ||
+        (rc = sq_bind_change(table, stmt, table->col_cnt, change, err)))
+        return rc;
+    rc = sq_unbind_placeholders(table, stmt, change, &cnt, &first);
+    if (rc != SQLITE_OK) {
+        sqlite3_reset(stmt);
+        return mw_err_set(err, mat_sq_code(rc), "table '%s': binding: %s",
+                          table->name, sqlite3_errstr(rc));
+    }
+    if ((rc = sq_step(st, stmt, table, change, NULL, err)))
+        return rc;
+    t->unavailable_pending += cnt;
+    if (cnt && !t->unavailable_logged) {
+        t->unavailable_logged = true;
+        mw_log_warn(SQ_COMP, "unavailable value without a stored row",
+                    "table=%s column=%s stored=%s topic=%s "
+                    "partition=%" PRId32 " offset=%" PRId64,
+                    mw_log_q(table->name), mw_log_q(first->name),
+                    first->nullable ? "null" : "placeholder",
+                    mw_log_q(change->topic), change->partition, change->offset);
+    }
+    return 0;
+}
+
 /* ops.apply: one upsert, delete or append through the shape's cached
  * statement.  A failing statement (a NULL key, say) is undone by SQLite on
  * its own; the batch stays usable and the caller decides (dead letter or
@@ -632,6 +815,8 @@ int mat_sq_apply(void *state, const mat_table_t *table,
         slot = SQ_STMT_DELETE;
         cnt = table->key_cnt;
     } else if (change->op == MAT_OP_UPSERT && table->key_cnt) {
+        if (sq_has_placeholder(table, change))
+            return sq_apply_keep(st, t, table, change, err);
         slot = SQ_STMT_UPSERT;
     } else {
         slot = SQ_STMT_INSERT;
@@ -639,14 +824,5 @@ int mat_sq_apply(void *state, const mat_table_t *table,
     if ((rc = sq_table_stmt(st, t, table, slot, &stmt, err)) ||
         (rc = sq_bind_change(table, stmt, cnt, change, err)))
         return rc;
-    rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE)
-        rc = mat_sq_fail(st, err, rc,
-                         "table '%s': %s at %s[%" PRId32 "]@%" PRId64,
-                         table->name, mat_op_name(change->op), change->topic,
-                         change->partition, change->offset);
-    else
-        rc = 0;
-    sqlite3_reset(stmt);
-    return rc;
+    return sq_step(st, stmt, table, change, NULL, err);
 }

@@ -36,6 +36,8 @@ import uuid
 from materializer import wait_stored_offsets
 
 TABLE = "items"
+# Debezium's unavailable-value placeholder (consumers/mat_envelope.h).
+UNAVAILABLE = "__debezium_unavailable_value"
 # librdkafka's default session timeout is 45 s: a restarted (or surviving)
 # member would wait that long for the coordinator to expel a killed one.
 GROUP_TIMING = {"kafka.session.timeout.ms": "6000",
@@ -230,7 +232,8 @@ class AvroSink:
     The output port is a history (one row per change, _op the change
     event's op letter, the key columns the table's own, here id); rows()
     replays it per partition in offset order into the final state, as a
-    table sink holds it.  Small avro.roll.ms / avro.roll.records make the
+    table sink holds it (a change event's Debezium placeholder keeps the
+    previous value, see _upserted).  Small avro.roll.ms / avro.roll.records make the
     state durable soon after the input stops (an idle file rolls at the
     next tick, every batch.max.ms).  Zero-row files are read too: a tail
     file carries the offset past records that made no row (tombstones,
@@ -361,10 +364,25 @@ class AvroSink:
                         out.pop(key, None)
                     else:
                         assert rec["_op"] in self.UPSERT_OPS, (path, rec)
-                        out[key] = {c: rec.get(c) for c in columns}
+                        out[key] = self._upserted(rec, out.get(key),
+                                                  columns)
                 resume = int(meta["meshwork.next_offset"])
                 assert resume > (last if data else start), path
         return out
+
+    def _upserted(self, rec, old, columns):
+        """The row after upsert rec over old (None when not stored).  A
+        change event's (c, u, r) Debezium placeholder means "unchanged":
+        the previous value stays, None when there was no row (the files'
+        columns are all nullable); a plain record's is its value, as in
+        the table sinks (consumers/mat_envelope.h)."""
+        row = {c: rec.get(c) for c in columns}
+        if rec["_op"] == "upsert":
+            return row
+        for c, v in row.items():
+            if v == UNAVAILABLE or v == UNAVAILABLE.encode("ascii"):
+                row[c] = old.get(c) if old else None
+        return row
 
     def groups(self):
         raise AssertionError("the avro sink stores no group id")

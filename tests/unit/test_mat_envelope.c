@@ -1,7 +1,7 @@
 /*
  * Unit tests for mat_envelope: Debezium change events (c, r, u, d, t),
- * plain records (keyed upsert, append), tombstones, and the shapes that
- * are not envelopes.
+ * plain records (keyed upsert, append), tombstones, the shapes that are
+ * not envelopes, and Debezium's unavailable-value placeholder.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -194,6 +194,44 @@ static void test_plain_and_tombstone(void **state)
     assert_true(ev.skip);
 }
 
+/* Debezium's unavailable-value placeholder: exactly its bytes, in a text
+ * or bytes value, of a Debezium upsert (c, r, u). */
+static void test_unavailable(void **state)
+{
+    (void)state;
+    static const char ph[] = "__debezium_unavailable_value";
+    mat_value_t v = {.u.s = {ph, sizeof ph - 1}};
+    mat_value_t shorter = {.u.s = {ph, sizeof ph - 2}};
+    mat_value_t longer = {.u.s = {"__debezium_unavailable_value!", 29}};
+    mat_value_t other = {.u.s = {"__debezium_unavailable_valuE", 28}};
+    mat_value_t null = {.is_null = true};
+
+    assert_int_equal(MAT_ENVELOPE_UNAVAILABLE_LEN, 28);
+    assert_true(mat_envelope_is_unavailable(MAT_COL_TEXT, &v));
+    assert_true(mat_envelope_is_unavailable(MAT_COL_BYTES, &v));
+    for (int t = 0; t < MAT_COL__CNT; t++)
+        if (t != MAT_COL_TEXT && t != MAT_COL_BYTES)
+            assert_false(mat_envelope_is_unavailable(t, &v));
+    assert_false(mat_envelope_is_unavailable(MAT_COL_TEXT, &shorter));
+    assert_false(mat_envelope_is_unavailable(MAT_COL_TEXT, &longer));
+    assert_false(mat_envelope_is_unavailable(MAT_COL_TEXT, &other));
+    assert_false(mat_envelope_is_unavailable(MAT_COL_TEXT, &null));
+
+    mat_change_t ch = {.op = MAT_OP_UPSERT};
+    for (const char *op = "cru"; *op; op++) {
+        ch.src_op = *op;
+        assert_true(mat_envelope_change_has_placeholders(&ch));
+    }
+    ch.src_op = 0; /* a plain keyed record */
+    assert_false(mat_envelope_change_has_placeholders(&ch));
+    ch.src_op = 'u';
+    ch.op = MAT_OP_APPEND; /* mode = append: a history */
+    assert_false(mat_envelope_change_has_placeholders(&ch));
+    ch.op = MAT_OP_DELETE;
+    ch.src_op = 'd';
+    assert_false(mat_envelope_change_has_placeholders(&ch));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +240,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_and_tombstone, setup,
                                         teardown),
+        cmocka_unit_test(test_unavailable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,6 +48,17 @@ DATA = ROOT / "tests" / "data" / "pg"
 SEED = int(os.environ.get("MESH_TEST_SEED", str(int(time.time()))))
 
 
+@pytest.fixture(autouse=True)
+def _drop_slots(postgres):
+    """Replication slots are per server: each test's are dropped once its
+    producers stopped (autouse: set up first, torn down last), so they
+    neither hold WAL for the rest of the session nor clash by name."""
+    yield
+    postgres.psql("SELECT count(pg_drop_replication_slot(slot_name)) FROM "
+                  "pg_replication_slots WHERE NOT active AND database LIKE "
+                  "'cdc_%'")
+
+
 def alltypes_sql():
     text = (DATA / "alltypes.sql").read_text()
     cut = text.index("INSERT INTO public.alltypes")

@@ -66,7 +66,12 @@ def alltypes_sql():
 
 
 def debezium(name):
-    return [json.loads(line) for line in (DATA / "debezium" / name)
+    """Debezium's captured events: tests/data/pg/debezium, or the directory
+    MESH_DEBEZIUM_DATA names (make bench runs Debezium live into one and
+    these tests against it: the differential)."""
+    where = pathlib.Path(os.environ.get("MESH_DEBEZIUM_DATA",
+                                        DATA / "debezium"))
+    return [json.loads(line) for line in (where / name)
             .read_text().splitlines() if line.strip()]
 
 

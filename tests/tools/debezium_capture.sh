@@ -28,7 +28,9 @@ set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$TOP/build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
-OUT="$TOP/tests/data/pg/debezium"
+# DEBEZIUM_CAPTURE_OUT: write elsewhere (make bench's live differential)
+OUT=${DEBEZIUM_CAPTURE_OUT:-$TOP/tests/data/pg/debezium}
+mkdir -p "$OUT" || exit 1
 SQL="$TOP/tests/data/pg/alltypes.sql"
 
 say() { echo "debezium_capture: $*" >&2; }

@@ -530,6 +530,10 @@ void pr_pg_down(pr_pg_src_t *src, const char *why)
                     "reason=%s", mw_log_q(why));
     snprintf(src->down_reason, sizeof(src->down_reason), "%s", why);
     src->phase = PR_PG_DOWN;
+    if (src->have_pend)
+        pr_pg_repl_drop_pending(src);
+    src->in_tx = false;
+    src->wait_window = false;
     pr_pg_snap_clear(src);
     pr_pg_repl_close(src);
     mw_gauge_set(src->m_connected, 0);
@@ -831,11 +835,8 @@ static void pg_close(void *state)
 
     if (!src)
         return;
-    if (src->tick_ev) {
+    if (src->tick_ev)
         tick_cb(-1, 0, src);
-        if (src->snap_needed && src->snap_saved)
-            pr_pg_snap_acked(src);
-    }
     pr_pg_snap_clear(src);
     pr_pg_repl_close(src);
     if (src->tick_ev)
@@ -845,7 +846,7 @@ static void pg_close(void *state)
     if (src->retry_ev)
         event_free(src->retry_ev);
     if (src->have_pend)
-        PQfreemem(src->pend.buf);
+        pr_pg_repl_drop_pending(src);
     for (size_t i = 0; i < src->snap_nkey; i++)
         free(src->snap_key[i]);
     free(src->snap_key);

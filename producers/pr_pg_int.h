@@ -407,6 +407,7 @@ typedef struct pr_pg_src {
     pr_pg_phase_t phase;
     bool stopped;
     bool state_found; /* a state file was read at start */
+    bool connected_once;
     bool slot_known;  /* it says this source created the slot */
     char down_reason[256];
 
@@ -430,6 +431,7 @@ typedef struct pr_pg_src {
     bool wait_window; /* a window is full: the tick resumes */
     bool reply_now;
     uint64_t outstanding; /* records sent, outcome not yet known */
+    uint32_t tx_ids[2];   /* the transaction topic's key and value ids */
     uint64_t failed_cnt;
     char fail_reason[512];
     int64_t last_status_ms, last_slot_poll_ms, last_hb_ms;
@@ -497,6 +499,9 @@ int pr_pg_repl_status(pr_pg_src_t *src, bool force);
 /* Periodic: slot retained WAL, heartbeat action query. */
 void pr_pg_repl_chores(pr_pg_src_t *src);
 void pr_pg_repl_close(pr_pg_src_t *src);
+/* Forgets the message being turned into records (a lost connection: the
+ * new stream sends it again from the slot's position). */
+void pr_pg_repl_drop_pending(pr_pg_src_t *src);
 
 /* pr_pg_snap.c */
 /* Begins the snapshot transaction on the query connection. */

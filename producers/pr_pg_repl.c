@@ -441,8 +441,12 @@ int pr_pg_repl_connect(pr_pg_src_t *src, mw_err_t *err)
     if ((rc = identify(src, err)) != 0 ||
         (rc = ensure_slot(src, &created, err)) != 0)
         goto fail;
-    if (src->snap_mode == PR_PG_SNAP_ALWAYS && !created)
+    /* always: a snapshot at every start of the daemon, not at every
+     * reconnect */
+    if (src->snap_mode == PR_PG_SNAP_ALWAYS && !created &&
+        !src->connected_once)
         src->snap_done = false;
+    src->connected_once = true;
     src->snap_needed = src->snap_mode != PR_PG_SNAP_NEVER && !src->snap_done;
     if (!src->snap_needed)
         src->snap_done = true;
@@ -455,8 +459,9 @@ int pr_pg_repl_connect(pr_pg_src_t *src, mw_err_t *err)
             goto fail;
         src->state_found = true;
     }
-    if (src->pushed < src->confirmed) {
-        /* the window restarts at the slot's position */
+    if (src->pushed < src->confirmed && src->outstanding == 0) {
+        /* the window restarts at the slot's position (first connection:
+         * nothing in flight points into it) */
         pr_checkpoint_window_destroy(src->win);
         src->win = pr_checkpoint_window_new(src->confirmed, 1000000);
         if (!src->win) {
@@ -785,7 +790,7 @@ static pr_pg_rel_t *rel_of(pr_pg_src_t *src, uint32_t relid, mw_err_t *err)
 static int tx_marker(pr_pg_src_t *src, bool begin, mw_err_t *err)
 {
     char topic[300];
-    static uint32_t ids[2];
+    uint32_t *ids = src->tx_ids;
     int rc;
 
     snprintf(topic, sizeof(topic), "%s.transaction", src->prefix);
@@ -952,7 +957,7 @@ static void idle_marker(pr_pg_src_t *src, pr_lsn_t lsn)
     src->pushed = lsn;
 }
 
-static void drop_pending(pr_pg_src_t *src)
+void pr_pg_repl_drop_pending(pr_pg_src_t *src)
 {
     PQfreemem(src->pend.buf);
     src->pend.buf = NULL;
@@ -986,7 +991,7 @@ void pr_pg_repl_pump(pr_pg_src_t *src)
                 pr_pg_halt(src, &err);
                 return;
             }
-            drop_pending(src);
+            pr_pg_repl_drop_pending(src);
             continue;
         }
         len = PQgetCopyData(src->repl, &buf, 1);

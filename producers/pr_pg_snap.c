@@ -114,12 +114,10 @@ int pr_pg_snap_begin(pr_pg_src_t *src, mw_err_t *err)
                                   &src->rd_nkey) != 0)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     src->snap_first = src->snap_table == 0 && !src->snap_key;
-    /* chunk numbers restart: the window only orders this run's chunks */
-    pr_checkpoint_window_destroy(src->snap_win);
-    src->snap_win = pr_checkpoint_window_new(0, 1000000);
-    src->chunk_seq = 0;
-    if (!src->snap_win)
-        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    /* The window lives as long as the source: rows of an attempt cut
+     * short by a lost connection may still be in flight and acknowledge
+     * into it; chunk numbers go on counting, so their acks never pass a
+     * new chunk that is not acknowledged yet. */
     mw_log_info(PR_PG_COMP, "snapshot started",
                 "tables=%zu resume_table=%zu resume_after_key=%s exported=%s",
                 src->ntables, src->snap_table, src->snap_key ? "yes" : "no",

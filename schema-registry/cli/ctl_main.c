@@ -17,6 +17,7 @@
 
 #include "bk_conf.h"
 #include "ctl_console.h"
+#include "ctl_policy.h"
 #include "ctl_product.h"
 #include "ctl_schema.h"
 #include "ctl_topic.h"
@@ -58,7 +59,9 @@ static const mw_conf_program_t ctl_prog = {
         "Global options: --bootstrap SERVERS, --registry URL, --json.\n"
         "Commands (each takes --help; docs/meshctl.md):\n"
         "  product validate|plan|apply FILE...    product list|show\n"
-        "  mesh lineage [--format json|dot|mermaid] [FILE...]\n"
+        "  mesh lineage [--format json|dot|mermaid] [FILE...]    mesh check\n"
+        "  policy check --policy FILE... DESCRIPTOR...\n"
+        "  policy list|get SCOPE|set FILE\n"
         "  schema register|get|list|diff|check|delete\n"
         "  subject list|versions|config|mode\n"
         "  topic create NAME [--partitions N] [--replication N] "
@@ -221,6 +224,8 @@ int main(int argc, char **argv)
         rc = ctl_schema_subject_main(conf, argc - cmd, argv + cmd);
     } else if (rc == 0 && !strcmp(argv[cmd], "product")) {
         rc = ctl_product_main(conf, argc - cmd, argv + cmd);
+    } else if (rc == 0 && !strcmp(argv[cmd], "policy")) {
+        rc = ctl_policy_main(conf, argc - cmd, argv + cmd);
     } else if (rc == 0 && !strcmp(argv[cmd], "mesh")) {
         rc = ctl_product_mesh_main(conf, argc - cmd, argv + cmd);
     } else if (rc == 0) {

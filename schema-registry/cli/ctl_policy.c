@@ -95,6 +95,9 @@ static int ctl_policy_check(int argc, char **argv)
         {"policy", required_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
     gov_policy_t *pol = gov_policy_new();
     size_t errors = 0, warnings = 0, policies = 0;
+    const char *files[CTL_POLICY_FILES_MAX];
+    char scopes[CTL_POLICY_FILES_MAX][128];
+    const char *scope;
     mw_err_t err;
     int c, rc = 0;
 
@@ -110,12 +113,29 @@ static int ctl_policy_check(int argc, char **argv)
                             : ctl_usage("policy check: unknown option '%s'",
                                         argv[optind - 1]);
         }
-        if (gov_policy_load(pol, optarg, NULL, &err)) {
+        if (policies == CTL_POLICY_FILES_MAX) {
+            gov_policy_destroy(pol);
+            return ctl_usage("policy check: more than %d policies",
+                             CTL_POLICY_FILES_MAX);
+        }
+        if (gov_policy_load(pol, optarg, &scope, &err)) {
             fprintf(stderr, "meshctl: %s\n", err.msg);
             gov_policy_destroy(pol);
             return 2;
         }
-        policies++;
+        /* Two files of one scope: the second replaced the first, which is
+         * never what a CI job means. */
+        for (size_t i = 0; i < policies; i++)
+            if (!strcmp(scopes[i], scope)) {
+                fprintf(stderr,
+                        "meshctl: %s: a second policy for %s (the first is "
+                        "%s)\n",
+                        optarg, scope, files[i]);
+                gov_policy_destroy(pol);
+                return 2;
+            }
+        files[policies] = optarg;
+        snprintf(scopes[policies++], sizeof(scopes[0]), "%s", scope);
     }
     if (!policies || optind >= argc) {
         gov_policy_destroy(pol);
@@ -141,8 +161,8 @@ int ctl_policy_fetch(sr_client_t *client, gov_policy_t **pol)
 
     if (!(*pol = gov_policy_new()))
         return 1;
-    rc = sr_client_call(client, "GET", "/governance/policies", NULL, &ans,
-                        &err);
+    rc =
+        sr_client_call(client, "GET", "/governance/policies", NULL, &ans, &err);
     if (rc == MW_ERR_NOT_FOUND)
         return 0; /* a registry without governance: no policies */
     if (rc) {
@@ -179,8 +199,8 @@ static int ctl_policy_list(const mw_conf_t *conf)
 
     if (!client)
         return 1;
-    rc = sr_client_call(client, "GET", "/governance/policies", NULL, &ans,
-                        &err);
+    rc =
+        sr_client_call(client, "GET", "/governance/policies", NULL, &ans, &err);
     if (rc)
         ctl_out_error("policy list", &err);
     else if (mw_conf_get_bool(conf, "json"))
@@ -188,10 +208,10 @@ static int ctl_policy_list(const mw_conf_t *conf)
     else
         json_array_foreach(json_object_get(ans, "policies"), i, p)
         {
-            printf("%s version %lld\n",
-                   json_string_value(json_object_get(p, "scope")),
-                   (long long)json_integer_value(
-                       json_object_get(p, "version")));
+            printf(
+                "%s version %lld\n",
+                json_string_value(json_object_get(p, "scope")),
+                (long long)json_integer_value(json_object_get(p, "version")));
         }
     json_decref(ans);
     sr_client_destroy(client);
@@ -206,8 +226,8 @@ static char *ctl_policy_path(const char *scope)
     if (enc && !strcmp(scope, "mesh")) {
         if (asprintf(&path, "/governance/policies/mesh") < 0)
             path = NULL;
-    } else if (enc && asprintf(&path, "/governance/policies/domains/%s", enc) <
-                          0) {
+    } else if (enc &&
+               asprintf(&path, "/governance/policies/domains/%s", enc) < 0) {
         path = NULL;
     }
     free(enc);
@@ -341,7 +361,8 @@ int ctl_policy_mesh_check(const mw_conf_t *conf, int argc, char **argv)
     } else {
         json_array_foreach(json_object_get(ans, "products"), i, prod)
         {
-            const char *ref = json_string_value(json_object_get(prod, "product"));
+            const char *ref =
+                json_string_value(json_object_get(prod, "product"));
             printf("%s %s\n", ref,
                    json_is_true(json_object_get(prod, "conformant"))
                        ? "conformant"
@@ -357,8 +378,7 @@ int ctl_policy_mesh_check(const mw_conf_t *conf, int argc, char **argv)
         }
         printf("%lld products, %lld not conformant\n",
                (long long)json_array_size(json_object_get(ans, "products")),
-               (long long)json_integer_value(
-                   json_object_get(ans, "failing")));
+               (long long)json_integer_value(json_object_get(ans, "failing")));
     }
     rc = json_is_true(json_object_get(ans, "conformant")) ? 0 : 1;
     json_decref(ans);

@@ -72,6 +72,7 @@ static const sr_proto_entry_t sr_proto_table[] = {
     {SR_PROTO_E_INVALID_SUBJECT, "INVALID_SUBJECT",
      "The specified subject '{subject}' is not a valid subject"},
     {SR_PROTO_E_SCHEMA_TOO_LARGE, "SCHEMA_TOO_LARGE", NULL},
+    {SR_PROTO_E_POLICY, "POLICY_VIOLATION", NULL},
     {SR_PROTO_E_STORE, "STORE_ERROR", NULL},
     {SR_PROTO_E_TIMEOUT, "OPERATION_TIMEOUT", NULL},
     {SR_PROTO_E_FORWARDING, "REQUEST_FORWARDING_FAILED", NULL},

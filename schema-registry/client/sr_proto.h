@@ -53,6 +53,10 @@ typedef enum sr_proto_code {
     SR_PROTO_E_ID_MISMATCH = 42207,
     SR_PROTO_E_INVALID_SUBJECT = 42208,
     SR_PROTO_E_SCHEMA_TOO_LARGE = 42209,
+    /* Meshwork's own, in Confluent's 422xx style past its range: a
+     * schema or a catalog entry breaks an error-level governance policy
+     * (docs/GOVERNANCE.md). */
+    SR_PROTO_E_POLICY = 42280,
     SR_PROTO_E_STORE = 50001,
     SR_PROTO_E_TIMEOUT = 50002,
     SR_PROTO_E_FORWARDING = 50003

@@ -136,16 +136,15 @@ static bool gov_seen(gov_walk_t *w, const av_node_t *n)
 
 static void gov_walk_node(gov_walk_t *w, const av_node_t *n, const char *path);
 
-static void gov_walk_field(gov_walk_t *w, const av_field_t *f,
-                           const char *path)
+static void gov_walk_field(gov_walk_t *w, const av_field_t *f, const char *path)
 {
     const gov_rule_t *fr = &w->rules[GOV_RULE_FIELD_NAMING];
     char tpath[GOV_PATH_MAX];
 
     if (gov_on(w, GOV_RULE_FIELD_NAMING) &&
         !gov_style_matches(fr->style, f->name))
-        gov_add(w, GOV_RULE_FIELD_NAMING, path, "field '%s' is not %s",
-                f->name, fr->style);
+        gov_add(w, GOV_RULE_FIELD_NAMING, path, "field '%s' is not %s", f->name,
+                fr->style);
     if (gov_on(w, GOV_RULE_DOC_REQUIRED) && (!f->doc || !*f->doc))
         gov_add(w, GOV_RULE_DOC_REQUIRED, path, "field '%s' has no doc%s",
                 f->name, "");
@@ -156,12 +155,15 @@ static void gov_walk_field(gov_walk_t *w, const av_field_t *f,
 static void gov_walk_named(gov_walk_t *w, const av_node_t *n, const char *path)
 {
     const gov_rule_t *rr = &w->rules[GOV_RULE_RECORD_NAMING];
-    char fpath[GOV_PATH_MAX];
+    char fpath[GOV_PATH_MAX], what[300];
 
     if (gov_on(w, GOV_RULE_RECORD_NAMING) &&
-        !gov_style_matches(rr->style, n->name))
-        gov_add(w, GOV_RULE_RECORD_NAMING, path, "%s name '%s' is not %s",
-                av_type_name(n->type), n->name);
+        !gov_style_matches(rr->style, n->name)) {
+        gov_fmt(what, sizeof(what), "%s name '%s'", av_type_name(n->type),
+                n->name);
+        gov_add(w, GOV_RULE_RECORD_NAMING, path, "%s is not %s", what,
+                rr->style);
+    }
     if (n->type != AV_RECORD)
         return;
     if (gov_on(w, GOV_RULE_DOC_REQUIRED) && (!n->doc || !*n->doc))
@@ -191,8 +193,8 @@ static void gov_walk_types(gov_walk_t *w, const av_node_t *n, const char *path)
 static void gov_walk_node(gov_walk_t *w, const av_node_t *n, const char *path)
 {
     char sub[GOV_PATH_MAX];
-    bool named = n->type == AV_RECORD || n->type == AV_ENUM ||
-                 n->type == AV_FIXED;
+    bool named =
+        n->type == AV_RECORD || n->type == AV_ENUM || n->type == AV_FIXED;
 
     if (w->rc || (named && gov_seen(w, n)))
         return;
@@ -231,7 +233,7 @@ static void gov_schema_rules(gov_walk_t *w, const char *subject,
     if (gov_on(w, GOV_RULE_SCHEMA_SIZE) && sz->has_max &&
         (long long)text_bytes > sz->max) {
         gov_fmt(num, sizeof(num), "%zu bytes, more than %lld", text_bytes,
-                 sz->max);
+                sz->max);
         gov_add(w, GOV_RULE_SCHEMA_SIZE, base, "the schema is %s%s", num, "");
     }
     if (gov_on(w, GOV_RULE_MIN_COMPATIBILITY) && compat &&
@@ -313,8 +315,8 @@ static void gov_port_fields(gov_walk_t *w, const json_t *entry,
 {
     const gov_rule_t *pd = &w->rules[GOV_RULE_PII_DECLARED];
     const gov_rule_t *pp = &w->rules[GOV_RULE_PII_NOT_PUBLIC];
-    bool public = gov_on(w, GOV_RULE_PII_NOT_PUBLIC) &&
-                  gov_has_tag(entry, pp->word);
+    bool public =
+        gov_on(w, GOV_RULE_PII_NOT_PUBLIC) && gov_has_tag(entry, pp->word);
     char path[GOV_PATH_MAX];
     size_t i;
     json_t *f;
@@ -335,8 +337,8 @@ static void gov_port_fields(gov_walk_t *w, const json_t *entry,
                     name, "");
         if (public && cls && !strcasecmp(cls, "pii"))
             gov_add(w, GOV_RULE_PII_NOT_PUBLIC, path,
-                    "field '%s' is classified pii in a product tagged %s",
-                    name, pp->word);
+                    "field '%s' is classified pii in a product tagged %s", name,
+                    pp->word);
     }
 }
 
@@ -351,11 +353,11 @@ static void gov_port_bounds(gov_walk_t *w, const json_t *port,
     char path[GOV_PATH_MAX], num[128];
 
     gov_fmt(path, sizeof(path), "%s.partitions", ppath);
-    if (gov_on(w, GOV_RULE_PARTITIONS) &&
-        ((pr->has_min && parts < pr->min) || (pr->has_max && parts > pr->max))) {
+    if (gov_on(w, GOV_RULE_PARTITIONS) && ((pr->has_min && parts < pr->min) ||
+                                           (pr->has_max && parts > pr->max))) {
         gov_fmt(num, sizeof(num), "%lld partitions, outside %lld..%lld", parts,
-                 pr->has_min ? pr->min : 1,
-                 pr->has_max ? pr->max : (long long)1 << 31);
+                pr->has_min ? pr->min : 1,
+                pr->has_max ? pr->max : (long long)1 << 31);
         gov_add(w, GOV_RULE_PARTITIONS, path, "%s%s", num, "");
     }
     if (!gov_on(w, GOV_RULE_RETENTION) || (!rr->has_min && !rr->has_max))
@@ -374,8 +376,8 @@ static void gov_port_bounds(gov_walk_t *w, const json_t *port,
                ((rr->has_min && json_integer_value(jr) < rr->min) ||
                 (rr->has_max && json_integer_value(jr) > rr->max))) {
         gov_fmt(num, sizeof(num), "retention %lld ms, outside %lld..%lld ms",
-                 (long long)json_integer_value(jr), rr->has_min ? rr->min : 0,
-                 rr->has_max ? rr->max : -1);
+                (long long)json_integer_value(jr), rr->has_min ? rr->min : 0,
+                rr->has_max ? rr->max : -1);
         gov_add(w, GOV_RULE_RETENTION, path, "%s%s", num, "");
     }
 }
@@ -411,9 +413,9 @@ static void gov_port(gov_walk_t *w, const json_t *entry, const json_t *port,
         return;
     gov_fmt(ppath, sizeof(ppath), "$.output_ports[%zu]", i);
     gov_fmt(want, sizeof(want), "%s.%s.v%lld",
-             json_string_value(json_object_get(entry, "domain")),
-             json_string_value(json_object_get(entry, "name")),
-             (long long)json_integer_value(json_object_get(entry, "version")));
+            json_string_value(json_object_get(entry, "domain")),
+            json_string_value(json_object_get(entry, "name")),
+            (long long)json_integer_value(json_object_get(entry, "version")));
     gov_fmt(path, sizeof(path), "%s.topic", ppath);
     if (gov_on(w, GOV_RULE_TOPIC_NAMING) && (!topic || strcmp(topic, want)))
         gov_add(w, GOV_RULE_TOPIC_NAMING, path, "topic '%s' is not '%s'",

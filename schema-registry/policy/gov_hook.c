@@ -172,7 +172,6 @@ static int gov_hook_run(void *opaque, const dp_product_t *prod,
 
 dp_check_t gov_hook_check(gov_hook_t *hook)
 {
-    return (dp_check_t){.name = "governance",
-                        .run = gov_hook_run,
-                        .opaque = hook};
+    return (dp_check_t){
+        .name = "governance", .run = gov_hook_run, .opaque = hook};
 }

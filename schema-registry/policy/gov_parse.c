@@ -89,8 +89,8 @@ static int gov_duration(const char *s, long long *ms)
     static const struct {
         const char *unit;
         long long ms;
-    } units[] = {{"ms", 1},       {"s", 1000},      {"m", 60000},
-                 {"h", 3600000},  {"d", 86400000},  {"w", 604800000},
+    } units[] = {{"ms", 1},      {"s", 1000},     {"m", 60000},
+                 {"h", 3600000}, {"d", 86400000}, {"w", 604800000},
                  {"", 1}};
     char *end;
     long long v;
@@ -145,8 +145,7 @@ static int gov_severity(gov_pctx_t *c, const yaml_node_t *n, const char *where,
     else if (!strcmp(s, "warn"))
         *sev = GOV_SEV_WARN;
     else
-        return gov_fail(c, n, "%s: expected error or warn, got '%s'", where,
-                        s);
+        return gov_fail(c, n, "%s: expected error or warn, got '%s'", where, s);
     return 0;
 }
 
@@ -200,7 +199,8 @@ static int gov_word(gov_pctx_t *c, const yaml_node_t *n, gov_rule_id_t id,
 /* "severity, style, ..." of a kind, for the unknown-key message. */
 static void gov_params_list(const gov_kind_t *k, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "severity%s%s%s%s%s%s", k->params & GOV_P_STYLE ? ", style" : "",
+    snprintf(buf, cap, "severity%s%s%s%s%s%s",
+             k->params & GOV_P_STYLE ? ", style" : "",
              k->params & GOV_P_LIST ? ", " : "",
              k->params & GOV_P_LIST ? k->list_key : "",
              k->params & GOV_P_WORD ? ", " : "",
@@ -250,8 +250,8 @@ static int gov_param(gov_pctx_t *c, gov_rule_id_t id, yaml_node_t *kn,
         return gov_number(c, vn, k->num, where, &st->max);
     }
     gov_params_list(k, list, sizeof(list));
-    return gov_fail(c, kn, "%s: unknown key '%s' (expected one of: %s)",
-                    rwhere, key, list);
+    return gov_fail(c, kn, "%s: unknown key '%s' (expected one of: %s)", rwhere,
+                    key, list);
 }
 
 static gov_rule_id_t gov_rule_lookup(const char *name)
@@ -302,8 +302,8 @@ static int gov_rule(gov_pctx_t *c, yaml_node_t *kn, yaml_node_t *vn,
             return rc;
     }
     if (st->has_min && st->has_max && st->min > st->max)
-        return gov_fail(c, vn, "%s: min %lld is above max %lld", where,
-                        st->min, st->max);
+        return gov_fail(c, vn, "%s: min %lld is above max %lld", where, st->min,
+                        st->max);
     return 0;
 }
 
@@ -370,7 +370,8 @@ static int gov_top(gov_pctx_t *c, yaml_node_t *root, gov_doc_t *doc)
     }
     if (!level)
         return gov_fail(c, root, "missing key 'level' (mesh or domain)");
-    if (strcmp(gov_scalar(level), "mesh") && strcmp(gov_scalar(level), "domain"))
+    if (strcmp(gov_scalar(level), "mesh") &&
+        strcmp(gov_scalar(level), "domain"))
         return gov_fail(c, level, "level: expected mesh or domain, got '%s'",
                         gov_scalar(level));
     if (!strcmp(gov_scalar(level), "mesh") && domain)

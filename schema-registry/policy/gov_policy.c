@@ -25,8 +25,8 @@
 
 static const char *const gov_dflt_keys[] = {"owner.contact", "description",
                                             "sla.freshness"};
-static const char *const gov_dflt_pii[] = {"email", "phone", "ssn",
-                                           "passport", "iban", "birth"};
+static const char *const gov_dflt_pii[] = {"email",    "phone", "ssn",
+                                           "passport", "iban",  "birth"};
 static const char *const gov_dflt_types[] = {"bytes"};
 
 #define GOV_N(a) (sizeof(a) / sizeof((a)[0]))
@@ -117,7 +117,8 @@ static bool gov_digit(char ch)
 
 bool gov_style_matches(const char *style, const char *name)
 {
-    bool snake = !strcmp(style, "snake_case"), upper = !strcmp(style, "UPPER_SNAKE");
+    bool snake = !strcmp(style, "snake_case"),
+         upper = !strcmp(style, "UPPER_SNAKE");
     bool lower = !strcmp(style, "lower"), pascal = !strcmp(style, "PascalCase");
 
     if (!*name)
@@ -180,8 +181,7 @@ bool gov_level_satisfies(const char *level, const char *min)
 
     if (l < 0 || m < 0)
         return false;
-    return (gov_levels[l].keeps & gov_levels[m].keeps) ==
-           gov_levels[m].keeps;
+    return (gov_levels[l].keeps & gov_levels[m].keeps) == gov_levels[m].keeps;
 }
 
 /* ------------------------------------------------------------ the set */
@@ -296,8 +296,8 @@ static bool gov_in_list(const char *const *list, size_t cnt, const char *s)
 
 /* Whether st (a domain's) weakens base (the mesh's rule, defaulted); why
  * gets the parameter and both values. */
-static bool gov_weakens(const gov_rule_t *base, const gov_stmt_t *st,
-                        char *why, size_t cap)
+static bool gov_weakens(const gov_rule_t *base, const gov_stmt_t *st, char *why,
+                        size_t cap)
 {
     if (st->has_severity && st->severity < base->severity) {
         snprintf(why, cap, "severity %s is below %s",

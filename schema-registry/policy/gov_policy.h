@@ -29,19 +29,20 @@ typedef struct gov_policy gov_policy_t;
 
 /* The rule kinds; the names are the policy file's keys. */
 typedef enum gov_rule_id {
-    GOV_RULE_SUBJECT_NAMING = 0, /* subjects <domain>.<product>.v<N>-key|value */
-    GOV_RULE_TOPIC_NAMING,       /* topics <domain>.<product>.v<N> */
-    GOV_RULE_RECORD_NAMING,      /* record, enum, fixed names' style */
-    GOV_RULE_FIELD_NAMING,       /* field names' style */
-    GOV_RULE_DOC_REQUIRED,       /* doc on every record and field */
+    GOV_RULE_SUBJECT_NAMING =
+        0,                  /* subjects <domain>.<product>.v<N>-key|value */
+    GOV_RULE_TOPIC_NAMING,  /* topics <domain>.<product>.v<N> */
+    GOV_RULE_RECORD_NAMING, /* record, enum, fixed names' style */
+    GOV_RULE_FIELD_NAMING,  /* field names' style */
+    GOV_RULE_DOC_REQUIRED,  /* doc on every record and field */
     GOV_RULE_DESCRIPTOR_REQUIRED, /* descriptor keys that must be given */
-    GOV_RULE_MIN_COMPATIBILITY,  /* the subject's level at least this */
-    GOV_RULE_PII_DECLARED,       /* fields that look personal are classified */
-    GOV_RULE_PII_NOT_PUBLIC,     /* no pii field in a public product */
-    GOV_RULE_PARTITIONS,         /* topic ports' partitions within bounds */
-    GOV_RULE_RETENTION,          /* topic ports' retention within bounds */
-    GOV_RULE_FORBIDDEN_TYPES,    /* Avro types not allowed (bare) */
-    GOV_RULE_SCHEMA_SIZE,        /* normalised schema text at most N bytes */
+    GOV_RULE_MIN_COMPATIBILITY,   /* the subject's level at least this */
+    GOV_RULE_PII_DECLARED,        /* fields that look personal are classified */
+    GOV_RULE_PII_NOT_PUBLIC,      /* no pii field in a public product */
+    GOV_RULE_PARTITIONS,          /* topic ports' partitions within bounds */
+    GOV_RULE_RETENTION,           /* topic ports' retention within bounds */
+    GOV_RULE_FORBIDDEN_TYPES,     /* Avro types not allowed (bare) */
+    GOV_RULE_SCHEMA_SIZE,         /* normalised schema text at most N bytes */
     GOV_RULE__CNT
 } gov_rule_id_t;
 

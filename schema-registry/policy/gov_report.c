@@ -137,11 +137,10 @@ json_t *gov_report_to_json(const gov_report_t *rep)
 
     for (size_t i = 0; arr && i < rep->cnt; i++) {
         const gov_violation_t *v = &rep->v[i].v;
-        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "rule",
-                              gov_rule_name(v->rule), "severity",
-                              gov_severity_name(v->severity), "origin",
-                              v->origin, "path", v->path, "message",
-                              v->message);
+        json_t *o =
+            json_pack("{s:s,s:s,s:s,s:s,s:s}", "rule", gov_rule_name(v->rule),
+                      "severity", gov_severity_name(v->severity), "origin",
+                      v->origin, "path", v->path, "message", v->message);
         if (!o || json_array_append_new(arr, o)) {
             json_decref(arr);
             return NULL;

@@ -100,6 +100,18 @@ const reg_api_route_t reg_api_routes[] = {
      .put = reg_api_catalog_status_put,
      .post = reg_api_catalog_status_put},
     {"catalog_lineage", {"catalog", "lineage"}, .get = reg_api_catalog_lineage},
+    {"governance_policies",
+     {"governance", "policies"},
+     .get = reg_api_gov_policies},
+    {"governance_policy_mesh",
+     {"governance", "policies", "mesh"},
+     .get = reg_api_gov_policy_get,
+     .put = reg_api_gov_policy_put},
+    {"governance_policy_domain",
+     {"governance", "policies", "domains", "*"},
+     .get = reg_api_gov_policy_get,
+     .put = reg_api_gov_policy_put},
+    {"governance_report", {"governance", "report"}, .get = reg_api_gov_report},
     {"healthz", {"healthz"}, .get = reg_api_healthz},
     {"metrics", {"metrics"}, .get = reg_api_metrics},
 };
@@ -478,6 +490,7 @@ reg_api_t *reg_api_new(const reg_api_conf_t *conf, mw_err_t *err)
     api->store = conf->store;
     api->catalog = conf->catalog;
     api->catalog_store = conf->catalog_store;
+    api->gov = conf->gov;
     api->metrics = conf->metrics;
     if (reg_api_metrics_init(api) != 0 ||
         !(api->http = evhttp_new(api->base))) {

@@ -16,6 +16,7 @@
 #include "mw_err.h"
 #include "mw_metrics.h"
 #include "reg_catalog.h"
+#include "reg_gov.h"
 #include "reg_state.h"
 #include "reg_store.h"
 
@@ -30,6 +31,7 @@ typedef struct reg_api_conf {
     reg_store_t *store;         /* borrowed, outlives the API */
     reg_catalog_t *catalog;     /* borrowed, outlives the API */
     reg_store_t *catalog_store; /* borrowed: the catalog's log */
+    reg_gov_t *gov;             /* borrowed: the governance policies */
     mw_metrics_t *metrics;      /* borrowed; may be NULL */
     size_t request_max_bytes;   /* body limit (413 past it) */
     size_t schema_max_bytes;    /* schema text limit (42209 past it) */

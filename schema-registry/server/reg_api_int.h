@@ -53,6 +53,7 @@ struct reg_api {
     reg_store_t *store;
     reg_catalog_t *catalog;     /* the data-product catalog */
     reg_store_t *catalog_store; /* the catalog's log */
+    reg_gov_t *gov;             /* the policies (in the catalog's log) */
     mw_metrics_t *metrics;
     reg_api_conf_t conf;
     int port;
@@ -165,6 +166,23 @@ void reg_api_catalog_put(reg_api_req_t *r);
 void reg_api_catalog_delete(reg_api_req_t *r);
 void reg_api_catalog_status_put(reg_api_req_t *r);
 void reg_api_catalog_lineage(reg_api_req_t *r);
+void reg_api_gov_policies(reg_api_req_t *r);
+void reg_api_gov_policy_get(reg_api_req_t *r);
+void reg_api_gov_policy_put(reg_api_req_t *r);
+void reg_api_gov_report(reg_api_req_t *r);
+
+/* ---- reg_api_gov.c: enforcement ---- */
+/* Checks a candidate schema under subject against the policies in force
+ * (none: true at once).  Error-level violations: counted, logged, 42280
+ * replied naming each rule and JSON path, false returned.  Warnings:
+ * counted, logged, and their lines put into *warnings (a new array, or
+ * NULL when none) for the answer. */
+bool reg_api_gov_schema_ok(reg_api_req_t *r, const char *subject,
+                           const av_schema_t *schema, const char *text,
+                           json_t **warnings);
+/* The same for a catalog entry (PUT /catalog/products/{d}/{n}). */
+bool reg_api_gov_entry_ok(reg_api_req_t *r, const json_t *entry,
+                          json_t **warnings);
 
 /* ---- reg_api_register.c: the candidate schema of a request body ---- */
 typedef struct reg_api_candidate {

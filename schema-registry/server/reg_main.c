@@ -26,6 +26,7 @@
 #include "mw_run.h"
 #include "reg_api.h"
 #include "reg_catalog.h"
+#include "reg_gov.h"
 #include "reg_state.h"
 #include "reg_store.h"
 
@@ -98,6 +99,7 @@ typedef struct reg_app {
     reg_store_t *store;
     reg_catalog_t *catalog;
     reg_store_t *catalog_store;
+    reg_gov_t *gov; /* policies: records of the catalog's log */
     reg_api_t *api;
 } reg_app_t;
 
@@ -127,6 +129,7 @@ static int reg_open_api(reg_app_t *app, mw_run_t *run, mw_err_t *err)
         .store = app->store,
         .catalog = app->catalog,
         .catalog_store = app->catalog_store,
+        .gov = app->gov,
         .metrics = mw_run_metrics(run),
         .request_max_bytes = (size_t)mw_conf_get_int(conf, "request.max.bytes"),
         .schema_max_bytes = (size_t)mw_conf_get_int(conf, "schema.max.bytes"),
@@ -161,9 +164,14 @@ static int reg_start(mw_run_t *run, void *opaque, mw_err_t *err)
     app->catalog = reg_catalog_new();
     if (!app->catalog)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory for the catalog");
+    /* Governance policies travel in the catalog's log: reg_gov takes its
+     * own records and hands the catalog's on. */
+    app->gov = reg_gov_new(app->catalog, mw_run_metrics(run));
+    if (!app->gov)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory for governance");
     app->catalog_store = reg_store_open_log(
         mw_run_base(run), conf, mw_run_metrics(run), &reg_store_log_catalog,
-        reg_catalog_apply, app->catalog, err);
+        reg_gov_apply, app->gov, err);
     if (!app->catalog_store || reg_open_api(app, run, err) != 0)
         return err->code;
     if (mw_conf_listener_url(mw_conf_get_str(conf, "listeners"),
@@ -191,6 +199,7 @@ static void reg_destroy(void *opaque)
     reg_store_close(app->store, REG_STORE_CLOSE_MS);
     reg_store_close(app->catalog_store, REG_STORE_CLOSE_MS);
     reg_api_destroy(app->api);
+    reg_gov_destroy(app->gov);
     reg_catalog_destroy(app->catalog);
     reg_state_destroy(app->state);
 }

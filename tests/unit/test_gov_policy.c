@@ -68,9 +68,9 @@ static char *schema_violations(const gov_policy_t *pol, const char *subject,
                      0);
     for (size_t i = 0; i < gov_report_cnt(rep); i++) {
         const gov_violation_t *v = gov_report_get(rep, i);
-        off += (size_t)snprintf(out + off, 4096 - off, "%s%s@%s",
-                                off ? " " : "", gov_rule_name(v->rule),
-                                v->path);
+        off +=
+            (size_t)snprintf(out + off, 4096 - off, "%s%s@%s", off ? " " : "",
+                             gov_rule_name(v->rule), v->path);
     }
     gov_report_destroy(rep);
     av_schema_release(s);
@@ -90,9 +90,9 @@ static char *product_violations(const gov_policy_t *pol, const char *json)
     assert_int_equal(gov_check_product(pol, entry, NULL, NULL, rep), 0);
     for (size_t i = 0; i < gov_report_cnt(rep); i++) {
         const gov_violation_t *v = gov_report_get(rep, i);
-        off += (size_t)snprintf(out + off, 4096 - off, "%s%s@%s",
-                                off ? " " : "", gov_rule_name(v->rule),
-                                v->path);
+        off +=
+            (size_t)snprintf(out + off, 4096 - off, "%s%s@%s", off ? " " : "",
+                             gov_rule_name(v->rule), v->path);
     }
     gov_report_destroy(rep);
     json_decref(entry);
@@ -165,13 +165,12 @@ static void test_parse_errors(void **state)
 
 /* ------------------------------------------------------------ levels */
 
-static const char mesh_text[] =
-    "level: mesh\n"
-    "rules:\n"
-    "  partitions: {severity: error, max: 64}\n"
-    "  doc-required: warn\n"
-    "  min-compatibility: {level: BACKWARD}\n"
-    "  forbidden-types: {types: [bytes]}\n";
+static const char mesh_text[] = "level: mesh\n"
+                                "rules:\n"
+                                "  partitions: {severity: error, max: 64}\n"
+                                "  doc-required: warn\n"
+                                "  min-compatibility: {level: BACKWARD}\n"
+                                "  forbidden-types: {types: [bytes]}\n";
 
 static void test_domain_tightens(void **state)
 {
@@ -227,8 +226,8 @@ static void test_domain_weakens(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char dom[256];
-        snprintf(dom, sizeof(dom), "level: domain\ndomain: orders\nrules:\n%s\n",
-                 cases[i].line);
+        snprintf(dom, sizeof(dom),
+                 "level: domain\ndomain: orders\nrules:\n%s\n", cases[i].line);
         assert_int_equal(
             gov_policy_add(pol, dom, strlen(dom), "orders.yaml", NULL, &err),
             MW_ERR_INVALID);
@@ -250,9 +249,9 @@ static void test_mesh_after_domain(void **state)
     (void)state;
     assert_int_equal(
         gov_policy_add(pol, dom, strlen(dom), "orders.yaml", NULL, &err), 0);
-    assert_int_equal(gov_policy_add(pol, tight, strlen(tight), "mesh2.yaml",
-                                    NULL, &err),
-                     MW_ERR_INVALID);
+    assert_int_equal(
+        gov_policy_add(pol, tight, strlen(tight), "mesh2.yaml", NULL, &err),
+        MW_ERR_INVALID);
     assert_string_equal(err.msg,
                         "mesh2.yaml:3:3: mesh rule 'partitions' would be "
                         "weaker than rule 'partitions' of domain orders at "
@@ -321,15 +320,14 @@ static void test_forbidden_types(void **state)
     expect_schema("level: mesh\nrules: {forbidden-types: error}\n", SUBJ, GOOD,
                   "");
     /* the decimal keeps its bytes; the bare bytes in the union do not */
-    expect_schema("level: mesh\nrules: {forbidden-types: error}\n", SUBJ,
-                  bytes, "forbidden-types@$.fields[1].type[1]");
+    expect_schema("level: mesh\nrules: {forbidden-types: error}\n", SUBJ, bytes,
+                  "forbidden-types@$.fields[1].type[1]");
 }
 
 static void test_schema_size_and_compat(void **state)
 {
-    gov_policy_t *pol =
-        policy("level: mesh\nrules:\n  schema-size: {max: 40}\n"
-               "  min-compatibility: {level: BACKWARD}\n");
+    gov_policy_t *pol = policy("level: mesh\nrules:\n  schema-size: {max: 40}\n"
+                               "  min-compatibility: {level: BACKWARD}\n");
     char *got;
 
     (void)state;
@@ -408,7 +406,7 @@ static void test_pii(void **state)
     const char rules[] = "level: mesh\nrules: {pii-declared: error, "
                          "pii-not-public: error}\n";
 #define UNDECLARED                                                             \
-    "\"topic\":\"orders.events.v1\",\"fields\":[{\"name\":\"id\"},"             \
+    "\"topic\":\"orders.events.v1\",\"fields\":[{\"name\":\"id\"},"            \
     "{\"name\":\"customer_email\",\"classification\":null}]"
 
     (void)state;
@@ -473,9 +471,9 @@ static void test_hook_refuses_with_position(void **state)
                         "    partitions: 100\n"
                         "    value_schema:\n"
                         "      inline: '\"long\"'\n";
-    gov_policy_t *pol =
-        policy("level: mesh\nrules:\n  partitions: {max: 64}\n"
-               "  descriptor-required: {severity: warn, keys: [description]}\n");
+    gov_policy_t *pol = policy(
+        "level: mesh\nrules:\n  partitions: {max: 64}\n"
+        "  descriptor-required: {severity: warn, keys: [description]}\n");
     gov_hook_t *hook = gov_hook_new(pol);
     dp_check_t check = gov_hook_check(hook);
     dp_validate_opts_t opts = {.checks = &check, .check_cnt = 1};

@@ -427,6 +427,8 @@ static struct evhttp_request *call_build(const mw_http_conn_t *conn,
         bad |= evhttp_add_header(h, "Connection", "close");
     if (rq->accept)
         bad |= evhttp_add_header(h, "Accept", rq->accept);
+    if (rq->authorization)
+        bad |= evhttp_add_header(h, "Authorization", rq->authorization);
     if (rq->body || cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT ||
         cmd == EVHTTP_REQ_PATCH) {
         char cl[32];

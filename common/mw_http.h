@@ -49,6 +49,7 @@ typedef struct mw_http_request {
     const char *accept;       /* Accept header, or NULL */
     const char *body;         /* may be NULL */
     size_t len;
+    const char *authorization; /* Authorization header value, or NULL */
 } mw_http_request_t;
 
 /* Response of mw_http_call(); free with mw_http_response_clear(). */

@@ -38,6 +38,12 @@ static const mw_conf_key_t ctl_keys[] = {
      .type = MW_CONF_STR,
      .dflt = "http://127.0.0.1:8081",
      .doc = "Schema registry URL (--registry)."},
+    {.name = "registry.basic.auth.user.info",
+     .type = MW_CONF_STR,
+     .dflt = NULL,
+     .secret = true,
+     .doc = "USER:PASSWORD sent to the registry with HTTP Basic (--user); "
+            "Confluent's basic.auth.user.info."},
     {.name = "json",
      .type = MW_CONF_BOOL,
      .dflt = "false",
@@ -56,7 +62,8 @@ static const mw_conf_program_t ctl_prog = {
     .summary = "Meshwork admin CLI: data products, schemas and subjects, "
                "topics, console produce/consume.",
     .help_extra =
-        "Global options: --bootstrap SERVERS, --registry URL, --json.\n"
+        "Global options: --bootstrap SERVERS, --registry URL, --user "
+        "USER:PASSWORD, --json.\n"
         "Commands (each takes --help; docs/meshctl.md):\n"
         "  product validate|plan|apply FILE...    product list|show\n"
         "  mesh lineage [--format json|dot|mermaid] [FILE...]    mesh check\n"
@@ -90,6 +97,7 @@ static const struct {
 } ctl_aliases[] = {
     {"--bootstrap", "bootstrap", 1},
     {"--registry", "registry.url", 1},
+    {"--user", "registry.basic.auth.user.info", 1},
     {"--json", "json", 0},
 };
 

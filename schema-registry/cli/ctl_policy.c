@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_registry.h"
 #include "ctl_out.h"
 #include "dp_product.h"
 #include "gov_hook.h"
@@ -39,8 +40,8 @@ static const char ctl_policy_usage[] =
 static sr_client_t *ctl_policy_client(const mw_conf_t *conf)
 {
     mw_err_t err;
-    sr_client_t *client = sr_client_new(mw_conf_get_str(conf, "registry.url"),
-                                        CTL_POLICY_TIMEOUT_MS, &err);
+    sr_client_t *client =
+        ctl_registry_client(conf, CTL_POLICY_TIMEOUT_MS, &err);
 
     if (!client)
         ctl_out_error("registry", &err);

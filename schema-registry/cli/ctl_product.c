@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_registry.h"
 #include "ctl_out.h"
 #include "ctl_policy.h"
 #include "ctl_product_int.h"
@@ -144,8 +145,8 @@ static int ctl_mesh_load(ctl_mesh_t *mesh, char **files, int cnt,
 static sr_client_t *ctl_client(const mw_conf_t *conf)
 {
     mw_err_t err;
-    sr_client_t *client = sr_client_new(mw_conf_get_str(conf, "registry.url"),
-                                        CTL_PRODUCT_REGISTRY_TIMEOUT_MS, &err);
+    sr_client_t *client =
+        ctl_registry_client(conf, CTL_PRODUCT_REGISTRY_TIMEOUT_MS, &err);
 
     if (!client)
         ctl_out_error("registry", &err);

@@ -24,6 +24,8 @@ typedef struct sr_proto_entry {
 
 static const sr_proto_entry_t sr_proto_table[] = {
     {SR_PROTO_E_BAD_REQUEST, "BAD_REQUEST", NULL},
+    {SR_PROTO_E_UNAUTHORIZED, "UNAUTHORIZED", NULL},
+    {SR_PROTO_E_FORBIDDEN, "FORBIDDEN", NULL},
     {SR_PROTO_E_NOT_FOUND, "HTTP_NOT_FOUND", "HTTP 404 Not Found"},
     {SR_PROTO_E_METHOD, "HTTP_METHOD_NOT_ALLOWED",
      "HTTP 405 Method Not Allowed"},

@@ -27,6 +27,8 @@
  * Errors) plus the plain HTTP ones its REST layer answers with. */
 typedef enum sr_proto_code {
     SR_PROTO_E_BAD_REQUEST = 400,    /* unparseable JSON body */
+    SR_PROTO_E_UNAUTHORIZED = 401,   /* no or bad credentials */
+    SR_PROTO_E_FORBIDDEN = 403,      /* the principal lacks the role */
     SR_PROTO_E_NOT_FOUND = 404,      /* unknown route */
     SR_PROTO_E_METHOD = 405,         /* wrong method for the route */
     SR_PROTO_E_NOT_ACCEPTABLE = 406, /* Accept has none of our types */

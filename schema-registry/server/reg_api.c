@@ -435,7 +435,7 @@ static void reg_api_handle(struct evhttp_request *req, void *arg)
         reg_api_reply_code(r, SR_PROTO_E_NOT_ACCEPTABLE, NULL, NULL);
         return;
     }
-    if (!(h = reg_api_route(r, cmd)))
+    if (!(h = reg_api_route(r, cmd)) || !reg_api_auth_allows(r, cmd))
         return;
     if ((cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT) &&
         !reg_api_read_body(r))
@@ -453,7 +453,9 @@ static int reg_api_metrics_init(reg_api_t *api)
 
     api->route_metrics =
         calloc(reg_api_route_cnt + 1, sizeof(*api->route_metrics));
-    if (!api->route_metrics)
+    api->auth_refused =
+        calloc(reg_api_route_cnt + 1, sizeof(*api->auth_refused));
+    if (!api->route_metrics || !api->auth_refused)
         return MW_ERR_NOMEM;
     for (size_t i = 0; api->metrics && i <= reg_api_route_cnt; i++) {
         const char *name =
@@ -468,6 +470,11 @@ static int reg_api_metrics_init(reg_api_t *api)
                 "REST requests answered, by route and status class.", labels);
         }
         snprintf(labels, sizeof(labels), "route=\"%s\"", name);
+        api->auth_refused[i] = mw_metrics_counter(
+            api->metrics, "mesh_registry_auth_refused_total",
+            "Writes refused for want of credentials (401) or of a role "
+            "(403), by route.",
+            labels);
         m->latency = mw_metrics_histogram(
             api->metrics, "mesh_registry_request_duration_seconds",
             "Time from request to answer, store round trip included.", labels,
@@ -552,5 +559,6 @@ void reg_api_destroy(reg_api_t *api)
     if (api->http)
         evhttp_free(api->http);
     free(api->route_metrics);
+    free(api->auth_refused);
     free(api);
 }

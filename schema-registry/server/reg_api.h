@@ -11,10 +11,12 @@
 #ifndef REG_API_H
 #define REG_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "mw_err.h"
 #include "mw_metrics.h"
+#include "reg_auth.h"
 #include "reg_catalog.h"
 #include "reg_gov.h"
 #include "reg_state.h"
@@ -37,6 +39,8 @@ typedef struct reg_api_conf {
     size_t schema_max_bytes;    /* schema text limit (42209 past it) */
     size_t header_max_bytes;    /* request line + headers */
     int timeout_ms;             /* idle / slow client timeout */
+    reg_auth_t *auth;           /* borrowed; NULL: no authentication */
+    bool auth_reads;            /* reads need credentials too */
 } reg_api_conf_t;
 
 /* Binds the listener and starts serving.  NULL with err set (the message

@@ -60,8 +60,7 @@ static bool reg_api_gov_decide(reg_api_req_t *r, const char *what,
         mw_log_warn(GOV_COMPONENT_API, "write refused by policy",
                     "what=%s violations=%s", mw_log_q(what), mw_log_q(msg));
         reg_api_reply_err(r, SR_PROTO_E_POLICY,
-                          "%s violates the governance policies: %s", what,
-                          msg);
+                          "%s violates the governance policies: %s", what, msg);
         free(msg);
         return false;
     }
@@ -144,8 +143,8 @@ void reg_api_gov_policy_get(reg_api_req_t *r)
     json_t *o = reg_gov_get_json(r->api->gov, reg_api_gov_scope(r));
 
     if (!o)
-        return reg_api_reply_err(r, SR_PROTO_E_NOT_FOUND,
-                                 "No policy for %s", reg_api_gov_scope(r));
+        return reg_api_reply_err(r, SR_PROTO_E_NOT_FOUND, "No policy for %s",
+                                 reg_api_gov_scope(r));
     reg_api_reply_json(r, 200, o);
 }
 

@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 
+#include <event2/http.h>
+
 #include "mw_time.h"
 #include "reg_api.h"
 #include "sr_proto.h"
@@ -64,6 +66,7 @@ struct reg_api {
     struct reg_api_reg *reg_head, *reg_tail;
     bool reg_draining; /* resuming waiting registrations */
     bool reg_closing;  /* reg_api_register_close ran: resume nothing */
+    mw_counter_t **auth_refused; /* per route: refused writes */
 };
 
 /* Called when every append of a request is done; r->store_err says how. */
@@ -79,7 +82,8 @@ struct reg_api_req {
     size_t seg_cnt;
     char *qname[REG_API_QUERY_MAX], *qval[REG_API_QUERY_MAX];
     size_t q_cnt;
-    json_t *body; /* parsed body (POST/PUT) or NULL */
+    json_t *body;                          /* parsed body (POST/PUT) or NULL */
+    const reg_auth_principal_t *principal; /* authenticated, or NULL */
     /* Store appends in flight (see reg_api_append). */
     int pending;
     bool issuing;
@@ -170,6 +174,11 @@ void reg_api_gov_policies(reg_api_req_t *r);
 void reg_api_gov_policy_get(reg_api_req_t *r);
 void reg_api_gov_policy_put(reg_api_req_t *r);
 void reg_api_gov_report(reg_api_req_t *r);
+
+/* ---- reg_api_auth.c ---- */
+/* Authentication and the roles for r (routed; cmd its method): true to
+ * go on; false after replying 401 or 403. */
+bool reg_api_auth_allows(reg_api_req_t *r, enum evhttp_cmd_type cmd);
 
 /* ---- reg_api_gov.c: enforcement ---- */
 /* Checks a candidate schema under subject against the policies in force

@@ -29,7 +29,7 @@ struct reg_gov {
     reg_catalog_t *cat;
     reg_gov_scope_t *v;
     size_t cnt;
-    gov_policy_t *pol; /* NULL: no policy stored */
+    gov_policy_t *pol;                          /* NULL: no policy stored */
     mw_counter_t *violations[GOV_RULE__CNT][2]; /* [rule][warn, error] */
 };
 
@@ -44,8 +44,7 @@ reg_gov_t *reg_gov_new(reg_catalog_t *cat, mw_metrics_t *metrics)
     for (int i = 0; metrics && i < GOV_RULE__CNT; i++)
         for (int s = 0; s < 2; s++) {
             snprintf(labels, sizeof(labels), "rule=\"%s\",severity=\"%s\"",
-                     gov_rule_name((gov_rule_id_t)i),
-                     s ? "error" : "warn");
+                     gov_rule_name((gov_rule_id_t)i), s ? "error" : "warn");
             gov->violations[i][s] = mw_metrics_counter(
                 metrics, "mesh_registry_governance_violations_total",
                 "Policy violations found by registrations and catalog "
@@ -85,8 +84,7 @@ static reg_gov_scope_t *reg_gov_find(const reg_gov_t *gov, const char *scope)
  * a new set: the mesh's first.  Stops at the first refusal when strict,
  * else logs it and goes on. */
 static gov_policy_t *reg_gov_build(const reg_gov_t *gov, const char *skip,
-                                   const char *text, bool strict,
-                                   mw_err_t *err)
+                                   const char *text, bool strict, mw_err_t *err)
 {
     gov_policy_t *pol = gov_policy_new();
     char origin[300];
@@ -114,8 +112,7 @@ static gov_policy_t *reg_gov_build(const reg_gov_t *gov, const char *skip,
                 return NULL;
             }
             mw_log_error(GOV_COMPONENT, "stored policy left out",
-                         "scope=%s error=%s", mw_log_q(scope),
-                         mw_log_q(e.msg));
+                         "scope=%s error=%s", mw_log_q(scope), mw_log_q(e.msg));
         }
     }
     return pol;
@@ -207,8 +204,7 @@ void reg_gov_apply(void *opaque, const reg_store_record_t *rec)
         reg_catalog_apply(gov->cat, rec);
         return;
     }
-    value = rec->value ? json_loadb(rec->value, rec->value_len, 0, NULL)
-                       : NULL;
+    value = rec->value ? json_loadb(rec->value, rec->value_len, 0, NULL) : NULL;
     reg_gov_apply_policy(gov, rec, key, value);
     json_decref(value);
     json_decref(key);
@@ -216,8 +212,8 @@ void reg_gov_apply(void *opaque, const reg_store_record_t *rec)
 
 static json_t *reg_gov_scope_json(const reg_gov_scope_t *s)
 {
-    return json_pack("{s:s,s:i,s:s}", "scope", s->scope, "version",
-                     s->version, "policy", s->text);
+    return json_pack("{s:s,s:i,s:s}", "scope", s->scope, "version", s->version,
+                     "policy", s->text);
 }
 
 json_t *reg_gov_list_json(const reg_gov_t *gov)
@@ -301,7 +297,6 @@ json_t *reg_gov_report_json(const reg_gov_t *gov, gov_compat_fn *compat,
         gov_report_destroy(rep);
     }
     json_decref(list);
-    return json_pack("{s:b,s:I,s:o,s:o}", "conformant", failing == 0,
-                     "failing", (json_int_t)failing, "products", prods,
-                     "rules", rules);
+    return json_pack("{s:b,s:I,s:o,s:o}", "conformant", failing == 0, "failing",
+                     (json_int_t)failing, "products", prods, "rules", rules);
 }

@@ -18,6 +18,7 @@
  * except through the loop).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "mw_conf.h"
 #include "mw_daemon.h"
@@ -25,6 +26,7 @@
 #include "mw_log.h"
 #include "mw_run.h"
 #include "reg_api.h"
+#include "reg_auth.h"
 #include "reg_catalog.h"
 #include "reg_gov.h"
 #include "reg_state.h"
@@ -33,6 +35,8 @@
 #define REG_COMPONENT "mesh-registry"
 #define REG_VERSION "0.1.0"
 #define REG_STORE_CLOSE_MS 10000
+
+static const char *const reg_auth_reads[] = {"open", "authenticated", NULL};
 
 static const mw_conf_key_t reg_keys[] = {
     {.name = "listeners",
@@ -75,6 +79,18 @@ static const mw_conf_key_t reg_keys[] = {
      .dflt = NULL,
      .doc = "Optional separate listener for /healthz and /metrics (both are "
             "also served on the REST port)."},
+    {.name = "auth.credentials.file",
+     .type = MW_CONF_STR,
+     .dflt = NULL,
+     .doc = "Principals for HTTP Basic authentication, one NAME:HASH:ROLE "
+            "per line (crypt(3) hashes; ROLE admin or a list of domains); "
+            "unset: no authentication (docs/GOVERNANCE.md)."},
+    {.name = "auth.reads",
+     .type = MW_CONF_ENUM,
+     .dflt = "open",
+     .allowed = reg_auth_reads,
+     .doc = "With auth.credentials.file: whether reads are open to anyone "
+            "or need credentials too (/healthz and /metrics stay open)."},
     MW_RUN_KEY_LOG_LEVEL,
 };
 
@@ -99,7 +115,8 @@ typedef struct reg_app {
     reg_store_t *store;
     reg_catalog_t *catalog;
     reg_store_t *catalog_store;
-    reg_gov_t *gov; /* policies: records of the catalog's log */
+    reg_gov_t *gov;   /* policies: records of the catalog's log */
+    reg_auth_t *auth; /* principals, NULL without auth.credentials.file */
     reg_api_t *api;
 } reg_app_t;
 
@@ -136,6 +153,9 @@ static int reg_open_api(reg_app_t *app, mw_run_t *run, mw_err_t *err)
         .header_max_bytes =
             (size_t)mw_conf_get_int(conf, "request.max.header.bytes"),
         .timeout_ms = (int)mw_conf_get_int(conf, "request.timeout.ms"),
+        .auth = app->auth,
+        .auth_reads =
+            !strcmp(mw_conf_get_str(conf, "auth.reads"), "authenticated"),
     };
 
     app->api = reg_api_new(&ac, err);
@@ -153,6 +173,10 @@ static int reg_start(mw_run_t *run, void *opaque, mw_err_t *err)
 
     if (mw_daemon_mkdirs(dir, err) != 0)
         return mw_err_prefix(err, "key 'data.dir'");
+    if (mw_conf_get_str(conf, "auth.credentials.file") &&
+        !(app->auth = reg_auth_load(
+              mw_conf_get_str(conf, "auth.credentials.file"), err)))
+        return mw_err_prefix(err, "key 'auth.credentials.file'");
     app->state = reg_state_new(mw_run_metrics(run));
     if (!app->state)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory for the state");
@@ -200,6 +224,7 @@ static void reg_destroy(void *opaque)
     reg_store_close(app->catalog_store, REG_STORE_CLOSE_MS);
     reg_api_destroy(app->api);
     reg_gov_destroy(app->gov);
+    reg_auth_destroy(app->auth);
     reg_catalog_destroy(app->catalog);
     reg_state_destroy(app->state);
 }

@@ -346,3 +346,154 @@ def test_two_kafka_instances_share_policies(bins, tmp_path, mesh_broker,
     finally:
         assert a.stop() == 0
         assert b.stop() == 0
+
+
+# ------------------------------------------------------------ principals
+
+
+def crypt_hash(password):
+    """A yescrypt hash made by libxcrypt itself (what mkpasswd makes)."""
+    import ctypes
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt.restype = ctypes.c_char_p
+    salt = lib.crypt_gensalt(b"$y$", 0, None, 0)
+    return lib.crypt(password.encode(), salt).decode()
+
+
+def basic(user_info):
+    import base64
+    return {"Authorization": "Basic " +
+            base64.b64encode(user_info.encode()).decode()}
+
+
+FED, OLGA = "fed:fed-secret", "olga:olga-secret"
+
+
+@pytest.fixture
+def creds(tmp_path):
+    f = tmp_path / "principals"
+    f.write_text("# name:hash:role\n"
+                 f"fed:{crypt_hash('fed-secret')}:admin\n"
+                 f"olga:{crypt_hash('olga-secret')}:orders,shop\n")
+    return f
+
+
+def test_basic_auth_roles(make_registry, creds):
+    reg = make_registry(sets={"auth.credentials.file": str(creds)})
+    subj = "orders.events.v1-value"
+    # Unauthenticated, wrong password, unknown user, malformed headers:
+    # 401 each, and the registry keeps serving.
+    for hdrs in ({}, basic("olga:nope"), basic("nobody:x"),
+                 {"Authorization": "Basic !!!"},
+                 {"Authorization": "Bearer abc"},
+                 basic("no-colon"), {"Authorization": "Basic"}):
+        status, body = reg.post(f"/subjects/{quote(subj)}/versions",
+                                {"schema": DOCUMENTED}, headers=hdrs)
+        assert status == 401, (hdrs, status, body)
+        assert body["error_code"] == 401
+    # Reads stay open.
+    assert reg.get("/subjects") == (200, [])
+    # A domain principal writes its domain, not another's.
+    status, body = reg.post(f"/subjects/{quote(subj)}/versions",
+                            {"schema": DOCUMENTED}, headers=basic(OLGA))
+    assert status == 200, body
+    other = "billing.invoices.v1-value"
+    status, body = reg.post(f"/subjects/{quote(other)}/versions",
+                            {"schema": DOCUMENTED}, headers=basic(OLGA))
+    assert status == 403, body
+    assert body == {"error_code": 403, "message":
+                    "Forbidden: principal olga may not write what belongs "
+                    "to domain billing"}
+    status, body = reg.put("/catalog/products/billing/invoices",
+                           {"domain": "billing", "name": "invoices",
+                            "version": 1, "output_ports": []},
+                           headers=basic(OLGA))
+    assert status == 403 and "domain billing" in body["message"]
+    status, body = reg.post("/subjects/nodomain/versions",
+                            {"schema": DOCUMENTED}, headers=basic(OLGA))
+    assert status == 403 and "belongs to no domain" in body["message"]
+    # Admin-only operations.
+    for method, path, payload in (
+            ("PUT", "/config", {"compatibility": "NONE"}),
+            ("PUT", "/mode", {"mode": "READONLY"}),
+            ("PUT", "/governance/policies/mesh", {"policy": MESH}),
+            ("DELETE", f"/subjects/{quote(subj)}?permanent=true", None)):
+        status, body = reg.request(method, path, body=payload,
+                                   headers=basic(OLGA))
+        assert status == 403, (method, path, body)
+        assert "only an admin" in body["message"]
+    assert reg.put("/config", {"compatibility": "FULL"},
+                   headers=basic(FED))[0] == 200
+    assert reg.put("/governance/policies/mesh", {"policy": MESH},
+                   headers=basic(FED))[0] == 200
+    # Its own subject's config is a domain write.
+    assert reg.put(f"/config/{quote(subj)}", {"compatibility": "FULL"},
+                   headers=basic(OLGA))[0] == 200
+    # Lookups and compatibility checks are reads.
+    assert reg.post(f"/subjects/{quote(subj)}", {"schema": DOCUMENTED})[0] \
+        == 200
+    # Every refused write was logged with its principal and counted.
+    assert 'principal=olga route=subject_versions status=403' in reg.log()
+    assert metric(reg, "mesh_registry_auth_refused_total",
+                  'route="subject_versions"') == 9
+    assert metric(reg, "mesh_registry_auth_refused_total",
+                  'route="config"') == 1
+
+
+def test_reads_closed_by_config(make_registry, creds):
+    reg = make_registry(sets={"auth.credentials.file": str(creds),
+                              "auth.reads": "authenticated"})
+    status, body = reg.get("/subjects")
+    assert status == 401 and body["error_code"] == 401
+    assert reg.get("/subjects", headers=basic(OLGA)) == (200, [])
+    assert reg.get("/healthz")[0] == 200
+
+
+def test_credentials_file_refuses_plain_passwords(bins, tmp_path):
+    f = tmp_path / "principals"
+    f.write_text("fed:plain-password:admin\n")
+    res = subprocess.run([str(bins / "mesh-registry"), "--set",
+                          f"auth.credentials.file={f}", "--set",
+                          f"data.dir={tmp_path / 'd'}", "--set",
+                          "listeners=http://127.0.0.1:0"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0
+    assert f"{f}:1: the password of 'fed' is not a crypt(3) hash" in \
+        res.stderr + res.stdout
+
+
+def test_confluent_client_with_basic_auth(make_registry, creds):
+    reg = make_registry(sets={"auth.credentials.file": str(creds)})
+    # The Python client takes USER_INFO as given by basic.auth.user.info
+    # (it refuses basic.auth.credentials.source, which the Java one reads).
+    client = SchemaRegistryClient({"url": reg.url,
+                                   "basic.auth.user.info": OLGA})
+    assert client.register_schema("orders.events.v1-value",
+                                  Schema(DOCUMENTED, "AVRO")) == 1
+    with pytest.raises(SchemaRegistryError) as exc:
+        client.register_schema("billing.invoices.v1-value",
+                               Schema(DOCUMENTED, "AVRO"))
+    assert exc.value.http_status_code == 403
+    assert "domain billing" in exc.value.error_message
+    wrong = SchemaRegistryClient({"url": reg.url,
+                                  "basic.auth.user.info": "olga:wrong"})
+    with pytest.raises(SchemaRegistryError) as exc:
+        wrong.register_schema("orders.events.v1-value",
+                              Schema(LOWER_RECORD, "AVRO"))
+    assert exc.value.http_status_code == 401
+
+
+def test_meshctl_passes_credentials(bins, make_registry, creds, tmp_path):
+    reg = make_registry(sets={"auth.credentials.file": str(creds)})
+    pol = tmp_path / "mesh.yaml"
+    pol.write_text(MESH)
+    res = meshctl(bins, reg, None, "policy", "set", pol)
+    assert res.returncode == 1 and "401" in res.stderr, res.stderr
+    res = meshctl(bins, reg, None, "--user", OLGA, "policy", "set", pol)
+    assert res.returncode == 1 and "403" in res.stderr, res.stderr
+    res = meshctl(bins, reg, None, "--user", FED, "policy", "set", pol)
+    assert res.returncode == 0, res.stderr
+    res = meshctl(bins, None, None, "--registry", reg.url, "--set",
+                  f"registry.basic.auth.user.info={OLGA}", "policy", "list")
+    assert res.returncode == 0 and "mesh version 1" in res.stdout

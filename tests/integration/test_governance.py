@@ -25,7 +25,7 @@ import pytest
 
 from confluent_kafka.schema_registry import (  # noqa: E402
     Schema, SchemaRegistryClient, SchemaRegistryError)
-from registry import MeshRegistry, quote
+from registry import MeshRegistry, quote, yescrypt
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -351,16 +351,6 @@ def test_two_kafka_instances_share_policies(bins, tmp_path, mesh_broker,
 # ------------------------------------------------------------ principals
 
 
-def crypt_hash(password):
-    """A yescrypt hash made by libxcrypt itself (what mkpasswd makes)."""
-    import ctypes
-    lib = ctypes.CDLL("libcrypt.so.1")
-    lib.crypt_gensalt.restype = ctypes.c_char_p
-    lib.crypt.restype = ctypes.c_char_p
-    salt = lib.crypt_gensalt(b"$y$", 0, None, 0)
-    return lib.crypt(password.encode(), salt).decode()
-
-
 def basic(user_info):
     import base64
     return {"Authorization": "Basic " +
@@ -374,8 +364,8 @@ FED, OLGA = "fed:fed-secret", "olga:olga-secret"
 def creds(tmp_path):
     f = tmp_path / "principals"
     f.write_text("# name:hash:role\n"
-                 f"fed:{crypt_hash('fed-secret')}:admin\n"
-                 f"olga:{crypt_hash('olga-secret')}:orders,shop\n")
+                 f"fed:{yescrypt('fed-secret')}:admin\n"
+                 f"olga:{yescrypt('olga-secret')}:orders,shop\n")
     return f
 
 

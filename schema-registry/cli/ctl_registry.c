@@ -8,8 +8,8 @@
 sr_client_t *ctl_registry_client(const mw_conf_t *conf, int timeout_ms,
                                  mw_err_t *err)
 {
-    sr_client_t *client = sr_client_new(mw_conf_get_str(conf, "registry.url"),
-                                        timeout_ms, err);
+    sr_client_t *client =
+        sr_client_new(mw_conf_get_str(conf, "registry.url"), timeout_ms, err);
     const char *user = mw_conf_get_str(conf, "registry.basic.auth.user.info");
 
     if (client && user && sr_client_set_user_info(client, user, err)) {

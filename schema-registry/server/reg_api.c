@@ -524,6 +524,8 @@ reg_api_t *reg_api_new(const reg_api_conf_t *conf, mw_err_t *err)
     evhttp_set_flags(api->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_default_content_type(api->http, SR_PROTO_CT_V1);
     evhttp_set_gencb(api->http, reg_api_handle, api);
+    if (conf->tls)
+        reg_tls_attach(conf->tls, api->http);
     if (mw_http_bind(api->http, conf->listener, &api->port, err) != 0) {
         reg_api_destroy(api);
         return NULL;

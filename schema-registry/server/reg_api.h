@@ -21,6 +21,7 @@
 #include "reg_gov.h"
 #include "reg_state.h"
 #include "reg_store.h"
+#include "reg_tls.h"
 
 struct event_base;
 
@@ -41,6 +42,7 @@ typedef struct reg_api_conf {
     int timeout_ms;             /* idle / slow client timeout */
     reg_auth_t *auth;           /* borrowed; NULL: no authentication */
     bool auth_reads;            /* reads need credentials too */
+    reg_tls_t *tls;             /* borrowed; NULL: plain HTTP */
 } reg_api_conf_t;
 
 /* Binds the listener and starts serving.  NULL with err set (the message

@@ -76,7 +76,8 @@ static void reg_api_auth_refuse(reg_api_req_t *r, int code,
     reg_api_t *api = r->api;
 
     mw_counter_inc(api->auth_refused[r->route]);
-    mw_log_warn("auth", "write refused", "principal=%s route=%s status=%d "
+    mw_log_warn("auth", "write refused",
+                "principal=%s route=%s status=%d "
                 "why=%s",
                 mw_log_q(principal ? principal : "-"),
                 reg_api_routes[r->route].name, code, mw_log_q(msg));
@@ -103,11 +104,23 @@ bool reg_api_auth_allows(reg_api_req_t *r, enum evhttp_cmd_type cmd)
     write = reg_api_auth_is_write(r, cmd);
     if (!write && !api->conf.auth_reads)
         return true;
-    if (reg_auth_check(api->conf.auth,
-                       evhttp_find_header(evhttp_request_get_input_headers(
-                                              r->req),
-                                          "Authorization"),
-                       &who, &err)) {
+    /* A verified client certificate names the principal; without one,
+     * Basic credentials do. */
+    if (api->conf.tls && reg_tls_peer_name(r->req, buf, sizeof(buf)) &&
+        !(who = reg_auth_find(api->conf.auth, buf))) {
+        snprintf(msg, sizeof(msg),
+                 "Unauthorized: certificate subject %s is no principal", buf);
+        if (write)
+            reg_api_auth_refuse(r, SR_PROTO_E_UNAUTHORIZED, NULL, msg);
+        else
+            reg_api_reply_err(r, SR_PROTO_E_UNAUTHORIZED, "%s", msg);
+        return false;
+    }
+    if (!who && reg_auth_check(
+                    api->conf.auth,
+                    evhttp_find_header(evhttp_request_get_input_headers(r->req),
+                                       "Authorization"),
+                    &who, &err)) {
         snprintf(msg, sizeof(msg), "Unauthorized: %s", err.msg);
         if (write)
             reg_api_auth_refuse(r, SR_PROTO_E_UNAUTHORIZED, NULL, msg);

@@ -119,8 +119,8 @@ static int reg_auth_line(reg_auth_t *auth, reg_auth_entry_t *e, char *line,
     char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 
     if (!c1 || !c2)
-        return mw_err_set(err, MW_ERR_CONFIG,
-                          "%s: expected NAME:HASH:ROLE", where);
+        return mw_err_set(err, MW_ERR_CONFIG, "%s: expected NAME:HASH:ROLE",
+                          where);
     *c1 = *c2 = '\0';
     if (!reg_auth_name_ok(line))
         return mw_err_set(err, MW_ERR_CONFIG, "%s: bad principal name '%s'",
@@ -312,4 +312,13 @@ bool reg_auth_may_write(const reg_auth_principal_t *principal,
         if (!strcmp(principal->domains[i], domain))
             return true;
     return false;
+}
+
+const reg_auth_principal_t *reg_auth_find(const reg_auth_t *auth,
+                                          const char *name)
+{
+    for (size_t i = 0; i < auth->cnt; i++)
+        if (!strcmp(auth->v[i].name, name))
+            return &auth->v[i].p;
+    return NULL;
 }

@@ -50,6 +50,11 @@ void reg_auth_destroy(reg_auth_t *auth);
 int reg_auth_check(reg_auth_t *auth, const char *authorization,
                    const reg_auth_principal_t **out, mw_err_t *err);
 
+/* The principal named name (a client certificate's common name), or
+ * NULL. */
+const reg_auth_principal_t *reg_auth_find(const reg_auth_t *auth,
+                                          const char *name);
+
 /* Whether principal may write what belongs to domain. */
 bool reg_auth_may_write(const reg_auth_principal_t *principal,
                         const char *domain);

@@ -91,6 +91,21 @@ static const mw_conf_key_t reg_keys[] = {
      .allowed = reg_auth_reads,
      .doc = "With auth.credentials.file: whether reads are open to anyone "
             "or need credentials too (/healthz and /metrics stay open)."},
+    {.name = "tls.cert.file",
+     .type = MW_CONF_STR,
+     .dflt = NULL,
+     .doc = "PEM certificate chain of the REST listener; with tls.key.file "
+            "the listener speaks TLS (https://) only."},
+    {.name = "tls.key.file",
+     .type = MW_CONF_STR,
+     .dflt = NULL,
+     .doc = "PEM private key of tls.cert.file."},
+    {.name = "tls.client.ca.file",
+     .type = MW_CONF_STR,
+     .dflt = NULL,
+     .doc = "PEM CA certificates for client certificates (mutual TLS): a "
+            "verified certificate's common name names the principal of "
+            "auth.credentials.file."},
     MW_RUN_KEY_LOG_LEVEL,
 };
 
@@ -117,6 +132,7 @@ typedef struct reg_app {
     reg_store_t *catalog_store;
     reg_gov_t *gov;   /* policies: records of the catalog's log */
     reg_auth_t *auth; /* principals, NULL without auth.credentials.file */
+    reg_tls_t *tls;   /* NULL without tls.cert.file */
     reg_api_t *api;
 } reg_app_t;
 
@@ -154,12 +170,29 @@ static int reg_open_api(reg_app_t *app, mw_run_t *run, mw_err_t *err)
             (size_t)mw_conf_get_int(conf, "request.max.header.bytes"),
         .timeout_ms = (int)mw_conf_get_int(conf, "request.timeout.ms"),
         .auth = app->auth,
+        .tls = app->tls,
         .auth_reads =
             !strcmp(mw_conf_get_str(conf, "auth.reads"), "authenticated"),
     };
 
     app->api = reg_api_new(&ac, err);
     return app->api ? 0 : err->code;
+}
+
+/* TLS keys: cert and key together, a client CA only with them. */
+static int reg_open_tls(reg_app_t *app, const mw_conf_t *conf, mw_err_t *err)
+{
+    const char *cert = mw_conf_get_str(conf, "tls.cert.file");
+    const char *key = mw_conf_get_str(conf, "tls.key.file");
+    const char *ca = mw_conf_get_str(conf, "tls.client.ca.file");
+
+    if (!cert != !key || (ca && !cert))
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "keys 'tls.cert.file' and 'tls.key.file' go "
+                          "together, and 'tls.client.ca.file' needs them");
+    if (cert && !(app->tls = reg_tls_new(cert, key, ca, err)))
+        return err->code;
+    return 0;
 }
 
 /* Creates data.dir, opens the store (replaying the log), listens, writes
@@ -177,6 +210,8 @@ static int reg_start(mw_run_t *run, void *opaque, mw_err_t *err)
         !(app->auth = reg_auth_load(
               mw_conf_get_str(conf, "auth.credentials.file"), err)))
         return mw_err_prefix(err, "key 'auth.credentials.file'");
+    if (reg_open_tls(app, conf, err) != 0)
+        return err->code;
     app->state = reg_state_new(mw_run_metrics(run));
     if (!app->state)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory for the state");
@@ -202,6 +237,11 @@ static int reg_start(mw_run_t *run, void *opaque, mw_err_t *err)
                              reg_api_port(app->api), url, sizeof(url),
                              err) != 0)
         return err->code;
+    /* The url file says how to reach us: https:// once TLS is on. */
+    if (app->tls && !strncmp(url, "http://", 7)) {
+        memmove(url + 8, url + 7, strlen(url + 7) + 1);
+        memcpy(url, "https://", 8);
+    }
     snprintf(path, sizeof(path), "%s/url", dir);
     if (mw_daemon_write_file(path, url, err) != 0)
         return mw_err_prefix(err, "data.dir");
@@ -225,6 +265,7 @@ static void reg_destroy(void *opaque)
     reg_api_destroy(app->api);
     reg_gov_destroy(app->gov);
     reg_auth_destroy(app->auth);
+    reg_tls_destroy(app->tls);
     reg_catalog_destroy(app->catalog);
     reg_state_destroy(app->state);
 }

@@ -487,3 +487,106 @@ def test_meshctl_passes_credentials(bins, make_registry, creds, tmp_path):
     res = meshctl(bins, None, None, "--registry", reg.url, "--set",
                   f"registry.basic.auth.user.info={OLGA}", "policy", "list")
     assert res.returncode == 0 and "mesh version 1" in res.stdout
+
+
+# ------------------------------------------------------------ TLS
+
+
+def openssl(*args):
+    res = subprocess.run(["openssl", *map(str, args)], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+
+
+def make_ca(d, name):
+    key, crt = d / f"{name}.key", d / f"{name}.pem"
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", f"/CN={name}", "-keyout", key, "-out", crt)
+    return key, crt
+
+
+def make_cert(d, ca, name, server=False):
+    key, csr, crt = d / f"{name}.key", d / f"{name}.csr", d / f"{name}.pem"
+    ext = d / f"{name}.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n" if server
+                   else "extendedKeyUsage=clientAuth\n")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+            "-keyout", key, "-out", csr)
+    openssl("x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0],
+            "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", crt)
+    return key, crt
+
+
+@pytest.fixture
+def pki(tmp_path):
+    d = tmp_path / "pki"
+    d.mkdir()
+    ca = make_ca(d, "mesh-ca")
+    rogue = make_ca(d, "rogue-ca")
+    return {"ca": ca[1], "server": make_cert(d, ca, "registry", True),
+            "olga": make_cert(d, ca, "olga"),
+            "stranger": make_cert(d, ca, "stranger"),
+            "rogue": make_cert(d, rogue, "olga-rogue")}
+
+
+def test_tls_basic_auth_and_client_certificates(make_registry, creds, pki):
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import (MessageField,
+                                               SerializationContext)
+    import ssl
+    import urllib.request
+
+    key, crt = pki["server"]
+    reg = make_registry(sets={"auth.credentials.file": str(creds),
+                              "tls.cert.file": str(crt),
+                              "tls.key.file": str(key),
+                              "tls.client.ca.file": str(pki["ca"])})
+    assert reg.url.startswith("https://127.0.0.1:"), reg.url
+    # Confluent's client with Basic auth registers and serializes over TLS.
+    client = SchemaRegistryClient({"url": reg.url,
+                                   "ssl.ca.location": str(pki["ca"]),
+                                   "basic.auth.user.info": OLGA})
+    ser = AvroSerializer(client, DOCUMENTED)
+    framed = ser({"order_id": 7}, SerializationContext(
+        "orders.events.v1", MessageField.VALUE))
+    assert framed[0] == 0 and int.from_bytes(framed[1:5], "big") == 1
+    # A client certificate names the principal, without Basic credentials.
+    mtls = SchemaRegistryClient({"url": reg.url,
+                                 "ssl.ca.location": str(pki["ca"]),
+                                 "ssl.certificate.location":
+                                 str(pki["olga"][1]),
+                                 "ssl.key.location": str(pki["olga"][0])})
+    assert mtls.register_schema("orders.events.v2-value",
+                                Schema(DOCUMENTED, "AVRO")) == 1
+    with pytest.raises(SchemaRegistryError) as exc:
+        mtls.register_schema("billing.invoices.v1-value",
+                             Schema(DOCUMENTED, "AVRO"))
+    assert exc.value.http_status_code == 403
+    # A verified certificate of nobody in the credentials file: 401.
+    stranger = SchemaRegistryClient({"url": reg.url,
+                                     "ssl.ca.location": str(pki["ca"]),
+                                     "ssl.certificate.location":
+                                     str(pki["stranger"][1]),
+                                     "ssl.key.location":
+                                     str(pki["stranger"][0])})
+    with pytest.raises(SchemaRegistryError) as exc:
+        stranger.register_schema("orders.events.v3-value",
+                                 Schema(DOCUMENTED, "AVRO"))
+    assert exc.value.http_status_code == 401
+    assert "certificate subject stranger is no principal" in \
+        exc.value.error_message
+    # A certificate from another CA fails the handshake.
+    ctx = ssl.create_default_context(cafile=str(pki["ca"]))
+    ctx.load_cert_chain(str(pki["rogue"][1]), str(pki["rogue"][0]))
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        urllib.request.urlopen(reg.url + "/subjects", context=ctx,
+                               timeout=10).read()
+    # Plain HTTP on the TLS port gets no answer, and the registry lives on.
+    plain = reg.url.replace("https://", "http://")
+    with pytest.raises(Exception):
+        urllib.request.urlopen(plain + "/subjects", timeout=5).read()
+    ctx = ssl.create_default_context(cafile=str(pki["ca"]))
+    with urllib.request.urlopen(reg.url + "/subjects", context=ctx,
+                                timeout=10) as resp:
+        assert json.loads(resp.read()) == ["orders.events.v1-value",
+                                           "orders.events.v2-value"]

@@ -37,13 +37,19 @@ static const mw_conf_key_t ctl_keys[] = {
     {.name = "registry.url",
      .type = MW_CONF_STR,
      .dflt = "http://127.0.0.1:8081",
-     .doc = "Schema registry URL (--registry)."},
+     .doc = "Schema registry URL (--registry); https:// speaks TLS."},
     {.name = "registry.basic.auth.user.info",
      .type = MW_CONF_STR,
      .dflt = NULL,
      .secret = true,
      .doc = "USER:PASSWORD sent to the registry with HTTP Basic (--user); "
             "Confluent's basic.auth.user.info."},
+    {.name = "registry.ssl.ca.location",
+     .type = MW_CONF_STR,
+     .dflt = NULL,
+     .doc = "PEM CA certificates an https:// registry's certificate is "
+            "verified against, beside the system's; Confluent's "
+            "schema.registry.ssl.ca.location."},
     {.name = "json",
      .type = MW_CONF_BOOL,
      .dflt = "false",

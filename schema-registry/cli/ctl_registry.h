@@ -2,7 +2,9 @@
  * ctl_registry: the registry client every meshctl command uses, made from
  * the configuration: registry.url, and the HTTP Basic credentials of
  * registry.basic.auth.user.info (--user USER:PASSWORD), Confluent's
- * basic.auth.user.info with basic.auth.credentials.source=USER_INFO.
+ * basic.auth.user.info with basic.auth.credentials.source=USER_INFO; an
+ * https:// registry.url speaks TLS, verified against the system's CAs and
+ * registry.ssl.ca.location (Confluent's schema.registry.ssl.ca.location).
  * Main thread.
  */
 #ifndef CTL_REGISTRY_H

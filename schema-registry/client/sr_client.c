@@ -717,3 +717,13 @@ int sr_client_set_user_info(sr_client_t *client, const char *user_info,
     pthread_mutex_unlock(&client->lock);
     return 0;
 }
+
+int sr_client_set_ca(sr_client_t *client, const char *ca_file, mw_err_t *err)
+{
+    int rc;
+
+    pthread_mutex_lock(&client->lock);
+    rc = mw_http_conn_set_ca(client->conn, ca_file, err);
+    pthread_mutex_unlock(&client->lock);
+    return rc;
+}

@@ -40,8 +40,8 @@ static const char *reg_tls_why(char *buf, size_t cap)
     return buf;
 }
 
-reg_tls_t *reg_tls_new(const char *cert, const char *key,
-                       const char *client_ca, mw_err_t *err)
+reg_tls_t *reg_tls_new(const char *cert, const char *key, const char *client_ca,
+                       mw_err_t *err)
 {
     reg_tls_t *tls = calloc(1, sizeof(*tls));
     char why[256];
@@ -94,9 +94,8 @@ static struct bufferevent *reg_tls_bev(struct event_base *base, void *arg)
      * can do best. */
     if (!ssl)
         return NULL;
-    return bufferevent_openssl_socket_new(base, -1, ssl,
-                                          BUFFEREVENT_SSL_ACCEPTING,
-                                          BEV_OPT_CLOSE_ON_FREE);
+    return bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 }
 
 void reg_tls_attach(reg_tls_t *tls, struct evhttp *http)

@@ -23,8 +23,8 @@ typedef struct reg_tls reg_tls_t;
 /* A server context from PEM files: cert (the chain, leaf first) and key;
  * client_ca (may be NULL) turns client certificates on.  NULL with err
  * naming the file and OpenSSL's reason. */
-reg_tls_t *reg_tls_new(const char *cert, const char *key,
-                       const char *client_ca, mw_err_t *err);
+reg_tls_t *reg_tls_new(const char *cert, const char *key, const char *client_ca,
+                       mw_err_t *err);
 void reg_tls_destroy(reg_tls_t *tls);
 
 /* Every later connection of http is TLS (tls borrowed, outlives http). */

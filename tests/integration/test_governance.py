@@ -590,3 +590,31 @@ def test_tls_basic_auth_and_client_certificates(make_registry, creds, pki):
                                 timeout=10) as resp:
         assert json.loads(resp.read()) == ["orders.events.v1-value",
                                            "orders.events.v2-value"]
+
+
+def test_meshctl_over_tls(bins, make_registry, creds, pki, tmp_path):
+    key, crt = pki["server"]
+    reg = make_registry(sets={"auth.credentials.file": str(creds),
+                              "tls.cert.file": str(crt),
+                              "tls.key.file": str(key)})
+    pol = tmp_path / "mesh.yaml"
+    pol.write_text(MESH)
+    # Without the CA the server's certificate does not verify.
+    res = meshctl(bins, reg, None, "--user", FED, "policy", "set", pol)
+    assert res.returncode == 1, (res.stdout, res.stderr)
+    res = meshctl(bins, reg, None, "--user", FED, "--set",
+                  f"registry.ssl.ca.location={pki['ca']}", "policy", "set",
+                  pol)
+    assert res.returncode == 0, res.stderr
+    schema = tmp_path / "order.avsc"
+    schema.write_text(DOCUMENTED)
+    res = meshctl(bins, reg, None, "--user", OLGA, "--set",
+                  f"registry.ssl.ca.location={pki['ca']}", "schema",
+                  "register", "orders.events.v1-value", schema)
+    assert res.returncode == 0, res.stderr
+    # A host name the certificate does not carry is refused.
+    res = meshctl(bins, None, None, "--registry",
+                  reg.url.replace("127.0.0.1", "127.0.0.2"), "--user", OLGA,
+                  "--set", f"registry.ssl.ca.location={pki['ca']}",
+                  "subject", "list")
+    assert res.returncode == 1

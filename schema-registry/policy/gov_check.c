@@ -104,20 +104,19 @@ bool gov_check_subject_domain(const char *subject, char *buf, size_t cap)
 }
 
 static void gov_add(gov_walk_t *w, gov_rule_id_t id, const char *path,
-                    const char *fmt, const char *a, const char *b)
-    __attribute__((format(printf, 4, 0)));
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* Records a violation with up to two string arguments (the callers'
- * messages are constant formats). */
+/* Records a violation of rule id at path; the first failure to record
+ * (ENOMEM) is kept in w->rc and ends the walk. */
 static void gov_add(gov_walk_t *w, gov_rule_id_t id, const char *path,
-                    const char *fmt, const char *a, const char *b)
+                    const char *fmt, ...)
 {
     char msg[512];
+    va_list ap;
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    gov_fmt(msg, sizeof(msg), fmt, a, b);
-#pragma GCC diagnostic pop
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
     if (w->rc == 0)
         w->rc = gov_report_add(w->rep, &w->rules[id], path, "%s", msg);
 }
@@ -146,8 +145,8 @@ static void gov_walk_field(gov_walk_t *w, const av_field_t *f, const char *path)
         gov_add(w, GOV_RULE_FIELD_NAMING, path, "field '%s' is not %s", f->name,
                 fr->style);
     if (gov_on(w, GOV_RULE_DOC_REQUIRED) && (!f->doc || !*f->doc))
-        gov_add(w, GOV_RULE_DOC_REQUIRED, path, "field '%s' has no doc%s",
-                f->name, "");
+        gov_add(w, GOV_RULE_DOC_REQUIRED, path, "field '%s' has no doc",
+                f->name);
     gov_fmt(tpath, sizeof(tpath), "%s.type", path);
     gov_walk_node(w, f->type, tpath);
 }
@@ -167,8 +166,8 @@ static void gov_walk_named(gov_walk_t *w, const av_node_t *n, const char *path)
     if (n->type != AV_RECORD)
         return;
     if (gov_on(w, GOV_RULE_DOC_REQUIRED) && (!n->doc || !*n->doc))
-        gov_add(w, GOV_RULE_DOC_REQUIRED, path, "record '%s' has no doc%s",
-                n->fullname, "");
+        gov_add(w, GOV_RULE_DOC_REQUIRED, path, "record '%s' has no doc",
+                n->fullname);
     for (size_t i = 0; i < n->field_cnt; i++) {
         gov_fmt(fpath, sizeof(fpath), "%s.fields[%zu]", path, i);
         gov_walk_field(w, &n->fields[i], fpath);
@@ -186,8 +185,8 @@ static void gov_walk_types(gov_walk_t *w, const av_node_t *n, const char *path)
     for (size_t i = 0; i < tr->list_cnt; i++)
         if (!strcmp(tr->list[i], av_type_name(n->type)))
             gov_add(w, GOV_RULE_FORBIDDEN_TYPES, path,
-                    "type %s without a logical type is forbidden%s",
-                    av_type_name(n->type), "");
+                    "type %s without a logical type is forbidden",
+                    av_type_name(n->type));
 }
 
 static void gov_walk_node(gov_walk_t *w, const av_node_t *n, const char *path)
@@ -228,13 +227,13 @@ static void gov_schema_rules(gov_walk_t *w, const char *subject,
         !gov_check_subject_domain(subject, domain, sizeof(domain)))
         gov_add(w, GOV_RULE_SUBJECT_NAMING, base,
                 "subject '%s' is not "
-                "<domain>.<product>.v<major>-key or -value%s",
-                subject, "");
+                "<domain>.<product>.v<major>-key or -value",
+                subject);
     if (gov_on(w, GOV_RULE_SCHEMA_SIZE) && sz->has_max &&
         (long long)text_bytes > sz->max) {
         gov_fmt(num, sizeof(num), "%zu bytes, more than %lld", text_bytes,
                 sz->max);
-        gov_add(w, GOV_RULE_SCHEMA_SIZE, base, "the schema is %s%s", num, "");
+        gov_add(w, GOV_RULE_SCHEMA_SIZE, base, "the schema is %s", num);
     }
     if (gov_on(w, GOV_RULE_MIN_COMPATIBILITY) && compat &&
         !gov_level_satisfies(compat, mc->word))
@@ -333,8 +332,8 @@ static void gov_port_fields(gov_walk_t *w, const json_t *entry,
             gov_looks_personal(pd, name))
             gov_add(w, GOV_RULE_PII_DECLARED, path,
                     "field '%s' looks personal but has no classification "
-                    "(declare it in the descriptor's fields)%s",
-                    name, "");
+                    "(declare it in the descriptor's fields)",
+                    name);
         if (public && cls && !strcasecmp(cls, "pii"))
             gov_add(w, GOV_RULE_PII_NOT_PUBLIC, path,
                     "field '%s' is classified pii in a product tagged %s", name,
@@ -358,7 +357,7 @@ static void gov_port_bounds(gov_walk_t *w, const json_t *port,
         gov_fmt(num, sizeof(num), "%lld partitions, outside %lld..%lld", parts,
                 pr->has_min ? pr->min : 1,
                 pr->has_max ? pr->max : (long long)1 << 31);
-        gov_add(w, GOV_RULE_PARTITIONS, path, "%s%s", num, "");
+        gov_add(w, GOV_RULE_PARTITIONS, path, "%s", num);
     }
     if (!gov_on(w, GOV_RULE_RETENTION) || (!rr->has_min && !rr->has_max))
         return;
@@ -366,19 +365,18 @@ static void gov_port_bounds(gov_walk_t *w, const json_t *port,
     if (!json_is_integer(jr) || json_integer_value(jr) == 0) {
         gov_add(w, GOV_RULE_RETENTION, path,
                 "no retention given (the cluster's default is not "
-                "governed)%s%s",
-                "", "");
+                "governed)");
         return;
     }
     if (json_integer_value(jr) < 0 && rr->has_max) {
-        gov_add(w, GOV_RULE_RETENTION, path, "infinite retention%s%s", "", "");
+        gov_add(w, GOV_RULE_RETENTION, path, "infinite retention");
     } else if (json_integer_value(jr) >= 0 &&
                ((rr->has_min && json_integer_value(jr) < rr->min) ||
                 (rr->has_max && json_integer_value(jr) > rr->max))) {
         gov_fmt(num, sizeof(num), "retention %lld ms, outside %lld..%lld ms",
                 (long long)json_integer_value(jr), rr->has_min ? rr->min : 0,
                 rr->has_max ? rr->max : -1);
-        gov_add(w, GOV_RULE_RETENTION, path, "%s%s", num, "");
+        gov_add(w, GOV_RULE_RETENTION, path, "%s", num);
     }
 }
 
@@ -452,7 +450,7 @@ int gov_check_product(const gov_policy_t *pol, const json_t *entry,
         if (!gov_entry_has(entry, dr->list[i])) {
             gov_fmt(path, sizeof(path), "$.%s", dr->list[i]);
             gov_add(w, GOV_RULE_DESCRIPTOR_REQUIRED, path,
-                    "the descriptor does not give %s%s", dr->list[i], "");
+                    "the descriptor does not give %s", dr->list[i]);
         }
     json_array_foreach(json_object_get(entry, "output_ports"), i, port)
     {

@@ -9,8 +9,10 @@
  *   1. no valid credentials: 401 with WWW-Authenticate; reads are open
  *      unless auth.reads=authenticated (/healthz and /metrics always
  *      are);
- *   2. admin only: global config and mode, policies, ?permanent=true;
- *   3. a subject's write (register, delete, its config and mode) needs
+ *   2. admin only: global config, every mode (a subject in IMPORT mode
+ *      skips the policies, so a domain may not put its own there),
+ *      policies, ?permanent=true;
+ *   3. a subject's write (register, delete, its config) needs
  *      the subject's domain (the first part of <domain>.<product>.v<N>-
  *      key|value); a subject outside that rule has no domain, and only
  *      admin writes it;
@@ -54,14 +56,13 @@ static const char *reg_api_auth_domain(const reg_api_req_t *r, char *buf,
     *none = false;
     if (reg_api_query_bool(r, "permanent") ||
         !strncmp(route, "governance", 10) || !strcmp(route, "config") ||
-        !strcmp(route, "mode"))
+        !strncmp(route, "mode", 4))
         return NULL;
     if (!strncmp(route, "catalog_", 8) && r->seg_cnt >= 3) {
         snprintf(buf, cap, "%s", r->seg[2]);
         return buf;
     }
-    if ((!strncmp(route, "subject", 7) || !strcmp(route, "config_subject") ||
-         !strcmp(route, "mode_subject")) &&
+    if ((!strncmp(route, "subject", 7) || !strcmp(route, "config_subject")) &&
         r->seg_cnt >= 2) {
         if (gov_check_subject_domain(r->seg[1], buf, cap))
             return buf;
@@ -148,7 +149,7 @@ bool reg_api_auth_allows(reg_api_req_t *r, enum evhttp_cmd_type cmd)
     else
         snprintf(msg, sizeof(msg),
                  "Forbidden: principal %s is not an admin; only an admin "
-                 "changes global config and mode, policies, and deletes "
+                 "changes global config, modes and policies, and deletes "
                  "permanently",
                  who->name);
     reg_api_auth_refuse(r, SR_PROTO_E_FORBIDDEN, who->name, msg);

@@ -407,6 +407,7 @@ def test_basic_auth_roles(make_registry, creds):
     for method, path, payload in (
             ("PUT", "/config", {"compatibility": "NONE"}),
             ("PUT", "/mode", {"mode": "READONLY"}),
+            ("PUT", f"/mode/{quote(subj)}", {"mode": "IMPORT"}),
             ("PUT", "/governance/policies/mesh", {"policy": MESH}),
             ("DELETE", f"/subjects/{quote(subj)}?permanent=true", None)):
         status, body = reg.request(method, path, body=payload,
@@ -429,6 +430,8 @@ def test_basic_auth_roles(make_registry, creds):
                   'route="subject_versions"') == 9
     assert metric(reg, "mesh_registry_auth_refused_total",
                   'route="config"') == 1
+    assert metric(reg, "mesh_registry_auth_refused_total",
+                  'route="mode_subject"') == 1
 
 
 def test_reads_closed_by_config(make_registry, creds):

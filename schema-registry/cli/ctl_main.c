@@ -73,7 +73,7 @@ static const mw_conf_program_t ctl_prog = {
         "Commands (each takes --help; docs/meshctl.md):\n"
         "  product validate|plan|apply FILE...    product list|show\n"
         "  mesh lineage [--format json|dot|mermaid] [FILE...]    mesh check\n"
-        "  policy check --policy FILE... DESCRIPTOR...\n"
+        "  policy check --policy FILE... DESCRIPTOR|SUBJECT.avsc...\n"
         "  policy list|get SCOPE|set FILE\n"
         "  schema register|get|list|diff|check|delete\n"
         "  subject list|versions|config|mode\n"

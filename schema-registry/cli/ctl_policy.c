@@ -1,9 +1,11 @@
 /*
  * ctl_policy: the governance commands.
  *
- *   policy check --policy FILE... DESCRIPTOR...   offline: every descriptor
- *       is loaded and checked by the same engine the registry runs; each
- *       violation printed as FILE:LINE:COL with its rule and JSON path
+ *   policy check --policy FILE... FILE...   offline: every descriptor is
+ *       loaded and checked by the same engine the registry runs; each
+ *       violation printed as FILE:LINE:COL with its rule and JSON path.  A
+ *       FILE ending in .avsc is an Avro schema, checked as a registration
+ *       under the subject its name gives (orders.events.v1-value.avsc)
  *   policy list                 the registry's policies (scope, version)
  *   policy get SCOPE            one policy's text (mesh, or a domain)
  *   policy set FILE             stores a policy (an admin operation)
@@ -29,7 +31,7 @@
 
 static const char ctl_policy_usage[] =
     "usage: meshctl policy check --policy FILE [--policy FILE]... "
-    "DESCRIPTOR...\n"
+    "DESCRIPTOR|SUBJECT.avsc...\n"
     "       meshctl policy list\n"
     "       meshctl policy get mesh|DOMAIN\n"
     "       meshctl policy set FILE\n"
@@ -48,10 +50,32 @@ static sr_client_t *ctl_policy_client(const mw_conf_t *conf)
     return client;
 }
 
+/* Reads file whole into a new string; NULL after printing. */
+static char *ctl_policy_read(const char *file)
+{
+    FILE *f = fopen(file, "rb");
+    char *buf = malloc(CTL_POLICY_TEXT_MAX + 1);
+    size_t n = 0;
+
+    if (f && buf) {
+        n = fread(buf, 1, CTL_POLICY_TEXT_MAX + 1, f);
+        if (!ferror(f) && n <= CTL_POLICY_TEXT_MAX) {
+            buf[n] = '\0';
+            fclose(f);
+            return buf;
+        }
+    }
+    fprintf(stderr, "meshctl: %s: cannot read (or larger than %d bytes)\n",
+            file, CTL_POLICY_TEXT_MAX);
+    if (f)
+        fclose(f);
+    free(buf);
+    return NULL;
+}
+
 /* Prints every violation of rep for prod; counts them into errors and
  * warnings. */
-static void ctl_policy_print(const dp_product_t *prod, const gov_report_t *rep,
-                             size_t *errors, size_t *warnings)
+static void ctl_policy_print(const dp_product_t *prod, const gov_report_t *rep)
 {
     char line[1024];
 
@@ -60,21 +84,65 @@ static void ctl_policy_print(const dp_product_t *prod, const gov_report_t *rep,
         dp_pos_t pos = gov_hook_pos(prod, v->path);
         printf("%s:%d:%d: %s\n", dp_product_file(prod), pos.line, pos.col,
                gov_report_line(v, line, sizeof(line)));
-        if (v->severity == GOV_SEV_ERROR)
-            (*errors)++;
-        else
-            (*warnings)++;
     }
+}
+
+/* Counts rep's violations into errors and warnings. */
+static void ctl_policy_count(const gov_report_t *rep, size_t *errors,
+                             size_t *warnings)
+{
+    *errors += gov_report_sev_cnt(rep, GOV_SEV_ERROR);
+    *warnings += gov_report_sev_cnt(rep, GOV_SEV_WARN);
+}
+
+/* An .avsc file as a registration under the subject of its base name:
+ * the schema rules, paths in the schema (its level is not known
+ * offline: min-compatibility does not run). */
+static int ctl_policy_check_schema(const gov_policy_t *pol, const char *file,
+                                   size_t *errors, size_t *warnings)
+{
+    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    char *text = ctl_policy_read(file), subject[512], line[1024];
+    gov_report_t *rep = gov_report_new();
+    av_schema_t *schema = NULL;
+    mw_err_t err;
+    int rc = 1;
+
+    snprintf(subject, sizeof(subject), "%.*s", (int)(strlen(base) - 5), base);
+    if (!text || !rep)
+        goto out;
+    if (!(schema = av_schema_parse(text, strlen(text), NULL, 0, &err))) {
+        fprintf(stderr, "meshctl: %s: not valid Avro: %s\n", file, err.msg);
+        goto out;
+    }
+    if (gov_check_schema(pol, subject, schema,
+                         strlen(av_schema_normalized(schema)), NULL, rep)) {
+        fprintf(stderr, "meshctl: out of memory\n");
+        goto out;
+    }
+    for (size_t i = 0; i < gov_report_cnt(rep); i++)
+        printf("%s: subject %s: %s\n", file, subject,
+               gov_report_line(gov_report_get(rep, i), line, sizeof(line)));
+    ctl_policy_count(rep, errors, warnings);
+    rc = 0;
+out:
+    av_schema_release(schema);
+    gov_report_destroy(rep);
+    free(text);
+    return rc;
 }
 
 static int ctl_policy_check_one(const gov_policy_t *pol, const char *file,
                                 size_t *errors, size_t *warnings)
 {
-    mw_err_t err;
-    dp_product_t *prod = dp_product_load(file, &err);
+    size_t len = strlen(file);
+    dp_product_t *prod;
     gov_report_t *rep;
+    mw_err_t err;
 
-    if (!prod) {
+    if (len > 5 && !strcmp(file + len - 5, ".avsc"))
+        return ctl_policy_check_schema(pol, file, errors, warnings);
+    if (!(prod = dp_product_load(file, &err))) {
         fprintf(stderr, "meshctl: %s\n", err.msg);
         return 1;
     }
@@ -84,7 +152,8 @@ static int ctl_policy_check_one(const gov_policy_t *pol, const char *file,
         dp_product_destroy(prod);
         return 1;
     }
-    ctl_policy_print(prod, rep, errors, warnings);
+    ctl_policy_print(prod, rep);
+    ctl_policy_count(rep, errors, warnings);
     gov_report_destroy(rep);
     dp_product_destroy(prod);
     return 0;
@@ -146,9 +215,9 @@ static int ctl_policy_check(int argc, char **argv)
     for (int i = optind; i < argc; i++)
         if (ctl_policy_check_one(pol, argv[i], &errors, &warnings))
             rc = 1;
-    printf("%d descriptor%s checked: %zu error%s, %zu warning%s\n",
-           argc - optind, argc - optind == 1 ? "" : "s", errors,
-           errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
+    printf("%d file%s checked: %zu error%s, %zu warning%s\n", argc - optind,
+           argc - optind == 1 ? "" : "s", errors, errors == 1 ? "" : "s",
+           warnings, warnings == 1 ? "" : "s");
     gov_policy_destroy(pol);
     return rc || errors ? 1 : 0;
 }
@@ -256,29 +325,6 @@ static int ctl_policy_get(const mw_conf_t *conf, const char *scope)
     free(path);
     sr_client_destroy(client);
     return rc ? 1 : 0;
-}
-
-/* Reads file whole into a new string; NULL after printing. */
-static char *ctl_policy_read(const char *file)
-{
-    FILE *f = fopen(file, "rb");
-    char *buf = malloc(CTL_POLICY_TEXT_MAX + 1);
-    size_t n = 0;
-
-    if (f && buf) {
-        n = fread(buf, 1, CTL_POLICY_TEXT_MAX + 1, f);
-        if (!ferror(f) && n <= CTL_POLICY_TEXT_MAX) {
-            buf[n] = '\0';
-            fclose(f);
-            return buf;
-        }
-    }
-    fprintf(stderr, "meshctl: %s: cannot read (or larger than %d bytes)\n",
-            file, CTL_POLICY_TEXT_MAX);
-    if (f)
-        fclose(f);
-    free(buf);
-    return NULL;
 }
 
 static int ctl_policy_set(const mw_conf_t *conf, const char *file)

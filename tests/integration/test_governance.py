@@ -206,7 +206,7 @@ def test_policy_check_offline_exit_codes(bins, products, tmp_path):
     assert (f"{products}/orders.yaml:27:7: policy rule 'doc-required' "
             "(error) at $.output_ports[0].value_schema.fields[1]: field "
             "'customer_email' has no doc") in res.stdout, res.stdout
-    assert "1 descriptor checked: 4 errors, 0 warnings" in res.stdout
+    assert "1 file checked: 4 errors, 0 warnings" in res.stdout
     # Warnings alone: exit 0.
     warn = tmp_path / "warn.yaml"
     warn.write_text("level: mesh\nrules:\n  doc-required: warn\n")
@@ -220,7 +220,7 @@ def test_policy_check_offline_exit_codes(bins, products, tmp_path):
     res = meshctl(bins, None, None, "policy", "check", "--policy", loose,
                   products / "orders.yaml", products / "users.yaml")
     assert res.returncode == 0, (res.stdout, res.stderr)
-    assert "2 descriptors checked: 0 errors, 0 warnings" in res.stdout
+    assert "2 files checked: 0 errors, 0 warnings" in res.stdout
     # A policy file that cannot be used: exit 2 with its position.
     bad = tmp_path / "bad.yaml"
     bad.write_text("level: mesh\nrules:\n  partitions: {max: lots}\n")
@@ -245,6 +245,24 @@ def test_policy_check_offline_exit_codes(bins, products, tmp_path):
     assert (f"{weak}:4:3: rule 'partitions' of domain orders weakens "
             f"mesh rule 'partitions' at {pol / 'mesh.yaml'}:17:3: max 100 is "
             "above 64") in res.stderr, res.stderr
+    # A schema file is checked as a registration under its name's subject.
+    good = tmp_path / "orders.events.v1-value.avsc"
+    good.write_text(DOCUMENTED)
+    bad_schema = tmp_path / "Orders.avsc"
+    bad_schema.write_text(UNDOCUMENTED)
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(MESH)
+    res = meshctl(bins, None, None, "policy", "check", "--policy", strict,
+                  good)
+    assert res.returncode == 0, (res.stdout, res.stderr)
+    res = meshctl(bins, None, None, "policy", "check", "--policy", strict,
+                  good, bad_schema)
+    assert res.returncode == 1
+    assert (f"{bad_schema}: subject Orders: policy rule 'subject-naming' "
+            "(error) at $") in res.stdout, res.stdout
+    assert (f"{bad_schema}: subject Orders: policy rule 'doc-required' "
+            "(error) at $.fields[1]: field 'amount' has no doc") in res.stdout
+    assert "2 files checked: 2 errors, 0 warnings" in res.stdout
     # Usage.
     assert meshctl(bins, None, None, "policy", "check",
                    products / "orders.yaml").returncode == 2

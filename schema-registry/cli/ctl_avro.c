@@ -7,13 +7,13 @@
  *
  * Main thread.
  */
-#include "ctl_registry.h"
 #include "ctl_avro.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "av_serde.h"
+#include "ctl_registry.h"
 #include "mw_buf.h"
 #include "sr_client.h"
 #include "sr_frame.h"

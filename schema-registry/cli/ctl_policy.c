@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_registry.h"
 #include "ctl_out.h"
+#include "ctl_registry.h"
 #include "dp_product.h"
 #include "gov_hook.h"
 

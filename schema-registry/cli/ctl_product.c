@@ -29,10 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_registry.h"
 #include "ctl_out.h"
 #include "ctl_policy.h"
 #include "ctl_product_int.h"
+#include "ctl_registry.h"
 #include "dp_lineage.h"
 #include "dp_validate.h"
 #include "gov_hook.h"

@@ -30,8 +30,8 @@
 
 #include "av_compat.h"
 #include "av_diff.h"
-#include "ctl_registry.h"
 #include "ctl_out.h"
+#include "ctl_registry.h"
 #include "sr_client.h"
 
 #define CTL_SCHEMA_TIMEOUT_MS 10000

@@ -405,14 +405,15 @@ static void gov_port(gov_walk_t *w, const json_t *entry, const json_t *port,
 {
     const char *type = json_string_value(json_object_get(port, "type"));
     const char *topic = json_string_value(json_object_get(port, "topic"));
+    const char *domain = json_string_value(json_object_get(entry, "domain"));
+    const char *name = json_string_value(json_object_get(entry, "name"));
     char ppath[GOV_PATH_MAX], path[GOV_PATH_MAX], want[384];
 
     if (type && strcmp(type, "topic"))
         return;
     gov_fmt(ppath, sizeof(ppath), "$.output_ports[%zu]", i);
-    gov_fmt(want, sizeof(want), "%s.%s.v%lld",
-            json_string_value(json_object_get(entry, "domain")),
-            json_string_value(json_object_get(entry, "name")),
+    gov_fmt(want, sizeof(want), "%s.%s.v%lld", domain ? domain : "",
+            name ? name : "",
             (long long)json_integer_value(json_object_get(entry, "version")));
     gov_fmt(path, sizeof(path), "%s.topic", ppath);
     if (gov_on(w, GOV_RULE_TOPIC_NAMING) && (!topic || strcmp(topic, want)))

@@ -32,6 +32,7 @@ LIBDIRS := common \
            schema-registry/avro \
            schema-registry/client \
            schema-registry/product \
+           schema-registry/policy \
            schema-registry/server \
            schema-registry/cli \
            producers \
@@ -48,13 +49,13 @@ MAIN_mesh-materializer := consumers/mat_main.c
 PROGRAMS := $(foreach p,$(ALL_PROGRAMS),$(if $(wildcard $(MAIN_$(p))),$(p)))
 
 PKGS    := rdkafka jansson libevent libevent_pthreads avro-c sqlite3 libpq \
-           yaml-0.1
+           yaml-0.1 libevent_openssl openssl
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wno-format-zero-length
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(WARN) -MMD -MP \
                $(addprefix -I,$(LIBDIRS)) \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS_BASE := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDLIBS_BASE := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt -lpthread -lm
 
 ifeq ($(SAN),1)
 OPT     := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -144,7 +145,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBS_ALL)
 # apt-get when run as root; otherwise the exact command is printed.
 DEB_PKGS := build-essential pkg-config librdkafka-dev libavro-dev \
             libjansson-dev libevent-dev libcmocka-dev libpq-dev \
-            libsqlite3-dev libyaml-dev kcat python3 python3-venv \
+            libsqlite3-dev libyaml-dev libcrypt-dev libssl-dev kcat python3 python3-venv \
             python3-pytest python3-avro avro-bin postgresql maven \
             openjdk-17-jre-headless curl wrk clang-format graphviz
 

@@ -16,11 +16,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -42,13 +47,15 @@
 /* Host and port of an "http://host[:port][/...]" URL (brackets stripped
  * from an IPv6 host, port 80 when missing). */
 static int uri_host_port(const struct evhttp_uri *uri, const char *text,
-                         char *host, size_t host_size, int *port, mw_err_t *err)
+                         char *host, size_t host_size, int *port, bool *tls,
+                         mw_err_t *err)
 {
     const char *scheme = evhttp_uri_get_scheme(uri);
     const char *h = evhttp_uri_get_host(uri);
-    if (!scheme || strcasecmp(scheme, "http") != 0)
-        return mw_err_set(err, MW_ERR_INVALID, "%s: only http:// is supported",
-                          text);
+    *tls = scheme && strcasecmp(scheme, "https") == 0;
+    if (!scheme || (strcasecmp(scheme, "http") != 0 && !*tls))
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "%s: only http:// and https:// are supported", text);
     if (!h || h[0] == '\0')
         return mw_err_set(err, MW_ERR_INVALID, "%s: missing host", text);
     size_t hlen = strlen(h);
@@ -62,7 +69,7 @@ static int uri_host_port(const struct evhttp_uri *uri, const char *text,
     host[hlen] = '\0';
     *port = evhttp_uri_get_port(uri);
     if (*port < 0)
-        *port = 80;
+        *port = *tls ? 443 : 80;
     return 0;
 }
 
@@ -210,6 +217,8 @@ struct mw_http_conn {
     int port;
     int timeout_ms;
     bool keep_alive;
+    bool tls;         /* https:// */
+    SSL_CTX *ssl_ctx; /* with tls */
 };
 
 typedef struct call_ctx {
@@ -305,8 +314,17 @@ static int conn_parse(mw_http_conn_t *conn, const char *url,
                           "%s: not a valid http://host:port/path URL",
                           url ? url : "(null)");
     if (uri_host_port(uri, url, conn->host, sizeof(conn->host), &conn->port,
-                      err) != 0)
+                      &conn->tls, err) != 0)
         return err->code;
+    /* https://: the server's certificate is verified against the system's
+     * CAs (or mw_http_conn_set_ca's) and must name the host. */
+    if (conn->tls && !(conn->ssl_ctx = SSL_CTX_new(TLS_client_method())))
+        return mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory", url);
+    if (conn->tls) {
+        SSL_CTX_set_min_proto_version(conn->ssl_ctx, TLS1_2_VERSION);
+        SSL_CTX_set_verify(conn->ssl_ctx, SSL_VERIFY_PEER, NULL);
+        SSL_CTX_set_default_verify_paths(conn->ssl_ctx);
+    }
     /* The Host header keeps the brackets of an IPv6 literal. */
     snprintf(conn->host_hdr, sizeof(conn->host_hdr),
              strchr(conn->host, ':') ? "[%s]:%d" : "%s:%d", conn->host,
@@ -384,9 +402,61 @@ void mw_http_conn_destroy(mw_http_conn_t *conn)
     conn_reset(conn);
     if (conn->base)
         event_base_free(conn->base);
+    SSL_CTX_free(conn->ssl_ctx);
     free(conn->url);
     free(conn->prefix);
     free(conn);
+}
+
+/* An evhttp connection over an OpenSSL bufferevent that checks the
+ * server's name (an IP literal against the certificate's IP addresses),
+ * or NULL. */
+static struct evhttp_connection *conn_tls_evcon(mw_http_conn_t *conn)
+{
+    SSL *ssl = SSL_new(conn->ssl_ctx);
+    struct in6_addr a6;
+    struct in_addr a4;
+    struct bufferevent *bev;
+    bool ip = inet_pton(AF_INET, conn->host, &a4) == 1 ||
+              inet_pton(AF_INET6, conn->host, &a6) == 1;
+
+    if (!ssl)
+        return NULL;
+    if ((ip &&
+         !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), conn->host)) ||
+        (!ip && (!SSL_set1_host(ssl, conn->host) ||
+                 !SSL_set_tlsext_host_name(ssl, conn->host)))) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    bev = bufferevent_openssl_socket_new(
+        conn->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (!bev)
+        return NULL;
+    /* Servers often close without a TLS close_notify after an answer
+     * with "Connection: close"; that is the end of the body, not an
+     * attack on it (the length is known from the headers). */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return evhttp_connection_base_bufferevent_new(
+        conn->base, NULL, bev, conn->host, (ev_uint16_t)conn->port);
+}
+
+int mw_http_conn_set_ca(mw_http_conn_t *conn, const char *ca_file,
+                        mw_err_t *err)
+{
+    unsigned long e;
+    char why[256];
+
+    if (!conn->tls)
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "%s: a CA file is for https:// only", conn->url);
+    if (SSL_CTX_load_verify_locations(conn->ssl_ctx, ca_file, NULL) == 1)
+        return 0;
+    e = ERR_get_error();
+    ERR_error_string_n(e, why, sizeof(why));
+    ERR_clear_error();
+    return mw_err_set(err, MW_ERR_CONFIG, "%s: %s", ca_file, why);
 }
 
 static int conn_ready(mw_http_conn_t *conn, const char *what, mw_err_t *err)
@@ -396,8 +466,11 @@ static int conn_ready(mw_http_conn_t *conn, const char *what, mw_err_t *err)
 
     if (conn->evcon)
         return 0;
-    conn->evcon = evhttp_connection_base_new(conn->base, NULL, conn->host,
-                                             (ev_uint16_t)conn->port);
+    if (conn->tls)
+        conn->evcon = conn_tls_evcon(conn);
+    else
+        conn->evcon = evhttp_connection_base_new(conn->base, NULL, conn->host,
+                                                 (ev_uint16_t)conn->port);
     if (!conn->evcon)
         return mw_err_set(err, MW_ERR_NOMEM, "%s: cannot set up the client",
                           what);
@@ -427,6 +500,8 @@ static struct evhttp_request *call_build(const mw_http_conn_t *conn,
         bad |= evhttp_add_header(h, "Connection", "close");
     if (rq->accept)
         bad |= evhttp_add_header(h, "Accept", rq->accept);
+    if (rq->authorization)
+        bad |= evhttp_add_header(h, "Authorization", rq->authorization);
     if (rq->body || cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT ||
         cmd == EVHTTP_REQ_PATCH) {
         char cl[32];

@@ -49,6 +49,7 @@ typedef struct mw_http_request {
     const char *accept;       /* Accept header, or NULL */
     const char *body;         /* may be NULL */
     size_t len;
+    const char *authorization; /* Authorization header value, or NULL */
 } mw_http_request_t;
 
 /* Response of mw_http_call(); free with mw_http_response_clear(). */
@@ -73,8 +74,19 @@ void mw_http_response_clear(mw_http_response_t *resp);
  * timeout_ms (positive) bounds each call.  NULL with MW_ERR_INVALID for a
  * bad URL or timeout, MW_ERR_NOMEM. */
 typedef struct mw_http_conn mw_http_conn_t;
+/* base_url may be https://: the connection then speaks TLS (1.2 or
+ * later) and verifies the server's certificate against the system's CAs
+ * and its name against the URL's host. */
 mw_http_conn_t *mw_http_conn_new(const char *base_url, int timeout_ms,
                                  mw_err_t *err);
+
+/* Verifies an https:// connection's server against the PEM CA
+ * certificates of ca_file too (Confluent's ssl.ca.location).  0, or
+ * MW_ERR_CONFIG naming the file and OpenSSL's reason, MW_ERR_INVALID for
+ * an http:// connection. */
+int mw_http_conn_set_ca(mw_http_conn_t *conn, const char *ca_file,
+                        mw_err_t *err);
+
 /* Closes the connection.  NULL-safe. */
 void mw_http_conn_destroy(mw_http_conn_t *conn);
 

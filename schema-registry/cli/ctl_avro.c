@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "av_serde.h"
+#include "ctl_registry.h"
 #include "mw_buf.h"
 #include "sr_client.h"
 #include "sr_frame.h"
@@ -35,8 +36,7 @@ ctl_avro_t *ctl_avro_new(const mw_conf_t *conf, mw_err_t *err)
         mw_err_set(err, MW_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    avro->client = sr_client_new(mw_conf_get_str(conf, "registry.url"),
-                                 CTL_AVRO_TIMEOUT_MS, err);
+    avro->client = ctl_registry_client(conf, CTL_AVRO_TIMEOUT_MS, err);
     avro->plans = avro->client ? av_serde_cache_new(0, err) : NULL;
     avro->buf = avro->plans ? mw_buf_new(CTL_AVRO_MAX_BYTES) : NULL;
     if (!avro->buf) {

@@ -17,6 +17,7 @@
 
 #include "bk_conf.h"
 #include "ctl_console.h"
+#include "ctl_policy.h"
 #include "ctl_product.h"
 #include "ctl_schema.h"
 #include "ctl_topic.h"
@@ -36,7 +37,19 @@ static const mw_conf_key_t ctl_keys[] = {
     {.name = "registry.url",
      .type = MW_CONF_STR,
      .dflt = "http://127.0.0.1:8081",
-     .doc = "Schema registry URL (--registry)."},
+     .doc = "Schema registry URL (--registry); https:// speaks TLS."},
+    {.name = "registry.basic.auth.user.info",
+     .type = MW_CONF_STR,
+     .dflt = NULL,
+     .secret = true,
+     .doc = "USER:PASSWORD sent to the registry with HTTP Basic (--user); "
+            "Confluent's basic.auth.user.info."},
+    {.name = "registry.ssl.ca.location",
+     .type = MW_CONF_STR,
+     .dflt = NULL,
+     .doc = "PEM CA certificates an https:// registry's certificate is "
+            "verified against, beside the system's; Confluent's "
+            "schema.registry.ssl.ca.location."},
     {.name = "json",
      .type = MW_CONF_BOOL,
      .dflt = "false",
@@ -55,10 +68,13 @@ static const mw_conf_program_t ctl_prog = {
     .summary = "Meshwork admin CLI: data products, schemas and subjects, "
                "topics, console produce/consume.",
     .help_extra =
-        "Global options: --bootstrap SERVERS, --registry URL, --json.\n"
+        "Global options: --bootstrap SERVERS, --registry URL, --user "
+        "USER:PASSWORD, --json.\n"
         "Commands (each takes --help; docs/meshctl.md):\n"
         "  product validate|plan|apply FILE...    product list|show\n"
-        "  mesh lineage [--format json|dot|mermaid] [FILE...]\n"
+        "  mesh lineage [--format json|dot|mermaid] [FILE...]    mesh check\n"
+        "  policy check --policy FILE... DESCRIPTOR|SUBJECT.avsc...\n"
+        "  policy list|get SCOPE|set FILE\n"
         "  schema register|get|list|diff|check|delete\n"
         "  subject list|versions|config|mode\n"
         "  topic create NAME [--partitions N] [--replication N] "
@@ -87,6 +103,7 @@ static const struct {
 } ctl_aliases[] = {
     {"--bootstrap", "bootstrap", 1},
     {"--registry", "registry.url", 1},
+    {"--user", "registry.basic.auth.user.info", 1},
     {"--json", "json", 0},
 };
 
@@ -221,6 +238,8 @@ int main(int argc, char **argv)
         rc = ctl_schema_subject_main(conf, argc - cmd, argv + cmd);
     } else if (rc == 0 && !strcmp(argv[cmd], "product")) {
         rc = ctl_product_main(conf, argc - cmd, argv + cmd);
+    } else if (rc == 0 && !strcmp(argv[cmd], "policy")) {
+        rc = ctl_policy_main(conf, argc - cmd, argv + cmd);
     } else if (rc == 0 && !strcmp(argv[cmd], "mesh")) {
         rc = ctl_product_mesh_main(conf, argc - cmd, argv + cmd);
     } else if (rc == 0) {

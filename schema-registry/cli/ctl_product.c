@@ -14,8 +14,11 @@
  * Descriptors given together form a mesh: an input port may name any of
  * them, and plan/apply handle them in the order given, so a product comes
  * after the products it reads.  Validation goes through dp_validate with
- * ctl_product_checks, the list of extra steps (empty today): governance
- * policies are added there and then hold for validate, plan and apply.
+ * one extra step, the governance policies the registry holds (gov_hook):
+ * plan and apply always ask for them, validate with --catalog, so a
+ * descriptor that breaks an error-level rule is refused before anything
+ * changes, with its FILE:LINE:COL like every other refusal; warnings are
+ * printed and do not block.
  *
  * Main thread.
  */
@@ -27,9 +30,12 @@
 #include <string.h>
 
 #include "ctl_out.h"
+#include "ctl_policy.h"
 #include "ctl_product_int.h"
+#include "ctl_registry.h"
 #include "dp_lineage.h"
 #include "dp_validate.h"
+#include "gov_hook.h"
 
 #define CTL_PRODUCTS_MAX 256
 
@@ -40,15 +46,10 @@ static const char ctl_product_usage[] =
     "       meshctl product list [--domain D] [--tag T] [--owner O] "
     "[--field F]\n"
     "       meshctl product show DOMAIN/NAME[@VERSION]\n"
-    "       meshctl mesh lineage [--format json|dot|mermaid] [FILE...]\n";
+    "       meshctl mesh lineage [--format json|dot|mermaid] [FILE...]\n"
+    "       meshctl mesh check\n";
 
 #define ctl_usage(...) ctl_out_usage(ctl_product_usage, __VA_ARGS__)
-
-/* Validation steps after the built-in ones: governance policies go here
- * (dp_validate.h, dp_check_t), and then hold for validate, plan and
- * apply alike. */
-static const dp_check_t *const ctl_product_checks = NULL;
-static const size_t ctl_product_check_cnt = 0;
 
 typedef struct ctl_mesh {
     dp_product_t *prods[CTL_PRODUCTS_MAX];
@@ -76,12 +77,16 @@ static int ctl_resolve_catalog(void *opaque, const char *domain,
 }
 
 /* Loads and validates files[0..cnt-1] into mesh; client (may be NULL)
- * resolves references beyond them.  0, or 1 after printing the first
- * problem. */
+ * resolves references beyond them and gives the governance policies the
+ * descriptors must keep.  0, or 1 after printing the first problem. */
 static int ctl_mesh_load(ctl_mesh_t *mesh, char **files, int cnt,
                          sr_client_t *client)
 {
+    gov_policy_t *pol = NULL;
+    gov_hook_t *hook = NULL;
+    dp_check_t check;
     mw_err_t err;
+    int rc = 0;
 
     if (cnt > CTL_PRODUCTS_MAX) {
         fprintf(stderr, "meshctl: more than %d descriptors\n",
@@ -107,27 +112,41 @@ static int ctl_mesh_load(ctl_mesh_t *mesh, char **files, int cnt,
                 return 1;
             }
     }
-    for (size_t i = 0; i < mesh->cnt; i++) {
+    if (client && ctl_policy_fetch(client, &pol)) {
+        gov_policy_destroy(pol);
+        return 1;
+    }
+    if (pol && !(hook = gov_hook_new(pol))) {
+        gov_policy_destroy(pol);
+        return 1;
+    }
+    if (hook)
+        check = gov_hook_check(hook);
+    for (size_t i = 0; rc == 0 && i < mesh->cnt; i++) {
         const dp_validate_opts_t opts = {
             .mesh = (const dp_product_t *const *)mesh->prods,
             .mesh_cnt = mesh->cnt,
             .resolve = client ? ctl_resolve_catalog : NULL,
             .resolve_opaque = client,
-            .checks = ctl_product_checks,
-            .check_cnt = ctl_product_check_cnt};
+            .checks = hook ? &check : NULL,
+            .check_cnt = hook ? 1 : 0};
         if (dp_validate(mesh->prods[i], &opts, &err)) {
             fprintf(stderr, "meshctl: %s\n", err.msg);
-            return 1;
+            rc = 1;
         }
     }
-    return 0;
+    for (size_t i = 0; hook && i < gov_hook_warning_cnt(hook); i++)
+        fprintf(stderr, "meshctl: warning: %s\n", gov_hook_warning(hook, i));
+    gov_hook_destroy(hook);
+    gov_policy_destroy(pol);
+    return rc;
 }
 
 static sr_client_t *ctl_client(const mw_conf_t *conf)
 {
     mw_err_t err;
-    sr_client_t *client = sr_client_new(mw_conf_get_str(conf, "registry.url"),
-                                        CTL_PRODUCT_REGISTRY_TIMEOUT_MS, &err);
+    sr_client_t *client =
+        ctl_registry_client(conf, CTL_PRODUCT_REGISTRY_TIMEOUT_MS, &err);
 
     if (!client)
         ctl_out_error("registry", &err);
@@ -488,6 +507,8 @@ int ctl_product_mesh_main(const mw_conf_t *conf, int argc, char **argv)
         fputs(ctl_product_usage, stdout);
         return 0;
     }
+    if (argc >= 2 && !strcmp(argv[1], "check"))
+        return ctl_policy_mesh_check(conf, argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "lineage"))
         return ctl_usage("mesh: unknown or missing sub-command '%s'",
                          argc > 1 ? argv[1] : "");

@@ -31,6 +31,7 @@
 #include "av_compat.h"
 #include "av_diff.h"
 #include "ctl_out.h"
+#include "ctl_registry.h"
 #include "sr_client.h"
 
 #define CTL_SCHEMA_TIMEOUT_MS 10000
@@ -132,8 +133,8 @@ static int ctl_schema_parse(int argc, char **argv, ctl_schema_args_t *a)
 static sr_client_t *ctl_schema_client(const mw_conf_t *conf)
 {
     mw_err_t err;
-    sr_client_t *client = sr_client_new(mw_conf_get_str(conf, "registry.url"),
-                                        CTL_SCHEMA_TIMEOUT_MS, &err);
+    sr_client_t *client =
+        ctl_registry_client(conf, CTL_SCHEMA_TIMEOUT_MS, &err);
 
     if (!client)
         ctl_out_error("registry", &err);

@@ -48,7 +48,8 @@ struct sr_client {
     mw_http_conn_t *conn;
     char *url;
     int latest_ttl_ms;
-    mw_htab_t *cache; /* key -> entry_t, at most CLIENT_CACHE_MAX */
+    mw_htab_t *cache;    /* key -> entry_t, at most CLIENT_CACHE_MAX */
+    char *authorization; /* "Basic ..." or NULL (sr_client_set_user_info) */
 };
 
 /* ------------------------------------------------------------ caches */
@@ -142,7 +143,8 @@ static int request(sr_client_t *client, const char *method, const char *path,
                                       SR_PROTO_CT_V1 ", " SR_PROTO_CT_JSON,
                                   .content_type = text ? SR_PROTO_CT_V1 : NULL,
                                   .body = text,
-                                  .len = text ? strlen(text) : 0};
+                                  .len = text ? strlen(text) : 0,
+                                  .authorization = client->authorization};
     int rc = 0;
     snprintf(what, sizeof(what), "%s %s%s", method, client->url, path);
     *out = NULL;
@@ -231,6 +233,7 @@ void sr_client_destroy(sr_client_t *client)
     mw_http_conn_destroy(client->conn);
     pthread_mutex_destroy(&client->lock);
     free(client->url);
+    free(client->authorization);
     free(client);
 }
 
@@ -676,5 +679,51 @@ int sr_client_catalog_put(sr_client_t *client, const json_t *entry,
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     rc = sr_client_call(client, "PUT", path, entry, NULL, err);
     free(path);
+    return rc;
+}
+
+int sr_client_set_user_info(sr_client_t *client, const char *user_info,
+                            mw_err_t *err)
+{
+    static const char abc[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t len = user_info ? strlen(user_info) : 0, o = 6;
+    char *hdr = NULL;
+
+    if (user_info && !strchr(user_info, ':'))
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "basic auth user info must be USER:PASSWORD");
+    if (user_info) {
+        /* "Basic " and the base64 of user_info (RFC 7617) */
+        if (!(hdr = malloc(6 + (len + 2) / 3 * 4 + 1)))
+            return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+        memcpy(hdr, "Basic ", 6);
+        for (size_t i = 0; i < len; i += 3) {
+            unsigned v = (unsigned)(unsigned char)user_info[i] << 16;
+            if (i + 1 < len)
+                v |= (unsigned)(unsigned char)user_info[i + 1] << 8;
+            if (i + 2 < len)
+                v |= (unsigned char)user_info[i + 2];
+            hdr[o++] = abc[(v >> 18) & 63];
+            hdr[o++] = abc[(v >> 12) & 63];
+            hdr[o++] = i + 1 < len ? abc[(v >> 6) & 63] : '=';
+            hdr[o++] = i + 2 < len ? abc[v & 63] : '=';
+        }
+        hdr[o] = '\0';
+    }
+    pthread_mutex_lock(&client->lock);
+    free(client->authorization);
+    client->authorization = hdr;
+    pthread_mutex_unlock(&client->lock);
+    return 0;
+}
+
+int sr_client_set_ca(sr_client_t *client, const char *ca_file, mw_err_t *err)
+{
+    int rc;
+
+    pthread_mutex_lock(&client->lock);
+    rc = mw_http_conn_set_ca(client->conn, ca_file, err);
+    pthread_mutex_unlock(&client->lock);
     return rc;
 }

@@ -111,6 +111,18 @@ int sr_client_catalog_get(sr_client_t *client, const char *domain,
 int sr_client_catalog_put(sr_client_t *client, const json_t *entry,
                           mw_err_t *err);
 
+/* Sends HTTP Basic credentials on every later call: user_info is
+ * "USER:PASSWORD" (Confluent's basic.auth.user.info with
+ * basic.auth.credentials.source=USER_INFO); NULL stops sending them.
+ * 0 or MW_ERR_INVALID (no ':') / MW_ERR_NOMEM. */
+int sr_client_set_user_info(sr_client_t *client, const char *user_info,
+                            mw_err_t *err);
+
+/* Verifies an https:// registry against the PEM CA certificates of
+ * ca_file too (Confluent's schema.registry.ssl.ca.location).  0, or
+ * MW_ERR_CONFIG / MW_ERR_INVALID (an http:// URL). */
+int sr_client_set_ca(sr_client_t *client, const char *ca_file, mw_err_t *err);
+
 /* The registry error_code (40401, 42201, 409, ...) of the calling thread's
  * last sr_client call, 0 when it succeeded or failed before the registry
  * answered (transport, timeout, bad input). */

@@ -24,6 +24,8 @@ typedef struct sr_proto_entry {
 
 static const sr_proto_entry_t sr_proto_table[] = {
     {SR_PROTO_E_BAD_REQUEST, "BAD_REQUEST", NULL},
+    {SR_PROTO_E_UNAUTHORIZED, "UNAUTHORIZED", NULL},
+    {SR_PROTO_E_FORBIDDEN, "FORBIDDEN", NULL},
     {SR_PROTO_E_NOT_FOUND, "HTTP_NOT_FOUND", "HTTP 404 Not Found"},
     {SR_PROTO_E_METHOD, "HTTP_METHOD_NOT_ALLOWED",
      "HTTP 405 Method Not Allowed"},
@@ -72,6 +74,7 @@ static const sr_proto_entry_t sr_proto_table[] = {
     {SR_PROTO_E_INVALID_SUBJECT, "INVALID_SUBJECT",
      "The specified subject '{subject}' is not a valid subject"},
     {SR_PROTO_E_SCHEMA_TOO_LARGE, "SCHEMA_TOO_LARGE", NULL},
+    {SR_PROTO_E_POLICY, "POLICY_VIOLATION", NULL},
     {SR_PROTO_E_STORE, "STORE_ERROR", NULL},
     {SR_PROTO_E_TIMEOUT, "OPERATION_TIMEOUT", NULL},
     {SR_PROTO_E_FORWARDING, "REQUEST_FORWARDING_FAILED", NULL},

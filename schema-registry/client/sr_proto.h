@@ -27,6 +27,8 @@
  * Errors) plus the plain HTTP ones its REST layer answers with. */
 typedef enum sr_proto_code {
     SR_PROTO_E_BAD_REQUEST = 400,    /* unparseable JSON body */
+    SR_PROTO_E_UNAUTHORIZED = 401,   /* no or bad credentials */
+    SR_PROTO_E_FORBIDDEN = 403,      /* the principal lacks the role */
     SR_PROTO_E_NOT_FOUND = 404,      /* unknown route */
     SR_PROTO_E_METHOD = 405,         /* wrong method for the route */
     SR_PROTO_E_NOT_ACCEPTABLE = 406, /* Accept has none of our types */
@@ -53,6 +55,10 @@ typedef enum sr_proto_code {
     SR_PROTO_E_ID_MISMATCH = 42207,
     SR_PROTO_E_INVALID_SUBJECT = 42208,
     SR_PROTO_E_SCHEMA_TOO_LARGE = 42209,
+    /* Meshwork's own, in Confluent's 422xx style past its range: a
+     * schema or a catalog entry breaks an error-level governance policy
+     * (docs/GOVERNANCE.md). */
+    SR_PROTO_E_POLICY = 42280,
     SR_PROTO_E_STORE = 50001,
     SR_PROTO_E_TIMEOUT = 50002,
     SR_PROTO_E_FORWARDING = 50003

@@ -100,6 +100,18 @@ const reg_api_route_t reg_api_routes[] = {
      .put = reg_api_catalog_status_put,
      .post = reg_api_catalog_status_put},
     {"catalog_lineage", {"catalog", "lineage"}, .get = reg_api_catalog_lineage},
+    {"governance_policies",
+     {"governance", "policies"},
+     .get = reg_api_gov_policies},
+    {"governance_policy_mesh",
+     {"governance", "policies", "mesh"},
+     .get = reg_api_gov_policy_get,
+     .put = reg_api_gov_policy_put},
+    {"governance_policy_domain",
+     {"governance", "policies", "domains", "*"},
+     .get = reg_api_gov_policy_get,
+     .put = reg_api_gov_policy_put},
+    {"governance_report", {"governance", "report"}, .get = reg_api_gov_report},
     {"healthz", {"healthz"}, .get = reg_api_healthz},
     {"metrics", {"metrics"}, .get = reg_api_metrics},
 };
@@ -423,7 +435,7 @@ static void reg_api_handle(struct evhttp_request *req, void *arg)
         reg_api_reply_code(r, SR_PROTO_E_NOT_ACCEPTABLE, NULL, NULL);
         return;
     }
-    if (!(h = reg_api_route(r, cmd)))
+    if (!(h = reg_api_route(r, cmd)) || !reg_api_auth_allows(r, cmd))
         return;
     if ((cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT) &&
         !reg_api_read_body(r))
@@ -441,7 +453,9 @@ static int reg_api_metrics_init(reg_api_t *api)
 
     api->route_metrics =
         calloc(reg_api_route_cnt + 1, sizeof(*api->route_metrics));
-    if (!api->route_metrics)
+    api->auth_refused =
+        calloc(reg_api_route_cnt + 1, sizeof(*api->auth_refused));
+    if (!api->route_metrics || !api->auth_refused)
         return MW_ERR_NOMEM;
     for (size_t i = 0; api->metrics && i <= reg_api_route_cnt; i++) {
         const char *name =
@@ -456,6 +470,11 @@ static int reg_api_metrics_init(reg_api_t *api)
                 "REST requests answered, by route and status class.", labels);
         }
         snprintf(labels, sizeof(labels), "route=\"%s\"", name);
+        api->auth_refused[i] = mw_metrics_counter(
+            api->metrics, "mesh_registry_auth_refused_total",
+            "Writes refused for want of credentials (401) or of a role "
+            "(403), by route.",
+            labels);
         m->latency = mw_metrics_histogram(
             api->metrics, "mesh_registry_request_duration_seconds",
             "Time from request to answer, store round trip included.", labels,
@@ -478,6 +497,7 @@ reg_api_t *reg_api_new(const reg_api_conf_t *conf, mw_err_t *err)
     api->store = conf->store;
     api->catalog = conf->catalog;
     api->catalog_store = conf->catalog_store;
+    api->gov = conf->gov;
     api->metrics = conf->metrics;
     if (reg_api_metrics_init(api) != 0 ||
         !(api->http = evhttp_new(api->base))) {
@@ -504,6 +524,8 @@ reg_api_t *reg_api_new(const reg_api_conf_t *conf, mw_err_t *err)
     evhttp_set_flags(api->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_default_content_type(api->http, SR_PROTO_CT_V1);
     evhttp_set_gencb(api->http, reg_api_handle, api);
+    if (conf->tls)
+        reg_tls_attach(conf->tls, api->http);
     if (mw_http_bind(api->http, conf->listener, &api->port, err) != 0) {
         reg_api_destroy(api);
         return NULL;
@@ -539,5 +561,6 @@ void reg_api_destroy(reg_api_t *api)
     if (api->http)
         evhttp_free(api->http);
     free(api->route_metrics);
+    free(api->auth_refused);
     free(api);
 }

@@ -11,13 +11,17 @@
 #ifndef REG_API_H
 #define REG_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "mw_err.h"
 #include "mw_metrics.h"
+#include "reg_auth.h"
 #include "reg_catalog.h"
+#include "reg_gov.h"
 #include "reg_state.h"
 #include "reg_store.h"
+#include "reg_tls.h"
 
 struct event_base;
 
@@ -30,11 +34,15 @@ typedef struct reg_api_conf {
     reg_store_t *store;         /* borrowed, outlives the API */
     reg_catalog_t *catalog;     /* borrowed, outlives the API */
     reg_store_t *catalog_store; /* borrowed: the catalog's log */
+    reg_gov_t *gov;             /* borrowed: the governance policies */
     mw_metrics_t *metrics;      /* borrowed; may be NULL */
     size_t request_max_bytes;   /* body limit (413 past it) */
     size_t schema_max_bytes;    /* schema text limit (42209 past it) */
     size_t header_max_bytes;    /* request line + headers */
     int timeout_ms;             /* idle / slow client timeout */
+    reg_auth_t *auth;           /* borrowed; NULL: no authentication */
+    bool auth_reads;            /* reads need credentials too */
+    reg_tls_t *tls;             /* borrowed; NULL: plain HTTP */
 } reg_api_conf_t;
 
 /* Binds the listener and starts serving.  NULL with err set (the message

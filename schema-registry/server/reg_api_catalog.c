@@ -108,17 +108,22 @@ static void reg_api_catalog_write(reg_api_req_t *r, json_t *key, json_t *value,
 
 void reg_api_catalog_put(reg_api_req_t *r)
 {
+    json_t *warnings = NULL, *answer;
     mw_err_t err;
     int version;
 
     if (reg_catalog_entry_check(r->body, r->seg[2], r->seg[3], &err) != 0)
         return reg_api_reply_err(r, SR_PROTO_E_UNPROCESSABLE, "%s", err.msg);
+    if (!reg_api_gov_entry_ok(r, r->body, &warnings))
+        return;
     version = (int)json_integer_value(json_object_get(r->body, "version"));
+    answer = json_pack("{s:s,s:s,s:i}", "domain", r->seg[2], "name", r->seg[3],
+                       "version", version);
+    if (warnings)
+        json_object_set_new(answer, "warnings", warnings);
     reg_api_catalog_write(
         r, reg_catalog_key_product(r->seg[2], r->seg[3], version),
-        json_incref(r->body),
-        json_pack("{s:s,s:s,s:i}", "domain", r->seg[2], "name", r->seg[3],
-                  "version", version));
+        json_incref(r->body), answer);
 }
 
 void reg_api_catalog_delete(reg_api_req_t *r)

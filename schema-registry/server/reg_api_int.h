@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 
+#include <event2/http.h>
+
 #include "mw_time.h"
 #include "reg_api.h"
 #include "sr_proto.h"
@@ -53,6 +55,7 @@ struct reg_api {
     reg_store_t *store;
     reg_catalog_t *catalog;     /* the data-product catalog */
     reg_store_t *catalog_store; /* the catalog's log */
+    reg_gov_t *gov;             /* the policies (in the catalog's log) */
     mw_metrics_t *metrics;
     reg_api_conf_t conf;
     int port;
@@ -63,6 +66,7 @@ struct reg_api {
     struct reg_api_reg *reg_head, *reg_tail;
     bool reg_draining; /* resuming waiting registrations */
     bool reg_closing;  /* reg_api_register_close ran: resume nothing */
+    mw_counter_t **auth_refused; /* per route: refused writes */
 };
 
 /* Called when every append of a request is done; r->store_err says how. */
@@ -78,7 +82,8 @@ struct reg_api_req {
     size_t seg_cnt;
     char *qname[REG_API_QUERY_MAX], *qval[REG_API_QUERY_MAX];
     size_t q_cnt;
-    json_t *body; /* parsed body (POST/PUT) or NULL */
+    json_t *body;                          /* parsed body (POST/PUT) or NULL */
+    const reg_auth_principal_t *principal; /* authenticated, or NULL */
     /* Store appends in flight (see reg_api_append). */
     int pending;
     bool issuing;
@@ -165,6 +170,28 @@ void reg_api_catalog_put(reg_api_req_t *r);
 void reg_api_catalog_delete(reg_api_req_t *r);
 void reg_api_catalog_status_put(reg_api_req_t *r);
 void reg_api_catalog_lineage(reg_api_req_t *r);
+void reg_api_gov_policies(reg_api_req_t *r);
+void reg_api_gov_policy_get(reg_api_req_t *r);
+void reg_api_gov_policy_put(reg_api_req_t *r);
+void reg_api_gov_report(reg_api_req_t *r);
+
+/* ---- reg_api_auth.c ---- */
+/* Authentication and the roles for r (routed; cmd its method): true to
+ * go on; false after replying 401 or 403. */
+bool reg_api_auth_allows(reg_api_req_t *r, enum evhttp_cmd_type cmd);
+
+/* ---- reg_api_gov.c: enforcement ---- */
+/* Checks a candidate schema under subject against the policies in force
+ * (none: true at once).  Error-level violations: counted, logged, 42280
+ * replied naming each rule and JSON path, false returned.  Warnings:
+ * counted, logged, and their lines put into *warnings (a new array, or
+ * NULL when none) for the answer. */
+bool reg_api_gov_schema_ok(reg_api_req_t *r, const char *subject,
+                           const av_schema_t *schema, const char *text,
+                           json_t **warnings);
+/* The same for a catalog entry (PUT /catalog/products/{d}/{n}). */
+bool reg_api_gov_entry_ok(reg_api_req_t *r, const json_t *entry,
+                          json_t **warnings);
 
 /* ---- reg_api_register.c: the candidate schema of a request body ---- */
 typedef struct reg_api_candidate {

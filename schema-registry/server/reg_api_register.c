@@ -53,10 +53,11 @@ typedef struct reg_api_reg {
     int want_version; /* IMPORT: the body's version, else 0 */
     int id, version;  /* what the current attempt wrote */
     int attempt;
-    bool linked;   /* on the api's list */
-    bool waiting;  /* another registration of the subject runs first */
-    bool ready;    /* its turn came: resume in reg_api_reg_drain */
-    bool reserved; /* its record (id, version) is in the store */
+    bool linked;      /* on the api's list */
+    bool waiting;     /* another registration of the subject runs first */
+    bool ready;       /* its turn came: resume in reg_api_reg_drain */
+    bool reserved;    /* its record (id, version) is in the store */
+    json_t *warnings; /* policy warnings for the answer, or NULL */
 } reg_api_reg_t;
 
 void reg_api_candidate_clear(reg_api_candidate_t *cand)
@@ -312,6 +313,7 @@ static void reg_api_reg_free(void *p)
     if (reg->timer)
         event_free(reg->timer);
     reg_api_candidate_clear(&reg->cand);
+    json_decref(reg->warnings);
     free(reg->subject);
     free(reg);
     reg_api_reg_drain(api);
@@ -345,11 +347,16 @@ static int reg_api_reg_new_id(const reg_api_t *api, const reg_api_reg_t *reg)
     return max + 1;
 }
 
+/* {"id"} and, when policies warned, "warnings" (Confluent's clients read
+ * only "id"). */
 static void reg_api_reply_id(reg_api_req_t *r, int id)
 {
+    const reg_api_reg_t *reg = r->ctx;
     json_t *o = json_object();
 
     json_object_set_new(o, "id", json_integer(id));
+    if (reg->warnings)
+        json_object_set(o, "warnings", reg->warnings);
     reg_api_reply_json(r, 200, o);
 }
 
@@ -463,6 +470,15 @@ static void reg_api_reg_attempt(reg_api_req_t *r)
             reg_api_reply_id(r, have->id);
         return;
     }
+    /* Governance before compatibility: a schema the policies refuse is
+     * refused whatever its history.  IMPORT copies another registry's
+     * history as it is, so neither check runs. */
+    json_decref(reg->warnings);
+    reg->warnings = NULL;
+    if (mode != SR_PROTO_MODE_IMPORT &&
+        !reg_api_gov_schema_ok(r, reg->subject, reg->cand.parsed,
+                               reg->cand.text, &reg->warnings))
+        return;
     if ((mode != SR_PROTO_MODE_IMPORT &&
          !reg_api_reg_compatible(r, reg, subj)) ||
         !reg_api_reg_pick(r, reg, subj))

@@ -18,6 +18,7 @@
  * except through the loop).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "mw_conf.h"
 #include "mw_daemon.h"
@@ -25,13 +26,17 @@
 #include "mw_log.h"
 #include "mw_run.h"
 #include "reg_api.h"
+#include "reg_auth.h"
 #include "reg_catalog.h"
+#include "reg_gov.h"
 #include "reg_state.h"
 #include "reg_store.h"
 
 #define REG_COMPONENT "mesh-registry"
 #define REG_VERSION "0.1.0"
 #define REG_STORE_CLOSE_MS 10000
+
+static const char *const reg_auth_reads[] = {"open", "authenticated", NULL};
 
 static const mw_conf_key_t reg_keys[] = {
     {.name = "listeners",
@@ -74,6 +79,33 @@ static const mw_conf_key_t reg_keys[] = {
      .dflt = NULL,
      .doc = "Optional separate listener for /healthz and /metrics (both are "
             "also served on the REST port)."},
+    {.name = "auth.credentials.file",
+     .type = MW_CONF_STR,
+     .dflt = NULL,
+     .doc = "Principals for HTTP Basic authentication, one NAME:HASH:ROLE "
+            "per line (crypt(3) hashes; ROLE admin or a list of domains); "
+            "unset: no authentication (docs/GOVERNANCE.md)."},
+    {.name = "auth.reads",
+     .type = MW_CONF_ENUM,
+     .dflt = "open",
+     .allowed = reg_auth_reads,
+     .doc = "With auth.credentials.file: whether reads are open to anyone "
+            "or need credentials too (/healthz and /metrics stay open)."},
+    {.name = "tls.cert.file",
+     .type = MW_CONF_STR,
+     .dflt = NULL,
+     .doc = "PEM certificate chain of the REST listener; with tls.key.file "
+            "the listener speaks TLS (https://) only."},
+    {.name = "tls.key.file",
+     .type = MW_CONF_STR,
+     .dflt = NULL,
+     .doc = "PEM private key of tls.cert.file."},
+    {.name = "tls.client.ca.file",
+     .type = MW_CONF_STR,
+     .dflt = NULL,
+     .doc = "PEM CA certificates for client certificates (mutual TLS): a "
+            "verified certificate's common name names the principal of "
+            "auth.credentials.file."},
     MW_RUN_KEY_LOG_LEVEL,
 };
 
@@ -98,6 +130,9 @@ typedef struct reg_app {
     reg_store_t *store;
     reg_catalog_t *catalog;
     reg_store_t *catalog_store;
+    reg_gov_t *gov;   /* policies: records of the catalog's log */
+    reg_auth_t *auth; /* principals, NULL without auth.credentials.file */
+    reg_tls_t *tls;   /* NULL without tls.cert.file */
     reg_api_t *api;
 } reg_app_t;
 
@@ -127,16 +162,37 @@ static int reg_open_api(reg_app_t *app, mw_run_t *run, mw_err_t *err)
         .store = app->store,
         .catalog = app->catalog,
         .catalog_store = app->catalog_store,
+        .gov = app->gov,
         .metrics = mw_run_metrics(run),
         .request_max_bytes = (size_t)mw_conf_get_int(conf, "request.max.bytes"),
         .schema_max_bytes = (size_t)mw_conf_get_int(conf, "schema.max.bytes"),
         .header_max_bytes =
             (size_t)mw_conf_get_int(conf, "request.max.header.bytes"),
         .timeout_ms = (int)mw_conf_get_int(conf, "request.timeout.ms"),
+        .auth = app->auth,
+        .tls = app->tls,
+        .auth_reads =
+            !strcmp(mw_conf_get_str(conf, "auth.reads"), "authenticated"),
     };
 
     app->api = reg_api_new(&ac, err);
     return app->api ? 0 : err->code;
+}
+
+/* TLS keys: cert and key together, a client CA only with them. */
+static int reg_open_tls(reg_app_t *app, const mw_conf_t *conf, mw_err_t *err)
+{
+    const char *cert = mw_conf_get_str(conf, "tls.cert.file");
+    const char *key = mw_conf_get_str(conf, "tls.key.file");
+    const char *ca = mw_conf_get_str(conf, "tls.client.ca.file");
+
+    if (!cert != !key || (ca && !cert))
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "keys 'tls.cert.file' and 'tls.key.file' go "
+                          "together, and 'tls.client.ca.file' needs them");
+    if (cert && !(app->tls = reg_tls_new(cert, key, ca, err)))
+        return err->code;
+    return 0;
 }
 
 /* Creates data.dir, opens the store (replaying the log), listens, writes
@@ -150,6 +206,12 @@ static int reg_start(mw_run_t *run, void *opaque, mw_err_t *err)
 
     if (mw_daemon_mkdirs(dir, err) != 0)
         return mw_err_prefix(err, "key 'data.dir'");
+    if (mw_conf_get_str(conf, "auth.credentials.file") &&
+        !(app->auth = reg_auth_load(
+              mw_conf_get_str(conf, "auth.credentials.file"), err)))
+        return mw_err_prefix(err, "key 'auth.credentials.file'");
+    if (reg_open_tls(app, conf, err) != 0)
+        return err->code;
     app->state = reg_state_new(mw_run_metrics(run));
     if (!app->state)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory for the state");
@@ -161,15 +223,25 @@ static int reg_start(mw_run_t *run, void *opaque, mw_err_t *err)
     app->catalog = reg_catalog_new();
     if (!app->catalog)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory for the catalog");
+    /* Governance policies travel in the catalog's log: reg_gov takes its
+     * own records and hands the catalog's on. */
+    app->gov = reg_gov_new(app->catalog, mw_run_metrics(run));
+    if (!app->gov)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory for governance");
     app->catalog_store = reg_store_open_log(
         mw_run_base(run), conf, mw_run_metrics(run), &reg_store_log_catalog,
-        reg_catalog_apply, app->catalog, err);
+        reg_gov_apply, app->gov, err);
     if (!app->catalog_store || reg_open_api(app, run, err) != 0)
         return err->code;
     if (mw_conf_listener_url(mw_conf_get_str(conf, "listeners"),
                              reg_api_port(app->api), url, sizeof(url),
                              err) != 0)
         return err->code;
+    /* The url file says how to reach us: https:// once TLS is on. */
+    if (app->tls && !strncmp(url, "http://", 7)) {
+        memmove(url + 8, url + 7, strlen(url + 7) + 1);
+        memcpy(url, "https://", 8);
+    }
     snprintf(path, sizeof(path), "%s/url", dir);
     if (mw_daemon_write_file(path, url, err) != 0)
         return mw_err_prefix(err, "data.dir");
@@ -191,6 +263,9 @@ static void reg_destroy(void *opaque)
     reg_store_close(app->store, REG_STORE_CLOSE_MS);
     reg_store_close(app->catalog_store, REG_STORE_CLOSE_MS);
     reg_api_destroy(app->api);
+    reg_gov_destroy(app->gov);
+    reg_auth_destroy(app->auth);
+    reg_tls_destroy(app->tls);
     reg_catalog_destroy(app->catalog);
     reg_state_destroy(app->state);
 }

@@ -9,9 +9,19 @@ test can show the registry's log.
     reg = MeshRegistry(binary, workdir, sets={"storage": "journal"})
     status, body = reg.post("/subjects/s/versions", {"schema": text})
     reg.stop()  # SIGTERM, returns the exit code
+
+With MESH_REGISTRY_AUTH=admin in the environment, every registry started
+here without credentials of its own gets a credentials file with one admin
+principal, and every request made through it sends that principal's Basic
+credentials: the API tests then show that authentication on changes
+nothing for an admin (MESH_REGISTRY_AUTH=admin tests/run.sh ... with
+MESH_PYTEST=tests/integration/test_registry_api.py).
 """
 
+import base64
+import ctypes
 import json
+import os
 import urllib.parse
 
 from daemon import TIMEOUT_MULT, Daemon, http_call, unlink_stale
@@ -41,6 +51,15 @@ class MeshRegistry(Daemon):
             for kv in sets:
                 k, _, v = kv.partition("=")
                 settings[k] = v
+        self.default_headers = {}
+        if os.environ.get("MESH_REGISTRY_AUTH") == "admin" and \
+                "auth.credentials.file" not in settings:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            creds = self.workdir / "principals"
+            creds.write_text(f"admin:{yescrypt('admin-secret')}:admin\n")
+            settings["auth.credentials.file"] = str(creds)
+            self.default_headers = {"Authorization": "Basic " + base64.b64encode(
+                b"admin:admin-secret").decode()}
         self.settings = settings
         unlink_stale(self.url_path)
         self._start(settings, start_timeout, wait)
@@ -66,6 +85,7 @@ class MeshRegistry(Daemon):
         if raw is not None:
             data = raw.encode() if isinstance(raw, str) else raw
             hdrs.setdefault("Content-Type", CT)
+        hdrs.update(self.default_headers)
         hdrs.update(headers or {})
         status, answer = http_call(method, self.url + path, data, hdrs,
                                    timeout * TIMEOUT_MULT)
@@ -89,6 +109,16 @@ class MeshRegistry(Daemon):
         text = schema if isinstance(schema, str) else json.dumps(schema)
         return self.post(f"/subjects/{quote(subject)}/versions",
                          dict({"schema": text}, **extra))
+
+
+def yescrypt(password):
+    """A yescrypt hash of password, made by libxcrypt (what mkpasswd -m
+    yescrypt makes)."""
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt.restype = ctypes.c_char_p
+    salt = lib.crypt_gensalt(b"$y$", 0, None, 0)
+    return lib.crypt(password.encode(), salt).decode()
 
 
 def _decode(data):

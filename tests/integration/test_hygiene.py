@@ -28,8 +28,11 @@ FOLDERS = {
     "schema-registry/avro": ("av_", ("mw_",)),
     "schema-registry/client": ("sr_", ("mw_", "av_")),
     "schema-registry/product": ("dp_", ("mw_", "av_")),
-    "schema-registry/server": ("reg_", ("mw_", "bk_", "av_", "sr_", "dp_")),
-    "schema-registry/cli": ("ctl_", ("mw_", "bk_", "av_", "sr_", "dp_")),
+    "schema-registry/policy": ("gov_", ("mw_", "av_", "dp_")),
+    "schema-registry/server": ("reg_", ("mw_", "bk_", "av_", "sr_", "dp_",
+                                        "gov_")),
+    "schema-registry/cli": ("ctl_", ("mw_", "bk_", "av_", "sr_", "dp_",
+                                     "gov_")),
     "producers": ("pr_", ("mw_", "bk_", "av_", "sr_")),
     "consumers": ("mat_", ("mw_", "bk_", "av_", "sr_")),
 }

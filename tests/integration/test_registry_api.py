@@ -374,7 +374,9 @@ def test_keepalive_chunked_and_expect_continue(registry):
     # Chunked request body.
     conn.request("POST", "/subjects/c/versions", body=iter([body[:10],
                                                              body[10:]]),
-                 headers={"Content-Type": CT}, encode_chunked=True)
+                 headers=dict({"Content-Type": CT},
+                              **registry.default_headers),
+                 encode_chunked=True)
     resp = conn.getresponse()
     assert resp.status == 200 and json.loads(resp.read()) == {"id": 1}
     # Same connection, several requests (keep-alive).
@@ -385,7 +387,9 @@ def test_keepalive_chunked_and_expect_continue(registry):
     conn.close()
     # Expect: 100-continue, by hand.
     s = socket.create_connection((u.hostname, u.port), timeout=10)
-    s.sendall(b"POST /subjects/d/versions HTTP/1.1\r\nHost: x\r\n"
+    auth = "".join(f"{k}: {v}\r\n"
+                   for k, v in registry.default_headers.items()).encode()
+    s.sendall(b"POST /subjects/d/versions HTTP/1.1\r\nHost: x\r\n" + auth +
               b"Content-Type: " + CT.encode() + b"\r\nContent-Length: "
               + str(len(body)).encode() + b"\r\nExpect: 100-continue\r\n\r\n")
     first = s.recv(4096)

@@ -411,10 +411,15 @@ static void test_call_bad_input(void **state)
                                   &(mw_http_request_t){.method = "GET"}, 100,
                                   &resp, &err),
                      MW_ERR_INVALID);
-    assert_int_equal(mw_http_call("https://127.0.0.1:1/",
+    assert_int_equal(mw_http_call("ftp://127.0.0.1:1/",
                                   &(mw_http_request_t){.method = "GET"}, 100,
                                   &resp, &err),
                      MW_ERR_INVALID);
+    /* https:// is spoken now: nothing listens on port 1. */
+    assert_int_equal(mw_http_call("https://127.0.0.1:1/",
+                                  &(mw_http_request_t){.method = "GET"}, 100,
+                                  &resp, &err),
+                     MW_ERR_TRANSPORT);
     assert_int_equal(mw_http_call("http://127.0.0.1:1/",
                                   &(mw_http_request_t){.method = "BREW"}, 100,
                                   &resp, &err),

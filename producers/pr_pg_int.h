@@ -408,7 +408,7 @@ typedef struct pr_pg_src {
     bool stopped;
     bool state_found; /* a state file was read at start */
     bool connected_once;
-    bool slot_known;  /* it says this source created the slot */
+    bool slot_known; /* it says this source created the slot */
     char down_reason[256];
 
     /* stream */

@@ -443,8 +443,7 @@ int pr_pg_repl_connect(pr_pg_src_t *src, mw_err_t *err)
         goto fail;
     /* always: a snapshot at every start of the daemon, not at every
      * reconnect */
-    if (src->snap_mode == PR_PG_SNAP_ALWAYS && !created &&
-        !src->connected_once)
+    if (src->snap_mode == PR_PG_SNAP_ALWAYS && !created && !src->connected_once)
         src->snap_done = false;
     src->connected_once = true;
     src->snap_needed = src->snap_mode != PR_PG_SNAP_NEVER && !src->snap_done;

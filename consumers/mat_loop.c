@@ -554,11 +554,9 @@ static int loop_settings(mat_loop_t *loop, const mw_conf_t *conf, mw_err_t *err)
     if (loop_topics(loop, mw_conf_get_str(conf, "topics"), err) != 0 ||
         loop_reader(loop, mw_conf_get_str(conf, "reader.schema"), err) != 0)
         return err->code;
-    loop->client = sr_client_new(mw_conf_get_str(conf, "registry.url"),
-                                 LOOP_REGISTRY_TIMEOUT_MS, err);
+    loop->client = sr_client_from_conf(conf, LOOP_REGISTRY_TIMEOUT_MS, err);
     if (!loop->client)
-        return mw_err_set(err, MW_ERR_CONFIG, "key 'registry.url': %s",
-                          err->msg);
+        return err->code;
     loop->plans = av_serde_cache_new(0, err);
     return loop->plans ? 0 : err->code;
 }

@@ -31,6 +31,7 @@
 #include "mw_err.h"
 #include "mw_log.h"
 #include "mw_run.h"
+#include "sr_client.h"
 
 #define MAT_COMPONENT "mesh-materializer"
 #define MAT_VERSION "0.1.0"
@@ -95,6 +96,8 @@ static const mw_conf_key_t mat_keys[] = {
      .dflt = "http://127.0.0.1:8081",
      .doc = "Schema registry (Confluent-compatible) holding the writers' "
             "schemas."},
+    SR_CLIENT_KEY_USER_INFO,
+    SR_CLIENT_KEY_CA,
     {.name = "catalog.product",
      .type = MW_CONF_STR,
      .doc = "Data product whose output port this materializer serves, as "

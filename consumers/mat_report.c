@@ -17,14 +17,16 @@
 #include "mw_http.h"
 #include "mw_log.h"
 #include "mw_time.h"
+#include "sr_client.h"
 
 #define REPORT_COMPONENT "materializer"
 #define REPORT_MATERIALIZER_MAX 256
 
 struct mat_report {
     mw_http_conn_t *conn;
-    char *url;  /* registry.url, for messages */
-    char *path; /* /catalog/products/.../status[?version=V] */
+    char *authorization; /* registry.basic.auth.user.info's, or NULL */
+    char *url;           /* registry.url, for messages */
+    char *path;          /* /catalog/products/.../status[?version=V] */
     char *materializer;
     long long interval_ms;
     int64_t next_due_ms; /* monotonic */
@@ -219,7 +221,8 @@ void mat_report_send(mat_report_t *rep, const mat_loop_facts_t *facts)
                             .content_type = "application/json",
                             .accept = "application/json",
                             .body = body,
-                            .len = strlen(body)};
+                            .len = strlen(body),
+                            .authorization = rep->authorization};
     if (mw_http_conn_call(rep->conn, &rq, &resp, &err) != 0) {
         report_failed(rep, err.msg);
     } else if (resp.status < 200 || resp.status >= 300) {
@@ -283,6 +286,25 @@ int mat_report_new(const mw_conf_t *conf, mw_metrics_t *metrics,
         return mw_err_set(err, MW_ERR_CONFIG, "key 'registry.url': %s",
                           err->msg);
     }
+    /* the same credentials and CA as the registry client's */
+    {
+        const char *user =
+            mw_conf_get_str(conf, "registry.basic.auth.user.info");
+        const char *ca = mw_conf_get_str(conf, "registry.ssl.ca.location");
+
+        if (user && *user &&
+            sr_client_basic_auth(user, &rep->authorization, err) != 0) {
+            mat_report_destroy(rep);
+            return mw_err_set(err, MW_ERR_CONFIG,
+                              "key 'registry.basic.auth.user.info': %s",
+                              err->msg);
+        }
+        if (ca && *ca && mw_http_conn_set_ca(rep->conn, ca, err) != 0) {
+            mat_report_destroy(rep);
+            return mw_err_set(err, MW_ERR_CONFIG,
+                              "key 'registry.ssl.ca.location': %s", err->msg);
+        }
+    }
     if (ref.version)
         n = asprintf(&rep->path,
                      "/catalog/products/%s/%s/ports/%s/status?version=%d",
@@ -326,6 +348,7 @@ void mat_report_destroy(mat_report_t *rep)
 {
     if (!rep)
         return;
+    free(rep->authorization);
     mw_http_conn_destroy(rep->conn);
     free(rep->url);
     free(rep->path);

@@ -141,7 +141,6 @@ static int pr_schema_configure(pr_emit_schema_t *sch, const mw_conf_t *conf,
 pr_emit_schema_t *pr_emit_schema_new(const mw_conf_t *conf, mw_err_t *err)
 {
     pr_emit_schema_t *sch = calloc(1, sizeof(*sch));
-    const char *url = mw_conf_get_str(conf, "registry.url");
 
     if (!sch) {
         mw_err_set(err, MW_ERR_NOMEM, "out of memory for the schema cache");
@@ -149,13 +148,9 @@ pr_emit_schema_t *pr_emit_schema_new(const mw_conf_t *conf, mw_err_t *err)
     }
     if (pr_schema_configure(sch, conf, err) != 0)
         goto fail;
-    sch->client = sr_client_new(url ? url : "", PR_REGISTRY_TIMEOUT_MS, err);
-    if (!sch->client) {
-        if (err)
-            err->code = MW_ERR_CONFIG;
-        mw_err_prefix(err, "key 'registry.url'");
+    sch->client = sr_client_from_conf(conf, PR_REGISTRY_TIMEOUT_MS, err);
+    if (!sch->client)
         goto fail;
-    }
     sch->plans = av_serde_cache_new(0, err);
     sch->keybuf = mw_buf_new(0);
     sch->entries = mw_htab_new(PR_SCHEMA_MAX_ENTRIES);

@@ -36,6 +36,7 @@
 #include "mw_run.h"
 #include "pr_emit.h"
 #include "pr_source.h"
+#include "sr_client.h"
 
 #define PR_COMPONENT "mesh-producer"
 #define PR_VERSION "0.1.0"
@@ -57,6 +58,8 @@ static const mw_conf_key_t pr_keys[] = {
      .dflt = "http://127.0.0.1:8081",
      .doc = "Schema registry (Confluent-compatible) holding the topics' "
             "schemas."},
+    SR_CLIENT_KEY_USER_INFO,
+    SR_CLIENT_KEY_CA,
     {.name = "kafka.bootstrap.servers",
      .type = MW_CONF_STR,
      .dflt = "127.0.0.1:9092",

@@ -22,6 +22,7 @@
 #include "ctl_schema.h"
 #include "ctl_topic.h"
 #include "mw_conf.h"
+#include "sr_client.h"
 #include "mw_log.h"
 
 #define CTL_VERSION "0.1.0"
@@ -38,18 +39,8 @@ static const mw_conf_key_t ctl_keys[] = {
      .type = MW_CONF_STR,
      .dflt = "http://127.0.0.1:8081",
      .doc = "Schema registry URL (--registry); https:// speaks TLS."},
-    {.name = "registry.basic.auth.user.info",
-     .type = MW_CONF_STR,
-     .dflt = NULL,
-     .secret = true,
-     .doc = "USER:PASSWORD sent to the registry with HTTP Basic (--user); "
-            "Confluent's basic.auth.user.info."},
-    {.name = "registry.ssl.ca.location",
-     .type = MW_CONF_STR,
-     .dflt = NULL,
-     .doc = "PEM CA certificates an https:// registry's certificate is "
-            "verified against, beside the system's; Confluent's "
-            "schema.registry.ssl.ca.location."},
+    SR_CLIENT_KEY_USER_INFO, /* --user */
+    SR_CLIENT_KEY_CA,
     {.name = "json",
      .type = MW_CONF_BOOL,
      .dflt = "false",

@@ -682,35 +682,44 @@ int sr_client_catalog_put(sr_client_t *client, const json_t *entry,
     return rc;
 }
 
-int sr_client_set_user_info(sr_client_t *client, const char *user_info,
-                            mw_err_t *err)
+int sr_client_basic_auth(const char *user_info, char **out, mw_err_t *err)
 {
     static const char abc[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t len = user_info ? strlen(user_info) : 0, o = 6;
-    char *hdr = NULL;
+    char *hdr;
 
-    if (user_info && !strchr(user_info, ':'))
+    *out = NULL;
+    if (!user_info || !strchr(user_info, ':'))
         return mw_err_set(err, MW_ERR_INVALID,
                           "basic auth user info must be USER:PASSWORD");
-    if (user_info) {
-        /* "Basic " and the base64 of user_info (RFC 7617) */
-        if (!(hdr = malloc(6 + (len + 2) / 3 * 4 + 1)))
-            return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-        memcpy(hdr, "Basic ", 6);
-        for (size_t i = 0; i < len; i += 3) {
-            unsigned v = (unsigned)(unsigned char)user_info[i] << 16;
-            if (i + 1 < len)
-                v |= (unsigned)(unsigned char)user_info[i + 1] << 8;
-            if (i + 2 < len)
-                v |= (unsigned char)user_info[i + 2];
-            hdr[o++] = abc[(v >> 18) & 63];
-            hdr[o++] = abc[(v >> 12) & 63];
-            hdr[o++] = i + 1 < len ? abc[(v >> 6) & 63] : '=';
-            hdr[o++] = i + 2 < len ? abc[v & 63] : '=';
-        }
-        hdr[o] = '\0';
+    /* "Basic " and the base64 of user_info (RFC 7617) */
+    if (!(hdr = malloc(6 + (len + 2) / 3 * 4 + 1)))
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    memcpy(hdr, "Basic ", 6);
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)(unsigned char)user_info[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned)(unsigned char)user_info[i + 1] << 8;
+        if (i + 2 < len)
+            v |= (unsigned char)user_info[i + 2];
+        hdr[o++] = abc[(v >> 18) & 63];
+        hdr[o++] = abc[(v >> 12) & 63];
+        hdr[o++] = i + 1 < len ? abc[(v >> 6) & 63] : '=';
+        hdr[o++] = i + 2 < len ? abc[v & 63] : '=';
     }
+    hdr[o] = '\0';
+    *out = hdr;
+    return 0;
+}
+
+int sr_client_set_user_info(sr_client_t *client, const char *user_info,
+                            mw_err_t *err)
+{
+    char *hdr = NULL;
+
+    if (user_info && sr_client_basic_auth(user_info, &hdr, err) != 0)
+        return err ? err->code : MW_ERR_INVALID;
     pthread_mutex_lock(&client->lock);
     free(client->authorization);
     client->authorization = hdr;
@@ -726,4 +735,33 @@ int sr_client_set_ca(sr_client_t *client, const char *ca_file, mw_err_t *err)
     rc = mw_http_conn_set_ca(client->conn, ca_file, err);
     pthread_mutex_unlock(&client->lock);
     return rc;
+}
+
+sr_client_t *sr_client_from_conf(const mw_conf_t *conf, int timeout_ms,
+                                 mw_err_t *err)
+{
+    const char *url = mw_conf_get_str(conf, "registry.url");
+    const char *user = mw_conf_get_str(conf, "registry.basic.auth.user.info");
+    const char *ca = mw_conf_get_str(conf, "registry.ssl.ca.location");
+    sr_client_t *client = sr_client_new(url ? url : "", timeout_ms, err);
+
+    if (!client) {
+        if (err)
+            err->code = MW_ERR_CONFIG;
+        mw_err_prefix(err, "key 'registry.url'");
+        return NULL;
+    }
+    if (user && *user && sr_client_set_user_info(client, user, err) != 0) {
+        err->code = MW_ERR_CONFIG;
+        mw_err_prefix(err, "key 'registry.basic.auth.user.info'");
+        sr_client_destroy(client);
+        return NULL;
+    }
+    if (ca && *ca && sr_client_set_ca(client, ca, err) != 0) {
+        err->code = MW_ERR_CONFIG;
+        mw_err_prefix(err, "key 'registry.ssl.ca.location'");
+        sr_client_destroy(client);
+        return NULL;
+    }
+    return client;
 }

@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "mw_conf.h"
 #include "mw_err.h"
 #include "av_schema.h"
 
@@ -122,6 +123,35 @@ int sr_client_set_user_info(sr_client_t *client, const char *user_info,
  * ca_file too (Confluent's schema.registry.ssl.ca.location).  0, or
  * MW_ERR_CONFIG / MW_ERR_INVALID (an http:// URL). */
 int sr_client_set_ca(sr_client_t *client, const char *ca_file, mw_err_t *err);
+
+/* The Authorization header value for user_info ("USER:PASSWORD"):
+ * "Basic <base64>" (RFC 7617), malloc'd into *out.  For programs that
+ * call the registry through mw_http directly (the materializer's catalog
+ * reports).  0, MW_ERR_INVALID (no ':'), MW_ERR_NOMEM. */
+int sr_client_basic_auth(const char *user_info, char **out, mw_err_t *err);
+
+/* The two keys every program that talks to a secured registry declares,
+ * beside registry.url, with Confluent's names: for its key table. */
+#define SR_CLIENT_KEY_USER_INFO                                                \
+    {                                                                          \
+        .name = "registry.basic.auth.user.info", .type = MW_CONF_STR,          \
+        .secret = true,                                                        \
+        .doc = "USER:PASSWORD sent to the registry with HTTP Basic; "          \
+               "Confluent's basic.auth.user.info."                             \
+    }
+#define SR_CLIENT_KEY_CA                                                       \
+    {                                                                          \
+        .name = "registry.ssl.ca.location", .type = MW_CONF_STR,               \
+        .doc = "PEM CA certificates an https:// registry's certificate is "    \
+               "verified against, beside the system's; Confluent's "           \
+               "schema.registry.ssl.ca.location."                              \
+    }
+
+/* A client for conf's registry.url with its registry.basic.auth.user.info
+ * and registry.ssl.ca.location (declared with the macros above).  NULL
+ * with MW_ERR_CONFIG naming the key. */
+sr_client_t *sr_client_from_conf(const mw_conf_t *conf, int timeout_ms,
+                                 mw_err_t *err);
 
 /* The registry error_code (40401, 42201, 409, ...) of the calling thread's
  * last sr_client call, 0 when it succeeded or failed before the registry

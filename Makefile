@@ -163,7 +163,7 @@ DEB_PKGS := build-essential pkg-config librdkafka-dev libavro-dev \
             libsqlite3-dev libyaml-dev kcat python3 python3-venv \
             python3-pytest python3-avro avro-bin postgresql maven \
             openjdk-17-jre-headless curl wrk clang-format graphviz \
-            chromium
+            chromium python3-yaml
 
 deps: $(BUILD)/.deps-debian $(VENV)/.done
 

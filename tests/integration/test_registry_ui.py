@@ -7,7 +7,9 @@
 - headless Chromium loads /ui against a running mesh (mesh-broker,
   mesh-registry, three products applied with `meshctl product apply` from
   examples/products/, a compatible second schema version and a
-  materializer's port status): the DOM after the page's script ran lists
+  materializer's port status): nothing reaches the page's console (no
+  script error, CSP refusal or failed fetch), and the DOM after the
+  page's script ran lists
   every product with its owner and SLA status, draws the lineage as an SVG
   with one node per product or source and one edge per input port, and
   shows the selected product's fields (with their docs and
@@ -165,7 +167,10 @@ class Dom(HTMLParser):
 
 def chromium(tmp_path, *args):
     profile = tmp_path / "chromium-profile"
+    # --enable-logging=stderr puts the page's console (script errors, CSP
+    # refusals, failed fetches) on stderr as INFO:CONSOLE lines.
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+           "--enable-logging=stderr", "--v=0",
            "--disable-dev-shm-usage", "--no-first-run",
            "--disable-extensions", "--disable-background-networking",
            f"--user-data-dir={profile}", *args]
@@ -186,6 +191,8 @@ def test_page_in_chromium_shows_products_lineage_schema(bins, tmp_path,
     res = chromium(tmp_path, f"--virtual-time-budget={budget}", "--dump-dom",
                    url)
     (tmp_path / "dom.html").write_text(res.stdout)
+    console = [l for l in res.stderr.splitlines() if ":CONSOLE" in l]
+    assert not console, console
     dom = Dom()
     dom.feed(res.stdout)
     assert dom.find("body", data_loaded="true"), res.stdout[-3000:]

@@ -8,11 +8,10 @@
   mesh-registry, three products applied with `meshctl product apply` from
   examples/products/, a compatible second schema version and a
   materializer's port status): nothing reaches the page's console (no
-  script error, CSP refusal or failed fetch), and the DOM after the
-  page's script ran lists
-  every product with its owner and SLA status, draws the lineage as an SVG
-  with one node per product or source and one edge per input port, and
-  shows the selected product's fields (with their docs and
+  script error, CSP refusal or failed fetch), and the DOM after the page's
+  script ran lists every product with its owner and SLA status, draws the
+  lineage as an SVG with one node per product or source and one edge per
+  input port, and shows the selected product's fields (with their docs and
   classification), its versions and its ports' live freshness.  The
   screenshot is kept in $MESH_BUILD/test-logs/registry_ui.png.
 

@@ -17,6 +17,10 @@ machines cannot run it):
   the program's own --help-markdown) with a value of the key's type, and
   the programs accept the whole configuration (they get past it, rather
   than exiting 2, when run here with it);
+- the same configuration, with only addresses and state paths changed,
+  runs outside Docker: mesh-registry on Kafka storage (mesh-broker), the
+  pg producer on a database set up by docker/postgres-init.sql and the
+  postgres materializer carry an inserted row to the output port;
 - the Dockerfile's stages: Debian 12 slim, a build stage running make and
   a runtime stage with no compiler and no -dev package but every shared
   library the programs link; COPY sources exist (and are not excluded by
@@ -403,3 +407,86 @@ def test_runtime_stage_has_every_linked_library(bins):
                     rf"(^|\s){re.escape(name)}(\s|$)", rt_runs):
                 missing.add(f"{name} ({lib}, {program})")
     assert not missing, f"runtime stage lacks {sorted(missing)}"
+
+
+def settings_of(bins, program, svc, where):
+    """The service's MESH_* variables as the program's keys, values with
+    the compose addresses replaced by where's (old -> new substrings)."""
+    keys, prefixes = key_table(bins, program)
+    by_env = {env_name(k): k for k in keys}
+    out = {}
+    for var, value in env_of(svc).items():
+        for old, new in where.items():
+            value = value.replace(old, new)
+        if var in by_env:
+            key = by_env[var]
+        else:
+            p = next(p for p in prefixes if var.startswith(env_name(p) + "_"))
+            key = p + "." + var[len(env_name(p)) + 1:].lower().replace("_",
+                                                                     ".")
+        if "listener" in key:
+            value = re.sub(r"[^/:]+:\d+$", "127.0.0.1:0", value)
+        out[key] = value
+    return out
+
+
+def test_compose_configuration_runs_outside_docker(
+        bins, tmp_path, compose, mesh_broker, postgres, make_registry,
+        make_producer, make_materializer):
+    """The compose services' configuration, with only the addresses and
+    state paths changed, carries a row from the operational database to
+    the output port: mesh-registry on Kafka storage (mesh-broker here), the
+    pg producer on a database set up by docker/postgres-init.sql, the
+    postgres materializer."""
+    # The container's databases and role on the session's PostgreSQL.
+    postgres.psql("DO $$ BEGIN CREATE ROLE mesh LOGIN SUPERUSER; "
+                  "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    for db in ("shop", "analytics"):
+        postgres.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    postgres.psql("CREATE DATABASE shop OWNER mesh")
+    init = re.sub(r"--[^\n]*", "",
+                  (ROOT / "docker" / "postgres-init.sql").read_text())
+    for stmt in (s.strip() for s in init.split(";")):
+        if stmt:
+            postgres.psql(stmt, dbname="shop")
+
+    mesh = mesh_services(compose)
+    where = {"kafka:29092": mesh_broker.bootstrap,
+             "host=postgres": f"host=127.0.0.1 port={postgres.port}"}
+
+    def conf(name):
+        program, svc = mesh[name]
+        w = dict(where, **{"/var/lib/meshwork": str(tmp_path / name)})
+        return settings_of(bins, program, svc, w)
+
+    reg_conf = conf("registry")
+    # The test's MeshRegistry waits for the url file in a data.dir of its
+    # own: only that path differs.
+    assert reg_conf.pop("data.dir").startswith(str(tmp_path))
+    registry = make_registry(sets=reg_conf)
+    assert registry.get("/healthz")[1]["status"] == "ok"
+    assert registry.get("/ui")[0] == 200
+    where["http://registry:8081"] = registry.url
+    producer = make_producer(sets=conf("producer"))
+    mat = make_materializer(sets=conf("materializer"))
+    try:
+        assert producer.health()[0] == 200 and mat.health()[0] == 200
+        postgres.psql("INSERT INTO orders (id, customer_email, amount) "
+                      "VALUES (1, 'a@example.com', 9.5)", dbname="shop")
+        deadline = time.monotonic() + 60 * TIMEOUT_MULT
+        got = None
+        while got != "a@example.com|9.5":
+            assert time.monotonic() < deadline, (got, mat.log()[-3000:])
+            time.sleep(0.2)  # polling the output port
+            try:
+                got = postgres.psql("SELECT customer_email, amount FROM "
+                                    "shop_public_orders WHERE id = 1",
+                                    dbname="analytics")
+            except RuntimeError:
+                got = None  # the table comes with the first batch
+    finally:
+        assert mat.stop() == 0, mat.log()[-3000:]
+        assert producer.stop() == 0, producer.log()[-3000:]
+        # Slots are per server: this one must not hold WAL for the session.
+        postgres.psql("SELECT count(pg_drop_replication_slot(slot_name)) "
+                      "FROM pg_replication_slots WHERE database = 'shop'")

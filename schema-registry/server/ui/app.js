@@ -283,8 +283,13 @@ function renderPorts(entry) {
 }
 
 /* Versions of a subject with each one's fields compared to the previous:
- * what a consumer wants to know about how the contract moved. */
+ * what a consumer wants to know about how the contract moved.  The last
+ * answer is kept per subject and drawn at once on a redraw, so the table
+ * does not blink every REFRESH_MS; it is fetched again behind it. */
+var historyCache = {};
+
 function renderHistory(box, subject) {
+  if (historyCache[subject]) drawHistory(box, historyCache[subject]);
   var enc = seg(subject);
   Promise.all([getJSON("/subjects/" + enc + "/versions"),
                getJSON("/config/" + enc + "?defaultToGlobal=true").catch(function () { return {}; })])
@@ -294,22 +299,32 @@ function renderHistory(box, subject) {
       })).then(function (vs) { return { versions: vs, level: r[1].compatibilityLevel }; });
     })
     .then(function (h) {
-      var prev = null;
-      var rows = h.versions.map(function (v) {
-        var rec = schemaFields(v.schema), names = rec ? rec.fields.map(function (f) { return f.name; }) : [];
-        var change = prev === null ? "first version" : diff(prev, names);
-        prev = names;
-        return el("tr", { "class": "version" }, [el("td", {}, "v" + v.version),
-          el("td", {}, "id " + v.id), el("td", {}, change)]);
-      });
-      box.appendChild(el("p", {}, ["Compatibility level: ",
-        el("b", { "class": "compat" }, h.level || "BACKWARD")]));
-      box.appendChild(el("table", { "class": "history" }, [
-        el("thead", {}, el("tr", {}, ["Version", "Schema", "Change"].map(
-          function (x) { return el("th", {}, x); }))),
-        el("tbody", {}, rows)]));
+      var old = historyCache[subject];
+      historyCache[subject] = h;
+      if (!old || JSON.stringify(old) !== JSON.stringify(h)) drawHistory(box, h);
     })
-    .catch(function (e) { box.appendChild(el("p", { "class": "error" }, String(e.message || e))); });
+    .catch(function (e) {
+      box.textContent = "";
+      box.appendChild(el("p", { "class": "error" }, String(e.message || e)));
+    });
+}
+
+function drawHistory(box, h) {
+  var prev = null;
+  var rows = h.versions.map(function (v) {
+    var rec = schemaFields(v.schema), names = rec ? rec.fields.map(function (f) { return f.name; }) : [];
+    var change = prev === null ? "first version" : diff(prev, names);
+    prev = names;
+    return el("tr", { "class": "version" }, [el("td", {}, "v" + v.version),
+      el("td", {}, "id " + v.id), el("td", {}, change)]);
+  });
+  box.textContent = "";
+  box.appendChild(el("p", {}, ["Compatibility level: ",
+    el("b", { "class": "compat" }, h.level || "unknown")]));
+  box.appendChild(el("table", { "class": "history" }, [
+    el("thead", {}, el("tr", {}, ["Version", "Schema", "Change"].map(
+      function (x) { return el("th", {}, x); }))),
+    el("tbody", {}, rows)]));
 }
 
 function diff(before, after) {

@@ -113,12 +113,14 @@ $(BUILD)/obj/%.o: %.c
 
 # The catalog page (schema-registry/server/ui/, plain HTML/CSS/JS) goes
 # into mesh-registry's library as a generated C file in the build directory,
-# never committed (reg_api_ui_embed.sh says how).
+# never committed (reg_api_ui_embed.sh says how).  The folder itself is a
+# prerequisite too, so removing a file regenerates the table.
 UI_FILES := $(sort $(wildcard schema-registry/server/ui/*))
 UI_GEN   := $(BUILD)/gen/reg_api_ui_files.c
 GEN_OBJS_schema-registry/server := $(BUILD)/obj/gen/reg_api_ui_files.o
 
-$(UI_GEN): $(UI_FILES) schema-registry/server/reg_api_ui_embed.sh
+$(UI_GEN): $(UI_FILES) schema-registry/server/ui \
+           schema-registry/server/reg_api_ui_embed.sh
 	@mkdir -p $(dir $@)
 	schema-registry/server/reg_api_ui_embed.sh $(UI_FILES) > $@.tmp
 	@mv $@.tmp $@

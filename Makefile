@@ -112,8 +112,26 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The catalog page (schema-registry/server/ui/, plain HTML/CSS/JS) goes
+# into mesh-registry's library as a generated C file in the build directory,
+# never committed (reg_api_ui_embed.sh says how).  The folder itself is a
+# prerequisite too, so removing a file regenerates the table.
+UI_FILES := $(sort $(wildcard schema-registry/server/ui/*))
+UI_GEN   := $(BUILD)/gen/reg_api_ui_files.c
+GEN_OBJS_schema-registry/server := $(BUILD)/obj/gen/reg_api_ui_files.o
+
+$(UI_GEN): $(UI_FILES) schema-registry/server/ui \
+           schema-registry/server/reg_api_ui_embed.sh
+	@mkdir -p $(dir $@)
+	schema-registry/server/reg_api_ui_embed.sh $(UI_FILES) > $@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/obj/gen/reg_api_ui_files.o: $(UI_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
 define LIB_RULE
-$(call libname,$(1)): $(call lib_objs,$(1))
+$(call libname,$(1)): $(call lib_objs,$(1)) $(GEN_OBJS_$(1))
 	@mkdir -p $$(dir $$@)
 	rm -f $$@ && ar rcs $$@ $$^
 endef
@@ -147,7 +165,8 @@ DEB_PKGS := build-essential pkg-config librdkafka-dev libavro-dev \
             libjansson-dev libevent-dev libcmocka-dev libpq-dev \
             libsqlite3-dev libyaml-dev libcrypt-dev libssl-dev kcat python3 python3-venv \
             python3-pytest python3-avro avro-bin postgresql maven \
-            openjdk-17-jre-headless curl wrk clang-format graphviz
+            openjdk-17-jre-headless curl wrk clang-format graphviz \
+            chromium python3-yaml
 
 deps: $(BUILD)/.deps-debian $(VENV)/.done
 

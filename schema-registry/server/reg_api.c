@@ -29,6 +29,7 @@
 #include "mw_http.h"
 #include "mw_log.h"
 #include "reg_api_int.h"
+#include "reg_api_ui.h"
 
 static void reg_api_root(reg_api_req_t *r);
 static void reg_api_healthz(reg_api_req_t *r);
@@ -114,6 +115,8 @@ const reg_api_route_t reg_api_routes[] = {
     {"governance_report", {"governance", "report"}, .get = reg_api_gov_report},
     {"healthz", {"healthz"}, .get = reg_api_healthz},
     {"metrics", {"metrics"}, .get = reg_api_metrics},
+    {"ui", {"ui"}, .get = reg_api_ui_get},
+    {"ui_file", {"ui", "*"}, .get = reg_api_ui_get},
 };
 const size_t reg_api_route_cnt =
     sizeof(reg_api_routes) / sizeof(reg_api_routes[0]);
@@ -432,8 +435,12 @@ static void reg_api_handle(struct evhttp_request *req, void *arg)
         evhttp_find_header(evhttp_request_get_input_headers(req), "Accept"));
     if (!r->ctype) {
         r->ctype = SR_PROTO_CT_V1;
-        reg_api_reply_code(r, SR_PROTO_E_NOT_ACCEPTABLE, NULL, NULL);
-        return;
+        /* The catalog page's files are not in the API's media types: what
+         * a browser accepts decides nothing there. */
+        if (!reg_api_ui_is_path(r)) {
+            reg_api_reply_code(r, SR_PROTO_E_NOT_ACCEPTABLE, NULL, NULL);
+            return;
+        }
     }
     if (!(h = reg_api_route(r, cmd)) || !reg_api_auth_allows(r, cmd))
         return;

@@ -908,3 +908,57 @@ def test_pg_materializes_into_output_ports(sink, mesh_broker, registry,
                     continue
                 assert _norm(got[k][c]) == _norm(v), (t, k, c, got[k][c], v)
     assert m.stop() == 0
+
+
+def test_pg_and_materializer_with_a_secured_registry(mesh_broker,
+                                                     make_registry, postgres,
+                                                     make_producer,
+                                                     make_materializer,
+                                                     tmp_path):
+    """A domain's principal: its producer registers the table's schemas
+    under its own domain (another domain's prefix is refused with 403 and
+    stops start-up), and its materializer reads them while reads need
+    credentials."""
+    from registry import yescrypt
+
+    creds = tmp_path / "principals"
+    creds.write_text(f"olga:{yescrypt('olga-secret')}:orders\n")
+    registry = make_registry(sets={"auth.credentials.file": str(creds),
+                                   "auth.reads": "authenticated"})
+    db = fresh_db(postgres)
+    db.psql("CREATE TABLE public.t (id int PRIMARY KEY, v text)")
+    auth = {"registry.basic.auth.user.info": "olga:olga-secret"}
+    # the mesh's names: a domain principal's subjects are
+    # <domain>.<product>.v<major>-key|value
+    p = make_producer(sets=pg_sets(db, mesh_broker.bootstrap, registry,
+                                   "public.t", "sec", tmp_path / "a",
+                                   **auth,
+                                   **{"topic.map.public.t": "orders.t.v1"}))
+    wait_streaming(db, "sec")
+    db.psql("INSERT INTO t VALUES (1, 'one'), (2, 'two')")
+    _wait_caught_up(db, "sec")
+    m = make_materializer(sets={
+        "topics": "orders.t.v1", "group.id": "sec", "sink": "sqlite",
+        "sqlite.path": str(tmp_path / "port.db"),
+        "registry.url": registry.url,
+        "kafka.bootstrap.servers": mesh_broker.bootstrap,
+        "kafka.fetch.wait.max.ms": "10", **auth})
+    deadline = time.monotonic() + 30
+    rows = {}
+    while time.monotonic() < deadline and len(rows) < 2:
+        try:
+            rows = _sink_rows_sqlite(tmp_path / "port.db", "orders_t_v1",
+                                     ["id", "v"])
+        except Exception:
+            rows = {}
+        time.sleep(0.2)
+    assert {k: r["v"] for k, r in rows.items()} == {1: "one", 2: "two"}
+    assert m.stop() == 0 and p.stop() == 0
+    # another domain's topics: the registry refuses the schemas
+    code, log = _start_fail(make_producer,
+                            pg_sets(db, mesh_broker.bootstrap, registry,
+                                    "public.t", "sec2", tmp_path / "b",
+                                    **auth, **{"topic.map.public.t":
+                                               "marketing.t.v1"}),
+                            tmp_path, "refused")
+    assert code == 1 and "403" in log and "marketing" in log, log[-1500:]

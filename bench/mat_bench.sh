@@ -179,4 +179,10 @@ awk '
         printf "%-10s %-6s %9.0f rows/s  %-11s %9.0f rows/s  ratio %.2f  %s\n",
                $2, $3, $4, $6, $5, r, verdict
     }' "$RESULTS"
+# the summary rows (bench/run.sh prints the table at the end)
+awk '$1 == "result" {
+        printf "materializer %s %s|%.0f rows/s|%s %.0f rows/s|%.2f|%s\n",
+               $2, $3, $4, $6, $5, ($5 > 0 ? $4 / $5 : 0),
+               ($7 == "-" ? "-" : ">= " $7)
+    }' "$RESULTS" >>"${BENCH_SUMMARY:-/dev/null}"
 exit "$failed"

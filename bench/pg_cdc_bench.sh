@@ -252,4 +252,20 @@ awk -F'|' '
     BEGIN { printf "%-18s %9s %9s %12s %7s %9s  %s\n", "reader", "changes", "window", "changes/s", "ratio", "peak RSS", "" }
 ' "$RESULTS"
 echo "fidelity: $FIDELITY"
+# the summary rows (bench/run.sh prints the table at the end)
+awk -F'|' '
+    NR == 1 { limit = ($3 > 0) ? $2 / $3 : 0 }
+    $1 == "Debezium 3.6.1" && $3 > 0 { dbz = $2 / $3; dbz_rss = $4 }
+    $1 == "mesh-producer pg" && $3 > 0 { mesh = $2 / $3; mesh_rss = $4 }
+    END {
+        if (mesh > 0 && limit > 0)
+            printf "pg source changes/s|%.0f/s|pg_recvlogical %.0f/s|%.2f|>= 0.8\n",
+                   mesh, limit, mesh / limit
+        if (mesh > 0 && dbz > 0)
+            printf "pg source vs Debezium|%.0f/s|Debezium %.0f/s|%.1f|>= 2\n",
+                   mesh, dbz, mesh / dbz
+        if (mesh_rss > 0 && dbz_rss > 0)
+            printf "pg source peak RSS|%.0f MB|Debezium %.0f MB|%.3f|<= 0.1\n",
+                   mesh_rss / 1024, dbz_rss / 1024, mesh_rss / dbz_rss
+    }' "$RESULTS" >>"${BENCH_SUMMARY:-/dev/null}"
 exit "$failed"

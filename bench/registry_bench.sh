@@ -188,6 +188,9 @@ awk -v r="$reg_best" -v b="$bare_best" -v n="$BODY_BYTES" 'BEGIN {
     printf "registry GET /schemas/ids/{id}: %d req/s   bare libevent: %d req/s" \
            "   ratio %.2f (goal >= 0.8)   [%d-byte body, best of rounds]\n",
            r, b, (b > 0 ? r / b : 0), n }'
+awk -v r="$reg_best" -v b="$bare_best" 'BEGIN {
+    printf "registry GET by id|%d req/s|bare libevent %d req/s|%.2f|>= 0.8\n",
+           r, b, (b > 0 ? r / b : 0) }' >>"${BENCH_SUMMARY:-/dev/null}"
 
 # ---------------------------------------------------------------- register
 call PUT /config '{"compatibility":"NONE"}' >/dev/null || exit 1

@@ -39,6 +39,9 @@ for bin in "$BROKER" "$BUILD/bench/bk_bench" "$BUILD/bench/pr_raw_bench"; do
 done
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/meshwork-bench.XXXXXX") || exit 1
+BENCH_SUMMARY="$STATE/summary"
+: >"$BENCH_SUMMARY"
+export BENCH_SUMMARY
 "$BROKER" --set brokers=3 \
     --set bootstrap.listener=127.0.0.1:0 --set control.listener=127.0.0.1:0 \
     --set log.level=warn \
@@ -103,4 +106,14 @@ if ! bench/pg_cdc_bench.sh "$BUILD"; then
     echo "bench: pg_cdc_bench FAILED" >&2
     failed=1
 fi
+
+# The one table: each benchmark appended its rows "component|figure|limit|
+# ratio|goal" to $BENCH_SUMMARY.
+echo
+echo "== summary (one run; ratio = figure / the limit measured in the same run)"
+awk -F'|' '
+    BEGIN { printf "%-34s %16s  %-32s %7s  %s\n", "component", "figure",
+            "limit (same run)", "ratio", "goal" }
+    { printf "%-34s %16s  %-32s %7s  %s\n", $1, $2, $3, $4, $5 }
+' "$BENCH_SUMMARY"
 exit "$failed"

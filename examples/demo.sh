@@ -353,14 +353,24 @@ schema_change() {
         local i
         for i in "${!names[@]}"; do
             if [ "${names[i]}" = producer-orders ]; then
+                produced_base=$((produced_base + $(metric_sum "$(ops_of producer-orders)" \
+                    mesh_producer_events_out_total)))
                 kill -TERM "${pids[i]}"
                 wait "${pids[i]}" || die "producer-orders exited $? on SIGTERM"
+                rm -f "$state/ready/producer-orders"
                 setsid "$bin/mesh-producer" "${kafka_sets[@]}" --set source=file \
                     --set topic=orders.orders.v1 --set file.paths="$state/feeds/orders.jsonl" \
                     --set file.format=envelope --set key.subject=orders.orders.v1-key \
                     --set checkpoint.dir="$state/checkpoints/orders" \
+                    --set ready.file="$state/ready/producer-orders" \
                     </dev/null >>"$logs/producer-orders.log" 2>&1 &
                 pids[i]=$!
+                local _
+                for _ in $(seq 300); do
+                    [ -s "$state/ready/producer-orders" ] && break
+                    sleep 0.1
+                done
+                alive
             fi
         done
     fi
@@ -398,8 +408,9 @@ SQL
 metric_sum() { # OPS_URL METRIC: the sum of its series
     { curl -sf "$1/metrics" || true; } | awk -v m="$2" '$1 ~ "^"m"({|$)" {s += $2} END {printf "%d\n", s}'
 }
+produced_base=0 # counts of producers restarted
 produced() {
-    local s=0 n
+    local s=$produced_base n
     for n in producer-http producer-merchants producer-orders; do
         s=$((s + $(metric_sum "$(ops_of "$n")" mesh_producer_events_out_total)))
     done
@@ -464,6 +475,18 @@ fi
 step "streaming orders ($rate/s$([ "$use_pg" = 1 ] && echo ' into PostgreSQL, captured by CDC' || echo ' as JSON lines'))"
 stream "$warm" $((warm / 2))
 refresh_best_sellers
+# every table port's materializer has reported (each does every 2 s)
+for _ in $(seq 50); do
+    [ -n "$stopping" ] && break
+    n=0
+    for d in users/profiles merchants/stores orders/orders marketing/campaigns \
+        best-sellers/ranking; do
+        n=$((n + $(curl -sf "$url/catalog/products/$d" |
+            jq '[.output_ports[] | select(.status.freshness_ms != null)] | length')))
+    done
+    [ "$n" -ge 5 ] && break
+    sleep 0.2
+done
 
 # ------------------------------------------------------------ 5. what there is to see
 report() {
@@ -472,7 +495,7 @@ report() {
     step "schema versions of orders.orders.v1-value: $(curl -sf "$url/subjects/orders.orders.v1-value/versions" | jq -c .)" \
         "(v2 adds coupon_code)"
     step "freshness per output port (live facts reported by the materializers)"
-    printf '  %-34s %10s %9s %10s %s\n' PORT ROWS OFFSET FRESHNESS SLA
+    printf '  %-34s %10s %9s %10s %s\n' PORT CHANGES OFFSET FRESHNESS SLA
     local d
     for d in users/profiles merchants/stores orders/orders marketing/campaigns \
         best-sellers/ranking; do
@@ -508,7 +531,7 @@ if "${ctl[@]}" product apply "$mesh/refused/merchants-breaking.yaml" \
     die "the breaking change was accepted: $(cat "$logs/refused.log")"
 fi
 grep -E 'refused|reason: \{errorType' "$logs/refused.log" |
-    sed "s|$top/||; s/ (reasons below)\. A breaking/\n    A breaking/; s/, which publishes/,\n    which publishes/" |
+    sed "s|$top/||; s/: output port/:\n    output port/; s/ (reasons below)\. A breaking/\n    A breaking/; s/, which publishes/,\n    which publishes/" |
     sed 's/^/  /' | cut -c1-200
 echo "  (governance policies will refuse here too once the policy engine lands)"
 fi

@@ -102,7 +102,8 @@ finish() {
 }
 trap finish EXIT
 stopping=
-trap 'stopping=1' INT TERM
+on_signal() { stopping=1; }
+trap on_signal INT TERM
 die() {
     echo "demo: $*" >&2
     exit 1
@@ -410,16 +411,18 @@ metric_sum() { # OPS_URL METRIC: the sum of its series
 }
 produced_base=0 # counts of producers restarted
 produced() {
-    local s=$produced_base n
+    local s=$produced_base n v
     for n in producer-http producer-merchants producer-orders; do
-        s=$((s + $(metric_sum "$(ops_of "$n")" mesh_producer_events_out_total)))
+        v=$(metric_sum "$(ops_of "$n")" mesh_producer_events_out_total)
+        s=$((s + ${v:-0}))
     done
     echo $s
 }
 applied() {
-    local s=0 t
+    local s=0 t v
     for t in users merchants orders marketing best-sellers; do
-        s=$((s + $(metric_sum "$(ops_of "mat-$t")" mesh_materializer_records_applied_total)))
+        v=$(metric_sum "$(ops_of "mat-$t")" mesh_materializer_records_applied_total)
+        s=$((s + ${v:-0}))
     done
     echo $s
 }
@@ -446,6 +449,10 @@ stream() {
     local until=$1 change_at=${2:-} started tick=0
     started=$(date +%s)
     gen_active=1
+    # a Ctrl-C also interrupts the command running in this loop (psql,
+    # curl, sqlite3): no errexit here, each failure is handled or ends
+    # the loop through $stopping
+    set +e
     while [ -z "$stopping" ]; do
         local el=$(($(date +%s) - started))
         [ -n "$until" ] && [ "$el" -ge "$until" ] && break
@@ -464,6 +471,7 @@ stream() {
     done
     [ -n "$tty" ] && printf '\n'
     gen_active=
+    set -e
 }
 
 if [ -n "$seconds" ]; then
@@ -481,8 +489,9 @@ for _ in $(seq 50); do
     n=0
     for d in users/profiles merchants/stores orders/orders marketing/campaigns \
         best-sellers/ranking; do
-        n=$((n + $(curl -sf "$url/catalog/products/$d" |
-            jq '[.output_ports[] | select(.status.freshness_ms != null)] | length')))
+        v=$(curl -sf "$url/catalog/products/$d" |
+            jq '[.output_ports[] | select(.status.freshness_ms != null)] | length' || true)
+        n=$((n + ${v:-0}))
     done
     [ "$n" -ge 5 ] && break
     sleep 0.2

@@ -144,6 +144,9 @@ ctl=("$bin/meshctl" --bootstrap "$bootstrap" --registry "$url")
 pg_conninfo=
 if [ "$use_pg" = 1 ]; then
     step "starting a throwaway PostgreSQL (127.0.0.1:$pg_port, wal_level=logical)"
+    if "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port"; then
+        die "a server already answers on 127.0.0.1:$pg_port: set MESH_DEMO_PG_PORT"
+    fi
     as_pg=()
     pgdir="$state/postgres"
     mkdir -p "$pgdir"
@@ -458,7 +461,11 @@ stream() {
         [ -n "$until" ] && [ "$el" -ge "$until" ] && break
         if [ -n "$change_at" ] && [ "$coupons" = 0 ] && [ "$el" -ge "$change_at" ]; then
             [ -n "$tty" ] && printf '\n'
-            echo "  -- compatible schema change: ALTER TABLE orders ADD COLUMN coupon_code text (nullable)"
+            if [ "$use_pg" = 1 ]; then
+                echo "  -- compatible schema change: ALTER TABLE orders ADD COLUMN coupon_code text (nullable, through CDC)"
+            else
+                echo "  -- compatible schema change: a nullable coupon_code in the orders value schema (meshctl schema register)"
+            fi
             schema_change
         fi
         gen_orders "$rate" || [ -n "$stopping" ] || die "generating orders failed"

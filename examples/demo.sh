@@ -189,7 +189,7 @@ step "applying the data products (meshctl product apply)"
 "${ctl[@]}" product apply "${products[@]}" >"$logs/product-apply.log" 2>&1 ||
     die "product apply failed: $(cat "$logs/product-apply.log")"
 grep -E '^(product |Apply complete|No changes)' "$logs/product-apply.log" |
-    sed 's/^/  /'
+    sed "s|$top/||; s/^/  /"
 
 # ------------------------------------------------------------ 3. producers, materializers
 mkdir -p "$state/ready"
@@ -511,8 +511,8 @@ report() {
     step "schema versions of orders.orders.v1-value: $(curl -sf "$url/subjects/orders.orders.v1-value/versions" | jq -c .)" \
         "(v2 adds coupon_code)"
     step "freshness per output port (live facts reported by the materializers)"
-    printf '  %-34s %10s %9s %10s %s\n' PORT CHANGES OFFSET FRESHNESS SLA
-    local d
+    printf '  %-34s %8s %8s %5s %10s %s\n' PORT CHANGES OFFSET LAG FRESHNESS SLA
+    local d lag
     for d in users/profiles merchants/stores orders/orders marketing/campaigns \
         best-sellers/ranking; do
         curl -sf "$url/catalog/products/$d" | jq -r --arg d "$d" '
@@ -522,7 +522,9 @@ report() {
              (if .status.freshness_kept == null then "-"
               elif .status.freshness_kept then "kept" else "MISSED" end)] | @tsv' |
             while IFS=$'\t' read -r port rows off fr kept; do
-                printf '  %-34s %10s %9s %10s %s\n' "$port" "$rows" "$off" "$fr" "$kept"
+                # the records not applied yet, from the materializer's metrics
+                lag=$(metric_sum "$(ops_of "mat-${d%%/*}")" mesh_materializer_lag)
+                printf '  %-34s %8s %8s %5s %10s %s\n' "$port" "$rows" "$off" "$lag" "$fr" "$kept"
             done
     done
     step "lineage (meshctl mesh lineage)"
@@ -548,7 +550,8 @@ if "${ctl[@]}" product apply "$mesh/refused/merchants-breaking.yaml" \
 fi
 grep -E 'refused|reason: \{errorType' "$logs/refused.log" |
     sed "s|$top/||; s/: output port/:\n    output port/; s/ (reasons below)\. A breaking/\n    A breaking/; s/, which publishes/,\n    which publishes/" |
-    sed 's/^/  /' | cut -c1-200
+    sed "s/, description:/,\n      description:/; s/, additionalInfo:/,\n      additionalInfo:/" |
+    sed 's/^/  /'
 echo "  (governance policies will refuse here too once the policy engine lands)"
 fi
 

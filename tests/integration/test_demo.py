@@ -113,7 +113,7 @@ def check_demo(rc, out, state, ports):
                  "orders/orders orders-table",
                  "marketing/campaigns campaigns-table",
                  "best-sellers/ranking ranking-table"]:
-        assert re.search(rf"^\s+{re.escape(port)}\s+\d+\s+\d+\s+\d+s kept$",
+        assert re.search(rf"^\s+{re.escape(port)}\s+\d+\s+\d+\s+\d+\s+\d+s kept$",
                          out, re.M), (port, out)
     # the compatible change gave a second version, the breaking one refused
     assert "schema versions of orders.orders.v1-value: [1,2]" in out, out

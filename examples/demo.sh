@@ -47,6 +47,10 @@ products=("$mesh/users/users.yaml" "$mesh/merchants/merchants.yaml"
     "$mesh/orders/orders.yaml" "$mesh/marketing/marketing.yaml"
     "$mesh/best-sellers/best-sellers.yaml")
 
+die() {
+    echo "demo: $*" >&2
+    exit 1
+}
 for tool in curl jq sqlite3; do
     command -v "$tool" >/dev/null || {
         echo "demo: '$tool' is missing: run 'make deps'" >&2
@@ -62,6 +66,10 @@ fi
 if [ -f "$state/demo.pid" ] && kill -0 "$(cat "$state/demo.pid")" 2>/dev/null; then
     echo "demo: already running (pid $(cat "$state/demo.pid")); 'make demo-stop' stops it" >&2
     exit 1
+fi
+# the state dir is removed at each start: only ever one the demo made
+if [ -d "$state" ] && [ ! -d "$state/logs" ] && [ -n "$(ls -A "$state")" ]; then
+    die "$state is not empty and not a demo state dir: choose another DEMO_STATE"
 fi
 rm -rf "$state" && mkdir -p "$state/logs" "$state/ports" "$state/feeds"
 state=$(cd "$state" && pwd)
@@ -104,10 +112,6 @@ trap finish EXIT
 stopping=
 on_signal() { stopping=1; }
 trap on_signal INT TERM
-die() {
-    echo "demo: $*" >&2
-    exit 1
-}
 alive() { # every process still running, else name the one that is not
     local i
     for i in "${!pids[@]}"; do

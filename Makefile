@@ -7,7 +7,9 @@
 #                   (pytest), summary
 #   make tsan       ThreadSanitizer build in build/tsan/ and the tests that
 #                   exercise our threads and librdkafka's callbacks
-#   make demo       starts mesh-broker and runs the most complete flow
+#   make demo       runs the e-commerce mesh of examples/ecommerce/ until
+#                   Ctrl-C or `make demo-stop` (DEMO_SECONDS=N: N seconds)
+#   make demo-stop  stops a running demo (SIGTERM to its pid file)
 #   make bench      benchmarks against their raw limits (never in make test)
 #   make kafka      starts a real single-node Apache Kafka (KRaft) on loopback
 #   make deps       installs the Debian packages and the Python test venv
@@ -91,7 +93,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 SHIM_OBJ    := $(if $(filter thread,$(SAN)),$(BUILD)/obj/tests/tsan/c11threads.o)
 
 .PHONY: all programs check-pkgs deps test test-build unit integration tsan \
-        demo bench kafka docs format format-check clean
+        demo demo-stop bench kafka docs format format-check clean
 
 # `make` only builds: installing packages is `make deps`'s job alone.
 all: programs
@@ -166,7 +168,7 @@ DEB_PKGS := build-essential pkg-config librdkafka-dev libavro-dev \
             libsqlite3-dev libyaml-dev libcrypt-dev libssl-dev kcat python3 python3-venv \
             python3-pytest python3-avro avro-bin postgresql maven \
             openjdk-17-jre-headless curl wrk clang-format graphviz \
-            chromium python3-yaml
+            chromium python3-yaml sqlite3 jq
 
 deps: $(BUILD)/.deps-debian $(VENV)/.done
 
@@ -236,6 +238,21 @@ tsan: deps
 demo: deps
 	@$(MAKE) --no-print-directory programs
 	@examples/demo.sh $(BUILD)
+
+# Stops a running demo: SIGTERM to the script (pid file in its state dir),
+# which stops every process it started and checks their exit codes.
+demo-stop:
+	@pidf=$${DEMO_STATE:-$(BUILD)/demo}/demo.pid; \
+	pid=$$(cat "$$pidf" 2>/dev/null); \
+	if [ -z "$$pid" ] || ! kill -0 "$$pid" 2>/dev/null; then \
+	    echo "demo-stop: no demo running ($$pidf)"; exit 0; \
+	fi; \
+	kill -TERM "$$pid"; \
+	for i in $$(seq 600); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.1; done; \
+	if kill -0 "$$pid" 2>/dev/null; then \
+	    echo "demo-stop: demo (pid $$pid) still running after 60 s"; exit 1; \
+	fi; \
+	echo "demo-stop: demo (pid $$pid) stopped"
 
 bench: deps
 	@$(MAKE) --no-print-directory programs $(BENCH_BINS)

@@ -17,7 +17,9 @@
 #      best-sellers product recomputed every few seconds by SQL over the
 #      orders and merchants output ports, published to its own topic;
 #   5. show the catalog, events per second, freshness per output port, a
-#      refused breaking change and the top merchants by revenue;
+#      refused breaking change, a governance refusal (the mesh's policy:
+#      no personal data in a public product) and the top merchants by
+#      revenue;
 #   6. keep streaming until Ctrl-C, `make demo-stop` (SIGTERM to the pid in
 #      $state/demo.pid) or DEMO_SECONDS seconds of streaming; then stop
 #      every process with SIGTERM (PostgreSQL: SIGINT, its fast shutdown)
@@ -556,7 +558,17 @@ grep -E 'refused|reason: \{errorType' "$logs/refused.log" |
     sed "s|$top/||; s/: output port/:\n    output port/; s/ (reasons below)\. A breaking/\n    A breaking/; s/, which publishes/,\n    which publishes/" |
     sed "s/, description:/,\n      description:/; s/, additionalInfo:/,\n      additionalInfo:/" |
     sed 's/^/  /'
-echo "  (governance policies will refuse here too once the policy engine lands)"
+
+step "a governance refusal: the mesh's policy (meshctl policy set examples/ecommerce/policies/mesh.yaml)"
+"${ctl[@]}" policy set "$mesh/policies/mesh.yaml" >"$logs/policy.log" 2>&1 ||
+    die "the mesh policy was not stored: $(cat "$logs/policy.log")"
+echo "  then marketing publishes the users' e-mails as a public product:"
+if "${ctl[@]}" product apply "$mesh/refused/marketing-audience-public.yaml" \
+    >"$logs/refused-policy.log" 2>&1; then
+    die "the policy violation was accepted: $(cat "$logs/refused-policy.log")"
+fi
+grep -E "policy rule|42280" "$logs/refused-policy.log" | head -n 3 |
+    sed "s|$top/||" | fold -s -w 76 | sed 's/^/  /'
 fi
 
 if [ -n "$stopping" ]; then

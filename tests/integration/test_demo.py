@@ -7,7 +7,8 @@ Checked from its output and its state dir:
 - events flowing (a progress line with a non-zero rate of applied changes);
 - freshness reported for every SQLite output port;
 - a compatible schema change half-way (two versions of the orders value
-  subject) and one breaking change refused by the registry;
+  subject), one breaking change refused by the registry and one product
+  refused by the mesh's governance policy (pii-not-public);
 - the top merchants by revenue, read from the best-sellers output port:
   merchant names and revenues that agree with the orders and merchants
   output ports (the derivation is real, not a canned table);
@@ -120,6 +121,9 @@ def check_demo(rc, out, state, ports):
     assert re.search(r"breaking change to subject merchants\.stores\.v1-value, "
                      r"refused by the registry", out), out
     assert "TYPE_MISMATCH" in out, out
+    # and a governance refusal: the mesh's policy, by rule name and path
+    assert re.search(r"policy rule 'pii-not-public' \(error\) at "
+                     r"\$\.output_ports\[0\]", out), out
     # the query answer: merchant names with revenues in EUR
     top = re.findall(r"^\s+(\d)\s+(.+?)\s{2,}\S+\s+(\d+)\s+(\d+\.\d\d) EUR\s*$",
                      out, re.M)

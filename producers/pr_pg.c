@@ -856,6 +856,7 @@ static void pg_close(void *state)
     pr_checkpoint_window_destroy(src->win);
     pr_checkpoint_window_destroy(src->snap_win);
     pr_pg_rels_destroy(src->rels);
+    free(src->ignored);
     pg_conf_free(src);
     free(src);
 }

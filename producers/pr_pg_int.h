@@ -404,6 +404,8 @@ typedef struct pr_pg_src {
     int server_version;
     pr_pgout_t *dec;
     pr_pg_rels_t *rels;
+    uint32_t *ignored; /* relids published but not in pg.tables */
+    size_t nignored, ignored_cap;
     pr_pg_phase_t phase;
     bool stopped;
     bool state_found; /* a state file was read at start */

@@ -31,6 +31,7 @@
 
 #include "mw_log.h"
 #include "mw_time.h"
+#include "mw_vec.h"
 
 #define PR_PG_BUDGET 4096             /* messages per loop callback */
 #define PR_PG_EPOCH_MS 946684800000LL /* 2000-01-01 in Unix ms */
@@ -714,6 +715,14 @@ static int op_index(char op)
     return p ? (int)(p - ops) : 0;
 }
 
+static bool has_unchanged(const pr_pg_image_t *img)
+{
+    for (size_t i = 0; i < img->nvals; i++)
+        if (img->vals[i].kind == 'u')
+            return true;
+    return false;
+}
+
 /* One change record: key from kimg, value op/before/after (or a
  * tombstone). */
 static int send_change(pr_pg_src_t *src, pr_pg_rel_t *rel, char op,
@@ -729,7 +738,7 @@ static int send_change(pr_pg_src_t *src, pr_pg_rel_t *rel, char op,
 
     if (rc == 0 && !tombstone)
         rc = pr_pg_event_value(rel, op, before, after, &org, src->vbuf, err);
-    if (rc == MW_ERR_UNSUPPORTED && after) {
+    if (rc == MW_ERR_UNSUPPORTED && after && has_unchanged(after)) {
         /* unchanged TOAST without a placeholder: read back, then again */
         pr_pgout_col_t *cols = (pr_pgout_col_t *)after->vals;
 
@@ -772,6 +781,34 @@ static bool key_changed(const pr_pg_rel_t *rel, const pr_pgout_tuple_t *o,
             return true;
     }
     return false;
+}
+
+static bool captured(const pr_pg_src_t *src, const char *nsp,
+                     const char *rel)
+{
+    for (size_t i = 0; i < src->ntables; i++)
+        if (!strcmp(src->tables[2 * i], nsp) &&
+            !strcmp(src->tables[2 * i + 1], rel))
+            return true;
+    return false;
+}
+
+static bool ignored(const pr_pg_src_t *src, uint32_t relid)
+{
+    for (size_t i = 0; i < src->nignored; i++)
+        if (src->ignored[i] == relid)
+            return true;
+    return false;
+}
+
+static int ignore_relation(pr_pg_src_t *src, uint32_t relid, mw_err_t *err)
+{
+    if (ignored(src, relid))
+        return 0;
+    if (MW_VEC_RESERVE(&src->ignored, &src->ignored_cap, src->nignored + 1))
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    src->ignored[src->nignored++] = relid;
+    return 0;
 }
 
 static pr_pg_rel_t *rel_of(pr_pg_src_t *src, uint32_t relid, mw_err_t *err)
@@ -873,6 +910,12 @@ static int process(pr_pg_src_t *src, mw_err_t *err)
     case 'R': {
         bool changed = false;
 
+        /* a publication made beforehand may hold more tables than
+         * pg.tables: those are not captured */
+        if (!captured(src, *m->u.rel.nspname ? m->u.rel.nspname
+                                              : "pg_catalog",
+                      m->u.rel.relname))
+            return ignore_relation(src, m->u.rel.relid, err);
         rc = pr_pg_rels_on_relation(src->rels, src->qc, m, &changed, err);
         if (rc == MW_ERR_INVALID) {
             char why[MW_ERR_MSG_MAX];
@@ -887,11 +930,15 @@ static int process(pr_pg_src_t *src, mw_err_t *err)
         return rc;
     }
     case 'I':
+        if (ignored(src, m->u.change.relid))
+            return 0;
         if (!(rel = rel_of(src, m->u.change.relid, err)))
             return MW_ERR_FATAL;
         n = img_of(&m->u.change.new_tup);
         return send_change(src, rel, 'c', &n, NULL, &n, false, err);
     case 'U':
+        if (ignored(src, m->u.change.relid))
+            return 0;
         if (!(rel = rel_of(src, m->u.change.relid, err)))
             return MW_ERR_FATAL;
         n = img_of(&m->u.change.new_tup);
@@ -913,6 +960,8 @@ static int process(pr_pg_src_t *src, mw_err_t *err)
                            m->u.change.old_kind == 'O' ? &o : NULL, &n, false,
                            err);
     case 'D':
+        if (ignored(src, m->u.change.relid))
+            return 0;
         if (!(rel = rel_of(src, m->u.change.relid, err)))
             return MW_ERR_FATAL;
         o = img_of(&m->u.change.old_tup);

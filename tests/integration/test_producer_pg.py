@@ -962,3 +962,48 @@ def test_pg_and_materializer_with_a_secured_registry(mesh_broker,
                                                "marketing.t.v1"}),
                             tmp_path, "refused")
     assert code == 1 and "403" in log and "marketing" in log, log[-1500:]
+
+
+def test_pg_unchanged_toast_without_placeholder_is_read_back(
+        mesh_broker, registry, postgres, make_producer, tmp_path):
+    """An unchanged TOASTed array (no placeholder fits an array) under the
+    default replica identity is read back from the table, never sent as
+    null; a multi-dimensional array stops the source naming the column."""
+    db = fresh_db(postgres)
+    db.psql("CREATE TABLE public.a (id int PRIMARY KEY, n int, arr int[]); "
+            "ALTER TABLE public.a ALTER COLUMN arr SET STORAGE EXTERNAL")
+    p = make_producer(sets=pg_sets(db, mesh_broker.bootstrap, registry,
+                                   "public.a", "rb", tmp_path / "a"))
+    wait_streaming(db, "rb")
+    db.psql("INSERT INTO a SELECT 1, 0, array_agg(g) FROM "
+            "generate_series(1, 5000) g")
+    db.psql("UPDATE a SET n = 1 WHERE id = 1")
+    recs = read_changes(mesh_broker.bootstrap, "meshtest.public.a",
+                        registry.url, 2)
+    upd = [r[1] for r in recs if r[1]["op"] == "u"]
+    assert upd and upd[0]["after"]["arr"] == list(range(1, 5001))
+    assert upd[0]["after"]["n"] == 1
+    db.psql("INSERT INTO a VALUES (2, 0, '{{1,2},{3,4}}')")
+    p.expect_exit = 1
+    assert p.wait_exit(30) == 1
+    assert "column arr" in p.log() and "multi-dimensional" in p.log()
+
+
+def test_pg_captures_only_its_tables_from_a_wider_publication(
+        mesh_broker, registry, postgres, make_producer, tmp_path):
+    db = fresh_db(postgres)
+    db.psql("CREATE TABLE public.mine (id int PRIMARY KEY); "
+            "CREATE TABLE public.other (id int PRIMARY KEY); "
+            "CREATE PUBLICATION wide FOR TABLE public.mine, public.other")
+    p = make_producer(sets=pg_sets(db, mesh_broker.bootstrap, registry,
+                                   "public.mine", "wide", tmp_path,
+                                   **{"pg.publication": "wide"}))
+    wait_streaming(db, "wide")
+    db.psql("INSERT INTO other VALUES (1); INSERT INTO mine VALUES (1)")
+    recs = read_changes(mesh_broker.bootstrap, "meshtest.public.mine",
+                        registry.url, 1)
+    assert [r[0] for r in recs] == [{"id": 1}]
+    _wait_caught_up(db, "wide")
+    status, _ = registry.get("/subjects/meshtest.public.other-value/versions")
+    assert status == 404
+    assert p.stop() == 0

@@ -12,7 +12,8 @@ FROM debian:12-slim AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential pkg-config librdkafka-dev libavro-dev libjansson-dev \
-        libevent-dev libpq-dev libsqlite3-dev libyaml-dev \
+        libevent-dev libpq-dev libsqlite3-dev libyaml-dev libcrypt-dev \
+        libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the build reads: the Makefile and the library folders (tests,
@@ -29,8 +30,8 @@ FROM debian:12-slim AS runtime
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         librdkafka1 libavro23 libjansson4 libevent-2.1-7 \
-        libevent-pthreads-2.1-7 libpq5 libsqlite3-0 libyaml-0-2 \
-        ca-certificates curl \
+        libevent-pthreads-2.1-7 libevent-openssl-2.1-7 libpq5 libsqlite3-0 \
+        libyaml-0-2 libcrypt1 libssl3 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*
 # An unprivileged user owning the state directory, so a named volume
 # mounted there starts with the right owner.

@@ -95,16 +95,13 @@ run_unit() {
     done
 }
 
-run_integration() {
-    local py="$top/build/venv/bin/python"
-    local xml="$logdir/pytest.xml"
+# run_pytest NAME XML SELECTION...: one pytest run, its counts added.
+run_pytest() {
+    local name="$1" xml="$2" py="$top/build/venv/bin/python"
+    shift 2
     [ -x "$py" ] || py=/usr/bin/python3
     rm -f "$xml"
-    local sel=(tests/integration)
-    [ -n "${MESH_PYTEST:-}" ] && read -r -a sel <<<"$MESH_PYTEST"
-    [ -n "${MESH_PYTEST_K:-}" ] && sel+=(-k "$MESH_PYTEST_K")
-    run "$py" -m pytest "${sel[@]}" -v -rfEs --junitxml="$xml" \
-        -p no:cacheprovider
+    run "$py" -m pytest "$@" -v -rfEs --junitxml="$xml" -p no:cacheprovider
     local rc=$?
     if [ -f "$xml" ]; then
         read -r p f s < <("$py" - "$xml" <<'PY'
@@ -121,8 +118,22 @@ PY
     fi
     # rc 5 = no tests collected: not a failure of the suite by itself.
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ]; then
-        failures+=("integration (pytest exit $rc)")
+        failures+=("$name (pytest exit $rc)")
         [ -f "$xml" ] || failed=$((failed + 1))
+    fi
+}
+
+run_integration() {
+    local sel=(tests/integration)
+    [ -n "${MESH_PYTEST:-}" ] && read -r -a sel <<<"$MESH_PYTEST"
+    [ -n "${MESH_PYTEST_K:-}" ] && sel+=(-k "$MESH_PYTEST_K")
+    run_pytest integration "$logdir/pytest.xml" "${sel[@]}"
+    # The whole suite also runs the registry's API tests again with
+    # principals on, as an admin (tests/integration/registry.py): auth must
+    # change nothing for a principal allowed to do everything.
+    if [ -z "${MESH_PYTEST:-}" ] && [ -z "${MESH_PYTEST_K:-}" ]; then
+        MESH_REGISTRY_AUTH=admin run_pytest "integration, auth on" \
+            "$logdir/pytest-auth.xml" tests/integration/test_registry_api.py
     fi
 }
 

@@ -34,6 +34,7 @@
 #include "mw_metrics.h"
 #include "mw_vec.h"
 #include "pr_emit.h"
+#include "sr_client.h"
 
 static const char *const tool_strategies[] = {"topic", "record", "topic_record",
                                               NULL};
@@ -45,6 +46,8 @@ static const mw_conf_key_t tool_keys[] = {
      .type = MW_CONF_STR,
      .dflt = "http://127.0.0.1:8081",
      .doc = "Registry."},
+    SR_CLIENT_KEY_USER_INFO,
+    SR_CLIENT_KEY_CA,
     {.name = "kafka.bootstrap.servers",
      .type = MW_CONF_STR,
      .dflt = "127.0.0.1:9092",

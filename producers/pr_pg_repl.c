@@ -783,8 +783,7 @@ static bool key_changed(const pr_pg_rel_t *rel, const pr_pgout_tuple_t *o,
     return false;
 }
 
-static bool captured(const pr_pg_src_t *src, const char *nsp,
-                     const char *rel)
+static bool captured(const pr_pg_src_t *src, const char *nsp, const char *rel)
 {
     for (size_t i = 0; i < src->ntables; i++)
         if (!strcmp(src->tables[2 * i], nsp) &&
@@ -912,8 +911,7 @@ static int process(pr_pg_src_t *src, mw_err_t *err)
 
         /* a publication made beforehand may hold more tables than
          * pg.tables: those are not captured */
-        if (!captured(src, *m->u.rel.nspname ? m->u.rel.nspname
-                                              : "pg_catalog",
+        if (!captured(src, *m->u.rel.nspname ? m->u.rel.nspname : "pg_catalog",
                       m->u.rel.relname))
             return ignore_relation(src, m->u.rel.relid, err);
         rc = pr_pg_rels_on_relation(src->rels, src->qc, m, &changed, err);

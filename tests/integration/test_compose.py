@@ -431,12 +431,13 @@ def settings_of(bins, program, svc, where):
 
 
 def test_compose_configuration_runs_outside_docker(
-        bins, tmp_path, compose, mesh_broker, postgres, make_registry,
+        bins, tmp_path, compose, real_kafka, postgres, make_registry,
         make_producer, make_materializer):
     """The compose services' configuration, with only the addresses and
     state paths changed, carries a row from the operational database to
-    the output port: mesh-registry on Kafka storage (mesh-broker here), the
-    pg producer on a database set up by docker/postgres-init.sql, the
+    the output port on a real Apache Kafka (the tests' fixture, as the
+    compose file's `apache/kafka` service): mesh-registry on Kafka storage,
+    the pg producer on a database set up by docker/postgres-init.sql, the
     postgres materializer."""
     # The container's databases and role on the session's PostgreSQL.
     postgres.psql("DO $$ BEGIN CREATE ROLE mesh LOGIN SUPERUSER; "
@@ -451,7 +452,7 @@ def test_compose_configuration_runs_outside_docker(
             postgres.psql(stmt, dbname="shop")
 
     mesh = mesh_services(compose)
-    where = {"kafka:29092": mesh_broker.bootstrap,
+    where = {"kafka:29092": real_kafka.bootstrap,
              "host=postgres": f"host=127.0.0.1 port={postgres.port}"}
 
     def conf(name):

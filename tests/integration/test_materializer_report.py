@@ -196,8 +196,13 @@ def test_a_hanging_registry_costs_the_loop_one_short_timeout(
             assert mat.health()[0] == 200
             slowest = max(slowest, time.monotonic() - t0)
             time.sleep(0.1)
-        # A report blocks the loop for its 250 ms timeout at most.
-        assert slowest < 0.25 + 0.5 * timeout(1), slowest
+        # The loop keeps serving while every report hangs: a report blocks
+        # it for its 250 ms timeout at most (the log line below says the
+        # timeout fired), so /healthz never waits for the registry.  The
+        # bound here is loose on purpose: it tells a loop that waits out
+        # one short timeout from one stuck on the registry, without timing
+        # a shared machine.
+        assert slowest < 2.0 * timeout(1), slowest
         log = mat.log()
         assert log.count("catalog report failed") == 1, log[-3000:]
         assert "no response within 250 ms" in log, log[-3000:]

@@ -645,6 +645,23 @@ static void pg_conf_free(pr_pg_src_t *src)
     free(src->state_path);
 }
 
+/* What open made, and the state a run left (close, or a failed open). */
+static void pg_free(pr_pg_src_t *src)
+{
+    for (size_t i = 0; i < src->snap_nkey; i++)
+        free(src->snap_key[i]);
+    free(src->snap_key);
+    pr_pgout_destroy(src->dec);
+    mw_buf_destroy(src->kbuf);
+    mw_buf_destroy(src->vbuf);
+    pr_checkpoint_window_destroy(src->win);
+    pr_checkpoint_window_destroy(src->snap_win);
+    pr_pg_rels_destroy(src->rels);
+    free(src->ignored);
+    pg_conf_free(src);
+    free(src);
+}
+
 static void *pg_open(const pr_source_env_t *env, mw_err_t *err)
 {
     pr_pg_src_t *src = calloc(1, sizeof(*src));
@@ -737,14 +754,7 @@ static void *pg_open(const pr_source_env_t *env, mw_err_t *err)
 nomem:
     mw_err_set(err, MW_ERR_NOMEM, "out of memory for the pg source");
 fail:
-    pr_pgout_destroy(src->dec);
-    mw_buf_destroy(src->kbuf);
-    mw_buf_destroy(src->vbuf);
-    pr_checkpoint_window_destroy(src->win);
-    pr_checkpoint_window_destroy(src->snap_win);
-    pr_pg_rels_destroy(src->rels);
-    pg_conf_free(src);
-    free(src);
+    pg_free(src);
     return NULL;
 }
 
@@ -847,18 +857,7 @@ static void pg_close(void *state)
         event_free(src->retry_ev);
     if (src->have_pend)
         pr_pg_repl_drop_pending(src);
-    for (size_t i = 0; i < src->snap_nkey; i++)
-        free(src->snap_key[i]);
-    free(src->snap_key);
-    pr_pgout_destroy(src->dec);
-    mw_buf_destroy(src->kbuf);
-    mw_buf_destroy(src->vbuf);
-    pr_checkpoint_window_destroy(src->win);
-    pr_checkpoint_window_destroy(src->snap_win);
-    pr_pg_rels_destroy(src->rels);
-    free(src->ignored);
-    pg_conf_free(src);
-    free(src);
+    pg_free(src);
 }
 
 static void pg_ready_info(void *state, json_t *ready)

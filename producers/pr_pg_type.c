@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "av_varint.h"
+#include "mw_hex.h"
 
 /* Built-in type oids (pg_type.dat; fixed across versions). */
 enum {
@@ -605,17 +606,6 @@ static int decimal_value(const pr_pg_type_t *t, const char *s, size_t len,
     return rc;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* bytea's hex output "\x00ff" (bytea_output = hex, the default). */
 static int bytea_value(const char *s, size_t len, pr_pg_out_t *o, mw_err_t *err)
 {
@@ -630,7 +620,7 @@ static int bytea_value(const char *s, size_t len, pr_pg_out_t *o, mw_err_t *err)
     if (!b)
         return MW_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
+        int hi = mw_hex_val(s[2 + 2 * i]), lo = mw_hex_val(s[3 + 2 * i]);
 
         if (hi < 0 || lo < 0) {
             free(b);

@@ -33,7 +33,7 @@ struct eb_retention {
     mw_metrics_t *metrics;
     struct event *timer;
     struct timeval interval;
-    json_t *seen;   /* "topic/partition" -> {"low", "warned"} */
+    json_t *seen; /* "topic/partition" -> {"low", "warned"} */
     mw_counter_t *scans;
     bool scan_failed; /* the last scan's Metadata failed (logged once) */
 };
@@ -47,12 +47,13 @@ static void eb_dropped(eb_retention_t *ret, const eb_cluster_offsets_t *offs,
 
     snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%d\"",
              offs->topic, offs->partition);
-    mw_counter_add(mw_metrics_counter(
-                       ret->metrics, "mesh_broker_retention_dropped_records_total",
-                       "Records the mock cluster's retention dropped from "
-                       "the start of a partition (its low watermark).",
-                       labels),
-                   (uint64_t)(offs->low - last));
+    mw_counter_add(
+        mw_metrics_counter(ret->metrics,
+                           "mesh_broker_retention_dropped_records_total",
+                           "Records the mock cluster's retention dropped from "
+                           "the start of a partition (its low watermark).",
+                           labels),
+        (uint64_t)(offs->low - last));
     json_object_set_new(entry, "low", json_integer(offs->low));
     if (warned > 0 && offs->low < 2 * warned)
         return;
@@ -60,8 +61,8 @@ static void eb_dropped(eb_retention_t *ret, const eb_cluster_offsets_t *offs,
     mw_log_warn(EB_COMPONENT, "records dropped by retention",
                 "topic=%s partition=%d dropped=%" PRId64 " low=%" PRId64
                 " high=%" PRId64 " max_bytes=%d max_batches=%d hint=%s",
-                offs->topic, offs->partition, offs->low, offs->low,
-                offs->high, EB_CLUSTER_RETENTION_MAX_BYTES,
+                offs->topic, offs->partition, offs->low, offs->low, offs->high,
+                EB_CLUSTER_RETENTION_MAX_BYTES,
                 EB_CLUSTER_RETENTION_MAX_BATCHES,
                 mw_log_q("mesh-broker keeps only the newest 5 MiB or 100000 "
                          "batches of a partition; records below the low "
@@ -111,8 +112,7 @@ static void eb_tick(evutil_socket_t fd, short what, void *opaque)
     evtimer_add(ret->timer, &ret->interval);
 }
 
-eb_retention_t *eb_retention_new(const eb_retention_conf_t *conf,
-                                 mw_err_t *err)
+eb_retention_t *eb_retention_new(const eb_retention_conf_t *conf, mw_err_t *err)
 {
     eb_retention_t *ret;
 
@@ -126,8 +126,9 @@ eb_retention_t *eb_retention_new(const eb_retention_conf_t *conf,
     if (!ret || !(ret->seen = json_object()) ||
         !(ret->timer = evtimer_new(conf->base, eb_tick, ret))) {
         eb_retention_destroy(ret);
-        mw_err_set(err, MW_ERR_NOMEM, "out of memory creating the "
-                                      "retention watcher");
+        mw_err_set(err, MW_ERR_NOMEM,
+                   "out of memory creating the "
+                   "retention watcher");
         return NULL;
     }
     ret->cluster = conf->cluster;

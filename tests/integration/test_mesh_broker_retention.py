@@ -9,6 +9,7 @@ silence is a verdict, not a race."""
 
 import pathlib
 import re
+import subprocess
 import sys
 import time
 import urllib.request
@@ -69,6 +70,14 @@ def produce(broker, topic, cnt, size=100):
     assert not failed, failed[:3]
 
 
+def describe(bins, broker, topic):
+    res = subprocess.run([str(bins / "meshctl"), "--bootstrap",
+                          broker.bootstrap, "topic", "describe", topic],
+                         capture_output=True, timeout=60 * TIMEOUT_MULT)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.decode()
+
+
 def test_start_up_states_the_ceiling(mesh_broker):
     line = [ln for ln in mesh_broker.log().splitlines()
             if 'msg="retention ceiling"' in ln]
@@ -78,7 +87,7 @@ def test_start_up_states_the_ceiling(mesh_broker):
     assert metric_value(metrics(mesh_broker), SCANS) is not None
 
 
-def test_past_the_ceiling_warns_and_counts(mesh_broker, unique_topic):
+def test_past_the_ceiling_warns_and_counts(bins, mesh_broker, unique_topic):
     mesh_broker.create_topic(unique_topic, 1)
     # 80,000 records of ~110 bytes: about 8 MiB into one partition, well
     # past the 5 MiB the mock keeps.
@@ -104,9 +113,16 @@ def test_past_the_ceiling_warns_and_counts(mesh_broker, unique_topic):
     m = re.search(r"dropped=(\d+) low=(\d+) high=(\d+)", warn[0])
     assert m and int(m.group(1)) > 0 and int(m.group(3)) == 80000
     assert "real Kafka" in warn[0] and "more partitions" in warn[0]
+    out = describe(bins, mesh_broker, unique_topic)
+    m = re.search(r"^  partition 0: low=(\d+) high=(\d+)$", out, re.M)
+    assert m, out
+    assert int(m.group(1)) >= int(value) and int(m.group(2)) == 80000
+    assert re.search(r"^warning: partition 0: the %s oldest records were "
+                     r"dropped by mesh-broker's retention" % m.group(1),
+                     out, re.M), out
 
 
-def test_below_the_ceiling_stays_quiet(mesh_broker, unique_topic):
+def test_below_the_ceiling_stays_quiet(bins, mesh_broker, unique_topic):
     mesh_broker.create_topic(unique_topic, 1)
     produce(mesh_broker, unique_topic, 20000)  # ~2 MiB
     scans = metric_value(metrics(mesh_broker), SCANS)
@@ -116,3 +132,6 @@ def test_below_the_ceiling_stays_quiet(mesh_broker, unique_topic):
     assert DROPPED not in metrics(mesh_broker).replace(
         "# HELP " + DROPPED, "").replace("# TYPE " + DROPPED, "")
     assert 'msg="records dropped by retention"' not in mesh_broker.log()
+    out = describe(bins, mesh_broker, unique_topic)
+    assert "  partition 0: low=0 high=20000\n" in out, out
+    assert "warning:" not in out and "note:" not in out

@@ -92,6 +92,37 @@ int eb_cluster_topic_create(eb_cluster_t *cl, const char *name, int partitions,
 json_t *eb_cluster_topics(eb_cluster_t *cl, const char *only_name,
                           mw_err_t *err);
 
+/* Retention of the 2.0.2 mock's partition logs (rdkafka_mock.c gives every
+ * partition max_size 5 MiB and max_cnt 100,000 message sets, and drops the
+ * oldest set past either, with no way to change them through the public
+ * API).  Documented here so the start-up line and the docs agree. */
+#define EB_CLUSTER_RETENTION_MAX_BYTES (5 * 1024 * 1024)
+#define EB_CLUSTER_RETENTION_MAX_BATCHES 100000
+
+/* One partition's offsets, handed to an eb_cluster_scan_fn_t. */
+typedef struct eb_cluster_offsets {
+    const char *topic; /* borrowed for the callback's duration */
+    int partition;
+    int64_t low;  /* log start offset: records below it are gone */
+    int64_t high; /* offset the next record will get */
+} eb_cluster_offsets_t;
+
+typedef void (*eb_cluster_scan_fn_t)(const eb_cluster_offsets_t *offs,
+                                     void *opaque);
+
+/* Calls fn for every partition of every topic whose leader is up and has
+ * no added round-trip time, with its low and high watermarks (a Metadata
+ * request, then a ListOffsets pair per partition, all to the in-process
+ * mock).  Partitions behind a fault are skipped rather than waited for, so
+ * a scan never holds the loop for a request timeout; while any broker has
+ * a delay, every broker is down, or errors pushed for Metadata or
+ * ListOffsets are not cleared, nothing is scanned (the scan would wait, or
+ * eat errors meant for a client).  Returns the number of partitions or
+ * brokers skipped (>= 0; 0 means a full scan), or MW_ERR_TRANSPORT when
+ * Metadata fails. */
+int eb_cluster_scan_offsets(eb_cluster_t *cl, eb_cluster_scan_fn_t fn,
+                            void *opaque, mw_err_t *err);
+
 /* Pushes cnt errors for the next cnt requests of ApiKey api (cluster-wide;
  * RD_KAFKA_RESP_ERR__TRANSPORT makes the broker drop the connection). */
 int eb_cluster_push_errors(eb_cluster_t *cl, int api, size_t cnt,

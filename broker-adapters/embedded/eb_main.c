@@ -18,6 +18,7 @@
 #include "eb_cluster.h"
 #include "eb_control.h"
 #include "eb_proxy.h"
+#include "eb_retention.h"
 #include "mw_conf.h"
 #include "mw_daemon.h"
 #include "mw_err.h"
@@ -26,6 +27,10 @@
 
 #define EB_COMPONENT "mesh-broker"
 #define EB_VERSION "0.1.0"
+/* Between two retention scans: each costs a Metadata request and two
+ * ListOffsets per partition to the in-process mock, well under a
+ * millisecond for a development cluster's few dozen partitions. */
+#define EB_RETENTION_INTERVAL_MS 1000
 
 static const mw_conf_key_t eb_keys[] = {
     {.name = "brokers",
@@ -71,9 +76,11 @@ static const mw_conf_program_t eb_program = {
         "every\ntopic, message and committed offset.  It is NOT for "
         "production.\n\n"
         "Limits of the librdkafka 2.0.2 mock cluster it hosts:\n"
-        "  - each partition keeps only the newest ~5 MiB or 100,000 "
-        "batches and\n    silently drops older ones: keep partitions small "
-        "or consume while\n    producing;\n"
+        "  - each partition keeps only the newest 5 MiB or 100,000 "
+        "batches and\n    drops older ones; mesh-broker warns (\"records "
+        "dropped by retention\")\n    and counts them in "
+        "mesh_broker_retention_dropped_records_total:\n    spread a topic "
+        "over more partitions or consume while producing;\n"
         "  - an empty fetch is answered only after the client's "
         "fetch.wait.max.ms\n    (set it to ~10 ms in tests);\n"
         "  - no CreateTopics or DescribeConfigs: create topics through the "
@@ -90,6 +97,7 @@ typedef struct eb_app {
     eb_cluster_t *cluster;
     eb_control_t *control;
     eb_proxy_t *proxy;
+    eb_retention_t *retention;
 } eb_app_t;
 
 /* First SIGTERM/SIGINT: stop accepting (listeners and open connections go
@@ -147,6 +155,14 @@ static int eb_start(mw_run_t *run, void *opaque, mw_err_t *err)
     app->cluster = eb_cluster_new((int)mw_conf_get_int(conf, "brokers"), err);
     if (!app->cluster)
         return err->code;
+    app->retention = eb_retention_new(
+        &(eb_retention_conf_t){.base = mw_run_base(run),
+                               .cluster = app->cluster,
+                               .metrics = mw_run_metrics(run),
+                               .interval_ms = EB_RETENTION_INTERVAL_MS},
+        err);
+    if (!app->retention)
+        return err->code;
     app->control = eb_control_new(
         &(eb_control_conf_t){
             .base = mw_run_base(run),
@@ -193,6 +209,7 @@ static void eb_destroy(void *opaque)
 
     eb_proxy_destroy(app->proxy);
     eb_control_destroy(app->control);
+    eb_retention_destroy(app->retention);
     eb_cluster_destroy(app->cluster);
 }
 

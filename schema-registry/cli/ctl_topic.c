@@ -3,16 +3,24 @@
  * options, calls bk_admin, prints with ctl_out.  Every admin call is
  * bounded (BK_ADMIN_TIMEOUT_MS), so an unreachable bootstrap ends with a
  * message naming the servers and exit 1, never a hang.
+ *
+ * describe also prints each partition's low and high watermarks: a low
+ * watermark above 0 means the oldest records are gone, which on a real
+ * Kafka is its retention at work, but on mesh-broker (the admin then runs
+ * its embedded backend) is the development broker's fixed 5 MiB per
+ * partition, worth a warning.
  */
 #include "ctl_topic.h"
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bk_admin.h"
+#include "bk_consumer.h"
 #include "ctl_out.h"
 
 #define CTL_CONFIGS_MAX 64
@@ -148,18 +156,80 @@ static int ctl_topic_list(bk_admin_t *admin, bool json)
     return 0;
 }
 
-static int ctl_topic_describe(bk_admin_t *admin, const char *name, bool json)
+/* Prints the watermarks of info's partitions, then one line per
+ * partition whose oldest records are gone.  The consumer never joins its
+ * group: it only asks the leaders for offsets.  1 when a query fails. */
+static int ctl_topic_watermarks(const mw_conf_t *conf, bk_admin_t *admin,
+                                const bk_topic_info_t *info)
+{
+    bool dev = strcmp(bk_admin_backend_name(admin), "embedded") == 0;
+    bk_consumer_t *cons;
+    bk_watermarks_t wm;
+    int64_t *lows;
+    mw_err_t err;
+    int p, rc = 0;
+
+    lows = calloc((size_t)info->partitions + 1, sizeof(*lows));
+    cons = lows ? bk_consumer_new(conf, "meshctl-topic-describe", NULL, NULL,
+                                  NULL, &err)
+                : NULL;
+    if (!cons) {
+        if (!lows)
+            mw_err_set(&err, MW_ERR_NOMEM, "out of memory");
+        ctl_out_error("topic describe", &err);
+        free(lows);
+        return 1;
+    }
+    printf("watermarks:\n");
+    for (p = 0; p < info->partitions && rc == 0; p++) {
+        if (bk_consumer_watermarks(cons, info->name, p, &wm,
+                                   BK_ADMIN_TIMEOUT_MS, &err) != 0) {
+            ctl_out_error("topic describe", &err);
+            rc = 1;
+            break;
+        }
+        lows[p] = wm.low;
+        printf("  partition %d: low=%" PRId64 " high=%" PRId64 "\n", p, wm.low,
+               wm.high);
+    }
+    for (int i = 0; i < p && rc == 0; i++) {
+        if (lows[i] <= 0)
+            continue;
+        if (dev)
+            printf("warning: partition %d: the %" PRId64
+                   " oldest records were dropped by mesh-broker's retention "
+                   "(a development broker keeps only the newest 5 MiB or "
+                   "100000 batches of a partition); use more partitions or a "
+                   "real Kafka\n",
+                   i, lows[i]);
+        else
+            printf("note: partition %d starts at offset %" PRId64
+                   ": older records were removed by the topic's retention "
+                   "or deleted (on mesh-broker: its 5 MiB-per-partition "
+                   "limit)\n",
+                   i, lows[i]);
+    }
+    bk_consumer_destroy(cons);
+    free(lows);
+    return rc;
+}
+
+static int ctl_topic_describe(const mw_conf_t *conf, bk_admin_t *admin,
+                              const char *name, bool json)
 {
     bk_topic_info_t *info = NULL;
     mw_err_t err;
+    int rc = 0;
 
     if (bk_admin_describe_topic(admin, name, &info, &err)) {
         ctl_out_error("topic describe", &err);
         return 1;
     }
     ctl_out_topic(stdout, info, json);
+    if (!json)
+        rc = ctl_topic_watermarks(conf, admin, info);
     bk_topic_info_destroy(info);
-    return 0;
+    return rc;
 }
 
 int ctl_topic_main(const mw_conf_t *conf, int argc, char **argv)
@@ -191,7 +261,7 @@ int ctl_topic_main(const mw_conf_t *conf, int argc, char **argv)
     else if (!strcmp(sub, "list"))
         rc = ctl_topic_list(admin, json);
     else
-        rc = ctl_topic_describe(admin, argv[2], json);
+        rc = ctl_topic_describe(conf, admin, argv[2], json);
     bk_admin_destroy(admin);
     return rc;
 }

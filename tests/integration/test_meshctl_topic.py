@@ -35,6 +35,10 @@ def test_create_list_describe(cluster, bins, unique_topic):
     assert res.returncode == 0, res.stderr
     assert f"name: {unique_topic}" in res.stdout.decode()
     assert "partitions: 5" in res.stdout.decode()
+    # A new topic: every partition empty, nothing dropped, no warning.
+    for p in range(5):
+        assert f"  partition {p}: low=0 high=0\n" in res.stdout.decode()
+    assert "warning:" not in res.stdout.decode()
 
 
 def test_exists_and_if_not_exists(mesh_broker, bins, unique_topic):

@@ -93,8 +93,8 @@ static bool reg_api_is_tag_map(const json_t *v)
 
     if (!json_is_object(v))
         return false;
-    json_object_foreach((json_t *)v, k, e) if (!reg_api_is_str_array(e)) return
-        false;
+    json_object_foreach((json_t *)v, k,
+                        e) if (!reg_api_is_str_array(e)) return false;
     return true;
 }
 
@@ -116,9 +116,8 @@ static bool reg_api_is_kind(const json_t *v)
 
 static bool reg_api_is_mode(const json_t *v)
 {
-    static const char *const modes[] = {"UPGRADE", "DOWNGRADE", "UPDOWN",
-                                        "WRITE",   "READ",      "WRITEREAD",
-                                        NULL};
+    static const char *const modes[] = {
+        "UPGRADE", "DOWNGRADE", "UPDOWN", "WRITE", "READ", "WRITEREAD", NULL};
 
     return json_is_string(v) && reg_api_word_in(json_string_value(v), modes);
 }
@@ -194,13 +193,12 @@ static bool reg_api_rules_parse(reg_api_req_t *r, const json_t *rules,
             return reg_api_contract_bad(r, p, "an object");
         clean = json_object();
         json_array_append_new(out, clean);
-        for (size_t f = 0; f < sizeof(reg_api_rule_fields) /
-                                   sizeof(reg_api_rule_fields[0]);
+        for (size_t f = 0;
+             f < sizeof(reg_api_rule_fields) / sizeof(reg_api_rule_fields[0]);
              f++)
-            if (!reg_api_contract_copy(r, clean, rule, p,
-                                       reg_api_rule_fields[f].name,
-                                       reg_api_rule_fields[f].ok,
-                                       reg_api_rule_fields[f].want))
+            if (!reg_api_contract_copy(
+                    r, clean, rule, p, reg_api_rule_fields[f].name,
+                    reg_api_rule_fields[f].ok, reg_api_rule_fields[f].want))
                 return false;
         name = json_string_value(json_object_get(clean, "name"));
         if (!name || !*name) {
@@ -257,8 +255,7 @@ bool reg_api_contract_parse(reg_api_req_t *r, reg_api_candidate_t *cand)
 {
     json_t *md = NULL, *rs = NULL;
 
-    if (!reg_api_metadata_parse(r, json_object_get(r->body, "metadata"),
-                                &md) ||
+    if (!reg_api_metadata_parse(r, json_object_get(r->body, "metadata"), &md) ||
         !reg_api_rule_set_parse(r, json_object_get(r->body, "ruleSet"), &rs)) {
         json_decref(md);
         return false;

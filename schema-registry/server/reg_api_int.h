@@ -19,6 +19,7 @@
 
 #include <event2/http.h>
 
+#include "mw_http_limit.h"
 #include "mw_time.h"
 #include "reg_api.h"
 #include "sr_proto.h"
@@ -51,6 +52,7 @@ typedef struct reg_api_route_metrics {
 struct reg_api {
     struct event_base *base;
     struct evhttp *http;
+    mw_http_limit_t *limit; /* listener.max.connections */
     reg_state_t *state;
     reg_store_t *store;
     reg_catalog_t *catalog;     /* the data-product catalog */

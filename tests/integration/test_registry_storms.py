@@ -1,0 +1,124 @@
+"""Connection storms: mesh-registry serves at most listener.max.connections
+connections at once and answers a request on any further one with a clean
+503 (JSON body, Retry-After, connection closed), counted in
+mesh_http_connections_refused_total; it never crashes and keeps serving
+once the storm is over.  A bad bound is refused at start-up naming the key.
+"""
+
+import concurrent.futures
+import http.client
+import json
+import re
+import subprocess
+import urllib.parse
+
+from realkafka import free_ports
+
+CT = "application/vnd.schemaregistry.v1+json"
+
+
+def conn_to(url):
+    u = urllib.parse.urlsplit(url)
+    assert u.hostname == "127.0.0.1"
+    return http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+
+
+def get(conn, path):
+    conn.request("GET", path, headers={"Accept": CT})
+    resp = conn.getresponse()
+    return resp.status, dict(resp.getheaders()), resp.read()
+
+
+def metric(ops_url, name, labels):
+    c = conn_to(ops_url)
+    try:
+        status, _, body = get(c, "/metrics")
+    finally:
+        c.close()
+    assert status == 200
+    m = re.search(rf'^{name}\{{{re.escape(labels)}\}} (\S+)$',
+                  body.decode(), re.M)
+    assert m, f"{name}{{{labels}}} missing"
+    return float(m.group(1))
+
+
+def ops_url_of(reg):
+    return "http://" + reg.settings["ops.listener"]
+
+
+def test_bound_refuses_cleanly_and_recovers(make_registry):
+    reg = make_registry(sets={"listener.max.connections": "3",
+                              "ops.listener": f"127.0.0.1:{free_ports(1)[0]}"})
+    ops = ops_url_of(reg)
+    # Three keep-alive connections hold every slot.
+    held = [conn_to(reg.url) for _ in range(3)]
+    for c in held:
+        assert get(c, "/subjects")[0] == 200
+    assert metric(ops, "mesh_http_connections_open",
+                  'listener="registry"') == 3
+    # Every further connection is refused with a clean 503.
+    for _ in range(10):
+        c = conn_to(reg.url)
+        status, headers, body = get(c, "/subjects")
+        assert status == 503, body
+        assert headers.get("Retry-After") == "1"
+        assert headers.get("Connection", "").lower() == "close"
+        js = json.loads(body)
+        assert js["error_code"] == 503 and "too many connections" in \
+            js["message"]
+        c.close()
+    assert metric(ops, "mesh_http_connections_refused_total",
+                  'listener="registry"') == 10
+    # The held connections keep being served.
+    for c in held:
+        assert get(c, "/subjects")[0] == 200
+    for c in held:
+        c.close()
+    # Once they are closed their slots are free again: a new connection
+    # serves (the registry notices each close on its own time, so the
+    # loop waits for that, not for a duration).
+    for _ in range(200):
+        c = conn_to(reg.url)
+        status, _, _ = get(c, "/subjects")
+        c.close()
+        if status == 200:
+            break
+    assert status == 200
+
+
+def test_storm_of_concurrent_connections(make_registry):
+    reg = make_registry(sets={"listener.max.connections": "4",
+                              "ops.listener": f"127.0.0.1:{free_ports(1)[0]}"})
+    ops = ops_url_of(reg)
+    text = json.dumps({"type": "record", "name": "S", "fields": []})
+    reg.register("storm", text)
+
+    def one(_):
+        c = conn_to(reg.url)
+        try:
+            return get(c, "/subjects/storm/versions/1")[0]
+        finally:
+            c.close()
+
+    with concurrent.futures.ThreadPoolExecutor(64) as pool:
+        statuses = list(pool.map(one, range(400)))
+    assert set(statuses) <= {200, 503}, set(statuses)
+    refused = statuses.count(503)
+    assert metric(ops, "mesh_http_connections_refused_total",
+                  'listener="registry"') == refused
+    # Still serving, and the open count never went past the bound.
+    assert metric(ops, "mesh_http_connections_open",
+                  'listener="registry"') <= 4
+    assert reg.get("/subjects")[1] == ["storm"]
+
+
+def test_bad_bound_refused_at_start(bins, tmp_path):
+    for bad in ("0", "-5", "many"):
+        proc = subprocess.run(
+            [str(bins / "mesh-registry"), "--set",
+             "listeners=http://127.0.0.1:0", "--set",
+             f"data.dir={tmp_path / 'd'}", "--set",
+             f"listener.max.connections={bad}"],
+            capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert "listener.max.connections" in proc.stderr

@@ -116,8 +116,7 @@ static void limit_refuse(mw_http_limit_t *lim, struct evhttp_request *req)
     mw_http_reply_error(req, 503,
                         "%s: too many connections (the bound is %zu); retry "
                         "after %d s",
-                        lim->name, lim->max_conns,
-                        MW_HTTP_LIMIT_RETRY_AFTER_S);
+                        lim->name, lim->max_conns, MW_HTTP_LIMIT_RETRY_AFTER_S);
 }
 
 bool mw_http_limit_admit(mw_http_limit_t *lim, struct evhttp_request *req)
@@ -130,12 +129,12 @@ bool mw_http_limit_admit(mw_http_limit_t *lim, struct evhttp_request *req)
     evcon = evhttp_request_get_connection(req);
     if (!evcon || mw_htab_get(lim->open, &evcon, sizeof(evcon)))
         return true;
-    slot = mw_htab_cnt(lim->open) < lim->max_conns ? malloc(sizeof(*slot))
-                                                   : NULL;
+    slot =
+        mw_htab_cnt(lim->open) < lim->max_conns ? malloc(sizeof(*slot)) : NULL;
     if (slot)
         slot->evcon = evcon;
-    if (!slot || mw_htab_put(lim->open, &slot->evcon, sizeof(slot->evcon),
-                             slot, NULL) != 0) {
+    if (!slot || mw_htab_put(lim->open, &slot->evcon, sizeof(slot->evcon), slot,
+                             NULL) != 0) {
         free(slot);
         limit_refuse(lim, req);
         return false;

@@ -114,6 +114,7 @@ static const mw_conf_key_t reg_keys[] = {
      .doc = "PEM CA certificates for client certificates (mutual TLS): a "
             "verified certificate's common name names the principal of "
             "auth.credentials.file."},
+    MW_RUN_KEY_OPS_MAX_CONNECTIONS,
     MW_RUN_KEY_LOG_LEVEL,
 };
 

@@ -122,3 +122,47 @@ def test_bad_bound_refused_at_start(bins, tmp_path):
             capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2, proc.stderr
         assert "listener.max.connections" in proc.stderr
+
+
+def held_then_refused(url, max_conns, path):
+    """max_conns keep-alive connections get path; the next one is refused
+    with a clean 503.  Returns the held connections (caller closes)."""
+    held = [conn_to(url) for _ in range(max_conns)]
+    for c in held:
+        assert get(c, path)[0] in (200, 404)
+    c = conn_to(url)
+    status, headers, body = get(c, path)
+    c.close()
+    assert status == 503, body
+    assert headers.get("Retry-After") == "1"
+    assert "too many connections" in json.loads(body)["message"]
+    return held
+
+
+def test_ops_listener_bound(make_registry):
+    reg = make_registry(sets={"ops.max.connections": "2",
+                              "ops.listener": f"127.0.0.1:{free_ports(1)[0]}"})
+    ops = ops_url_of(reg)
+    held = held_then_refused(ops, 2, "/healthz")
+    # The REST listener has its own bound and reports the ops refusal.
+    status, body = reg.get("/metrics")
+    assert status == 200
+    assert 'mesh_http_connections_refused_total{listener="ops"} 1' in body
+    for c in held:
+        c.close()
+
+
+def test_producer_http_source_bound(make_producer, mesh_broker, registry):
+    prod = make_producer(sets={
+        "source": "http", "registry.url": registry.url,
+        "kafka.bootstrap.servers": mesh_broker.bootstrap,
+        "http.max.connections": "2"})
+    held = held_then_refused(prod.http, 2, "/topics")
+    for c in held:
+        c.close()
+    c = conn_to(prod.ops)
+    status, _, body = get(c, "/metrics")
+    c.close()
+    assert status == 200
+    assert 'mesh_http_connections_refused_total{listener="http"} 1' in \
+        body.decode()

@@ -166,3 +166,95 @@ def test_producer_http_source_bound(make_producer, mesh_broker, registry):
     assert status == 200
     assert 'mesh_http_connections_refused_total{listener="http"} 1' in \
         body.decode()
+
+
+class FlakyRegistry:
+    """A third-party stand-in on loopback: answers GET /schemas/ids/1 with
+    `failures` transient errors (status `status`) before the schema."""
+
+    def __init__(self, failures, status=503):
+        import http.server
+        import threading
+
+        self.calls = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                outer.calls += 1
+                if outer.calls <= failures:
+                    code, body = status, json.dumps(
+                        {"error_code": status, "message": "busy"})
+                else:
+                    code, body = 200, json.dumps({"schema": '"string"'})
+                data = body.encode()
+                self.send_response(code)
+                self.send_header("Content-Type", CT)
+                self.send_header("Content-Length", str(len(data)))
+                if code != 200:
+                    self.send_header("Retry-After", "1")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def schema_get(bins, url):
+    return subprocess.run([str(bins / "meshctl"), "--registry", url,
+                           "schema", "get", "--id", "1"],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_client_retries_transient_answers_then_recovers(bins):
+    for status in (503, 429, 500):
+        flaky = FlakyRegistry(failures=3, status=status)
+        try:
+            proc = schema_get(bins, flaky.url)
+            assert proc.returncode == 0, proc.stderr
+            assert proc.stdout.strip() == '"string"'
+            assert flaky.calls == 4
+        finally:
+            flaky.close()
+
+
+def test_client_gives_up_after_bounded_retries(bins):
+    flaky = FlakyRegistry(failures=1000)
+    try:
+        proc = schema_get(bins, flaky.url)
+        assert proc.returncode == 1
+        assert "503" in proc.stderr
+        # One call and SR_CLIENT_RETRIES (5) retries, no more.
+        assert flaky.calls == 6
+    finally:
+        flaky.close()
+
+
+def test_client_does_not_retry_client_errors(bins):
+    flaky = FlakyRegistry(failures=1000, status=422)
+    try:
+        proc = schema_get(bins, flaky.url)
+        assert proc.returncode == 1
+        assert flaky.calls == 1
+    finally:
+        flaky.close()
+
+
+def test_client_retries_connection_refused_within_bound(bins):
+    port = free_ports(1)[0]  # nothing listens there
+    proc = schema_get(bins, f"http://127.0.0.1:{port}")
+    assert proc.returncode == 1
+    assert f"127.0.0.1:{port}" in proc.stderr

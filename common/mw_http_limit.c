@@ -35,6 +35,7 @@ struct mw_http_limit {
     bool warned; /* the first refusal is logged at warn, later at debug */
     char name[LIMIT_NAME_MAX];
     mw_gauge_t *g_open;
+    mw_counter_t *c_admitted;
     mw_counter_t *c_refused;
 };
 
@@ -59,6 +60,10 @@ mw_http_limit_t *mw_http_limit_new(size_t max_conns, const char *name,
             metrics, "mesh_http_connections_open",
             "Connections a listener serves now (counted from their first "
             "request).",
+            labels);
+        lim->c_admitted = mw_metrics_counter(
+            metrics, "mesh_http_connections_total",
+            "Connections a listener admitted (at their first request).",
             labels);
         lim->c_refused = mw_metrics_counter(
             metrics, "mesh_http_connections_refused_total",
@@ -140,6 +145,7 @@ bool mw_http_limit_admit(mw_http_limit_t *lim, struct evhttp_request *req)
         return false;
     }
     evhttp_connection_set_closecb(evcon, limit_on_close, lim);
+    mw_counter_inc(lim->c_admitted);
     mw_gauge_set(lim->g_open, (double)mw_htab_cnt(lim->open));
     return true;
 }

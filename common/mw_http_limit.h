@@ -30,8 +30,9 @@ typedef struct mw_http_limit mw_http_limit_t;
 #define MW_HTTP_LIMIT_RETRY_AFTER_S 1
 
 /* A bound of max_conns (>= 1) connections.  name labels the metrics
- * (listener="name" on mesh_http_connections_open and
- * mesh_http_connections_refused_total, when metrics is not NULL) and the
+ * (listener="name" on mesh_http_connections_open,
+ * mesh_http_connections_total and mesh_http_connections_refused_total,
+ * when metrics is not NULL) and the
  * refusal's log line.  Destroy it only after the evhttp it guards is freed
  * (evhttp_free runs the close callbacks).  NULL on ENOMEM. */
 mw_http_limit_t *mw_http_limit_new(size_t max_conns, const char *name,

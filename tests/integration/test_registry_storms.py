@@ -258,3 +258,54 @@ def test_client_retries_connection_refused_within_bound(bins):
     proc = schema_get(bins, f"http://127.0.0.1:{port}")
     assert proc.returncode == 1
     assert f"127.0.0.1:{port}" in proc.stderr
+
+
+def test_client_keeps_one_connection_under_concurrent_use(
+        make_registry, make_producer, mesh_broker):
+    """The producer's registry client keeps one keep-alive connection (its
+    pool's bound): eight threads posting to eight new topics at once make
+    the registry admit one connection from it, not one per lookup."""
+    import threading
+
+    reg = make_registry(sets={"ops.listener":
+                              f"127.0.0.1:{free_ports(1)[0]}"})
+    ops = ops_url_of(reg)
+    schema = {"type": "record", "name": "P", "fields": [
+        {"name": "n", "type": "long"}]}
+    topics = [f"pool-{i}" for i in range(8)]
+    for t in topics:
+        mesh_broker.create_topic(t, 1)
+        assert reg.register(f"{t}-value", schema)[0] == 200
+    prod = make_producer(sets={
+        "source": "http", "registry.url": reg.url,
+        "kafka.bootstrap.servers": mesh_broker.bootstrap})
+    label = 'listener="registry"'
+    before = metric(ops, "mesh_http_connections_total", label)
+    errors = []
+
+    def post(topic):
+        u = urllib.parse.urlsplit(prod.http)
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        try:
+            for i in range(5):
+                c.request("POST", f"/topics/{topic}", body=json.dumps(
+                    {"records": [{"value": {"n": i}}]}), headers={
+                    "Content-Type": "application/vnd.kafka.avro.v2+json",
+                    "Accept": "application/vnd.kafka.v2+json"})
+                resp = c.getresponse()
+                body = resp.read()
+                if resp.status != 200:
+                    errors.append((resp.status, body))
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=post, args=(t,)) for t in topics]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    # Every topic's schema was looked up (eight misses), over one
+    # connection.
+    assert metric(ops, "mesh_http_connections_total", label) - before == 1
+    assert metric(ops, "mesh_http_connections_open", label) >= 1

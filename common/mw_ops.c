@@ -22,6 +22,7 @@
 
 #include "mw_buf.h"
 #include "mw_http.h"
+#include "mw_http_limit.h"
 #include "mw_log.h"
 #include "mw_vec.h"
 
@@ -48,7 +49,8 @@ typedef struct ops_check {
 
 struct mw_ops {
     struct evhttp *http;
-    mw_metrics_t *metrics; /* borrowed, may be NULL */
+    mw_http_limit_t *limit; /* freed after http (its close callbacks) */
+    mw_metrics_t *metrics;  /* borrowed, may be NULL */
     int port;
     ops_check_t *checks;
     size_t check_cnt, check_cap;
@@ -125,7 +127,11 @@ static void serve_metrics(mw_ops_t *ops, struct evhttp_request *req)
 static void ops_handle(struct evhttp_request *req, void *arg)
 {
     mw_ops_t *ops = arg;
-    ops_path_t path = classify(req);
+    ops_path_t path;
+
+    if (!mw_http_limit_admit(ops->limit, req))
+        return;
+    path = classify(req);
     mw_counter_inc(ops->requests[path]);
     if (path == OPS_PATH_OTHER) {
         const char *uri = evhttp_request_get_uri(req);
@@ -155,7 +161,7 @@ static void ops_register_metrics(mw_ops_t *ops)
 }
 
 mw_ops_t *mw_ops_new(struct event_base *base, const char *listener,
-                     mw_metrics_t *metrics, mw_err_t *err)
+                     size_t max_conns, mw_metrics_t *metrics, mw_err_t *err)
 {
     mw_ops_t *ops = calloc(1, sizeof(*ops));
     if (!ops) {
@@ -163,7 +169,9 @@ mw_ops_t *mw_ops_new(struct event_base *base, const char *listener,
         return NULL;
     }
     ops->metrics = metrics;
-    ops->http = evhttp_new(base);
+    ops->limit = mw_http_limit_new(
+        max_conns ? max_conns : MW_OPS_MAX_CONNECTIONS, "ops", metrics);
+    ops->http = ops->limit ? evhttp_new(base) : NULL;
     if (!ops->http) {
         mw_err_set(err, MW_ERR_NOMEM, "ops endpoint %s: evhttp_new failed",
                    listener ? listener : "(null)");
@@ -196,6 +204,7 @@ void mw_ops_destroy(mw_ops_t *ops)
         return;
     if (ops->http)
         evhttp_free(ops->http);
+    mw_http_limit_destroy(ops->limit);
     for (size_t i = 0; i < ops->check_cnt; i++)
         free(ops->checks[i].name);
     free(ops->checks);

@@ -26,11 +26,14 @@ typedef struct mw_ops mw_ops_t;
  * /healthz request. */
 typedef bool(mw_ops_health_cb)(void *opaque, char *reason, size_t reason_size);
 
-/* Binds listener (host:port, port 0 picks one) on base.  base and metrics
- * are borrowed and must outlive the endpoint.  NULL with err set when the
- * address cannot be bound (the message names the listener). */
+/* Binds listener (host:port, port 0 picks one) on base, serving at most
+ * max_conns connections at once (0: MW_OPS_MAX_CONNECTIONS; beyond: 503,
+ * mw_http_limit with listener="ops").  base and metrics are borrowed and
+ * must outlive the endpoint.  NULL with err set when the address cannot be
+ * bound (the message names the listener). */
+#define MW_OPS_MAX_CONNECTIONS 1024
 mw_ops_t *mw_ops_new(struct event_base *base, const char *listener,
-                     mw_metrics_t *metrics, mw_err_t *err);
+                     size_t max_conns, mw_metrics_t *metrics, mw_err_t *err);
 void mw_ops_destroy(mw_ops_t *ops);
 
 /* Adds a named health check (name is copied); all must pass for 200. */

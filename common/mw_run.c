@@ -94,7 +94,12 @@ static int run_open_ops(mw_run_t *run, mw_err_t *err)
         !mw_conf_is_set(run->conf, "ops.listener"))
         return 0;
     listener = mw_conf_get_str(run->conf, "ops.listener");
-    run->ops = mw_ops_new(run->base, listener, run->metrics, err);
+    run->ops = mw_ops_new(
+        run->base, listener,
+        run_declares(run->conf, "ops.max.connections")
+            ? (size_t)mw_conf_get_int(run->conf, "ops.max.connections")
+            : 0,
+        run->metrics, err);
     if (!run->ops)
         return err->code;
     if (run->prog->health &&

@@ -52,6 +52,16 @@ typedef struct mw_run mw_run_t;
         .allowed = mw_log_level_names, .doc = "Lowest log level written."      \
     }
 
+/* The `ops.max.connections` key: the bound on the ops listener's
+ * connections (mw_ops_new; mw_http_limit), for programs with ops.listener. */
+#define MW_RUN_KEY_OPS_MAX_CONNECTIONS                                         \
+    {                                                                          \
+        .name = "ops.max.connections", .type = MW_CONF_INT, .dflt = "1024",    \
+        .min = 1, .max = 1000000,                                              \
+        .doc = "Connections the ops listener serves at once; a request on a "  \
+               "further one gets 503 with Retry-After."                        \
+    }
+
 typedef struct mw_run_prog {
     const mw_conf_program_t *conf; /* name, summary, passthrough, choices */
     const mw_conf_key_t *keys;     /* the program's own keys */

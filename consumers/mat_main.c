@@ -126,6 +126,7 @@ static const mw_conf_key_t mat_keys[] = {
     {.name = "ops.listener",
      .type = MW_CONF_LISTENER,
      .doc = "Optional listener for /healthz and /metrics; port 0 picks one."},
+    MW_RUN_KEY_OPS_MAX_CONNECTIONS,
     MW_RUN_KEY_LOG_LEVEL,
     {.name = "ready.file",
      .type = MW_CONF_STR,

@@ -48,6 +48,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "mw_http.h"
+#include "mw_http_limit.h"
 #include "mw_log.h"
 #include "mw_time.h"
 #include "pr_emit.h"
@@ -100,8 +101,10 @@ struct pr_http {
     pr_emit_t *emit;
     pr_http_topics_t *topics;
     struct evhttp *http;
+    mw_http_limit_t *limit; /* http.max.connections */
     const char *listener;
     size_t max_body_bytes;
+    size_t max_conns;
     int port;
     char url[300];
     uint64_t next_seq;
@@ -653,6 +656,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 {
     pr_http_t *src = arg;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    /* Past http.max.connections: 503 with Retry-After, counted. */
+    if (!mw_http_limit_admit(src->limit, req))
+        return;
     if (!evhttp_request_get_uri(req) || !uri) {
         reply_read_failure(src, req);
         return;
@@ -692,6 +698,14 @@ static const mw_conf_key_t http_keys[] = {
      .min = 1024,
      .max = 1073741824,
      .doc = "source=http: largest request body; larger ones get 413."},
+    {.name = "http.max.connections",
+     .type = MW_CONF_INT,
+     .dflt = "1024",
+     .min = 1,
+     .max = 1000000,
+     .doc = "source=http: connections the listener serves at once (counted "
+            "from their first request); a request on a further one gets 503 "
+            "with Retry-After and the connection is closed."},
 };
 
 /* Cross-key checks when source=http. */
@@ -726,6 +740,7 @@ static void *http_open(const pr_source_env_t *env, mw_err_t *err)
     src->metrics = metrics;
     src->listener = mw_conf_get_str(conf, "http.listener");
     src->max_body_bytes = (size_t)mw_conf_get_int(conf, "http.max.body.bytes");
+    src->max_conns = (size_t)mw_conf_get_int(conf, "http.max.connections");
     src->records_total = mw_metrics_counter(
         metrics, "mesh_producer_http_records_total",
         "Records received in accepted produce requests.", NULL);
@@ -744,7 +759,8 @@ static void *http_open(const pr_source_env_t *env, mw_err_t *err)
 static int http_start(void *state, mw_err_t *err)
 {
     pr_http_t *src = state;
-    src->http = evhttp_new(src->base);
+    src->limit = mw_http_limit_new(src->max_conns, "http", src->metrics);
+    src->http = src->limit ? evhttp_new(src->base) : NULL;
     if (!src->http)
         return mw_err_set(err, MW_ERR_NOMEM, "http source: evhttp_new failed");
     /* evhttp reads at most twice the bound: bodies a little over it get
@@ -758,6 +774,8 @@ static int http_start(void *state, mw_err_t *err)
     if (rc != 0) {
         evhttp_free(src->http);
         src->http = NULL;
+        mw_http_limit_destroy(src->limit);
+        src->limit = NULL;
         return rc;
     }
     mw_conf_listener_url(src->listener, src->port, src->url, sizeof(src->url),
@@ -815,6 +833,9 @@ static void http_close(void *state)
     if (src->http)
         evhttp_free(src->http);
     src->http = NULL;
+    /* After evhttp_free, whose close callbacks uncount into it. */
+    mw_http_limit_destroy(src->limit);
+    src->limit = NULL;
     pr_http_topics_destroy(src->topics);
     src->topics = NULL;
     if (src->req_cnt == 0) {

@@ -113,6 +113,7 @@ static const mw_conf_key_t pr_keys[] = {
      .max = 3600000,
      .doc = "How long SIGTERM waits for events in flight to be acknowledged "
             "before the rest fail and the daemon exits."},
+    MW_RUN_KEY_OPS_MAX_CONNECTIONS,
     MW_RUN_KEY_LOG_LEVEL,
     {.name = "ready.file",
      .type = MW_CONF_STR,

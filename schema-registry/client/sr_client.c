@@ -16,6 +16,8 @@
 #include <event2/http.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,11 +125,49 @@ static int answer_error(const char *what, const mw_http_response_t *reply,
     return mw;
 }
 
-static void backoff(int attempt)
+/* A random number for the back-off's jitter (rand_r on a per-thread seed,
+ * so clients in one process do not share a sequence). */
+static unsigned backoff_rand(void)
 {
-    long ms = 50L << attempt;
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    static _Thread_local unsigned seed;
+
+    if (!seed)
+        seed = (unsigned)mw_time_mono_ns() ^ (unsigned)(uintptr_t)&seed;
+    return (unsigned)rand_r(&seed);
+}
+
+/* Sleeps before retry number attempt (0 first): a random delay in
+ * [w/2, w], w = SR_CLIENT_BACKOFF_MIN_MS doubling per attempt up to
+ * SR_CLIENT_BACKOFF_MAX_MS, so clients refused together (a registry's 503
+ * under a storm) come back spread out rather than in step; never past
+ * deadline_ms (mw_time_mono_ms).  False when the deadline leaves no time
+ * for another attempt. */
+static bool backoff(int attempt, int64_t deadline_ms)
+{
+    long w = SR_CLIENT_BACKOFF_MIN_MS << (attempt < 16 ? attempt : 16);
+    long ms;
+    int64_t left = deadline_ms - mw_time_mono_ms();
+    struct timespec ts;
+
+    if (w > SR_CLIENT_BACKOFF_MAX_MS)
+        w = SR_CLIENT_BACKOFF_MAX_MS;
+    ms = w / 2 + (long)(backoff_rand() % (unsigned)(w / 2 + 1));
+    if (left <= 0)
+        return false;
+    if (ms > left)
+        ms = (long)left;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
     nanosleep(&ts, NULL);
+    return true;
+}
+
+/* Answers worth another attempt: the registry overloaded or failing
+ * (5xx, 503 past a listener's bound included) or asking us to slow down
+ * (429). */
+static bool transient_status(int status)
+{
+    return status >= 500 || status == 429;
 }
 
 /* One request with retries; *out is the parsed 2xx JSON answer. */
@@ -150,14 +190,15 @@ static int request(sr_client_t *client, const char *method, const char *path,
     *out = NULL;
     if (body && !text)
         return mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory", what);
+    int64_t deadline_ms = mw_time_mono_ms() + SR_CLIENT_RETRY_DEADLINE_MS;
     for (int attempt = 0; attempt <= SR_CLIENT_RETRIES; attempt++) {
-        if (attempt > 0)
-            backoff(attempt - 1);
+        if (attempt > 0 && !backoff(attempt - 1, deadline_ms))
+            break;
         mw_http_response_clear(&reply);
         rc = mw_http_conn_call(client->conn, &rq, &reply, err);
         if (rc == MW_ERR_TRANSPORT || rc == MW_ERR_TIMEOUT)
             continue;
-        if (rc == 0 && reply.status >= 500)
+        if (rc == 0 && transient_status(reply.status))
             rc = answer_error(what, &reply, err);
         else
             break;

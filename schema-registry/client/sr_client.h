@@ -9,8 +9,14 @@
  *   - id -> parsed schema (ids are immutable: kept forever, bounded);
  *   - (subject, normalised schema) -> id, filled by register and lookup;
  *   - subject -> latest version, trusted for latest_ttl_ms (default 30 s).
- * Transport errors, timeouts and 5xx answers are retried (SR_CLIENT_RETRIES
- * times, 50 ms doubling back-off); 4xx answers are not.
+ * Transient failures (connection refused or reset, timeouts, 5xx and 429
+ * answers) are retried up to SR_CLIENT_RETRIES times after a jittered
+ * exponential back-off (a random delay in [w/2, w], w from
+ * SR_CLIENT_BACKOFF_MIN_MS doubling to SR_CLIENT_BACKOFF_MAX_MS), all
+ * attempts of one call within SR_CLIENT_RETRY_DEADLINE_MS of its first
+ * (plus the last attempt's own timeout); other 4xx answers are not
+ * retried.  A client keeps one keep-alive connection, whatever the number
+ * of threads using it: its calls are serialised.
  *
  * Errors: MW_ERR_NOT_FOUND (404xx), MW_ERR_INVALID (409 incompatible,
  * 422xx), MW_ERR_FATAL (401/403), MW_ERR_TRANSPORT / MW_ERR_TIMEOUT (after
@@ -32,7 +38,10 @@
 #include "mw_err.h"
 #include "av_schema.h"
 
-#define SR_CLIENT_RETRIES 3
+#define SR_CLIENT_RETRIES 5
+#define SR_CLIENT_BACKOFF_MIN_MS 50
+#define SR_CLIENT_BACKOFF_MAX_MS 1000
+#define SR_CLIENT_RETRY_DEADLINE_MS 10000
 #define SR_CLIENT_VERSION_LATEST (-1)
 
 typedef struct sr_client sr_client_t;

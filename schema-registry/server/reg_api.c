@@ -65,6 +65,9 @@ const reg_api_route_t reg_api_routes[] = {
     {"subject_version_schema",
      {"subjects", "*", "versions", "*", "schema"},
      .get = reg_api_version_schema_get},
+    {"subject_metadata",
+     {"subjects", "*", "metadata"},
+     .get = reg_api_subject_metadata},
     {"subject_version_referencedby",
      {"subjects", "*", "versions", "*", "referencedby"},
      .get = reg_api_version_referencedby},
@@ -412,12 +415,15 @@ static reg_api_handler_t *reg_api_route(reg_api_req_t *r,
 static void reg_api_handle(struct evhttp_request *req, void *arg)
 {
     reg_api_t *api = arg;
-    reg_api_req_t *r = calloc(1, sizeof(*r));
+    reg_api_req_t *r;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     reg_api_handler_t *h;
 
-    if (!r) {
+    /* Past listener.max.connections: 503 before anything is allocated. */
+    if (!mw_http_limit_admit(api->limit, req))
+        return;
+    if (!(r = calloc(1, sizeof(*r)))) {
         evhttp_send_error(req, 503, "out of memory");
         return;
     }
@@ -507,6 +513,8 @@ reg_api_t *reg_api_new(const reg_api_conf_t *conf, mw_err_t *err)
     api->gov = conf->gov;
     api->metrics = conf->metrics;
     if (reg_api_metrics_init(api) != 0 ||
+        !(api->limit = mw_http_limit_new(conf->max_connections, "registry",
+                                         api->metrics)) ||
         !(api->http = evhttp_new(api->base))) {
         mw_err_set(err, MW_ERR_NOMEM, "out of memory for the API");
         reg_api_destroy(api);
@@ -567,6 +575,8 @@ void reg_api_destroy(reg_api_t *api)
     reg_api_register_close(api);
     if (api->http)
         evhttp_free(api->http);
+    /* After evhttp_free: its close callbacks uncount into the limit. */
+    mw_http_limit_destroy(api->limit);
     free(api->route_metrics);
     free(api->auth_refused);
     free(api);

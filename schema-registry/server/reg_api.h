@@ -40,6 +40,7 @@ typedef struct reg_api_conf {
     size_t schema_max_bytes;    /* schema text limit (42209 past it) */
     size_t header_max_bytes;    /* request line + headers */
     int timeout_ms;             /* idle / slow client timeout */
+    size_t max_connections;     /* served at once (503 beyond) */
     reg_auth_t *auth;           /* borrowed; NULL: no authentication */
     bool auth_reads;            /* reads need credentials too */
     reg_tls_t *tls;             /* borrowed; NULL: plain HTTP */

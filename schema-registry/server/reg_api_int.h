@@ -19,6 +19,7 @@
 
 #include <event2/http.h>
 
+#include "mw_http_limit.h"
 #include "mw_time.h"
 #include "reg_api.h"
 #include "sr_proto.h"
@@ -51,6 +52,7 @@ typedef struct reg_api_route_metrics {
 struct reg_api {
     struct event_base *base;
     struct evhttp *http;
+    mw_http_limit_t *limit; /* listener.max.connections */
     reg_state_t *state;
     reg_store_t *store;
     reg_catalog_t *catalog;     /* the data-product catalog */
@@ -195,18 +197,40 @@ bool reg_api_gov_entry_ok(reg_api_req_t *r, const json_t *entry,
 
 /* ---- reg_api_register.c: the candidate schema of a request body ---- */
 typedef struct reg_api_candidate {
-    av_schema_t *parsed; /* kept */
-    const char *text;    /* normalised text (parsed's, borrowed) */
-    json_t *refs;        /* references array or NULL (kept) */
-    const char *key;     /* identity key (reg_state_key): text itself
-                          * without references */
-    char *key_owned;     /* key when built for references, else NULL */
+    av_schema_t *parsed;    /* kept */
+    const char *text;       /* normalised text (parsed's, borrowed) */
+    json_t *refs;           /* references array or NULL (kept) */
+    json_t *body_metadata;  /* the body's data contract, checked and */
+    json_t *body_rule_set;  /* cleaned (kept), or NULL when absent */
+    const json_t *metadata; /* in force: the body's, else inherited */
+    const json_t *rule_set; /* (reg_api_candidate_settle; borrowed) */
+    const char *key;        /* identity key (reg_state_key): text itself
+                             * without references and data contract */
+    char *key_owned;        /* key when built for them, else NULL */
 } reg_api_candidate_t;
 
-/* Reads schema, schemaType, references from r->body and parses them.
- * Replies (42201, 42209, 422) and returns false on bad input. */
+/* Reads schema, schemaType, references, metadata and ruleSet from r->body
+ * and parses them; the key counts the body's data contract only.  Replies
+ * (42201, 42209, 422) and returns false on bad input. */
 bool reg_api_candidate_parse(reg_api_req_t *r, reg_api_candidate_t *cand);
 void reg_api_candidate_clear(reg_api_candidate_t *cand);
+
+/* ---- reg_api_contract.c: data contracts (metadata, ruleSet) ---- */
+/* Checks r->body's "metadata" and "ruleSet" into cand->body_*; false after
+ * replying 422 naming the JSON path of the bad field. */
+bool reg_api_contract_parse(reg_api_req_t *r, reg_api_candidate_t *cand);
+/* Sets cand's metadata and rule set in force under subj (a part the body
+ * left out is the latest live version's, as Confluent without default or
+ * override configs) and its key; borrowed from cand and the state until
+ * the next apply.  0 or MW_ERR_NOMEM. */
+int reg_api_candidate_settle(const reg_state_t *state,
+                             const reg_state_subject_t *subj,
+                             reg_api_candidate_t *cand);
+/* Adds "metadata" and "ruleSet" (copies) to o when not NULL. */
+void reg_api_contract_set(json_t *o, const json_t *metadata,
+                          const json_t *rule_set);
+/* GET /subjects/{s}/metadata?key=K&value=V...[&deleted=true]. */
+void reg_api_subject_metadata(reg_api_req_t *r);
 
 /* The versions a candidate is checked against, oldest first: parsed
  * schemas, version numbers and texts, n of each, in malloc'd arrays (the

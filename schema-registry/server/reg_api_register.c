@@ -9,13 +9,13 @@
  * (answered with its id, nothing written), the compatibility level against
  * the live versions, then picks the id (the id the same schema already has
  * in any subject, else one past the highest id applied or reserved by this
- * instance's appends in flight) and the version (one past the highest ever
- * used by the subject) and appends the SCHEMA record.  When the store
- * reports it applied, the state at (subject, version) tells whether our
- * record won: another instance may have written that version or bound that
- * id first (reg_state's concurrency rule), and then the attempt is retried
- * from the start (compatibility against the new latest included) after a
- * jittered, growing backoff, up to REG_API_RETRY_MAX attempts.
+ * instance's appends in flight) and the version (one past the highest the
+ * subject still stores, soft-deleted included) and appends the SCHEMA record.
+ * When the store reports it applied, the state at (subject, version) tells
+ * whether our record won: another instance may have written that version or
+ * bound that id first (reg_state's concurrency rule), and then the attempt is
+ * retried from the start (compatibility against the new latest included) after
+ * a jittered, growing backoff, up to REG_API_RETRY_MAX attempts.
  *
  * So that an instance never races itself, registrations are serialised per
  * subject: one runs, later ones for the same subject wait in arrival order
@@ -65,6 +65,8 @@ void reg_api_candidate_clear(reg_api_candidate_t *cand)
     av_schema_release(cand->parsed);
     free(cand->key_owned);
     json_decref(cand->refs);
+    json_decref(cand->body_metadata);
+    json_decref(cand->body_rule_set);
     memset(cand, 0, sizeof(*cand));
 }
 
@@ -115,7 +117,8 @@ bool reg_api_candidate_parse(reg_api_req_t *r, reg_api_candidate_t *cand)
     json_t *refs = NULL;
     mw_err_t err = {0};
 
-    if (!reg_api_candidate_fields(r, &text, &refs))
+    if (!reg_api_candidate_fields(r, &text, &refs) ||
+        !reg_api_contract_parse(r, cand))
         return false;
     len = strlen(text);
     if (len > r->api->conf.schema_max_bytes) {
@@ -139,7 +142,10 @@ bool reg_api_candidate_parse(reg_api_req_t *r, reg_api_candidate_t *cand)
     cand->refs =
         json_is_array(refs) && json_array_size(refs) ? json_incref(refs) : NULL;
     cand->text = av_schema_normalized(cand->parsed);
-    cand->key = reg_state_key(cand->text, cand->refs, &cand->key_owned);
+    cand->metadata = cand->body_metadata;
+    cand->rule_set = cand->body_rule_set;
+    cand->key = reg_state_key(cand->text, cand->refs, cand->metadata,
+                              cand->rule_set, &cand->key_owned);
     if (!cand->key) {
         reg_api_reply_err(r, SR_PROTO_E_INTERNAL, "out of memory");
         return false;
@@ -429,7 +435,7 @@ static bool reg_api_reg_pick(reg_api_req_t *r, reg_api_reg_t *reg,
     } else if (!reg->id) {
         reg->id = reg_api_reg_new_id(r->api, reg);
     }
-    reg->version = subj ? subj->max_version + 1 : 1;
+    reg->version = reg_state_next_version(subj);
     if (reg->want_version) {
         if (reg_state_version(subj, reg->want_version, true)) {
             reg_api_reply_err(r, SR_PROTO_E_NOT_PERMITTED,
@@ -455,6 +461,10 @@ static void reg_api_reg_attempt(reg_api_req_t *r)
 
     if (!reg_api_writable(r, reg->subject))
         return;
+    if (reg_api_candidate_settle(state, subj, &reg->cand) != 0) {
+        reg_api_reply_err(r, SR_PROTO_E_INTERNAL, "out of memory");
+        return;
+    }
     if (reg->want_id && mode != SR_PROTO_MODE_IMPORT) {
         reg_api_reply_err(r, SR_PROTO_E_NOT_PERMITTED,
                           "Subject %s is not in import mode", reg->subject);
@@ -490,6 +500,7 @@ static void reg_api_reg_attempt(reg_api_req_t *r)
     json_object_set_new(val, "schema", json_string(reg->cand.text));
     if (reg->cand.refs)
         json_object_set(val, "references", reg->cand.refs);
+    reg_api_contract_set(val, reg->cand.metadata, reg->cand.rule_set);
     json_object_set_new(val, "deleted", json_false());
     reg->reserved = true;
     reg_api_append_begin(r, reg_api_reg_done);

@@ -56,6 +56,7 @@ static json_t *reg_api_schema_json(const reg_state_schema_t *sch)
     json_object_set_new(o, "schema", json_string(sch->text));
     if (sch->refs)
         json_object_set(o, "references", sch->refs);
+    reg_api_contract_set(o, sch->metadata, sch->rule_set);
     return o;
 }
 
@@ -123,6 +124,8 @@ static void reg_api_use_cb(void *opaque, const reg_state_subject_t *subj,
     o = json_object();
     json_object_set_new(o, "subject", json_string(subj->name));
     json_object_set_new(o, "version", json_integer(ver->version));
+    if (ver->deleted)
+        json_object_set_new(o, "deleted", json_true());
     json_array_append_new(u->arr, o);
 }
 

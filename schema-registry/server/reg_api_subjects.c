@@ -29,7 +29,12 @@ json_t *reg_api_version_json(const reg_state_t *state, const char *subject,
         json_object_set_new(o, "schemaType", json_string(sch->type));
     if (sch && sch->refs)
         json_object_set(o, "references", sch->refs);
+    if (sch)
+        reg_api_contract_set(o, sch->metadata, sch->rule_set);
     json_object_set_new(o, "schema", json_string(sch ? sch->text : ""));
+    /* Confluent marks a soft-deleted version read with deleted=true. */
+    if (ver->deleted)
+        json_object_set_new(o, "deleted", json_true());
     return o;
 }
 
@@ -341,6 +346,10 @@ void reg_api_subject_lookup(reg_api_req_t *r)
     subj = reg_state_subject(r->api->state, r->seg[1]);
     if (!subj || !(deleted ? subj->version_cnt : subj->live_cnt)) {
         reg_api_reply_code(r, SR_PROTO_E_SUBJECT_NOT_FOUND, r->seg[1], NULL);
+        goto out;
+    }
+    if (reg_api_candidate_settle(r->api->state, subj, &cand) != 0) {
+        reg_api_reply_err(r, SR_PROTO_E_INTERNAL, "out of memory");
         goto out;
     }
     for (size_t i = subj->version_cnt; i-- > 0 && !found;) {

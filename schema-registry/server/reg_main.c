@@ -74,6 +74,14 @@ static const mw_conf_key_t reg_keys[] = {
      .max = 3600000,
      .doc = "A connection idle (or a client this slow to send a request) "
             "for this long is closed."},
+    {.name = "listener.max.connections",
+     .type = MW_CONF_INT,
+     .dflt = "1024",
+     .min = 1,
+     .max = 1000000,
+     .doc = "Connections the REST listener serves at once (counted from "
+            "their first request); a request on a further one is answered "
+            "503 with Retry-After and the connection closed."},
     {.name = "ops.listener",
      .type = MW_CONF_LISTENER,
      .dflt = NULL,
@@ -106,6 +114,7 @@ static const mw_conf_key_t reg_keys[] = {
      .doc = "PEM CA certificates for client certificates (mutual TLS): a "
             "verified certificate's common name names the principal of "
             "auth.credentials.file."},
+    MW_RUN_KEY_OPS_MAX_CONNECTIONS,
     MW_RUN_KEY_LOG_LEVEL,
 };
 
@@ -169,6 +178,8 @@ static int reg_open_api(reg_app_t *app, mw_run_t *run, mw_err_t *err)
         .header_max_bytes =
             (size_t)mw_conf_get_int(conf, "request.max.header.bytes"),
         .timeout_ms = (int)mw_conf_get_int(conf, "request.timeout.ms"),
+        .max_connections =
+            (size_t)mw_conf_get_int(conf, "listener.max.connections"),
         .auth = app->auth,
         .tls = app->tls,
         .auth_reads =

@@ -7,8 +7,8 @@
  * (normalised text + references, so the same schema under two subjects
  * shares one id).  A schema lives while some version (live or
  * soft-deleted) points at it; the last tombstone frees it, but max_id never
- * goes down, so ids are never reused.  Subjects are never freed: their
- * highest version ever used must survive permanent deletes.
+ * goes down, so ids are never reused.  Subjects are never freed (their
+ * configs and modes outlive their versions).
  *
  * Memory is per schema what the parsed schema costs plus one small entry:
  * both schema tables chain through the entry itself (no per-schema map
@@ -263,6 +263,8 @@ static void reg_state_ent_free(reg_state_t *state, reg_state_ent_t *e)
     if (e->type_owned)
         free((char *)e->pub.type);
     json_decref(e->pub.refs);
+    json_decref(e->pub.metadata);
+    json_decref(e->pub.rule_set);
     av_schema_release(e->pub.parsed);
     free(e);
 }
@@ -430,6 +432,13 @@ const reg_state_version_t *reg_state_version(const reg_state_subject_t *subj,
     return NULL;
 }
 
+int reg_state_next_version(const reg_state_subject_t *subj)
+{
+    return subj && subj->version_cnt
+               ? subj->versions[subj->version_cnt - 1].version + 1
+               : 1;
+}
+
 void reg_state_foreach_use(const reg_state_t *state, int id,
                            reg_state_usage_cb *cb, void *opaque)
 {
@@ -442,24 +451,71 @@ void reg_state_foreach_use(const reg_state_t *state, int id,
     }
 }
 
+const json_t *reg_state_contract_part(const json_t *v)
+{
+    return json_is_object(v) && json_object_size(v) ? v : NULL;
+}
+
+/* Appends "\n" and v's canonical JSON (sorted keys, compact) to *buf
+ * (malloc'd, *len bytes); MW_ERR_NOMEM. */
+static int reg_state_key_append(char **buf, size_t *len, const json_t *v)
+{
+    char *j = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    size_t n = j ? strlen(j) : 0;
+    char *grown = j ? realloc(*buf, *len + n + 2) : NULL;
+
+    if (!grown) {
+        free(j);
+        return MW_ERR_NOMEM;
+    }
+    grown[*len] = '\n';
+    memcpy(grown + *len + 1, j, n + 1);
+    *buf = grown;
+    *len += n + 1;
+    free(j);
+    return 0;
+}
+
 const char *reg_state_key(const char *normalized, const json_t *refs,
+                          const json_t *metadata, const json_t *rule_set,
                           char **owned)
 {
-    char *r, *key;
-    size_t n;
+    bool has_refs = refs && json_array_size(refs);
+    char *key;
+    size_t len;
 
     *owned = NULL;
-    if (!refs || !json_array_size(refs))
+    metadata = reg_state_contract_part(metadata);
+    rule_set = reg_state_contract_part(rule_set);
+    if (!has_refs && !metadata && !rule_set)
         return normalized;
-    if (!(r = json_dumps(refs, JSON_COMPACT | JSON_SORT_KEYS)))
+    len = strlen(normalized);
+    if (!(key = malloc(len + 1)))
         return NULL;
-    n = strlen(normalized) + strlen(r) + 2;
-    key = malloc(n);
-    if (key)
-        snprintf(key, n, "%s\n%s", normalized, r);
-    free(r);
+    memcpy(key, normalized, len + 1);
+    /* Lines: text, references, then the data contract (metadata and rule
+     * set, each "null" when absent), so no two parts can be confused. */
+    if (has_refs && reg_state_key_append(&key, &len, refs) != 0)
+        goto fail;
+    if (metadata || rule_set) {
+        json_t *c =
+            json_pack("{s:O?,s:O?}", "metadata", metadata, "ruleSet", rule_set);
+
+        if (!has_refs && reg_state_key_append(&key, &len, json_null()) != 0) {
+            json_decref(c);
+            goto fail;
+        }
+        if (!c || reg_state_key_append(&key, &len, c) != 0) {
+            json_decref(c);
+            goto fail;
+        }
+        json_decref(c);
+    }
     *owned = key;
     return key;
+fail:
+    free(key);
+    return NULL;
 }
 
 int reg_state_resolve_refs(const reg_state_t *state, const json_t *refs,
@@ -565,10 +621,17 @@ static const char *reg_state_type_name(const char *type)
     return NULL;
 }
 
-/* Fills e's text, type, refs, key and parsed; MW_ERR_NOMEM. */
+/* Fills e's text, type, refs, data contract, key and parsed from a SCHEMA
+ * record's value; MW_ERR_NOMEM. */
 static int reg_state_ent_fill(const reg_state_t *state, reg_state_ent_t *e,
-                              const char *text, const char *type, json_t *refs)
+                              json_t *val)
 {
+    const char *text = json_string_value(json_object_get(val, "schema"));
+    const char *type = json_string_value(json_object_get(val, "schemaType"));
+    json_t *refs = json_object_get(val, "references");
+    const json_t *md =
+        reg_state_contract_part(json_object_get(val, "metadata"));
+    const json_t *rs = reg_state_contract_part(json_object_get(val, "ruleSet"));
     const char *norm;
     char *owned;
 
@@ -580,6 +643,8 @@ static int reg_state_ent_fill(const reg_state_t *state, reg_state_ent_t *e,
     }
     e->pub.refs =
         json_is_array(refs) && json_array_size(refs) ? json_incref(refs) : NULL;
+    e->pub.metadata = md ? json_incref((json_t *)md) : NULL;
+    e->pub.rule_set = rs ? json_incref((json_t *)rs) : NULL;
     if (!strcmp(e->pub.type, "AVRO"))
         e->pub.parsed = reg_state_parse(state, text, e->pub.refs);
     norm = e->pub.parsed ? av_schema_normalized(e->pub.parsed) : NULL;
@@ -592,7 +657,8 @@ static int reg_state_ent_fill(const reg_state_t *state, reg_state_ent_t *e,
             return MW_ERR_NOMEM;
         e->text_owned = 1;
     }
-    e->pub.key = reg_state_key(norm ? norm : e->pub.text, e->pub.refs, &owned);
+    e->pub.key = reg_state_key(norm ? norm : e->pub.text, e->pub.refs,
+                               e->pub.metadata, e->pub.rule_set, &owned);
     e->key_owned = owned != NULL;
     if (!e->pub.key)
         return MW_ERR_NOMEM;
@@ -601,15 +667,14 @@ static int reg_state_ent_fill(const reg_state_t *state, reg_state_ent_t *e,
 }
 
 static reg_state_ent_t *reg_state_schema_add(reg_state_t *state, int id,
-                                             const char *text, const char *type,
-                                             json_t *refs)
+                                             json_t *val)
 {
     reg_state_ent_t *e = calloc(1, sizeof(*e));
 
     if (!e)
         return NULL;
     e->pub.id = id;
-    if (reg_state_ent_fill(state, e, text, type, refs) != 0 ||
+    if (reg_state_ent_fill(state, e, val) != 0 ||
         reg_state_ids_add(state, e) != 0) {
         reg_state_ent_free(state, e);
         return NULL;
@@ -678,26 +743,31 @@ static int reg_state_version_insert(reg_state_subject_t *subj, size_t pos,
             (subj->version_cnt - pos) * sizeof(subj->versions[0]));
     subj->versions[pos] = *ver;
     subj->version_cnt++;
-    if (ver->version > subj->max_version)
-        subj->max_version = ver->version;
     return 0;
 }
 
-/* True when the record's schema differs from the one bound to its id. */
+/* True when the record's schema (value val) differs from the one bound to
+ * its id: text, references or data contract. */
 static bool reg_state_schema_differs(const reg_state_t *state,
-                                     const reg_state_schema_t *sch,
-                                     const char *text, json_t *refs)
+                                     const reg_state_schema_t *sch, json_t *val)
 {
+    const char *text = json_string_value(json_object_get(val, "schema"));
+    json_t *refs = json_object_get(val, "references");
+    const json_t *md =
+        reg_state_contract_part(json_object_get(val, "metadata"));
+    const json_t *rs = reg_state_contract_part(json_object_get(val, "ruleSet"));
     av_schema_t *parsed;
     const char *key;
     char *owned;
     bool differs;
 
-    if (!strcmp(sch->text, text))
+    if (!strcmp(sch->text, text) && !md == !sch->metadata &&
+        !rs == !sch->rule_set && (!md || json_equal(md, sch->metadata)) &&
+        (!rs || json_equal(rs, sch->rule_set)))
         return false;
     parsed = reg_state_parse(state, text, refs);
-    key = reg_state_key(parsed ? av_schema_normalized(parsed) : text, refs,
-                        &owned);
+    key = reg_state_key(parsed ? av_schema_normalized(parsed) : text, refs, md,
+                        rs, &owned);
     differs = !key || strcmp(key, sch->key) != 0;
     free(owned);
     av_schema_release(parsed);
@@ -711,7 +781,6 @@ static void reg_state_apply_schema(reg_state_t *state, const char *subject,
     reg_state_subject_t *subj = reg_state_subject_add(state, subject);
     int id = (int)json_integer_value(json_object_get(val, "id"));
     const char *text = json_string_value(json_object_get(val, "schema"));
-    json_t *refs = json_object_get(val, "references");
     reg_state_version_t ver = {
         .version = version,
         .id = id,
@@ -733,7 +802,7 @@ static void reg_state_apply_schema(reg_state_t *state, const char *subject,
     }
     bound = reg_state_by_id(state, id);
     pos = reg_state_version_pos(subj, version);
-    if ((bound && reg_state_schema_differs(state, &bound->pub, text, refs)) ||
+    if ((bound && reg_state_schema_differs(state, &bound->pub, val)) ||
         (pos < subj->version_cnt && subj->versions[pos].version == version &&
          subj->versions[pos].id != id)) {
         mw_log_debug(REG_STATE_COMPONENT, "schema record lost a race",
@@ -749,9 +818,7 @@ static void reg_state_apply_schema(reg_state_t *state, const char *subject,
     }
     sch = bound;
     if (!sch)
-        sch = reg_state_schema_add(
-            state, id, text,
-            json_string_value(json_object_get(val, "schemaType")), refs);
+        sch = reg_state_schema_add(state, id, val);
     if (sch)
         sch->pub.use_cnt++;
     if (!sch || reg_state_version_insert(subj, pos, &ver) != 0) {

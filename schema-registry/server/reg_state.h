@@ -5,7 +5,7 @@
  * It answers every read of the REST API: subjects and their versions (with
  * soft-delete flags), schemas by global id (parsed once and cached), the id
  * already given to a schema text, configs and modes (global and per
- * subject), the highest id and per-subject version ever used.  Writers never
+ * subject), the highest id ever used.  Writers never
  * change it directly: they append a record and read the outcome here once
  * the store has applied it.
  *
@@ -42,7 +42,11 @@ typedef struct reg_state_schema {
                           * it) */
     const char *type;    /* "AVRO", "JSON", "PROTOBUF" */
     json_t *refs;        /* [{"name","subject","version"}] or NULL */
-    const char *key;     /* identity: normalised text + references */
+    json_t *metadata;    /* data contract: {"tags","properties","sensitive"}
+                          * as recorded, or NULL */
+    json_t *rule_set;    /* {"migrationRules","domainRules",...} or NULL */
+    const char *key;     /* identity: normalised text + references + data
+                          * contract (metadata, rule set) */
     av_schema_t *parsed; /* NULL when the text did not parse (foreign log) */
     size_t use_cnt;      /* versions (live or soft-deleted) pointing here */
 } reg_state_schema_t;
@@ -65,7 +69,6 @@ typedef struct reg_state_subject {
     size_t version_cnt;
     size_t version_cap;
     size_t live_cnt; /* versions not soft-deleted */
-    int max_version; /* highest version ever applied, 0 when none */
     int compat;      /* sr_proto_compat_t, -1 when not configured */
     int mode;        /* sr_proto_mode_t, -1 when not configured */
 } reg_state_subject_t;
@@ -92,18 +95,32 @@ const reg_state_subject_t *const *reg_state_subjects(const reg_state_t *state,
 const reg_state_version_t *reg_state_version(const reg_state_subject_t *subj,
                                              int version, bool include_deleted);
 
+/* The version a new registration under subj gets: one past the highest
+ * version subj still stores, soft-deleted ones included, and 1 when it
+ * stores none (subj NULL, or every version permanently deleted), which is
+ * Confluent's rule: a permanent delete frees its number when it was the
+ * highest. */
+int reg_state_next_version(const reg_state_subject_t *subj);
+
 /* The schema with this id, or NULL. */
 const reg_state_schema_t *reg_state_schema(const reg_state_t *state, int id);
 
 /* The id already given to key (reg_state_key), or 0. */
 int reg_state_id_for_key(const reg_state_t *state, const char *key);
 
-/* Identity of a schema: its normalised text plus its references.  Without
- * references that is normalized itself (*owned = NULL); with them a
- * malloc'd string, also stored in *owned for the caller to free.  NULL on
- * ENOMEM. */
+/* Identity of a schema: its normalised text plus its references, metadata
+ * and rule set (as Confluent, which hashes all four: the same text with
+ * another data contract is another schema).  With none of the three that
+ * is normalized itself (*owned = NULL); otherwise a malloc'd string, also
+ * stored in *owned for the caller to free.  refs, metadata and rule_set
+ * may be NULL; an empty object counts as absent.  NULL on ENOMEM. */
 const char *reg_state_key(const char *normalized, const json_t *refs,
+                          const json_t *metadata, const json_t *rule_set,
                           char **owned);
+
+/* v when it is a non-empty object (a metadata or rule set worth keeping),
+ * else NULL. */
+const json_t *reg_state_contract_part(const json_t *v);
 
 /* Resolves references [{"name","subject","version"}] to parsed schemas:
  * out gets up to max borrowed pointers (*cnt of them).  MW_ERR_NOT_FOUND

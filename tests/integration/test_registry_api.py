@@ -255,7 +255,8 @@ def test_soft_and_permanent_deletes(registry):
     assert ok(r.get("/subjects?deleted=true")) == ["s"]
     assert ok(r.get("/subjects?deletedOnly=true")) == ["s"]
     err(r.get("/subjects/s/versions"), 404, 40401)
-    # New version after deletes: one past the highest ever used.  V1's id
+    # New version after deletes: one past the highest still stored (2,
+    # soft-deleted; 1 was permanently deleted).  V1's id
     # went with its last version's permanent delete, so it gets a new one.
     assert ok(r.register("s", V1))["id"] == 3
     assert ok(r.get("/subjects/s/versions")) == [3]
@@ -264,11 +265,12 @@ def test_soft_and_permanent_deletes(registry):
     err(r.get("/subjects/s/versions?deleted=true"), 404, 40401)
     err(r.delete("/subjects/s"), 404, 40401)
     # Ids are never reused: the permanently deleted schemas are gone and a
-    # new schema gets a fresh id.
+    # new schema gets a fresh id.  With no version left the subject starts
+    # again at version 1, as Confluent's does.
     err(r.get("/schemas/ids/2"), 404, 40403)
     err(r.get("/schemas/ids/3"), 404, 40403)
     assert ok(r.register("s", V3_BAD)) == {"id": 4}
-    assert ok(r.get("/subjects/s/versions")) == [4]
+    assert ok(r.get("/subjects/s/versions")) == [1]
 
 
 def test_references_and_referencedby(registry):

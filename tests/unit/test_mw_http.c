@@ -129,7 +129,7 @@ static int ops_setup(void **state)
     memset(&fx, 0, sizeof(fx));
     fx.lt.base = event_base_new();
     fx.reg = mw_metrics_new();
-    fx.ops = mw_ops_new(fx.lt.base, "127.0.0.1:0", fx.reg, &err);
+    fx.ops = mw_ops_new(fx.lt.base, "127.0.0.1:0", 0, fx.reg, &err);
     assert_non_null(fx.ops);
     fx.port = mw_ops_port(fx.ops);
     assert_true(fx.port > 0);
@@ -231,16 +231,16 @@ static void test_ops_bind_errors(void **state)
     (void)state;
     struct event_base *base = event_base_new();
     mw_err_t err;
-    mw_ops_t *ops = mw_ops_new(base, "127.0.0.1", NULL, &err);
+    mw_ops_t *ops = mw_ops_new(base, "127.0.0.1", 0, NULL, &err);
     assert_null(ops);
     assert_int_equal(err.code, MW_ERR_INVALID);
     assert_non_null(strstr(err.msg, "127.0.0.1"));
 
-    mw_ops_t *first = mw_ops_new(base, "http://127.0.0.1:0", NULL, &err);
+    mw_ops_t *first = mw_ops_new(base, "http://127.0.0.1:0", 0, NULL, &err);
     assert_non_null(first);
     char listener[64];
     snprintf(listener, sizeof(listener), "127.0.0.1:%d", mw_ops_port(first));
-    ops = mw_ops_new(base, listener, NULL, &err);
+    ops = mw_ops_new(base, listener, 0, NULL, &err);
     assert_null(ops);
     assert_int_equal(err.code, MW_ERR_IO);
     assert_non_null(strstr(err.msg, listener));

@@ -31,8 +31,7 @@ typedef struct limit_slot {
 struct mw_http_limit {
     size_t max_conns;
     mw_htab_t *open; /* struct evhttp_connection * -> its limit_slot_t */
-    size_t refused;
-    bool warned; /* the first refusal is logged at warn, later at debug */
+    bool warned;     /* the first refusal is logged at warn, later at debug */
     char name[LIMIT_NAME_MAX];
     mw_gauge_t *g_open;
     mw_counter_t *c_admitted;
@@ -103,7 +102,6 @@ static void limit_refuse(mw_http_limit_t *lim, struct evhttp_request *req)
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     char retry[16];
 
-    lim->refused++;
     mw_counter_inc(lim->c_refused);
     if (!lim->warned)
         mw_log_warn("http", "connection bound reached, refusing",
@@ -148,14 +146,4 @@ bool mw_http_limit_admit(mw_http_limit_t *lim, struct evhttp_request *req)
     mw_counter_inc(lim->c_admitted);
     mw_gauge_set(lim->g_open, (double)mw_htab_cnt(lim->open));
     return true;
-}
-
-size_t mw_http_limit_open_cnt(const mw_http_limit_t *lim)
-{
-    return lim ? mw_htab_cnt(lim->open) : 0;
-}
-
-size_t mw_http_limit_refused_cnt(const mw_http_limit_t *lim)
-{
-    return lim ? lim->refused : 0;
 }

@@ -44,8 +44,4 @@ void mw_http_limit_destroy(mw_http_limit_t *lim);
  * lim NULL admits everything. */
 bool mw_http_limit_admit(mw_http_limit_t *lim, struct evhttp_request *req);
 
-/* Connections counted now, and requests refused so far. */
-size_t mw_http_limit_open_cnt(const mw_http_limit_t *lim);
-size_t mw_http_limit_refused_cnt(const mw_http_limit_t *lim);
-
 #endif /* MW_HTTP_LIMIT_H */

@@ -11,6 +11,10 @@
 #             and producer settings (pr_raw_bench produce): the limit; shown
 #             again with mesh-producer's two headers on every record
 #             (mesh.source, mesh.position), for information;
+#   http      mesh-producer's http source: the same lines as REST Proxy
+#             produce requests of 100 records (key order_id), over 16
+#             keep-alive connections (pr_raw_bench post), timed from the
+#             first request to the last answer (Kafka acknowledged all);
 #   kcat      kcat producing the JSON lines unencoded (a familiar yardstick).
 # Prints events/s of each and the ratios producer/raw (goal >= 0.5),
 # producer/raw with the headers and producer/kcat.  N is PR_BENCH_EVENTS (default 1,000,000) times BENCH_SCALE.
@@ -70,6 +74,27 @@ wait_file() {
     done
 }
 
+# Starts mesh-producer NAME (log $TMP/NAME.log) with the benchmark's common
+# keys plus the given ones, and waits for its ready file; its pid in STARTED.
+start_producer() {
+    name=$1
+    shift
+    "$BUILD/bin/mesh-producer" "$@" --set registry.url="$REGISTRY" \
+        --set kafka.bootstrap.servers="$BOOT" --set ops.listener=127.0.0.1:0 \
+        --set ready.file="$TMP/$name.ready" --set log.level=warn \
+        2>"$TMP/$name.log" &
+    STARTED=$!
+    PIDS="$STARTED $PIDS"
+    wait_file "$TMP/$name.ready" "$STARTED" "$TMP/$name.log"
+}
+
+# The URL called $2 in producer $1's ready file.
+ready_url() {
+    url=$(sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p" "$TMP/$1.ready")
+    [ -n "$url" ] || fail "no $2 URL in $TMP/$1.ready"
+    echo "$url"
+}
+
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/meshwork-prbench.XXXXXX") || exit 1
 "$RAW" lines "$N" "$TMP/lines.jsonl" || fail "cannot write the lines"
 BYTES=$(wc -c <"$TMP/lines.jsonl")
@@ -82,33 +107,28 @@ wait_file "$TMP/registry/url" "$!" "$TMP/registry.log"
 REGISTRY=$(cat "$TMP/registry/url")
 
 tag="$$"
-for t in producer raw rawh kcat; do
+for t in producer http raw rawh kcat; do
     "$BUILD/bin/meshctl" --set bootstrap="$BOOT" topic create \
         "pr-bench-$t-$tag" --partitions "$PARTS" >/dev/null 2>&1 ||
         fail "cannot create topic pr-bench-$t-$tag"
 done
 
-# Register the schema under the producer topic's value subject.
+# Register the schema under the producer topics' value subjects (one id).
 body=$("$RAW" schema | sed 's/\\/\\\\/g; s/"/\\"/g')
-ID=$(curl -sf -X POST -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
-    --data "{\"schema\":\"$body\"}" \
-    "$REGISTRY/subjects/pr-bench-producer-$tag-value/versions" |
-    sed -n 's/.*"id":\([0-9]*\).*/\1/p')
-[ -n "$ID" ] || fail "cannot register the schema"
+for t in producer http; do
+    ID=$(curl -sf -X POST -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
+        --data "{\"schema\":\"$body\"}" \
+        "$REGISTRY/subjects/pr-bench-$t-$tag-value/versions" |
+        sed -n 's/.*"id":\([0-9]*\).*/\1/p')
+    [ -n "$ID" ] || fail "cannot register the schema"
+done
 
 # --- mesh-producer: start on an empty file, then append all lines at once.
 : >"$TMP/data.jsonl"
-"$BUILD/bin/mesh-producer" --set source=file --set topic="pr-bench-producer-$tag" \
+start_producer producer --set source=file --set topic="pr-bench-producer-$tag" \
     --set file.paths="$TMP/data.jsonl" --set file.key.field=order_id \
-    --set registry.url="$REGISTRY" --set kafka.bootstrap.servers="$BOOT" \
-    --set checkpoint.dir="$TMP/ckpt" --set ops.listener=127.0.0.1:0 \
-    --set ready.file="$TMP/producer.ready" --set log.level=warn \
-    2>"$TMP/producer.log" &
-PRODUCER=$!
-PIDS="$PRODUCER $PIDS"
-wait_file "$TMP/producer.ready" "$PRODUCER" "$TMP/producer.log"
-OPS=$(sed -n 's/.*"ops":"\([^"]*\)".*/\1/p' "$TMP/producer.ready")
-[ -n "$OPS" ] || fail "no ops URL in $TMP/producer.ready"
+    --set checkpoint.dir="$TMP/ckpt"
+OPS=$(ready_url producer ops) || exit 1
 
 PR_SECS=$("$RAW" feed "$BOOT" "pr-bench-producer-$tag" "$PARTS" "$TMP/lines.jsonl" \
     "$TMP/data.jsonl" "$N") || {
@@ -118,6 +138,18 @@ PR_SECS=$("$RAW" feed "$BOOT" "pr-bench-producer-$tag" "$PARTS" "$TMP/lines.json
 dead=$(curl -sf "$OPS/metrics" |
     awk '/^mesh_producer_dlq_total/ { s += $NF } END { printf "%d", s }')
 [ "$dead" = 0 ] || fail "mesh-producer dead-lettered $dead lines"
+
+# --- mesh-producer's http source: 100-record REST Proxy batches.
+start_producer http --set source=http --set http.listener=127.0.0.1:0
+HTTP_PID=$STARTED
+HTTP_URL=$(ready_url http http) || exit 1
+HTTP_OUT=$("$RAW" post "$HTTP_URL" "pr-bench-http-$tag" "$ID" \
+    "$TMP/lines.jsonl" 16 100) || {
+    tail -n 20 "$TMP/http.log" >&2
+    fail "pr_raw_bench post failed"
+}
+HTTP_SECS=$(echo "$HTTP_OUT" | awk '{ print $3 }')
+kill -TERM "$HTTP_PID" 2>/dev/null
 
 # --- raw librdkafka, the same events pre-encoded.
 RAW_OUT=$("$RAW" produce "$BOOT" "pr-bench-raw-$tag" "$ID" "$TMP/lines.jsonl") ||
@@ -141,19 +173,23 @@ t1=$(now)
 KCAT_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 
 awk -v n="$N" -v pr="$PR_SECS" -v raw="$RAW_SECS" -v kc="$KCAT_SECS" \
-    -v rawh="$RAWH_SECS" \
+    -v rawh="$RAWH_SECS" -v ht="$HTTP_SECS" \
     -v jb="$BYTES" -v ab="$AVRO_BYTES" 'BEGIN {
     printf "%d events, %.0f B JSON and %.0f B Avro (framed) per event\n",
         n, jb / n, ab / n
     printf "%-34s %12s %9s\n", "path", "events/s", "seconds"
     printf "%-34s %12.0f %9.2f\n", "mesh-producer (file source, Avro)", n / pr, pr
+    printf "%-34s %12.0f %9.2f\n", "mesh-producer (http, 100/request)", n / ht, ht
     printf "%-34s %12.0f %9.2f\n", "raw librdkafka (pre-encoded)", n / raw, raw
     printf "%-34s %12.0f %9.2f\n", "  same, with the two mesh headers", n / rawh, rawh
     printf "%-34s %12.0f %9.2f\n", "kcat (JSON lines, unencoded)", n / kc, kc
     printf "ratio producer/raw %.2f (goal >= 0.5), producer/raw with the " \
-        "headers %.2f, producer/kcat %.2f\n", raw / pr, rawh / pr, kc / pr
+        "headers %.2f, producer/kcat %.2f, http/raw %.2f\n", raw / pr,
+        rawh / pr, kc / pr, raw / ht
 }'
 # the summary row (bench/run.sh prints the table at the end)
-awk -v n="$N" -v pr="$PR_SECS" -v raw="$RAW_SECS" 'BEGIN {
+awk -v n="$N" -v pr="$PR_SECS" -v raw="$RAW_SECS" -v ht="$HTTP_SECS" 'BEGIN {
     printf "producer file source|%.0f ev/s|raw librdkafka %.0f ev/s|%.2f|>= 0.5\n",
-        n / pr, n / raw, raw / pr }' >>"${BENCH_SUMMARY:-/dev/null}"
+        n / pr, n / raw, raw / pr
+    printf "producer http 100/request|%.0f ev/s|raw librdkafka %.0f ev/s|%.2f|-\n",
+        n / ht, n / raw, raw / ht }' >>"${BENCH_SUMMARY:-/dev/null}"

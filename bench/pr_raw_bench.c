@@ -7,6 +7,7 @@
  *   pr_raw_bench produce BOOTSTRAP TOPIC SCHEMA_ID FILE
  *   pr_raw_bench produce-headers BOOTSTRAP TOPIC SCHEMA_ID FILE
  *   pr_raw_bench feed BOOTSTRAP TOPIC PARTITIONS SRC DST N
+ *   pr_raw_bench post URL TOPIC SCHEMA_ID FILE CONNECTIONS BATCH
  *
  * `produce` encodes every line of FILE with the registry serde into the
  * Confluent framing first (untimed: jansson + av_serde, the producer's slow
@@ -21,16 +22,30 @@
  * `feed` appends SRC to DST, the file a running mesh-producer tails, and
  * prints the seconds until TOPIC's end offsets grew by N.
  *
+ * `post` sends the lines of FILE to a running mesh-producer's http source
+ * as REST Proxy produce requests of BATCH records each ({"key": order_id,
+ * "value": line}, value_schema_id SCHEMA_ID), over CONNECTIONS keep-alive
+ * connections at once, each waiting for its answer before the next request
+ * (how REST Proxy clients send); the bodies are built beforehand.  It
+ * prints "http <events/s> <seconds>", timed from the first request to the
+ * last answer: an answer means Kafka acknowledged every record in it.
+ *
  * The lines are deterministic (N alone decides them), about 220 bytes of
  * JSON that encode to about 90 bytes of framed Avro: near the size the goal
  * ("about a million 100-byte events a second") is stated for.
  */
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -287,6 +302,175 @@ static int cmd_feed(const char *bootstrap, const char *topic, int parts,
                            : (bench_die("feed", "more records than sent"), 1);
 }
 
+/* ------------------------------------------------------------------ post */
+
+typedef struct post_conn {
+    struct sockaddr_in addr;
+    char **reqs; /* whole requests, headers and body */
+    size_t *req_lens;
+    size_t req_cnt;
+    const char *fail; /* NULL, or why this connection gave up */
+} post_conn_t;
+
+/* Reads one answer on fd; true when it is a 200.  Bodies are small (the
+ * offsets of BATCH records), so one buffer holds the whole answer. */
+static bool post_read_answer(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    char *end;
+    long body;
+
+    buf[0] = '\0';
+    while (!(end = strstr(buf, "\r\n\r\n"))) {
+        ssize_t n = len + 1 < cap ? read(fd, buf + len, cap - 1 - len) : 0;
+        if (n <= 0)
+            return false;
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    const char *cl = strcasestr(buf, "\r\ncontent-length:");
+    body = cl ? strtol(cl + 17, NULL, 10) : 0;
+    while ((size_t)(end + 4 - buf) + (size_t)body > len) {
+        ssize_t n = len + 1 < cap ? read(fd, buf + len, cap - 1 - len) : 0;
+        if (n <= 0)
+            return false;
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    return strncmp(buf, "HTTP/1.1 200", 12) == 0;
+}
+
+static void *post_run(void *arg)
+{
+    post_conn_t *c = arg;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    size_t cap = 1 << 20;
+    char *buf = malloc(cap);
+
+    if (fd < 0 || !buf ||
+        connect(fd, (struct sockaddr *)&c->addr, sizeof(c->addr)) != 0) {
+        c->fail = "cannot connect";
+        goto out;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    for (size_t i = 0; i < c->req_cnt && !c->fail; i++) {
+        for (size_t off = 0; off < c->req_lens[i];) {
+            ssize_t n = write(fd, c->reqs[i] + off, c->req_lens[i] - off);
+            if (n <= 0) {
+                c->fail = "write failed";
+                break;
+            }
+            off += (size_t)n;
+        }
+        if (!c->fail && !post_read_answer(fd, buf, cap))
+            c->fail = "an answer other than 200 (or none)";
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    return NULL;
+}
+
+/* One request of the lines [from, to) of lines[]. */
+static char *post_request(const char *host, const char *topic, uint32_t id,
+                          char **lines, size_t from, size_t to, size_t *len)
+{
+    mw_buf_t *body = mw_buf_new(0), *req = mw_buf_new(0);
+    char *out;
+
+    mw_buf_appendf(body, "{\"value_schema_id\":%u,\"records\":[", id);
+    for (size_t i = from; i < to; i++) {
+        /* The key is the order id: the line's first member's value. */
+        const char *k = strchr(lines[i], ':') + 1, *kend = strchr(k + 1, '"');
+        mw_buf_appendf(body, "%s{\"key\":%.*s,\"value\":%s}",
+                       i > from ? "," : "", (int)(kend + 1 - k), k, lines[i]);
+    }
+    mw_buf_append(body, "]}", 2);
+    mw_buf_appendf(req,
+                   "POST /topics/%s HTTP/1.1\r\nHost: %s\r\n"
+                   "Content-Type: application/vnd.kafka.avro.v2+json\r\n"
+                   "Content-Length: %zu\r\n\r\n",
+                   topic, host, mw_buf_len(body));
+    mw_buf_append(req, mw_buf_data(body), mw_buf_len(body));
+    mw_buf_destroy(body);
+    out = mw_buf_steal(req, len);
+    mw_buf_destroy(req);
+    return out;
+}
+
+static int cmd_post(const char *url, const char *topic, uint32_t id,
+                    const char *path, int conns, long batch)
+{
+    char host[64], line[4096];
+    unsigned port = 0;
+    FILE *f = fopen(path, "r");
+    char **lines = NULL;
+    size_t cnt = 0, cap = 0, req_cnt;
+    post_conn_t *cs;
+    pthread_t *th;
+    double t0, secs;
+
+    if (sscanf(url, "http://%63[^:]:%u", host, &port) != 2 || !f || conns < 1 ||
+        batch < 1)
+        bench_die("post", "bad URL, file, connection count or batch size");
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (MW_VEC_RESERVE(&lines, &cap, cnt + 1) != 0 ||
+            !(lines[cnt++] = strdup(line)))
+            bench_die("post", "out of memory");
+    }
+    fclose(f);
+    req_cnt = (cnt + (size_t)batch - 1) / (size_t)batch;
+    cs = calloc((size_t)conns, sizeof(*cs));
+    th = calloc((size_t)conns, sizeof(*th));
+    if (!cs || !th)
+        bench_die("post", "out of memory");
+    for (int c = 0; c < conns; c++) {
+        cs[c].addr.sin_family = AF_INET;
+        cs[c].addr.sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, host, &cs[c].addr.sin_addr) != 1)
+            bench_die("post", "the URL's host is not an IPv4 address");
+        cs[c].reqs = calloc(req_cnt, sizeof(char *));
+        cs[c].req_lens = calloc(req_cnt, sizeof(size_t));
+        if (!cs[c].reqs || !cs[c].req_lens)
+            bench_die("post", "out of memory");
+    }
+    /* Request r goes to connection r % conns: every connection sends an
+     * equal share. */
+    for (size_t r = 0; r < req_cnt; r++) {
+        post_conn_t *c = &cs[r % (size_t)conns];
+        size_t from = r * (size_t)batch, to = from + (size_t)batch;
+
+        c->reqs[c->req_cnt] =
+            post_request(host, topic, id, lines, from, to < cnt ? to : cnt,
+                         &c->req_lens[c->req_cnt]);
+        c->req_cnt++;
+    }
+    t0 = bench_now_s();
+    for (int c = 0; c < conns; c++)
+        if (pthread_create(&th[c], NULL, post_run, &cs[c]) != 0)
+            bench_die("post", "cannot start a thread");
+    for (int c = 0; c < conns; c++)
+        pthread_join(th[c], NULL);
+    secs = bench_now_s() - t0;
+    for (int c = 0; c < conns; c++) {
+        if (cs[c].fail)
+            bench_die("post", cs[c].fail);
+        for (size_t r = 0; r < cs[c].req_cnt; r++)
+            free(cs[c].reqs[r]);
+        free(cs[c].reqs);
+        free(cs[c].req_lens);
+    }
+    for (size_t i = 0; i < cnt; i++)
+        free(lines[i]);
+    free(lines);
+    free(cs);
+    free(th);
+    printf("http %.0f %.3f\n", (double)cnt / secs, secs);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && !strcmp(argv[1], "schema")) {
@@ -303,11 +487,17 @@ int main(int argc, char **argv)
     if (argc == 8 && !strcmp(argv[1], "feed"))
         return cmd_feed(argv[2], argv[3], (int)strtol(argv[4], NULL, 10),
                         argv[5], argv[6], strtoll(argv[7], NULL, 10));
+    if (argc == 8 && !strcmp(argv[1], "post"))
+        return cmd_post(argv[2], argv[3], (uint32_t)strtoul(argv[4], NULL, 10),
+                        argv[5], (int)strtol(argv[6], NULL, 10),
+                        strtol(argv[7], NULL, 10));
     fprintf(stderr,
             "usage: pr_raw_bench schema\n"
             "       pr_raw_bench lines N FILE\n"
             "       pr_raw_bench produce[-headers] BOOTSTRAP TOPIC SCHEMA_ID "
             "FILE\n"
-            "       pr_raw_bench feed BOOTSTRAP TOPIC PARTITIONS SRC DST N\n");
+            "       pr_raw_bench feed BOOTSTRAP TOPIC PARTITIONS SRC DST N\n"
+            "       pr_raw_bench post URL TOPIC SCHEMA_ID FILE CONNECTIONS "
+            "BATCH\n");
     return 2;
 }

@@ -32,12 +32,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/event.h>
 
 #include "bk_producer.h"
 #include "mw_buf.h"
 #include "mw_log.h"
+#include "mw_pool.h"
 #include "mw_time.h"
 #include "pr_emit_int.h"
 #include "av_jtext.h"
@@ -61,6 +63,10 @@ typedef struct pr_topic {
 } pr_topic_t;
 
 /* One message in flight: librdkafka's msg_opaque. */
+/* Idle message records kept for reuse (64 B each): enough for a window's
+ * worth of steady traffic, not a burst's peak. */
+#define PR_MSG_POOL_KEEP 16384
+
 typedef struct pr_msg {
     struct pr_msg *prev, *next;
     pr_topic_t *topic;
@@ -71,13 +77,34 @@ typedef struct pr_msg {
     uint32_t key_id, value_id;
 } pr_msg_t;
 
+/* Which of the mesh.* headers an event carries (the `headers` key); a
+ * traceparent the application sent is passed on in every mode, and dead
+ * letters always carry all of theirs. */
+typedef enum pr_headers {
+    PR_HEADERS_NONE,   /* none of ours */
+    PR_HEADERS_SOURCE, /* mesh.source */
+    PR_HEADERS_ALL,    /* mesh.source and mesh.position */
+} pr_headers_t;
+
+const char *const pr_emit_header_modes[] = {"none", "source", "all", NULL};
+
+static pr_headers_t pr_headers_parse(const char *v)
+{
+    if (v && strcasecmp(v, "all") == 0)
+        return PR_HEADERS_ALL;
+    if (v && strcasecmp(v, "source") == 0)
+        return PR_HEADERS_SOURCE;
+    return PR_HEADERS_NONE; /* the key's enum allows nothing else */
+}
+
 struct pr_emit {
     struct event_base *base;
     mw_metrics_t *metrics;
     bk_producer_t *prod;
     pr_emit_schema_t *sch;
-    char *topic;     /* `topic` key or NULL */
-    char *dlq_topic; /* `dlq.topic` key or NULL: "<topic>.dlq" */
+    char *topic;          /* `topic` key or NULL */
+    char *dlq_topic;      /* `dlq.topic` key or NULL: "<topic>.dlq" */
+    pr_headers_t headers; /* `headers` key: which mesh.* headers events get */
     size_t inflight_bytes, max_inflight;
     bool want_room, closing;
     pr_emit_room_cb *room_cb;
@@ -86,6 +113,7 @@ struct pr_emit {
     pr_topic_t *topics;
     pr_msg_t *msgs;
     size_t msg_cnt;
+    mw_pool_t *msg_pool; /* idle pr_msg_t, one taken per event */
     mw_buf_t *kbuf, *vbuf;
     uint64_t progress_ms;  /* last ack, or when the first message went out */
     uint64_t failed_ms;    /* last transport failure, 0 after an ack */
@@ -155,13 +183,20 @@ static void pr_topic_prepare(pr_emit_t *emit, const char *topic)
 
 /* The topic's entry, created (and prepared) on first use; NULL on
  * ENOMEM. */
-static pr_topic_t *pr_topic_get(pr_emit_t *emit, const char *name)
+static pr_topic_t *pr_topic_find(pr_emit_t *emit, const char *name)
 {
-    pr_topic_t *t;
-
-    for (t = emit->topics; t; t = t->next)
+    for (pr_topic_t *t = emit->topics; t; t = t->next)
         if (!strcmp(t->name, name))
             return t;
+    return NULL;
+}
+
+static pr_topic_t *pr_topic_get(pr_emit_t *emit, const char *name)
+{
+    pr_topic_t *t = pr_topic_find(emit, name);
+
+    if (t)
+        return t;
     t = calloc(1, sizeof(*t));
     if (!t || !(t->name = strdup(name))) {
         free(t);
@@ -249,7 +284,7 @@ static void pr_msg_finish(pr_emit_t *emit, pr_msg_t *msg, pr_result_t *res)
     res->value_schema_id = msg->value_id;
     if (msg->done)
         msg->done(msg->ctx, res);
-    free(msg);
+    mw_pool_put(emit->msg_pool, msg);
     pr_check_room(emit);
 }
 
@@ -281,6 +316,7 @@ static int pr_emit_configure(pr_emit_t *emit, const mw_conf_t *conf,
     const char *topic = mw_conf_get_str(conf, "topic");
     const char *dlq = mw_conf_get_str(conf, "dlq.topic");
     long long max = mw_conf_get_int(conf, "max.inflight.bytes");
+    const char *headers = mw_conf_get_str(conf, "headers");
 
     if (topic && *topic && !pr_emit_topic_is_valid(topic))
         return mw_err_set(err, MW_ERR_CONFIG,
@@ -295,6 +331,7 @@ static int pr_emit_configure(pr_emit_t *emit, const mw_conf_t *conf,
     emit->topic = topic && *topic ? strdup(topic) : NULL;
     emit->dlq_topic = dlq && *dlq ? strdup(dlq) : NULL;
     emit->max_inflight = max > 0 ? (size_t)max : (size_t)64 << 20;
+    emit->headers = pr_headers_parse(headers);
     return 0;
 }
 
@@ -316,8 +353,10 @@ pr_emit_t *pr_emit_new(struct event_base *base, const mw_conf_t *conf,
         goto fail;
     emit->kbuf = mw_buf_new(0);
     emit->vbuf = mw_buf_new(0);
+    emit->msg_pool =
+        mw_pool_new(sizeof(pr_msg_t), MW_POOL_KEEP(PR_MSG_POOL_KEEP));
     emit->room_ev = event_new(base, -1, 0, pr_room_fire, emit);
-    if (!emit->kbuf || !emit->vbuf || !emit->room_ev) {
+    if (!emit->kbuf || !emit->vbuf || !emit->msg_pool || !emit->room_ev) {
         mw_err_set(err, MW_ERR_NOMEM, "out of memory for the emitter");
         goto fail;
     }
@@ -412,6 +451,7 @@ void pr_emit_destroy(pr_emit_t *emit, int flush_timeout_ms)
     }
     mw_buf_destroy(emit->kbuf);
     mw_buf_destroy(emit->vbuf);
+    mw_pool_free(emit->msg_pool);
     free(emit->topic);
     free(emit->dlq_topic);
     free(emit);
@@ -601,7 +641,7 @@ static int pr_produce(pr_emit_t *emit, pr_topic_t *t, const bk_message_t *m,
                           "(max.inflight.bytes=%zu)",
                           emit->max_inflight);
     }
-    msg = malloc(sizeof(*msg));
+    msg = mw_pool_get(emit->msg_pool);
     if (!msg)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory for a message");
     *msg = *proto;
@@ -610,7 +650,7 @@ static int pr_produce(pr_emit_t *emit, pr_topic_t *t, const bk_message_t *m,
     msg->sent_ms = (uint64_t)mw_time_mono_ms();
     rc = bk_producer_send(emit->prod, m, msg, err);
     if (rc != 0) {
-        free(msg);
+        mw_pool_put(emit->msg_pool, msg);
         if (rc == MW_ERR_FULL)
             emit->want_room = true;
         return rc;
@@ -646,17 +686,20 @@ static int pr_topic_check(const char *topic, mw_err_t *err)
     return 0;
 }
 
-/* The topic an event goes to, validated, and its stats entry. */
+/* The topic an event goes to, validated, and its stats entry.  A known
+ * topic was validated when it was first seen. */
 static int pr_route(pr_emit_t *emit, const char *topic, pr_topic_t **t,
                     mw_err_t *err)
 {
-    if (pr_topic_check(topic, err) != 0)
+    *t = topic ? pr_topic_find(emit, topic) : NULL;
+    if (!*t && pr_topic_check(topic, err) != 0)
         return err->code;
     if (bk_producer_check_fatal(emit->prod, err) != 0)
         return err->code;
     if (emit->closing)
         return mw_err_set(err, MW_ERR_STATE, "the emitter is shutting down");
-    *t = pr_topic_get(emit, topic);
+    if (!*t)
+        *t = pr_topic_get(emit, topic);
     if (!*t)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory for a topic");
     if (emit->inflight_bytes >= emit->max_inflight) {
@@ -724,9 +767,14 @@ int pr_emit_send(pr_emit_t *emit, const pr_event_t *ev, pr_emit_done_cb *done,
     proto.value_id = value.id;
     if (m.partition < 0)
         m.partition = BK_PARTITION_ANY;
-    m.header_cnt = pr_add_header(hdrs, 0, "mesh.source", ev->source);
-    m.header_cnt =
-        pr_add_header(hdrs, m.header_cnt, "mesh.position", ev->position);
+    /* librdkafka 2.0.2 allocates, serialises and frees each header of each
+     * message: two per event cost more than the rest of the event (see
+     * bench/README.md), so they are the user's choice. */
+    if (emit->headers != PR_HEADERS_NONE)
+        m.header_cnt = pr_add_header(hdrs, 0, "mesh.source", ev->source);
+    if (emit->headers == PR_HEADERS_ALL)
+        m.header_cnt =
+            pr_add_header(hdrs, m.header_cnt, "mesh.position", ev->position);
     m.header_cnt =
         pr_add_header(hdrs, m.header_cnt, "traceparent", ev->traceparent);
     rc = pr_produce(emit, t, &m, &proto, err);

@@ -11,8 +11,9 @@
  *      into Confluent framing — an event that does not fit is refused
  *      synchronously with MW_ERR_INVALID and the JSON path of the first
  *      offending field, so the source can answer 422 or dead-letter it;
- *   3. produce it (idempotent, acks=all) with the headers every event
- *      carries: mesh.source, mesh.position and traceparent when given;
+ *   3. produce it (idempotent, acks=all) with the headers the `headers`
+ *      key asks for (mesh.source, mesh.position) and traceparent when
+ *      given;
  *   4. call the event's done callback from the delivery report, and only
  *      then: that is where a source acknowledges its position.
  * In-flight memory is bounded (max.inflight.bytes): past it pr_emit_send
@@ -104,10 +105,22 @@ typedef struct pr_result {
 typedef void(pr_emit_done_cb)(void *ctx, const pr_result_t *res);
 typedef void(pr_emit_room_cb)(void *opaque);
 
+/* The `headers` key, declared by every program that makes an emitter. */
+extern const char *const pr_emit_header_modes[];
+#define PR_EMIT_KEY_HEADERS                                                    \
+    {                                                                          \
+        .name = "headers", .type = MW_CONF_ENUM, .dflt = "none",               \
+        .allowed = pr_emit_header_modes,                                       \
+        .doc =                                                                 \
+            "Headers added to each event: none, source (mesh.source) or all "  \
+            "(mesh.source and mesh.position); a traceparent sent by the "      \
+            "application is always passed on."                                 \
+    }
+
 /* New emitter on base (borrowed) from conf's keys (registry.url, topic,
  * value.subject, value.schema.id, value.schema.version, key.subject,
  * subject.name.strategy, auto.register, dlq.topic, max.inflight.bytes,
- * kafka.*).  NULL with err (MW_ERR_CONFIG naming the key). */
+ * headers, kafka.*).  NULL with err (MW_ERR_CONFIG naming the key). */
 pr_emit_t *pr_emit_new(struct event_base *base, const mw_conf_t *conf,
                        mw_metrics_t *metrics, mw_err_t *err);
 

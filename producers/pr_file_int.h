@@ -17,6 +17,7 @@
 #include "mw_conf.h"
 #include "mw_err.h"
 #include "mw_metrics.h"
+#include "mw_pool.h"
 #include "pr_checkpoint.h"
 #include "pr_emit.h"
 #include "pr_source.h"
@@ -48,6 +49,7 @@ typedef struct pr_file_reader {
     pr_file_src_t *src;
     size_t idx; /* index of the configured path */
     char *path; /* the path it was opened under */
+    size_t path_len;
     int fd;
     bool is_stdin;
     uint64_t dev, ino;
@@ -81,6 +83,16 @@ typedef struct pr_file_orphan {
     pr_checkpoint_window_t *win;
 } pr_file_orphan_t;
 
+/* The done-callback context of one line in flight (src->ctx_pool). */
+typedef struct line_ctx {
+    pr_file_src_t *src;
+    pr_checkpoint_window_t *win; /* lives until this line is acked */
+    uint64_t seq;
+} line_ctx_t;
+
+/* Idle line_ctx_t kept for reuse (24 B each). */
+#define PR_FILE_CTX_POOL_KEEP 16384
+
 struct pr_file_src {
     struct event_base *base;
     pr_emit_t *emit;
@@ -105,7 +117,8 @@ struct pr_file_src {
     bool wait_tick;   /* retriable refusal: until the next tick */
     bool wait_tick_warned;
     bool stopped;
-    size_t outstanding; /* sent, done callback not yet run */
+    size_t outstanding;  /* sent, done callback not yet run */
+    mw_pool_t *ctx_pool; /* line_ctx_t, one per line in flight */
     uint64_t acked_since_save;
     bool dirty;
     uint64_t last_save_ms;

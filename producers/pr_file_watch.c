@@ -180,6 +180,12 @@ void *pr_file_open(const pr_source_env_t *env, mw_err_t *err)
     if (parse_paths(src, conf_str(conf, "file.paths"), err) != 0 ||
         conf_checkpoint(src, conf, err) != 0)
         goto fail;
+    src->ctx_pool =
+        mw_pool_new(sizeof(line_ctx_t), MW_POOL_KEEP(PR_FILE_CTX_POOL_KEEP));
+    if (!src->ctx_pool) {
+        mw_err_set(err, MW_ERR_NOMEM, "file source: out of memory");
+        goto fail;
+    }
     src->ckpt_saves =
         mw_metrics_counter(metrics, "mesh_producer_file_checkpoints_total",
                            "Checkpoints saved.", NULL);
@@ -199,8 +205,10 @@ void pr_file_conf_free(pr_file_src_t *src)
         free(src->paths[i].path);
     free(src->paths);
     free(src->ckpt_file);
+    mw_pool_free(src->ctx_pool);
     src->paths = NULL;
     src->ckpt_file = NULL;
+    src->ctx_pool = NULL;
 }
 
 /* ------------------------------------------------- opening and resuming */

@@ -95,6 +95,7 @@ static const mw_conf_key_t pr_keys[] = {
      .dflt = "false",
      .doc = "Register schemas given inline; off: they must be registered "
             "already (governance)."},
+    PR_EMIT_KEY_HEADERS,
     {.name = "dlq.topic",
      .type = MW_CONF_STR,
      .doc = "Dead-letter topic for input that cannot become an event "

@@ -48,6 +48,9 @@ BAD_CONFIGS = [
     ("bad-topic", ["source=http", "topic=no/slash",
                    "http.listener=127.0.0.1:0"],
      ["key 'topic'", "'no/slash'"]),
+    ("bad-headers", ["source=http", "headers=some",
+                     "http.listener=127.0.0.1:0"],
+     ["key 'headers'", "'some'"]),
     ("missing-source", [], ["source"]),
 ]
 
@@ -104,13 +107,27 @@ def test_ops_healthz_and_metrics(make_producer, mesh_broker, registry):
     assert "# TYPE mesh_kafka_outq_msgs gauge" in body
 
 
-def test_http_records_carry_source_headers(make_producer, mesh_broker,
-                                           registry, unique_topic, timeout):
+# The headers each `headers` mode puts on an event (traceparent aside).
+HEADER_MODES = {"none": set(), "source": {"mesh.source"},
+                "all": {"mesh.source", "mesh.position"}}
+
+
+def mesh_headers(headers):
+    return {h for h in headers if h.startswith("mesh.")}
+
+
+@pytest.mark.parametrize("mode", ["default", "source", "all"])
+def test_http_records_carry_the_configured_headers(make_producer, mesh_broker,
+                                                   registry, unique_topic,
+                                                   timeout, mode):
     mesh_broker.create_topic(unique_topic, 3)
     status, reg = registry.register(unique_topic + "-value", ORDER)
     assert status == 200, reg
-    prod = make_producer({"source": "http", "registry.url": registry.url,
-                          "kafka.bootstrap.servers": mesh_broker.bootstrap})
+    sets = {"source": "http", "registry.url": registry.url,
+            "kafka.bootstrap.servers": mesh_broker.bootstrap}
+    if mode != "default":
+        sets["headers"] = mode
+    prod = make_producer(sets)
     records = [{"value": {"id": i, "price": i / 2}} for i in range(5)]
     status, _, body = http("POST", f"{prod.http}/topics/{unique_topic}",
                            {"value_schema_id": reg["id"],
@@ -120,17 +137,22 @@ def test_http_records_carry_source_headers(make_producer, mesh_broker,
     got = read_topic(mesh_broker.bootstrap, unique_topic, registry.url, 5,
                      timeout(30))
     assert sorted(v["id"] for _, v, _, _, _ in got) == list(range(5))
+    want = HEADER_MODES["none" if mode == "default" else mode]
     for _, _, headers, _, _ in got:
-        assert headers["mesh.source"] == "http"
-        assert re.fullmatch(r".+:\d+", headers["mesh.position"]), headers
+        assert mesh_headers(headers) == want, headers
+        if want:
+            assert headers["mesh.source"] == "http"
+        if "mesh.position" in want:
+            assert re.fullmatch(r".+:\d+", headers["mesh.position"]), headers
     status, _, body = http("GET", prod.ops + "/metrics")
     line = f'mesh_producer_events_out_total{{topic="{unique_topic}"}} 5'
     assert line in body, body
 
 
-def test_file_records_carry_source_headers(make_producer, mesh_broker,
-                                           registry, unique_topic, tmp_path,
-                                           timeout):
+@pytest.mark.parametrize("mode", ["none", "source", "all"])
+def test_file_records_carry_the_configured_headers(make_producer, mesh_broker,
+                                                   registry, unique_topic,
+                                                   tmp_path, timeout, mode):
     mesh_broker.create_topic(unique_topic, 1)
     status, reg = registry.register(unique_topic + "-value", ORDER)
     assert status == 200, reg
@@ -139,7 +161,7 @@ def test_file_records_carry_source_headers(make_producer, mesh_broker,
     path.write_text("".join(lines))
     (tmp_path / "ckpt").mkdir()
     prod = make_producer({"source": "file", "topic": unique_topic,
-                          "file.paths": str(path),
+                          "file.paths": str(path), "headers": mode,
                           "checkpoint.dir": str(tmp_path / "ckpt"),
                           "registry.url": registry.url,
                           "kafka.bootstrap.servers": mesh_broker.bootstrap})
@@ -148,11 +170,16 @@ def test_file_records_carry_source_headers(make_producer, mesh_broker,
     assert [v["id"] for _, v, _, _, _ in got] == [0, 1, 2]
     offsets = []
     for _, _, headers, _, _ in got:
+        assert mesh_headers(headers) == HEADER_MODES[mode], headers
+        if mode == "none":
+            continue
         assert headers["mesh.source"] == "file"
-        where, _, offset = headers["mesh.position"].rpartition(":")
-        assert where == str(path), headers
-        offsets.append(int(offset))
-    assert offsets == sorted(offsets) and len(set(offsets)) == 3
+        if mode == "all":
+            where, _, offset = headers["mesh.position"].rpartition(":")
+            assert where == str(path), headers
+            offsets.append(int(offset))
+    if mode == "all":
+        assert offsets == [0, len(lines[0]), len(lines[0]) + len(lines[1])]
     assert prod.stop() == 0
 
 

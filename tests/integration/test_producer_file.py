@@ -92,7 +92,9 @@ def log_and_ckpt(tmp_path, log_name="app.log"):
 
 
 def file_sets(bootstrap, registry, topic, paths, ckpt_dir, **extra):
+    # headers=all: the checks below place each record by its mesh.position.
     sets = {"source": "file", "topic": topic, "registry.url": registry.url,
+            "headers": "all",
             "kafka.bootstrap.servers": bootstrap, "kafka.linger.ms": "5",
             "file.paths": ",".join(str(p) for p in paths),
             "file.format": "jsonl", "file.key.field": "k",

@@ -100,7 +100,8 @@ def test_http_10k_records_roundtrip(mesh_broker, registry, make_producer,
     status, reg = registry.register(f"{unique_topic}-value", ORDER_SCHEMA)
     assert status == 200, reg
     schema_id = reg["id"]
-    prod = start(make_producer, mesh_broker.bootstrap, registry)
+    prod = start(make_producer, mesh_broker.bootstrap, registry,
+                 headers="all")
     expected, acked = {}, {}
     trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     with requests.Session() as s:

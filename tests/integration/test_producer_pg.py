@@ -179,7 +179,8 @@ def test_pg_stream_types_match_debezium(mesh_broker, registry, postgres,
     ddl, rows = alltypes_sql()
     db.psql(ddl)
     make_producer(sets=pg_sets(db, mesh_broker.bootstrap, registry,
-                               "public.alltypes", "types", tmp_path))
+                               "public.alltypes", "types", tmp_path,
+                               headers="source"))
     wait_streaming(db, "types")
     db.psql(rows)
     topic = "meshtest.public.alltypes"
@@ -199,7 +200,8 @@ def test_pg_snapshot_types_match_debezium(mesh_broker, registry, postgres,
     db.psql(ddl)
     db.psql(rows)
     make_producer(sets=pg_sets(db, mesh_broker.bootstrap, registry,
-                               "public.alltypes", "snap", tmp_path))
+                               "public.alltypes", "snap", tmp_path,
+                               headers="source"))
     topic = "meshtest.public.alltypes"
     recs = read_changes(mesh_broker.bootstrap, topic, registry.url, 3)
     _check_against_debezium(recs, debezium("snapshot.jsonl"), registry,

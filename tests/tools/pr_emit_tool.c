@@ -73,6 +73,7 @@ static const mw_conf_key_t tool_keys[] = {
      .dflt = "false",
      .doc = "Register inline schemas."},
     {.name = "dlq.topic", .type = MW_CONF_STR, .doc = "DLQ topic."},
+    PR_EMIT_KEY_HEADERS,
     {.name = "max.inflight.bytes",
      .type = MW_CONF_INT,
      .dflt = "67108864",

@@ -107,6 +107,17 @@ if ! bench/pg_cdc_bench.sh "$BUILD"; then
     failed=1
 fi
 
+echo
+echo "== freshness: HTTP produce to committed SQLite row at 10k events/s"
+if [ -x build/venv/bin/python ]; then
+    if ! build/venv/bin/python bench/freshness_bench.py "$BUILD"; then
+        echo "bench: freshness_bench FAILED" >&2
+        failed=1
+    fi
+else
+    echo "skipped: needs build/venv (make deps)"
+fi
+
 # The one table: each benchmark appended its rows "component|figure|limit|
 # ratio|goal" to $BENCH_SUMMARY.
 echo

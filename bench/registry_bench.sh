@@ -20,7 +20,12 @@
 #     more CPU per request than the registry does).  Every answer must be
 #     200 {"id":...}.
 #  3. VmRSS of mesh-registry holding those schemas (goal < 50 MB, 10^6 B).
-#  4. SIGTERM; the registry must exit 0.
+#  4. How cost grows: GET /schemas/ids/<random id> requests/s (wrk -c64,
+#     REGISTRY_BENCH_GROWTH_SECONDS, default 3) and VmRSS with 1,000,
+#     10,000 and REGISTRY_BENCH_GROWTH_MAX (default 100,000) schemas, the
+#     later ones registered like those of step 2 (goal: RSS linear and
+#     under 300 MB at 100,000; lookups/s flat).
+#  5. SIGTERM; the registry must exit 0.
 # Exit status: 0 when every step ran and every request succeeded (goals
 # missed are reported, not failures), 1 otherwise.
 set -u
@@ -31,6 +36,8 @@ BARE_BIN="$BUILD/bench/bare_http"
 ROUNDS=${REGISTRY_BENCH_ROUNDS:-2}
 GET_SECONDS=${REGISTRY_BENCH_SECONDS:-10}
 REG_COUNT=10000
+GROWTH_MAX=${REGISTRY_BENCH_GROWTH_MAX:-100000}
+GROWTH_SECONDS=${REGISTRY_BENCH_GROWTH_SECONDS:-3}
 SUBJECTS=100
 REG_TIMEOUT_S=120
 CT="application/vnd.schemaregistry.v1+json"
@@ -196,14 +203,20 @@ awk -v r="$reg_best" -v b="$bare_best" 'BEGIN {
 call PUT /config '{"compatibility":"NONE"}' >/dev/null || exit 1
 rss_before=$(awk '/^VmRSS:/ { print $2 }' "/proc/$REG_PID/status")
 
+# register_range FIRST COUNT: registrations FIRST .. FIRST+COUNT-1 (schema
+# f<i> into subject s<i % SUBJECTS>), all answered 200 {"id":...}; sets
+# REG_US to the microseconds from the first sent to the last answered.
+#
 # wrk calls request() once per request: bodies are made on the fly from i.
-# After the REG_COUNT-th registration is sent, fillers (GET /, answered
-# {}) keep the connections busy until the last registration is answered.
+# After the COUNT-th registration is sent, fillers (GET /, answered {})
+# keep the connections busy until the last registration is answered.
 # Then the script writes ok/bad/elapsed to reg.result and stops its thread;
 # wrk itself would idle until -d ran out, so the shell stops it once the
 # file is there.  The clock is CLOCK_MONOTONIC through LuaJIT's ffi: wrk's
 # own duration is always the -d value.
-cat >"$TMP/register.lua" <<EOF
+register_range() {
+    rm -f "$TMP/reg.result"
+    cat >"$TMP/register.lua" <<EOF
 local ffi = require("ffi")
 ffi.cdef[[
 struct timespec { long tv_sec; long tv_nsec; };
@@ -216,7 +229,7 @@ local function now_us()
 end
 local template = '{"schema":"' .. string.gsub('$REG_SCHEMA', '"', '\\\\"') .. '"}'
 local headers = { ["Content-Type"] = "$CT" }
-local n, subjects = $REG_COUNT, $SUBJECTS
+local first, n, subjects = $1, $2, $SUBJECTS
 local sent, ok, bad, sample, t0, finished = 0, 0, 0, "", nil, false
 
 -- wrk calls request() once before the run to check the script (that
@@ -228,7 +241,7 @@ function request()
     if sent == 1 then
         t0 = now_us()
     end
-    local i = sent
+    local i = first + sent - 1
     sent = sent + 1
     return wrk.format("POST", "/subjects/s" .. (i % subjects) .. "/versions",
                       headers, string.format(template, i))
@@ -255,37 +268,86 @@ function response(status, hdrs, body)
     end
 end
 EOF
-$PIN_CLI wrk -t1 -c64 -d${REG_TIMEOUT_S}s --timeout 30s \
-    -s "$TMP/register.lua" "$URL" >"$TMP/wrk-reg.out" 2>&1 &
-WRK_PID=$!
-while [ ! -s "$TMP/reg.result" ] && kill -0 "$WRK_PID" 2>/dev/null; do
-    sleep 0.05
-done
-stop_pid "$WRK_PID"
-WRK_PID=
-res=$(cat "$TMP/reg.result" 2>/dev/null)
-ok=$(echo "$res" | sed -n 's/^ok=\([0-9]*\).*/\1/p')
-bad=$(echo "$res" | sed -n 's/.* bad=\([0-9]*\).*/\1/p')
-if [ "${ok:-0}" -ne "$REG_COUNT" ] || [ "${bad:-1}" -ne 0 ]; then
-    say "registrations: ok=${ok:-?} bad=${bad:-?} of $REG_COUNT" \
-        "within ${REG_TIMEOUT_S}s: ${res:-no result}"
-    cat "$TMP/wrk-reg.out" >&2
-    exit 1
-fi
-# The last id proves every registration got its own schema.
-last=$((REG_COUNT + 1))
-call GET "/schemas/ids/$last" >/dev/null || exit 1
-echo "$res" | awk -v n="$REG_COUNT" -v subj="$SUBJECTS" '{
-    split($3, us, "=")
+
+    $PIN_CLI wrk -t1 -c64 -d${REG_TIMEOUT_S}s --timeout 30s \
+        -s "$TMP/register.lua" "$URL" >"$TMP/wrk-reg.out" 2>&1 &
+    WRK_PID=$!
+    while [ ! -s "$TMP/reg.result" ] && kill -0 "$WRK_PID" 2>/dev/null; do
+        sleep 0.05
+    done
+    stop_pid "$WRK_PID"
+    WRK_PID=
+    res=$(cat "$TMP/reg.result" 2>/dev/null)
+    ok=$(echo "$res" | sed -n 's/^ok=\([0-9]*\).*/\1/p')
+    bad=$(echo "$res" | sed -n 's/.* bad=\([0-9]*\).*/\1/p')
+    if [ "${ok:-0}" -ne "$2" ] || [ "${bad:-1}" -ne 0 ]; then
+        say "registrations: ok=${ok:-?} bad=${bad:-?} of $2" \
+            "within ${REG_TIMEOUT_S}s: ${res:-no result}"
+        cat "$TMP/wrk-reg.out" >&2
+        exit 1
+    fi
+    REG_US=$(echo "$res" | sed -n 's/.* us=\([0-9]*\).*/\1/p')
+    # The last id proves every registration got its own schema (id 1 is
+    # the GET benchmark's schema).
+    call GET "/schemas/ids/$(($1 + $2))" >/dev/null || exit 1
+}
+
+# growth_point N: GET /schemas/ids/<random id> requests/s and VmRSS with N
+# schemas registered (ids 1..N+1): one row of the growth table.
+growth_point() {
+    cat >"$TMP/lookup.lua" <<EOF
+math.randomseed(42)
+function request()
+    return wrk.format("GET", "/schemas/ids/" .. math.random(1, $(($1 + 1))))
+end
+EOF
+    $PIN_CLI wrk -t1 -c64 -d${GROWTH_SECONDS}s -s "$TMP/lookup.lua" "$URL" \
+        >"$TMP/wrk-look.out" 2>&1 || { cat "$TMP/wrk-look.out" >&2; exit 1; }
+    if grep -q -E 'Non-2xx|Socket errors' "$TMP/wrk-look.out"; then
+        say "errors in the lookups:"
+        cat "$TMP/wrk-look.out" >&2
+        exit 1
+    fi
+    look=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/wrk-look.out")
+    kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$REG_PID/status")
+    echo "$1 $look $kb" >>"$TMP/growth"
+}
+
+: >"$TMP/growth"
+register_range 1 1000
+us1=$REG_US
+growth_point 1000
+register_range 1001 $((REG_COUNT - 1000))
+us=$((us1 + REG_US))
+awk -v n="$REG_COUNT" -v subj="$SUBJECTS" -v us="$us" 'BEGIN {
     printf "registrations: %d distinct schemas into %d subjects in %.2f s:" \
            " %d registrations/s   (64 connections)\n",
-           n, subj, us[2] / 1e6, n / (us[2] / 1e6) }'
+           n, subj, us / 1e6, n / (us / 1e6) }'
 
 # ---------------------------------------------------------------- memory
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$REG_PID/status")
 awk -v kb="$rss" -v kb0="$rss_before" 'BEGIN {
     printf "RSS with 10,000 schemas: %.1f MB (goal < 50 MB)   [%.1f MB before" \
            " registering; MB = 10^6 bytes]\n", kb * 1024 / 1e6, kb0 * 1024 / 1e6 }'
+
+# ---------------------------------------------------------------- growth
+growth_point "$REG_COUNT"
+register_range $((REG_COUNT + 1)) $((GROWTH_MAX - REG_COUNT))
+growth_point "$GROWTH_MAX"
+echo "how cost grows with the schemas held (GET /schemas/ids/<random>," \
+    "wrk -c64 ${GROWTH_SECONDS}s; MB = 10^6 B):"
+awk 'BEGIN { printf "  %8s %12s %9s %13s\n", "schemas", "lookups/s",
+             "RSS MB", "B per schema" }
+     NR == 1 { kb0 = $3; n0 = $1 }
+     { printf "  %8d %12.0f %9.1f %13s\n", $1, $2, $3 * 1024 / 1e6,
+              (NR > 1 ? sprintf("%.0f", ($3 - kb0) * 1024 / ($1 - n0)) : "-") }
+' "$TMP/growth"
+awk -v max="$GROWTH_MAX" '{ look[NR] = $2; kb = $3 }
+     END { printf "registry RSS, %dk schemas|%.1f MB|lookups/s %.0f at 1k, " \
+           "%.0f at %dk|%.2f|< 300 MB; lookups flat\n", max / 1000,
+           kb * 1024 / 1e6, look[1], look[NR], max / 1000,
+           (look[1] > 0 ? look[NR] / look[1] : 0) }' "$TMP/growth" \
+    >>"${BENCH_SUMMARY:-/dev/null}"
 
 # ---------------------------------------------------------------- stop
 stop_pid "$REG_PID"

@@ -15,7 +15,15 @@
 #             produce requests of 100 records (key order_id), over 16
 #             keep-alive connections (pr_raw_bench post), timed from the
 #             first request to the last answer (Kafka acknowledged all);
-#   kcat      kcat producing the JSON lines unencoded (a familiar yardstick).
+#   kcat      kcat producing the JSON lines unencoded (a familiar yardstick);
+#   sizes     how the cost grows with the event's size: lines of 100 B,
+#             1 KiB and 10 KiB (pr_raw_bench sized-lines, a two-field
+#             record), PR_BENCH_SIZE_BYTES (default 200 MB) times
+#             BENCH_SCALE of each (at most N), through a fresh file source
+#             and through raw librdkafka, as above.
+# mesh-producer's RSS is shown idle (ready, nothing read yet) and at its
+# peak (VmHWM after the N lines), beside the goals (< 20 MB idle,
+# < 100 MB loaded).
 # Prints events/s of each and the ratios producer/raw (goal >= 0.5),
 # producer/raw with the headers and producer/kcat.  N is PR_BENCH_EVENTS (default 1,000,000) times BENCH_SCALE.
 # Everything runs on loopback with port 0 and a private temporary directory,
@@ -95,6 +103,15 @@ ready_url() {
     echo "$url"
 }
 
+# feed NAME TOPIC SRC DST N: appends SRC to DST, which producer NAME tails,
+# and prints the seconds until TOPIC grew by N records (pr_raw_bench feed).
+feed() {
+    "$RAW" feed "$BOOT" "$2" "$PARTS" "$3" "$4" "$5" || {
+        tail -n 20 "$TMP/$1.log" >&2
+        fail "mesh-producer $1 did not deliver every line"
+    }
+}
+
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/meshwork-prbench.XXXXXX") || exit 1
 "$RAW" lines "$N" "$TMP/lines.jsonl" || fail "cannot write the lines"
 BYTES=$(wc -c <"$TMP/lines.jsonl")
@@ -129,12 +146,13 @@ start_producer producer --set source=file --set topic="pr-bench-producer-$tag" \
     --set file.paths="$TMP/data.jsonl" --set file.key.field=order_id \
     --set checkpoint.dir="$TMP/ckpt"
 OPS=$(ready_url producer ops) || exit 1
+rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+IDLE_KB=$(rss_kb "$STARTED" VmRSS)
+PRODUCER=$STARTED
 
-PR_SECS=$("$RAW" feed "$BOOT" "pr-bench-producer-$tag" "$PARTS" "$TMP/lines.jsonl" \
-    "$TMP/data.jsonl" "$N") || {
-    tail -n 20 "$TMP/producer.log" >&2
-    fail "mesh-producer did not deliver every line"
-}
+PR_SECS=$(feed producer "pr-bench-producer-$tag" "$TMP/lines.jsonl" \
+    "$TMP/data.jsonl" "$N") || exit 1
+PEAK_KB=$(rss_kb "$PRODUCER" VmHWM)
 dead=$(curl -sf "$OPS/metrics" |
     awk '/^mesh_producer_dlq_total/ { s += $NF } END { printf "%d", s }')
 [ "$dead" = 0 ] || fail "mesh-producer dead-lettered $dead lines"
@@ -172,6 +190,40 @@ kcat -P -b "$BOOT" -t "pr-bench-kcat-$tag" -X acks=all -X linger.ms=5 \
 t1=$(now)
 KCAT_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 
+# --- how the cost grows with the size: the same path for sized lines.
+body=$("$RAW" sized-schema | sed 's/\\/\\\\/g; s/"/\\"/g')
+: >"$TMP/sizes"
+for size in 100 1024 10240; do
+    n=$(awk -v b="${PR_BENCH_SIZE_BYTES:-200000000}" -v s="${BENCH_SCALE:-1}" \
+        -v size="$size" -v max="$N" 'BEGIN { n = int(b * s / size)
+        printf "%d", n < max ? n : max }')
+    topic="pr-bench-size$size-$tag"
+    for t in "$topic" "$topic-raw"; do
+        "$BUILD/bin/meshctl" --set bootstrap="$BOOT" topic create "$t" \
+            --partitions "$PARTS" >/dev/null 2>&1 ||
+            fail "cannot create topic $t"
+    done
+    SID=$(curl -sf -X POST -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
+        --data "{\"schema\":\"$body\"}" "$REGISTRY/subjects/$topic-value/versions" |
+        sed -n 's/.*"id":\([0-9]*\).*/\1/p')
+    [ -n "$SID" ] || fail "cannot register the sized schema"
+    "$RAW" sized-lines "$n" "$size" "$TMP/sized.jsonl" ||
+        fail "cannot write the sized lines"
+    : >"$TMP/sized-data.jsonl"
+    start_producer "size$size" --set source=file --set topic="$topic" \
+        --set file.paths="$TMP/sized-data.jsonl" --set file.key.field=order_id \
+        --set checkpoint.dir="$TMP/ckpt-$size"
+    SIZE_PID=$STARTED
+    secs=$(feed "size$size" "$topic" "$TMP/sized.jsonl" \
+        "$TMP/sized-data.jsonl" "$n") || exit 1
+    peak=$(rss_kb "$SIZE_PID" VmHWM)
+    kill -TERM "$SIZE_PID" 2>/dev/null
+    raw=$("$RAW" sized-produce "$BOOT" "$topic-raw" "$SID" "$TMP/sized.jsonl" |
+        awk '{ print $3 }') || fail "pr_raw_bench sized-produce failed"
+    [ -n "$raw" ] || fail "pr_raw_bench sized-produce failed"
+    echo "$size $n $secs $raw $peak" >>"$TMP/sizes"
+done
+
 awk -v n="$N" -v pr="$PR_SECS" -v raw="$RAW_SECS" -v kc="$KCAT_SECS" \
     -v rawh="$RAWH_SECS" -v ht="$HTTP_SECS" \
     -v jb="$BYTES" -v ab="$AVRO_BYTES" 'BEGIN {
@@ -187,9 +239,26 @@ awk -v n="$N" -v pr="$PR_SECS" -v raw="$RAW_SECS" -v kc="$KCAT_SECS" \
         "headers %.2f, producer/kcat %.2f, http/raw %.2f\n", raw / pr,
         rawh / pr, kc / pr, raw / ht
 }'
+awk 'BEGIN { print "how the cost grows with the line (file source vs raw librdkafka):"
+             printf "  %6s %8s %13s %13s %6s %11s %10s\n", "bytes", "events",
+                    "producer ev/s", "raw ev/s", "ratio", "producer MB/s",
+                    "peak RSS" }
+     { printf "  %6d %8d %13.0f %13.0f %6.2f %11.1f %7.1f MB\n", $1, $2,
+              $2 / $3, $2 / $4, $4 / $3, $1 * $2 / $3 / 1e6, $5 * 1024 / 1e6 }
+' "$TMP/sizes"
+awk -v idle="$IDLE_KB" -v peak="$PEAK_KB" -v n="$N" 'BEGIN {
+    printf "mesh-producer RSS: %.1f MB idle (goal < 20 MB), %.1f MB peak over" \
+        " the %d lines (goal < 100 MB); MB = 10^6 B\n",
+        idle * 1024 / 1e6, peak * 1024 / 1e6, n }'
 # the summary row (bench/run.sh prints the table at the end)
 awk -v n="$N" -v pr="$PR_SECS" -v raw="$RAW_SECS" -v ht="$HTTP_SECS" 'BEGIN {
     printf "producer file source|%.0f ev/s|raw librdkafka %.0f ev/s|%.2f|>= 0.5\n",
         n / pr, n / raw, raw / pr
     printf "producer http 100/request|%.0f ev/s|raw librdkafka %.0f ev/s|%.2f|-\n",
         n / ht, n / raw, raw / ht }' >>"${BENCH_SUMMARY:-/dev/null}"
+awk '{ printf "producer file source, %d B|%.0f ev/s|raw librdkafka %.0f ev/s|" \
+       "%.2f|-\n", $1, $2 / $3, $2 / $4, $4 / $3 }' "$TMP/sizes" \
+    >>"${BENCH_SUMMARY:-/dev/null}"
+awk -v idle="$IDLE_KB" -v peak="$PEAK_KB" 'BEGIN {
+    printf "mesh-producer RSS idle / peak|%.1f / %.1f MB|-|-|< 20 / < 100 MB\n",
+        idle * 1024 / 1e6, peak * 1024 / 1e6 }' >>"${BENCH_SUMMARY:-/dev/null}"

@@ -8,6 +8,9 @@
  *   pr_raw_bench produce-headers BOOTSTRAP TOPIC SCHEMA_ID FILE
  *   pr_raw_bench feed BOOTSTRAP TOPIC PARTITIONS SRC DST N
  *   pr_raw_bench post URL TOPIC SCHEMA_ID FILE CONNECTIONS BATCH
+ *   pr_raw_bench sized-schema           the schema of the sized lines
+ *   pr_raw_bench sized-lines N SIZE FILE  N lines of SIZE bytes each
+ *   pr_raw_bench sized-produce BOOTSTRAP TOPIC SCHEMA_ID FILE
  *
  * `produce` encodes every line of FILE with the registry serde into the
  * Confluent framing first (untimed: jansson + av_serde, the producer's slow
@@ -29,6 +32,11 @@
  * (how REST Proxy clients send); the bodies are built beforehand.  It
  * prints "http <events/s> <seconds>", timed from the first request to the
  * last answer: an answer means Kafka acknowledged every record in it.
+ *
+ * The sized lines are {"order_id":"o-<10 digits>","pad":"xxx..."}, padded
+ * so that each line with its newline is exactly SIZE bytes (at least 38):
+ * how the cost grows with the event's size, without the Order's fields.
+ * sized-produce is produce for them (their own two-field schema).
  *
  * The lines are deterministic (N alone decides them), about 220 bytes of
  * JSON that encode to about 90 bytes of framed Avro: near the size the goal
@@ -75,6 +83,15 @@ static const char bench_schema[] =
     "{\"name\":\"note\",\"type\":[\"null\",\"string\"],\"default\":null}"
     "]}";
 
+static const char sized_schema[] =
+    "{\"type\":\"record\",\"name\":\"Sized\",\"namespace\":"
+    "\"bench.shop\",\"fields\":[{\"name\":\"order_id\",\"type\":"
+    "\"string\"},{\"name\":\"pad\",\"type\":\"string\"}]}";
+
+/* The schema encode_file encodes with: bench_schema, or sized_schema for
+ * sized-produce. */
+static const char *encode_schema = bench_schema;
+
 typedef struct {
     char *key;
     size_t key_len;
@@ -113,13 +130,33 @@ static int cmd_lines(long n, const char *path)
     return 0;
 }
 
+/* N lines of exactly size bytes (newline included). */
+static int cmd_sized_lines(long n, long size, const char *path)
+{
+    /* {"order_id":"o-0000000000","pad":""} and the newline: 37 bytes. */
+    enum { FRAME = 37 };
+    FILE *f = fopen(path, "w");
+    char *pad;
+
+    if (!f || size < FRAME + 1 || !(pad = malloc((size_t)size)))
+        bench_die(path, "cannot create, or SIZE below 38");
+    memset(pad, 'x', (size_t)(size - FRAME));
+    pad[size - FRAME] = '\0';
+    for (long i = 0; i < n; i++)
+        fprintf(f, "{\"order_id\":\"o-%010ld\",\"pad\":\"%s\"}\n", i, pad);
+    free(pad);
+    if (fclose(f) != 0)
+        bench_die(path, "write failed");
+    return 0;
+}
+
 /* Reads FILE and encodes each line; returns the message count. */
 static size_t encode_file(const char *path, uint32_t id, bench_msg_t **out,
                           size_t *bytes)
 {
     mw_err_t err = {0};
     av_schema_t *schema =
-        av_schema_parse(bench_schema, strlen(bench_schema), NULL, 0, &err);
+        av_schema_parse(encode_schema, strlen(encode_schema), NULL, 0, &err);
     av_serde_plan_t *plan;
     mw_buf_t *buf = mw_buf_new(0);
     FILE *f = fopen(path, "r");
@@ -477,6 +514,19 @@ int main(int argc, char **argv)
         puts(bench_schema);
         return 0;
     }
+    if (argc == 2 && !strcmp(argv[1], "sized-schema")) {
+        puts(sized_schema);
+        return 0;
+    }
+    if (argc == 5 && !strcmp(argv[1], "sized-lines"))
+        return cmd_sized_lines(strtol(argv[2], NULL, 10),
+                               strtol(argv[3], NULL, 10), argv[4]);
+    if (argc == 6 && !strcmp(argv[1], "sized-produce")) {
+        encode_schema = sized_schema;
+        return cmd_produce(argv[2], argv[3],
+                           (uint32_t)strtoul(argv[4], NULL, 10), argv[5],
+                           false);
+    }
     if (argc == 4 && !strcmp(argv[1], "lines"))
         return cmd_lines(strtol(argv[2], NULL, 10), argv[3]);
     if (argc == 6 &&
@@ -498,6 +548,9 @@ int main(int argc, char **argv)
             "FILE\n"
             "       pr_raw_bench feed BOOTSTRAP TOPIC PARTITIONS SRC DST N\n"
             "       pr_raw_bench post URL TOPIC SCHEMA_ID FILE CONNECTIONS "
-            "BATCH\n");
+            "BATCH\n"
+            "       pr_raw_bench sized-schema\n"
+            "       pr_raw_bench sized-lines N SIZE FILE\n"
+            "       pr_raw_bench sized-produce BOOTSTRAP TOPIC SCHEMA_ID FILE\n");
     return 2;
 }

@@ -11,6 +11,9 @@
 #                   Ctrl-C or `make demo-stop` (DEMO_SECONDS=N: N seconds)
 #   make demo-stop  stops a running demo (SIGTERM to its pid file)
 #   make bench      benchmarks against their raw limits (never in make test)
+#   make soak       the whole data path for SOAK_MINUTES (default 30) under
+#                   rotating faults, then an exact check of every output
+#                   port (never in make test; tests/soak/README.md)
 #   make kafka      starts a real single-node Apache Kafka (KRaft) on loopback
 #   make deps       installs the Debian packages and the Python test venv
 #   make docs       regenerates docs/CONFIGURATION.md from the key tables
@@ -93,7 +96,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 SHIM_OBJ    := $(if $(filter thread,$(SAN)),$(BUILD)/obj/tests/tsan/c11threads.o)
 
 .PHONY: all programs check-pkgs deps test test-build unit integration tsan \
-        demo demo-stop bench kafka docs format format-check clean
+        demo demo-stop bench soak kafka docs format format-check clean
 
 # `make` only builds: installing packages is `make deps`'s job alone.
 all: programs
@@ -257,6 +260,15 @@ demo-stop:
 bench: deps
 	@$(MAKE) --no-print-directory programs $(BENCH_BINS)
 	@bench/run.sh $(BUILD)
+
+# The soak runs the release build: its RSS is what production would see,
+# and at the soak's rate it leaves the machine's cores to the load; the
+# sanitizers' leak and memory checks are make test's job.
+SOAK_MINUTES ?= 30
+soak: deps
+	@$(MAKE) --no-print-directory programs
+	@$(VENV)/bin/python tests/soak/soak.py --build $(BUILD) \
+	    --minutes $(SOAK_MINUTES)
 
 kafka: deps
 	@tests/kafka/kafka.sh run

@@ -21,6 +21,7 @@ lies about fsync would make them meaningless.
     pg.start()
     pg.conninfo   # "host=127.0.0.1 port=N dbname=mesh user=postgres"
     pg.psql("SELECT 1")  -> "1"
+    pg.restart()  # fast shutdown and start on the same port and data
     pg.stop()
 """
 
@@ -132,6 +133,23 @@ class PgServer:
         self.stop()
         raise RuntimeError(f"postgres not ready after {timeout}s:\n"
                            f"{self.log()}")
+
+    def restart(self, timeout=60.0):
+        """Fast shutdown, then the same server again on the same port and
+        data directory: what its clients see when an operator restarts
+        PostgreSQL (sessions and replication connections drop, committed
+        data and replication slots stay)."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout * TIMEOUT_MULT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError(f"postgres ignored SIGINT for {timeout}s:\n"
+                               f"{self.log()[-3000:]}")
+        if not self._start_once(timeout * TIMEOUT_MULT):
+            raise RuntimeError(f"postgres did not start again on port "
+                               f"{self.port}:\n{self.log()[-3000:]}")
 
     def stop(self, timeout=30.0):
         """Fast shutdown (SIGINT: abort sessions, checkpoint, exit); returns

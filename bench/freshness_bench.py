@@ -35,21 +35,19 @@ import http.client
 import json
 import os
 import pathlib
-import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import threading
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+import bench_mesh  # noqa: E402
 from materializer import MeshMaterializer  # noqa: E402
-from meshbroker import MeshBroker  # noqa: E402
 from producer import MeshProducer  # noqa: E402
-from registry import MeshRegistry  # noqa: E402
 
 PARTITIONS = 8
 CONNECTIONS = 16
@@ -254,9 +252,7 @@ def one_run(bins, tmp, broker, registry, rate, seconds, batch_ms, tag):
         return {"rows": rows.ages, "kafka": kafka.ages,
                 "rate": (total - warm) / sent_s, "late": late}
     finally:
-        for d in (mat, prod):
-            if d is not None and d.proc is not None and d.proc.poll() is None:
-                d.stop()
+        bench_mesh.stop_all(mat, prod)
 
 
 def main(argv):
@@ -267,24 +263,17 @@ def main(argv):
     bins = pathlib.Path(argv[1]).resolve() / "bin"
     rate = float(argv[2]) if len(argv) > 2 else 10000.0
     seconds = float(argv[3]) if len(argv) > 3 else 20.0
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix="meshwork-fresh-"))
-    broker = registry = None
     results = []
     try:
-        broker = MeshBroker(bins / "mesh-broker", tmp / "broker")
-        registry = MeshRegistry(bins / "mesh-registry", tmp / "registry")
-        for batch_ms in (500, 50):
-            r = one_run(bins, tmp, broker, registry, rate, seconds, batch_ms,
-                        "b%d" % batch_ms)
-            results.append((batch_ms, r))
+        with bench_mesh.mesh(bins, "meshwork-fresh-") as (tmp, broker,
+                                                         registry):
+            for batch_ms in (500, 50):
+                r = one_run(bins, tmp, broker, registry, rate, seconds,
+                            batch_ms, "b%d" % batch_ms)
+                results.append((batch_ms, r))
     except Exception as e:  # a failed step, reported as such
         print("freshness_bench: %s" % e, file=sys.stderr)
         return 1
-    finally:
-        for d in (registry, broker):
-            if d is not None and d.proc is not None and d.proc.poll() is None:
-                d.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
     print("%-26s %9s %9s %9s %9s   (ms; %d events/s asked)"
           % ("age at", "p50", "p99", "max", "ev/s", rate))
     for batch_ms, r in results:

@@ -107,16 +107,23 @@ if ! bench/pg_cdc_bench.sh "$BUILD"; then
     failed=1
 fi
 
-echo
-echo "== freshness: HTTP produce to committed SQLite row at 10k events/s"
-if [ -x build/venv/bin/python ]; then
-    if ! build/venv/bin/python bench/freshness_bench.py "$BUILD"; then
-        echo "bench: freshness_bench FAILED" >&2
+# run_py NAME: bench/NAME.py BUILD with the test venv's Python.
+run_py() {
+    if [ ! -x build/venv/bin/python ]; then
+        echo "skipped: needs build/venv (make deps)"
+    elif ! build/venv/bin/python "bench/$1.py" "$BUILD"; then
+        echo "bench: $1 FAILED" >&2
         failed=1
     fi
-else
-    echo "skipped: needs build/venv (make deps)"
-fi
+}
+
+echo
+echo "== materializer: how the cost grows with partitions and fields"
+run_py mat_growth_bench
+
+echo
+echo "== freshness: HTTP produce to committed SQLite row at 10k events/s"
+run_py freshness_bench
 
 # The one table: each benchmark appended its rows "component|figure|limit|
 # ratio|goal" to $BENCH_SUMMARY.

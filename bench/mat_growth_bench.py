@@ -1,0 +1,182 @@
+"""mat_growth_bench: how mesh-materializer's cost grows with the number of
+partitions it reads and the width of the records, end to end into SQLite.
+
+    python mat_growth_bench.py BUILD_DIR [EVENTS]
+
+Uses BUILD_DIR/bin's mesh-broker, mesh-registry and mesh-materializer (the
+release build under `make bench`) through the integration tests' helpers
+(daemons on 127.0.0.1 port 0, private directories); needs the test venv.
+
+Each case: EVENTS (default 50,000) plain records with distinct keys
+({"id": long} keys and values serialized by Confluent's AvroSerializer),
+produced and acknowledged before the window, then a fresh
+mesh-materializer (sink=sqlite, mode=upsert, kafka.fetch.wait.max.ms=10
+as mesh-broker needs, defaults otherwise) timed
+from its first committed batch to the last record committed, followed
+from outside through `_mesh_offsets` as mat_e2e_bench does.
+
+  partitions  1, 8 and 64 partitions of 10-field records;
+  fields      10 and 100 fields (long, string and double in turn) on 64
+              partitions: the per-field cost.
+
+Sizes stay below mesh-broker's ~5 MiB per partition (50,000 records of
+10 fields are ~4 MB on one partition; of 100 fields, ~0.6 MB on each of
+64).  The windows are short (a few tenths of a second, sampled every
+20 ms), so the figures are coarse: they show the shape of the growth.  The materializer's peak RSS
+(VmHWM) is shown per case.  Prints one table and appends its rows to
+$BENCH_SUMMARY when set.  Exit 1 when a case fails its checks (every key
+a row, the offsets at the end offsets, exit 0 on SIGTERM).
+"""
+
+import json
+import os
+import pathlib
+import sqlite3
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import bench_mesh  # noqa: E402
+import cdcgen  # noqa: E402
+from mat_e2e_bench import follow  # noqa: E402
+from materializer import MeshMaterializer  # noqa: E402
+
+CASES = [("partitions", 1, 10), ("partitions", 8, 10),
+         ("partitions", 64, 10), ("fields", 64, 100)]
+
+
+def wide_schema(fields):
+    types = ["long", "string", "double"]
+    return {"type": "record", "name": "Wide", "namespace": "bench.growth",
+            "fields": [{"name": "id", "type": "long"}] +
+            [{"name": "f%d" % i, "type": types[i % 3]}
+             for i in range(1, fields)]}
+
+
+def wide_value(key, fields):
+    v = {"id": key}
+    for i in range(1, fields):
+        v["f%d" % i] = (key * i, "s%d-%d" % (key, i), key / (i + 1.0))[i % 3]
+    return v
+
+
+def produce(bootstrap, registry_url, topic, partitions, events, fields):
+    from confluent_kafka import Producer
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import (MessageField,
+                                               SerializationContext)
+    cdcgen.create_topic(bootstrap, topic, partitions)
+    client = SchemaRegistryClient({"url": registry_url})
+    kser = AvroSerializer(client, json.dumps(
+        {"type": "record", "name": "Key", "namespace": "bench.growth",
+         "fields": [{"name": "id", "type": "long"}]}))
+    vser = AvroSerializer(client, json.dumps(wide_schema(fields)))
+    kctx = SerializationContext(topic, MessageField.KEY)
+    vctx = SerializationContext(topic, MessageField.VALUE)
+    prod = Producer({"bootstrap.servers": bootstrap,
+                     "enable.idempotence": True, "linger.ms": 20,
+                     "queue.buffering.max.messages": 200000})
+    errors = []
+
+    def done(err, _msg):
+        if err is not None:
+            errors.append(str(err))
+    for key in range(events):
+        k, v = kser({"id": key}, kctx), vser(wide_value(key, fields), vctx)
+        while True:
+            try:
+                prod.produce(topic, key=k, value=v, on_delivery=done)
+                break
+            except BufferError:
+                prod.poll(0.05)
+        prod.poll(0)
+    if prod.flush(120) != 0 or errors:
+        raise RuntimeError("producing failed: %s" % (errors[:3] or
+                                                     "flush timed out"))
+
+
+def vm_hwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def one_case(bins, tmp, broker, registry, name, partitions, fields, events):
+    topic = "bench.growth.%s.p%d.f%d" % (name, partitions, fields)
+    produce(broker.bootstrap, registry.url, topic, partitions, events, fields)
+    db = tmp / ("%s-%d-%d.db" % (name, partitions, fields))
+    mat = MeshMaterializer(bins / "mesh-materializer",
+                           tmp / ("m-%s-%d-%d" % (name, partitions, fields)),
+                           sets={
+        "sink": "sqlite", "sqlite.path": str(db), "topics": topic,
+        "group.id": "growth-%s-%d-%d" % (name, partitions, fields),
+        "registry.url": registry.url, "table.name": "items",
+        "kafka.bootstrap.servers": broker.bootstrap, "log.level": "warn",
+        # mesh-broker answers an empty fetch only after the wait (README)
+        "kafka.fetch.wait.max.ms": "10"})
+    try:
+        n, secs = follow(mat, db, events)
+        if n == 0 or secs <= 0:
+            raise RuntimeError("%s: the first batch committed every record:"
+                               " too few events for a window" % topic)
+        peak = vm_hwm_kb(mat.proc.pid)
+        con = sqlite3.connect(str(db))
+        rows = con.execute("SELECT count(*) FROM items").fetchone()[0]
+        con.close()
+        code, mat = mat.stop(), None
+        if rows != events or code != 0:
+            raise RuntimeError("%s: %d rows of %d, exit code %s"
+                               % (topic, rows, events, code))
+        return n / secs, peak
+    finally:
+        bench_mesh.stop_all(mat)
+
+
+def main(argv):
+    if len(argv) < 2:
+        print("usage: mat_growth_bench.py BUILD_DIR [EVENTS]",
+              file=sys.stderr)
+        return 2
+    bins = pathlib.Path(argv[1]).resolve() / "bin"
+    events = int(argv[2]) if len(argv) > 2 else 50000
+    out = []
+    try:
+        with bench_mesh.mesh(bins, "meshwork-matgrowth-") as (tmp, broker,
+                                                             registry):
+            for name, partitions, fields in CASES:
+                rate, peak = one_case(bins, tmp, broker, registry, name,
+                                      partitions, fields, events)
+                out.append((partitions, fields, rate, peak))
+                print("mat_growth: %d partitions, %d fields: %.0f records/s,"
+                      " peak RSS %.1f MB" % (partitions, fields, rate,
+                                             peak * 1024 / 1e6), flush=True)
+    except Exception as e:  # a failed step, reported as such
+        print("mat_growth_bench: %s" % e, file=sys.stderr)
+        return 1
+    base = out[0][2]  # 1 partition, 10 fields
+    print("how the materializer's cost grows (Kafka to committed SQLite "
+          "rows, %d records each; ratio to 1 partition x 10 fields):"
+          % events)
+    print("  %10s %7s %12s %7s %9s" % ("partitions", "fields", "records/s",
+                                       "ratio", "peak RSS"))
+    for partitions, fields, rate, peak in out:
+        print("  %10d %7d %12.0f %7.2f %6.1f MB" % (
+            partitions, fields, rate, rate / base, peak * 1024 / 1e6))
+    summary = os.environ.get("BENCH_SUMMARY")
+    if summary:
+        with open(summary, "a") as f:
+            for partitions, fields, rate, peak in out:
+                f.write("materializer e2e %dp x %df|%.0f rows/s|1p x 10f "
+                        "%.0f rows/s|%.2f|- (peak RSS %.0f MB)\n" % (
+                            partitions, fields, rate, base, rate / base,
+                            peak * 1024 / 1e6))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -17,7 +17,12 @@ from outside through `_mesh_offsets` as mat_e2e_bench does.
 
   partitions  1, 8 and 64 partitions of 10-field records;
   fields      10 and 100 fields (long, string and double in turn) on 64
-              partitions: the per-field cost.
+              partitions: the per-field cost;
+  scale-out   one, then two instances in one group on 200,000 records
+              of a 32-partition topic, each instance with its own SQLite
+              file, timed from the first committed batch to the last
+              record committed; the files together must hold every key
+              exactly once.
 
 Sizes stay below mesh-broker's ~5 MiB per partition (50,000 records of
 10 fields are ~4 MB on one partition; of 100 fields, ~0.6 MB on each of
@@ -33,6 +38,7 @@ import os
 import pathlib
 import sqlite3
 import sys
+import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
@@ -40,9 +46,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_mesh  # noqa: E402
 import cdcgen  # noqa: E402
-from mat_e2e_bench import follow  # noqa: E402
+from mat_e2e_bench import committed, follow  # noqa: E402
 from materializer import MeshMaterializer  # noqa: E402
 
+SCALE_PARTITIONS = 32
+SCALE_EVENTS = 200000
 CASES = [("partitions", 1, 10), ("partitions", 8, 10),
          ("partitions", 64, 10), ("fields", 64, 100)]
 
@@ -137,6 +145,65 @@ def one_case(bins, tmp, broker, registry, name, partitions, fields, events):
         bench_mesh.stop_all(mat)
 
 
+def scale_out(bins, tmp, broker, registry, instances, events):
+    """records/s of `instances` materializers in one group over a
+    32-partition topic, from the first batch committed to the last record
+    committed.  Each instance writes its own SQLite file (a SQLite file
+    has one writer at a time: two processes on one file would measure its
+    lock), followed from outside through the files' `_mesh_offsets` as
+    above.  Then every instance must stop with exit 0 and the files
+    together must hold every key exactly once."""
+    topic = "bench.growth.scale%d" % instances
+    produce(broker.bootstrap, registry.url, topic, SCALE_PARTITIONS, events,
+            10)
+    dbs = [tmp / ("scale%d-%d.db" % (instances, i)) for i in range(instances)]
+    mats = []
+    try:
+        # Started together, the instances join the group's first
+        # generation (the broker waits 3 s for members of a new group).
+        for i, db in enumerate(dbs):
+            mats.append(MeshMaterializer(
+                bins / "mesh-materializer", tmp / ("s%d-%d" % (instances, i)),
+                wait=False, sets={
+                    "sink": "sqlite", "sqlite.path": str(db),
+                    "topics": topic, "group.id": "scale-%d" % instances,
+                    "registry.url": registry.url, "table.name": "items",
+                    "kafka.bootstrap.servers": broker.bootstrap,
+                    "kafka.fetch.wait.max.ms": "10", "log.level": "warn"}))
+        for m in mats:
+            m.wait_ready(60)
+        deadline, t_first, first = time.monotonic() + 300, None, 0
+        while True:
+            done = sum(committed(db) for db in dbs)
+            now = time.monotonic()
+            if done and t_first is None:
+                t_first, first = now, done
+            if done >= events:
+                break
+            if now > deadline:
+                raise RuntimeError("scale-out: %d of %d committed" %
+                                   (done, events))
+            time.sleep(0.02)
+        if done == first:
+            raise RuntimeError("scale-out: too few events for a window")
+        rate = (events - first) / (now - t_first)
+        codes = [m.stop() for m in mats]
+        mats = []
+        if any(codes):
+            raise RuntimeError("scale-out: exit codes %s" % codes)
+        keys = []
+        for db in dbs:
+            con = sqlite3.connect(str(db))
+            keys += [k for (k,) in con.execute("SELECT id FROM items")]
+            con.close()
+        if len(keys) != events or len(set(keys)) != events:
+            raise RuntimeError("scale-out: %d rows, %d distinct keys of %d"
+                               % (len(keys), len(set(keys)), events))
+        return rate
+    finally:
+        bench_mesh.stop_all(*mats)
+
+
 def main(argv):
     if len(argv) < 2:
         print("usage: mat_growth_bench.py BUILD_DIR [EVENTS]",
@@ -155,6 +222,8 @@ def main(argv):
                 print("mat_growth: %d partitions, %d fields: %.0f records/s,"
                       " peak RSS %.1f MB" % (partitions, fields, rate,
                                              peak * 1024 / 1e6), flush=True)
+            scale = [scale_out(bins, tmp, broker, registry, n, SCALE_EVENTS)
+                     for n in (1, 2)]
     except Exception as e:  # a failed step, reported as such
         print("mat_growth_bench: %s" % e, file=sys.stderr)
         return 1
@@ -167,6 +236,10 @@ def main(argv):
     for partitions, fields, rate, peak in out:
         print("  %10d %7d %12.0f %7.2f %6.1f MB" % (
             partitions, fields, rate, rate / base, peak * 1024 / 1e6))
+    print("scale-out (sink=sqlite, %d partitions, %d records): one instance "
+          "%.0f records/s, two in one group %.0f records/s: %.2fx "
+          "(goal >= 1.6)" % (SCALE_PARTITIONS, SCALE_EVENTS, scale[0],
+                             scale[1], scale[1] / scale[0]))
     summary = os.environ.get("BENCH_SUMMARY")
     if summary:
         with open(summary, "a") as f:
@@ -175,6 +248,9 @@ def main(argv):
                         "%.0f rows/s|%.2f|- (peak RSS %.0f MB)\n" % (
                             partitions, fields, rate, base, rate / base,
                             peak * 1024 / 1e6))
+            f.write("materializer scale-out, 2 instances|%.0f rows/s|one "
+                    "instance %.0f rows/s|%.2f|>= 1.6\n" % (
+                        scale[1], scale[0], scale[1] / scale[0]))
     return 0
 
 

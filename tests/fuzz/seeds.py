@@ -66,6 +66,39 @@ def seeds_jtext():
                 yield writer + b"\0" + rd(case / name)
 
 
+def seeds_envelope():
+    # Debezium's lines as they are, then every serde case's value inside
+    # the producer's envelope.
+    for p in sorted((DATA / "pg" / "debezium").glob("*.jsonl")):
+        for line in rd(p).splitlines()[:20]:
+            yield line
+    tp = b'"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"'
+    for case, _, _, _ in serde_cases():
+        if (case / "value.json").is_file():
+            v = rd(case / "value.json").strip()
+            yield b'{"key":' + v + b',"value":' + v + b',"traceparent":' + tp + b'}'
+            yield b'{"id": 1, "value": ' + v + b'}'
+
+
+def seeds_restbody():
+    # The REST Proxy v2 produce call: each serde case's schema and value as
+    # an inline-schema body, and the shapes of the reference's examples.
+    paths = [b"/topics/orders", b"/topics/orders/partitions/1", b"/topics",
+             b"/topics/a%2Fb/partitions/0"]
+    for i, (case, writer, _, _) in enumerate(serde_cases()):
+        if not (case / "value.json").is_file():
+            continue
+        value = json.loads(rd(case / "value.json"))
+        doc = {"value_schema": writer.decode(),
+               "records": [{"value": value}, {"value": value,
+                                             "partition": 2}]}
+        yield paths[i % len(paths)] + b"\0" + json.dumps(doc).encode()
+    yield (b"/topics/t\0" + json.dumps({
+        "key_schema_id": 1, "value_schema_id": 2,
+        "records": [{"key": "k", "value": {"a": 1}}]}).encode())
+    yield b"/topics/t\0{\"records\": []}"
+
+
 def seeds_props():
     # The syntax of Java properties files, one feature per seed, with the
     # keys of fz_props.c's table.

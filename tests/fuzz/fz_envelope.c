@@ -50,8 +50,7 @@ static void same_member(const char *name, const av_jtext_span_t *span,
 /* Property 4: the traceparent taken as its own text. */
 static void same_traceparent(const av_jtext_span_t *span, const json_t *tp)
 {
-    if (!span->ptr || span->ptr[0] != '"' ||
-        memchr(span->ptr, '\\', span->len))
+    if (!span->ptr || span->ptr[0] != '"' || memchr(span->ptr, '\\', span->len))
         return;
     if (span->len < 2 || !json_is_string(tp))
         fz_fail("a traceparent span that is not a string");

@@ -60,9 +60,9 @@ static void body(const char *text, size_t len, int32_t partition)
     int code = 0;
 
     if (pr_http_body_parse(&b, &code, &err) != 0) {
-        if (!err.msg[0] || (code != PR_HTTP_E_BAD_REQUEST &&
-                            code != PR_HTTP_E_UNPROCESSABLE &&
-                            code != PR_HTTP_E_INVALID_SCHEMA))
+        if (!err.msg[0] ||
+            (code != PR_HTTP_E_BAD_REQUEST && code != PR_HTTP_E_UNPROCESSABLE &&
+             code != PR_HTTP_E_INVALID_SCHEMA))
             fz_fail("a body refused with code %d: '%s'", code, err.msg);
         json_decref(b.root);
         return;

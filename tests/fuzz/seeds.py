@@ -99,6 +99,32 @@ def seeds_restbody():
     yield b"/topics/t\0{\"records\": []}"
 
 
+def seeds_registry():
+    # Requests of the Confluent API: the route table's paths with their
+    # methods, schema bodies from the serde and compatibility cases.
+    ct = b"application/vnd.schemaregistry.v1+json"
+    heads = [
+        (b"GET", b"/subjects?deleted=true"), (b"GET", b"/schemas/ids/1"),
+        (b"GET", b"/schemas/ids/1/schema"), (b"GET", b"/schemas/types"),
+        (b"GET", b"/subjects/a%2Fb-value/versions/latest"),
+        (b"DELETE", b"/subjects/orders-value?permanent=true"),
+        (b"GET", b"/config/orders-value?defaultToGlobal=true"),
+        (b"PUT", b"/config"), (b"PUT", b"/mode/orders-value"),
+        (b"GET", b"/catalog/products"), (b"GET", b"/ui/index.html"),
+        (b"GET", b"/governance/policies"), (b"GET", b"/healthz"),
+    ]
+    for method, target in heads:
+        body = b'{"compatibility": "FULL"}' if method == b"PUT" else b""
+        yield b"\0".join([method, target, ct, ct, body])
+    posts = [b"/subjects/orders-value/versions", b"/subjects/orders-value",
+             b"/compatibility/subjects/orders-value/versions/latest"]
+    for i, (_, writer, _, _) in enumerate(serde_cases()):
+        body = json.dumps({"schema": writer.decode()}).encode()
+        accept = [ct, b"application/json", b"*/*; q=0.2", b""][i % 4]
+        yield b"\0".join([b"POST", posts[i % len(posts)], accept,
+                          b"application/json", body])
+
+
 def seeds_props():
     # The syntax of Java properties files, one feature per seed, with the
     # keys of fz_props.c's table.

@@ -172,8 +172,7 @@ static size_t reg_api_json_depth(const char *s, size_t len)
     return max;
 }
 
-int reg_api_parse_body(reg_api_req_t *r, const reg_api_in_t *in,
-                       mw_err_t *err)
+int reg_api_parse_body(reg_api_req_t *r, const reg_api_in_t *in, mw_err_t *err)
 {
     json_error_t jerr;
 
@@ -192,8 +191,8 @@ int reg_api_parse_body(reg_api_req_t *r, const reg_api_in_t *in,
         return 0;
     }
     if (reg_api_json_depth(in->body, in->body_len) > REG_API_DEPTH_MAX) {
-        mw_err_set(err, MW_ERR_INVALID, "JSON body nested deeper than %d levels",
-                   REG_API_DEPTH_MAX);
+        mw_err_set(err, MW_ERR_INVALID,
+                   "JSON body nested deeper than %d levels", REG_API_DEPTH_MAX);
         return SR_PROTO_E_BAD_REQUEST;
     }
     r->body = json_loadb(in->body, in->body_len,

@@ -26,10 +26,11 @@ static enum evhttp_cmd_type method_of(const char *m, size_t len)
     static const struct {
         const char *name;
         enum evhttp_cmd_type cmd;
-    } methods[] = {{"GET", EVHTTP_REQ_GET},       {"POST", EVHTTP_REQ_POST},
-                   {"PUT", EVHTTP_REQ_PUT},       {"DELETE", EVHTTP_REQ_DELETE},
-                   {"HEAD", EVHTTP_REQ_HEAD},     {"PATCH", EVHTTP_REQ_PATCH},
-                   {"OPTIONS", EVHTTP_REQ_OPTIONS}};
+    } methods[] = {
+        {"GET", EVHTTP_REQ_GET},        {"POST", EVHTTP_REQ_POST},
+        {"PUT", EVHTTP_REQ_PUT},        {"DELETE", EVHTTP_REQ_DELETE},
+        {"HEAD", EVHTTP_REQ_HEAD},      {"PATCH", EVHTTP_REQ_PATCH},
+        {"OPTIONS", EVHTTP_REQ_OPTIONS}};
 
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
         if (strlen(methods[i].name) == len && !memcmp(methods[i].name, m, len))
@@ -121,11 +122,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_routed(r, h);
         if (in.cmd == EVHTTP_REQ_POST || in.cmd == EVHTTP_REQ_PUT)
             check_body(r, &in);
-    } else if (h || (code != SR_PROTO_E_NOT_FOUND &&
-                     code != SR_PROTO_E_METHOD &&
-                     code != SR_PROTO_E_NOT_ACCEPTABLE)) {
-        fz_fail("head refused with code %d%s", code,
-                h ? " and a handler" : "");
+    } else if (h ||
+               (code != SR_PROTO_E_NOT_FOUND && code != SR_PROTO_E_METHOD &&
+                code != SR_PROTO_E_NOT_ACCEPTABLE)) {
+        fz_fail("head refused with code %d%s", code, h ? " and a handler" : "");
     }
     reg_api_req_free(r);
     free(body);

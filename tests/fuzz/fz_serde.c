@@ -6,7 +6,10 @@
  *   1. decoding never crashes and refuses bad bytes with an error;
  *   2. without a reader schema, a decoded value encodes again
  *      (av_serde_json_to_avro) and that encoding decodes to the same
- *      JSON: the two directions agree on every value the decoder emits.
+ *      JSON: the two directions agree on every value the decoder emits;
+ *   3. with a reader schema, the decoded value is in the reader's shape
+ *      (av_serde.h's promise): the reader's own plan encodes it, and that
+ *      encoding decodes to the same JSON.
  */
 #include "fz.h"
 
@@ -74,8 +77,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (av_serde_avro_to_json(plan, body, blen, &value, &err) == 0) {
         if (!value)
             fz_fail("decoding succeeded without a value");
-        if (!reader)
+        if (!reader) {
             round_trip(plan, value);
+        } else {
+            av_serde_plan_t *own = av_serde_plan_new(reader, NULL, &err);
+            if (!own)
+                fz_fail("the reader has no plan of its own: %s", err.msg);
+            round_trip(own, value);
+            av_serde_plan_destroy(own);
+        }
         json_decref(value);
     } else if (value) {
         fz_fail("a failed decode returned a value");

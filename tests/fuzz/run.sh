@@ -70,7 +70,7 @@ for name in "${names[@]}"; do
     printf '%-8s %12s %8s %7s %7s %8s  %s\n' "$name" "${execs:-?}" \
         "${rate:-?}" "${corp:-?}" "${cov:-?}" "${ft:-?}" "$result"
     if [ "$rc" -ne 0 ]; then
-        grep -E 'ERROR: |fuzz property broken|runtime error|SUMMARY' "$log" |
+        grep -aE 'ERROR: |fuzz property broken|runtime error|SUMMARY' "$log" |
             head -5 | sed 's/^/    /'
     fi
 done

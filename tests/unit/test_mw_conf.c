@@ -292,6 +292,14 @@ static void test_load_text(void **state)
     assert_int_not_equal(
         mw_conf_load_text(conf, "mem", text, sizeof(text) - 1, &err), 0);
     assert_non_null(strstr(err.msg, "mem:4"));
+    /* A key or value of any length is quoted short enough for the origin
+     * to stay in the message (found by tests/fuzz/fz_props.c). */
+    char long_key[700];
+    memset(long_key, 'k', sizeof(long_key) - 3);
+    memcpy(long_key + sizeof(long_key) - 3, "=1", 3);
+    assert_int_not_equal(
+        mw_conf_load_text(conf, "mem", long_key, strlen(long_key), &err), 0);
+    assert_non_null(strstr(err.msg, "...' (from mem:1)"));
     mw_conf_destroy(conf);
 }
 

@@ -19,6 +19,8 @@
 #   make docs       regenerates docs/CONFIGURATION.md from the key tables
 #   make format     clang-format over every C file
 #   make format-check  fails when clang-format would change a C file
+#   make fuzz       libFuzzer (clang) over every parser of outside input, in
+#                   build/fuzz/, FUZZ_SECONDS=N each (default 60)
 #
 # Folders are layers; each folder is one static library, every *_main.c is a
 # program.  Dependencies only point down (see docs/ARCHITECTURE.md).
@@ -65,6 +67,12 @@ LDLIBS_BASE := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt -lpthread 
 ifeq ($(SAN),1)
 OPT     := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
            -fno-omit-frame-pointer
+else ifeq ($(SAN),fuzz)
+# libFuzzer's coverage instrumentation in every object, ASan and UBSan
+# (clang only: make fuzz sets CC=clang); the fuzz targets alone link the
+# fuzzer's main.
+OPT     := -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+           -fno-sanitize-recover=all -fno-omit-frame-pointer
 else ifeq ($(SAN),thread)
 # ThreadSanitizer cannot be combined with ASan: a build of its own.
 OPT     := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
@@ -88,6 +96,13 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS   := $(wildcard tests/tools/*.c)
 TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
+# Fuzz targets, one per parser of outside input (tests/fuzz/README.md): with
+# libFuzzer in the SAN=fuzz build, else with driver.c, the replaying main
+# that runs their regression cases in make test.
+FUZZ_SRCS   := $(wildcard tests/fuzz/fz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRCS))
+FUZZ_MAIN   := $(if $(filter fuzz,$(SAN)),,$(BUILD)/obj/tests/fuzz/driver.o)
+FUZZ_LINK   := $(if $(filter fuzz,$(SAN)),-fsanitize=fuzzer)
 BENCH_SRCS  := $(wildcard bench/*.c)
 BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 # The ThreadSanitizer build links C11 <threads.h> over pthreads into every
@@ -96,7 +111,8 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 SHIM_OBJ    := $(if $(filter thread,$(SAN)),$(BUILD)/obj/tests/tsan/c11threads.o)
 
 .PHONY: all programs check-pkgs deps test test-build unit integration tsan \
-        demo demo-stop bench soak kafka docs format format-check clean
+        demo demo-stop bench soak kafka docs format format-check clean fuzz \
+        fuzz-build
 
 # `make` only builds: installing packages is `make deps`'s job alone.
 all: programs
@@ -159,6 +175,12 @@ $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBS_ALL) $(SHIM_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(SHIM_OBJ) $(LINK_LIBS) $(LDLIBS_BASE)
 
+$(BUILD)/tests/fuzz/fz_%: $(BUILD)/obj/tests/fuzz/fz_%.o $(FUZZ_MAIN) \
+                         $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $(FUZZ_LINK) -o $@ $< $(FUZZ_MAIN) $(LINK_LIBS) \
+	    $(LDLIBS_BASE)
+
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LDLIBS_BASE)
@@ -171,7 +193,7 @@ DEB_PKGS := build-essential pkg-config librdkafka-dev libavro-dev \
             libsqlite3-dev libyaml-dev libcrypt-dev libssl-dev kcat python3 python3-venv \
             python3-pytest python3-avro avro-bin postgresql maven \
             openjdk-17-jre-headless curl wrk clang-format graphviz \
-            chromium python3-yaml sqlite3 jq
+            chromium python3-yaml sqlite3 jq clang libclang-rt-14-dev
 
 deps: $(BUILD)/.deps-debian $(VENV)/.done
 
@@ -206,7 +228,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-build BUILD=build/asan SAN=1
 	@tests/run.sh build/asan
 
-test-build: check-pkgs $(BINS) $(UNIT_BINS) $(TOOL_BINS)
+test-build: check-pkgs $(BINS) $(UNIT_BINS) $(TOOL_BINS) $(FUZZ_BINS)
 
 unit: deps
 	@$(MAKE) --no-print-directory test-build BUILD=build/asan SAN=1
@@ -236,6 +258,19 @@ tsan: deps
 	@$(MAKE) --no-print-directory test-build BUILD=build/tsan SAN=thread
 	@MESH_UNIT_TESTS="$(TSAN_UNIT)" MESH_PYTEST="$(TSAN_PYTEST)" \
 	    tests/run.sh build/tsan
+
+# ---------------------------------------------------------------- fuzz
+# libFuzzer over each fuzz target for FUZZ_SECONDS, in its own build
+# (clang, SAN=fuzz) in build/fuzz/; the corpus grows across runs under
+# build/fuzz/corpus/, a crashing input is left under build/fuzz/crashes/.
+# clang is one of DEB_PKGS (the gcc builds do not need it).
+FUZZ_SECONDS ?= 60
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build BUILD=build/fuzz SAN=fuzz CC=clang
+	@tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
+
+fuzz-build: check-pkgs $(FUZZ_BINS)
 
 # ---------------------------------------------------------------- demo etc.
 demo: deps

@@ -167,19 +167,33 @@ static bool conf_suggest(const mw_conf_t *conf, const char *key, char *out,
     return best != SIZE_MAX;
 }
 
+/* User text quoted in a message: at most CONF_QUOTE_MAX bytes, then "...",
+ * so a long key or value never pushes the origin (file:line) out of the
+ * message's MW_ERR_MSG_MAX bytes. */
+#define CONF_QUOTE_MAX 120
+
+static const char *conf_clip(const char *s, char *buf, size_t size)
+{
+    if (strlen(s) <= CONF_QUOTE_MAX)
+        return s;
+    snprintf(buf, size, "%.*s...", CONF_QUOTE_MAX, s);
+    return buf;
+}
+
 static int conf_unknown(const mw_conf_t *conf, const char *key,
                         const char *origin, mw_err_t *err)
 {
-    char near[MW_CONF_NAME_MAX * 2];
+    char near[MW_CONF_NAME_MAX * 2], clip[CONF_QUOTE_MAX + 4];
 
     if (conf_suggest(conf, key, near, sizeof(near)))
         return mw_err_set(err, MW_ERR_CONFIG,
-                          "unknown key '%s' (from %s); did you mean '%s'?", key,
-                          origin, near);
+                          "unknown key '%s' (from %s); did you mean '%s'?",
+                          conf_clip(key, clip, sizeof(clip)), origin, near);
     return mw_err_set(err, MW_ERR_CONFIG,
                       "unknown key '%s' (from %s); see '%s --help' for the "
                       "known keys",
-                      key, origin, conf->prog->name);
+                      conf_clip(key, clip, sizeof(clip)), origin,
+                      conf->prog->name);
 }
 
 /* ------------------------------------------------------ value checks */
@@ -191,14 +205,16 @@ static int conf_bad(mw_err_t *err, const mw_conf_key_t *k, const char *value,
 static int conf_bad(mw_err_t *err, const mw_conf_key_t *k, const char *value,
                     const char *origin, const char *fmt, ...)
 {
-    char what[MW_ERR_MSG_MAX];
+    char what[MW_ERR_MSG_MAX], clip[CONF_QUOTE_MAX + 4];
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    return mw_err_set(err, MW_ERR_CONFIG, "key '%s': value '%s' (from %s) %s",
-                      k->name, k->secret ? MW_CONF_MASK : value, origin, what);
+    return mw_err_set(
+        err, MW_ERR_CONFIG, "key '%s': value '%s' (from %s) %s", k->name,
+        k->secret ? MW_CONF_MASK : conf_clip(value, clip, sizeof(clip)), origin,
+        what);
 }
 
 /* Human description of what a key accepts, shared by errors and --help. */

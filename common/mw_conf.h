@@ -126,6 +126,12 @@ int mw_conf_set(mw_conf_t *conf, const char *key, const char *value,
  * Keys set before an error stay set. */
 int mw_conf_load_file(mw_conf_t *conf, const char *path, mw_err_t *err);
 
+/* mw_conf_load_file over len bytes already in memory (text is borrowed and
+ * need not be NUL-terminated), named name in origins and messages
+ * ("name:line").  The same rules and errors. */
+int mw_conf_load_text(mw_conf_t *conf, const char *name, const char *text,
+                      size_t len, mw_err_t *err);
+
 /* Applies MESH_* variables from envp (NULL-terminated, like environ) for
  * every declared key, and MESH_<PREFIX>_* for passthrough prefixes
  * (MESH_KAFKA_SOCKET_TIMEOUT_MS -> kafka.socket.timeout.ms).  Unknown MESH_*

@@ -250,6 +250,24 @@ static int rd_apply(mw_conf_t *conf, conf_reader_t *rd, mw_err_t *err)
     return rc;
 }
 
+/* Reads every logical line of rd->fp (opened by the caller) into conf. */
+static int rd_all(mw_conf_t *conf, conf_reader_t *rd, mw_err_t *err)
+{
+    int rc;
+
+    rd->line = mw_buf_new(CONF_LINE_MAX);
+    if (!rd->line)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    while ((rc = rd_logical(rd, err)) == 1) {
+        rc = rd_apply(conf, rd, err);
+        if (rc)
+            break;
+    }
+    free(rd->nat);
+    mw_buf_destroy(rd->line);
+    return rc;
+}
+
 int mw_conf_load_file(mw_conf_t *conf, const char *path, mw_err_t *err)
 {
     conf_reader_t rd = {.path = path};
@@ -259,18 +277,26 @@ int mw_conf_load_file(mw_conf_t *conf, const char *path, mw_err_t *err)
     if (!rd.fp)
         return mw_err_set(err, MW_ERR_CONFIG, "cannot read '%s': %s", path,
                           strerror(errno));
-    rd.line = mw_buf_new(CONF_LINE_MAX);
-    if (!rd.line) {
-        fclose(rd.fp);
-        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    }
-    while ((rc = rd_logical(&rd, err)) == 1) {
-        rc = rd_apply(conf, &rd, err);
-        if (rc)
-            break;
-    }
-    free(rd.nat);
-    mw_buf_destroy(rd.line);
+    rc = rd_all(conf, &rd, err);
+    fclose(rd.fp);
+    return rc;
+}
+
+int mw_conf_load_text(mw_conf_t *conf, const char *name, const char *text,
+                      size_t len, mw_err_t *err)
+{
+    conf_reader_t rd = {.path = name};
+    int rc;
+
+    /* The same reader as for a file, over a stream on the caller's bytes
+     * (glibc's fmemopen refuses a zero size: an empty text sets nothing). */
+    if (len == 0)
+        return 0;
+    rd.fp = fmemopen((void *)text, len, "r");
+    if (!rd.fp)
+        return mw_err_set(err, MW_ERR_NOMEM, "cannot read '%s': %s", name,
+                          strerror(errno));
+    rc = rd_all(conf, &rd, err);
     fclose(rd.fp);
     return rc;
 }

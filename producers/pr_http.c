@@ -54,7 +54,6 @@
 #include "pr_emit.h"
 #include "pr_http_int.h"
 #include "sr_proto.h"
-#include "av_schema.h"
 
 #define TRACEPARENT_MAX 256
 #define POSITION_MAX 48
@@ -83,17 +82,6 @@ struct pr_http_req {
     uint32_t key_schema_id, value_schema_id;
     int64_t started_us;
 };
-
-/* A produce body: its text (borrowed) and, once parsed, its parts
- * (strings borrowed from root). */
-typedef struct pr_http_body {
-    const char *text;
-    size_t text_len;
-    json_t *root;
-    json_t *records;
-    pr_schema_ref_t key_ref, value_ref;
-    int32_t forced_partition; /* -1 unless .../partitions/{p} */
-} pr_http_body_t;
 
 struct pr_http {
     struct event_base *base;
@@ -278,94 +266,6 @@ static bool content_type_ok(struct evhttp_request *req)
     return false;
 }
 
-/* One side's schema fields: "<side>_schema_id" (integer or null) and
- * "<side>_schema" (string or null).  422 message into err on bad types;
- * 42205 when the inline schema does not parse. */
-static int parse_schema_ref(json_t *root, const char *side,
-                            pr_schema_ref_t *ref, int *code, mw_err_t *err)
-{
-    char name[32];
-    snprintf(name, sizeof(name), "%s_schema_id", side);
-    json_t *id = json_object_get(root, name);
-    if (id && !json_is_null(id)) {
-        if (!json_is_integer(id) || json_integer_value(id) <= 0) {
-            *code = PR_HTTP_E_UNPROCESSABLE;
-            return mw_err_set(err, MW_ERR_INVALID,
-                              "%s must be a positive integer", name);
-        }
-        ref->id = json_integer_value(id);
-    }
-    snprintf(name, sizeof(name), "%s_schema", side);
-    json_t *text = json_object_get(root, name);
-    if (!text || json_is_null(text))
-        return 0;
-    if (!json_is_string(text)) {
-        *code = PR_HTTP_E_UNPROCESSABLE;
-        return mw_err_set(err, MW_ERR_INVALID, "%s must be a string", name);
-    }
-    /* Checked here so a bad schema is 42205, not a record error. */
-    av_schema_t *schema = av_schema_parse(
-        json_string_value(text), json_string_length(text), NULL, 0, err);
-    if (!schema) {
-        *code = PR_HTTP_E_INVALID_SCHEMA;
-        return mw_err_prefix(err, "Invalid schema: %s", name);
-    }
-    av_schema_release(schema);
-    ref->schema = json_string_value(text);
-    return 0;
-}
-
-/* Checks one record's shape: an object, "partition" an integer in range. */
-static int check_record(const json_t *rec, size_t i, int partitions, int *code,
-                        mw_err_t *err)
-{
-    if (!json_is_object(rec)) {
-        *code = PR_HTTP_E_UNPROCESSABLE;
-        return mw_err_set(err, MW_ERR_INVALID, "records[%zu] must be an object",
-                          i);
-    }
-    json_t *p = json_object_get(rec, "partition");
-    if (!p || json_is_null(p))
-        return 0;
-    if (!json_is_integer(p)) {
-        *code = PR_HTTP_E_UNPROCESSABLE;
-        return mw_err_set(err, MW_ERR_INVALID,
-                          "records[%zu].partition must be an integer", i);
-    }
-    json_int_t v = json_integer_value(p);
-    if (v < 0 || v >= partitions) {
-        *code = PR_HTTP_E_PARTITION_NOT_FOUND;
-        return mw_err_set(err, MW_ERR_NOT_FOUND, "Partition not found.");
-    }
-    return 0;
-}
-
-/* Parses and shape-checks a produce body; sets *code (REST Proxy error
- * code) on failure. */
-static int parse_body(pr_http_body_t *b, int *code, mw_err_t *err)
-{
-    json_error_t jerr;
-    b->root = json_loadb(b->text, b->text_len, JSON_ALLOW_NUL, &jerr);
-    if (!b->root) {
-        *code = PR_HTTP_E_BAD_REQUEST;
-        return mw_err_set(err, MW_ERR_INVALID,
-                          "Unexpected JSON: %s at line %d column %d", jerr.text,
-                          jerr.line, jerr.column);
-    }
-    *code = PR_HTTP_E_UNPROCESSABLE;
-    if (!json_is_object(b->root))
-        return mw_err_set(err, MW_ERR_INVALID, "body must be a JSON object");
-    b->records = json_object_get(b->root, "records");
-    if (!json_is_array(b->records))
-        return mw_err_set(err, MW_ERR_INVALID, "records must be an array");
-    if (json_array_size(b->records) == 0)
-        return mw_err_set(err, MW_ERR_INVALID, "records may not be empty");
-    int rc = parse_schema_ref(b->root, "key", &b->key_ref, code, err);
-    if (rc == 0)
-        rc = parse_schema_ref(b->root, "value", &b->value_ref, code, err);
-    return rc;
-}
-
 /* ------------------------------------------------------------ producing */
 
 /* The event of record i (every pointer borrowed from b or the caller). */
@@ -536,7 +436,7 @@ static void start_request(pr_http_t *src, struct evhttp_request *req,
 static int prepare(pr_http_t *src, const char *topic, pr_http_body_t *b,
                    int *code, mw_err_t *err)
 {
-    int rc = parse_body(b, code, err);
+    int rc = pr_http_body_parse(b, code, err);
     if (rc != 0)
         return rc;
     int partitions = 0;
@@ -550,16 +450,9 @@ static int prepare(pr_http_t *src, const char *topic, pr_http_body_t *b,
                    ? mw_err_set(err, rc, "Topic not found.")
                    : mw_err_prefix(err, "Retriable Kafka error");
     }
-    if (b->forced_partition >= partitions) {
-        *code = PR_HTTP_E_PARTITION_NOT_FOUND;
-        return mw_err_set(err, MW_ERR_NOT_FOUND, "Partition not found.");
-    }
-    for (size_t i = 0; i < json_array_size(b->records); i++) {
-        rc = check_record(json_array_get(b->records, i), i, partitions, code,
-                          err);
-        if (rc != 0)
-            return rc;
-    }
+    rc = pr_http_body_check(b, partitions, code, err);
+    if (rc != 0)
+        return rc;
     return check_records(src, b, topic, code, err);
 }
 
@@ -606,40 +499,6 @@ static void handle_produce(pr_http_t *src, struct evhttp_request *req,
 
 /* ------------------------------------------------------------ routing */
 
-/* Splits "/topics[/{topic}[/partitions/{p}]]"; *topic is malloc'd (URL
- * decoded) or NULL for "/topics".  false for any other path. */
-static bool parse_path(const char *path, char **topic, int32_t *partition)
-{
-    *topic = NULL;
-    *partition = -1;
-    if (strncmp(path, "/topics", 7) != 0)
-        return false;
-    path += 7;
-    if (path[0] == '\0' || !strcmp(path, "/"))
-        return true;
-    if (path[0] != '/')
-        return false;
-    path++;
-    size_t n = strcspn(path, "/");
-    const char *rest = path + n;
-    if (n == 0 || n > 1024)
-        return false;
-    if (rest[0] != '\0') {
-        char *end = NULL;
-        if (strncmp(rest, "/partitions/", 12) != 0)
-            return false;
-        long p = strtol(rest + 12, &end, 10);
-        if (end == rest + 12 || *end != '\0' || p < 0 || p > INT32_MAX)
-            return false;
-        *partition = (int32_t)p;
-    }
-    char raw[1025];
-    memcpy(raw, path, n);
-    raw[n] = '\0';
-    *topic = evhttp_uridecode(raw, 0, NULL);
-    return *topic != NULL;
-}
-
 /* libevent calls back a second time, without URI, for a request whose read
  * failed (body over the evhttp bound, bad headers): answer it in JSON. */
 static void reply_read_failure(pr_http_t *src, struct evhttp_request *req)
@@ -667,7 +526,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     char *topic = NULL;
     int32_t partition = -1;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    if (!path || !parse_path(path, &topic, &partition)) {
+    if (!path || !pr_http_parse_path(path, &topic, &partition)) {
         REPLY_ERR(src, req, PR_HTTP_E_NOT_FOUND, "HTTP 404 Not Found");
     } else if (src->stopping) {
         REPLY_ERR(src, req, PR_HTTP_E_KAFKA_RETRIABLE,

@@ -2,7 +2,9 @@
  * pr_http_int.h: declarations shared by the http source's two files and
  * nowhere else: pr_http.c (listener, routing, the produce call and its
  * request lifecycle) and pr_http_topics.c (which topics exist, with a
- * cache, and the discovery calls GET /topics and GET /topics/{topic}).
+ * cache, and the discovery calls GET /topics and GET /topics/{topic}) and
+ * pr_http_body.c (the produce path and body, parsed and checked without a
+ * connection, so tests/fuzz/fz_restbody.c reaches them).
  *
  * Thread: the daemon's loop thread, everything.
  */
@@ -10,11 +12,14 @@
 #define PR_HTTP_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
 #include "mw_conf.h"
 #include "mw_err.h"
+#include "pr_emit.h"
 
 struct evhttp_request;
 
@@ -55,6 +60,37 @@ void pr_http_reply_error(struct evhttp_request *req, int code, const char *fmt,
 
 /* Replies status with body (consumed, compact JSON). */
 void pr_http_reply_json(struct evhttp_request *req, int status, json_t *body);
+
+/* A produce body: its text (borrowed) and, once parsed, its parts
+ * (strings borrowed from root). */
+typedef struct pr_http_body {
+    const char *text;
+    size_t text_len;
+    json_t *root;
+    json_t *records;
+    pr_schema_ref_t key_ref, value_ref;
+    int32_t forced_partition; /* -1 unless .../partitions/{p} */
+} pr_http_body_t;
+
+/* Parses b->text and checks the body's shape: an object whose "records"
+ * is a non-empty array, "key_schema_id"/"value_schema_id" positive
+ * integers or null, "key_schema"/"value_schema" strings (which must parse
+ * as Avro) or null.  b->root is then the caller's to json_decref, on
+ * failure too.  0, or MW_ERR_INVALID with *code the REST Proxy code (400
+ * unparseable, 422 wrong shape, 42205 bad inline schema) and err the
+ * reply's message. */
+int pr_http_body_parse(pr_http_body_t *b, int *code, mw_err_t *err);
+
+/* After pr_http_body_parse, against a topic of partitions partitions:
+ * every record an object, its "partition" (and the path's) an integer in
+ * range.  0, or MW_ERR_INVALID (422) / MW_ERR_NOT_FOUND (40402). */
+int pr_http_body_check(const pr_http_body_t *b, int partitions, int *code,
+                       mw_err_t *err);
+
+/* Splits "/topics[/{topic}[/partitions/{p}]]"; *topic is malloc'd (URL
+ * decoded) or NULL for "/topics", *partition -1 without one.  false for
+ * any other path (then *topic is NULL). */
+bool pr_http_parse_path(const char *path, char **topic, int32_t *partition);
 
 typedef struct pr_http_topics pr_http_topics_t;
 

@@ -18,6 +18,8 @@
 #include "pr_pg_int.h"
 
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,7 +418,11 @@ static int bad_value(mw_err_t *err, const char *type, const char *text,
 }
 
 /* An integer (optional sign) within int64. */
-static int int_value(const char *s, size_t len, pr_pg_out_t *o, mw_err_t *err)
+/* An integer in [-max - 1, max]: the range of the column's type, so a
+ * value out of it is refused rather than written as an Avro int that no
+ * reader can decode. */
+static int int_value(const char *s, size_t len, uint64_t max, pr_pg_out_t *o,
+                     mw_err_t *err)
 {
     size_t i = len && s[0] == '-' ? 1 : 0;
     uint64_t mag = 0;
@@ -428,9 +434,39 @@ static int int_value(const char *s, size_t len, pr_pg_out_t *o, mw_err_t *err)
             return bad_value(err, "integer", s, len);
         mag = mag * 10 + (uint64_t)(s[j] - '0');
     }
-    if (mag > (i ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+    if (mag > (i ? max + 1 : max))
         return bad_value(err, "integer", s, len);
     return w_long(o, i ? (int64_t)(0 - mag) : (int64_t)mag);
+}
+
+/* Whether s[0..len) is a number in JSON's grammar, which is also the form
+ * of PostgreSQL's float output: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+ * (the JSON form copies the text as it is). */
+static bool is_json_number(const char *s, size_t len)
+{
+    size_t i = 0, d;
+
+    if (i < len && s[i] == '-')
+        i++;
+    for (d = i; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+        ;
+    if (i == d || (s[d] == '0' && i - d > 1))
+        return false;
+    if (i < len && s[i] == '.') {
+        for (d = ++i; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+            ;
+        if (i == d)
+            return false;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        if (++i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        for (d = i; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+            ;
+        if (i == d)
+            return false;
+    }
+    return i == len;
 }
 
 static int float_value(const char *s, size_t len, bool single, pr_pg_out_t *o,
@@ -442,14 +478,19 @@ static int float_value(const char *s, size_t len, bool single, pr_pg_out_t *o,
                    (len == 9 && !memcmp(s, "-Infinity", 9));
     double v;
 
-    if (len == 0 || len >= sizeof(tmp))
+    if (len == 0 || len >= sizeof(tmp) || (!special && !is_json_number(s, len)))
         return bad_value(err, "float", s, len);
     memcpy(tmp, s, len);
     tmp[len] = 0;
     errno = 0;
     v = strtod(tmp, &end);
-    if (*end || !(special || s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
+    /* Past the type's range the binary would hold an infinity and the
+     * JSON form a number: PostgreSQL prints none such. */
+    if (*end || (!special && (isinf(v) || (single && fabs(v) > FLT_MAX))))
         return bad_value(err, "float", s, len);
+    /* "-0" would read back as the integer 0, a positive zero. */
+    if (!special && v == 0 && signbit(v))
+        return w_real(o, single, v, "-0.0", 4, false);
     return w_real(o, single, v, s, len, special);
 }
 
@@ -1052,14 +1093,55 @@ static int array_value(const pr_pg_type_t *t, const char *s, size_t len,
     return rc;
 }
 
+/* Offset of the first byte of text[0..len) that is not part of valid UTF-8
+ * (no overlong forms, no surrogates, nothing past U+10FFFF), or len. */
+static size_t utf8_bad_at(const char *text, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned c = p[i];
+        size_t n = c < 0x80                 ? 0
+                   : c >= 0xc2 && c <= 0xdf ? 1
+                   : c >= 0xe0 && c <= 0xef ? 2
+                   : c >= 0xf0 && c <= 0xf4 ? 3
+                                            : 4;
+        if (n == 4 || len - i <= n)
+            return i;
+        /* The second byte's range is narrower after E0, ED, F0 and F4. */
+        unsigned lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+        unsigned hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+        if (n && (p[i + 1] < lo || p[i + 1] > hi))
+            return i;
+        for (size_t k = 2; k <= n; k++)
+            if ((p[i + k] & 0xc0) != 0x80)
+                return i;
+        i += n + 1;
+    }
+    return len;
+}
+
 int pr_pg_type_value(const pr_pg_type_t *t, const char *text, size_t len,
                      pr_pg_out_t *o, mw_err_t *err)
 {
+    size_t bad = utf8_bad_at(text, len);
+
+    /* A database whose encoding is SQL_ASCII sends its bytes unconverted
+     * whatever client_encoding says; an Avro string must be UTF-8, so
+     * such a value is refused here rather than sent as a record no
+     * consumer can decode. */
+    if (bad < len)
+        return mw_err_set(err, MW_ERR_INVALID,
+                          "type %u: value is not valid UTF-8 (byte %zu)",
+                          t->oid, bad);
     switch (t->kind) {
     case PR_PG_INT16:
+        return int_value(text, len, INT16_MAX, o, err);
     case PR_PG_INT32:
+        return int_value(text, len, INT32_MAX, o, err);
     case PR_PG_INT64:
-        return int_value(text, len, o, err);
+        return int_value(text, len, INT64_MAX, o, err);
     case PR_PG_FLOAT32:
     case PR_PG_FLOAT64:
         return float_value(text, len, t->kind == PR_PG_FLOAT32, o, err);

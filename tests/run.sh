@@ -2,6 +2,9 @@
 # Runs Meshwork's tests against one build directory and prints a summary.
 #   tests/run.sh BUILD_DIR [unit|integration|all]
 # Unit tests: every $BUILD/tests/test_* binary (cmocka), found by name.
+# Fuzz regression cases (with the unit tests): every $BUILD/tests/fuzz/fz_*
+# (a fuzz target linked with tests/fuzz/driver.c) over its cases in
+# tests/data/fuzz/<name>/ and the seeds tests/fuzz/seeds.py derives.
 # Integration tests: pytest over tests/integration with MESH_BUILD=$BUILD.
 # The last line is "total: N passed, N failed, N skipped"; exit 1 on any
 # failure.
@@ -95,6 +98,34 @@ run_unit() {
     done
 }
 
+# Replays each fuzz target's regression cases and seed corpus (no clang
+# needed: the targets are linked with a main that reads files).  Skipped
+# when MESH_UNIT_TESTS names a subset (make tsan).
+run_fuzz_replay() {
+    local bin name out seeds="$top/$build/fuzz-seeds" dirs
+    [ -n "${MESH_UNIT_TESTS:-}" ] && return
+    for bin in "$MESH_BUILD"/tests/fuzz/fz_*; do
+        [ -x "$bin" ] || continue
+        name=$(basename "$bin" | sed 's/^fz_//')
+        out="$logdir/fuzz_$name.log"
+        dirs=()
+        if python3 tests/fuzz/seeds.py "$seeds" "$name" >"$out" 2>&1; then
+            dirs+=("$seeds/$name")
+        fi
+        [ -d "tests/data/fuzz/$name" ] && dirs+=("tests/data/fuzz/$name")
+        # A target without seeds fails here (seeds.py said why, in the log).
+        if [ -d "$seeds/$name" ] && run "$bin" "${dirs[@]}" >>"$out" 2>&1; then
+            echo "PASS fuzz/$name ($(tail -n1 "$out" | sed 's/^fuzz driver: //'))"
+            passed=$((passed + 1))
+        else
+            echo "FAIL fuzz/$name (log: $out)"
+            tail -n 30 "$out" | sed 's/^/    /'
+            failures+=("fuzz/$name")
+            failed=$((failed + 1))
+        fi
+    done
+}
+
 # run_pytest NAME XML SELECTION...: one pytest run, its counts added.
 run_pytest() {
     local name="$1" xml="$2" py="$top/build/venv/bin/python"
@@ -138,9 +169,9 @@ run_integration() {
 }
 
 case "$what" in
-unit) run_unit ;;
+unit) run_unit; run_fuzz_replay ;;
 integration) run_integration ;;
-all) run_unit; run_integration ;;
+all) run_unit; run_fuzz_replay; run_integration ;;
 *) echo "unknown test set '$what' (expected unit, integration or all)" >&2; exit 2 ;;
 esac
 

@@ -1,11 +1,12 @@
 /*
  * reg_api: the REST server of mesh-registry.  One evhttp callback receives
- * every request; it splits the path into segments and then URL-decodes each
- * one (so a subject may hold an encoded '/'), negotiates media types the way
- * Confluent's Jersey resources do (406 for an Accept we cannot satisfy, 415
- * for a body of another type), parses JSON bodies (400 when unparseable,
- * with a nesting limit), matches the route table (404 unknown path, 405 a
- * known path with another method) and calls the handler.
+ * every request; reg_api_parse.c splits and URL-decodes its path, reads
+ * the query, negotiates media types the way Confluent's Jersey resources
+ * do (406 for an Accept we cannot satisfy, 415 for a body of another
+ * type), matches the route table (404 unknown path, 405 a known path with
+ * another method) and parses JSON bodies (400 when unparseable, with a
+ * nesting limit); the callback answers its refusals, checks the
+ * principal's rights and calls the handler.
  *
  * Limits: evhttp enforces body and header sizes (answering 413 and closing
  * the connection, before any handler runs) and the slow-client timeout;
@@ -160,256 +161,13 @@ static void reg_api_metrics(reg_api_req_t *r)
 
 /* ---- request decoding ---------------------------------------------- */
 
-/* Splits the (still encoded) path on '/', then decodes each segment.
- * Empty segments are dropped except in the middle, where they stay and
- * fail to match "*".  false when there are too many or one decodes to a
- * string holding NUL. */
-static bool reg_api_split_path(reg_api_req_t *r, const char *path)
+/* Answers a refusal of reg_api_parse_head / reg_api_parse_body. */
+static void reg_api_refuse(reg_api_req_t *r, int code, const mw_err_t *err)
 {
-    const char *p = path ? path : "/";
-
-    while (*p) {
-        const char *end;
-        size_t len;
-        char *enc, *dec;
-
-        while (*p == '/' && (p[1] == '/' || p[1] == '\0' || p == path))
-            p++;
-        if (*p == '/')
-            p++;
-        if (!*p)
-            break;
-        end = strchr(p, '/');
-        len = end ? (size_t)(end - p) : strlen(p);
-        if (r->seg_cnt == REG_API_SEG_MAX || !(enc = strndup(p, len)))
-            return false;
-        dec = evhttp_uridecode(enc, 0, &len);
-        free(enc);
-        if (!dec)
-            return false;
-        r->seg[r->seg_cnt++] = dec;
-        if (strlen(dec) != len)
-            return false;
-        p += end ? (size_t)(end - p) : strlen(p);
-    }
-    return true;
-}
-
-/* Query string: name[=value] pairs, '+' as space, unknown names kept (and
- * ignored by handlers), so newer clients' parameters are accepted. */
-static void reg_api_split_query(reg_api_req_t *r, const char *q)
-{
-    while (q && *q && r->q_cnt < REG_API_QUERY_MAX) {
-        const char *amp = strchr(q, '&');
-        size_t len = amp ? (size_t)(amp - q) : strlen(q);
-        char *pair = strndup(q, len), *eq;
-
-        if (pair && *pair) {
-            eq = strchr(pair, '=');
-            if (eq)
-                *eq++ = '\0';
-            r->qname[r->q_cnt] = evhttp_uridecode(pair, 1, NULL);
-            r->qval[r->q_cnt] = evhttp_uridecode(eq ? eq : "", 1, NULL);
-            if (r->qname[r->q_cnt] && r->qval[r->q_cnt])
-                r->q_cnt++;
-            else {
-                free(r->qname[r->q_cnt]);
-                free(r->qval[r->q_cnt]);
-            }
-        }
-        free(pair);
-        q += len + (amp ? 1 : 0);
-    }
-}
-
-/* Media type of one Accept / Content-Type item, without parameters and
- * surrounding spaces, into out. */
-static void reg_api_media(const char *s, size_t len, char *out, size_t size)
-{
-    size_t n = 0;
-
-    while (len && (*s == ' ' || *s == '\t'))
-        s++, len--;
-    while (len && *s != ';' && *s != ' ' && n + 1 < size)
-        out[n++] = *s++, len--;
-    out[n] = '\0';
-}
-
-static const char *reg_api_our_type(const char *media)
-{
-    static const char *const ours[] = {SR_PROTO_CT_V1, SR_PROTO_CT_ANY,
-                                       SR_PROTO_CT_JSON};
-
-    for (size_t i = 0; i < 3; i++)
-        if (!strcasecmp(media, ours[i]))
-            return ours[i];
-    return NULL;
-}
-
-/* Picks the response type from Accept: the first of ours it names, v1 for
- * wildcards (Java's default "text/html, image/gif, image/jpeg, *; q=.2,
- * * / *; q=.2" included) or no header; NULL when nothing fits (406). */
-static const char *reg_api_negotiate(const char *accept)
-{
-    const char *p = accept;
-    bool wildcard = false;
-
-    if (!accept || !*accept)
-        return SR_PROTO_CT_V1;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char media[128];
-        const char *ours;
-
-        reg_api_media(p, len, media, sizeof(media));
-        if ((ours = reg_api_our_type(media)))
-            return ours;
-        if (!strcmp(media, "*") || !strcmp(media, "*/*") ||
-            !strcasecmp(media, "application/*"))
-            wildcard = true;
-        p += len + (comma ? 1 : 0);
-    }
-    return wildcard ? SR_PROTO_CT_V1 : NULL;
-}
-
-/* Body types Confluent consumes: ours, octet-stream (what Jersey assumes
- * when a client sends none) and no header at all. */
-static bool reg_api_content_type_ok(const char *ctype)
-{
-    char media[128];
-
-    if (!ctype || !*ctype)
-        return true;
-    reg_api_media(ctype, strlen(ctype), media, sizeof(media));
-    return reg_api_our_type(media) ||
-           !strcasecmp(media, "application/octet-stream");
-}
-
-/* Deepest [ / { nesting of a JSON text, strings skipped. */
-static size_t reg_api_json_depth(const char *s, size_t len)
-{
-    size_t depth = 0, max = 0;
-    bool in_str = false;
-
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = false;
-        } else if (c == '"') {
-            in_str = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max)
-                max = depth;
-        } else if ((c == ']' || c == '}') && depth) {
-            depth--;
-        }
-    }
-    return max;
-}
-
-/* Parses the body of POST/PUT into r->body; replies and returns false on
- * bad input.  An empty body reads as JSON null (handlers answer 422). */
-static bool reg_api_read_body(reg_api_req_t *r)
-{
-    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-    size_t len = evbuffer_get_length(in);
-    const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
-    json_error_t jerr;
-
-    if (!reg_api_content_type_ok(evhttp_find_header(
-            evhttp_request_get_input_headers(r->req), "Content-Type"))) {
-        reg_api_reply_code(r, SR_PROTO_E_MEDIA_TYPE, NULL, NULL);
-        return false;
-    }
-    if (len > r->api->conf.request_max_bytes) {
-        reg_api_reply_err(r, SR_PROTO_E_TOO_LARGE,
-                          "Request body of %zu bytes is larger than "
-                          "request.max.bytes (%zu)",
-                          len, r->api->conf.request_max_bytes);
-        return false;
-    }
-    if (len == 0) {
-        r->body = json_null();
-        return true;
-    }
-    if (reg_api_json_depth(data, len) > REG_API_DEPTH_MAX) {
-        reg_api_reply_err(r, SR_PROTO_E_BAD_REQUEST,
-                          "JSON body nested deeper than %d levels",
-                          REG_API_DEPTH_MAX);
-        return false;
-    }
-    r->body = json_loadb(data, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (!r->body) {
-        reg_api_reply_err(r, SR_PROTO_E_BAD_REQUEST,
-                          "Unexpected JSON: %s (line %d, column %d)", jerr.text,
-                          jerr.line, jerr.column);
-        return false;
-    }
-    return true;
-}
-
-/* ---- dispatch ------------------------------------------------------ */
-
-static bool reg_api_route_match(const reg_api_route_t *rt,
-                                const reg_api_req_t *r)
-{
-    size_t n = 0;
-
-    while (n < REG_API_SEG_MAX && rt->pattern[n])
-        n++;
-    if (n != r->seg_cnt)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (!strcmp(rt->pattern[i], "*")) {
-            if (!r->seg[i][0])
-                return false;
-        } else if (strcmp(rt->pattern[i], r->seg[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static reg_api_handler_t *reg_api_route_handler(const reg_api_route_t *rt,
-                                                enum evhttp_cmd_type cmd)
-{
-    switch (cmd) {
-    case EVHTTP_REQ_GET:
-    case EVHTTP_REQ_HEAD:
-        return rt->get;
-    case EVHTTP_REQ_POST:
-        return rt->post;
-    case EVHTTP_REQ_PUT:
-        return rt->put;
-    case EVHTTP_REQ_DELETE:
-        return rt->del;
-    default:
-        return NULL;
-    }
-}
-
-/* Routes r: handler, or NULL after replying 404/405. */
-static reg_api_handler_t *reg_api_route(reg_api_req_t *r,
-                                        enum evhttp_cmd_type cmd)
-{
-    for (size_t i = 0; i < reg_api_route_cnt; i++) {
-        reg_api_handler_t *h;
-
-        if (!reg_api_route_match(&reg_api_routes[i], r))
-            continue;
-        r->route = i;
-        h = reg_api_route_handler(&reg_api_routes[i], cmd);
-        if (!h)
-            reg_api_reply_code(r, SR_PROTO_E_METHOD, NULL, NULL);
-        return h;
-    }
-    reg_api_reply_code(r, SR_PROTO_E_NOT_FOUND, NULL, NULL);
-    return NULL;
+    if (err->msg[0])
+        reg_api_reply_err(r, code, "%s", err->msg);
+    else
+        reg_api_reply_code(r, code, NULL, NULL);
 }
 
 static void reg_api_handle(struct evhttp_request *req, void *arg)
@@ -417,8 +175,18 @@ static void reg_api_handle(struct evhttp_request *req, void *arg)
     reg_api_t *api = arg;
     reg_api_req_t *r;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    reg_api_handler_t *h;
+    struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
+    reg_api_in_t in = {
+        .cmd = evhttp_request_get_command(req),
+        .path = uri ? evhttp_uri_get_path(uri) : NULL,
+        .query = uri ? evhttp_uri_get_query(uri) : NULL,
+        .accept = evhttp_find_header(headers, "Accept"),
+        .content_type = evhttp_find_header(headers, "Content-Type"),
+        .max_body_bytes = api->conf.request_max_bytes,
+    };
+    reg_api_handler_t *h = NULL;
+    mw_err_t err = {0};
+    int code;
 
     /* Past listener.max.connections: 503 before anything is allocated. */
     if (!mw_http_limit_admit(api->limit, req))
@@ -429,30 +197,23 @@ static void reg_api_handle(struct evhttp_request *req, void *arg)
     }
     r->api = api;
     r->req = req;
-    r->route = reg_api_route_cnt;
-    r->ctype = SR_PROTO_CT_V1;
     r->t0_us = mw_time_mono_us();
-    if (!reg_api_split_path(r, uri ? evhttp_uri_get_path(uri) : "/")) {
-        reg_api_reply_code(r, SR_PROTO_E_NOT_FOUND, NULL, NULL);
+    if ((code = reg_api_parse_head(r, &in, &h, &err))) {
+        reg_api_refuse(r, code, &err);
         return;
     }
-    reg_api_split_query(r, uri ? evhttp_uri_get_query(uri) : NULL);
-    r->ctype = reg_api_negotiate(
-        evhttp_find_header(evhttp_request_get_input_headers(req), "Accept"));
-    if (!r->ctype) {
-        r->ctype = SR_PROTO_CT_V1;
-        /* The catalog page's files are not in the API's media types: what
-         * a browser accepts decides nothing there. */
-        if (!reg_api_ui_is_path(r)) {
-            reg_api_reply_code(r, SR_PROTO_E_NOT_ACCEPTABLE, NULL, NULL);
+    if (!reg_api_auth_allows(r, in.cmd))
+        return;
+    if (in.cmd == EVHTTP_REQ_POST || in.cmd == EVHTTP_REQ_PUT) {
+        struct evbuffer *body = evhttp_request_get_input_buffer(req);
+
+        in.body_len = evbuffer_get_length(body);
+        in.body = in.body_len ? (const char *)evbuffer_pullup(body, -1) : "";
+        if ((code = reg_api_parse_body(r, &in, &err))) {
+            reg_api_refuse(r, code, &err);
             return;
         }
     }
-    if (!(h = reg_api_route(r, cmd)) || !reg_api_auth_allows(r, cmd))
-        return;
-    if ((cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT) &&
-        !reg_api_read_body(r))
-        return;
     h(r);
 }
 

@@ -19,6 +19,7 @@
 
 #include <event2/http.h>
 
+#include "mw_err.h"
 #include "mw_http_limit.h"
 #include "mw_time.h"
 #include "reg_api.h"
@@ -95,6 +96,37 @@ struct reg_api_req {
     void *ctx;
     void (*ctx_free)(void *ctx);
 };
+
+/* ---- reg_api_parse.c ---- */
+/* What evhttp read of a request, borrowed: the still encoded path (NULL:
+ * "/") and query (NULL: none), the Accept and Content-Type headers (NULL:
+ * absent), the body of a POST or PUT. */
+typedef struct reg_api_in {
+    enum evhttp_cmd_type cmd;
+    const char *path, *query;
+    const char *accept, *content_type;
+    const char *body;
+    size_t body_len;
+    size_t max_body_bytes; /* request.max.bytes */
+} reg_api_in_t;
+
+/* Fills r's segments, query parameters, response type and route from in
+ * and finds the handler (*h).  0, or the Confluent error code to answer
+ * (404 unknown path or a segment decoding to NUL, 405 known path with
+ * another method, 406 nothing acceptable); err->msg is then empty (the
+ * code's template applies).  What it allocated in r is freed with r. */
+int reg_api_parse_head(reg_api_req_t *r, const reg_api_in_t *in,
+                       reg_api_handler_t **h, mw_err_t *err);
+
+/* Parses a POST/PUT body into r->body (an empty body reads as JSON null:
+ * handlers answer 422).  0, or 415 (Content-Type), 413 (over
+ * max_body_bytes) or 400 (nesting past REG_API_DEPTH_MAX, bad JSON) with
+ * err->msg the reply's message ("" for 415's template). */
+int reg_api_parse_body(reg_api_req_t *r, const reg_api_in_t *in, mw_err_t *err);
+
+/* Frees a request that is not answered (the fuzz target's: every request
+ * of the server ends in a reply, which frees it). */
+void reg_api_req_free(reg_api_req_t *r);
 
 /* ---- reg_api.c ---- */
 extern const reg_api_route_t reg_api_routes[];

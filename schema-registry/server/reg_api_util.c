@@ -19,7 +19,7 @@
 
 /* ---- replies ------------------------------------------------------- */
 
-static void reg_api_req_free(reg_api_req_t *r)
+void reg_api_req_free(reg_api_req_t *r)
 {
     for (size_t i = 0; i < r->seg_cnt; i++)
         free(r->seg[i]);

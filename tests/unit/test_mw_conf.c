@@ -275,6 +275,34 @@ static void test_file_errors(void **state)
     mw_conf_destroy(conf);
 }
 
+/* mw_conf_load_text: the file reader over bytes in memory, which need not
+ * end in a NUL nor a newline; origins and messages use the given name. */
+static void test_load_text(void **state)
+{
+    static const char text[] = "brokers = 3\nkafka.x = a\\\n  b\nbrokers=4X";
+    mw_err_t err = {0};
+    mw_conf_t *conf = new_conf();
+
+    (void)state;
+    assert_int_equal(mw_conf_load_text(conf, "mem", text, 0, &err), 0);
+    assert_int_equal(
+        mw_conf_load_text(conf, "mem", text, sizeof(text) - 2, &err), 0);
+    assert_int_equal(mw_conf_get_int(conf, "brokers"), 4);
+    assert_string_equal(mw_conf_origin(conf, "brokers"), "mem:4");
+    assert_int_not_equal(
+        mw_conf_load_text(conf, "mem", text, sizeof(text) - 1, &err), 0);
+    assert_non_null(strstr(err.msg, "mem:4"));
+    /* A key or value of any length is quoted short enough for the origin
+     * to stay in the message (found by tests/fuzz/fz_props.c). */
+    char long_key[700];
+    memset(long_key, 'k', sizeof(long_key) - 3);
+    memcpy(long_key + sizeof(long_key) - 3, "=1", 3);
+    assert_int_not_equal(
+        mw_conf_load_text(conf, "mem", long_key, strlen(long_key), &err), 0);
+    assert_non_null(strstr(err.msg, "...' (from mem:1)"));
+    mw_conf_destroy(conf);
+}
+
 static void test_env(void **state)
 {
     char *envp[] = {"PATH=/bin",
@@ -971,6 +999,7 @@ int main(void)
         cmocka_unit_test(test_bad_default),
         cmocka_unit_test(test_file_forms),
         cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_load_text),
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_cli_precedence),
         cmocka_unit_test(test_cli_forms),

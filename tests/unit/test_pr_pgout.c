@@ -310,6 +310,8 @@ static void test_values_as_debezium(void **state)
                 "\\u0093\\u00c7\"}");
     check_value(700, -1, "1.5", "1.5");
     check_value(701, -1, "NaN", "\"NaN\"");
+    /* "-0" would load as the integer 0 and lose its sign */
+    check_value(701, -1, "-0", "-0.0");
     check_value(16, -1, "t", "true");
     check_value(17, -1, "\\x00ff10", "\"\\u0000\\u00ff\\u0010\"");
     check_value(25, -1, "tab\t\"q\"", "\"tab\\u0009\\\"q\\\"\"");
@@ -340,10 +342,27 @@ static void test_bad_values_refused(void **state)
     static const struct {
         uint32_t oid;
         const char *text;
-    } bad[] = {{23, "12x"},    {23, ""},        {16, "yes"},
-               {17, "\\x0"},   {17, "00"},      {1082, "2024-13-01"},
-               {1083, "9:00"}, {1186, "1 day"}, {1184, "2024-01-01"},
-               {701, "1.5.5"}, {1700, "1.2.3"}};
+    } bad[] = {{23, "12x"},
+               {23, ""},
+               {16, "yes"},
+               {17, "\\x0"},
+               {17, "00"},
+               {1082, "2024-13-01"},
+               {1083, "9:00"},
+               {1186, "1 day"},
+               {1184, "2024-01-01"},
+               {701, "1.5.5"},
+               {1700, "1.2.3"},
+               /* found by tests/fuzz/fz_pgout.c: outside the column
+                * type's range, or not a number JSON can hold */
+               {21, "-32769"},
+               {23, "2147483648"},
+               {700, "3.5e38"},
+               {701, "0x10"},
+               {701, "-inf"},
+               {701, "1e999"},
+               {701, "1."},
+               {701, "00.5"}};
     mw_buf_t *buf = mw_buf_new(0);
     pr_pg_out_t out = {buf, true};
 
@@ -358,6 +377,21 @@ static void test_bad_values_refused(void **state)
                              &err) == 0)
             fail_msg("oid %u accepted '%s'", bad[i].oid, bad[i].text);
         assert_non_null(strstr(err.msg, "does not parse"));
+    }
+    /* Bytes that are not UTF-8 (a SQL_ASCII database sends them as they
+     * are): an Avro string must be UTF-8. */
+    {
+        pr_pg_type_t t;
+        mw_err_t err = {0};
+
+        assert_true(pr_pg_type_builtin(25, -1, &t));
+        assert_int_equal(pr_pg_type_value(&t, "caf\xc3", 4, &out, &err),
+                         MW_ERR_INVALID);
+        assert_string_equal(err.msg,
+                            "type 25: value is not valid UTF-8 (byte 3)");
+        assert_int_equal(pr_pg_type_value(&t, "\xed\xa0\x80", 3, &out, &err),
+                         MW_ERR_INVALID);
+        assert_int_equal(pr_pg_type_value(&t, "caf\xc3\xa9", 5, &out, &err), 0);
     }
     mw_buf_destroy(buf);
 }

@@ -21,7 +21,6 @@ import time
 
 from daemon import TIMEOUT_MULT
 from pgcdc import watermarks
-from producer import read_topic
 from sinks import AvroSink
 from soak_mesh import (FILE_DLQ, PG_TABLE, SINKS, TOPIC_FILE, TOPIC_HTTP,
                        TOPIC_PG, TOPICS, mat_dlq)
@@ -194,11 +193,35 @@ def check_ports(mesh, loads):
 
 # ---- dead letters ----------------------------------------------------------
 
+# Reading back: at least this many records a second are expected (a 30-
+# minute run's topic holds ~180,000), on top of a fixed minute.
+READ_RATE_FLOOR = 1000
+
+
 def _read_all_raw(mesh, topic):
-    total = sum(hi for _lo, hi in
-                watermarks(mesh.broker.bootstrap, topic).values())
-    recs = read_topic(mesh.broker.bootstrap, topic, mesh.registry.url,
-                      total, timeout=60, decode=False)
+    """Every record of topic, raw, in batches: [(key, value, headers,
+    partition, offset)]."""
+    from confluent_kafka import Consumer, TopicPartition
+    wm = watermarks(mesh.broker.bootstrap, topic)
+    total = sum(hi for _lo, hi in wm.values())
+    cons = Consumer({"bootstrap.servers": mesh.broker.bootstrap,
+                     "group.id": f"soak-read-{topic}-{time.time()}",
+                     "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+    recs = []
+    deadline = time.monotonic() + (60 + total / READ_RATE_FLOOR) * \
+        TIMEOUT_MULT
+    try:
+        cons.assign([TopicPartition(topic, p, 0) for p in sorted(wm)])
+        while len(recs) < total and time.monotonic() < deadline:
+            for msg in cons.consume(10000, 0.2):
+                if msg.error():
+                    continue
+                hdrs = {n: (v.decode("utf-8", "replace") if v is not None
+                            else None) for n, v in msg.headers() or []}
+                recs.append((msg.key(), msg.value(), hdrs, msg.partition(),
+                             msg.offset()))
+    finally:
+        cons.close()
     if len(recs) != total:
         raise SoakFailure(f"{topic}: read {len(recs)} of {total} records")
     return recs

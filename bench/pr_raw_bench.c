@@ -541,16 +541,17 @@ int main(int argc, char **argv)
         return cmd_post(argv[2], argv[3], (uint32_t)strtoul(argv[4], NULL, 10),
                         argv[5], (int)strtol(argv[6], NULL, 10),
                         strtol(argv[7], NULL, 10));
-    fprintf(stderr,
-            "usage: pr_raw_bench schema\n"
-            "       pr_raw_bench lines N FILE\n"
-            "       pr_raw_bench produce[-headers] BOOTSTRAP TOPIC SCHEMA_ID "
-            "FILE\n"
-            "       pr_raw_bench feed BOOTSTRAP TOPIC PARTITIONS SRC DST N\n"
-            "       pr_raw_bench post URL TOPIC SCHEMA_ID FILE CONNECTIONS "
-            "BATCH\n"
-            "       pr_raw_bench sized-schema\n"
-            "       pr_raw_bench sized-lines N SIZE FILE\n"
-            "       pr_raw_bench sized-produce BOOTSTRAP TOPIC SCHEMA_ID FILE\n");
+    fprintf(
+        stderr,
+        "usage: pr_raw_bench schema\n"
+        "       pr_raw_bench lines N FILE\n"
+        "       pr_raw_bench produce[-headers] BOOTSTRAP TOPIC SCHEMA_ID "
+        "FILE\n"
+        "       pr_raw_bench feed BOOTSTRAP TOPIC PARTITIONS SRC DST N\n"
+        "       pr_raw_bench post URL TOPIC SCHEMA_ID FILE CONNECTIONS "
+        "BATCH\n"
+        "       pr_raw_bench sized-schema\n"
+        "       pr_raw_bench sized-lines N SIZE FILE\n"
+        "       pr_raw_bench sized-produce BOOTSTRAP TOPIC SCHEMA_ID FILE\n");
     return 2;
 }

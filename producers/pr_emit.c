@@ -62,11 +62,11 @@ typedef struct pr_topic {
     mw_gauge_t *inflight, *depth;
 } pr_topic_t;
 
-/* One message in flight: librdkafka's msg_opaque. */
 /* Idle message records kept for reuse (64 B each): enough for a window's
  * worth of steady traffic, not a burst's peak. */
 #define PR_MSG_POOL_KEEP 16384
 
+/* One message in flight: librdkafka's msg_opaque. */
 typedef struct pr_msg {
     struct pr_msg *prev, *next;
     pr_topic_t *topic;
@@ -181,8 +181,7 @@ static void pr_topic_prepare(pr_emit_t *emit, const char *topic)
                     "topic=%s error=%s", topic, mw_log_q(err.msg));
 }
 
-/* The topic's entry, created (and prepared) on first use; NULL on
- * ENOMEM. */
+/* The topic's entry, or NULL when it was never used. */
 static pr_topic_t *pr_topic_find(pr_emit_t *emit, const char *name)
 {
     for (pr_topic_t *t = emit->topics; t; t = t->next)
@@ -191,6 +190,8 @@ static pr_topic_t *pr_topic_find(pr_emit_t *emit, const char *name)
     return NULL;
 }
 
+/* The topic's entry, created (and prepared) on first use; NULL on
+ * ENOMEM. */
 static pr_topic_t *pr_topic_get(pr_emit_t *emit, const char *name)
 {
     pr_topic_t *t = pr_topic_find(emit, name);

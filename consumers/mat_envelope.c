@@ -120,33 +120,44 @@ static int env_change(const mat_envelope_shape_t *shape, const json_t *value,
                           "valid 'op'");
     ev->op_code = op[0];
     ev->source_ts_ms = env_ts(value);
-    switch (op[0]) {
-    case 'c':
-    case 'r':
-    case 'u':
-        ev->op = append ? MAT_OP_APPEND : MAT_OP_UPSERT;
+    int which = mat_envelope_op(op[0], append, ev);
+    if (which == MAT_ENVELOPE_AFTER) {
         ev->row = env_row(value, "after", shape->after_union);
         if (!ev->row)
             return mw_err_set(err, MW_ERR_INVALID,
                               "change event op '%c' "
                               "without an 'after' row",
                               op[0]);
-        return 0;
-    case 'd':
-        /* An append-only table keeps history: a delete adds nothing. */
-        ev->skip = append;
-        ev->op = MAT_OP_DELETE;
+    } else if (which == MAT_ENVELOPE_BEFORE) {
         ev->row = env_row(value, "before", shape->before_union);
-        return 0;
-    case 't':
-    case 'm':
-        ev->skip = true;
-        return 0;
-    default:
+    } else if (which < 0) {
         return mw_err_set(err, MW_ERR_INVALID,
                           "change event with unknown "
                           "op '%s'",
                           op);
+    }
+    return 0;
+}
+
+int mat_envelope_op(char op, bool append, mat_envelope_event_t *ev)
+{
+    switch (op) {
+    case 'c':
+    case 'r':
+    case 'u':
+        ev->op = append ? MAT_OP_APPEND : MAT_OP_UPSERT;
+        return MAT_ENVELOPE_AFTER;
+    case 'd':
+        /* An append-only table keeps history: a delete adds nothing. */
+        ev->skip = append;
+        ev->op = MAT_OP_DELETE;
+        return MAT_ENVELOPE_BEFORE;
+    case 't':
+    case 'm':
+        ev->skip = true;
+        return MAT_ENVELOPE_NONE;
+    default:
+        return MW_ERR_INVALID;
     }
 }
 

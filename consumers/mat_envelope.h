@@ -72,6 +72,15 @@ int mat_envelope_read(const mat_envelope_shape_t *shape, const json_t *value,
                       bool has_key, bool append, mat_envelope_event_t *ev,
                       mw_err_t *err);
 
+/* Which row an envelope's op letter applies (mat_envelope_read's rules,
+ * shared with the direct path, mat_fast): sets ev->op and ev->skip, and
+ * returns MAT_ENVELOPE_AFTER (c, r, u: the after row, which must be
+ * there), MAT_ENVELOPE_BEFORE (d: the before row, if any) or
+ * MAT_ENVELOPE_NONE (t, m: nothing to apply); MW_ERR_INVALID for any other
+ * letter.  append: mode = append. */
+enum { MAT_ENVELOPE_NONE = 0, MAT_ENVELOPE_AFTER, MAT_ENVELOPE_BEFORE };
+int mat_envelope_op(char op, bool append, mat_envelope_event_t *ev);
+
 /* True when change may carry the placeholder with its meaning: an upsert
  * of a Debezium change event, whatever its op letter (c, r or u).
  * Debezium only sends it in u events, but a c or r of a row that exists

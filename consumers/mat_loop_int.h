@@ -13,6 +13,7 @@
 #include "bk_consumer.h"
 #include "bk_producer.h"
 #include "mat_envelope.h"
+#include "mat_fast.h"
 #include "mat_loop.h"
 #include "mat_map.h"
 #include "sr_client.h"
@@ -20,6 +21,7 @@
 
 #define LOOP_COMPONENT "materializer"
 #define LOOP_MAX_WRITERS 64 /* (value, key) writer pairs merged per topic */
+#define LOOP_FAST_SLOTS 4   /* direct paths kept per topic */
 
 typedef struct loop_writers {
     const av_schema_t *value, *key;
@@ -33,6 +35,15 @@ typedef struct loop_hot {
     av_schema_t *writer;
     const av_serde_plan_t *plan;
 } loop_hot_t;
+
+/* One compiled direct path (mat_fast) of a topic: for records of value
+ * plan vplan and key plan kplan (NULL: no framed key) into the table at
+ * version; fast NULL when the pair needs the JSON path. */
+typedef struct loop_fast {
+    const av_serde_plan_t *vplan, *kplan;
+    uint32_t version;
+    mat_fast_t *fast;
+} loop_fast_t;
 
 /* Per topic: the table it feeds and the schemas already merged into it. */
 typedef struct loop_topic {
@@ -49,6 +60,8 @@ typedef struct loop_topic {
     mat_envelope_shape_t shape;
     mat_value_t *values; /* col_cnt of the map, reused per record */
     size_t values_cap;
+    loop_fast_t fast[LOOP_FAST_SLOTS]; /* vplan NULL: free slot */
+    unsigned fast_next;                /* the slot replaced next */
 } loop_topic_t;
 
 typedef struct loop_part {

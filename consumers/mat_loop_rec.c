@@ -52,6 +52,8 @@ void mat_loop_topic_free(loop_topic_t *t)
 {
     if (!t)
         return;
+    for (size_t i = 0; i < LOOP_FAST_SLOTS; i++)
+        mat_fast_destroy(t->fast[i].fast);
     mat_map_destroy(t->map);
     av_schema_release(t->last_writer);
     av_schema_release(t->value_hot.writer);
@@ -115,20 +117,16 @@ typedef struct rec_src {
     loop_hot_t *hot;
 } rec_src_t;
 
-/* Framed bytes -> JSON with the writer's (or reader's) plan; *writer is
- * borrowed from src->hot. */
-static rec_outcome_t rec_decode(mat_loop_t *loop, const rec_src_t *src,
-                                av_schema_t **writer, json_t **out,
-                                mw_err_t *err)
+/* Framed bytes -> the Avro body and the plan for its writer (or the
+ * reader), which src->hot then holds. */
+static rec_outcome_t rec_resolve(mat_loop_t *loop, const rec_src_t *src,
+                                 const uint8_t **body, size_t *body_len,
+                                 mw_err_t *err)
 {
-    const void *data = src->data;
-    size_t len = src->len;
     av_schema_t *reader = src->reader;
     loop_hot_t *hot = src->hot;
     uint32_t id;
-    const uint8_t *body;
-    size_t body_len;
-    if (sr_frame_parse(data, len, &id, &body, &body_len, err) != 0)
+    if (sr_frame_parse(src->data, src->len, &id, body, body_len, err) != 0)
         return REC_POISON;
     if (!hot->writer || hot->id != id) {
         av_schema_t *w = sr_client_get_schema_by_id(loop->client, id, err);
@@ -145,8 +143,22 @@ static rec_outcome_t rec_decode(mat_loop_t *loop, const rec_src_t *src,
         av_schema_release(hot->writer);
         *hot = (loop_hot_t){.id = id, .writer = w, .plan = plan};
     }
-    *writer = hot->writer;
-    if (av_serde_avro_to_json(hot->plan, body, body_len, out, err) != 0)
+    return REC_OK;
+}
+
+/* Framed bytes -> JSON with the writer's (or reader's) plan; *writer is
+ * borrowed from src->hot. */
+static rec_outcome_t rec_decode(mat_loop_t *loop, const rec_src_t *src,
+                                av_schema_t **writer, json_t **out,
+                                mw_err_t *err)
+{
+    const uint8_t *body;
+    size_t body_len;
+    rec_outcome_t rc = rec_resolve(loop, src, &body, &body_len, err);
+    if (rc != REC_OK)
+        return rc;
+    *writer = src->hot->writer;
+    if (av_serde_avro_to_json(src->hot->plan, body, body_len, out, err) != 0)
         return REC_POISON;
     return REC_OK;
 }
@@ -176,14 +188,19 @@ static rec_outcome_t rec_decode_value(mat_loop_t *loop, rec_ctx_t *c,
     return out;
 }
 
+/* Only a Confluent-framed key carries a schema; a raw key (or none)
+ * gives a table without key columns, i.e. appends. */
+static bool rec_framed_key(const mat_loop_t *loop, const bk_record_t *rec)
+{
+    return !loop->append && rec->key && rec->key_len >= SR_FRAME_HEADER_LEN &&
+           ((const uint8_t *)rec->key)[0] == 0;
+}
+
 static rec_outcome_t rec_decode_key(mat_loop_t *loop, rec_ctx_t *c,
                                     mw_err_t *err)
 {
     const bk_record_t *rec = c->rec;
-    /* Only a Confluent-framed key carries a schema; a raw key (or none)
-     * gives a table without key columns, i.e. appends. */
-    if (loop->append || !rec->key || rec->key_len < SR_FRAME_HEADER_LEN ||
-        ((const uint8_t *)rec->key)[0] != 0)
+    if (!rec_framed_key(loop, rec))
         return REC_OK;
     rec_outcome_t out = rec_decode(
         loop, &(rec_src_t){rec->key, rec->key_len, NULL, &c->part->t->key_hot},
@@ -195,15 +212,23 @@ static rec_outcome_t rec_decode_key(mat_loop_t *loop, rec_ctx_t *c,
     return out;
 }
 
+static bool rec_seen(const loop_topic_t *t, const av_schema_t *value,
+                     const av_schema_t *key)
+{
+    for (size_t i = 0; i < t->seen_cnt; i++)
+        if (t->seen[i].value == value && t->seen[i].key == key)
+            return true;
+    return false;
+}
+
 /* The topic's table follows every (value, key) writer pair seen: created
  * from the first, merged with each new one (schema evolution). */
 static rec_outcome_t rec_table(mat_loop_t *loop, rec_ctx_t *c, mw_err_t *err)
 {
     loop_topic_t *t = c->part->t;
     const av_schema_t *vs = loop->reader ? loop->reader : c->writer;
-    for (size_t i = 0; i < t->seen_cnt; i++)
-        if (t->seen[i].value == vs && t->seen[i].key == c->key_writer)
-            return REC_OK;
+    if (rec_seen(t, vs, c->key_writer))
+        return REC_OK;
     if (!t->map) {
         t->map = mat_map_new(t->shape.row, c->key_root, loop->nested,
                              t->table_name, t->name, err);
@@ -227,6 +252,40 @@ static rec_outcome_t rec_table(mat_loop_t *loop, rec_ctx_t *c, mw_err_t *err)
     return REC_OK;
 }
 
+/* The change's timestamp; false when it has nothing to apply. */
+static bool rec_event(rec_ctx_t *c, const mat_table_t *table,
+                      const mat_envelope_event_t *ev)
+{
+    c->source_ts_ms =
+        ev->source_ts_ms >= 0 ? ev->source_ts_ms : c->rec->timestamp_ms;
+    /* A delete needs a key to find its row; a keyless table has none. */
+    return !ev->skip && !(ev->op == MAT_OP_DELETE && table->key_cnt == 0);
+}
+
+/* The topic's values (filled for this record) to the sink. */
+static rec_outcome_t rec_write(mat_loop_t *loop, rec_ctx_t *c,
+                               const mat_envelope_event_t *ev, mw_err_t *err)
+{
+    loop_topic_t *t = c->part->t;
+    const mat_table_t *table = mat_map_table(t->map);
+    if (t->ensured_version != table->version) {
+        if (mat_sink_ensure_table(loop->sink, table, err) != 0)
+            return err->code == MW_ERR_INVALID ? REC_STOP : REC_SINK;
+        t->ensured_version = table->version;
+    }
+    mat_change_t change = {.op = ev->op,
+                           .values = t->values,
+                           .topic = t->name,
+                           .partition = c->part->partition,
+                           .offset = c->rec->offset,
+                           .source_ts_ms = c->source_ts_ms,
+                           .src_op = ev->op_code};
+    if (mat_sink_apply(loop->sink, table, &change, err) != 0)
+        return REC_SINK;
+    c->applied = true;
+    return REC_OK;
+}
+
 static rec_outcome_t rec_apply(mat_loop_t *loop, rec_ctx_t *c, mw_err_t *err)
 {
     loop_topic_t *t = c->part->t;
@@ -235,29 +294,79 @@ static rec_outcome_t rec_apply(mat_loop_t *loop, rec_ctx_t *c, mw_err_t *err)
     if (mat_envelope_read(&t->shape, c->value, table->key_cnt > 0, loop->append,
                           &ev, err) != 0)
         return REC_POISON;
-    c->source_ts_ms =
-        ev.source_ts_ms >= 0 ? ev.source_ts_ms : c->rec->timestamp_ms;
-    /* A delete needs a key to find its row; a keyless table has none. */
-    if (ev.skip || (ev.op == MAT_OP_DELETE && table->key_cnt == 0))
+    if (!rec_event(c, table, &ev))
         return REC_OK;
     if (mat_map_row(t->map, ev.row, c->key, t->values, err) != 0)
         return REC_POISON;
-    if (t->ensured_version != table->version) {
-        if (mat_sink_ensure_table(loop->sink, table, err) != 0)
-            return err->code == MW_ERR_INVALID ? REC_STOP : REC_SINK;
-        t->ensured_version = table->version;
+    return rec_write(loop, c, &ev, err);
+}
+
+/* The topic's direct path for (vplan, kplan) at the table's version,
+ * compiled on first use; NULL when the pair needs the JSON path. */
+static mat_fast_t *rec_fast_get(mat_loop_t *loop, loop_topic_t *t,
+                                const av_serde_plan_t *vplan,
+                                const av_serde_plan_t *kplan)
+{
+    uint32_t version = mat_map_table(t->map)->version;
+    for (size_t i = 0; i < LOOP_FAST_SLOTS; i++) {
+        loop_fast_t *s = &t->fast[i];
+        if (s->vplan == vplan && s->kplan == kplan && s->version == version)
+            return s->fast;
     }
-    mat_change_t change = {.op = ev.op,
-                           .values = t->values,
-                           .topic = t->name,
-                           .partition = c->part->partition,
-                           .offset = c->rec->offset,
-                           .source_ts_ms = c->source_ts_ms,
-                           .src_op = ev.op_code};
-    if (mat_sink_apply(loop->sink, table, &change, err) != 0)
-        return REC_SINK;
-    c->applied = true;
-    return REC_OK;
+    loop_fast_t *s = &t->fast[t->fast_next++ % LOOP_FAST_SLOTS];
+    mw_err_t err = {0};
+    mat_fast_destroy(s->fast);
+    *s = (loop_fast_t){.vplan = vplan, .kplan = kplan, .version = version};
+    s->fast = mat_fast_new(t->map, vplan, kplan, loop->append, &err);
+    if (!s->fast)
+        mw_log_info(LOOP_COMPONENT, "records decode through JSON",
+                    "topic=%s schema_id=%" PRIu32 " reason=%s", t->name,
+                    t->value_hot.id, mw_log_q(err.msg));
+    return s->fast;
+}
+
+/* The Avro body of framed bytes whose schema id is src->hot's: false
+ * for any other (the JSON path then looks the id up, once). */
+static bool rec_hot_body(const rec_src_t *src, const uint8_t **body,
+                         size_t *body_len)
+{
+    uint32_t id;
+    return src->hot->writer &&
+           sr_frame_parse(src->data, src->len, &id, body, body_len, NULL) ==
+               0 &&
+           id == src->hot->id;
+}
+
+/* The direct path (mat_fast): true when it filled *ev and the topic's
+ * values.  Only for writer pairs the table has merged already, so that
+ * the JSON path alone meets every new schema; any doubt, and the caller
+ * takes the JSON path, which gives the same change or the error. */
+static bool rec_fast(mat_loop_t *loop, rec_ctx_t *c, mat_envelope_event_t *ev)
+{
+    loop_topic_t *t = c->part->t;
+    const bk_record_t *rec = c->rec;
+    mat_fast_rec_t in = {0};
+    const uint8_t *vb, *kb = NULL;
+    const av_serde_plan_t *kplan = NULL;
+    const av_schema_t *kw = NULL;
+    if (!t->map || !rec_hot_body(&(rec_src_t){rec->value, rec->value_len,
+                                              loop->reader, &t->value_hot},
+                                 &vb, &in.value_len))
+        return false;
+    if (rec_framed_key(loop, rec)) {
+        if (!rec_hot_body(
+                &(rec_src_t){rec->key, rec->key_len, NULL, &t->key_hot}, &kb,
+                &in.key_len))
+            return false;
+        kw = t->key_hot.writer;
+        kplan = t->key_hot.plan;
+    }
+    if (!rec_seen(t, loop->reader ? loop->reader : t->value_hot.writer, kw))
+        return false;
+    mat_fast_t *fast = rec_fast_get(loop, t, t->value_hot.plan, kplan);
+    in.value = vb;
+    in.key = kb;
+    return fast && mat_fast_row(fast, t->map, &in, ev, t->values) == 0;
 }
 
 static rec_outcome_t rec_run(mat_loop_t *loop, rec_ctx_t *c, mw_err_t *err)
@@ -266,6 +375,11 @@ static rec_outcome_t rec_run(mat_loop_t *loop, rec_ctx_t *c, mw_err_t *err)
         c->source_ts_ms = -1; /* a tombstone: its delete came before */
         return REC_OK;
     }
+    mat_envelope_event_t ev;
+    if (rec_fast(loop, c, &ev))
+        return rec_event(c, mat_map_table(c->part->t->map), &ev)
+                   ? rec_write(loop, c, &ev, err)
+                   : REC_OK;
     rec_outcome_t out = rec_decode_value(loop, c, err);
     if (out == REC_OK)
         out = rec_decode_key(loop, c, err);

@@ -702,6 +702,13 @@ static int map_real(const json_t *v, double *d)
     return 0;
 }
 
+/* v * mult (millis -> micros); a timestamp-millis beyond 2^63 micros
+ * does not fit the column. */
+static int map_scale(int64_t v, int64_t mult, int64_t *out)
+{
+    return __builtin_mul_overflow(v, mult, out) ? MW_ERR_INVALID : 0;
+}
+
 /* One non-null JSON value -> out, per the column's encoding. */
 static int map_convert(mat_map_t *map, const mat_column_t *col,
                        const map_col_t *how, const json_t *v, mat_value_t *out)
@@ -718,8 +725,7 @@ static int map_convert(mat_map_t *map, const mat_column_t *col,
     case SRC_INT:
         if (!json_is_integer(v))
             return MW_ERR_INVALID;
-        out->u.i = json_integer_value(v) * how->mult;
-        return 0;
+        return map_scale(json_integer_value(v), how->mult, &out->u.i);
     case SRC_REAL:
         return map_real(v, &out->u.d);
     case SRC_STRING:
@@ -795,4 +801,82 @@ int mat_map_row(mat_map_t *map, const json_t *row, const json_t *key,
                               mat_col_type_name(col->type));
     }
     return 0;
+}
+
+/* ---- the direct path (mat_fast) -------------------------------------------*/
+
+size_t mat_map_col_path(const mat_map_t *map, size_t i, const char **names,
+                        size_t max)
+{
+    const map_col_t *how = &map->how[i];
+    for (size_t s = 0; s < how->step_cnt && s < max; s++)
+        names[s] = how->steps[s].name;
+    return how->step_cnt;
+}
+
+bool mat_map_col_from_key(const mat_map_t *map, size_t i, const char **field)
+{
+    *field = map->how[i].key_step.name;
+    return map->how[i].from_key;
+}
+
+bool mat_map_col_direct(const mat_map_t *map, size_t i)
+{
+    return map->how[i].src != SRC_JSON;
+}
+
+void mat_map_row_begin(mat_map_t *map)
+{
+    map_scratch_reset(map);
+}
+
+/* Mirrors map_convert: each source encoding takes the slot kinds whose
+ * JSON form map_convert takes, and converts them the same way. */
+int mat_map_value(mat_map_t *map, size_t i, const av_pv_t *pv, mat_value_t *out)
+{
+    const map_col_t *how = &map->how[i];
+    memset(out, 0, sizeof *out);
+    out->is_null = pv->kind == AV_PV_NULL;
+    if (out->is_null)
+        return 0;
+    switch (how->src) {
+    case SRC_BOOL:
+        if (pv->kind != AV_PV_BOOL)
+            return MW_ERR_INVALID;
+        out->u.b = pv->u.b;
+        return 0;
+    case SRC_INT:
+        if (pv->kind != AV_PV_INT)
+            return MW_ERR_INVALID;
+        return map_scale(pv->u.i, how->mult, &out->u.i);
+    case SRC_REAL:
+        if (pv->kind == AV_PV_INT)
+            out->u.d = (double)pv->u.i;
+        else if (pv->kind == AV_PV_REAL) /* NaN as the JSON path's "NaN" */
+            out->u.d = isnan(pv->u.d) ? NAN : pv->u.d;
+        else
+            return MW_ERR_INVALID;
+        return 0;
+    case SRC_STRING:
+        if (pv->kind != AV_PV_STRING)
+            return MW_ERR_INVALID;
+        out->u.s.ptr = pv->u.s.ptr;
+        out->u.s.len = pv->u.s.len;
+        return 0;
+    case SRC_BYTES:
+    case SRC_DECIMAL:
+        /* A bytes value's JSON form is its code points, which map_bytes
+         * turns back into these very bytes. */
+        if (pv->kind != AV_PV_BYTES)
+            return MW_ERR_INVALID;
+        if (how->src == SRC_DECIMAL)
+            return map_decimal(map, (const uint8_t *)pv->u.s.ptr, pv->u.s.len,
+                               map->cols[i].scale, out);
+        out->u.s.ptr = pv->u.s.ptr;
+        out->u.s.len = pv->u.s.len;
+        return 0;
+    case SRC_JSON:
+        break;
+    }
+    return MW_ERR_INVALID;
 }

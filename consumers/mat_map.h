@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "mw_err.h"
+#include "av_proj.h"
 #include "av_schema.h"
 
 typedef enum mat_col_type {
@@ -143,5 +144,30 @@ int mat_map_merge(mat_map_t *map, const av_node_t *record, const av_node_t *key,
  * value has the wrong JSON type or a key column is NULL. */
 int mat_map_row(mat_map_t *map, const json_t *row, const json_t *key,
                 mat_value_t *values, mw_err_t *err);
+
+/* ---- The direct path's view of a column (mat_fast) ----------------------*/
+
+/* Column i's path of field names in the row record: up to max names into
+ * names (borrowed from the map); returns how many there are (0: the column
+ * is read from the key alone). */
+size_t mat_map_col_path(const mat_map_t *map, size_t i, const char **names,
+                        size_t max);
+/* True when column i is a key column read from the record key when there
+ * is one; *field is its field in a record key, or NULL for the whole key. */
+bool mat_map_col_from_key(const mat_map_t *map, size_t i, const char **field);
+/* False for columns only the JSON path can fill (MAT_COL_JSON: arrays,
+ * maps, unions of several types, nested = json). */
+bool mat_map_col_direct(const mat_map_t *map, size_t i);
+
+/* Starts a row filled by mat_map_value: the values of the previous row
+ * are gone. */
+void mat_map_row_begin(mat_map_t *map);
+/* Column i's value from a decoded scalar, as mat_map_row would give it
+ * from the same value's JSON form (AV_PV_NULL: NULL).  MW_ERR_INVALID when
+ * the slot is not the JSON value the column reads (the caller then takes
+ * the JSON path, which says what is wrong); MW_ERR_NOMEM.  Values borrow
+ * from pv's input and the map's scratch space, as mat_map_row's. */
+int mat_map_value(mat_map_t *map, size_t i, const av_pv_t *pv,
+                  mat_value_t *out);
 
 #endif /* MAT_MAP_H */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "av_jtext_int.h"
+#include "av_utf8.h"
 
 #define C_ AV_JC_CTRL
 #define P_ AV_JC_PLAIN
@@ -42,42 +43,6 @@ const uint8_t av_jtext_cls[256] = {
 _Static_assert(sizeof(av_jtext_cls) == 256, "one class per byte");
 
 /* ------------------------------------------------------------ strings */
-
-/* The UTF-8 sequence at p (lead byte >= 0x80): its length, or 0 when
- * jansson's utf8_check_first/utf8_check_full refuse it (continuation or
- * 0xc0/0xc1/0xf5+ lead, bad continuation, overlong, surrogate, beyond
- * U+10FFFF, cut by end). */
-static size_t utf8_seq(const char *p, const char *end, uint32_t *cp)
-{
-    uint8_t c = (uint8_t)p[0];
-    size_t n;
-    uint32_t v;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        v = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        v = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        v = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        uint8_t u = (uint8_t)p[i];
-        if ((u & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (u & 0x3f);
-    }
-    if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) || (n == 3 && v < 0x800) ||
-        (n == 4 && v < 0x10000))
-        return 0;
-    *cp = v;
-    return n;
-}
 
 static int32_t hex4(const char *q, const char *end)
 {
@@ -170,7 +135,7 @@ static inline const char *string_special(const char *p, const char *end,
         *fl |= AV_JS_ESC | (*cp == 0 ? AV_JS_NUL : 0);
         return p + 1 + k;
     case AV_JC_HIGH:
-        if (!(k = utf8_seq(p, end, cp)))
+        if (!(k = av_utf8_seq(p, end, cp)))
             return NULL;
         return p + k;
     default:

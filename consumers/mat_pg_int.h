@@ -75,6 +75,9 @@ typedef struct mat_pg_tab {
     /* MAT_PG_ADAPTIVE: the next flush tries COPY straight into the table
      * (the last one found no existing key). */
     bool direct;
+    /* MAT_PG_ADAPTIVE: the next flush updates by UPDATE ... FROM staging
+     * (the last merge found every key stored). */
+    bool existing;
     /* Pending changes, in first-seen order; one per key (the last one).
      * data[MAT_PG_DATA_ROWS] holds upserted and appended rows (every
      * column), data[MAT_PG_DATA_DELETES] deleted keys (key columns, then
@@ -137,8 +140,37 @@ size_t mat_pg_rows_bytes(const mat_pg_tab_t *tab);
 int mat_pg_rows_flush(PGconn *conn, mat_pg_tab_t *tab,
                       mat_pg_strategy_t strategy, mw_err_t *err);
 
-/* Appends the name of tab's staging table (pg_temp."_mesh_stg_<idx>_<v>"). */
-int mat_pg_rows_staging_name(mw_buf_t *buf, const mat_pg_tab_t *tab);
+/* ---- mat_pg_sql.c: the flush's statements (each appends to sql; 0 or
+ * the mw_buf error) */
+
+/* The name of tab's staging table (pg_temp."_mesh_stg_<idx>_<v>"). */
+int mat_pg_sql_staging_name(mw_buf_t *sql, const mat_pg_tab_t *tab);
+
+/* "s.k1 = t.k1 AND s.k2 = t.k2 ..." over tab's key columns (s: the
+ * staging table, t: the table). */
+int mat_pg_sql_key_match(mw_buf_t *sql, const mat_pg_tab_t *tab);
+
+/* The batch's join settings, then CREATE TEMP TABLE IF NOT EXISTS staging
+ * (and DELETE FROM it when an earlier flush of the batch filled it). */
+int mat_pg_sql_staging(mw_buf_t *sql, const mat_pg_tab_t *tab);
+
+/* COPY the table, or the staging table (staging), FROM STDIN in binary:
+ * every column, or the keys and _mesh_del (deletes). */
+int mat_pg_sql_copy(mw_buf_t *sql, const mat_pg_tab_t *tab, bool staging,
+                    bool deletes);
+
+/* DELETE the staged deletes' keys from the table. */
+int mat_pg_sql_delete(mw_buf_t *sql, const mat_pg_tab_t *tab);
+
+/* INSERT the staged upserts ... ON CONFLICT DO UPDATE; count_new: as a
+ * one-row result counting the rows inserted; missing_only: only those
+ * whose key has no row. */
+int mat_pg_sql_upsert(mw_buf_t *sql, const mat_pg_tab_t *tab, bool count_new,
+                      bool missing_only);
+
+/* UPDATE the table FROM the staged upserts, as a one-row result counting
+ * the rows updated. */
+int mat_pg_sql_update(mw_buf_t *sql, const mat_pg_tab_t *tab);
 
 /* ---- mat_pg_keep.c: Debezium's unavailable-value placeholder */
 

@@ -132,21 +132,6 @@ static int append_placeholder(mw_buf_t *sql, const mat_pg_col_t *col)
 }
 
 /* pfx"k1" = t."k1" AND ... (the staging row's key is the table row's). */
-static int append_key_match(mw_buf_t *sql, const mat_pg_tab_t *tab)
-{
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < tab->key_cnt; i++) {
-        rc = mw_buf_appendf(sql, "%ss.", i ? " AND " : "");
-        if (rc == 0)
-            rc = mat_pg_ident(sql, tab->cols[i].name);
-        if (rc == 0)
-            rc = mw_buf_appendf(sql, " = t.");
-        if (rc == 0)
-            rc = mat_pg_ident(sql, tab->cols[i].name);
-    }
-    return rc;
-}
-
 /* Whether column i takes part in the resolution (nullable_only: of those,
  * the nullable ones). */
 static bool resolves(const mat_pg_tab_t *tab, size_t i, bool nullable_only)
@@ -218,14 +203,14 @@ static int append_placeholder_sets(mw_buf_t *sql, const mat_pg_tab_t *tab,
 static int append_staging_rows(mw_buf_t *sql, const mat_pg_tab_t *tab,
                                bool exists)
 {
-    int rc = mat_pg_rows_staging_name(sql, tab);
+    int rc = mat_pg_sql_staging_name(sql, tab);
     if (rc == 0)
         rc = mw_buf_appendf(sql,
                             " s WHERE NOT s.\"_mesh_del\" AND %sEXISTS "
                             "(SELECT FROM %s t WHERE ",
                             exists ? "" : "NOT ", tab->qname);
     if (rc == 0)
-        rc = append_key_match(sql, tab);
+        rc = mat_pg_sql_key_match(sql, tab);
     return rc ? rc : mw_buf_appendf(sql, ")");
 }
 
@@ -265,7 +250,7 @@ int mat_pg_keep_resolve_sql(mw_buf_t *sql, const mat_pg_tab_t *tab)
     if (rc == 0)
         rc = mw_buf_appendf(sql, "; UPDATE ");
     if (rc == 0)
-        rc = mat_pg_rows_staging_name(sql, tab);
+        rc = mat_pg_sql_staging_name(sql, tab);
     if (rc == 0)
         rc = mw_buf_appendf(sql, " s SET ");
     if (rc == 0)
@@ -274,7 +259,7 @@ int mat_pg_keep_resolve_sql(mw_buf_t *sql, const mat_pg_tab_t *tab)
         rc = mw_buf_appendf(sql, " FROM %s t WHERE NOT s.\"_mesh_del\" AND ",
                             tab->qname);
     if (rc == 0)
-        rc = append_key_match(sql, tab);
+        rc = mat_pg_sql_key_match(sql, tab);
     if (rc == 0)
         rc = mw_buf_appendf(sql, " AND (");
     if (rc == 0)
@@ -285,7 +270,7 @@ int mat_pg_keep_resolve_sql(mw_buf_t *sql, const mat_pg_tab_t *tab)
         return rc;
     rc = mw_buf_appendf(sql, "UPDATE ");
     if (rc == 0)
-        rc = mat_pg_rows_staging_name(sql, tab);
+        rc = mat_pg_sql_staging_name(sql, tab);
     if (rc == 0)
         rc = mw_buf_appendf(sql, " s SET ");
     if (rc == 0)
@@ -298,6 +283,6 @@ int mat_pg_keep_resolve_sql(mw_buf_t *sql, const mat_pg_tab_t *tab)
         rc = mw_buf_appendf(sql, ") AND NOT EXISTS (SELECT FROM %s t WHERE ",
                             tab->qname);
     if (rc == 0)
-        rc = append_key_match(sql, tab);
+        rc = mat_pg_sql_key_match(sql, tab);
     return rc ? rc : mw_buf_appendf(sql, "); ");
 }

@@ -83,6 +83,15 @@ def _typed_rows():
     ]
 
 
+def _create_each(gen, n):
+    """Keys 0..n-1 once each: every event a 'c'."""
+    for key in range(n):
+        row = gen._row(key, 1)
+        gen._send(key, gen._envelope("c", None, row), 1)
+        gen.rows[key] = row
+        gen.events += 1
+
+
 # ------------------------------------------------------------ re-snapshot
 
 def test_pg_resnapshot_upserts_existing_rows(mesh_broker, registry, postgres,
@@ -94,11 +103,7 @@ def test_pg_resnapshot_upserts_existing_rows(mesh_broker, registry, postgres,
     fall back to the merge without losing or doubling a row."""
     gen = cdcgen.CdcGen(mesh_broker.bootstrap, registry.url, unique_topic,
                         partitions=2, keys=3000, seed=29, delete_ratio=0.0)
-    for key in range(2000):   # keys 0..1999 once each: every event a 'c'
-        row = gen._row(key, 1)
-        gen._send(key, gen._envelope("c", None, row), 1)
-        gen.rows[key] = row
-        gen.events += 1
+    _create_each(gen, 2000)
     sink = PgSink(postgres)
     sets = sink.sets(mesh_broker, registry, unique_topic,
                      "pgresnap", **{"batch.max.records": "200"})
@@ -115,6 +120,40 @@ def test_pg_resnapshot_upserts_existing_rows(mesh_broker, registry, postgres,
     result = gen.result()
     wait_offsets(sink, unique_topic, result.end_offsets,
                  timeout(90), [mat])
+    assert mat.stop() == 0, mat.log()[-4000:]
+    assert_exact(sink, result)
+
+
+# ------------------------------------------------------------ updates
+
+def test_pg_updates_then_new_keys(mesh_broker, registry, postgres,
+                                  make_materializer, unique_topic, timeout):
+    """Inserts (COPYed straight into the table), then rounds of updates of
+    stored keys only: once a merge finds every key stored, the sink
+    updates by UPDATE ... FROM.  Then changes over a wider key range mix
+    updates, new keys and deletes into those batches: the UPDATE finds
+    fewer rows than it staged, the new keys must still be inserted and the
+    deleted ones removed, nothing lost or doubled."""
+    gen = cdcgen.CdcGen(mesh_broker.bootstrap, registry.url, unique_topic,
+                        partitions=1, keys=1500, seed=31, delete_ratio=0.0)
+    _create_each(gen, 1500)
+    sink = PgSink(postgres)
+    mat = make_materializer(sets=sink.sets(
+        mesh_broker, registry, unique_topic, "pgupdates",
+        **{"batch.max.records": "200"}))
+    wait_offsets(sink, unique_topic, gen.result().end_offsets,
+                 timeout(60), [mat])
+    gen.produce(3000)          # updates only: every key is stored
+    assert gen.ops["u"] == 3000
+    wait_offsets(sink, unique_topic, gen.result().end_offsets,
+                 timeout(60), [mat])
+    assert_exact(sink, gen.result())
+    gen.keys, gen.delete_ratio = 3000, 0.1
+    gen.produce(3000)          # updates, new keys and deletes mixed
+    assert gen.ops["c"] > 0 and gen.ops["d"] > 0
+    result = gen.result()
+    wait_offsets(sink, unique_topic, result.end_offsets,
+                 timeout(60), [mat])
     assert mat.stop() == 0, mat.log()[-4000:]
     assert_exact(sink, result)
 

@@ -106,6 +106,47 @@ def produce(bootstrap, registry_url, topic, partitions, events, fields):
                                                      "flush timed out"))
 
 
+def kafka_alone(bootstrap, topic, partitions, events):
+    """records/s of Confluent's Python client (librdkafka) reading the
+    same partitions of mesh-broker, from its first record to its last:
+    what the broker and librdkafka deliver with no materializer behind
+    them, the limit for the figure beside it.  Assigned directly at the
+    absolute offset 0 (a logical start would wait out librdkafka's 500 ms
+    offset-query timer on some partitions, see docs/OPERATIONS.md), with
+    the materializer's fetch and queue settings."""
+    from confluent_kafka import Consumer, TopicPartition
+    cons = Consumer({"bootstrap.servers": bootstrap,
+                     "group.id": "alone-" + topic,
+                     "enable.auto.commit": False,
+                     "fetch.wait.max.ms": 10,
+                     "queued.min.messages": 1000000,
+                     "queued.max.messages.kbytes": 262144})
+    try:
+        cons.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+        n, t_first, deadline = 0, None, time.monotonic() + 120
+        while n < events:
+            if time.monotonic() > deadline:
+                raise RuntimeError("kafka alone: %d of %d records"
+                                   % (n, events))
+            msgs = cons.consume(num_messages=10000, timeout=0.5)
+            now = time.monotonic()
+            got = sum(1 for m in msgs if m.error() is None)
+            if got and t_first is None:
+                t_first, n = now, got - 1  # the first record opens it
+                continue
+            n += got
+        return n / (now - t_first) if now > t_first else 0.0
+    finally:
+        cons.close()
+
+
+def cpu_s(pid):
+    """User + system CPU seconds the process has used."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def vm_hwm_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -117,6 +158,7 @@ def vm_hwm_kb(pid):
 def one_case(bins, tmp, broker, registry, name, partitions, fields, events):
     topic = "bench.growth.%s.p%d.f%d" % (name, partitions, fields)
     produce(broker.bootstrap, registry.url, topic, partitions, events, fields)
+    alone = kafka_alone(broker.bootstrap, topic, partitions, events)
     db = tmp / ("%s-%d-%d.db" % (name, partitions, fields))
     mat = MeshMaterializer(bins / "mesh-materializer",
                            tmp / ("m-%s-%d-%d" % (name, partitions, fields)),
@@ -133,6 +175,7 @@ def one_case(bins, tmp, broker, registry, name, partitions, fields, events):
             raise RuntimeError("%s: the first batch committed every record:"
                                " too few events for a window" % topic)
         peak = vm_hwm_kb(mat.proc.pid)
+        commits = mat.metric("mesh_materializer_sqlite_commit_seconds_count")
         con = sqlite3.connect(str(db))
         rows = con.execute("SELECT count(*) FROM items").fetchone()[0]
         con.close()
@@ -140,7 +183,7 @@ def one_case(bins, tmp, broker, registry, name, partitions, fields, events):
         if rows != events or code != 0:
             raise RuntimeError("%s: %d rows of %d, exit code %s"
                                % (topic, rows, events, code))
-        return n / secs, peak
+        return n / secs, peak, int(commits), alone
     finally:
         bench_mesh.stop_all(mat)
 
@@ -172,12 +215,14 @@ def scale_out(bins, tmp, broker, registry, instances, events):
                     "kafka.fetch.wait.max.ms": "10", "log.level": "warn"}))
         for m in mats:
             m.wait_ready(60)
+        pids = [m.proc.pid for m in mats] + [broker.proc.pid]
         deadline, t_first, first = time.monotonic() + 300, None, 0
         while True:
             done = sum(committed(db) for db in dbs)
             now = time.monotonic()
             if done and t_first is None:
                 t_first, first = now, done
+                cpu0 = [cpu_s(pid) for pid in pids]
             if done >= events:
                 break
             if now > deadline:
@@ -187,6 +232,9 @@ def scale_out(bins, tmp, broker, registry, instances, events):
         if done == first:
             raise RuntimeError("scale-out: too few events for a window")
         rate = (events - first) / (now - t_first)
+        # Where the 2 cores went in the window: the instances, mesh-broker.
+        cpu = [(cpu_s(pid) - c0) / (now - t_first)
+               for pid, c0 in zip(pids, cpu0)]
         codes = [m.stop() for m in mats]
         mats = []
         if any(codes):
@@ -199,7 +247,7 @@ def scale_out(bins, tmp, broker, registry, instances, events):
         if len(keys) != events or len(set(keys)) != events:
             raise RuntimeError("scale-out: %d rows, %d distinct keys of %d"
                                % (len(keys), len(set(keys)), events))
-        return rate
+        return rate, cpu
     finally:
         bench_mesh.stop_all(*mats)
 
@@ -216,12 +264,15 @@ def main(argv):
         with bench_mesh.mesh(bins, "meshwork-matgrowth-") as (tmp, broker,
                                                              registry):
             for name, partitions, fields in CASES:
-                rate, peak = one_case(bins, tmp, broker, registry, name,
-                                      partitions, fields, events)
-                out.append((partitions, fields, rate, peak))
+                rate, peak, commits, alone = one_case(
+                    bins, tmp, broker, registry, name, partitions, fields,
+                    events)
+                out.append((partitions, fields, rate, peak, commits, alone))
                 print("mat_growth: %d partitions, %d fields: %.0f records/s,"
-                      " peak RSS %.1f MB" % (partitions, fields, rate,
-                                             peak * 1024 / 1e6), flush=True)
+                      " peak RSS %.1f MB, %d commits; Kafka alone %.0f "
+                      "records/s" % (partitions, fields, rate,
+                                     peak * 1024 / 1e6, commits, alone),
+                      flush=True)
             scale = [scale_out(bins, tmp, broker, registry, n, SCALE_EVENTS)
                      for n in (1, 2)]
     except Exception as e:  # a failed step, reported as such
@@ -231,26 +282,33 @@ def main(argv):
     print("how the materializer's cost grows (Kafka to committed SQLite "
           "rows, %d records each; ratio to 1 partition x 10 fields):"
           % events)
-    print("  %10s %7s %12s %7s %9s" % ("partitions", "fields", "records/s",
-                                       "ratio", "peak RSS"))
-    for partitions, fields, rate, peak in out:
-        print("  %10d %7d %12.0f %7.2f %6.1f MB" % (
-            partitions, fields, rate, rate / base, peak * 1024 / 1e6))
+    print("  %10s %7s %12s %7s %9s %8s %13s" % (
+        "partitions", "fields", "records/s", "ratio", "peak RSS", "commits",
+        "Kafka alone"))
+    for partitions, fields, rate, peak, commits, alone in out:
+        print("  %10d %7d %12.0f %7.2f %6.1f MB %8d %13.0f" % (
+            partitions, fields, rate, rate / base, peak * 1024 / 1e6,
+            commits, alone))
     print("scale-out (sink=sqlite, %d partitions, %d records): one instance "
           "%.0f records/s, two in one group %.0f records/s: %.2fx "
-          "(goal >= 1.6)" % (SCALE_PARTITIONS, SCALE_EVENTS, scale[0],
-                             scale[1], scale[1] / scale[0]))
+          "(goal >= 1.6)" % (SCALE_PARTITIONS, SCALE_EVENTS, scale[0][0],
+                             scale[1][0], scale[1][0] / scale[0][0]))
+    for n, (_rate, cpu) in zip((1, 2), scale):
+        print("  cores busy in the window with %d instance(s): %s, "
+              "mesh-broker %.2f (of 2)" % (
+                  n, " + ".join("%.2f" % c for c in cpu[:-1]), cpu[-1]))
     summary = os.environ.get("BENCH_SUMMARY")
     if summary:
         with open(summary, "a") as f:
-            for partitions, fields, rate, peak in out:
+            for partitions, fields, rate, peak, _commits, alone in out:
                 f.write("materializer e2e %dp x %df|%.0f rows/s|1p x 10f "
-                        "%.0f rows/s|%.2f|- (peak RSS %.0f MB)\n" % (
-                            partitions, fields, rate, base, rate / base,
-                            peak * 1024 / 1e6))
+                        "%.0f rows/s, Kafka alone %.0f|%.2f|- (peak RSS "
+                        "%.0f MB)\n" % (partitions, fields, rate, base, alone,
+                                       rate / base, peak * 1024 / 1e6))
             f.write("materializer scale-out, 2 instances|%.0f rows/s|one "
                     "instance %.0f rows/s|%.2f|>= 1.6\n" % (
-                        scale[1], scale[0], scale[1] / scale[0]))
+                        scale[1][0], scale[0][0],
+                        scale[1][0] / scale[0][0]))
     return 0
 
 

@@ -145,8 +145,8 @@ static int fast_source_ts(const av_node_t *root, bool *use)
     return 1;
 }
 
-static int fast_envelope(mat_fast_t *f, const av_node_t *root,
-                         fast_paths_t *p, mw_err_t *err)
+static int fast_envelope(mat_fast_t *f, const av_node_t *root, fast_paths_t *p,
+                         mw_err_t *err)
 {
     static const char *const op[] = {"op"};
     static const char *const src_ts[] = {"source", "ts_ms"};
@@ -164,9 +164,8 @@ static int fast_envelope(mat_fast_t *f, const av_node_t *root,
     f->ts = tsf ? fast_path_add(p, NULL, ts, 1) : FAST_NONE;
     f->after = fast_path_add(p, "after", NULL, 0);
     f->before = fast_path_add(p, "before", NULL, 0);
-    if (f->op == FAST_NONE || f->after == FAST_NONE ||
-        f->before == FAST_NONE || (use_src && f->source_ts == FAST_NONE) ||
-        (tsf && f->ts == FAST_NONE))
+    if (f->op == FAST_NONE || f->after == FAST_NONE || f->before == FAST_NONE ||
+        (use_src && f->source_ts == FAST_NONE) || (tsf && f->ts == FAST_NONE))
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     return 0;
 }
@@ -179,8 +178,8 @@ static int fast_columns(mat_fast_t *f, const mat_map_t *map, bool keyed,
     const mat_table_t *table = mat_map_table(map);
     for (size_t i = 0; i < f->col_cnt; i++) {
         if (!mat_map_col_direct(map, i))
-            return mw_err_set(err, MW_ERR_UNSUPPORTED,
-                              "column %s is JSON", table->cols[i].name);
+            return mw_err_set(err, MW_ERR_UNSUPPORTED, "column %s is JSON",
+                              table->cols[i].name);
         const char *names[FAST_MAX_DEPTH], *key_field;
         size_t n = mat_map_col_path(map, i, names, FAST_MAX_DEPTH);
         if (n > FAST_MAX_DEPTH)
@@ -218,7 +217,8 @@ static int fast_proj(const av_serde_plan_t *plan, const fast_paths_t *p,
     return 0;
 }
 
-mat_fast_t *mat_fast_new(const mat_map_t *map, const av_serde_plan_t *value_plan,
+mat_fast_t *mat_fast_new(const mat_map_t *map,
+                         const av_serde_plan_t *value_plan,
                          const av_serde_plan_t *key_plan, bool append,
                          mw_err_t *err)
 {
@@ -298,8 +298,8 @@ static int fast_change(const mat_fast_t *f, mat_envelope_event_t *ev,
     int which = mat_envelope_op(ev->op_code, f->append, ev);
     *row_after = which == MAT_ENVELOPE_AFTER;
     if (which == MAT_ENVELOPE_AFTER || which == MAT_ENVELOPE_BEFORE)
-        *row_present = f->vslots[*row_after ? f->after : f->before].kind ==
-                       AV_PV_RECORD;
+        *row_present =
+            f->vslots[*row_after ? f->after : f->before].kind == AV_PV_RECORD;
     if (which < 0 || (*row_after && !*row_present))
         return MW_ERR_INVALID;
     return 0;

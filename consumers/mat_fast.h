@@ -48,7 +48,8 @@ typedef struct mat_fast_rec {
  * from the row); append: mode = append.  Plans and map borrowed, outlive
  * it.  NULL with err = MW_ERR_UNSUPPORTED naming what needs the JSON path;
  * MW_ERR_NOMEM. */
-mat_fast_t *mat_fast_new(const mat_map_t *map, const av_serde_plan_t *value_plan,
+mat_fast_t *mat_fast_new(const mat_map_t *map,
+                         const av_serde_plan_t *value_plan,
                          const av_serde_plan_t *key_plan, bool append,
                          mw_err_t *err);
 void mat_fast_destroy(mat_fast_t *fast);

@@ -131,7 +131,8 @@ static int pj_record(pj_build_t *b, uint32_t rec, uint32_t here,
     pj_act_t *acts = calloc(op->cnt ? op->cnt : 1, sizeof *acts);
     pj->subs[me] = (pj_sub_t){.op = rec, .here = here, .acts = acts};
     uint32_t *sub = malloc((set_cnt ? set_cnt : 1) * sizeof *sub);
-    int rc = acts && sub ? 0 : mw_err_set(b->err, MW_ERR_NOMEM, "out of memory");
+    int rc =
+        acts && sub ? 0 : mw_err_set(b->err, MW_ERR_NOMEM, "out of memory");
     for (uint32_t i = 0; rc == 0 && i < op->cnt; i++) {
         const av_fld_t *f = &op->flds[i];
         size_t n = 0;
@@ -201,8 +202,8 @@ av_proj_t *av_proj_new(const av_serde_plan_t *plan, const av_proj_path_t *paths,
     for (size_t i = 0; i < path_cnt; i++)
         all[i] = (uint32_t)i;
     pj_build_t b = {.pj = pj, .paths = paths, .err = err};
-    int rc = path_cnt ? pj_value(&b, plan->root, all, path_cnt, 0, &pj->root)
-                      : 0;
+    int rc =
+        path_cnt ? pj_value(&b, plan->root, all, path_cnt, 0, &pj->root) : 0;
     free(all);
     if (rc != 0) {
         av_proj_destroy(pj);

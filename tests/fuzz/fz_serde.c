@@ -9,10 +9,15 @@
  *      JSON: the two directions agree on every value the decoder emits;
  *   3. with a reader schema, the decoded value is in the reader's shape
  *      (av_serde.h's promise): the reader's own plan encodes it, and that
- *      encoding decodes to the same JSON.
+ *      encoding decodes to the same JSON;
+ *   4. the projection reader (av_proj) accepts exactly the bytes the
+ *      decoder accepts, with no path (a pure check) and with a path per
+ *      top-level scalar field of a record, and an int slot holds the
+ *      decoded integer.
  */
 #include "fz.h"
 
+#include "av_proj.h"
 #include "av_schema.h"
 #include "av_serde.h"
 #include "mw_buf.h"
@@ -52,6 +57,56 @@ static void round_trip(const av_serde_plan_t *plan, const json_t *value)
     mw_buf_destroy(buf);
 }
 
+static bool scalar_type(const av_node_t *n)
+{
+    if (n->type == AV_RECORD || n->type == AV_ARRAY || n->type == AV_MAP)
+        return false;
+    for (size_t i = 0; n->type == AV_UNION && i < n->branch_cnt; i++)
+        if (!scalar_type(n->branches[i]))
+            return false;
+    return true;
+}
+
+/* Property 4: value is the decoder's result (NULL: it refused). */
+static void projection(const av_serde_plan_t *plan, const av_node_t *root,
+                       const uint8_t *body, size_t len, const json_t *value)
+{
+    enum { MAXP = 64 };
+    const char *names[MAXP];
+    av_proj_path_t paths[MAXP];
+    av_pv_t slots[MAXP];
+    size_t n = 0;
+    for (size_t i = 0; root->type == AV_RECORD && i < root->field_cnt; i++)
+        if (n < MAXP && scalar_type(root->fields[i].type)) {
+            names[n] = root->fields[i].name;
+            paths[n] = (av_proj_path_t){&names[n], 1};
+            n++;
+        }
+    for (size_t use = 0; use <= n; use += n ? n : 1) {
+        mw_err_t err = {0};
+        av_proj_t *proj = av_proj_new(plan, paths, use, &err);
+        /* A field the reader fills from its default is the decoder's. */
+        if (!proj && use && err.code == MW_ERR_UNSUPPORTED)
+            break;
+        if (!proj)
+            fz_fail("a projection of %zu scalar paths does not compile: %s",
+                    use, err.msg);
+        int rc = av_proj_read(proj, body, len, slots);
+        if ((rc == 0) != (value != NULL))
+            fz_fail("av_proj %s what the decoder %s", rc ? "refuses" : "takes",
+                    value ? "takes" : "refuses");
+        for (size_t i = 0; rc == 0 && i < use; i++) {
+            const json_t *v = json_object_get(value, names[i]);
+            if (slots[i].kind == AV_PV_INT && json_is_integer(v) &&
+                slots[i].u.i != json_integer_value(v))
+                fz_fail("slot %s differs from the decoded value", names[i]);
+        }
+        av_proj_destroy(proj);
+        if (!n)
+            break;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *wp = NULL, *rp = NULL, *bin = NULL;
@@ -86,12 +141,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             round_trip(own, value);
             av_serde_plan_destroy(own);
         }
-        json_decref(value);
     } else if (value) {
         fz_fail("a failed decode returned a value");
     } else if (!err.msg[0]) {
         fz_fail("a failed decode without a message");
     }
+    projection(plan, av_schema_root(reader ? reader : writer), body, blen,
+               value);
+    json_decref(value);
     free(body);
 out:
     av_serde_plan_destroy(plan);

@@ -326,7 +326,7 @@ static void test_differential(void **state)
             uint8_t *m = malloc(len + 4);
             snprintf(ctx, sizeof ctx, "pair %zu value %zu", c, it);
             same(&f, (const uint8_t *)mw_buf_data(b), len, ctx) ? took++
-                                                                 : refused++;
+                                                                : refused++;
             for (int k = 0; k < 6; k++) {
                 size_t n = len;
                 memcpy(m, mw_buf_data(b), len);

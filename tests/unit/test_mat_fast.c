@@ -54,7 +54,8 @@
     "\"timestamp-millis\"}},"                                                  \
     "{\"name\":\"tsu\",\"type\":[\"null\",{\"type\":\"long\","                 \
     "\"logicalType\":\"timestamp-micros\"}]},"                                 \
-    "{\"name\":\"u\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"}}," \
+    "{\"name\":\"u\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"}}" \
+    ","                                                                        \
     "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\","              \
     "\"symbols\":[\"RED\",\"GREEN\",\"BLUE\"]}},"                              \
     "{\"name\":\"fx\",\"type\":{\"type\":\"fixed\",\"name\":\"F3\","           \
@@ -156,10 +157,10 @@ static fix_t fix_new(const fcase_t *c)
     const av_node_t *root = av_schema_root(f.reader ? f.reader : f.value);
     assert_int_equal(mat_envelope_inspect(root, &f.shape, &err), 0);
     const av_node_t *kroot = f.key ? av_schema_root(f.key) : NULL;
-    f.map_fast = mat_map_new(f.shape.row, kroot, MAT_NESTED_FLATTEN, "t",
-                             "topic", &err);
-    f.map_slow = mat_map_new(f.shape.row, kroot, MAT_NESTED_FLATTEN, "t",
-                             "topic", &err);
+    f.map_fast =
+        mat_map_new(f.shape.row, kroot, MAT_NESTED_FLATTEN, "t", "topic", &err);
+    f.map_slow =
+        mat_map_new(f.shape.row, kroot, MAT_NESTED_FLATTEN, "t", "topic", &err);
     assert_non_null(f.map_fast);
     f.fast = mat_fast_new(f.map_fast, f.vplan, f.kplan, f.append, &err);
     if (!f.fast)
@@ -293,11 +294,11 @@ static int slow_path(fix_t *f, const mat_fast_rec_t *rec,
 {
     mw_err_t err = {0};
     const mat_table_t *t = mat_map_table(f->map_slow);
-    if (av_serde_avro_to_json(f->vplan, rec->value, rec->value_len, jv,
-                              &err) != 0)
+    if (av_serde_avro_to_json(f->vplan, rec->value, rec->value_len, jv, &err) !=
+        0)
         return -1;
-    if (f->kplan && av_serde_avro_to_json(f->kplan, rec->key, rec->key_len, jk,
-                                          &err) != 0)
+    if (f->kplan &&
+        av_serde_avro_to_json(f->kplan, rec->key, rec->key_len, jk, &err) != 0)
         return -1;
     if (mat_envelope_read(&f->shape, *jv, t->key_cnt > 0, f->append, ev,
                           &err) != 0)
@@ -322,8 +323,8 @@ static bool agree(fix_t *f, const mat_fast_rec_t *rec, tally_t *tl,
             fail_msg("%s: the direct path took a record the JSON path "
                      "refuses",
                      ctx);
-        if (ef.skip != es.skip || ef.op != es.op ||
-            ef.op_code != es.op_code || ef.source_ts_ms != es.source_ts_ms)
+        if (ef.skip != es.skip || ef.op != es.op || ef.op_code != es.op_code ||
+            ef.source_ts_ms != es.source_ts_ms)
             fail_msg("%s: event differs: skip %d/%d op %d/%d code %d/%d "
                      "ts %lld/%lld",
                      ctx, ef.skip, es.skip, ef.op, es.op, ef.op_code,
@@ -377,8 +378,8 @@ static void test_differential(void **state)
                     continue;
             }
             snprintf(ctx, sizeof ctx, "case %zu value %zu", c, it);
-            mat_fast_rec_t rec = {mw_buf_data(v), mw_buf_len(v),
-                                  mw_buf_data(k), mw_buf_len(k)};
+            mat_fast_rec_t rec = {mw_buf_data(v), mw_buf_len(v), mw_buf_data(k),
+                                  mw_buf_len(k)};
             if (!agree(&f, &rec, &clean, ctx))
                 fail_msg("%s: the direct path declined a clean record the "
                          "JSON path takes",

@@ -15,7 +15,6 @@
 
 #include "av_schema.h"
 
-
 /* The generator's state: a test seeds it (xorshift64). */
 static uint64_t rng;
 

@@ -153,8 +153,8 @@ int mat_pg_sql_delete(mw_buf_t *sql, const mat_pg_tab_t *tab)
  * s._mesh_del [AND NOT EXISTS (SELECT 1 FROM t WHERE s.k = t.k)] ON
  * CONFLICT ...[ RETURNING xmax = 0 AS ins) SELECT count(*) FILTER (WHERE
  * ins) FROM m]; */
-int mat_pg_sql_upsert(mw_buf_t *sql, const mat_pg_tab_t *tab,
-                            bool count_new, bool missing_only)
+int mat_pg_sql_upsert(mw_buf_t *sql, const mat_pg_tab_t *tab, bool count_new,
+                      bool missing_only)
 {
     int rc = mw_buf_appendf(sql, "%sINSERT INTO %s (",
                             count_new ? "WITH m AS (" : "", tab->qname);
@@ -203,4 +203,3 @@ int mat_pg_sql_update(mw_buf_t *sql, const mat_pg_tab_t *tab)
     return rc ? rc
               : mw_buf_appendf(sql, " RETURNING 1) SELECT count(*) FROM u; ");
 }
-

@@ -123,19 +123,19 @@ def kafka_alone(bootstrap, topic, partitions, events):
                      "queued.max.messages.kbytes": 262144})
     try:
         cons.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-        n, t_first, deadline = 0, None, time.monotonic() + 120
-        while n < events:
+        total, base, t_first = 0, 0, None
+        deadline = time.monotonic() + 120
+        while total < events:
             if time.monotonic() > deadline:
                 raise RuntimeError("kafka alone: %d of %d records"
-                                   % (n, events))
+                                   % (total, events))
             msgs = cons.consume(num_messages=10000, timeout=0.5)
             now = time.monotonic()
-            got = sum(1 for m in msgs if m.error() is None)
-            if got and t_first is None:
-                t_first, n = now, got - 1  # the first record opens it
-                continue
-            n += got
-        return n / (now - t_first) if now > t_first else 0.0
+            total += sum(1 for m in msgs if m.error() is None)
+            if total and t_first is None:
+                # The first records received open the window.
+                t_first, base = now, total
+        return (total - base) / (now - t_first) if now > t_first else 0.0
     finally:
         cons.close()
 

@@ -13,21 +13,22 @@
  * COLUMN) runs inside the batch's transaction too, so a new column and the
  * rows that fill it commit together.
  *
- * Writing (mat_pg_rows.c): binary COPY straight into the table while a
- * table's batches bring only new keys, falling back to COPY into a
- * temporary staging table and one INSERT ... ON CONFLICT per table per
- * batch as soon as a key exists (MAT_PG_ADAPTIVE, the default).
- * bench/mat_pg_bench.c (500,000 rows of 7 columns, 5,000-row batches,
- * release build, this 2-core machine, PostgreSQL 15 on a unix socket)
- * measured, against a raw text COPY of the same rows into an empty table:
- * new keys 0.83-0.94, updates 0.28-0.30; the text COPY into staging and
- * merge that came before reached 0.30-0.31 and 0.22-0.23.  Updates cannot
- * come near a COPY: PostgreSQL's own INSERT ... ON CONFLICT DO UPDATE of
- * the same rows from one staging table in one transaction (the raw upsert
- * limit) runs at 0.32-0.36 of the raw COPY, and the sink at 0.87-0.90 of
- * that.  Multi-row INSERT ... ON CONFLICT statements (0.15-0.17 of the raw
- * COPY) are gone.  mat_pg_set_strategy() selects MAT_PG_MERGE for the
- * benchmark.  Figures and what else was tried: bench/README.md.
+ * Writing (mat_pg_rows.c, statements in mat_pg_sql.c): per table per
+ * batch, binary COPY straight into the table while its batches bring only
+ * new keys; UPDATE ... FROM a temporary staging table while the last flush
+ * found every key stored; one INSERT ... ON CONFLICT from staging
+ * otherwise (MAT_PG_ADAPTIVE, the default).  bench/mat_pg_bench.c (500,000
+ * rows of 7 columns, 5,000-row batches, release build, this 2-core
+ * machine, PostgreSQL 15 on a unix socket) compares new keys with a raw
+ * text COPY into an empty table (0.87-1.10) and updates with the fastest
+ * of PostgreSQL's bulk update paths for a client, each one transaction:
+ * text or binary COPY into a temporary table then INSERT ... ON CONFLICT,
+ * MERGE or UPDATE ... FROM (the sink: 0.73-0.84 of it, 0.96-1.12 of the
+ * text COPY + upsert; not yet understood: the sink's statements cost less
+ * server time per row than the raw ones, so the gap is likely its 100
+ * batches against the raw path's one statement per phase).
+ * mat_pg_set_strategy() selects MAT_PG_MERGE for the benchmark.  Figures and
+ * what else was tried: bench/README.md.
  *
  * synchronous_commit stays as the server has it.  `SET LOCAL
  * synchronous_commit = off` in the batch would save the WAL flush of each

@@ -269,6 +269,18 @@ static int rd_push(pj_rd_t *r)
     return 0;
 }
 
+/* A union value's branch index, checked as av_serde_dec's dec_union
+ * checks it; *next: the op that reads the branch. */
+static int rd_branch(pj_rd_t *r, const av_op_t *op, uint32_t *next)
+{
+    int64_t b;
+    if (rd_long(r, &b) != 0 || b < 0 || (uint64_t)b >= op->cnt ||
+        op->map[b] == AV_OP_NONE)
+        return -1;
+    *next = op->map[b];
+    return 0;
+}
+
 /* A scalar op's value into pv (NULL: parse and check only, keep says
  * whether av_serde would build it, i.e. check it). */
 static int rd_scalar(pj_rd_t *r, const av_op_t *op, bool keep, av_pv_t *pv)
@@ -403,7 +415,7 @@ static int rd_blocks(pj_rd_t *r, const av_op_t *op, bool keep)
 static int rd_walk(pj_rd_t *r, uint32_t idx, bool keep)
 {
     const av_op_t *op = &r->ops[idx];
-    int64_t b;
+    uint32_t next;
     switch ((av_op_kind_t)op->kind) {
     case AV_OP_ARRAY:
     case AV_OP_MAP:
@@ -418,10 +430,7 @@ static int rd_walk(pj_rd_t *r, uint32_t idx, bool keep)
         }
         return 0;
     case AV_OP_UNION:
-        if (rd_long(r, &b) != 0 || b < 0 || (uint64_t)b >= op->cnt ||
-            op->map[b] == AV_OP_NONE)
-            return -1;
-        return rd_walk(r, op->map[b], keep);
+        return rd_branch(r, op, &next) != 0 ? -1 : rd_walk(r, next, keep);
     case AV_OP_WRAP:
         return rd_walk(r, op->child, keep);
     default:
@@ -433,13 +442,9 @@ static int rd_walk(pj_rd_t *r, uint32_t idx, bool keep)
 static int rd_leaf(pj_rd_t *r, uint32_t idx, uint32_t slot)
 {
     const av_op_t *op = &r->ops[idx];
-    int64_t b;
-    if (op->kind == AV_OP_UNION) {
-        if (rd_long(r, &b) != 0 || b < 0 || (uint64_t)b >= op->cnt ||
-            op->map[b] == AV_OP_NONE)
-            return -1;
-        return rd_leaf(r, op->map[b], slot);
-    }
+    uint32_t next;
+    if (op->kind == AV_OP_UNION)
+        return rd_branch(r, op, &next) != 0 ? -1 : rd_leaf(r, next, slot);
     if (op->kind == AV_OP_WRAP)
         return rd_leaf(r, op->child, slot);
     return rd_scalar(r, op, true, &r->slots[slot]);
@@ -452,15 +457,12 @@ static int rd_act(pj_rd_t *r, uint32_t idx, pj_act_t act);
 static int rd_sub(pj_rd_t *r, uint32_t idx, uint32_t sub)
 {
     const av_op_t *op = &r->ops[idx];
-    int64_t b;
+    uint32_t next;
     switch ((av_op_kind_t)op->kind) {
     case AV_OP_NULL:
         return 0;
     case AV_OP_UNION:
-        if (rd_long(r, &b) != 0 || b < 0 || (uint64_t)b >= op->cnt ||
-            op->map[b] == AV_OP_NONE)
-            return -1;
-        return rd_sub(r, op->map[b], sub);
+        return rd_branch(r, op, &next) != 0 ? -1 : rd_sub(r, next, sub);
     case AV_OP_WRAP:
         return rd_sub(r, op->child, sub);
     case AV_OP_RECORD: {

@@ -125,6 +125,10 @@ echo
 echo "== freshness: HTTP produce to committed SQLite row at 10k events/s"
 run_py freshness_bench
 
+echo
+echo "== freshness: PostgreSQL commit to committed PostgreSQL row at 10k events/s"
+run_py freshness_pg_bench
+
 # The one table: each benchmark appended its rows "component|figure|limit|
 # ratio|goal" to $BENCH_SUMMARY.
 echo

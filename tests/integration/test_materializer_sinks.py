@@ -63,7 +63,11 @@ def test_sigkill_five_times_exactly_once(sink, mesh_broker, registry,
     t_produce = time.monotonic() - t0
     total = sum(result.end_offsets.values())
     assert result.events == 300_000 and result.ops["d"] > 0
-    sets = sink.sets(mesh_broker, registry, unique_topic, kill["group"])
+    # A restarted member joins only once the killed one's session has
+    # expired: a 3-second session halves the time the five restarts take
+    # (the heartbeats come from librdkafka's own thread, every 500 ms).
+    sets = sink.sets(mesh_broker, registry, unique_topic, kill["group"],
+                     **{"kafka.session.timeout.ms": "3000"})
     workdir = tmp_path / "mat"
     # Kill points: five random fractions of the stream, each crossed by the
     # stored offsets, then a random extra delay so the kill lands anywhere

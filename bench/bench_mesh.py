@@ -8,6 +8,7 @@ always stopped, the directory removed, also when a step fails.
 """
 
 import contextlib
+import os
 import pathlib
 import shutil
 import sys
@@ -38,3 +39,37 @@ def mesh(bins, prefix):
     finally:
         stop_all(registry, broker)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def pct(ages, p):
+    """The p-th percentile of ages (nearest rank)."""
+    s = sorted(ages)
+    return s[min(len(s) - 1, int(len(s) * p / 100.0))]
+
+
+def report_freshness(results, rate, row_label, late_unit, summary_name):
+    """Prints the freshness benchmarks' table and appends their rows to
+    $BENCH_SUMMARY when set.  results: [(batch_ms, {"rows": ages,
+    "kafka": ages, "rate": events/s, "late": count})], ages in ms; the
+    Kafka-alone ages are the limit (figure / limit as the ratio)."""
+    import statistics
+    print("%-30s %9s %9s %9s %9s   (ms; %d events/s asked)"
+          % ("age at", "p50", "p99", "max", "ev/s", rate))
+    for batch_ms, r in results:
+        for what, label in (("rows", "%s, batch.max.ms=%d"
+                             % (row_label, batch_ms)),
+                            ("kafka", "  Kafka alone (limit)")):
+            a = r[what]
+            print("%-30s %9.1f %9.1f %9.1f %9.0f" % (
+                label, statistics.median(a), pct(a, 99), max(a), r["rate"]))
+        if r["late"]:
+            print("  (%d %s went more than 50 ms late)" % (r["late"],
+                                                           late_unit))
+    summary = os.environ.get("BENCH_SUMMARY")
+    if summary:
+        with open(summary, "a") as f:
+            for batch_ms, r in results:
+                row, lim = pct(r["rows"], 99), pct(r["kafka"], 99)
+                f.write("%s %dms|p99 %.0f ms|Kafka alone p99 %.0f ms|%.2f|"
+                        "%s\n" % (summary_name, batch_ms, row, lim, row / lim,
+                                  "p99 < 100 ms" if batch_ms == 50 else "-"))

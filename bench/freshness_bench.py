@@ -33,10 +33,8 @@ or a record is missing at the end.
 
 import http.client
 import json
-import os
 import pathlib
 import sqlite3
-import statistics
 import sys
 import threading
 import time
@@ -196,11 +194,6 @@ def id_and_sent_us(value):
     return out
 
 
-def pct(ages, p):
-    s = sorted(ages)
-    return s[min(len(s) - 1, int(len(s) * p / 100.0))]
-
-
 def one_run(bins, tmp, broker, registry, rate, seconds, batch_ms, tag):
     topic = "bench.fresh.%s" % tag
     broker.create_topic(topic, PARTITIONS)
@@ -274,27 +267,8 @@ def main(argv):
     except Exception as e:  # a failed step, reported as such
         print("freshness_bench: %s" % e, file=sys.stderr)
         return 1
-    print("%-26s %9s %9s %9s %9s   (ms; %d events/s asked)"
-          % ("age at", "p50", "p99", "max", "ev/s", rate))
-    for batch_ms, r in results:
-        for what, label in (("rows", "SQLite row, batch.max.ms=%d"
-                             % batch_ms),
-                            ("kafka", "  Kafka alone (limit)")):
-            a = r[what]
-            print("%-26s %9.1f %9.1f %9.1f %9.0f" % (
-                label, statistics.median(a), pct(a, 99), max(a), r["rate"]))
-        if r["late"]:
-            print("  (%d requests went more than 50 ms late)" % r["late"])
-    # Rows of bench/run.sh's summary table (figure / limit as the ratio).
-    summary = os.environ.get("BENCH_SUMMARY")
-    if summary:
-        with open(summary, "a") as f:
-            for batch_ms, r in results:
-                row, lim = pct(r["rows"], 99), pct(r["kafka"], 99)
-                f.write("freshness http->sqlite %dms|p99 %.0f ms|Kafka alone "
-                        "p99 %.0f ms|%.2f|%s\n" % (
-                            batch_ms, row, lim, row / lim,
-                            "p99 < 100 ms" if batch_ms == 50 else "-"))
+    bench_mesh.report_freshness(results, rate, "SQLite row", "requests",
+                                "freshness http->sqlite")
     return 0
 
 

@@ -34,9 +34,7 @@ to $BENCH_SUMMARY when it is set.  Exit 1 when a step fails or an event
 is missing at the end.
 """
 
-import os
 import pathlib
-import statistics
 import subprocess
 import sys
 import threading
@@ -56,11 +54,6 @@ BATCH = 50
 WARMUP_S = 5.0
 PORT_DB = "port"
 DEADLINE_S = 120.0
-
-
-def pct(ages, p):
-    s = sorted(ages)
-    return s[min(len(s) - 1, int(len(s) * p / 100.0))]
 
 
 class Writer(threading.Thread):
@@ -260,26 +253,8 @@ def main(argv):
         return 1
     finally:
         pg.stop()
-    print("%-30s %9s %9s %9s %9s   (ms; %d events/s asked)"
-          % ("age at", "p50", "p99", "max", "ev/s", rate))
-    for batch_ms, r in results:
-        for what, label in (("rows", "PostgreSQL row, batch.max.ms=%d"
-                             % batch_ms),
-                            ("kafka", "  Kafka alone (limit)")):
-            a = r[what]
-            print("%-30s %9.1f %9.1f %9.1f %9.0f" % (
-                label, statistics.median(a), pct(a, 99), max(a), r["rate"]))
-        if r["late"]:
-            print("  (%d transactions went more than 50 ms late)" % r["late"])
-    summary = os.environ.get("BENCH_SUMMARY")
-    if summary:
-        with open(summary, "a") as f:
-            for batch_ms, r in results:
-                row, lim = pct(r["rows"], 99), pct(r["kafka"], 99)
-                f.write("freshness pg->postgres %dms|p99 %.0f ms|Kafka alone "
-                        "p99 %.0f ms|%.2f|%s\n" % (
-                            batch_ms, row, lim, row / lim,
-                            "p99 < 100 ms" if batch_ms == 50 else "-"))
+    bench_mesh.report_freshness(results, rate, "PostgreSQL row",
+                                "transactions", "freshness pg->postgres")
     return 0
 
 

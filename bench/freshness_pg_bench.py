@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_mesh  # noqa: E402
 from materializer import MeshMaterializer  # noqa: E402
+from pgcdc import Db  # noqa: E402
 from pgserver import PG_BIN, PgServer  # noqa: E402
 from producer import MeshProducer  # noqa: E402
 
@@ -139,36 +140,27 @@ def key_id(key):
     return (raw >> 1) ^ -(raw & 1)
 
 
-def commit_us(pg, db, table, lo, hi):
+def commit_us(db, table, lo, hi):
     """{id: commit timestamp in epoch microseconds} for lo <= id < hi."""
-    saved = pg.dbname
-    pg.dbname = db
-    try:
-        rows = pg.rows(
-            "SELECT id, (extract(epoch FROM pg_xact_commit_timestamp(xmin))"
-            " * 1000000)::bigint FROM %s WHERE id >= %d AND id < %d"
-            % (table, lo, hi))
-    finally:
-        pg.dbname = saved
+    rows = db.rows(
+        "SELECT id, (extract(epoch FROM pg_xact_commit_timestamp(xmin))"
+        " * 1000000)::bigint FROM %s WHERE id >= %d AND id < %d"
+        % (table, lo, hi))
     return {int(i): int(ts) for i, ts in rows}
 
 
-def wait_rows(pg, table, total):
+def wait_rows(db, table, total):
     deadline = time.monotonic() + DEADLINE_S
-    saved = pg.dbname
-    pg.dbname = PORT_DB
-    try:
-        while time.monotonic() < deadline:
-            try:
-                n = int(pg.psql("SELECT count(*) FROM %s" % table))
-            except RuntimeError:
-                n = 0  # not created yet
-            if n >= total:
-                return n
-            time.sleep(0.2)
-        return n
-    finally:
-        pg.dbname = saved
+    n = 0
+    while time.monotonic() < deadline:
+        try:
+            n = int(db.psql("SELECT count(*) FROM %s" % table))
+        except RuntimeError:
+            n = 0  # not created yet
+        if n >= total:
+            break
+        time.sleep(0.2)
+    return n
 
 
 def one_run(bins, tmp, pg, broker, registry, rate, seconds, batch_ms, tag):
@@ -189,11 +181,10 @@ def one_run(bins, tmp, pg, broker, registry, rate, seconds, batch_ms, tag):
             "pg.state.dir": str(tmp / ("state-" + tag)),
             "topic.prefix": "bench", "registry.url": registry.url,
             "kafka.bootstrap.servers": broker.bootstrap, "log.level": "warn"})
-        port = ("host=127.0.0.1 port=%d dbname=%s user=%s"
-                % (pg.port, PORT_DB, pg.user))
+        port = Db(pg, PORT_DB)
         mat = MeshMaterializer(bins / "mesh-materializer", tmp / ("m-" + tag),
                                sets={
-            "sink": "postgres", "postgres.conninfo": port,
+            "sink": "postgres", "postgres.conninfo": port.conninfo,
             "topics": topic, "table.name": table,
             "group.id": "fresh-" + tag, "registry.url": registry.url,
             "kafka.bootstrap.servers": broker.bootstrap,
@@ -213,12 +204,12 @@ def one_run(bins, tmp, pg, broker, registry, rate, seconds, batch_ms, tag):
         kafka.join()
         if kafka.error:
             raise RuntimeError("Kafka reader: %s" % kafka.error)
-        got = wait_rows(pg, table, total)
+        got = wait_rows(port, table, total)
         if got != total or len(kafka.seen) != total:
             raise RuntimeError("%d rows and %d records seen of %d committed"
                                % (got, len(kafka.seen), total))
-        src = commit_us(pg, pg.dbname, "public." + table, warm, total)
-        out = commit_us(pg, PORT_DB, table, warm, total)
+        src = commit_us(Db(pg, pg.dbname), "public." + table, warm, total)
+        out = commit_us(port, table, warm, total)
         rows = [(out[i] - src[i]) / 1000.0 for i in src]
         recv = [(kafka.seen[i] - src[i]) / 1000.0 for i in src]
         return {"rows": rows, "kafka": recv,

@@ -24,9 +24,12 @@
  * of PostgreSQL's bulk update paths for a client, each one transaction:
  * text or binary COPY into a temporary table then INSERT ... ON CONFLICT,
  * MERGE or UPDATE ... FROM (the sink: 0.73-0.84 of it, 0.96-1.12 of the
- * text COPY + upsert; not yet understood: the sink's statements cost less
- * server time per row than the raw ones, so the gap is likely its 100
- * batches against the raw path's one statement per phase).
+ * text COPY + upsert).  Timing commit() inside the benchmark's update
+ * phase: 2.4-2.8 s of a 2.5-3.0 s phase wait on the server, the client's
+ * own work (encoding, deduplication) is ~0.16 s, so overlapping it with
+ * the server (streaming the COPY, committing asynchronously) could win
+ * at most ~6 %; the gap is server time of 100 batches against the raw
+ * path's one statement per phase.
  * mat_pg_set_strategy() selects MAT_PG_MERGE for the benchmark.  Figures and
  * what else was tried: bench/README.md.
  *

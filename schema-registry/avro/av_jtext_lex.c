@@ -203,6 +203,50 @@ static int is_digit(const char *p, const char *end)
     return p < end && *p >= '0' && *p <= '9';
 }
 
+/* The token's value without strtod when that is exact (Clinger's fast
+ * path): at most 15 digits make an integer m below 2^53 and a power of
+ * ten up to 10^22 is a double too, so one multiplication or division of
+ * the two is the correctly rounded value, the one strtod gives.  0 when
+ * *d is set; -1 sends the token to strtod.  Prices like 12.50 take this
+ * way: strtod was ~5 % of the producer's loop thread on a 10-field
+ * record. */
+static int real_fast(const char *p, const char *end, double *d)
+{
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    int neg = *p == '-', digits = 0;
+    uint64_t m = 0;
+    long e = 0;
+    p += neg;
+    for (; is_digit(p, end); p++, digits++)
+        m = m * 10 + (uint64_t)(*p - '0');
+    if (p < end && *p == '.')
+        for (p++; is_digit(p, end); p++, digits++, e--)
+            m = m * 10 + (uint64_t)(*p - '0');
+    if (digits > 15)
+        return -1;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int eneg = 0, edigits = 0;
+        long x = 0;
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            eneg = *p++ == '-';
+        for (; is_digit(p, end); p++)
+            if (++edigits > 4)
+                return -1;
+            else
+                x = x * 10 + (*p - '0');
+        e += eneg ? -x : x;
+    }
+    if (e < -22 || e > 22)
+        return -1;
+    double v = (double)m;
+    v = e < 0 ? v / p10[-e] : v * p10[e];
+    *d = neg ? -v : v;
+    return 0;
+}
+
 /* strtod on the token, as jansson's jsonp_strtod: overflow (+-HUGE_VAL
  * with ERANGE) is an error, underflow is not.  In a locale whose decimal
  * point is not '.', strtod stops early: we then decline rather than
@@ -210,6 +254,8 @@ static int is_digit(const char *p, const char *end)
 static int real_value(const char *s, size_t n, double *d)
 {
     char buf[AV_JTEXT_NUM_MAX + 1], *stop;
+    if (real_fast(s, s + n, d) == 0)
+        return 0;
     memcpy(buf, s, n);
     buf[n] = '\0';
     errno = 0;

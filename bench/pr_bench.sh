@@ -26,6 +26,9 @@
 # < 100 MB loaded).
 # Prints events/s of each and the ratios producer/raw (goal >= 0.5),
 # producer/raw with the headers and producer/kcat.  N is PR_BENCH_EVENTS (default 1,000,000) times BENCH_SCALE.
+# The file source and raw take turns for PR_BENCH_ROUNDS rounds (default
+# 3) and each keeps its fastest: on 2 shared cores one round of either
+# varies by +-20 %.
 # Everything runs on loopback with port 0 and a private temporary directory,
 # removed on exit.  Exit 1 on any failure.
 set -u
@@ -34,11 +37,15 @@ BUILD=${1:?usage: bench/pr_bench.sh BUILD_DIR BOOTSTRAP}
 BOOT=${2:?usage: bench/pr_bench.sh BUILD_DIR BOOTSTRAP}
 N=$(awk -v n="${PR_BENCH_EVENTS:-1000000}" -v s="${BENCH_SCALE:-1}" \
     'BEGIN { printf "%d", n * s }')
+ROUNDS=${PR_BENCH_ROUNDS:-3}
 PARTS=64
 TMP=
 PIDS=
 
 fail() { echo "pr_bench: $*" >&2; exit 1; }
+case $ROUNDS in
+'' | *[!0-9]* | 0) fail "PR_BENCH_ROUNDS must be a positive integer" ;;
+esac
 
 cleanup() {
     for p in $PIDS; do
@@ -150,9 +157,30 @@ rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 IDLE_KB=$(rss_kb "$STARTED" VmRSS)
 PRODUCER=$STARTED
 
-PR_SECS=$(feed producer "pr-bench-producer-$tag" "$TMP/lines.jsonl" \
-    "$TMP/data.jsonl" "$N") || exit 1
-PEAK_KB=$(rss_kb "$PRODUCER" VmHWM)
+# --- the file source and raw librdkafka, the same events pre-encoded (the
+# limit), take turns for ROUNDS rounds (raw first in even rounds); each
+# keeps its fastest, so a burst of other work on the shared cores costs a
+# round, not a side.  Each round appends the N lines again to the file the
+# daemon tails, and produces them again to the raw topic.
+best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
+raw_round() {
+    out=$("$RAW" produce "$BOOT" "pr-bench-raw-$tag" "$ID" "$TMP/lines.jsonl") ||
+        fail "pr_raw_bench produce failed"
+    RAW_SECS=$(best "$RAW_SECS" "$(echo "$out" | awk '{ print $3 }')")
+    AVRO_BYTES=$(echo "$out" | awk '{ print $4 }')
+}
+PR_SECS=
+RAW_SECS=
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+    [ $((r % 2)) -eq 0 ] && raw_round
+    secs=$(feed producer "pr-bench-producer-$tag" "$TMP/lines.jsonl" \
+        "$TMP/data.jsonl" "$N") || exit 1
+    PR_SECS=$(best "$PR_SECS" "$secs")
+    [ "$r" -eq 1 ] && PEAK_KB=$(rss_kb "$PRODUCER" VmHWM)
+    [ $((r % 2)) -eq 1 ] && raw_round
+    r=$((r + 1))
+done
 dead=$(curl -sf "$OPS/metrics" |
     awk '/^mesh_producer_dlq_total/ { s += $NF } END { printf "%d", s }')
 [ "$dead" = 0 ] || fail "mesh-producer dead-lettered $dead lines"
@@ -168,12 +196,6 @@ HTTP_OUT=$("$RAW" post "$HTTP_URL" "pr-bench-http-$tag" "$ID" \
 }
 HTTP_SECS=$(echo "$HTTP_OUT" | awk '{ print $3 }')
 kill -TERM "$HTTP_PID" 2>/dev/null
-
-# --- raw librdkafka, the same events pre-encoded.
-RAW_OUT=$("$RAW" produce "$BOOT" "pr-bench-raw-$tag" "$ID" "$TMP/lines.jsonl") ||
-    fail "pr_raw_bench produce failed"
-RAW_SECS=$(echo "$RAW_OUT" | awk '{ print $3 }')
-AVRO_BYTES=$(echo "$RAW_OUT" | awk '{ print $4 }')
 
 # --- the same with mesh-producer's two headers: how much of the gap they are.
 RAWH_OUT=$("$RAW" produce-headers "$BOOT" "pr-bench-rawh-$tag" "$ID" \
@@ -225,10 +247,11 @@ for size in 100 1024 10240; do
 done
 
 awk -v n="$N" -v pr="$PR_SECS" -v raw="$RAW_SECS" -v kc="$KCAT_SECS" \
-    -v rawh="$RAWH_SECS" -v ht="$HTTP_SECS" \
+    -v rawh="$RAWH_SECS" -v ht="$HTTP_SECS" -v rounds="$ROUNDS" \
     -v jb="$BYTES" -v ab="$AVRO_BYTES" 'BEGIN {
-    printf "%d events, %.0f B JSON and %.0f B Avro (framed) per event\n",
-        n, jb / n, ab / n
+    printf "%d events, %.0f B JSON and %.0f B Avro (framed) per event; " \
+        "file source and raw: the best of %d rounds\n", n, jb / n, ab / n,
+        rounds
     printf "%-34s %12s %9s\n", "path", "events/s", "seconds"
     printf "%-34s %12.0f %9.2f\n", "mesh-producer (file source, Avro)", n / pr, pr
     printf "%-34s %12.0f %9.2f\n", "mesh-producer (http, 100/request)", n / ht, ht

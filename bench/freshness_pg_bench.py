@@ -26,8 +26,8 @@ The limit beside it, from the same run and the same events: Kafka alone,
 the age at which a plain consumer (Confluent's Python client,
 fetch.wait.max.ms=10) receives each change, against the same source
 commit timestamp (the wall clock it reads is the one PostgreSQL stamps
-commits with).  Like freshness_bench.py (HTTP -> SQLite) it runs twice,
-with batch.max.ms at its default (500) and at 50.
+commits with).  Like freshness_bench.py (HTTP -> SQLite) it runs three
+times, with batch.max.ms at its default (500), at 50 and at 20.
 
 Prints p50, p99 and max of both ages per run and appends one row per run
 to $BENCH_SUMMARY when it is set.  Exit 1 when a step fails or an event
@@ -235,7 +235,7 @@ def main(argv):
         pg.psql("CREATE DATABASE %s" % PORT_DB)
         with bench_mesh.mesh(bins, "meshwork-fresh-pg-") as (tmp, broker,
                                                             registry):
-            for batch_ms in (500, 50):
+            for batch_ms in (500, 50, 20):
                 r = one_run(bins, tmp, pg, broker, registry, rate, seconds,
                             batch_ms, "b%d" % batch_ms)
                 results.append((batch_ms, r))

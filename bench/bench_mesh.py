@@ -47,29 +47,39 @@ def pct(ages, p):
     return s[min(len(s) - 1, int(len(s) * p / 100.0))]
 
 
+# The materializer's batching in the freshness runs: its defaults (a batch
+# commits as soon as the consumer runs dry), a 50-ms linger, and batches
+# held to batch.max.ms (500) whatever the rate, as before the linger
+# existed.  The goal is the defaults'.
+BATCHING = [("defaults", {}),
+            ("batch.linger.ms=50", {"batch.linger.ms": "50"}),
+            ("batch.linger.ms=500", {"batch.linger.ms": "500"})]
+
+
 def report_freshness(results, rate, row_label, late_unit, summary_name):
     """Prints the freshness benchmarks' table and appends their rows to
-    $BENCH_SUMMARY when set.  results: [(batch_ms, {"rows": ages,
-    "kafka": ages, "rate": events/s, "late": count})], ages in ms; the
-    Kafka-alone ages are the limit (figure / limit as the ratio)."""
+    $BENCH_SUMMARY when set.  results: [(label, {"rows": ages,
+    "kafka": ages, "rate": events/s, "late": count})], label one of
+    BATCHING's, ages in ms; the Kafka-alone ages are the limit (figure /
+    limit as the ratio)."""
     import statistics
-    print("%-30s %9s %9s %9s %9s   (ms; %d events/s asked)"
+    print("%-34s %9s %9s %9s %9s   (ms; %d events/s asked)"
           % ("age at", "p50", "p99", "max", "ev/s", rate))
-    for batch_ms, r in results:
-        for what, label in (("rows", "%s, batch.max.ms=%d"
-                             % (row_label, batch_ms)),
-                            ("kafka", "  Kafka alone (limit)")):
+    for label, r in results:
+        for what, name in (("rows", "%s, %s" % (row_label, label)),
+                           ("kafka", "  Kafka alone (limit)")):
             a = r[what]
-            print("%-30s %9.1f %9.1f %9.1f %9.0f" % (
-                label, statistics.median(a), pct(a, 99), max(a), r["rate"]))
+            print("%-34s %9.1f %9.1f %9.1f %9.0f" % (
+                name, statistics.median(a), pct(a, 99), max(a), r["rate"]))
         if r["late"]:
             print("  (%d %s went more than 50 ms late)" % (r["late"],
                                                            late_unit))
     summary = os.environ.get("BENCH_SUMMARY")
     if summary:
         with open(summary, "a") as f:
-            for batch_ms, r in results:
+            for label, r in results:
                 row, lim = pct(r["rows"], 99), pct(r["kafka"], 99)
-                f.write("%s %dms|p99 %.0f ms|Kafka alone p99 %.0f ms|%.2f|"
-                        "%s\n" % (summary_name, batch_ms, row, lim, row / lim,
-                                  "p99 < 100 ms" if batch_ms <= 50 else "-"))
+                f.write("%s, %s|p99 %.0f ms|Kafka alone p99 %.0f ms|%.2f|"
+                        "%s\n" % (summary_name, label, row, lim, row / lim,
+                                  "p99 < 100 ms" if label == "defaults"
+                                  else "-"))

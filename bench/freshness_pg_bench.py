@@ -27,7 +27,8 @@ the age at which a plain consumer (Confluent's Python client,
 fetch.wait.max.ms=10) receives each change, against the same source
 commit timestamp (the wall clock it reads is the one PostgreSQL stamps
 commits with).  Like freshness_bench.py (HTTP -> SQLite) it runs three
-times, with batch.max.ms at its default (500), at 50 and at 20.
+times, with the materializer's defaults, with batch.linger.ms=50 and
+with batch.linger.ms=500 (bench_mesh.BATCHING).
 
 Prints p50, p99 and max of both ages per run and appends one row per run
 to $BENCH_SUMMARY when it is set.  Exit 1 when a step fails or an event
@@ -163,7 +164,7 @@ def wait_rows(db, table, total):
     return n
 
 
-def one_run(bins, tmp, pg, broker, registry, rate, seconds, batch_ms, tag):
+def one_run(bins, tmp, pg, broker, registry, rate, seconds, batching, tag):
     table = "fresh_%s" % tag
     topic = "bench.public.%s" % table
     pg.psql("CREATE TABLE public.%s (id bigint PRIMARY KEY, note text)"
@@ -188,7 +189,7 @@ def one_run(bins, tmp, pg, broker, registry, rate, seconds, batch_ms, tag):
             "topics": topic, "table.name": table,
             "group.id": "fresh-" + tag, "registry.url": registry.url,
             "kafka.bootstrap.servers": broker.bootstrap,
-            "kafka.fetch.wait.max.ms": "10", "batch.max.ms": str(batch_ms),
+            "kafka.fetch.wait.max.ms": "10", **batching,
             "log.level": "warn"})
         kafka = KafkaReader(broker.bootstrap, topic, total)
         kafka.start()
@@ -235,10 +236,10 @@ def main(argv):
         pg.psql("CREATE DATABASE %s" % PORT_DB)
         with bench_mesh.mesh(bins, "meshwork-fresh-pg-") as (tmp, broker,
                                                             registry):
-            for batch_ms in (500, 50, 20):
+            for n, (label, batching) in enumerate(bench_mesh.BATCHING):
                 r = one_run(bins, tmp, pg, broker, registry, rate, seconds,
-                            batch_ms, "b%d" % batch_ms)
-                results.append((batch_ms, r))
+                            batching, "b%d" % n)
+                results.append((label, r))
     except Exception as e:  # a failed step, reported as such
         print("freshness_pg_bench: %s" % e, file=sys.stderr)
         return 1

@@ -139,9 +139,15 @@ int mat_loop_batch_begin(mat_loop_t *loop, mw_err_t *err)
 {
     const struct timeval tv = {loop->batch_max_ms / 1000,
                                (loop->batch_max_ms % 1000) * 1000};
+    const struct timeval linger = {loop->batch_linger_ms / 1000,
+                                   (loop->batch_linger_ms % 1000) * 1000};
     if (mat_sink_begin(loop->sink, err) != 0)
         return err->code;
     loop->in_batch = true;
+    loop->linger_due = loop->batch_linger_ms == 0;
+    loop->drained = false;
+    if (!loop->linger_due)
+        evtimer_add(loop->linger_ev, &linger);
     loop->batch_records = 0;
     loop->dlq_failed = 0;
     loop->batch_began_ns = mw_time_mono_ns();
@@ -165,6 +171,7 @@ static void loop_batch_reset(mat_loop_t *loop, bool seek_back)
     loop->in_batch = false;
     loop->batch_records = 0;
     evtimer_del(loop->batch_ev);
+    evtimer_del(loop->linger_ev);
 }
 
 static void loop_batch_done(mat_loop_t *loop)
@@ -304,6 +311,21 @@ static void loop_fatal(mat_loop_t *loop, const mw_err_t *err)
         loop->fatal_cb(loop->fatal_opaque, err);
 }
 
+/* The consumer has nothing more to hand over: a batch that has lingered
+ * long enough commits now rather than at batch.max.ms, so at moderate
+ * rates a row's delay is the linger, not the batch's upper bound; under a
+ * backlog the queue never runs dry and batches still fill up to
+ * batch.max.records. */
+static void loop_on_drained(mat_loop_t *loop)
+{
+    if (!loop->in_batch)
+        return;
+    if (loop->linger_due)
+        loop_commit_or_fail(loop);
+    else
+        loop->drained = true;
+}
+
 static void loop_on_ready(void *opaque)
 {
     mat_loop_t *loop = opaque;
@@ -316,8 +338,11 @@ static void loop_on_ready(void *opaque)
             loop_fatal(loop, &err);
             return;
         }
-        if (!rec)
+        if (!rec) {
+            loop_on_drained(loop);
             return;
+        }
+        loop->drained = false;
         int rc = mat_loop_record(loop, rec);
         bk_record_destroy(rec);
         if (rc != 0)
@@ -412,6 +437,20 @@ static void loop_on_batch_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     loop_commit_or_fail(arg);
+}
+
+/* batch.linger.ms after the batch's begin: commits if the consumer ran dry
+ * in the meantime, or else at the next moment it does. */
+static void loop_on_linger(evutil_socket_t fd, short what, void *arg)
+{
+    mat_loop_t *loop = arg;
+    (void)fd;
+    (void)what;
+    if (!loop->in_batch)
+        return;
+    loop->linger_due = true;
+    if (loop->drained && !loop->backing_off && !loop->stopping && !loop->fatal)
+        loop_commit_or_fail(loop);
 }
 
 /* Every batch.max.ms: the sink's timed work between batches (an idle
@@ -551,6 +590,12 @@ static int loop_settings(mat_loop_t *loop, const mw_conf_t *conf, mw_err_t *err)
     loop->dlq_name = s && *s ? s : NULL;
     loop->batch_max_records = mw_conf_get_int(conf, "batch.max.records");
     loop->batch_max_ms = mw_conf_get_int(conf, "batch.max.ms");
+    loop->batch_linger_ms = mw_conf_get_int(conf, "batch.linger.ms");
+    if (loop->batch_linger_ms > loop->batch_max_ms)
+        return mw_err_set(err, MW_ERR_CONFIG,
+                          "key 'batch.linger.ms': %lld must not exceed "
+                          "batch.max.ms (%lld)",
+                          loop->batch_linger_ms, loop->batch_max_ms);
     if (loop_topics(loop, mw_conf_get_str(conf, "topics"), err) != 0 ||
         loop_reader(loop, mw_conf_get_str(conf, "reader.schema"), err) != 0)
         return err->code;
@@ -592,11 +637,12 @@ mat_loop_t *mat_loop_new(const mat_loop_deps_t *deps, mw_err_t *err)
     if (!loop->dlq || bk_producer_attach(loop->dlq, base, err) != 0)
         goto fail;
     loop->batch_ev = evtimer_new(base, loop_on_batch_timer, loop);
+    loop->linger_ev = evtimer_new(base, loop_on_linger, loop);
     loop->backoff_ev = evtimer_new(base, loop_on_backoff, loop);
     loop->cron_ev = event_new(base, -1, EV_PERSIST, loop_on_cron, loop);
     loop->tick_ev = event_new(base, -1, EV_PERSIST, loop_on_tick, loop);
-    if (!loop->batch_ev || !loop->backoff_ev || !loop->cron_ev ||
-        !loop->tick_ev) {
+    if (!loop->batch_ev || !loop->linger_ev || !loop->backoff_ev ||
+        !loop->cron_ev || !loop->tick_ev) {
         mw_err_set(err, MW_ERR_NOMEM, "cannot create the loop's timers");
         goto fail;
     }
@@ -685,6 +731,8 @@ void mat_loop_destroy(mat_loop_t *loop)
         mat_sink_rollback(loop->sink);
     if (loop->batch_ev)
         event_free(loop->batch_ev);
+    if (loop->linger_ev)
+        event_free(loop->linger_ev);
     if (loop->backoff_ev)
         event_free(loop->backoff_ev);
     if (loop->cron_ev)

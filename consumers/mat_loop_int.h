@@ -103,7 +103,7 @@ struct mat_loop {
     const char *dlq_name;   /* dlq.topic or NULL (<topic>.dlq) */
     bool append, on_error_stop;
     mat_nested_t nested;
-    long long batch_max_records, batch_max_ms;
+    long long batch_max_records, batch_max_ms, batch_linger_ms;
     /* state */
     loop_topic_t **tps;
     size_t tp_cnt, tp_cap;
@@ -111,6 +111,10 @@ struct mat_loop {
     size_t part_cnt, part_cap;
     loop_part_t *last_part;
     bool in_batch;
+    /* batch.linger.ms: linger_due once the batch is that old; drained
+     * while the consumer has had nothing more to hand over since the last
+     * record.  Both together commit the batch. */
+    bool linger_due, drained;
     long long batch_records;
     int64_t batch_began_ns; /* mw_time_mono_ns at the batch's begin */
     size_t dlq_pending;     /* sent in this batch, not yet delivered */
@@ -118,6 +122,7 @@ struct mat_loop {
     bool backing_off, stopping, fatal;
     char health_reason[1024];
     struct event *batch_ev;   /* batch.max.ms timer */
+    struct event *linger_ev;  /* batch.linger.ms timer */
     struct event *backoff_ev; /* resumes polling after a failure */
     struct event *cron_ev;    /* lag and freshness gauges */
     struct event *tick_ev;    /* sink tick, every batch.max.ms */

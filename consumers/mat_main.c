@@ -82,6 +82,16 @@ static const mw_conf_key_t mat_keys[] = {
      .max = 3600000,
      .doc = "A batch commits at the latest this long after its first "
             "record."},
+    {.name = "batch.linger.ms",
+     .type = MW_CONF_INT,
+     .dflt = "0",
+     .min = 0,
+     .max = 3600000,
+     .doc = "Once the consumer has no record waiting, a batch at least this "
+            "old (from its first record) commits without waiting for "
+            "batch.max.ms; 0 commits as soon as the consumer runs dry.  "
+            "Larger values make fewer, larger transactions at moderate "
+            "rates; at most batch.max.ms."},
     {.name = "dlq.topic",
      .type = MW_CONF_STR,
      .doc = "Dead-letter topic (default <topic>.dlq)."},

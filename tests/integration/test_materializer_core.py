@@ -5,6 +5,8 @@
   materialize to exactly the expected final state, and SIGTERM exits 0
   with the stored offsets equal to the end offsets;
 - on.error=stop: the partition stops, /healthz answers 503;
+- batching: a batch commits once the consumer runs dry (by default at
+  once, else when batch.linger.ms old), long before batch.max.ms;
 - one end-to-end run on the real Apache Kafka fixture.
 
 Schema evolution, poison records to the DLQ, SIGKILL and SIGTERM for every
@@ -96,6 +98,9 @@ def test_bad_config_exits_2_naming_the_key(make_materializer, tmp_path):
     cases = [({"sink": "nope"}, "sink"),
              ({"group.id": None}, "group.id"),
              ({"batch.max.records": "0"}, "batch.max.records"),
+             ({"batch.linger.ms": "-1"}, "batch.linger.ms"),
+             ({"batch.linger.ms": "1000", "batch.max.ms": "500"},
+              "batch.linger.ms"),
              ({"on.error": "maybe"}, "on.error"),
              ({"kafka.no.such.property": "1"}, "kafka.no.such.property"),
              ({"reader.schema": str(tmp_path / "missing.avsc")},
@@ -113,6 +118,48 @@ def test_bad_config_exits_2_naming_the_key(make_materializer, tmp_path):
         code = mat.wait_exit(30)
         assert code == 2, f"{change}: exit {code}\n{mat.log()[-2000:]}"
         assert f"'{key}'" in mat.log(), f"{change}: {mat.log()[-2000:]}"
+
+
+def batch_seconds_under(mat, topic, bound):
+    """(batches that took at most bound seconds, batches) over topic's
+    partitions, from the mesh_materializer_apply_seconds histogram."""
+    under = total = 0
+    for (name, labels), v in mat.metrics().items():
+        if ("topic", topic) not in labels:
+            continue
+        le = dict(labels).get("le")
+        if name == "mesh_materializer_apply_seconds_bucket" and \
+                float(le) == bound:
+            under += v
+        elif name == "mesh_materializer_apply_seconds_count":
+            total += v
+    return under, total
+
+
+def test_batches_commit_when_the_consumer_runs_dry(
+        mesh_broker, registry, make_materializer, unique_topic, tmp_path,
+        timeout):
+    # batch.max.ms is ten minutes: every commit seen here came from the
+    # consumer running dry, at once (the default) or after the linger.
+    res = cdcgen.generate(mesh_broker.bootstrap, registry.url, unique_topic,
+                          events=400, keys=80, partitions=2, seed=11)
+    for linger in (None, 1500):
+        db = tmp_path / f"linger-{linger}.db"
+        extra = {"batch.max.ms": 600000,
+                 "group.id": f"g-{unique_topic}-{linger}"}
+        if linger is not None:
+            extra["batch.linger.ms"] = linger
+        mat = make_materializer(mat_sets(mesh_broker.bootstrap, registry,
+                                         unique_topic, db, **extra),
+                                workdir=tmp_path / f"m-{linger}")
+        wait_offsets(db, unique_topic, res.end_offsets, timeout(60), mat)
+        assert_state(db, table_name(unique_topic), res.expected, res.columns)
+        if linger is not None:
+            # Each batch stayed open for the linger at least (1.5 s): none
+            # fell into the histogram's buckets up to 1 s.
+            under, total = batch_seconds_under(mat, unique_topic, 1.0)
+            assert total >= 1 and under == 0, (under, total)
+        assert mat.stop() == 0
 
 
 def test_change_events_materialize_and_sigterm_commits(
